@@ -1,0 +1,35 @@
+package schedule
+
+import "errors"
+
+// Sentinel errors of the schedule package and of every Store implementation.
+// Store implementations wrap them with the operation and the path, and keep the
+// underlying client error reachable too, so both errors.Is(err, ErrConflict) and
+// errors.Is(err, zk.ErrBadVersion) hold for a failed ZooKeeper compare-and-set.
+var (
+	// ErrNotFound: the node (task type, strategy, server, item...) does not exist.
+	ErrNotFound = errors.New("schedule: not found")
+	// ErrExists: a create found the node already there.
+	ErrExists = errors.New("schedule: already exists")
+	// ErrConflict: a version-checked write lost the race, or its guard (the
+	// writer's own registration) no longer exists.
+	ErrConflict = errors.New("schedule: version conflict")
+	// ErrSessionLost: the session the caller acted for has expired; ephemeral
+	// registrations made under it are gone and must be made again.
+	ErrSessionLost = errors.New("schedule: session lost")
+	// ErrClosed: the store (or the object) has been closed.
+	ErrClosed = errors.New("schedule: closed")
+	// ErrPermission: the store refused the write for lack of credentials (ACL).
+	ErrPermission = errors.New("schedule: permission denied")
+	// ErrCorrupt: a node holds data that does not decode; the error names the path.
+	// Nothing is overwritten when this is returned.
+	ErrCorrupt = errors.New("schedule: corrupt data")
+	// ErrSchema: the root was written by an incompatible schema or software.
+	ErrSchema = errors.New("schedule: incompatible schema")
+	// ErrInvalid: a configuration, name or item definition is invalid; the error
+	// names every field at fault.
+	ErrInvalid = errors.New("schedule: invalid")
+	// ErrNotEmpty: a delete found children that must not be removed with it
+	// (for example a runtime that still has live servers).
+	ErrNotEmpty = errors.New("schedule: not empty")
+)

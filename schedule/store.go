@@ -1,0 +1,250 @@
+package schedule
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the contract between the scheduling logic and the coordination
+// service. One Store value is one client: it holds one session at a time
+// (ZooKeeper semantics), and every ephemeral node it creates belongs to that
+// session. Tests and simulations that need several "processes" open several
+// Stores on the same backend.
+//
+// All methods are safe for concurrent use. Every method that blocks takes a
+// context first. Errors wrap the sentinels of errors.go with the operation and
+// the path.
+type Store interface {
+	Sessions
+	ClusterClock
+	ConfigStore
+	ServerStore
+	ItemStore
+	FactoryStore
+	Watcher
+	// Close ends the session (its ephemeral nodes vanish at once) and releases
+	// every resource. Calls after Close fail with ErrClosed.
+	Close() error
+}
+
+// SessionState is the state of a session as seen by its client.
+type SessionState int
+
+// Session states.
+const (
+	// SessionConnected: connected, and the server answered recently.
+	SessionConnected SessionState = iota + 1
+	// SessionSuspect: disconnected, or no answer from the server for a while.
+	// The session may still be alive at the server (a short blip keeps it) or
+	// may have expired; a careful owner stops acting on its grants until it is
+	// Connected again.
+	SessionSuspect
+	// SessionExpired: the server expired the session; its ephemerals are gone.
+	SessionExpired
+	// SessionClosed: the client closed the session.
+	SessionClosed
+)
+
+// String returns the state's name.
+func (s SessionState) String() string {
+	switch s {
+	case SessionConnected:
+		return "connected"
+	case SessionSuspect:
+		return "suspect"
+	case SessionExpired:
+		return "expired"
+	case SessionClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// Session is one session of a Store. After it expires, the Store opens a new
+// one (Sessions.Session returns it); this value stays expired for good.
+type Session interface {
+	// ID is the session id given by the server.
+	ID() int64
+	// Timeout is the session timeout negotiated with the server: after this
+	// long without contact the server expires the session.
+	Timeout() time.Duration
+	// State is the current state.
+	State() SessionState
+	// Changed returns a channel that is closed at the next state change (each
+	// call may return a new channel; call it again after it fires).
+	Changed() <-chan struct{}
+	// Done is closed when the session has ended for good (expired or closed).
+	Done() <-chan struct{}
+	// Err is nil while the session lives, then ErrSessionLost (expired) or
+	// ErrClosed.
+	Err() error
+}
+
+// Sessions gives the store's current session.
+type Sessions interface {
+	// Session returns the current session. It may block until a session is
+	// established (bounded by ctx).
+	Session(ctx context.Context) (Session, error)
+}
+
+// ClockInfo describes the calibration of cluster time.
+type ClockInfo struct {
+	// Offset is cluster time minus local time at calibration.
+	Offset time.Duration
+	// RTT is the round trip of the calibrating request (the error bound is RTT/2).
+	RTT time.Duration
+	// At is the local time of the calibration (zero if never calibrated).
+	At time.Time
+}
+
+// ClusterClock gives the cluster's time: the coordination service's clock,
+// calibrated periodically, so that windows and records agree across hosts
+// whatever their local clocks say.
+type ClusterClock interface {
+	// Now returns the current cluster time: local monotonic time plus the
+	// calibrated offset. It calibrates first if never calibrated.
+	Now(ctx context.Context) (time.Time, error)
+	// ClockInfo returns the last calibration.
+	ClockInfo() ClockInfo
+}
+
+// ConfigStore reads and writes task types and strategies with versions.
+// Writes validate first (ErrInvalid naming every field, nothing written).
+// Reads of undecodable data fail with ErrCorrupt naming the path.
+type ConfigStore interface {
+	TaskType(ctx context.Context, base string) (TaskType, Version, error)
+	// TaskTypes lists every task type, sorted by name. A corrupt one fails the
+	// whole call with ErrCorrupt naming it.
+	TaskTypes(ctx context.Context) ([]TaskType, error)
+	// CreateTaskType fails with ErrExists if it exists.
+	CreateTaskType(ctx context.Context, t TaskType) (Version, error)
+	// UpdateTaskType fails with ErrConflict unless the stored version is v
+	// (AnyVersion: unconditional), ErrNotFound if it does not exist.
+	UpdateTaskType(ctx context.Context, t TaskType, v Version) (Version, error)
+	// DeleteTaskType removes the task type and all its runtimes (servers,
+	// items). ErrConflict unless the stored version is v.
+	DeleteTaskType(ctx context.Context, base string, v Version) error
+
+	Strategy(ctx context.Context, name string) (Strategy, Version, error)
+	Strategies(ctx context.Context) ([]Strategy, error)
+	CreateStrategy(ctx context.Context, s Strategy) (Version, error)
+	UpdateStrategy(ctx context.Context, s Strategy, v Version) (Version, error)
+	// DeleteStrategy removes the strategy and its runtime registrations.
+	DeleteStrategy(ctx context.Context, name string, v Version) error
+}
+
+// ServerStore registers schedule servers (thread groups) of a task type +
+// ownSign ("runtime", named "base" or "base$ownSign").
+type ServerStore interface {
+	// RegisterServer creates the server's ephemeral-sequential node, with its
+	// record, under the given session, and returns the record with UUID (the
+	// node name) and Seq filled in. It fails with ErrSessionLost if sess is no
+	// longer the store's live session. The record's TaskType names the runtime.
+	RegisterServer(ctx context.Context, sess Session, rec Server) (Server, error)
+	// UpdateServer rewrites the record (heartbeat). ErrNotFound if the node is
+	// gone (the registration was lost with its session).
+	UpdateServer(ctx context.Context, rec Server) error
+	// UnregisterServer deletes the node; a missing node is not an error.
+	UnregisterServer(ctx context.Context, taskType string, id ServerID) error
+	// Servers lists the live servers of a runtime, sorted by Seq (the leader,
+	// the lowest, first). A runtime that does not exist has no servers.
+	Servers(ctx context.Context, taskType string) ([]Server, error)
+	// Runtimes lists the runtimes ("base", "base$TEST", ...) of a base task type.
+	Runtimes(ctx context.Context, base string) ([]string, error)
+	// DeleteRuntime removes a runtime (its items and server directory) in one
+	// atomic step, and only if it has no live server (else ErrNotEmpty).
+	DeleteRuntime(ctx context.Context, taskType string) error
+}
+
+// ItemStore holds task items and their ownership.
+type ItemStore interface {
+	// Items reads the mark and every item of a runtime in one call. A runtime
+	// whose items were never built returns an empty Items and no error.
+	Items(ctx context.Context, taskType string) (Items, error)
+	// BuildItems makes the stored items match defs (TaskType.TaskItems,
+	// already validated): it creates missing items, re-activates re-added ones
+	// (their epoch continues), marks items not in defs as ItemRemoved (keeping
+	// owner and epoch, so the owner can release at its batch boundary),
+	// updates parameters, and rewrites the mark — all in one atomic step that
+	// fails with ErrConflict if the mark's version is not mark.Version (use
+	// AnyVersion on first build) or if the guard server's node is gone. It
+	// returns the new snapshot.
+	BuildItems(ctx context.Context, taskType string, guard ServerID, mark ItemsMark, defs []string) (Items, error)
+	// UpdateItem changes one item's owner and requested owner in one atomic,
+	// version-checked step (ErrConflict if old.Version is stale or if the
+	// guard server's node is gone; an empty guard skips that check). If
+	// cur is non-empty and differs from old.CurServer, the epoch grows by one;
+	// otherwise it is kept. It returns the stored item.
+	UpdateItem(ctx context.Context, taskType string, guard ServerID, old Item, cur, req ServerID) (Item, error)
+	// SetItemDesc rewrites an item's deal_desc (free text for operators); it
+	// never conflicts with ownership changes' meaning (it keeps owner and epoch).
+	SetItemDesc(ctx context.Context, taskType string, id ItemID, desc string) error
+}
+
+// FactoryStore registers manager factories, their strategy runtimes and the
+// durable operator stop flag.
+type FactoryStore interface {
+	// RegisterFactory creates the factory's ephemeral-sequential node under
+	// sess and returns the record with UUID and Seq filled in.
+	RegisterFactory(ctx context.Context, sess Session, rec Factory) (Factory, error)
+	// UnregisterFactory deletes the node; a missing node is not an error.
+	UnregisterFactory(ctx context.Context, id FactoryID) error
+	// Factories lists live factories, sorted by Seq.
+	Factories(ctx context.Context) ([]Factory, error)
+
+	// FactoryState reads the durable state of a machine (ip, hostName); a
+	// machine never stopped has the zero state.
+	FactoryState(ctx context.Context, ip, hostName string) (FactoryState, error)
+	// SetFactoryState writes it (persistent: survives sessions and restarts).
+	SetFactoryState(ctx context.Context, ip, hostName string, st FactoryState) error
+
+	// RegisterStrategyRuntime creates the factory's ephemeral registration
+	// under a strategy (ErrExists if present for this session). ErrNotFound if
+	// the strategy does not exist.
+	RegisterStrategyRuntime(ctx context.Context, sess Session, rt StrategyRuntime) (StrategyRuntime, error)
+	// UnregisterStrategyRuntime deletes it; a missing node is not an error.
+	UnregisterStrategyRuntime(ctx context.Context, strategyName string, id FactoryID) error
+	// StrategyRuntimes lists the registrations under a strategy, sorted by the
+	// factories' Seq where known, else by UUID.
+	StrategyRuntimes(ctx context.Context, strategyName string) ([]StrategyRuntime, error)
+	// UpdateStrategyRuntimes rewrites several registrations of one strategy in
+	// one atomic step; each is checked against its Version, and the guard
+	// factory's node must exist (empty guard: no check). ErrConflict otherwise.
+	UpdateStrategyRuntimes(ctx context.Context, strategyName string, guard FactoryID, rts []StrategyRuntime) ([]StrategyRuntime, error)
+}
+
+// WatchKind says what a watch observes.
+type WatchKind int
+
+// Watch kinds.
+const (
+	// WatchServers: servers of one runtime joining or leaving (not heartbeats).
+	WatchServers WatchKind = iota + 1
+	// WatchItems: any item of one runtime, or its mark, changing.
+	WatchItems
+	// WatchConfig: task types and strategies created, changed or deleted.
+	WatchConfig
+	// WatchFactories: factories joining or leaving, and factory states changing.
+	WatchFactories
+	// WatchStrategyRuntimes: registrations under one strategy joining,
+	// leaving or changing.
+	WatchStrategyRuntimes
+)
+
+// WatchScope names what to watch: Kind, and Name (the runtime for servers and
+// items, the strategy for strategy runtimes, empty otherwise).
+type WatchScope struct {
+	Kind WatchKind
+	Name string
+}
+
+// Watcher delivers "something changed" signals; the receiver re-reads.
+type Watcher interface {
+	// Watch returns a channel (buffer 1, sends coalesce) that receives after
+	// any change in scope that happens after Watch returns, for as long as ctx
+	// lives; it is closed when ctx ends or the store closes. Watches survive
+	// disconnects; after a session expiry (or anything else that may have lost
+	// events) the channel receives, so the receiver re-reads. The store never
+	// polls on the caller's behalf at steady state.
+	Watch(ctx context.Context, scope WatchScope) (<-chan struct{}, error)
+}
