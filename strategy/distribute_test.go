@@ -1,0 +1,353 @@
+package strategy_test
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/strategy"
+)
+
+// distFactories returns n factory ids in leader order, shaped like real ones.
+func distFactories(n int) []schedule.FactoryID {
+	out := make([]schedule.FactoryID, n)
+	for i := range out {
+		out[i] = distFactory(i + 1)
+	}
+	return out
+}
+
+func distFactory(seq int) schedule.FactoryID {
+	return schedule.FactoryID(fmt.Sprintf("10.0.0.%d$host%d$uuid%d$%010d", seq%250, seq, seq, seq))
+}
+
+// distUnique drops repeats, keeping first occurrences in order.
+func distUnique(in []schedule.FactoryID) []schedule.FactoryID {
+	seen := map[schedule.FactoryID]bool{}
+	var out []schedule.FactoryID
+	for _, f := range in {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// distCurrent is the live, non-negative current number of f.
+func distCurrent(current map[schedule.FactoryID]int, f schedule.FactoryID) int {
+	return max(0, current[f])
+}
+
+// distStops is how many thread groups stop: the sum over factories of
+// max(0, current - requestNum).
+func distStops(factories []schedule.FactoryID, current, requestNum map[schedule.FactoryID]int) int {
+	stops := 0
+	for _, f := range distUnique(factories) {
+		stops += max(0, distCurrent(current, f)-requestNum[f])
+	}
+	return stops
+}
+
+// distMinStops is the fewest stops any balanced distribution of total over
+// the factories allows: brute force over every choice of the factories
+// carrying the remainder for small n, otherwise the remainder goes to the
+// factories running the most.
+func distMinStops(factories []schedule.FactoryID, current map[schedule.FactoryID]int, total int) int {
+	fs := distUnique(factories)
+	n := len(fs)
+	if n == 0 {
+		return 0
+	}
+	cur := make([]int, n)
+	sum := 0
+	for k, f := range fs {
+		cur[k] = distCurrent(current, f)
+		sum += cur[k]
+	}
+	base, extra := total/n, total%n
+	kept := func(plusOne func(k int) bool) int {
+		kept := 0
+		for k, c := range cur {
+			t := base
+			if plusOne(k) {
+				t++
+			}
+			kept += min(c, t)
+		}
+		return kept
+	}
+	best := 0
+	if n <= 10 {
+		for mask := range 1 << n {
+			ones := 0
+			for x := mask; x != 0; x &= x - 1 {
+				ones++
+			}
+			if ones == extra {
+				best = max(best, kept(func(k int) bool { return mask&(1<<k) != 0 }))
+			}
+		}
+		return sum - best
+	}
+	order := make([]int, n)
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortFunc(order, func(a, b int) int { return cur[b] - cur[a] })
+	plus := make([]bool, n)
+	for _, k := range order[:extra] {
+		plus[k] = true
+	}
+	return sum - kept(func(k int) bool { return plus[k] })
+}
+
+// checkDistribute verifies every documented property of a result.
+func checkDistribute(t *testing.T, assignNum, single int, factories []schedule.FactoryID, current map[schedule.FactoryID]int, got map[schedule.FactoryID]int, shortfall int) {
+	t.Helper()
+	fs := distUnique(factories)
+	n := len(fs)
+	want := max(assignNum, 0)
+	if n == 0 {
+		want = 0
+	} else if single > 0 {
+		want = min(want, n*single)
+	}
+	require.NotNil(t, got)
+	assert.ElementsMatch(t, fs, slices.Collect(maps.Keys(got)), "every factory, and only them")
+	sum, lo, hi := 0, int(^uint(0)>>1), 0
+	for _, f := range fs {
+		v := got[f]
+		assert.GreaterOrEqual(t, v, 0, "factory %q", f)
+		if single > 0 {
+			assert.LessOrEqual(t, v, single, "factory %q above numOfSingleServer", f)
+		}
+		sum += v
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	assert.Equal(t, want, sum, "total")
+	assert.Equal(t, max(assignNum, 0)-want, shortfall, "shortfall")
+	if n > 0 {
+		assert.LessOrEqual(t, hi-lo, 1, "not within ±1: %v", got)
+	}
+	assert.Equal(t, distMinStops(factories, current, want), distStops(factories, current, got), "stops not minimal: %v from %v", got, current)
+}
+
+func TestDistributeTable(t *testing.T) {
+	f := distFactories(5)
+	tests := []struct {
+		name          string
+		assignNum     int
+		single        int
+		factories     []schedule.FactoryID
+		current       map[schedule.FactoryID]int
+		wantSorted    []int // sorted values
+		wantShortfall int
+		wantStops     int
+		// want, when set, is compared exactly.
+		want map[schedule.FactoryID]int
+	}{
+		{name: "no factories", assignNum: 4, wantSorted: []int{}, wantShortfall: 4},
+		{name: "no factories and nothing to run", wantSorted: []int{}},
+		{name: "nothing to run", factories: f[:3], current: map[schedule.FactoryID]int{f[0]: 2}, wantSorted: []int{0, 0, 0}, wantStops: 2},
+		{name: "negative assignNum counts as zero", assignNum: -3, factories: f[:2], wantSorted: []int{0, 0}},
+		{name: "6 over 3 with 3 each", assignNum: 6, single: 3, factories: f[:3], wantSorted: []int{2, 2, 2}},
+		{
+			name: "6 over 3 when one leaves", assignNum: 6, single: 3, factories: []schedule.FactoryID{f[0], f[2]},
+			current: map[schedule.FactoryID]int{f[0]: 2, f[1]: 2, f[2]: 2}, want: map[schedule.FactoryID]int{f[0]: 3, f[2]: 3},
+		},
+		{name: "6 with 3 each over 1 falls short", assignNum: 6, single: 3, factories: f[:1], want: map[schedule.FactoryID]int{f[0]: 3}, wantShortfall: 3},
+		{name: "1 over 3 runs once", assignNum: 1, factories: f[:3], wantSorted: []int{0, 0, 1}},
+		{
+			name: "1 over 3 stays where it runs", assignNum: 1, factories: f[:3],
+			current: map[schedule.FactoryID]int{f[2]: 1}, want: map[schedule.FactoryID]int{f[0]: 0, f[1]: 0, f[2]: 1},
+		},
+		{
+			name: "1 over 3 moves when its factory leaves", assignNum: 1, factories: f[:3],
+			current: map[schedule.FactoryID]int{f[4]: 1}, wantSorted: []int{0, 0, 1},
+		},
+		{name: "remainder", assignNum: 10, factories: f[:3], wantSorted: []int{3, 3, 4}},
+		{name: "exact multiple", assignNum: 12, factories: f[:4], wantSorted: []int{3, 3, 3, 3}},
+		{name: "more factories than groups", assignNum: 2, factories: f[:5], wantSorted: []int{0, 0, 0, 1, 1}},
+		{name: "cap above fair share", assignNum: 10, single: 5, factories: f[:3], wantSorted: []int{3, 3, 4}},
+		{name: "cap equal to the larger share", assignNum: 7, single: 3, factories: f[:3], wantSorted: []int{2, 2, 3}},
+		{name: "cap below fair share", assignNum: 10, single: 2, factories: f[:3], wantSorted: []int{2, 2, 2}, wantShortfall: 4},
+		{name: "negative cap means none", assignNum: 10, single: -1, factories: f[:3], wantSorted: []int{3, 3, 4}},
+		{
+			name: "balanced numbers are kept", assignNum: 10, factories: f[:4],
+			current: map[schedule.FactoryID]int{f[0]: 2, f[1]: 3, f[2]: 2, f[3]: 3},
+			want:    map[schedule.FactoryID]int{f[0]: 2, f[1]: 3, f[2]: 2, f[3]: 3},
+		},
+		{
+			name: "join with a remainder stops two", assignNum: 10, factories: f[:4],
+			current: map[schedule.FactoryID]int{f[0]: 4, f[1]: 3, f[2]: 3}, wantSorted: []int{2, 2, 3, 3}, wantStops: 2,
+		},
+		{
+			name: "join under a cap stops one", assignNum: 6, single: 3, factories: f[:4],
+			current: map[schedule.FactoryID]int{f[0]: 2, f[1]: 2, f[2]: 2}, wantSorted: []int{1, 1, 2, 2}, wantStops: 1,
+		},
+		{
+			name: "join fills a shortfall without stops", assignNum: 10, single: 3, factories: f[:3],
+			current: map[schedule.FactoryID]int{f[0]: 3, f[1]: 3}, want: map[schedule.FactoryID]int{f[0]: 3, f[1]: 3, f[2]: 3}, wantShortfall: 1,
+		},
+		{
+			name: "leave of a smaller one stops nothing", assignNum: 10, factories: f[:3],
+			current: map[schedule.FactoryID]int{f[0]: 3, f[1]: 3, f[2]: 2, f[3]: 2}, wantSorted: []int{3, 3, 4},
+		},
+		{
+			name: "leave of a larger one stops nothing", assignNum: 10, factories: []schedule.FactoryID{f[1], f[2], f[3]},
+			current: map[schedule.FactoryID]int{f[0]: 3, f[1]: 3, f[2]: 2, f[3]: 2}, wantSorted: []int{3, 3, 4},
+		},
+		{
+			name: "lowered assignNum stops the fewest", assignNum: 6, factories: f[:3],
+			current: map[schedule.FactoryID]int{f[0]: 3, f[1]: 3, f[2]: 3}, want: map[schedule.FactoryID]int{f[0]: 2, f[1]: 2, f[2]: 2}, wantStops: 3,
+		},
+		{
+			name: "negative and unknown current values are ignored", assignNum: 4, factories: f[:2],
+			current: map[schedule.FactoryID]int{f[0]: -5, "gone": 9}, want: map[schedule.FactoryID]int{f[0]: 2, f[1]: 2},
+		},
+		{
+			name: "repeated factories count once", assignNum: 3, factories: []schedule.FactoryID{f[0], f[1], f[0]},
+			current: map[schedule.FactoryID]int{f[1]: 2}, want: map[schedule.FactoryID]int{f[0]: 1, f[1]: 2},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, shortfall := strategy.Distribute(tt.assignNum, tt.single, tt.factories, tt.current, "strategy-1")
+			checkDistribute(t, tt.assignNum, tt.single, tt.factories, tt.current, got, shortfall)
+			assert.Equal(t, tt.wantShortfall, shortfall, "shortfall")
+			assert.Equal(t, tt.wantStops, distStops(tt.factories, tt.current, got), "stops")
+			if tt.want != nil {
+				assert.Equal(t, tt.want, got)
+			}
+			if tt.wantSorted != nil {
+				sorted := slices.Sorted(maps.Values(got))
+				if sorted == nil {
+					sorted = []int{}
+				}
+				assert.Equal(t, tt.wantSorted, sorted)
+			}
+		})
+	}
+}
+
+// TestDistributeRemainderSpread checks that the remainder does not always
+// land on the leader: over many seeds each factory carries it about equally
+// often, and each seed always gives the same answer.
+func TestDistributeRemainderSpread(t *testing.T) {
+	tests := []struct {
+		name      string
+		assignNum int
+		factories int
+	}{
+		{name: "1 over 3", assignNum: 1, factories: 3},
+		{name: "10 over 4", assignNum: 10, factories: 4},
+		{name: "7 over 5", assignNum: 7, factories: 5},
+	}
+	const seeds = 600
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := distFactories(tt.factories)
+			base := tt.assignNum / tt.factories
+			extras := map[schedule.FactoryID]int{}
+			for i := range seeds {
+				seed := fmt.Sprintf("strategy-%d", i)
+				got, _ := strategy.Distribute(tt.assignNum, 0, fs, nil, seed)
+				again, _ := strategy.Distribute(tt.assignNum, 0, fs, nil, seed)
+				require.Equal(t, got, again, "seed %q not deterministic", seed)
+				for f, v := range got {
+					if v > base {
+						extras[f]++
+					}
+				}
+			}
+			want := seeds * (tt.assignNum % tt.factories) / tt.factories
+			for _, f := range fs {
+				assert.InDelta(t, want, extras[f], float64(want)/3, "factory %q carried the remainder %d times of %d seeds", f, extras[f], seeds)
+			}
+		})
+	}
+}
+
+func TestDistributeProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(20260101, 13))
+	for i := range 3000 {
+		n := r.IntN(41)
+		assignNum := r.IntN(203) - 2
+		single := 0
+		if r.IntN(2) == 0 {
+			single = r.IntN(21)
+		}
+		factories := make([]schedule.FactoryID, n)
+		for k := range factories {
+			factories[k] = distFactory(r.IntN(1000000))
+		}
+		current := map[schedule.FactoryID]int{}
+		for _, f := range factories {
+			if r.IntN(5) > 0 {
+				current[f] = r.IntN(12) - 1
+			}
+		}
+		for k := range r.IntN(3) {
+			current[schedule.FactoryID(fmt.Sprintf("gone-%d", k))] = r.IntN(5)
+		}
+		seed := fmt.Sprintf("s%d", r.IntN(1000))
+
+		t.Run(fmt.Sprintf("case%d_n%d_assign%d_single%d", i, n, assignNum, single), func(t *testing.T) {
+			fsCopy, curCopy := slices.Clone(factories), maps.Clone(current)
+			got, shortfall := strategy.Distribute(assignNum, single, factories, current, seed)
+			checkDistribute(t, assignNum, single, factories, current, got, shortfall)
+			assert.Equal(t, fsCopy, factories, "factories modified")
+			assert.Equal(t, curCopy, current, "current modified")
+
+			// Deterministic, also with a map built in another order.
+			rebuilt := map[schedule.FactoryID]int{}
+			for _, f := range slices.Backward(slices.Sorted(maps.Keys(current))) {
+				rebuilt[f] = current[f]
+			}
+			got2, shortfall2 := strategy.Distribute(assignNum, single, factories, rebuilt, seed)
+			assert.Equal(t, got, got2)
+			assert.Equal(t, shortfall, shortfall2)
+
+			// A fixed point.
+			got3, _ := strategy.Distribute(assignNum, single, factories, got, seed)
+			assert.Equal(t, got, got3)
+
+			// Join: no factory gains but the new one.
+			joiner := schedule.FactoryID(fmt.Sprintf("joiner-%d", i))
+			joined := slices.Insert(slices.Clone(factories), r.IntN(n+1), joiner)
+			got4, sf4 := strategy.Distribute(assignNum, single, joined, got, seed)
+			checkDistribute(t, assignNum, single, joined, got, got4, sf4)
+			for f, v := range got {
+				assert.LessOrEqual(t, got4[f], v, "after a join %q grew", f)
+			}
+
+			// Leave: no remaining factory loses.
+			if n == 0 {
+				return
+			}
+			gone := factories[r.IntN(n)]
+			left := slices.DeleteFunc(slices.Clone(factories), func(f schedule.FactoryID) bool { return f == gone })
+			got5, sf5 := strategy.Distribute(assignNum, single, left, got, seed)
+			checkDistribute(t, assignNum, single, left, got, got5, sf5)
+			for _, f := range left {
+				assert.GreaterOrEqual(t, got5[f], got[f], "after %q left %q shrank", gone, f)
+			}
+		})
+	}
+}
+
+func BenchmarkDistribute(b *testing.B) {
+	fs := distFactories(200)
+	current, _ := strategy.Distribute(1000, 0, fs[1:], nil, "bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		strategy.Distribute(1000, 0, fs, current, "bench")
+	}
+}
