@@ -1,9 +1,93 @@
-// Package memstore is an in-memory schedule.Store with ZooKeeper's semantics:
-// sessions, ephemeral nodes that vanish when their session expires, sequence
-// numbers, versions and one-shot watches, plus fault hooks (expire a session,
-// disconnect a client, fail the next operations).
+// Package memstore is an in-memory schedule.Store with ZooKeeper's
+// semantics, for unit tests, examples and simulation. It is not a
+// coordination service: every client lives in one process, nothing is
+// persisted, and nothing survives the process. Production code uses package
+// zkstore. memstore passes the same conformance suite as zkstore
+// (package schedule/storetest), so code tested on it behaves the same on
+// ZooKeeper.
 //
-// It is for unit tests, examples and simulation. It is not a coordination
-// service: every client lives in one process, and nothing survives it.
-// Production code uses package zkstore.
+// # Model
+//
+// A Server is the "ZooKeeper server": it holds a tree of nodes, the sessions
+// and the watches. Server.Connect opens a Client, which implements
+// schedule.Store: one client, one session at a time.
+//
+//	srv := memstore.New()                      // options: WithClock, WithDigest
+//	a := srv.Connect()                         // options: WithSessionTimeout, WithAuth
+//	b := srv.Connect()
+//	defer a.Close()
+//
+// What is copied from ZooKeeper:
+//
+//   - Ephemeral nodes (server, factory and strategy-runtime registrations)
+//     belong to the session that created them and vanish when it expires or
+//     its client closes. A registration under a Session that is no longer the
+//     client's live session fails with schedule.ErrSessionLost.
+//   - Sequential nodes get a 10-digit suffix from a counter of their parent
+//     (its child version): increasing, never reused, shared by all children.
+//   - Node versions start at 0 and grow by one per write; a write with a
+//     stale version fails with schedule.ErrConflict; multi-node writes
+//     (BuildItems, guarded UpdateItem, UpdateStrategyRuntimes, the deletes of
+//     subtrees) are all-or-nothing.
+//   - Records are stored as JSON bytes through the schedule types' own
+//     codecs, so data planted with Server.WriteRaw is read as ZooKeeper's
+//     would be (undecodable data is schedule.ErrCorrupt naming the path).
+//   - With WithDigest, every node is world-readable and writable only by
+//     clients holding the digest, like ZooKeeper's digest ACL.
+//   - Cluster time (Client.Now) and node times come from the server's Clock.
+//
+// # Fault hooks
+//
+//   - Server.ExpireSession(c) expires c's session at the server: its
+//     ephemerals vanish at once (watches fire), the Session value is expired
+//     for good (Done closed, Err schedule.ErrSessionLost), every watch of c
+//     fires, and c gets a new session, as go-zookeeper reconnects.
+//   - Client.Disconnect(d) cuts a client off for d: its session is
+//     SessionSuspect and its operations fail with ErrConnectionLoss (not
+//     ErrSessionLost). A cut shorter than the session timeout keeps the
+//     session; a longer one expires it when the timeout has elapsed on the
+//     server's clock (a fake clock drives it), and the client gets a new
+//     session when the cut ends. Client.Reconnect ends a cut early.
+//   - Client.FailNext(n, err) fails the client's next n operations.
+//   - Server.ReadRaw and Server.WriteRaw read and write nodes directly.
+//   - Server.Stats and Client.Stats count operations.
+//
+// # Layout
+//
+// The tree follows DESIGN.md's ZooKeeper layout, without a root prefix:
+//
+//	/baseTaskType/<base>                                   task type
+//	/baseTaskType/<base>/<runtime>/server/<serverID>       server (ephemeral, sequential)
+//	/baseTaskType/<base>/<runtime>/taskItem                items mark
+//	/baseTaskType/<base>/<runtime>/taskItem/<item>         item (deal_desc in a child)
+//	/strategy/<name>                                       strategy
+//	/strategy/<name>/<factoryID>                           strategy runtime (ephemeral)
+//	/factory/<factoryID>                                   factory (ephemeral, sequential)
+//	/factoryState/<ip>$<hostName>                          factory state
+//
+// # Choices where the contract leaves room
+//
+//   - Runtimes, Servers, StrategyRuntimes and Items of something that does
+//     not exist are empty, with no error; DeleteRuntime of a runtime that
+//     does not exist is schedule.ErrNotFound.
+//   - RegisterServer needs the base task type (schedule.ErrNotFound).
+//   - BuildItems and UpdateItem with an empty guard skip the guard check.
+//     BuildItems with mark.Version = AnyVersion creates or overwrites the
+//     mark; any other version when no mark exists is schedule.ErrConflict.
+//     Items whose definition did not change are not rewritten (their
+//     version stays).
+//   - UpdateItem computes the epoch from the stored item.
+//   - SetItemDesc does not change the item's version.
+//   - UpdateStrategyRuntimes fails with schedule.ErrNotFound if one of the
+//     registrations is gone.
+//   - On schedule.ErrCorrupt, TaskType and Strategy still return the node's
+//     version, so that an operator can replace it with a checked update.
+//   - Closing a client twice is a no-op.
+//
+// # Concurrency
+//
+// Everything is safe for concurrent use. One mutex per Server guards the
+// tree, so operations are linearizable. No goroutine runs per client or per
+// watch: a watch is closed from a context.AfterFunc, and only a client that
+// is cut off runs one goroutine, which ends with the cut or at Close.
 package memstore

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
@@ -34,11 +35,25 @@ type Harness struct {
 	// (on ZooKeeper: a real server-side expiry), and returns once the server
 	// has expired it.
 	Expire func(t testing.TB, s schedule.Store)
-	// WriteRaw overwrites the bytes of a stored node, bypassing the Store.
+	// WriteRaw overwrites the bytes of a stored node, bypassing the Store, as
+	// one ordinary write: the node's version grows by one (on ZooKeeper: a
+	// setData with version -1), so the suite knows the corrupt node's version.
 	WriteRaw func(t testing.TB, target RawTarget, data []byte)
 	// Disrupt, if not nil, makes the backend unavailable for a short while
 	// without expiring sessions (on an ensemble: kill a member, the leader
 	// included) and returns a func that undoes it. The suite checks that
 	// operations succeed again once the backend is back.
 	Disrupt func(t testing.TB) (restore func())
+
+	// ReadRaw, if not nil, returns the bytes of a stored node, bypassing the
+	// Store. The suite uses it to check that no read or refused write
+	// overwrote corrupt data; without it, the suite checks only that the
+	// node still reads as corrupt.
+	ReadRaw func(t testing.TB, target RawTarget) []byte
+	// Wait bounds every wait for something that happens asynchronously (a
+	// watch event, a node vanishing, a new session). Default 5s.
+	Wait time.Duration
+	// Serial runs the subtests one at a time instead of in parallel (for
+	// debugging a backend).
+	Serial bool
 }

@@ -1,0 +1,64 @@
+package memstore
+
+import (
+	"time"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+)
+
+// session implements schedule.Session. Its mutable fields are guarded by
+// srv.mu.
+type session struct {
+	srv        *Server
+	id         int64
+	timeout    time.Duration
+	state      schedule.SessionState
+	changed    chan struct{} // closed and replaced at each state change
+	done       chan struct{} // closed when the session ends
+	err        error
+	ephemerals map[string]struct{} // paths of the nodes it owns
+}
+
+var _ schedule.Session = (*session)(nil)
+
+func (s *session) ID() int64              { return s.id }
+func (s *session) Timeout() time.Duration { return s.timeout }
+func (s *session) Done() <-chan struct{}  { return s.done }
+
+func (s *session) State() schedule.SessionState {
+	s.srv.mu.Lock()
+	defer s.srv.mu.Unlock()
+	return s.state
+}
+
+func (s *session) Changed() <-chan struct{} {
+	s.srv.mu.Lock()
+	defer s.srv.mu.Unlock()
+	return s.changed
+}
+
+func (s *session) Err() error {
+	s.srv.mu.Lock()
+	defer s.srv.mu.Unlock()
+	return s.err
+}
+
+// live reports whether the session has not ended. srv.mu must be held.
+func (s *session) live() bool {
+	return s.state == schedule.SessionConnected || s.state == schedule.SessionSuspect
+}
+
+// setState moves the session to st; err is the final error for the final
+// states. srv.mu must be held.
+func (s *session) setState(st schedule.SessionState, err error) {
+	if s.state == st || !s.live() {
+		return
+	}
+	s.state = st
+	close(s.changed)
+	s.changed = make(chan struct{})
+	if !s.live() {
+		s.err = err
+		close(s.done)
+	}
+}

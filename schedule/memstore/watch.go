@@ -1,0 +1,120 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+)
+
+// watch is one Watch channel. ZooKeeper's watches are one-shot; this one
+// stands for a watch the client re-arms at once after each event, which is
+// what the contract's Watch promises. Its fields are guarded by srv.mu.
+type watch struct {
+	c       *Client
+	scope   schedule.WatchScope
+	ch      chan struct{}
+	pending bool        // an event arrived while the client was cut off
+	stop    func() bool // unregisters the context.AfterFunc
+	closed  bool
+}
+
+// Watch implements schedule.Watcher. No goroutine runs per watch: the
+// channel is closed from a context.AfterFunc when ctx ends, or by Close.
+// While the client is cut off (Disconnect), events are held and delivered
+// when it reconnects, as ZooKeeper re-sets watches on reconnect.
+func (c *Client) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan struct{}, error) {
+	switch scope.Kind {
+	case schedule.WatchServers, schedule.WatchItems:
+		if err := checkRuntime(scope.Name); err != nil {
+			return nil, fmt.Errorf("memstore: watch: %w", err)
+		}
+	case schedule.WatchStrategyRuntimes:
+		if err := checkName(schedule.NameStrategy, scope.Name); err != nil {
+			return nil, fmt.Errorf("memstore: watch: %w", err)
+		}
+	case schedule.WatchConfig, schedule.WatchFactories:
+		scope.Name = ""
+	default:
+		return nil, fmt.Errorf("memstore: watch: unknown kind %d: %w", scope.Kind, schedule.ErrInvalid)
+	}
+	s := c.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := c.begin(ctx, "watch", scopePath(scope), opRead); err != nil {
+		return nil, err
+	}
+	w := &watch{c: c, scope: scope, ch: make(chan struct{}, 1)}
+	c.watches[w] = struct{}{}
+	set := s.watches[scope]
+	if set == nil {
+		set = make(map[*watch]struct{})
+		s.watches[scope] = set
+	}
+	set[w] = struct{}{}
+	w.stop = context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.closeWatch(w)
+	})
+	return w.ch, nil
+}
+
+func scopePath(sc schedule.WatchScope) string {
+	switch sc.Kind {
+	case schedule.WatchServers:
+		return serverDirPath(sc.Name)
+	case schedule.WatchItems:
+		return itemsPath(sc.Name)
+	case schedule.WatchConfig:
+		return dirTaskTypes + "," + dirStrategies
+	case schedule.WatchFactories:
+		return dirFactories + "," + dirFactoryStates
+	case schedule.WatchStrategyRuntimes:
+		return strategyPath(sc.Name)
+	}
+	return ""
+}
+
+// fire notifies the watches of every scope the operation touched. s.mu must
+// be held.
+func (s *Server) fire(tx *txn) {
+	for sc := range tx.scopes {
+		for w := range s.watches[sc] {
+			s.signal(w)
+		}
+	}
+}
+
+// signal delivers one event to w, or holds it while its client is cut off.
+// s.mu must be held.
+func (s *Server) signal(w *watch) {
+	if w.closed {
+		return
+	}
+	if w.c.disc != nil {
+		w.pending = true
+		return
+	}
+	w.pending = false
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+// closeWatch closes w's channel and forgets it. s.mu must be held.
+func (s *Server) closeWatch(w *watch) {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	close(w.ch)
+	delete(w.c.watches, w)
+	if set := s.watches[w.scope]; set != nil {
+		delete(set, w)
+		if len(set) == 0 {
+			delete(s.watches, w.scope)
+		}
+	}
+}
