@@ -1,7 +1,143 @@
 // Package zkstore implements schedule.Store on ZooKeeper with
-// github.com/go-zookeeper/zk.
+// github.com/go-zookeeper/zk: the tree of tbschedule-go, the JSON codecs of
+// its nodes, digest ACLs, sessions (a disconnect is not an expiry), watches,
+// and cluster time. It passes the conformance suite of schedule/storetest on
+// a standalone server and on a 3-node ensemble.
 //
-// It owns the ZooKeeper tree of tbschedule-go (every path is built in
-// paths.go), the JSON codecs of every node, digest ACLs, watches, session
-// handling (a disconnect is not an expiry) and cluster time.
+// # The tree
+//
+// TBSchedule's shape and names are kept, so an operator who knows TBSchedule
+// finds their way; every path is built in paths.go from names validated with
+// schedule.ValidateName. P persistent, E ephemeral, S sequential (the 10-digit
+// suffix ZooKeeper appends).
+//
+//	/<root>                                      P    {"schema":1,"software":"tbschedule-go"}
+//	  baseTaskType                               P    -
+//	    <base>                                   P    task type (TBSchedule's field names)
+//	      <runtime>                              P    -       ("base" or "base$ownSign")
+//	        server                               P    -
+//	          <runtime>$<ip>$<uuid32>$<seq>      E+S  server record, rewritten at each heartbeat
+//	        taskItem                             P    mark: {"leader","builtAt","defs"}
+//	          <item>                             P    {"id","cur_server","req_server","epoch",
+//	                                                   "sts","parameter","deal_desc"}
+//	  strategy                                   P    -
+//	    <name>                                   P    strategy (TBSchedule's field names)
+//	      <factoryID>                            E    {"strategyName","uuid","requestNum","currentNum","message"}
+//	  factory                                    P    -
+//	    <ip>$<hostName>$<uuid32>$<seq>           E+S  factory record
+//	  factoryState                               P    -
+//	    <ip>$<hostName>                          P    {"stopped","by","at","reason"} (survives sessions)
+//	  systime<seq>                               E+S  throw-away, for cluster time (deleted at once)
+//
+// Differences from TBSchedule (reference/tbschedule-java.md §1):
+//   - Server nodes are EPHEMERAL_SEQUENTIAL (TBSchedule: persistent, W1), and
+//     their record is written in the create itself: there is no moment when
+//     a server node exists without its data.
+//   - Each task item is one node whose data holds owner, requested owner,
+//     status, parameter, description and the epoch (TBSchedule: five child
+//     nodes per item). An ownership change is one version-checked setData,
+//     and reading all items is one read per item.
+//   - The root holds {"schema":1,...}; Open refuses a root written by
+//     TBSchedule (Java) ("tbschedule-x.y.z"), by a newer schema, or holding
+//     any other data, with schedule.ErrSchema. An existing root with no data
+//     is adopted.
+//   - Items are never deleted by a rebuild: an item no longer defined stays
+//     with sts "REMOVED", so that its epoch never restarts.
+//   - Times are RFC 3339 with milliseconds, in UTC.
+//
+// testdata/tree.golden pins the tree (paths, kinds, ACLs, data shapes); run
+// go test -run TestTreeGolden ./zkstore -args -update after a deliberate change.
+//
+// # Writes
+//
+// Every ownership change is one atomic ZooKeeper request. UpdateItem is a
+// multi of a check that the guard's server node exists (a check of version
+// -1: the write only happens while the guard's session is alive) and the
+// item's setData at the expected version. BuildItems is one multi: the guard
+// check, the mark's setData at the expected version (or its create), and a
+// create or setData per changed item. A build too large for one request
+// (ZooKeeper's limit is about 1 MiB, some 4,000 items) is written in chunks,
+// each guarded and checking the mark's version, the mark last: the mark is
+// the commit point, and a build cut short between chunks is completed by the
+// next one. DeleteRuntime is one multi that deletes the items, the mark, the
+// server directory and the runtime; it refuses a runtime with servers, and a
+// server that registers meanwhile makes the delete of the (then non-empty)
+// server directory, so the whole multi, fail.
+//
+// A write whose connection is lost has an unknown outcome: the store reads
+// the node back before trying again (with jittered exponential backoff,
+// bounded in attempts and by the caller's context). The creation of an
+// ephemeral node is resolved the same way: the node is looked up by the
+// unique uuid in its name and is ours if its ephemeral owner is our session;
+// a create that ran on a newer session than the caller's (queued while
+// disconnected, sent after an expiry) is deleted and reported as
+// schedule.ErrSessionLost.
+//
+// # Sessions
+//
+// The store holds one ZooKeeper session at a time and reports it as a
+// schedule.Session: Connected; Suspect while disconnected (go-zookeeper keeps
+// reconnecting with the same session, which survives if it is back before
+// the timeout); Expired for good when the server has expired it (the store
+// then continues with a new session, a new Session value); Closed after
+// Close. A disconnect never opens a new session. Besides, a liveness probe
+// (exists on the root every sixth of the session timeout) marks the session
+// Suspect as soon as nothing has been heard from the server for a third of
+// the timeout, although the connection looks up: go-zookeeper notices a
+// silent server only after two thirds of it, too late for an owner that
+// must stop acting on its grants before its session can expire.
+//
+// # Watches
+//
+// Watch arms ZooKeeper watches (children of a directory, data of its
+// children) that go-zookeeper's event callback dispatches by path: no
+// goroutine per watch and no polling. A watch that fires is re-armed (only
+// that one) before the channels are signalled; every caller of one scope
+// shares its watches; after a session expiry every scope is re-armed on the
+// new session and signalled.
+//
+// # Cluster time
+//
+// Now returns ZooKeeper's time: a throw-away ephemeral sequential node's
+// ctime (the leader's clock), offset by the local time at the middle of the
+// create's round trip, carried forward on the local monotonic clock. It is
+// re-calibrated every Config.CalibrationInterval, and an offset above
+// Config.ClockDriftWarning is logged. A client without write access cannot
+// calibrate and uses its local clock (with a warning).
+//
+// # Guarantees and non-guarantees
+//
+// Guaranteed: single atomic version-checked writes for ownership; fencing by
+// the guard's ephemeral node; epochs that never go back; errors that wrap the
+// schedule sentinels (and the zk error) with the operation and the path;
+// undecodable data reported as schedule.ErrCorrupt naming the node, never
+// overwritten by a read.
+//
+// Not guaranteed: reads are ZooKeeper reads, served by the client's server,
+// possibly behind the leader (but never behind what this client has seen);
+// version checks catch any staleness at write time. A call abandoned through
+// its context may still take effect. Items is a snapshot of N+2 reads, not
+// one atomic read. The session state is the client's view: Suspect means
+// "may have expired", and an expiry is learnt only on reconnecting.
+//
+// # Thread safety and lifecycle
+//
+// A Store is safe for concurrent use. Every goroutine it starts is tracked
+// and has exited when Close returns. RequestStats counts the requests sent,
+// by kind, for measuring the load an operation puts on ZooKeeper.
+//
+// # Example
+//
+//	store, err := zkstore.Open(ctx, zkstore.Config{
+//		Servers: []string{"zk1:2181", "zk2:2181", "zk3:2181"},
+//		Root:    "/orders-app",
+//		Auth:    zkstore.Digest("orders", secret),
+//	}, zkstore.WithLogger(logger))
+//	if err != nil {
+//		return err
+//	}
+//	defer store.Close()
+//	sess, err := store.Session(ctx)
+//	...
+//	srv, err := store.RegisterServer(ctx, sess, schedule.Server{TaskType: "orders", IP: ip, ...})
 package zkstore

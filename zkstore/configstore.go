@@ -1,0 +1,474 @@
+package zkstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+)
+
+// TaskType reads one task type and its version.
+func (s *Store) TaskType(ctx context.Context, base string) (schedule.TaskType, schedule.Version, error) {
+	path, err := s.p.taskType(base)
+	if err != nil {
+		return schedule.TaskType{}, 0, err
+	}
+	data, stat, err := s.readNode(ctx, path)
+	if err != nil {
+		return schedule.TaskType{}, 0, s.wrapErr("get", path, err)
+	}
+	t, err := decodeTaskType(path, base, data)
+	if err != nil {
+		return schedule.TaskType{}, 0, err
+	}
+	return t, schedule.Version(stat.Version), nil
+}
+
+// TaskTypes lists every task type, sorted by name.
+func (s *Store) TaskTypes(ctx context.Context) ([]schedule.TaskType, error) {
+	dir := s.p.taskTypes()
+	names, nodes, err := s.readChildren(ctx, dir)
+	if err != nil {
+		return nil, s.wrapErr("list", dir, err)
+	}
+	out := make([]schedule.TaskType, 0, len(names))
+	for i, name := range names {
+		if nodes[i].stat == nil {
+			continue // deleted meanwhile
+		}
+		t, err := decodeTaskType(dir+"/"+name, name, nodes[i].data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].BaseTaskType < out[j].BaseTaskType })
+	return out, nil
+}
+
+// CreateTaskType validates t and creates it (ErrExists if it exists).
+func (s *Store) CreateTaskType(ctx context.Context, t schedule.TaskType) (schedule.Version, error) {
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	path, err := s.p.taskType(t.BaseTaskType)
+	if err != nil {
+		return 0, err
+	}
+	data, err := encode(t)
+	if err != nil {
+		return 0, err
+	}
+	v, err := s.createPersistent(ctx, path, data)
+	return v, s.wrapErr("create", path, err)
+}
+
+// UpdateTaskType validates t and rewrites it if the stored version is v.
+func (s *Store) UpdateTaskType(ctx context.Context, t schedule.TaskType, v schedule.Version) (schedule.Version, error) {
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	path, err := s.p.taskType(t.BaseTaskType)
+	if err != nil {
+		return 0, err
+	}
+	data, err := encode(t)
+	if err != nil {
+		return 0, err
+	}
+	nv, err := s.setVerified(ctx, path, data, int32(v))
+	return nv, s.wrapErr("set", path, err)
+}
+
+// DeleteTaskType removes the task type with all its runtimes (servers and
+// items) in one atomic step, if the stored version is v.
+func (s *Store) DeleteTaskType(ctx context.Context, base string, v schedule.Version) error {
+	path, err := s.p.taskType(base)
+	if err != nil {
+		return err
+	}
+	return s.wrapErr("delete", path, s.deleteTree(ctx, path, int32(v)))
+}
+
+// Strategy reads one strategy and its version.
+func (s *Store) Strategy(ctx context.Context, name string) (schedule.Strategy, schedule.Version, error) {
+	path, err := s.p.strategy(name)
+	if err != nil {
+		return schedule.Strategy{}, 0, err
+	}
+	data, stat, err := s.readNode(ctx, path)
+	if err != nil {
+		return schedule.Strategy{}, 0, s.wrapErr("get", path, err)
+	}
+	st, err := decodeStrategy(path, name, data)
+	if err != nil {
+		return schedule.Strategy{}, 0, err
+	}
+	return st, schedule.Version(stat.Version), nil
+}
+
+// Strategies lists every strategy, sorted by name.
+func (s *Store) Strategies(ctx context.Context) ([]schedule.Strategy, error) {
+	dir := s.p.strategies()
+	names, nodes, err := s.readChildren(ctx, dir)
+	if err != nil {
+		return nil, s.wrapErr("list", dir, err)
+	}
+	out := make([]schedule.Strategy, 0, len(names))
+	for i, name := range names {
+		if nodes[i].stat == nil {
+			continue
+		}
+		st, err := decodeStrategy(dir+"/"+name, name, nodes[i].data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StrategyName < out[j].StrategyName })
+	return out, nil
+}
+
+// CreateStrategy validates st and creates it (ErrExists if it exists).
+func (s *Store) CreateStrategy(ctx context.Context, st schedule.Strategy) (schedule.Version, error) {
+	if err := st.Validate(); err != nil {
+		return 0, err
+	}
+	path, err := s.p.strategy(st.StrategyName)
+	if err != nil {
+		return 0, err
+	}
+	data, err := encode(st)
+	if err != nil {
+		return 0, err
+	}
+	v, err := s.createPersistent(ctx, path, data)
+	return v, s.wrapErr("create", path, err)
+}
+
+// UpdateStrategy validates st and rewrites it if the stored version is v.
+func (s *Store) UpdateStrategy(ctx context.Context, st schedule.Strategy, v schedule.Version) (schedule.Version, error) {
+	if err := st.Validate(); err != nil {
+		return 0, err
+	}
+	path, err := s.p.strategy(st.StrategyName)
+	if err != nil {
+		return 0, err
+	}
+	data, err := encode(st)
+	if err != nil {
+		return 0, err
+	}
+	nv, err := s.setVerified(ctx, path, data, int32(v))
+	return nv, s.wrapErr("set", path, err)
+}
+
+// DeleteStrategy removes the strategy and its runtime registrations in one
+// atomic step, if the stored version is v.
+func (s *Store) DeleteStrategy(ctx context.Context, name string, v schedule.Version) error {
+	path, err := s.p.strategy(name)
+	if err != nil {
+		return err
+	}
+	return s.wrapErr("delete", path, s.deleteTree(ctx, path, int32(v)))
+}
+
+// readNode reads one node, retrying after a lost connection.
+func (s *Store) readNode(ctx context.Context, path string) ([]byte, *zk.Stat, error) {
+	var data []byte
+	var stat *zk.Stat
+	err := s.retry(ctx, "get", path, func() error {
+		var err error
+		data, stat, err = s.get(ctx, path)
+		return err
+	}, nil)
+	return data, stat, err
+}
+
+// readChildren lists dir and reads every child concurrently. A missing dir
+// has no children; a child deleted meanwhile has a nil stat.
+func (s *Store) readChildren(ctx context.Context, dir string) ([]string, []getResult, error) {
+	var names []string
+	var nodes []getResult
+	err := s.retry(ctx, "list", dir, func() error {
+		var err error
+		names, err = s.children(ctx, dir)
+		if errors.Is(err, zk.ErrNoNode) {
+			names, nodes = nil, nil
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		paths := make([]string, len(names))
+		for i, n := range names {
+			paths[i] = dir + "/" + n
+		}
+		nodes, err = s.getMany(ctx, paths)
+		return err
+	}, nil)
+	return names, nodes, err
+}
+
+// createPersistent creates a persistent node (its parent directory is
+// created if missing, but never a task type or strategy node), resolving a
+// lost connection by reading the node back.
+func (s *Store) createPersistent(ctx context.Context, path string, data []byte) (schedule.Version, error) {
+	parentMade := false
+	lost := false
+	for {
+		err := s.retry(ctx, "create", path, func() error {
+			return s.createNode(ctx, path, data, 0)
+		}, func() (bool, error) {
+			lost = true
+			got, _, err := s.get(ctx, path)
+			switch {
+			case errors.Is(err, zk.ErrNoNode):
+				return false, nil
+			case err != nil:
+				return false, err
+			case bytes.Equal(got, data):
+				return true, nil // ours
+			}
+			return true, zk.ErrNodeExists
+		})
+		if errors.Is(err, zk.ErrNoNode) && !parentMade {
+			parentMade = true
+			if err := s.ensurePath(ctx, parentOf(path)); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if errors.Is(err, zk.ErrNodeExists) && lost {
+			// Possibly our own create, answered after the connection was lost.
+			if got, _, gerr := s.get(ctx, path); gerr == nil && bytes.Equal(got, data) {
+				return 0, nil
+			}
+		}
+		return 0, err
+	}
+}
+
+// setVerified sets data at path if its version is v (-1: any), resolving a
+// lost connection by reading the node back. It returns the new version.
+func (s *Store) setVerified(ctx context.Context, path string, data []byte, v int32) (schedule.Version, error) {
+	var nv int32
+	err := s.retry(ctx, "set", path, func() error {
+		st, err := s.setData(ctx, path, data, v)
+		if err == nil {
+			nv = st.Version
+		}
+		return err
+	}, func() (bool, error) {
+		got, st, err := s.get(ctx, path)
+		switch {
+		case err != nil:
+			return err != nil && !isConnLoss(err), err
+		case v >= 0 && st.Version == v:
+			return false, nil // not applied: try again
+		case bytes.Equal(got, data) && (v < 0 || st.Version == v+1):
+			nv = st.Version
+			return true, nil // applied
+		case v < 0:
+			return false, nil
+		}
+		return true, zk.ErrBadVersion
+	})
+	return schedule.Version(nv), err
+}
+
+// Multi-operation size limit. ZooKeeper refuses requests above jute.maxbuffer
+// (1 MiB by default); a multi whose estimated size exceeds this is split.
+const maxMultiBytes = 768 << 10
+
+// opSize estimates the encoded size of one multi operation.
+func opSize(op any) int {
+	switch o := op.(type) {
+	case *zk.CreateRequest:
+		n := 24 + len(o.Path) + len(o.Data)
+		for _, a := range o.Acl {
+			n += 16 + len(a.Scheme) + len(a.ID)
+		}
+		return n
+	case *zk.SetDataRequest:
+		return 24 + len(o.Path) + len(o.Data)
+	case *zk.DeleteRequest:
+		return 20 + len(o.Path)
+	case *zk.CheckVersionRequest:
+		return 20 + len(o.Path)
+	}
+	return 64
+}
+
+// chunk splits ops into groups of at most limit estimated bytes, each
+// prefixed by the checks (which count against the limit too).
+func chunk(ops []any, checks []any, limit int) [][]any {
+	base := 0
+	for _, c := range checks {
+		base += opSize(c)
+	}
+	var out [][]any
+	cur := append([]any(nil), checks...)
+	size := base
+	n := 0
+	for _, op := range ops {
+		sz := opSize(op)
+		if n > 0 && size+sz > limit {
+			out = append(out, cur)
+			cur = append([]any(nil), checks...)
+			size, n = base, 0
+		}
+		cur = append(cur, op)
+		size += sz
+		n++
+	}
+	if n > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// listTree returns the paths of every descendant of path, children before
+// their parents.
+func (s *Store) listTree(ctx context.Context, path string) ([]string, error) {
+	children, err := s.children(ctx, path)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range children {
+		p := path + "/" + c
+		sub, err := s.listTree(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub...)
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// deleteTree deletes path (if its version is v) and everything under it in
+// one multi; a huge tree is deleted in chunks, each checking path's version,
+// the node itself last. A concurrent change under path makes it start over.
+func (s *Store) deleteTree(ctx context.Context, path string, v int32) error {
+	for attempt := 0; ; attempt++ {
+		var under []string
+		if err := s.retry(ctx, "list", path, func() error {
+			var err error
+			under, err = s.listTree(ctx, path)
+			return err
+		}, nil); err != nil {
+			return err
+		}
+		ops := make([]any, 0, len(under)+1)
+		for _, p := range under {
+			ops = append(ops, &zk.DeleteRequest{Path: p, Version: -1})
+		}
+		last := &zk.DeleteRequest{Path: path, Version: v}
+		var chunks [][]any
+		if size := sumSize(ops) + opSize(last); size <= s.maxMulti {
+			chunks = [][]any{append(ops, last)}
+		} else {
+			chunks = append(chunk(ops, []any{&zk.CheckVersionRequest{Path: path, Version: v}}, s.maxMulti), []any{last})
+		}
+		err := s.runChunks(ctx, path, chunks, func() (bool, error) {
+			st, err := s.exists(ctx, path)
+			if err != nil {
+				return false, err
+			}
+			return st == nil, nil // gone: done
+		})
+		var fe *failedOp
+		if errors.As(err, &fe) {
+			// Something changed under path (a child added or removed):
+			// list again.
+			if fe.path != path && (errors.Is(fe.err, zk.ErrNotEmpty) || errors.Is(fe.err, zk.ErrNoNode)) && attempt < 5 {
+				continue
+			}
+			if fe.path == path && errors.Is(fe.err, zk.ErrNotEmpty) && attempt < 5 {
+				continue
+			}
+			return fe.err
+		}
+		return err
+	}
+}
+
+func sumSize(ops []any) int {
+	n := 0
+	for _, op := range ops {
+		n += opSize(op)
+	}
+	return n
+}
+
+// failedOp is the operation that made a multi fail.
+type failedOp struct {
+	index int
+	path  string
+	err   error
+}
+
+func (f *failedOp) Error() string { return fmt.Sprintf("%s: %v", f.path, f.err) }
+func (f *failedOp) Unwrap() error { return f.err }
+
+func opPath(op any) string {
+	switch o := op.(type) {
+	case *zk.CreateRequest:
+		return o.Path
+	case *zk.SetDataRequest:
+		return o.Path
+	case *zk.DeleteRequest:
+		return o.Path
+	case *zk.CheckVersionRequest:
+		return o.Path
+	}
+	return ""
+}
+
+// runMulti sends one multi, retrying after a lost connection once verify
+// (re-reading) says it did not take effect. A failed operation is returned
+// as a *failedOp.
+func (s *Store) runMulti(ctx context.Context, path string, ops []any, verify func() (bool, error)) ([]zk.MultiResponse, error) {
+	var res []zk.MultiResponse
+	err := s.retry(ctx, "multi", path, func() error {
+		r, err := s.multi(ctx, ops...)
+		if err == nil {
+			res = r
+			return nil
+		}
+		if len(r) == 0 || isConnLoss(err) {
+			return err
+		}
+		i, ferr := multiFailure(r, err)
+		if i < 0 {
+			return err
+		}
+		return &failedOp{index: i, path: opPath(ops[i]), err: ferr}
+	}, verify)
+	return res, err
+}
+
+// runChunks runs the multis in order; verify (for a lost connection) is
+// only used on the last one, the commit point.
+func (s *Store) runChunks(ctx context.Context, path string, chunks [][]any, verify func() (bool, error)) error {
+	for i, ops := range chunks {
+		var v func() (bool, error)
+		if i == len(chunks)-1 {
+			v = verify
+		}
+		if _, err := s.runMulti(ctx, path, ops, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

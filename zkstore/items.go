@@ -1,0 +1,456 @@
+package zkstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+)
+
+// Items reads the mark and every item of a runtime: one getChildren and one
+// getData on taskItem, then one getData per item, all pipelined (two round
+// trips whatever the number of items).
+func (s *Store) Items(ctx context.Context, taskType string) (schedule.Items, error) {
+	dir, err := s.p.items(taskType)
+	if err != nil {
+		return schedule.Items{}, err
+	}
+	var snap schedule.Items
+	err = s.retry(ctx, "items", dir, func() error {
+		var err error
+		snap, _, err = s.readItems(ctx, dir)
+		return err
+	}, nil)
+	if err != nil {
+		return schedule.Items{}, s.wrapErr("items", dir, err)
+	}
+	return snap, nil
+}
+
+// readItems reads a snapshot; exists tells whether taskItem exists.
+func (s *Store) readItems(ctx context.Context, dir string) (snap schedule.Items, exists bool, err error) {
+	type markRes struct {
+		data []byte
+		stat *zk.Stat
+		err  error
+	}
+	mch := make(chan markRes, 1)
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !s.goFunc(func() {
+		d, st, err := s.get(mctx, dir)
+		mch <- markRes{d, st, err}
+	}) {
+		return snap, false, zk.ErrConnectionClosed
+	}
+	names, cerr := s.children(ctx, dir)
+	var nodes []getResult
+	if cerr == nil {
+		paths := make([]string, len(names))
+		for i, n := range names {
+			paths[i] = dir + "/" + n
+		}
+		nodes, cerr = s.getMany(ctx, paths)
+	}
+	var m markRes
+	select {
+	case m = <-mch:
+	case <-ctx.Done():
+		return snap, false, ctx.Err()
+	}
+	switch {
+	case errors.Is(m.err, zk.ErrNoNode) || errors.Is(cerr, zk.ErrNoNode):
+		return schedule.Items{}, false, nil
+	case m.err != nil:
+		return snap, false, m.err
+	case cerr != nil:
+		return snap, false, cerr
+	}
+	mark, err := decodeMark(dir, m.data, m.stat.Version)
+	if err != nil {
+		return snap, true, err
+	}
+	snap.Mark = mark
+	snap.Items = make([]schedule.Item, 0, len(names))
+	for i, n := range names {
+		if nodes[i].stat == nil {
+			continue
+		}
+		it, err := decodeItem(dir+"/"+n, schedule.ItemID(n), nodes[i].data, nodes[i].stat.Version)
+		if err != nil {
+			return snap, true, err
+		}
+		snap.Items = append(snap.Items, it)
+	}
+	sortItems(snap.Items)
+	return snap, true, nil
+}
+
+func sortItems(items []schedule.Item) {
+	slices.SortFunc(items, func(a, b schedule.Item) int { return schedule.CompareItemIDs(a.ID, b.ID) })
+}
+
+// BuildItems makes the stored items match defs in one multi (see
+// schedule.ItemStore): a check that the guard's server node exists, the
+// mark's write (version-checked: the multi fails unless the mark is still at
+// mark.Version), and one create or version-checked set per item that
+// changes. Removed items stay as tombstones (sts REMOVED) so that their
+// epochs never restart.
+//
+// A build too large for one multi (about 1 MiB, some 4,000 items) is split:
+// the items are written in chunks, each guarded and checking the mark's
+// version, then the mark is written last, version-checked: the commit
+// point. A build interrupted between chunks leaves item changes without the
+// mark that describes them; the next build (the mark's version did not move)
+// completes them.
+func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.ServerID, mark schedule.ItemsMark, defs []string) (schedule.Items, error) {
+	const op = "build items"
+	dir, err := s.p.items(taskType)
+	if err != nil {
+		return schedule.Items{}, err
+	}
+	parsed, err := schedule.ParseItemDefs(defs)
+	if err != nil {
+		return schedule.Items{}, err
+	}
+	var checks []any
+	if guard != "" {
+		gp, err := s.p.server(taskType, guard)
+		if err != nil {
+			return schedule.Items{}, err
+		}
+		checks = append(checks, &zk.CheckVersionRequest{Path: gp, Version: -1})
+	}
+	for i := range parsed {
+		if _, err := s.p.item(taskType, parsed[i].ID); err != nil {
+			return schedule.Items{}, err
+		}
+	}
+	now, err := s.Now(ctx)
+	if err != nil {
+		return schedule.Items{}, err
+	}
+	// The new mark: who built, when (cluster time, as stored: milliseconds,
+	// UTC), from what; its version is the one expected of the stored mark.
+	mark = schedule.ItemsMark{
+		Leader:  guard,
+		BuiltAt: schedule.Time{Time: now.Truncate(time.Millisecond).UTC()},
+		Defs:    slices.Clone(defs),
+		Version: mark.Version,
+	}
+	markData, err := encode(mark)
+	if err != nil {
+		return schedule.Items{}, err
+	}
+
+	var cur schedule.Items
+	var exists bool
+	if err := s.retry(ctx, "items", dir, func() error {
+		var err error
+		cur, exists, err = s.readItems(ctx, dir)
+		return err
+	}, nil); err != nil {
+		return schedule.Items{}, s.wrapErr(op, dir, err)
+	}
+	if !exists && mark.Version != schedule.AnyVersion {
+		return schedule.Items{}, opErr(op, dir, schedule.ErrConflict, fmt.Errorf("the items were never built, want mark version %d", mark.Version))
+	}
+
+	// The items after the build, and the writes that make them so.
+	byID := make(map[schedule.ItemID]schedule.Item, len(cur.Items))
+	for _, it := range cur.Items {
+		byID[it.ID] = it
+	}
+	var itemOps []any
+	var result []schedule.Item
+	written := map[string]int{} // path → index in result
+	inDefs := make(map[schedule.ItemID]bool, len(parsed))
+	for _, d := range parsed {
+		inDefs[d.ID] = true
+		p := dir + "/" + string(d.ID)
+		old, ok := byID[d.ID]
+		if !ok {
+			it := schedule.Item{ID: d.ID, Sts: schedule.ItemActive, Parameter: d.Parameter}
+			data, err := encode(it)
+			if err != nil {
+				return schedule.Items{}, err
+			}
+			itemOps = append(itemOps, &zk.CreateRequest{Path: p, Data: data, Acl: s.acl})
+			written[p] = len(result)
+			result = append(result, it)
+			continue
+		}
+		if old.Sts == schedule.ItemActive && old.Parameter == d.Parameter {
+			result = append(result, old)
+			continue
+		}
+		it := old
+		it.Sts, it.Parameter = schedule.ItemActive, d.Parameter
+		data, err := encode(it)
+		if err != nil {
+			return schedule.Items{}, err
+		}
+		itemOps = append(itemOps, &zk.SetDataRequest{Path: p, Data: data, Version: int32(old.Version)})
+		written[p] = len(result)
+		result = append(result, it)
+	}
+	for _, old := range cur.Items {
+		if inDefs[old.ID] {
+			continue
+		}
+		if old.Sts == schedule.ItemRemoved {
+			result = append(result, old)
+			continue
+		}
+		it := old
+		it.Sts = schedule.ItemRemoved
+		data, err := encode(it)
+		if err != nil {
+			return schedule.Items{}, err
+		}
+		p := dir + "/" + string(old.ID)
+		itemOps = append(itemOps, &zk.SetDataRequest{Path: p, Data: data, Version: int32(old.Version)})
+		written[p] = len(result)
+		result = append(result, it)
+	}
+
+	markVersion := int32(mark.Version)
+	var chunks [][]any
+	var markOp any
+	if size := sumSize(checks) + sumSize(itemOps) + len(dir) + len(markData) + 64; size <= s.maxMulti {
+		if exists {
+			markOp = &zk.SetDataRequest{Path: dir, Data: markData, Version: markVersion}
+		} else {
+			markOp = &zk.CreateRequest{Path: dir, Data: markData, Acl: s.acl}
+		}
+		ops := append(append(slices.Clone(checks), markOp), itemOps...)
+		chunks = [][]any{ops}
+	} else {
+		if !exists {
+			// Create the mark empty (no defs), guarded; the real mark is
+			// written last.
+			empty, _ := encode(schedule.ItemsMark{Leader: mark.Leader, Defs: []string{}})
+			ops := append(slices.Clone(checks), &zk.CreateRequest{Path: dir, Data: empty, Acl: s.acl})
+			if _, err := s.runMulti(ctx, dir, ops, nil); err != nil {
+				return schedule.Items{}, s.buildErr(op, dir, err, taskType)
+			}
+			markVersion = 0
+		}
+		chunkChecks := append(slices.Clone(checks), &zk.CheckVersionRequest{Path: dir, Version: markVersion})
+		chunks = chunk(itemOps, chunkChecks, s.maxMulti)
+		markOp = &zk.SetDataRequest{Path: dir, Data: markData, Version: markVersion}
+		chunks = append(chunks, append(slices.Clone(checks), markOp))
+	}
+
+	var lastRes []zk.MultiResponse
+	parentsMade := false
+	for i := 0; i < len(chunks); i++ {
+		isLast := i == len(chunks)-1
+		var verify func() (bool, error)
+		if isLast {
+			verify = func() (bool, error) {
+				got, st, err := s.get(ctx, dir)
+				switch {
+				case errors.Is(err, zk.ErrNoNode):
+					return false, nil
+				case err != nil:
+					return false, err
+				case bytes.Equal(got, markData):
+					// Applied: read the result back.
+					return true, errAppliedReread
+				case exists && st.Version == markVersion:
+					return false, nil
+				}
+				return true, zk.ErrBadVersion
+			}
+		}
+		res, err := s.runMulti(ctx, dir, chunks[i], verify)
+		if errors.Is(err, errAppliedReread) {
+			snap, rerr := s.Items(ctx, taskType)
+			return snap, rerr
+		}
+		var fe *failedOp
+		if errors.As(err, &fe) && fe.path == dir && errors.Is(fe.err, zk.ErrNoNode) && !exists && !parentsMade {
+			// The runtime node is missing: create it, then try again.
+			parentsMade = true
+			if err := s.ensureRuntime(ctx, taskType); err != nil {
+				return schedule.Items{}, err
+			}
+			i--
+			continue
+		}
+		if err != nil {
+			return schedule.Items{}, s.buildErr(op, dir, err, taskType)
+		}
+		if isLast {
+			lastRes = res
+		}
+		// Versions of what this chunk wrote.
+		for j, o := range chunks[i] {
+			sd, ok := o.(*zk.SetDataRequest)
+			if !ok || j >= len(res) || res[j].Stat == nil {
+				continue
+			}
+			if k, ok := written[sd.Path]; ok {
+				result[k].Version = schedule.Version(res[j].Stat.Version)
+			}
+		}
+	}
+	for j, o := range chunks[len(chunks)-1] {
+		if o != markOp || j >= len(lastRes) {
+			continue
+		}
+		if lastRes[j].Stat != nil {
+			mark.Version = schedule.Version(lastRes[j].Stat.Version)
+		} else {
+			mark.Version = 0 // created
+		}
+	}
+	sortItems(result)
+	s.log.Debug("zkstore: built items", keyTask, taskType, "items", len(parsed), "writes", len(itemOps))
+	return schedule.Items{Mark: mark, Items: result}, nil
+}
+
+// errAppliedReread says a multi that lost its connection took effect.
+var errAppliedReread = errors.New("zkstore: applied; read back")
+
+// buildErr maps the failure of an item write: a guard that is gone, a mark or
+// item version that moved, or an item created meanwhile is ErrConflict.
+func (s *Store) buildErr(op, dir string, err error, taskType string) error {
+	var fe *failedOp
+	if errors.As(err, &fe) {
+		switch {
+		case errors.Is(fe.err, zk.ErrBadVersion), errors.Is(fe.err, zk.ErrNodeExists), errors.Is(fe.err, zk.ErrNoNode):
+			return opErr(op, fe.path, schedule.ErrConflict, fe.err)
+		}
+		return s.wrapErr(op, fe.path, fe.err)
+	}
+	return s.wrapErr(op, dir, err)
+}
+
+// UpdateItem changes one item's owner and requested owner: one multi of a
+// check that the guard's server node exists and a setData of the item at
+// old.Version (a plain setData without guard). The epoch grows by one when
+// cur is non-empty and differs from old.CurServer.
+func (s *Store) UpdateItem(ctx context.Context, taskType string, guard schedule.ServerID, old schedule.Item, cur, req schedule.ServerID) (schedule.Item, error) {
+	const op = "update item"
+	path, err := s.p.item(taskType, old.ID)
+	if err != nil {
+		return schedule.Item{}, err
+	}
+	var checks []any
+	if guard != "" {
+		gp, err := s.p.server(taskType, guard)
+		if err != nil {
+			return schedule.Item{}, err
+		}
+		checks = append(checks, &zk.CheckVersionRequest{Path: gp, Version: -1})
+	}
+	if old.Version == schedule.AnyVersion {
+		// Unconditional: apply the epoch rule to the stored item.
+		data, st, err := s.readNode(ctx, path)
+		if err != nil {
+			return schedule.Item{}, s.wrapErr("get", path, err)
+		}
+		if old, err = decodeItem(path, old.ID, data, st.Version); err != nil {
+			return schedule.Item{}, err
+		}
+	}
+	it := old
+	it.CurServer, it.ReqServer = cur, req
+	if cur != "" && cur != old.CurServer {
+		it.Epoch = old.Epoch + 1
+	}
+	if it.Sts == "" {
+		it.Sts = schedule.ItemActive
+	}
+	data, err := encode(it)
+	if err != nil {
+		return schedule.Item{}, err
+	}
+	set := &zk.SetDataRequest{Path: path, Data: data, Version: int32(old.Version)}
+	var nv int32
+	verify := func() (bool, error) {
+		got, st, err := s.get(ctx, path)
+		switch {
+		case err != nil:
+			return !isConnLoss(err), err
+		case st.Version == int32(old.Version):
+			return false, nil
+		case bytes.Equal(got, data) && st.Version == int32(old.Version)+1:
+			nv = st.Version
+			return true, nil
+		}
+		return true, zk.ErrBadVersion
+	}
+	if len(checks) == 0 {
+		err = s.retry(ctx, "set", path, func() error {
+			st, err := s.setData(ctx, path, data, set.Version)
+			if err == nil {
+				nv = st.Version
+			}
+			return err
+		}, verify)
+	} else {
+		var res []zk.MultiResponse
+		res, err = s.runMulti(ctx, path, append(checks, set), verify)
+		if err == nil && len(res) == 2 && res[1].Stat != nil {
+			nv = res[1].Stat.Version
+		}
+	}
+	if err != nil {
+		var fe *failedOp
+		switch {
+		case errors.Is(err, zk.ErrBadVersion):
+			return schedule.Item{}, opErr(op, path, schedule.ErrConflict, zk.ErrBadVersion)
+		case errors.As(err, &fe) && fe.path != path && errors.Is(fe.err, zk.ErrNoNode):
+			return schedule.Item{}, opErr(op, fe.path, schedule.ErrConflict, fmt.Errorf("guard server gone: %w", fe.err))
+		case errors.As(err, &fe):
+			return schedule.Item{}, s.wrapErr(op, fe.path, fe.err)
+		}
+		return schedule.Item{}, s.wrapErr(op, path, err)
+	}
+	it.Version = schedule.Version(nv)
+	s.log.Debug("zkstore: updated item", keyTask, taskType, keyItem, it.ID, keyServer, it.CurServer, "req", it.ReqServer, "epoch", it.Epoch)
+	return it, nil
+}
+
+// SetItemDesc rewrites an item's deal_desc, keeping everything else (a
+// version-checked read-modify-write, repeated if an ownership change comes
+// in between).
+func (s *Store) SetItemDesc(ctx context.Context, taskType string, id schedule.ItemID, desc string) error {
+	const op = "set item desc"
+	path, err := s.p.item(taskType, id)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		data, st, err := s.readNode(ctx, path)
+		if err != nil {
+			return s.wrapErr("get", path, err)
+		}
+		it, err := decodeItem(path, id, data, st.Version)
+		if err != nil {
+			return err
+		}
+		if it.DealDesc == desc {
+			return nil
+		}
+		it.DealDesc = desc
+		nd, err := encode(it)
+		if err != nil {
+			return err
+		}
+		_, err = s.setVerified(ctx, path, nd, st.Version)
+		if errors.Is(err, zk.ErrBadVersion) && attempt < 20 {
+			continue
+		}
+		return s.wrapErr(op, path, err)
+	}
+}

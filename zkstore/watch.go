@@ -1,0 +1,542 @@
+package zkstore
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+)
+
+// Watches.
+//
+// A scope (schedule.WatchScope) is a set of directories: for each, the store
+// keeps a children watch, and as the scope needs a data watch on the
+// directory itself and on each child. ZooKeeper watches fire once; the hub
+// re-arms exactly the watch that fired (and data watches on new children),
+// and only then signals the scope's channels, so a change between the firing
+// and the re-arming is seen by the receiver's re-read. Events come from
+// go-zookeeper's event callback, which receives every event with its path:
+// there is no goroutine per watch, and the channels go-zookeeper returns per
+// watch (buffered, closed after firing) are ignored. A missing directory is
+// watched with exists until it appears.
+//
+// Every Watch caller of one scope shares its ZooKeeper watches. When a
+// session expires, ZooKeeper drops every watch: the hub re-arms every active
+// scope on the new session and signals every channel. Watches survive a mere
+// disconnect (the client re-registers them on reconnect, and the server
+// fires those whose nodes changed meanwhile).
+
+type wtype uint8
+
+const (
+	wData  wtype = iota // getData, or exists on an existing node
+	wExist              // exists on a missing node
+	wChild              // getChildren
+)
+
+type watchKey struct {
+	path string
+	t    wtype
+}
+
+// dirSpec is one directory of a scope.
+type dirSpec struct {
+	path      string
+	self      bool // watch the directory node's own data
+	childData bool // watch the data of each child
+}
+
+type scopeState struct {
+	dirs  []dirSpec
+	subs  map[*watchSub]struct{}
+	dirty bool // must be armed in full (new, or after lost watches)
+}
+
+type watchSub struct {
+	ch   chan struct{}
+	stop func() bool
+}
+
+type watchHub struct {
+	s *Store
+
+	qmu   sync.Mutex // guards queue
+	queue []zk.Event
+	wake  chan struct{}
+
+	mu     sync.Mutex // guards scopes and closed
+	scopes map[schedule.WatchScope]*scopeState
+	closed bool
+
+	armMu sync.Mutex // serializes arming; guards armed
+	armed map[watchKey]bool
+}
+
+func newWatchHub(s *Store) *watchHub {
+	return &watchHub{
+		s:      s,
+		wake:   make(chan struct{}, 1),
+		scopes: make(map[schedule.WatchScope]*scopeState),
+		armed:  make(map[watchKey]bool),
+	}
+}
+
+// enqueue is called from go-zookeeper's event callback: it must not block.
+func (h *watchHub) enqueue(ev zk.Event) {
+	switch ev.Type {
+	case zk.EventSession:
+		if ev.State != zk.StateExpired && ev.State != zk.StateHasSession {
+			return
+		}
+	case zk.EventNodeCreated, zk.EventNodeDeleted, zk.EventNodeDataChanged,
+		zk.EventNodeChildrenChanged, zk.EventNotWatching:
+	default:
+		return
+	}
+	h.qmu.Lock()
+	h.queue = append(h.queue, ev)
+	h.qmu.Unlock()
+	h.poke()
+}
+
+func (h *watchHub) poke() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Watch implements schedule.Watcher.
+func (s *Store) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan struct{}, error) {
+	const op = "watch"
+	dirs, err := s.scopeDirs(scope)
+	if err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, opErr(op, dirs[0].path, schedule.ErrClosed, nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	h := s.hub
+	sub := &watchSub{ch: make(chan struct{}, 1)}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, opErr(op, dirs[0].path, schedule.ErrClosed, nil)
+	}
+	st := h.scopes[scope]
+	if st == nil {
+		st = &scopeState{dirs: dirs, subs: make(map[*watchSub]struct{}), dirty: true}
+		h.scopes[scope] = st
+	}
+	st.subs[sub] = struct{}{}
+	h.mu.Unlock()
+
+	// Arm (or complete) the scope's watches before returning, so that every
+	// change after Watch returns is signalled. A scope that other callers
+	// watch already is armed (the hub keeps it so): nothing to send.
+	// Without a session, the hub arms the scope (and signals it) when the
+	// session is back.
+	h.armMu.Lock()
+	switch {
+	case !h.isDirty(st):
+	case !s.hasSession():
+		err = zk.ErrConnectionClosed
+	default:
+		err = h.armScope(ctx, st, true)
+	}
+	h.armMu.Unlock()
+	switch {
+	case err == nil:
+	case isConnLoss(err) && !s.isClosed():
+		// The hub completes the arming when the connection is back, and
+		// signals the channel then.
+		s.log.Warn("zkstore: watch armed later (connection lost)", keyPath, dirs[0].path, "err", err)
+		h.poke()
+	default:
+		h.unsubscribe(scope, sub)
+		return nil, s.wrapErr(op, dirs[0].path, err)
+	}
+	stop := context.AfterFunc(ctx, func() { h.unsubscribe(scope, sub) })
+	h.mu.Lock()
+	sub.stop = stop
+	h.mu.Unlock()
+	return sub.ch, nil
+}
+
+// scopeDirs validates a scope and returns its directories.
+func (s *Store) scopeDirs(scope schedule.WatchScope) ([]dirSpec, error) {
+	switch scope.Kind {
+	case schedule.WatchServers:
+		p, err := s.p.servers(scope.Name)
+		if err != nil {
+			return nil, err
+		}
+		return []dirSpec{{path: p}}, nil
+	case schedule.WatchItems:
+		p, err := s.p.items(scope.Name)
+		if err != nil {
+			return nil, err
+		}
+		return []dirSpec{{path: p, self: true, childData: true}}, nil
+	case schedule.WatchConfig:
+		return []dirSpec{{path: s.p.taskTypes(), childData: true}, {path: s.p.strategies(), childData: true}}, nil
+	case schedule.WatchFactories:
+		return []dirSpec{{path: s.p.factories()}, {path: s.p.factoryStates(), childData: true}}, nil
+	case schedule.WatchStrategyRuntimes:
+		p, err := s.p.strategy(scope.Name)
+		if err != nil {
+			return nil, err
+		}
+		return []dirSpec{{path: p, childData: true}}, nil
+	}
+	return nil, invalidf("watch scope kind %d is unknown", scope.Kind)
+}
+
+func (h *watchHub) unsubscribe(scope schedule.WatchScope, sub *watchSub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.scopes[scope]
+	if st == nil {
+		return
+	}
+	if _, ok := st.subs[sub]; !ok {
+		return
+	}
+	delete(st.subs, sub)
+	close(sub.ch)
+	if len(st.subs) == 0 {
+		// Its armed watches stay until they fire; they are not re-armed.
+		delete(h.scopes, scope)
+	}
+}
+
+// closeAll closes every channel (at Close, after the loop has ended).
+func (h *watchHub) closeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for scope, st := range h.scopes {
+		for sub := range st.subs {
+			if sub.stop != nil {
+				sub.stop()
+			}
+			close(sub.ch)
+		}
+		delete(h.scopes, scope)
+	}
+}
+
+func (h *watchHub) signal(st *scopeState) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range st.subs {
+		select {
+		case sub.ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// active reports whether st is still subscribed to.
+func (h *watchHub) active(st *scopeState) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(st.subs) > 0
+}
+
+// activeScopes returns the scopes with subscribers.
+func (h *watchHub) activeScopes() []*scopeState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*scopeState, 0, len(h.scopes))
+	for _, st := range h.scopes {
+		out = append(out, st)
+	}
+	return out
+}
+
+// loop applies events: it re-arms what fired and signals the scopes.
+func (h *watchHub) loop() {
+	s := h.s
+	retry := s.clock.NewTimer(time.Hour)
+	retry.Stop()
+	backoff := retryBase
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-h.wake:
+		case <-retry.C():
+		}
+		h.qmu.Lock()
+		evs := h.queue
+		h.queue = nil
+		h.qmu.Unlock()
+		failed := h.apply(evs)
+		if failed {
+			retry.Reset(backoff)
+			backoff = min(backoff*2, 5*time.Second)
+		} else {
+			backoff = retryBase
+		}
+	}
+}
+
+// apply processes a batch of events; it reports whether some arming failed
+// (to be retried).
+func (h *watchHub) apply(evs []zk.Event) (failed bool) {
+	s := h.s
+	h.armMu.Lock()
+	defer h.armMu.Unlock()
+	// Listed under armMu: a scope that Watch armed before counts too.
+	scopes := h.activeScopes()
+
+	var fired []watchKey
+	for _, ev := range evs {
+		switch ev.Type {
+		case zk.EventSession:
+			if ev.State == zk.StateExpired {
+				// Every watch of the session is gone.
+				clear(h.armed)
+				for _, st := range scopes {
+					h.markDirty(st)
+				}
+			}
+		case zk.EventNotWatching:
+			for _, t := range []wtype{wData, wExist, wChild} {
+				delete(h.armed, watchKey{ev.Path, t})
+			}
+			for _, st := range scopes {
+				if interested(st, watchKey{ev.Path, wData}) || interested(st, watchKey{ev.Path, wChild}) {
+					h.markDirty(st)
+				}
+			}
+		default:
+			for _, t := range firedTypes(ev.Type) {
+				k := watchKey{ev.Path, t}
+				if h.armed[k] {
+					delete(h.armed, k)
+					fired = append(fired, k)
+				}
+			}
+		}
+	}
+
+	// While the client has no session, nothing is sent (requests would only
+	// queue, holding armMu): the scopes are re-armed in full when the
+	// session is back (its HasSession event wakes the loop). The first
+	// failure of a batch stops its requests the same way.
+	down := !s.hasSession()
+	toSignal := make(map[*scopeState]bool)
+	for _, k := range fired {
+		var want []*scopeState
+		for _, st := range scopes {
+			if interested(st, k) {
+				want = append(want, st)
+			}
+		}
+		if len(want) == 0 {
+			continue // nobody watches it any more: not re-armed
+		}
+		for _, st := range want {
+			toSignal[st] = true
+		}
+		if !down {
+			err := h.rearm(s.ctx, want[0], k)
+			if err == nil {
+				continue
+			}
+			if s.isClosed() {
+				return false
+			}
+			s.log.Debug("zkstore: re-arming a watch failed; will retry", keyPath, k.path, "err", err)
+			failed, down = true, true
+		}
+		for _, st := range want {
+			h.markDirty(st)
+		}
+	}
+	for _, st := range scopes {
+		if down || !h.isDirty(st) || !h.active(st) {
+			continue
+		}
+		if err := h.armScope(s.ctx, st, true); err != nil {
+			if s.isClosed() {
+				return false
+			}
+			s.log.Debug("zkstore: arming watches failed; will retry", keyPath, st.dirs[0].path, "err", err)
+			failed, down = true, true
+			continue
+		}
+		toSignal[st] = true
+	}
+	for st := range toSignal {
+		h.signal(st)
+	}
+	return failed
+}
+
+func (h *watchHub) markDirty(st *scopeState) {
+	h.mu.Lock()
+	st.dirty = true
+	h.mu.Unlock()
+}
+
+func (h *watchHub) isDirty(st *scopeState) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return st.dirty
+}
+
+// firedTypes lists the watch types an event fires (as go-zookeeper does).
+func firedTypes(t zk.EventType) []wtype {
+	switch t {
+	case zk.EventNodeCreated:
+		return []wtype{wExist}
+	case zk.EventNodeDataChanged:
+		return []wtype{wExist, wData}
+	case zk.EventNodeChildrenChanged:
+		return []wtype{wChild}
+	case zk.EventNodeDeleted:
+		return []wtype{wExist, wData, wChild}
+	}
+	return nil
+}
+
+// interested reports whether scope st watches key k.
+func interested(st *scopeState, k watchKey) bool {
+	for _, d := range st.dirs {
+		if k.path == d.path {
+			return true
+		}
+		if d.childData && k.t == wData && parentOf(k.path) == d.path {
+			return true
+		}
+	}
+	return false
+}
+
+// rearm re-arms what key k of scope st needs after it fired. Caller holds armMu.
+func (h *watchHub) rearm(ctx context.Context, st *scopeState, k watchKey) error {
+	for _, d := range st.dirs {
+		if k.path == d.path {
+			return h.armDir(ctx, d, false)
+		}
+	}
+	return h.armData(ctx, k.path)
+}
+
+// armScope arms every watch of st that is not armed. Caller holds armMu.
+func (h *watchHub) armScope(ctx context.Context, st *scopeState, full bool) error {
+	for _, d := range st.dirs {
+		if err := h.armDir(ctx, d, full); err != nil {
+			return err
+		}
+	}
+	h.mu.Lock()
+	st.dirty = false
+	h.mu.Unlock()
+	return nil
+}
+
+// armDir arms the watches of one directory. full lists the children even if
+// their watch is armed, to arm missing child data watches. Caller holds armMu.
+func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
+	s := h.s
+	for range 3 {
+		missing := false
+		if d.self && !h.armed[watchKey{d.path, wData}] {
+			_, err := call(s, ctx, kindWatch, func(c *zk.Conn) (struct{}, error) {
+				_, _, _, err := c.GetW(d.path)
+				return struct{}{}, err
+			})
+			switch {
+			case err == nil:
+				h.armed[watchKey{d.path, wData}] = true
+			case errors.Is(err, zk.ErrNoNode):
+				missing = true
+			default:
+				return err
+			}
+		}
+		if !missing {
+			var children []string
+			var err error
+			listed := false
+			if !h.armed[watchKey{d.path, wChild}] {
+				children, err = call(s, ctx, kindWatch, func(c *zk.Conn) ([]string, error) {
+					ch, _, _, err := c.ChildrenW(d.path)
+					return ch, err
+				})
+				if err == nil {
+					h.armed[watchKey{d.path, wChild}] = true
+				}
+				listed = true
+			} else if full && d.childData {
+				children, err = s.children(ctx, d.path)
+				listed = true
+			}
+			switch {
+			case err == nil:
+				if listed && d.childData {
+					for _, c := range children {
+						if err := h.armData(ctx, d.path+"/"+c); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			case errors.Is(err, zk.ErrNoNode):
+				missing = true
+			default:
+				return err
+			}
+		}
+		// The directory does not exist: watch for its creation.
+		if h.armed[watchKey{d.path, wExist}] || h.armed[watchKey{d.path, wData}] {
+			return nil
+		}
+		ok, err := call(s, ctx, kindWatch, func(c *zk.Conn) (bool, error) {
+			ok, _, _, err := c.ExistsW(d.path)
+			return ok, err
+		})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			h.armed[watchKey{d.path, wExist}] = true
+			return nil
+		}
+		// Created meanwhile: exists armed a data watch; arm the rest.
+		h.armed[watchKey{d.path, wData}] = true
+	}
+	return nil
+}
+
+// armData arms a data watch on a child (a missing child needs none: the
+// parent's children watch covers it). Caller holds armMu.
+func (h *watchHub) armData(ctx context.Context, path string) error {
+	k := watchKey{path, wData}
+	if h.armed[k] {
+		return nil
+	}
+	_, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) (struct{}, error) {
+		_, _, _, err := c.GetW(path)
+		return struct{}{}, err
+	})
+	switch {
+	case err == nil:
+		h.armed[k] = true
+	case errors.Is(err, zk.ErrNoNode):
+	default:
+		return err
+	}
+	return nil
+}
