@@ -1,0 +1,10 @@
+//go:build unix
+
+package zktest
+
+import "syscall"
+
+const (
+	sigStop = syscall.SIGSTOP
+	sigCont = syscall.SIGCONT
+)
