@@ -1,0 +1,848 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tbschedule/tbschedule-go/processor"
+)
+
+// NoServer is the req_server value by which a leader asks the owner of an
+// item to release it to nobody (the item is being removed, or is beyond the
+// capacity of the live servers).
+const NoServer ServerID = "-"
+
+// errRegistrationLost: our server node vanished while the session lives (an
+// operator removed it, or the session changed under us): register again.
+var errRegistrationLost = errors.New("schedule: server registration lost")
+
+// Manager is one schedule server (TBSchedule's TBScheduleManager): one thread
+// group of one task type + ownSign. It registers an ephemeral-sequential
+// server node, heartbeats, takes part in leader election (the lowest sequence
+// leads), builds and balances the task items when it leads, takes and hands
+// over items at batch boundaries, and runs the task type's processor on the
+// items it owns inside the permit window.
+//
+// A Manager is safe for concurrent use; Run may be called once.
+type Manager struct {
+	store   Store
+	tt      TaskType // tt.TaskItems may change while running (guarded by mu)
+	ownSign string
+	runtime string
+	deal    processor.Deal
+	window  windowPlan
+	cfg     ManagerConfig
+	log     *slog.Logger
+	clock   Clock
+	metrics Metrics
+
+	started atomic.Bool
+	work    atomic.Pointer[workHost] // set by Run
+	wg      sync.WaitGroup
+	wake    chan struct{} // coalescing: something for the session loop to look at
+
+	mu        sync.Mutex // guards the fields below
+	defs      []string
+	status    Status
+	finished  []ItemID // releases whose batch boundary passed; read by the session loop
+	lastError error
+}
+
+// NewManager validates everything first and returns a Manager for the task
+// type tt (as stored) in the environment ownSign (DefaultOwnSign or "" for
+// the base runtime). deal is the deal registered under tt.DealBeanName; a nil
+// deal is the error of an unknown deal bean. Nothing is registered until Run.
+func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, opts ...ManagerOption) (*Manager, error) {
+	o := managerOptions{cfg: DefaultManagerConfig(), log: slog.Default(), clock: SystemClock(), metrics: NopMetrics{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var errs []error
+	if store == nil {
+		errs = append(errs, fmt.Errorf("%w: store must not be nil", ErrInvalid))
+	}
+	if err := tt.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if ownSign == "" {
+		ownSign = DefaultOwnSign
+	}
+	runtime := RuntimeName(tt.BaseTaskType, ownSign)
+	if _, _, err := SplitRuntimeName(runtime); err != nil {
+		errs = append(errs, fmt.Errorf("ownSign: %w", err))
+	}
+	if deal == nil {
+		errs = append(errs, fmt.Errorf("%w: taskType %q: no deal registered under dealBeanName %q", ErrInvalid, tt.BaseTaskType, tt.DealBeanName))
+	}
+	if err := o.cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	w, err := newWindowPlan(tt)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if deal != nil && len(errs) == 0 {
+		// Build a processor once so that a deal unfit for the task type (a
+		// NOTSLEEP deal without a key...) fails here, not at the first window.
+		if _, err := processor.New(deal, processorConfig(tt, ownSign, 1, o.cfg)); err != nil {
+			errs = append(errs, fmt.Errorf("taskType %q: deal %q: %w", tt.BaseTaskType, tt.DealBeanName, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if o.cfg.ResyncInterval == 0 {
+		o.cfg.ResyncInterval = tt.JudgeDeadInterval
+	}
+	if o.cfg.WriteParallelism == 0 {
+		o.cfg.WriteParallelism = 32
+	}
+	m := &Manager{
+		store: store, tt: tt, ownSign: ownSign, runtime: runtime, deal: deal, window: w,
+		cfg: o.cfg, clock: o.clock, metrics: o.metrics,
+		log:  o.log.With("task", tt.BaseTaskType, "ownSign", ownSign),
+		wake: make(chan struct{}, 1),
+		defs: slices.Clone(tt.TaskItems),
+	}
+	m.status = Status{Runtime: runtime, Session: SessionClosed}
+	return m, nil
+}
+
+// processorConfig maps a task type onto the processor's tunables.
+func processorConfig(tt TaskType, ownSign string, itemNum int, cfg ManagerConfig) processor.Config {
+	return processor.Config{
+		Type:                       processor.Type(tt.ProcessorType),
+		ThreadNumber:               tt.ThreadNumber,
+		FetchDataNumber:            tt.FetchDataNumber,
+		ExecuteNumber:              tt.ExecuteNumber,
+		SleepTimeNoData:            tt.SleepTimeNoData,
+		SleepTimeInterval:          tt.SleepTimeInterval,
+		ShutdownTimeout:            cfg.ShutdownTimeout,
+		TaskParameter:              tt.TaskParameter,
+		OwnSign:                    ownSign,
+		TaskItemNum:                itemNum,
+		FetchDataCountEachSchedule: tt.FetchDataCountEachSchedule,
+	}
+}
+
+// Runtime returns "base" or "base$ownSign".
+func (m *Manager) Runtime() string { return m.runtime }
+
+// goFunc starts a goroutine tied to the manager's WaitGroup.
+func (m *Manager) goFunc(f func()) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+}
+
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run registers the server and takes part in the cluster until ctx is
+// cancelled, then stops gracefully: it stops fetching, lets running deals
+// finish (bounded by ShutdownTimeout), hands every owned item over in one
+// atomic step each, deletes its server node, and returns only after every
+// goroutine it started has exited. After a session expiry it registers
+// again under the new session. It returns nil after a graceful stop.
+func (m *Manager) Run(ctx context.Context) error {
+	if !m.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("schedule: manager of %s: Run called twice", m.runtime)
+	}
+	work := newWorkHost(m)
+	m.work.Store(work)
+	wctx, stopWork := context.WithCancel(context.Background())
+	m.goFunc(func() { work.run(wctx) })
+	defer func() {
+		stopWork()
+		m.wg.Wait()
+	}()
+
+	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	for {
+		sess, err := m.store.Session(ctx)
+		if ctx.Err() != nil {
+			work.stop()
+			return nil
+		}
+		if err == nil {
+			err = m.runSession(ctx, sess, work)
+			if ctx.Err() != nil {
+				return nil // runSession stopped gracefully
+			}
+		}
+		if errors.Is(err, ErrClosed) {
+			work.stop()
+			return err
+		}
+		m.setError(err)
+		d := bo.next()
+		if errors.Is(err, ErrSessionLost) || errors.Is(err, errRegistrationLost) {
+			m.log.Error("session lost: registering again", "err", err)
+			d = 0
+			bo.reset()
+		} else {
+			m.log.Warn("manager session failed; retrying", "err", err, "in", d)
+		}
+		if !m.sleep(ctx, d) {
+			work.stop()
+			return nil
+		}
+	}
+}
+
+// sleep waits d on the manager's clock; false if ctx ended first.
+func (m *Manager) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := m.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C():
+		return true
+	}
+}
+
+// session is the state of the session loop; owned by it alone.
+type session struct {
+	sess      Session
+	me        ServerID
+	rec       Server
+	leader    bool
+	releasing map[ItemID]time.Time // release under way → since when
+	owned     map[ItemID]Item      // last seen own items
+}
+
+func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	now, err := m.store.Now(sctx)
+	if err != nil {
+		return err
+	}
+	host := m.cfg.HostName
+	rec := Server{
+		TaskType: m.runtime, BaseTaskType: m.tt.BaseTaskType, OwnSign: m.ownSign,
+		IP: m.cfg.IP, HostName: host, ThreadNum: m.tt.ThreadNumber,
+		RegisterTime: Time{now}, HeartBeatTime: Time{now}, IsRegister: true,
+		ManagerFactoryUUID: string(m.cfg.FactoryID), Session: sess.ID(),
+	}
+	// Watch before registering, so no change after our registration is missed.
+	serversCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchServers, Name: m.runtime})
+	if err != nil {
+		return err
+	}
+	itemsCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchItems, Name: m.runtime})
+	if err != nil {
+		return err
+	}
+	configCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchConfig})
+	if err != nil {
+		return err
+	}
+	rec, err = m.store.RegisterServer(sctx, sess, rec)
+	if err != nil {
+		return err
+	}
+	s := &session{sess: sess, me: rec.UUID, rec: rec, releasing: map[ItemID]time.Time{}, owned: map[ItemID]Item{}}
+	m.log.Info("server registered", "server", s.me, "session", fmt.Sprintf("%#x", sess.ID()))
+	m.updateStatus(func(st *Status) {
+		st.Server, st.Session, st.Owned, st.Releasing = s.me, SessionConnected, nil, nil
+	})
+	work.setFenced(false)
+
+	guard := newFenceGuard(m, sess, work)
+	m.goFunc(func() { guard.run(sctx) })
+
+	hb := m.clock.NewTicker(m.tt.HeartBeatRate)
+	defer hb.Stop()
+	resync := m.clock.NewTicker(m.cfg.ResyncInterval)
+	defer resync.Stop()
+
+	dirty := true
+	bo := newBackoff(50*time.Millisecond, 2*time.Second)
+	var retryC <-chan time.Time
+	for {
+		if dirty && sess.State() == SessionConnected {
+			dirty = false
+			again, err := m.reconcile(sctx, s, work)
+			switch {
+			case errors.Is(err, errRegistrationLost) || errors.Is(err, ErrSessionLost):
+				m.dropSession(s, work)
+				return err
+			case err != nil && sctx.Err() == nil:
+				m.setError(err)
+				m.log.Warn("reconcile failed; retrying", "server", s.me, "err", err)
+				again = true
+			case err == nil:
+				// Servers and items were just read on this session: it is
+				// alive and the items we process are ours.
+				guard.lift()
+			}
+			if again {
+				t := m.clock.NewTimer(bo.next())
+				retryC = t.C()
+			} else {
+				bo.reset()
+				retryC = nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			m.stopGracefully(s, work)
+			return ctx.Err()
+		case <-guard.changed:
+			switch st := sess.State(); st {
+			case SessionExpired, SessionClosed:
+				m.dropSession(s, work)
+				return fmt.Errorf("%w: session %#x %s", ErrSessionLost, sess.ID(), st)
+			case SessionConnected:
+				dirty = true
+			}
+		case <-serversCh:
+			dirty = true
+		case <-itemsCh:
+			dirty = true
+		case <-configCh:
+			m.reloadConfig(sctx)
+			dirty = true
+		case <-m.wake:
+			dirty = true
+		case <-retryC:
+			retryC = nil
+			dirty = true
+		case <-resync.C():
+			dirty = true
+			if s.leader {
+				m.expireOwnSigns(sctx)
+			}
+		case <-hb.C():
+			if guard.restrained() {
+				continue
+			}
+			if err := m.heartbeat(sctx, s, work); err != nil {
+				if errors.Is(err, ErrNotFound) {
+					m.dropSession(s, work)
+					return fmt.Errorf("%w: %v", errRegistrationLost, err)
+				}
+				m.log.Warn("heartbeat failed", "server", s.me, "err", err)
+			}
+		}
+	}
+}
+
+// fenceAfter is how long running deals may go on once the session is suspect.
+func (m *Manager) fenceAfter(sess Session) time.Duration {
+	d := m.cfg.FenceAfter
+	limit := sess.Timeout() / 2
+	if d == 0 {
+		d = sess.Timeout() / 3
+	}
+	if limit > 0 && d > limit {
+		d = limit
+	}
+	return d
+}
+
+// dropSession forgets everything owned under a lost session: the processor
+// is fenced (deal contexts cancelled, queues dropped) and holds no items.
+func (m *Manager) dropSession(s *session, work *workHost) {
+	work.setFenced(true)
+	work.setItems(nil)
+	m.updateStatus(func(st *Status) {
+		st.Owned, st.Releasing, st.IsLeader, st.Leader = nil, nil, false, ""
+	})
+	if s.leader {
+		m.metrics.LeaderChanged(m.runtime, s.me, false)
+	}
+}
+
+// reloadConfig picks up an edited item list while running. Other edits of
+// the task type (threads, windows, deal...) need a new manager; the factory
+// restarts managers for those.
+func (m *Manager) reloadConfig(ctx context.Context) {
+	tt, _, err := m.store.TaskType(ctx, m.tt.BaseTaskType)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			m.log.Warn("reading task type failed", "err", err)
+		}
+		return
+	}
+	m.mu.Lock()
+	changed := !slices.Equal(m.defs, tt.TaskItems)
+	if changed {
+		m.defs = slices.Clone(tt.TaskItems)
+	}
+	m.mu.Unlock()
+	if changed {
+		m.log.Info("task items changed in the configuration", "items", len(tt.TaskItems))
+	}
+}
+
+func (m *Manager) currentDefs() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.defs
+}
+
+// reconcile reads servers and items, leads if this server leads, and acts as
+// owner. It reports whether another round is needed soon (a write lost a race).
+func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again bool, err error) {
+	servers, err := m.store.Servers(ctx, m.runtime)
+	if err != nil {
+		return false, err
+	}
+	live := make(map[ServerID]bool, len(servers))
+	for _, sv := range servers {
+		live[sv.UUID] = true
+	}
+	if !live[s.me] {
+		return false, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
+	}
+	leader := servers[0].UUID
+	if isLeader := leader == s.me; isLeader != s.leader {
+		s.leader = isLeader
+		m.metrics.LeaderChanged(m.runtime, s.me, isLeader)
+		if isLeader {
+			m.log.Info("leading", "server", s.me, "servers", len(servers))
+		}
+	}
+	items, err := m.store.Items(ctx, m.runtime)
+	if err != nil {
+		return false, err
+	}
+	if s.leader {
+		var leadAgain bool
+		items, leadAgain, err = m.lead(ctx, s, servers, live, items)
+		if err != nil {
+			return false, err
+		}
+		again = again || leadAgain
+	}
+	ownAgain, err := m.own(ctx, s, live, items, work)
+	if err != nil {
+		return false, err
+	}
+	m.updateStatus(func(st *Status) {
+		st.Leader, st.IsLeader, st.Servers = leader, s.leader, len(servers)
+		st.Items = countActive(items.Items)
+	})
+	return again || ownAgain, nil
+}
+
+func countActive(items []Item) int {
+	n := 0
+	for _, it := range items {
+		if it.Sts != ItemRemoved {
+			n++
+		}
+	}
+	return n
+}
+
+// lead is the leader's part: (re)build the items from the configuration and
+// balance them over the live servers. Every write is guarded by the leader's
+// own server node, so a deposed leader's writes fail.
+func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live map[ServerID]bool, items Items) (Items, bool, error) {
+	defs := m.currentDefs()
+	if items.Mark.Leader == "" || !slices.Equal(items.Mark.Defs, defs) || m.markStale(ctx, items.Mark) {
+		now, err := m.store.Now(ctx)
+		if err != nil {
+			return items, false, err
+		}
+		mark := items.Mark
+		mark.Leader, mark.BuiltAt, mark.Defs = s.me, Time{now}, defs
+		if items.Mark.Leader == "" && len(items.Items) == 0 {
+			mark.Version = AnyVersion
+		}
+		built, err := m.store.BuildItems(ctx, m.runtime, s.me, mark, defs)
+		if errors.Is(err, ErrConflict) {
+			m.metrics.Conflict(m.runtime, "buildItems")
+			return items, true, nil
+		}
+		if err != nil {
+			return items, false, err
+		}
+		m.log.Info("task items built", "server", s.me, "items", len(defs))
+		items = built
+	}
+
+	ids := make([]ItemID, 0, len(items.Items))
+	current := make(map[ItemID]ServerID, len(items.Items))
+	for _, it := range items.Items {
+		if it.Sts == ItemRemoved {
+			continue
+		}
+		ids = append(ids, it.ID)
+		if it.CurServer != "" && live[it.CurServer] {
+			current[it.ID] = it.CurServer
+		}
+	}
+	serverIDs := make([]ServerID, len(servers))
+	for i, sv := range servers {
+		serverIDs[i] = sv.UUID
+	}
+	res := Assign(AssignInput{Items: ids, Current: current, Servers: serverIDs,
+		MaxPerServer: m.tt.MaxTaskItemsOfOneThreadGroup, Seed: m.runtime})
+	m.updateStatus(func(st *Status) { st.Unassigned = len(res.Unassigned) })
+	if len(res.Unassigned) > 0 {
+		m.log.Warn("items beyond the capacity of the live servers stay unassigned",
+			"unassigned", len(res.Unassigned), "maxTaskItemsOfOneThreadGroup", m.tt.MaxTaskItemsOfOneThreadGroup)
+	}
+
+	type change struct {
+		old      Item
+		cur, req ServerID
+	}
+	var changes []change
+	for _, it := range items.Items {
+		ownerLive := it.CurServer != "" && live[it.CurServer]
+		target := res.Target[it.ID] // "" when removed or beyond capacity
+		var cur, req ServerID
+		switch {
+		case !ownerLive && target != "":
+			cur, req = target, "" // grant directly: no owner, or a dead one
+		case !ownerLive:
+			cur, req = "", "" // clear a dead owner
+		case it.CurServer == target:
+			cur, req = it.CurServer, "" // in place: withdraw any request
+		case target == "":
+			cur, req = it.CurServer, NoServer // ask the owner to let go
+		default:
+			cur, req = it.CurServer, target // ask the owner to hand over
+		}
+		if cur != it.CurServer || req != it.ReqServer {
+			changes = append(changes, change{it, cur, req})
+		}
+	}
+	if len(changes) == 0 {
+		return items, false, nil
+	}
+	var conflicts atomic.Int32
+	errs := m.parallel(ctx, len(changes), func(i int) error {
+		c := changes[i]
+		_, err := m.store.UpdateItem(ctx, m.runtime, s.me, c.old, c.cur, c.req)
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+			conflicts.Add(1)
+			m.metrics.Conflict(m.runtime, "assign")
+			return nil
+		}
+		return err
+	})
+	if errs != nil {
+		return items, false, errs
+	}
+	m.log.Debug("items balanced", "server", s.me, "writes", len(changes), "conflicts", conflicts.Load())
+	// Our own writes fire the items watch, which brings the next round.
+	return items, conflicts.Load() > 0, nil
+}
+
+// markStale reports whether the leader should refresh the mark so that the
+// runtime's liveness stays visible to ownSign expiry (every quarter of
+// expireOwnSignInterval, at least hourly).
+func (m *Manager) markStale(ctx context.Context, mark ItemsMark) bool {
+	if mark.BuiltAt.IsZero() {
+		return true
+	}
+	every := min(m.tt.ExpireOwnSignInterval/4, time.Hour)
+	now, err := m.store.Now(ctx)
+	return err == nil && now.Sub(mark.BuiltAt.Time) > every
+}
+
+// parallel runs f(0..n-1) with bounded parallelism and returns the joined errors.
+func (m *Manager) parallel(ctx context.Context, n int, f func(i int) error) error {
+	limit := min(m.cfg.WriteParallelism, n)
+	if limit <= 1 {
+		var errs []error
+		for i := 0; i < n; i++ {
+			if err := f(i); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		next atomic.Int64
+	)
+	for w := 0; w < limit; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := f(i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// own is every server's part: process the items granted to it, and release
+// at the batch boundary those the leader asked it to hand over.
+func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, items Items, work *workHost) (bool, error) {
+	m.mu.Lock()
+	finished := m.finished
+	m.finished = nil
+	m.mu.Unlock()
+	done := make(map[ItemID]bool, len(finished))
+	for _, id := range finished {
+		done[id] = true
+	}
+
+	var keep []processor.TaskItem
+	var toRelease []ItemID
+	var handovers []Item
+	owned := make(map[ItemID]Item)
+	for _, it := range items.Items {
+		if it.CurServer != s.me {
+			if _, ok := s.releasing[it.ID]; ok && done[it.ID] {
+				delete(s.releasing, it.ID) // someone else changed it meanwhile
+			}
+			continue
+		}
+		owned[it.ID] = it
+		wantsRelease := it.Sts == ItemRemoved || (it.ReqServer != "" && it.ReqServer != s.me)
+		_, releasing := s.releasing[it.ID]
+		switch {
+		case releasing && done[it.ID] && wantsRelease:
+			handovers = append(handovers, it)
+		case releasing && done[it.ID]:
+			delete(s.releasing, it.ID) // request withdrawn: process it again
+			keep = append(keep, processor.TaskItem{ID: string(it.ID), Parameter: it.Parameter, Epoch: it.Epoch})
+		case releasing:
+			// boundary not reached yet
+		case wantsRelease:
+			toRelease = append(toRelease, it.ID)
+		default:
+			keep = append(keep, processor.TaskItem{ID: string(it.ID), Parameter: it.Parameter, Epoch: it.Epoch})
+		}
+	}
+	// A released item may have finished before the items were re-read.
+	for _, id := range finished {
+		if _, ok := s.releasing[id]; ok && owned[id].ID == "" {
+			delete(s.releasing, id)
+		}
+	}
+	s.owned = owned
+	work.setItems(keep)
+	work.setItemNum(countActive(items.Items))
+
+	now := m.clock.Now()
+	if len(toRelease) > 0 {
+		for _, id := range toRelease {
+			s.releasing[id] = now
+		}
+		ch := work.release(toRelease)
+		ids := toRelease
+		m.goFunc(func() {
+			<-ch
+			m.mu.Lock()
+			m.finished = append(m.finished, ids...)
+			m.mu.Unlock()
+			m.poke()
+		})
+	}
+
+	again := false
+	var errs []error
+	for _, it := range handovers {
+		next := it.ReqServer
+		if next == NoServer || !live[next] || it.Sts == ItemRemoved {
+			next = ""
+		}
+		_, err := m.store.UpdateItem(ctx, m.runtime, s.me, it, next, "")
+		switch {
+		case err == nil:
+			m.metrics.ItemReleased(m.runtime, it.ID, now.Sub(s.releasing[it.ID]))
+			m.log.Info("item handed over", "server", s.me, "item", it.ID, "to", next)
+			delete(s.releasing, it.ID)
+		case errors.Is(err, ErrConflict):
+			// The item changed meanwhile; keep it released and look again.
+			m.metrics.Conflict(m.runtime, "release")
+			m.mu.Lock()
+			m.finished = append(m.finished, it.ID)
+			m.mu.Unlock()
+			again = true
+		default:
+			m.mu.Lock()
+			m.finished = append(m.finished, it.ID)
+			m.mu.Unlock()
+			errs = append(errs, err)
+		}
+	}
+	m.publishOwned(s, keep)
+	return again, errors.Join(errs...)
+}
+
+func (m *Manager) publishOwned(s *session, keep []processor.TaskItem) {
+	owned := make([]OwnedItem, 0, len(keep))
+	for _, k := range keep {
+		owned = append(owned, OwnedItem{ID: ItemID(k.ID), Parameter: k.Parameter, Epoch: k.Epoch})
+	}
+	releasing := make([]ItemID, 0, len(s.releasing))
+	for id := range s.releasing {
+		releasing = append(releasing, id)
+	}
+	SortItemIDs(releasing)
+	m.metrics.ItemsOwned(m.runtime, s.me, len(owned))
+	m.updateStatus(func(st *Status) { st.Owned, st.Releasing = owned, releasing })
+}
+
+// heartbeat rewrites the server record.
+func (m *Manager) heartbeat(ctx context.Context, s *session, work *workHost) error {
+	now, err := m.store.Now(ctx)
+	if err != nil {
+		return err
+	}
+	ws := work.windowState()
+	stats := work.stats()
+	s.rec.Version++
+	s.rec.HeartBeatTime = Time{now}
+	s.rec.LastFetchDataTime = Time{stats.LastFetch}
+	s.rec.DealInfoDesc = ws.message + ":" + stats.DealInfoDesc()
+	s.rec.NextRunStartTime, s.rec.NextRunEndTime = m.window.describe(ws.state)
+	s.rec.WindowState = ws.name()
+	s.rec.Message = m.errorText()
+	return m.store.UpdateServer(ctx, s.rec)
+}
+
+// stopGracefully is the end of Run: stop the processor (running deals may
+// finish, bounded by ShutdownTimeout), hand every owned item over, delete
+// the server node. It uses a fresh, bounded context.
+func (m *Manager) stopGracefully(s *session, work *workHost) {
+	work.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	items, err := m.store.Items(ctx, m.runtime)
+	if err == nil {
+		var mine []Item
+		for _, it := range items.Items {
+			if it.CurServer == s.me {
+				mine = append(mine, it)
+			}
+		}
+		err = m.parallel(ctx, len(mine), func(i int) error {
+			it := mine[i]
+			next := it.ReqServer
+			if next == NoServer || next == s.me || it.Sts == ItemRemoved {
+				next = ""
+			}
+			_, err := m.store.UpdateItem(ctx, m.runtime, s.me, it, next, "")
+			if errors.Is(err, ErrConflict) {
+				return nil // someone else moved it already
+			}
+			return err
+		})
+	}
+	if err != nil {
+		m.log.Warn("releasing items at stop failed; the leader reclaims them when the node is gone", "server", s.me, "err", err)
+	}
+	if err := m.store.UnregisterServer(ctx, m.runtime, s.me); err != nil {
+		m.log.Warn("unregistering failed; the node vanishes with the session", "server", s.me, "err", err)
+	}
+	m.dropSession(s, work)
+	m.updateStatus(func(st *Status) { st.Session = SessionClosed })
+	m.log.Info("server stopped", "server", s.me)
+}
+
+// expireOwnSigns removes the runtimes of other ownSigns of this task type
+// that have had no live server for expireOwnSignInterval. The store refuses
+// to delete a runtime with a live server, atomically.
+func (m *Manager) expireOwnSigns(ctx context.Context) {
+	runtimes, err := m.store.Runtimes(ctx, m.tt.BaseTaskType)
+	if err != nil {
+		return
+	}
+	now, err := m.store.Now(ctx)
+	if err != nil {
+		return
+	}
+	for _, rt := range runtimes {
+		if rt == m.runtime {
+			continue
+		}
+		servers, err := m.store.Servers(ctx, rt)
+		if err != nil || len(servers) > 0 {
+			continue
+		}
+		items, err := m.store.Items(ctx, rt)
+		if err != nil {
+			continue
+		}
+		if !items.Mark.BuiltAt.IsZero() && now.Sub(items.Mark.BuiltAt.Time) < m.tt.ExpireOwnSignInterval {
+			continue
+		}
+		if err := m.store.DeleteRuntime(ctx, rt); err != nil {
+			if !errors.Is(err, ErrNotEmpty) && !errors.Is(err, ErrNotFound) {
+				m.log.Warn("removing an expired ownSign runtime failed", "runtime", rt, "err", err)
+			}
+			continue
+		}
+		m.log.Info("expired ownSign runtime removed", "runtime", rt, "lastAlive", items.Mark.BuiltAt.Time)
+	}
+}
+
+func (m *Manager) setError(err error) {
+	m.mu.Lock()
+	m.lastError = err
+	m.mu.Unlock()
+}
+
+func (m *Manager) errorText() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lastError == nil {
+		return ""
+	}
+	s := m.lastError.Error()
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}
+
+// backoff is jittered exponential backoff.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max} }
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(b.cur*2, b.max)
+	}
+	half := b.cur / 2
+	return half + time.Duration(rand.Int64N(int64(half)+1))
+}
+
+func (b *backoff) reset() { b.cur = 0 }

@@ -1,0 +1,139 @@
+package schedule
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+)
+
+// ManagerConfig holds the tunables of a Manager. The task type's own settings
+// (heartbeat, threads, windows...) come from the TaskType; these are the
+// process-side ones. Start from DefaultManagerConfig.
+type ManagerConfig struct {
+	// IP is the address recorded in the server record and node name.
+	// Default: the first non-loopback IPv4 address, else 127.0.0.1.
+	// Containers sharing an address should set it, or HostName, explicitly.
+	IP string
+	// HostName is recorded in the server record. Default: os.Hostname().
+	HostName string
+	// FactoryID is the manager factory this server belongs to (recorded as
+	// managerFactoryUUID). Empty when the manager runs on its own.
+	FactoryID FactoryID
+	// ShutdownTimeout bounds how long a graceful stop waits for running deals
+	// before cancelling their contexts. Default 30s. Too short: deals are
+	// cancelled mid-record on every stop; too long: a stuck deal delays the
+	// handover of every item of this server by that much.
+	ShutdownTimeout time.Duration
+	// FenceAfter is how long the manager keeps running deals after its session
+	// became suspect (disconnected or silent) before it cancels their contexts.
+	// Fetching stops at once. Default: a third of the session timeout, which
+	// with the store's own suspicion delay (about a third) cancels deals well
+	// before the server can expire the session and grant the items elsewhere.
+	// Zero means the default; it is capped at half the session timeout.
+	FenceAfter time.Duration
+	// ResyncInterval is how often the manager re-reads servers and items even
+	// when no watch fired (a safety net; watches do the work). Default: the
+	// task type's judgeDeadInterval.
+	ResyncInterval time.Duration
+	// WriteParallelism bounds concurrent item writes of a leader's rebalance.
+	// Default 32.
+	WriteParallelism int
+}
+
+// DefaultManagerConfig returns the defaults documented on ManagerConfig.
+func DefaultManagerConfig() ManagerConfig {
+	host, _ := os.Hostname()
+	return ManagerConfig{
+		IP:               localIP(),
+		HostName:         host,
+		ShutdownTimeout:  30 * time.Second,
+		WriteParallelism: 32,
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c ManagerConfig) Validate() error {
+	var errs []error
+	if c.IP == "" {
+		errs = append(errs, fmt.Errorf("%w: ManagerConfig.IP must not be empty", ErrInvalid))
+	} else if err := ValidateName(NameHost, c.IP); err != nil {
+		errs = append(errs, fmt.Errorf("ManagerConfig.IP: %w", err))
+	}
+	if c.HostName != "" {
+		if err := ValidateName(NameHost, c.HostName); err != nil {
+			errs = append(errs, fmt.Errorf("ManagerConfig.HostName: %w", err))
+		}
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("%w: ManagerConfig.ShutdownTimeout (%v) must not be negative", ErrInvalid, c.ShutdownTimeout))
+	}
+	if c.FenceAfter < 0 {
+		errs = append(errs, fmt.Errorf("%w: ManagerConfig.FenceAfter (%v) must not be negative", ErrInvalid, c.FenceAfter))
+	}
+	if c.ResyncInterval < 0 {
+		errs = append(errs, fmt.Errorf("%w: ManagerConfig.ResyncInterval (%v) must not be negative", ErrInvalid, c.ResyncInterval))
+	}
+	if c.WriteParallelism < 0 {
+		errs = append(errs, fmt.Errorf("%w: ManagerConfig.WriteParallelism (%d) must not be negative", ErrInvalid, c.WriteParallelism))
+	}
+	return errors.Join(errs...)
+}
+
+// ManagerOption sets a collaborator of a Manager.
+type ManagerOption func(*managerOptions)
+
+type managerOptions struct {
+	cfg     ManagerConfig
+	log     *slog.Logger
+	clock   Clock
+	metrics Metrics
+}
+
+// WithManagerConfig sets the process-side tunables.
+func WithManagerConfig(c ManagerConfig) ManagerOption {
+	return func(o *managerOptions) { o.cfg = c }
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) ManagerOption {
+	return func(o *managerOptions) {
+		if l != nil {
+			o.log = l
+		}
+	}
+}
+
+// WithClock sets the local clock (default SystemClock()); tests pass a fake.
+func WithClock(c Clock) ManagerOption {
+	return func(o *managerOptions) {
+		if c != nil {
+			o.clock = c
+		}
+	}
+}
+
+// WithMetrics sets the metrics sink (default: none).
+func WithMetrics(m Metrics) ManagerOption {
+	return func(o *managerOptions) {
+		if m != nil {
+			o.metrics = m
+		}
+	}
+}
+
+// localIP returns the first non-loopback IPv4 address of this host, or
+// 127.0.0.1 when there is none.
+func localIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}

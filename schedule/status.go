@@ -1,0 +1,68 @@
+package schedule
+
+import (
+	"slices"
+
+	"github.com/tbschedule/tbschedule-go/processor"
+)
+
+// OwnedItem is an item a server owns, with the epoch of its grant.
+type OwnedItem struct {
+	ID        ItemID
+	Parameter string
+	Epoch     int64
+}
+
+// WindowStatus says whether the permit window is open and when it changes.
+type WindowStatus struct {
+	// State is "open", "closed" or "paused-no-data".
+	State     string
+	NextStart Time
+	NextEnd   Time
+}
+
+// Status is a snapshot of a Manager for operators and tests.
+type Status struct {
+	Runtime string
+	// Server is this server's id under its current session ("" if not registered).
+	Server   ServerID
+	Leader   ServerID
+	IsLeader bool
+	Session  SessionState
+	// Owned are the items this server processes now; Releasing those it hands
+	// over at the next batch boundary.
+	Owned     []OwnedItem
+	Releasing []ItemID
+	// Servers and Items count the live servers and active items seen last.
+	Servers, Items int
+	// Unassigned counts items beyond the capacity of the live servers (leader only).
+	Unassigned int
+	Window     WindowStatus
+	Stats      processor.Stats
+	// LastError is the last error the manager retried after ("" if none).
+	LastError string
+}
+
+// Status returns a snapshot of the manager's state.
+func (m *Manager) Status() Status {
+	m.mu.Lock()
+	st := m.status
+	st.Owned = slices.Clone(st.Owned)
+	st.Releasing = slices.Clone(st.Releasing)
+	if m.lastError != nil {
+		st.LastError = m.lastError.Error()
+	}
+	m.mu.Unlock()
+	if w := m.work.Load(); w != nil {
+		ws := w.windowState()
+		st.Window = WindowStatus{State: ws.name(), NextStart: Time{ws.state.NextStart}, NextEnd: Time{ws.state.NextEnd}}
+		st.Stats = w.stats()
+	}
+	return st
+}
+
+func (m *Manager) updateStatus(f func(*Status)) {
+	m.mu.Lock()
+	f(&m.status)
+	m.mu.Unlock()
+}

@@ -1,0 +1,339 @@
+package schedule
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tbschedule/tbschedule-go/processor"
+)
+
+// workHost runs the task type's processor while the permit window is open,
+// and carries the manager's view (owned items, hold, fence) over from one
+// processor to the next. Its run loop owns the window; the session loop
+// calls its setters.
+type workHost struct {
+	m       *Manager
+	changed chan struct{} // coalescing: the run loop should look again
+	noData  chan struct{} // coalescing: the processor found no data
+
+	mu      sync.Mutex // guards the fields below
+	items   []processor.TaskItem
+	itemNum int
+	held    bool // session suspect: no fetching
+	fenced  bool // deals cancelled, nothing runs
+	stopped bool
+	ws      windowView
+	proc    *processor.Processor
+	cancel  context.CancelFunc
+	done    chan struct{}
+	past    processor.Stats // totals of processors that have ended
+}
+
+// windowView is the window as the work host sees it.
+type windowView struct {
+	state   windowState
+	noData  bool // paused because SelectTasks returned nothing
+	message string
+}
+
+func (w windowView) name() string {
+	switch {
+	case w.state.Open:
+		return "open"
+	case w.noData:
+		return "paused-no-data"
+	default:
+		return "closed"
+	}
+}
+
+func newWorkHost(m *Manager) *workHost {
+	return &workHost{m: m, changed: make(chan struct{}, 1), noData: make(chan struct{}, 1)}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// run drives the permit window on cluster time until ctx ends, then stops
+// the processor.
+func (w *workHost) run(ctx context.Context) {
+	defer w.stop()
+	m := w.m
+	now, ok := w.clusterNow(ctx)
+	if !ok {
+		return
+	}
+	st := m.window.initial(now)
+	w.applyWindow(st, false, m.windowMessage(st, false))
+	for {
+		var timerC <-chan time.Time
+		var next time.Time
+		switch {
+		case m.window.always():
+		case st.Open && !m.window.noDataEnd:
+			next = st.NextEnd
+		case !st.Open:
+			next = st.NextStart
+		}
+		var t Timer
+		if !next.IsZero() {
+			now, ok := w.clusterNow(ctx)
+			if !ok {
+				return
+			}
+			// Wake at the transition (cluster time), and at least once a
+			// minute to follow re-calibrations of cluster time.
+			t = m.clock.NewTimer(min(max(next.Sub(now), 0), time.Minute))
+			timerC = t.C()
+		}
+		select {
+		case <-ctx.Done():
+			if t != nil {
+				t.Stop()
+			}
+			return
+		case <-w.noData:
+			if st.Open && m.window.noDataEnd {
+				now, ok := w.clusterNow(ctx)
+				if !ok {
+					return
+				}
+				st = m.window.closed(now)
+				w.applyWindow(st, true, m.windowMessage(st, true))
+			}
+		case <-timerC:
+			now, ok := w.clusterNow(ctx)
+			if !ok {
+				return
+			}
+			if next.After(now) {
+				continue // woke early to re-read cluster time
+			}
+			if st.Open {
+				st = m.window.closed(now)
+			} else {
+				st = m.window.opened(now)
+			}
+			w.applyWindow(st, false, m.windowMessage(st, false))
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// clusterNow reads cluster time, retrying until ctx ends.
+func (w *workHost) clusterNow(ctx context.Context) (time.Time, bool) {
+	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	for {
+		now, err := w.m.store.Now(ctx)
+		if err == nil {
+			return now, true
+		}
+		if ctx.Err() != nil || !w.m.sleep(ctx, bo.next()) {
+			return time.Time{}, false
+		}
+	}
+}
+
+func (m *Manager) windowMessage(st windowState, noData bool) string {
+	switch {
+	case m.window.always():
+		return "running"
+	case st.Open:
+		return "window open"
+	case noData:
+		return "paused: no data"
+	default:
+		return "window closed"
+	}
+}
+
+// applyWindow starts or stops the processor to match the window.
+func (w *workHost) applyWindow(st windowState, noData bool, msg string) {
+	w.mu.Lock()
+	wasOpen := w.ws.state.Open
+	w.ws = windowView{state: st, noData: noData, message: msg}
+	w.mu.Unlock()
+	if st.Open != wasOpen {
+		w.m.metrics.WindowChanged(w.m.runtime, st.Open)
+		w.m.log.Info("permit window "+map[bool]string{true: "opened", false: "closed"}[st.Open], "reason", msg)
+	}
+	if st.Open {
+		w.startProcessor()
+	} else {
+		w.stopProcessor()
+	}
+}
+
+func (w *workHost) startProcessor() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.proc != nil || w.stopped {
+		return
+	}
+	m := w.m
+	cfg := processorConfig(m.tt, m.ownSign, max(w.itemNum, 1), m.cfg)
+	if m.window.noDataEnd {
+		cfg.OnNoData = func() { signal(w.noData) }
+	}
+	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.log), processor.WithClock(procClock{m.clock}))
+	if err != nil {
+		m.setError(err)
+		m.log.Error("starting the processor failed", "err", err)
+		return
+	}
+	if w.fenced {
+		p.Fence()
+	}
+	if !w.held && !w.fenced {
+		p.SetItems(w.items)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	w.proc, w.cancel, w.done = p, cancel, done
+	m.goFunc(func() {
+		defer close(done)
+		if err := p.Run(ctx); err != nil {
+			m.setError(err)
+			m.log.Error("processor ended with an error", "err", err)
+		}
+	})
+}
+
+// stopProcessor stops the running processor gracefully and waits for it.
+func (w *workHost) stopProcessor() {
+	w.mu.Lock()
+	p, cancel, done := w.proc, w.cancel, w.done
+	w.proc, w.cancel, w.done = nil, nil, nil
+	w.mu.Unlock()
+	if p == nil {
+		return
+	}
+	cancel()
+	<-done
+	w.mu.Lock()
+	w.past = w.past.Add(p.Stats())
+	w.mu.Unlock()
+}
+
+// stop stops the processor for good.
+func (w *workHost) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	w.stopProcessor()
+}
+
+// setItems sets the items the processor may fetch for.
+func (w *workHost) setItems(items []processor.TaskItem) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.items = items
+	if w.proc != nil && !w.held && !w.fenced {
+		w.proc.SetItems(items)
+	}
+}
+
+func (w *workHost) setItemNum(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.itemNum = n
+	if w.proc != nil {
+		w.proc.SetTaskItemNum(max(n, 1))
+	}
+}
+
+// hold stops (true) or resumes (false) fetching; running deals go on.
+func (w *workHost) hold(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.held == on {
+		return
+	}
+	w.held = on
+	if w.proc == nil || w.fenced {
+		return
+	}
+	if on {
+		w.proc.SetItems(nil)
+	} else {
+		w.proc.SetItems(w.items)
+	}
+}
+
+// setFenced cancels every running deal and drops queued records (true), or
+// lets the processor work again (false).
+func (w *workHost) setFenced(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fenced == on {
+		return
+	}
+	w.fenced = on
+	if w.proc == nil {
+		return
+	}
+	if on {
+		w.proc.SetItems(nil)
+		w.proc.Fence()
+	} else {
+		w.proc.Unfence()
+		if !w.held {
+			w.proc.SetItems(w.items)
+		}
+	}
+}
+
+// release stops fetching for ids and returns a channel closed once every
+// record already fetched for them has finished (the batch boundary).
+func (w *workHost) release(ids []ItemID) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	drop := make(map[string]bool, len(ids))
+	strs := make([]string, len(ids))
+	for i, id := range ids {
+		drop[string(id)] = true
+		strs[i] = string(id)
+	}
+	kept := w.items[:0:0]
+	for _, it := range w.items {
+		if !drop[it.ID] {
+			kept = append(kept, it)
+		}
+	}
+	w.items = kept
+	if w.proc == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return w.proc.Release(strs)
+}
+
+func (w *workHost) windowState() windowView {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ws
+}
+
+func (w *workHost) stats() processor.Stats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.past
+	if w.proc != nil {
+		s = s.Add(w.proc.Stats())
+	}
+	return s
+}
+
+// procClock adapts a Clock to the processor's (identical) clock interface.
+type procClock struct{ c Clock }
+
+func (p procClock) Now() time.Time                           { return p.c.Now() }
+func (p procClock) NewTimer(d time.Duration) processor.Timer { return p.c.NewTimer(d) }
