@@ -1,14 +1,60 @@
-// Package schedule holds the domain of tbschedule-go: task types, strategies,
-// task items, server and factory records, their validation, and the Store
-// contract that every coordination backend implements.
+// Package schedule holds the domain of tbschedule-go and its thread-group
+// manager.
 //
-// The thread-group Manager (registration, heartbeat, leader election, item
-// building, assignment, handover, permit windows) will live here too; it
-// drives a processor and talks to the coordination service only through Store.
+// # Domain
 //
-// Implementations of Store: package zkstore (ZooKeeper, for production) and
-// package schedule/memstore (in memory, for tests, examples and simulation).
-// Package schedule/storetest is the conformance suite both pass.
+// TaskType (TBSchedule's baseTaskType) and Strategy are the configuration,
+// stored as JSON with TBSchedule's field names so that the Java console's
+// documents decode unchanged; both Validate every field at once. Item
+// definitions ("0", "1:{TYPE=A}") parse with ParseItemDefs; permit windows are
+// Quartz-style crons (ParseCron, with Quartz's day-of-week numbering). Server,
+// Factory, StrategyRuntime and Item are the runtime records.
 //
+// # The Store contract
+//
+// Store is everything the scheduling logic needs of the coordination
+// service: sessions, ephemeral-sequential registrations, versioned config,
+// items whose ownership changes in one guarded compare-and-set with a growing
+// epoch, watches, and cluster time. Package zkstore implements it on
+// ZooKeeper; package schedule/memstore in memory (tests, examples,
+// simulation); package schedule/storetest is the conformance suite both pass.
 // This package never imports a ZooKeeper client.
+//
+// # The Manager
+//
+// A Manager is one schedule server (thread group) of one task type in one
+// ownSign environment — TBSchedule's TBScheduleManager. Run registers an
+// ephemeral-sequential server node and then, driven by watches:
+//
+//   - the live server with the lowest sequence leads: it builds the task items
+//     from the task type (picking up edits while running) and balances them
+//     over the live servers with Assign — within ±1, capped by
+//     maxTaskItemsOfOneThreadGroup, sticky, deterministic;
+//   - unowned items, and items of servers whose node is gone, are granted
+//     directly; items of live servers are requested (req_server), and their
+//     owner hands them over at its next batch boundary, when every record it
+//     fetched for them is finished, with one compare-and-set that gives the
+//     new owner a larger epoch;
+//   - every server runs the task type's processor (package processor) on the
+//     items it owns, inside the permit window, on cluster time;
+//   - the server record is rewritten every heartBeatRate with statistics and
+//     window state.
+//
+// Guarantees. Every ownership change is one version-checked write guarded by
+// the writer's own registration, so a server whose session expired cannot
+// change anything. A server whose session becomes suspect stops fetching at
+// once and cancels the contexts of running deals after ManagerConfig.FenceAfter
+// (by default a third of the session timeout), before the session can expire
+// at the server and its items be granted elsewhere; it resumes only after a
+// successful read has proved the session alive. After an expiry it registers
+// again under a new session. A crashed server's items are granted again once
+// its session expires (session timeout plus one round); a graceful stop
+// hands them over at once.
+//
+// Non-guarantees. A deal that ignores its context can still run after the
+// fence; the epoch in processor.ItemsFromContext is there so that its writes
+// can be fenced by the user's own data store. Cluster time is as good as the
+// calibration against ZooKeeper (see ClockInfo).
+//
+// All methods of Manager are safe for concurrent use.
 package schedule

@@ -1,0 +1,46 @@
+package schedule
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultManagerConfig(t *testing.T) {
+	c := DefaultManagerConfig()
+	require.NoError(t, c.Validate())
+	assert.NotEmpty(t, c.IP)
+	assert.Equal(t, 30*time.Second, c.ShutdownTimeout)
+	assert.Equal(t, 32, c.WriteParallelism)
+	assert.Zero(t, c.FenceAfter, "zero: a third of the session timeout")
+	assert.Zero(t, c.ResyncInterval, "zero: the task type's judgeDeadInterval")
+}
+
+func TestManagerConfigValidate(t *testing.T) {
+	c := ManagerConfig{IP: "a/b", HostName: "h$x", ShutdownTimeout: -1, FenceAfter: -1, ResyncInterval: -1, WriteParallelism: -1}
+	err := c.Validate()
+	require.Error(t, err)
+	for _, field := range []string{"IP", "HostName", "ShutdownTimeout", "FenceAfter", "ResyncInterval", "WriteParallelism"} {
+		assert.Contains(t, err.Error(), "ManagerConfig."+field)
+	}
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.Error(t, ManagerConfig{}.Validate(), "IP is required")
+}
+
+type fixedTimeout struct {
+	Session
+	d time.Duration
+}
+
+func (f fixedTimeout) Timeout() time.Duration { return f.d }
+
+func TestFenceAfter(t *testing.T) {
+	m := &Manager{}
+	assert.Equal(t, 2*time.Second, m.fenceAfter(fixedTimeout{d: 6 * time.Second}), "default: a third")
+	m.cfg.FenceAfter = 10 * time.Second
+	assert.Equal(t, 3*time.Second, m.fenceAfter(fixedTimeout{d: 6 * time.Second}), "capped at half")
+	m.cfg.FenceAfter = time.Second
+	assert.Equal(t, time.Second, m.fenceAfter(fixedTimeout{d: 6 * time.Second}))
+}
