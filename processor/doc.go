@@ -1,6 +1,93 @@
 // Package processor runs a task type's data processing inside one thread
-// group: the SLEEP and NOTSLEEP processors, the TaskDeal interfaces users
-// implement, batch boundaries for handover, and statistics.
+// group: the SLEEP and NOTSLEEP processors of TBSchedule, the deal interfaces
+// users implement, the batch boundary a handover waits for, and statistics.
 //
-// Not yet implemented: see the project's issues.
+// # Model
+//
+// A user writes a deal for records of some type T: SelectTasks returns the
+// records of the task items it is given (SelectRequest.Items, each with its
+// epoch), and Execute handles one record (SingleDeal) or ExecuteBatch up to
+// Config.ExecuteNumber records (MultiDeal). Single, Multi, SingleFunc and
+// MultiFunc erase T into a Deal, so one factory registers deals of many types
+// by bean name. New builds a Processor from a Deal and a Config; Run starts
+// Config.ThreadNumber goroutines that fetch and execute until its context is
+// cancelled. The thread-group manager (package schedule) tells the processor
+// which items it owns (SetItems, SetTaskItemNum), takes items away at a batch
+// boundary (Release), fences it when its session is in doubt (Fence, Unfence),
+// learns that the data ran out (Config.OnNoData, Config.PauseWhenNoData with
+// Config.OnPause, Config.FetchDataCountEachSchedule) and reads its statistics
+// (Stats, Status, DealInfoDesc, and a Metrics receiver).
+//
+//   - SLEEP (Sleep): the goroutines share one queue. When it is empty, the
+//     last goroutine to go idle calls SelectTasks while the others wait, so no
+//     fetch overlaps an execution of the group and a record is never handed
+//     out twice. One slow record delays the next fetch for everyone.
+//   - NOTSLEEP (NotSleep): a goroutine that finds the queue empty fetches at
+//     once (one fetch at a time) while others may still execute. SelectTasks
+//     may then return records still in flight; the processor drops every
+//     record whose key is queued or executing, or finished during that
+//     SelectTasks call (Stats.DuplicatesSuppressed). Dedupe costs one hash
+//     insert and one delete per record (TBSchedule compared every fetched
+//     record with every running one). When a fetch returns only records in
+//     flight, the next fetch waits until one of them finishes.
+//     The key comes from WithKey, or is the record itself for string, boolean
+//     and integer types; without one, New fails with ErrNoKey.
+//
+// # Guarantees
+//
+//   - Each record SelectTasks returns is executed at most once by this
+//     processor, and exactly once unless Fence or shutdown drops it first
+//     (Stats.Fenced, Stats.Dropped). NOTSLEEP never executes two records with
+//     equal keys at the same time. SLEEP never calls SelectTasks while a
+//     goroutine of the group executes. A multi deal gets at most
+//     ExecuteNumber records per call, all from one fetch.
+//   - Release(ids) closes its channel only after every record fetched with
+//     any of those items is finished: the handover waits for the batch, and
+//     nothing fetched is lost (DESIGN.md, guarantee 4).
+//   - The ctx of a deal call is cancelled at Fence and when Run's shutdown
+//     timeout expires; ItemsFromContext(ctx) gives the items and epochs of the
+//     fetch, so a deal can fence its own writes.
+//   - A deal error or panic is counted (Stats.Failed, Stats.Panics) and logged
+//     with its stack; the goroutine goes on. Fetch errors are retried with
+//     jittered exponential backoff. Every sleep ends early when Run's context
+//     is cancelled.
+//   - Run returns only after every goroutine it started has exited, or
+//     reports with ErrStuck the user calls that ignored cancellation; a later
+//     Run waits for them, and Exited tells when they are gone, so two Runs or
+//     two processors of a thread group never overlap (TBSchedule defect W9).
+//   - Without items the processor idles and calls nothing. Waiting goroutines
+//     block on a condition variable: no polling, no lost wake-ups (W11).
+//
+// # Non-guarantees
+//
+//   - No retry: a failed record is processed again only if a later
+//     SelectTasks returns it, as in TBSchedule. Mark records done in Execute.
+//   - Records dropped by Fence or shutdown are not executed here; the next
+//     owner of their items fetches them.
+//   - Dedupe covers one processor. Across servers, item ownership (package
+//     schedule) and epochs keep work apart.
+//
+// # Thread safety
+//
+// Every method of Processor is safe for concurrent use, including SetItems,
+// Release, Fence and Status while Run runs. User code (deal, key function,
+// Metrics, OnPause) is called on processor goroutines, concurrently from
+// several of them, and never with a processor lock held, so it may call
+// Status or Stats.
+//
+// # Example
+//
+//	deal := processor.SingleFunc(
+//		func(ctx context.Context, req processor.SelectRequest) ([]int64, error) {
+//			return db.PendingOrders(ctx, req.TaskItemNum, req.Items, req.FetchNum)
+//		},
+//		func(ctx context.Context, id int64, ownSign string) error {
+//			return db.Ship(ctx, id)
+//		})
+//	cfg := processor.DefaultConfig()
+//	cfg.Type = processor.NotSleep
+//	p, err := processor.New(deal, cfg, processor.WithLogger(log))
+//	if err != nil { ... }
+//	p.SetItems([]processor.TaskItem{{ID: "0", Epoch: 7}, {ID: "1", Epoch: 7}})
+//	err = p.Run(ctx) // until ctx is cancelled
 package processor

@@ -1,0 +1,163 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Benchmarks: b.N records go through a processor; one op is one record.
+// Each run reports tasks/s (wall clock), allocs/task (exact, fractional), and
+// for empty deals tasks/cpu-s (per CPU-second of the process: the per-core
+// rate); for deals that sleep, the percentage of the ideal rate
+// (threads*batch / deal time), against the nominal and the measured deal time.
+//
+//	go test -bench . -benchmem -run '^$' -cpu 1,2 ./processor/
+
+type benchCase struct {
+	mode    Type
+	multi   bool
+	threads int
+	execNum int
+	deal    time.Duration // 0: empty deal
+}
+
+func (c benchCase) name() string {
+	kind := "single"
+	if c.multi {
+		kind = fmt.Sprintf("multi%d", c.execNum)
+	}
+	deal := "empty"
+	if c.deal > 0 {
+		deal = c.deal.String()
+	}
+	return fmt.Sprintf("%s/%s/deal=%s/threads=%d", c.mode, kind, deal, c.threads)
+}
+
+func BenchmarkProcessor(b *testing.B) {
+	cases := []benchCase{
+		{mode: NotSleep, threads: 1},
+		{mode: NotSleep, threads: 2},
+		{mode: NotSleep, threads: 4},
+		{mode: Sleep, threads: 1},
+		{mode: Sleep, threads: 2},
+		{mode: Sleep, threads: 4},
+		{mode: NotSleep, multi: true, execNum: 10, threads: 2},
+		{mode: Sleep, multi: true, execNum: 10, threads: 2},
+		{mode: NotSleep, threads: 10, deal: time.Millisecond},
+		{mode: Sleep, threads: 10, deal: time.Millisecond},
+		{mode: NotSleep, multi: true, execNum: 10, threads: 10, deal: time.Millisecond},
+		{mode: Sleep, multi: true, execNum: 10, threads: 10, deal: time.Millisecond},
+	}
+	for _, c := range cases {
+		b.Run(c.name(), func(b *testing.B) { benchProcessor(b, c) })
+	}
+}
+
+func benchProcessor(b *testing.B, c benchCase) {
+	var mu sync.Mutex
+	remaining := b.N
+	sel := func(_ context.Context, req SelectRequest) ([]int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		n := min(req.FetchNum, remaining)
+		if n == 0 {
+			return nil, nil
+		}
+		out := make([]int, n)
+		for i := range out {
+			out[i] = remaining
+			remaining--
+		}
+		return out, nil
+	}
+	var d Deal
+	switch {
+	case c.multi && c.deal > 0:
+		d = MultiFunc(sel, func(context.Context, []int, string) error { time.Sleep(c.deal); return nil })
+	case c.multi:
+		d = MultiFunc(sel, func(context.Context, []int, string) error { return nil })
+	case c.deal > 0:
+		d = SingleFunc(sel, func(context.Context, int, string) error { time.Sleep(c.deal); return nil })
+	default:
+		d = SingleFunc(sel, func(context.Context, int, string) error { return nil })
+	}
+	cfg := DefaultConfig()
+	cfg.Type = c.mode
+	cfg.ThreadNumber = c.threads
+	cfg.ExecuteNumber = max(c.execNum, 1)
+	cfg.PauseWhenNoData = true // the end of the data ends the run
+	done := make(chan struct{})
+	cfg.OnPause = func(PauseReason) { close(done) }
+	p, err := New(d, cfg, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(ctx) }()
+	b.ReportAllocs()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	p.SetItems([]TaskItem{{ID: "0", Epoch: 1}})
+	<-done
+	cpu := cpuTime() - cpu0
+	b.StopTimer()
+	runtime.ReadMemStats(&m1)
+	cancel()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	if s := p.Stats(); s.Succeeded != int64(b.N) {
+		b.Fatalf("succeeded %d of %d", s.Succeeded, b.N)
+	}
+	rate := float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "tasks/s")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(b.N), "allocs/task")
+	if cpu > 0 && c.deal == 0 {
+		// Tasks per second of CPU time used by the whole process (all
+		// goroutines, GC included): the per-core rate, robust to load from
+		// other processes.
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "tasks/cpu-s")
+	}
+	b.ReportMetric(0, "ns/op") // tasks/s says it better
+	if c.deal > 0 {
+		ideal := float64(c.threads*cfg.ExecuteNumber) / c.deal.Seconds()
+		b.ReportMetric(100*rate/ideal, "%ideal")
+		// The same against the deal's measured duration (time.Sleep
+		// overshoots): what the processor itself loses.
+		calls := float64(b.N) / float64(cfg.ExecuteNumber)
+		mean := p.Stats().DealTime.Seconds() / calls
+		b.ReportMetric(100*rate/(float64(c.threads*cfg.ExecuteNumber)/mean), "%ideal(measured-deal)")
+	}
+}
+
+// BenchmarkSleepCeiling measures what 10 goroutines that only sleep 1ms in a
+// loop achieve: the ceiling of the 1ms-deal benchmarks on this machine
+// (time.Sleep overshoots 1ms).
+func BenchmarkSleepCeiling(b *testing.B) {
+	const threads = 10
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range threads {
+		wg.Go(func() {
+			for left.Add(-1) >= 0 {
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	rate := float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "tasks/s")
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(100*rate/(threads/0.001), "%ideal")
+}

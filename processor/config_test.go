@@ -1,0 +1,145 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestDefaultConfig pins every documented default.
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	assert.Equal(t, Sleep, c.Type)
+	assert.Equal(t, 5, c.ThreadNumber)
+	assert.Equal(t, 500, c.FetchDataNumber)
+	assert.Equal(t, 1, c.ExecuteNumber)
+	assert.Equal(t, 500*time.Millisecond, c.SleepTimeNoData)
+	assert.Equal(t, time.Duration(0), c.SleepTimeInterval)
+	assert.Equal(t, 5*time.Second, c.ShutdownTimeout)
+	assert.Equal(t, time.Second, c.CancelGrace)
+	assert.Equal(t, "BASE", c.OwnSign)
+	assert.Equal(t, "", c.TaskParameter)
+	assert.Equal(t, 0, c.TaskItemNum)
+	assert.Equal(t, -1, c.FetchDataCountEachSchedule)
+	assert.False(t, c.PauseWhenNoData)
+	assert.Nil(t, c.OnNoData)
+	assert.Nil(t, c.OnPause)
+	require.NoError(t, c.Validate())
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   []string // substrings, one per expected problem
+	}{
+		{"default", func(*Config) {}, nil},
+		{"notsleep", func(c *Config) { c.Type = NotSleep }, nil},
+		{"type", func(c *Config) { c.Type = "sleep" }, []string{`Config.Type ("sleep")`}},
+		{"threads", func(c *Config) { c.ThreadNumber = 0 }, []string{"Config.ThreadNumber (0) must be at least 1"}},
+		{"fetch", func(c *Config) { c.FetchDataNumber = -3 }, []string{"Config.FetchDataNumber (-3)"}},
+		{"execute", func(c *Config) { c.ExecuteNumber = 0 }, []string{"Config.ExecuteNumber (0)"}},
+		{"sleeps", func(c *Config) { c.SleepTimeNoData, c.SleepTimeInterval = -1, -time.Second },
+			[]string{"Config.SleepTimeNoData (-1ns)", "Config.SleepTimeInterval (-1s)"}},
+		{"timeouts", func(c *Config) { c.ShutdownTimeout, c.CancelGrace = -1, -1 },
+			[]string{"Config.ShutdownTimeout", "Config.CancelGrace"}},
+		{"itemnum", func(c *Config) { c.TaskItemNum = -1 }, []string{"Config.TaskItemNum (-1)"}},
+		{"fetchcount", func(c *Config) { c.FetchDataCountEachSchedule = -2 }, []string{"Config.FetchDataCountEachSchedule (-2)"}},
+		{"fetchcount zero ok", func(c *Config) { c.FetchDataCountEachSchedule = 0 }, nil},
+		{"all at once", func(c *Config) { *c = Config{ThreadNumber: -1, SleepTimeNoData: -1} },
+			[]string{"Config.Type", "Config.ThreadNumber (-1)", "Config.FetchDataNumber (0)", "Config.ExecuteNumber (0)", "Config.SleepTimeNoData"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mutate(&c)
+			err := c.Validate()
+			if tt.want == nil {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalid)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Len(t, err.(interface{ Unwrap() []error }).Unwrap(), len(tt.want))
+		})
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	sel := func(context.Context, SelectRequest) ([]int, error) { return nil, nil }
+	exec := func(context.Context, int, string) error { return nil }
+	type order struct{ ID int64 }
+	type named int64
+	tests := []struct {
+		name string
+		deal Deal
+		typ  Type
+		want error
+		in   string
+	}{
+		{"sleep ok", SingleFunc(sel, exec), Sleep, nil, ""},
+		{"nil deal", nil, Sleep, ErrInvalid, "nil deal"},
+		{"nil single", Single[int](nil), Sleep, ErrInvalid, "Single: nil deal"},
+		{"nil multi", Multi[int](nil), Sleep, ErrInvalid, "Multi: nil deal"},
+		{"nil funcs", SingleFunc[int](nil, exec), Sleep, ErrInvalid, "SingleFunc"},
+		{"nil multi funcs", MultiFunc[int](sel, nil), Sleep, ErrInvalid, "MultiFunc"},
+		{"notsleep int auto key", SingleFunc(sel, exec), NotSleep, nil, ""},
+		{"notsleep struct no key", SingleFunc(func(context.Context, SelectRequest) ([]order, error) { return nil, nil },
+			func(context.Context, order, string) error { return nil }), NotSleep, ErrNoKey, "single deal of processor.order (key: none)"},
+		{"notsleep struct with key", SingleFunc(func(context.Context, SelectRequest) ([]order, error) { return nil, nil },
+			func(context.Context, order, string) error { return nil }, WithKey(func(o order) int64 { return o.ID })), NotSleep, nil, ""},
+		{"notsleep pointer no key", SingleFunc(func(context.Context, SelectRequest) ([]*order, error) { return nil, nil },
+			func(context.Context, *order, string) error { return nil }), NotSleep, ErrNoKey, "*processor.order"},
+		{"notsleep named int auto key", SingleFunc(func(context.Context, SelectRequest) ([]named, error) { return nil, nil },
+			func(context.Context, named, string) error { return nil }), NotSleep, nil, ""},
+		{"notsleep nil key", SingleFunc(sel, exec, WithKey[int, int](nil)), NotSleep, ErrNoKey, "nil WithKey"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Type = tt.typ
+			p, err := New(tt.deal, cfg)
+			if tt.want == nil {
+				require.NoError(t, err)
+				require.NotNil(t, p)
+				return
+			}
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, tt.want), "%v", err)
+			assert.Contains(t, err.Error(), tt.in)
+		})
+	}
+}
+
+func TestNewReportsEveryProblem(t *testing.T) {
+	type order struct{ ID int64 }
+	d := SingleFunc(func(context.Context, SelectRequest) ([]order, error) { return nil, nil }, nil)
+	cfg := DefaultConfig()
+	cfg.Type, cfg.ThreadNumber = NotSleep, 0
+	_, err := New(d, cfg)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorIs(t, err, ErrNoKey)
+	assert.Contains(t, err.Error(), "Config.ThreadNumber")
+}
+
+func TestDealString(t *testing.T) {
+	sel := func(context.Context, SelectRequest) ([]string, error) { return nil, nil }
+	d := MultiFunc(sel, func(context.Context, []string, string) error { return nil })
+	assert.Equal(t, "multi deal of string (key: the record itself)", d.String())
+	p, err := New(d, DefaultConfig())
+	require.NoError(t, err)
+	assert.Equal(t, "SLEEP processor of a multi deal of string (key: the record itself)", p.String())
+}
+
+func TestStatsDealInfoDesc(t *testing.T) {
+	s := Stats{FetchCalls: 12, Fetched: 6000, Succeeded: 5990, Failed: 10, DealTime: 31 * time.Second, DuplicatesSuppressed: 3}
+	assert.Equal(t, "FetchDataCount=12,FetchDataNum=6000,DealDataSucess=5990,DealDataFail=10,DealSpendTime=31000,otherCompareCount=3", s.DealInfoDesc())
+}

@@ -1,0 +1,296 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+)
+
+// env is what a runner needs of its processor. Immutable after New, except
+// gen, which is atomic.
+type env struct {
+	ownSign string
+	execNum int
+	dedupe  bool           // NOTSLEEP: admit and forget keys
+	gen     *atomic.Uint64 // current generation; records of an older one are dropped
+	log     *slog.Logger
+}
+
+// runner is the erased, per-processor engine of one deal: it holds the typed
+// records of each fetch (data) and, for NOTSLEEP, the set of in-flight keys.
+type runner interface {
+	// fetch calls SelectTasks and, when deduplicating, computes the keys of the
+	// records (no lock held: both are user code). It returns the batch, the
+	// number of records SelectTasks returned and how many were dropped because
+	// their key panicked.
+	fetch(ctx context.Context, req SelectRequest) (data any, raw, bad int, err error)
+	// beginFetch starts remembering the keys that finish from now on, until
+	// endFetch: a SelectTasks call that started while a record was in flight
+	// may return it even if it finished before admit. Lock held.
+	beginFetch()
+	// endFetch forgets those keys. Lock held.
+	endFetch()
+	// admit drops the records whose key is in flight, or was at any time since
+	// beginFetch, or repeats in the batch, and marks the rest in flight.
+	// Called with the processor's lock held.
+	admit(data any) (kept, dups int)
+	// run executes records [lo, hi) of data, batching for a multi deal, and
+	// stops early when the generation moves away from gen. No lock held.
+	run(ctx context.Context, data any, lo, hi int, gen uint64) execResult
+	// forget removes records [lo, hi) from the in-flight set. Lock held.
+	forget(data any, lo, hi int)
+	// recycle takes back a batch whose records are all finished. Lock held.
+	recycle(data any)
+}
+
+// execResult counts what run did: done records were executed (ok + failed);
+// the rest of the range was dropped.
+type execResult struct {
+	done, ok, failed, panics int
+}
+
+// batch holds the records of one fetch and, when deduplicating, their keys.
+type batch[T any, K comparable] struct {
+	recs []T
+	keys []K
+}
+
+// runnerK is the runner of a deal of T keyed by K (K = struct{} and key = nil
+// when the deal has no key).
+type runnerK[T any, K comparable] struct {
+	spec *dealSpec[T]
+	key  func(T) K
+	env  *env
+	set  map[K]struct{} // in-flight keys; guarded by the processor's mu
+	// recent holds the keys that finished during the SelectTasks call in
+	// progress (tracking); guarded by the processor's mu.
+	recent   map[K]struct{}
+	tracking bool
+	fmu      sync.Mutex     // guards free
+	free     []*batch[T, K] // recycled batches, to reuse their keys slices
+}
+
+// keyedMaker returns a maker of runners of T keyed by key.
+func keyedMaker[T any, K comparable](key func(T) K) func(*dealSpec[T], *env) runner {
+	return func(s *dealSpec[T], e *env) runner {
+		r := &runnerK[T, K]{spec: s, key: key, env: e}
+		if e.dedupe && key != nil {
+			r.set = make(map[K]struct{})
+			r.recent = make(map[K]struct{})
+		}
+		return r
+	}
+}
+
+func (r *runnerK[T, K]) dedupe() bool { return r.set != nil }
+
+func (r *runnerK[T, K]) getBatch() *batch[T, K] {
+	r.fmu.Lock()
+	defer r.fmu.Unlock()
+	if n := len(r.free); n > 0 {
+		b := r.free[n-1]
+		r.free[n-1] = nil
+		r.free = r.free[:n-1]
+		return b
+	}
+	return new(batch[T, K])
+}
+
+func (r *runnerK[T, K]) recycle(data any) {
+	b, ok := data.(*batch[T, K])
+	if !ok || b == nil {
+		return
+	}
+	clear(b.recs) // let the records be collected; the slice is the user's
+	b.recs = nil
+	b.keys = b.keys[:0]
+	r.fmu.Lock()
+	if len(r.free) < 4 {
+		r.free = append(r.free, b)
+	}
+	r.fmu.Unlock()
+}
+
+func (r *runnerK[T, K]) fetch(ctx context.Context, req SelectRequest) (any, int, int, error) {
+	recs, err := r.callSelect(ctx, req)
+	if err != nil || len(recs) == 0 {
+		return nil, 0, 0, err
+	}
+	b := r.getBatch()
+	b.recs = recs
+	raw, bad := len(recs), 0
+	if r.dedupe() {
+		bad = r.computeKeys(ctx, b)
+	}
+	return b, raw, bad, nil
+}
+
+// computeKeys fills b.keys; a record whose key panics is removed from the
+// batch, logged and counted.
+func (r *runnerK[T, K]) computeKeys(ctx context.Context, b *batch[T, K]) (bad int) {
+	if cap(b.keys) < len(b.recs) {
+		b.keys = make([]K, 0, len(b.recs))
+	}
+	b.keys = b.keys[:0]
+	for len(b.keys) < len(b.recs) {
+		if perr := r.keysFrom(b); perr != nil {
+			i := len(b.keys)
+			copy(b.recs[i:], b.recs[i+1:])
+			var zero T
+			b.recs[len(b.recs)-1] = zero
+			b.recs = b.recs[:len(b.recs)-1]
+			bad++
+			r.env.log.ErrorContext(ctx, "processor: key function panicked; record dropped",
+				"ownSign", r.env.ownSign, "err", perr, "stack", string(perr.Stack))
+		}
+	}
+	return bad
+}
+
+// keysFrom appends keys from len(b.keys) on; it stops at a panicking record.
+func (r *runnerK[T, K]) keysFrom(b *batch[T, K]) (perr *PanicError) {
+	defer func() {
+		if v := recover(); v != nil {
+			perr = &PanicError{Op: "Key", Value: v, Stack: debug.Stack()}
+		}
+	}()
+	for i := len(b.keys); i < len(b.recs); i++ {
+		b.keys = append(b.keys, r.key(b.recs[i]))
+	}
+	return nil
+}
+
+func (r *runnerK[T, K]) admit(data any) (kept, dups int) {
+	b := data.(*batch[T, K])
+	if !r.dedupe() {
+		return len(b.recs), 0
+	}
+	checkRecent := len(r.recent) > 0
+	for i, k := range b.keys {
+		if checkRecent {
+			if _, finished := r.recent[k]; finished {
+				dups++
+				continue
+			}
+		}
+		// One hash operation: the insert is a no-op when k is in flight.
+		n := len(r.set)
+		if r.set[k] = struct{}{}; len(r.set) == n {
+			dups++
+			continue
+		}
+		b.recs[kept], b.keys[kept] = b.recs[i], k
+		kept++
+	}
+	clear(b.recs[kept:])
+	b.recs, b.keys = b.recs[:kept], b.keys[:kept]
+	return kept, dups
+}
+
+func (r *runnerK[T, K]) forget(data any, lo, hi int) {
+	if !r.dedupe() || lo >= hi {
+		return
+	}
+	b := data.(*batch[T, K])
+	for _, k := range b.keys[lo:hi] {
+		delete(r.set, k)
+		if r.tracking {
+			r.recent[k] = struct{}{}
+		}
+	}
+}
+
+func (r *runnerK[T, K]) beginFetch() { r.tracking = r.dedupe() }
+
+func (r *runnerK[T, K]) endFetch() {
+	if r.tracking {
+		r.tracking = false
+		clear(r.recent)
+	}
+}
+
+func (r *runnerK[T, K]) run(ctx context.Context, data any, lo, hi int, gen uint64) (res execResult) {
+	b := data.(*batch[T, K])
+	if r.spec.one != nil {
+		for i := lo; i < hi; i++ {
+			if r.env.gen.Load() != gen {
+				return res
+			}
+			res.done++
+			if err := r.callOne(ctx, b.recs[i]); err != nil {
+				res.failed++
+				r.failed(ctx, err, &res)
+			} else {
+				res.ok++
+			}
+		}
+		return res
+	}
+	n := r.env.execNum
+	for i := lo; i < hi; i += n {
+		if r.env.gen.Load() != gen {
+			return res
+		}
+		j := min(i+n, hi)
+		res.done += j - i
+		if err := r.callBatch(ctx, b.recs[i:j:j]); err != nil {
+			res.failed += j - i
+			r.failed(ctx, err, &res)
+		} else {
+			res.ok += j - i
+		}
+	}
+	return res
+}
+
+func (r *runnerK[T, K]) failed(ctx context.Context, err error, res *execResult) {
+	if pe, ok := err.(*PanicError); ok {
+		res.panics++
+		r.env.log.ErrorContext(ctx, "processor: deal panicked", "ownSign", r.env.ownSign,
+			"items", itemIDs(ItemsFromContext(ctx)), "err", err, "stack", string(pe.Stack))
+		return
+	}
+	r.env.log.WarnContext(ctx, "processor: deal failed", "ownSign", r.env.ownSign,
+		"items", itemIDs(ItemsFromContext(ctx)), "err", err)
+}
+
+func (r *runnerK[T, K]) callSelect(ctx context.Context, req SelectRequest) (recs []T, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			recs, err = nil, &PanicError{Op: "SelectTasks", Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return r.spec.sel(ctx, req)
+}
+
+func (r *runnerK[T, K]) callOne(ctx context.Context, t T) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Op: "Execute", Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return r.spec.one(ctx, t, r.env.ownSign)
+}
+
+func (r *runnerK[T, K]) callBatch(ctx context.Context, ts []T) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Op: "ExecuteBatch", Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return r.spec.batch(ctx, ts, r.env.ownSign)
+}
+
+// itemIDs lists the ids of items, for logs and errors.
+func itemIDs(items []TaskItem) []string {
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	return ids
+}
+
+func sprint(v any) string { return fmt.Sprint(v) }

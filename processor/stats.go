@@ -1,0 +1,132 @@
+package processor
+
+import (
+	"fmt"
+	"time"
+)
+
+// Stats are the counters of one processor since New, TBSchedule's dealInfoDesc
+// fields and a few more. Records are counted one by one, also in multi deals.
+type Stats struct {
+	// FetchCalls counts SelectTasks calls (TBSchedule FetchDataCount).
+	FetchCalls int64
+	// FetchErrors counts SelectTasks calls that returned an error or panicked.
+	FetchErrors int64
+	// Fetched counts the records SelectTasks returned (FetchDataNum).
+	Fetched int64
+	// Succeeded counts records whose Execute (or batch) returned nil (DealDataSucess).
+	Succeeded int64
+	// Failed counts records whose deal returned an error or panicked, and
+	// records dropped because their key panicked (DealDataFail).
+	Failed int64
+	// Panics counts recovered panics of deal calls and key functions (one per call).
+	Panics int64
+	// DealTime is the time spent executing records, summed over goroutines
+	// (DealSpendTime). It is measured per group of records a goroutine takes.
+	DealTime time.Duration
+	// DuplicatesSuppressed counts fetched records not handed out because a
+	// record with the same key was queued or executing (NOTSLEEP), TBSchedule's
+	// otherCompareCount (which counted comparisons instead).
+	DuplicatesSuppressed int64
+	// Fenced counts fetched records dropped unexecuted by Fence.
+	Fenced int64
+	// Dropped counts fetched records dropped unexecuted at shutdown.
+	Dropped int64
+	// LastFetch is when the last SelectTasks call started; zero before the first.
+	LastFetch time.Time
+}
+
+// DealInfoDesc formats s as TBSchedule's dealInfoDesc, e.g.
+// "FetchDataCount=12,FetchDataNum=6000,DealDataSucess=6000,DealDataFail=0,DealSpendTime=31000,otherCompareCount=0"
+// (DealSpendTime in milliseconds; the misspelling is TBSchedule's).
+func (s Stats) DealInfoDesc() string {
+	return fmt.Sprintf("FetchDataCount=%d,FetchDataNum=%d,DealDataSucess=%d,DealDataFail=%d,DealSpendTime=%d,otherCompareCount=%d",
+		s.FetchCalls, s.Fetched, s.Succeeded, s.Failed, s.DealTime.Milliseconds(), s.DuplicatesSuppressed)
+}
+
+// Add returns the sum of s and o (LastFetch: the later one), for totals over
+// successive processors.
+func (s Stats) Add(o Stats) Stats {
+	s.FetchCalls += o.FetchCalls
+	s.FetchErrors += o.FetchErrors
+	s.Fetched += o.Fetched
+	s.Succeeded += o.Succeeded
+	s.Failed += o.Failed
+	s.Panics += o.Panics
+	s.DealTime += o.DealTime
+	s.DuplicatesSuppressed += o.DuplicatesSuppressed
+	s.Fenced += o.Fenced
+	s.Dropped += o.Dropped
+	if o.LastFetch.After(s.LastFetch) {
+		s.LastFetch = o.LastFetch
+	}
+	return s
+}
+
+// PauseReason says why a processor stopped fetching by itself for the rest of
+// a Run.
+type PauseReason string
+
+// Pause reasons.
+const (
+	// PauseNoData: Config.PauseWhenNoData and SelectTasks returned no record.
+	PauseNoData PauseReason = "no data"
+	// PauseFetchLimit: Config.FetchDataCountEachSchedule SelectTasks calls were made.
+	PauseFetchLimit PauseReason = "fetch limit"
+)
+
+// DropReason says why fetched records were dropped without being executed.
+type DropReason string
+
+// Drop reasons.
+const (
+	// DropFenced: Fence was called (or the fetch ended after it).
+	DropFenced DropReason = "fenced"
+	// DropStopped: Run's context was cancelled.
+	DropStopped DropReason = "stopped"
+)
+
+// Status is a snapshot of a processor.
+type Status struct {
+	// Type is the processor's type.
+	Type Type
+	// Running: a Run is in progress.
+	Running bool
+	// Fenced: Fence was called and Unfence not yet.
+	Fenced bool
+	// Paused is set once the processor stopped fetching by itself for the rest
+	// of the Run; empty otherwise.
+	Paused PauseReason
+	// Items are the items the processor fetches for.
+	Items []TaskItem
+	// Fetching: a SelectTasks call is in progress.
+	Fetching bool
+	// Queued counts fetched records not yet handed to a goroutine.
+	Queued int
+	// Unfinished counts fetched records not yet finished (queued, taken or
+	// executing), the records Release and Fence wait for.
+	Unfinished int
+	// Executing counts goroutines executing records.
+	Executing int
+	// Stragglers counts goroutines still in user code after a Run returned
+	// ErrStuck.
+	Stragglers int
+	// Stats are the counters since New.
+	Stats Stats
+}
+
+// Metrics receives the events of a processor as they happen, for export to a
+// metrics system. Methods are called on processor goroutines without locks
+// held, concurrently; they must be fast and must not call back into the
+// processor. A panic in them is recovered and logged.
+type Metrics interface {
+	// Fetched is called after each SelectTasks call with the number of records
+	// it returned, how many of them were suppressed as duplicates, its duration
+	// and its error.
+	Fetched(records, duplicates int, d time.Duration, err error)
+	// Dealt is called after a goroutine executed a group of records: how many
+	// succeeded and failed, and how long the group took.
+	Dealt(succeeded, failed int, d time.Duration)
+	// Dropped is called when fetched records are dropped without execution.
+	Dropped(records int, reason DropReason)
+}

@@ -1,0 +1,268 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// work is the loop of one goroutine of a Run. It holds mu except while it
+// runs user code or sleeps.
+//
+// SLEEP: a goroutine fetches only when the queue is empty, no fetch is in
+// progress and no goroutine is executing, i.e. it is the last one to go idle;
+// the others wait on cond, which the fetcher broadcasts when it queued records.
+// NOTSLEEP: any goroutine fetches as soon as the queue is empty and no fetch
+// is in progress. Both: everything the decision reads is guarded by mu and
+// every change that can enable a waiting goroutine broadcasts cond under mu,
+// so no wake-up is lost and no goroutine polls.
+func (p *Processor) work(w *worker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for !p.stopping {
+		switch {
+		case p.cur != nil:
+			p.executeLocked(w)
+		case p.canFetchLocked() && !isDone(w.done):
+			p.fetchLocked(w)
+		case p.paused != "" && !p.pauseNotified && len(p.active) == 0:
+			p.notifyPauseLocked(w)
+		default:
+			p.cond.Wait()
+		}
+	}
+}
+
+// canFetchLocked tells whether a goroutine may call SelectTasks now.
+func (p *Processor) canFetchLocked() bool {
+	return p.cur == nil && !p.fetching && !p.dupWait && p.mayFetchLocked() &&
+		(p.cfg.Type == NotSleep || p.busy == 0)
+}
+
+// mayFetchLocked: nothing forbids fetching (queue state aside).
+func (p *Processor) mayFetchLocked() bool {
+	return !p.stopping && !p.fenced && p.paused == "" && len(p.items) > 0
+}
+
+// executeLocked takes a chunk of the queue and executes it.
+func (p *Processor) executeLocked(w *worker) {
+	f := p.cur
+	avail := f.n - f.next
+	n := min(max(avail/(2*p.cfg.ThreadNumber), 1), maxChunk)
+	if e := p.env.execNum; e > 1 {
+		n = (n + e - 1) / e * e
+	}
+	n = min(n, avail)
+	lo, hi := f.next, f.next+n
+	if f.next = hi; f.next == f.n {
+		p.cur = nil
+	}
+	p.busy++
+	w.phase, w.f = phaseExec, f
+	p.mu.Unlock()
+
+	start := p.clock.Now()
+	res := p.run.run(f.ctx, f.data, lo, hi, f.gen)
+	d := p.clock.Now().Sub(start)
+	p.mDealt(res.ok, res.failed, d)
+	dropped := n - res.done
+	if dropped > 0 {
+		reason := DropFenced
+		if p.stopped.Load() {
+			reason = DropStopped
+		}
+		p.mDropped(dropped, reason)
+	}
+
+	p.mu.Lock()
+	p.busy--
+	w.phase, w.f = phaseIdle, nil
+	st := &p.stats
+	st.Succeeded += int64(res.ok)
+	st.Failed += int64(res.failed)
+	st.Panics += int64(res.panics)
+	st.DealTime += d
+	if dropped > 0 {
+		p.countDropLocked(dropped)
+	}
+	p.run.forget(f.data, lo, hi)
+	p.finishRecordsLocked(f, n)
+}
+
+// fetchLocked calls SelectTasks once, queues what it returned, and sleeps as
+// configured (SleepTimeInterval before, SleepTimeNoData after an empty fetch,
+// backoff after an error), keeping the fetch turn meanwhile.
+func (p *Processor) fetchLocked(w *worker) {
+	p.fetching = true
+	w.phase = phaseFetch
+	defer func() {
+		p.fetching = false
+		w.phase, w.f = phaseIdle, nil
+	}()
+	if d := p.cfg.SleepTimeInterval; d > 0 {
+		p.sleepLocked(d, w.done)
+		if !p.mayFetchLocked() || isDone(w.done) {
+			return
+		}
+	}
+
+	items := slices.Clone(p.items)
+	p.fetchSeq++
+	f := &fetchRec{seq: p.fetchSeq, items: items, gen: p.gen.Load(), pending: 1, selecting: true}
+	f.ctx = context.WithValue(p.dealCtx, itemsKey{}, slices.Clone(items))
+	sctx, cancel := context.WithCancel(f.ctx)
+	p.fetchCancel = cancel
+	p.run.beginFetch()
+	p.active = append(p.active, f)
+	w.f = f
+	p.fetchCount++
+	req := SelectRequest{
+		TaskParameter: p.cfg.TaskParameter,
+		OwnSign:       p.cfg.OwnSign,
+		TaskItemNum:   p.taskItemNum,
+		Items:         slices.Clone(items),
+		FetchNum:      p.cfg.FetchDataNumber,
+	}
+	p.mu.Unlock()
+
+	start := p.clock.Now()
+	data, raw, bad, err := p.run.fetch(sctx, req)
+	d := p.clock.Now().Sub(start)
+	cancel()
+
+	p.mu.Lock()
+	p.fetchCancel = nil
+	f.selecting = false
+	st := &p.stats
+	st.FetchCalls++
+	st.LastFetch = start
+	st.Fetched += int64(raw)
+	st.Failed += int64(bad)
+	st.Panics += int64(bad)
+	var perr *PanicError
+	if err != nil {
+		st.FetchErrors++
+		if errors.As(err, &perr) {
+			st.Panics++
+		}
+	}
+	kept, dups, dropped := 0, 0, 0
+	stale := f.gen != p.gen.Load()
+	if data != nil {
+		if stale {
+			dropped = raw - bad
+			p.countDropLocked(dropped)
+			p.run.recycle(data)
+		} else {
+			kept, dups = p.run.admit(data)
+			st.DuplicatesSuppressed += int64(dups)
+			f.data, f.n = data, kept
+		}
+	}
+	p.run.endFetch()
+	f.pending += kept - 1
+	if kept > 0 {
+		p.cur = f
+		p.cond.Broadcast()
+	}
+	if f.pending == 0 {
+		p.finishFetchLocked(f)
+	}
+	if lim := p.cfg.FetchDataCountEachSchedule; lim > 0 && p.fetchCount >= lim && p.paused == "" {
+		p.paused = PauseFetchLimit
+	}
+	var pause time.Duration
+	noData := err == nil && !stale && raw == 0
+	switch {
+	case err != nil:
+		p.fetchErrs++
+		pause = p.backoff()
+	case stale:
+	case raw == 0:
+		p.fetchErrs = 0
+		if p.cfg.PauseWhenNoData {
+			if p.paused == "" {
+				p.paused = PauseNoData
+			}
+		} else {
+			pause = p.cfg.SleepTimeNoData
+		}
+	case kept == 0 && dups > 0:
+		// Every record is still in flight: fetching again before one of
+		// them finishes would return the same records.
+		p.fetchErrs = 0
+		p.dupWait = true
+	case kept == 0:
+		p.fetchErrs = 0
+		pause = p.cfg.SleepTimeNoData // every key panicked
+	default:
+		p.fetchErrs = 0
+	}
+	p.mu.Unlock()
+
+	p.mFetched(raw, dups, d, err)
+	p.mDropped(dropped, DropFenced)
+	if noData && p.cfg.OnNoData != nil {
+		p.callOnNoData()
+	}
+	if err != nil {
+		if perr != nil {
+			p.log.Error("processor: SelectTasks panicked", "ownSign", p.cfg.OwnSign,
+				"items", itemIDs(items), "err", err, "stack", string(perr.Stack))
+		} else {
+			p.log.Warn("processor: SelectTasks failed", "ownSign", p.cfg.OwnSign,
+				"items", itemIDs(items), "err", err, "retryIn", pause)
+		}
+	}
+	p.mu.Lock()
+	p.sleepLocked(pause, w.done)
+}
+
+// isDone tells whether done is closed (Run's ctx cancelled, before shutdown
+// took the lock to set stopping).
+func isDone(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// backoff is the pause after the fetchErrs-th failed fetch in a row:
+// exponential from max(SleepTimeNoData, 100ms) up to a minute, jittered ±20%.
+func (p *Processor) backoff() time.Duration {
+	base := max(p.cfg.SleepTimeNoData, 100*time.Millisecond)
+	d := base
+	for i := 1; i < p.fetchErrs && d < time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, max(time.Minute, base))
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// notifyPauseLocked reports a pause once the processor is drained.
+func (p *Processor) notifyPauseLocked(w *worker) {
+	p.pauseNotified = true
+	reason := p.paused
+	w.phase = phaseHook
+	p.mu.Unlock()
+	p.log.Info("processor: paused", "reason", string(reason))
+	if p.cfg.OnPause != nil {
+		p.callOnPause(reason)
+	}
+	p.mu.Lock()
+	w.phase = phaseIdle
+}
+
+func (p *Processor) callOnPause(r PauseReason) {
+	defer p.recoverHook("OnPause")
+	p.cfg.OnPause(r)
+}
+
+func (p *Processor) callOnNoData() {
+	defer p.recoverHook("OnNoData")
+	p.cfg.OnNoData()
+}
