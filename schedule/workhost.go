@@ -28,6 +28,10 @@ type workHost struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	past    processor.Stats // totals of processors that have ended
+	// exited is closed once every goroutine of the last processor has
+	// returned; a new one never starts before (no two processors at once,
+	// even when a deal ignored its context past the shutdown timeout).
+	exited <-chan struct{}
 }
 
 // windowView is the window as the work host sees it.
@@ -178,6 +182,22 @@ func (w *workHost) startProcessor() {
 		return
 	}
 	m := w.m
+	if w.exited != nil {
+		select {
+		case <-w.exited:
+			w.exited = nil
+		default:
+			exited := w.exited
+			m.log.Warn("a deal of the previous window still runs; the processor starts when it returns")
+			m.goFunc(func() {
+				<-exited
+				if w.windowState().state.Open {
+					w.startProcessor()
+				}
+			})
+			return
+		}
+	}
 	cfg := processorConfig(m.tt, m.ownSign, max(w.itemNum, 1), m.cfg)
 	if m.window.noDataEnd {
 		cfg.OnNoData = func() { signal(w.noData) }
@@ -219,6 +239,7 @@ func (w *workHost) stopProcessor() {
 	<-done
 	w.mu.Lock()
 	w.past = w.past.Add(p.Stats())
+	w.exited = p.Exited()
 	w.mu.Unlock()
 }
 
