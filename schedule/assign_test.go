@@ -72,16 +72,6 @@ func assignSortedLoads(servers []schedule.ServerID, target map[schedule.ItemID]s
 	return out
 }
 
-func assignItemsOf(target map[schedule.ItemID]schedule.ServerID, items []schedule.ItemID, s schedule.ServerID) []schedule.ItemID {
-	var out []schedule.ItemID
-	for _, it := range items {
-		if target[it] == s {
-			out = append(out, it)
-		}
-	}
-	return out
-}
-
 // assignBestKept is the most items that can stay with their live owner under
 // any balanced distribution of A assigned items, by brute force over every
 // choice of the servers carrying the remainder (small n) and otherwise by

@@ -2,7 +2,6 @@ package zkstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -95,13 +94,6 @@ func superConn(t testing.TB, c *zktest.Cluster) *zk.Conn {
 	return conn
 }
 
-// rawConn returns a raw client of c without credentials.
-func rawConn(t testing.TB, c *zktest.Cluster) *zk.Conn {
-	t.Helper()
-	conn, _ := c.Connect(t, nil, 10*time.Second)
-	return conn
-}
-
 // waitFor polls cond until it holds or d passes.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
 	t.Helper()
@@ -160,15 +152,6 @@ func sampleServer(rt, ip string) schedule.Server {
 		TaskType: rt, BaseTaskType: base, OwnSign: ownSign, IP: ip, HostName: "host",
 		ThreadNum: 2, RegisterTime: now, HeartBeatTime: now, IsRegister: true,
 	}
-}
-
-func isErr(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }
 
 // sharedCluster returns the standalone server the tests share (faults are
