@@ -53,10 +53,17 @@ func startManager(t *testing.T, b backend, tt schedule.TaskType, name string, de
 
 func startManagerOn(t *testing.T, b backend, store schedule.Store, tt schedule.TaskType, name string, deal processor.Deal) *running {
 	t.Helper()
+	return startManagerSign(t, b, store, tt, name, "", deal)
+}
+
+// startManagerSign runs a manager named name for ownSign on store.
+func startManagerSign(t *testing.T, b backend, store schedule.Store, tt schedule.TaskType, name, ownSign string, deal processor.Deal, opts ...schedule.ManagerOption) *running {
+	t.Helper()
 	cfg := schedule.DefaultManagerConfig()
 	cfg.IP, cfg.HostName, cfg.ShutdownTimeout = "127.0.0.1", name, 2*time.Second
-	m, err := schedule.NewManager(store, tt, "", deal,
-		schedule.WithManagerConfig(cfg), schedule.WithLogger(testLogger().With("mgr", name)), schedule.WithClock(b.clock))
+	opts = append([]schedule.ManagerOption{schedule.WithManagerConfig(cfg),
+		schedule.WithLogger(testLogger().With("mgr", name)), schedule.WithClock(b.clock)}, opts...)
+	m, err := schedule.NewManager(store, tt, ownSign, deal, opts...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{name: name, m: m, store: store, cancel: cancel, done: make(chan error, 1)}

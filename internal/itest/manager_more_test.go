@@ -61,17 +61,7 @@ func TestManagerOwnSignIsolation(t *testing.T) {
 		createTaskType(t, obs, tt)
 		rec := newRecorder()
 		start := func(name, ownSign string) *running {
-			store := b.open(t)
-			cfg := schedule.DefaultManagerConfig()
-			cfg.IP, cfg.HostName = "127.0.0.1", name
-			m, err := schedule.NewManager(store, tt, ownSign, rec.deal(name, time.Millisecond),
-				schedule.WithManagerConfig(cfg), schedule.WithLogger(testLogger()), schedule.WithClock(b.clock))
-			require.NoError(t, err)
-			ctx, cancel := context.WithCancel(context.Background())
-			r := &running{name: name, m: m, store: store, cancel: cancel, done: make(chan error, 1)}
-			go func() { r.done <- m.Run(ctx) }()
-			t.Cleanup(func() { r.stop(t) })
-			return r
+			return startManagerSign(t, b, b.open(t), tt, name, ownSign, rec.deal(name, time.Millisecond))
 		}
 		start("base1", "")
 		start("base2", "BASE")
@@ -105,9 +95,9 @@ func TestManagerExpiresStaleOwnSign(t *testing.T) {
 	createTaskType(t, obs, tt)
 	rec := newRecorder()
 
-	dev := startManagerOwnSign(t, b, tt, "dev", "DEV", rec)
+	dev := startManagerSign(t, b, b.open(t), tt, "dev", "DEV", rec.deal("dev", time.Millisecond))
 	waitBalanced(t, obs, "stale$DEV", 1, 2, 20*time.Second)
-	startManagerOwnSign(t, b, tt, "base", "", rec)
+	startManagerSign(t, b, b.open(t), tt, "base", "", rec.deal("base", time.Millisecond))
 	waitBalanced(t, obs, "stale", 1, 2, 20*time.Second)
 
 	// While the DEV server lives, an hour passing removes nothing.
@@ -129,20 +119,6 @@ func TestManagerExpiresStaleOwnSign(t *testing.T) {
 		}
 		return true
 	}, 20*time.Second, 20*time.Millisecond, "the stale DEV runtime is removed an hour after its last server left")
-}
-
-func startManagerOwnSign(t *testing.T, b backend, tt schedule.TaskType, name, ownSign string, rec *recorder) *running {
-	store := b.open(t)
-	cfg := schedule.DefaultManagerConfig()
-	cfg.IP, cfg.HostName = "127.0.0.1", name
-	m, err := schedule.NewManager(store, tt, ownSign, rec.deal(name, time.Millisecond),
-		schedule.WithManagerConfig(cfg), schedule.WithLogger(testLogger()), schedule.WithClock(b.clock))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{name: name, m: m, store: store, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- m.Run(ctx) }()
-	t.Cleanup(func() { r.stop(t) })
-	return r
 }
 
 // A permit window on cluster time: closed → nothing runs; at the start cron
@@ -251,13 +227,8 @@ func TestManagerStatusAndMetrics(t *testing.T) {
 	createTaskType(t, obs, tt)
 	rec := newRecorder()
 	met := &countingMetrics{}
-	store := b.open(t)
-	m, err := schedule.NewManager(store, tt, "", rec.deal("s", time.Millisecond),
-		schedule.WithClock(b.clock), schedule.WithLogger(testLogger()), schedule.WithMetrics(met))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
+	r := startManagerSign(t, b, b.open(t), tt, "s", "", rec.deal("s", time.Millisecond), schedule.WithMetrics(met))
+	m := r.m
 	require.Eventually(t, func() bool { return len(m.Status().Owned) == 3 }, 10*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return m.Status().Stats.Succeeded > 0 }, 10*time.Second, 5*time.Millisecond)
 	st := m.Status()
@@ -277,7 +248,6 @@ func TestManagerStatusAndMetrics(t *testing.T) {
 		require.NoError(t, err)
 		return len(servers) == 1 && servers[0].Version > 0 && servers[0].DealInfoDesc != "" && servers[0].NextRunStartTime == ""
 	}, 10*time.Second, 5*time.Millisecond)
-	cancel()
-	require.NoError(t, <-done)
+	r.stop(t)
 	assert.Empty(t, m.Status().Owned, "a stopped manager owns nothing")
 }
