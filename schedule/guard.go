@@ -29,8 +29,13 @@ type fenceGuard struct {
 	lost   bool
 }
 
+// newFenceGuard starts held — and fenced if the last session ended fenced —
+// so that nothing is fetched under a new session before the first successful
+// read of servers and items lifts it.
 func newFenceGuard(m *Manager, sess Session, work *workHost) *fenceGuard {
-	return &fenceGuard{m: m, sess: sess, work: work, fenceAfter: m.fenceAfter(sess), changed: make(chan struct{}, 1)}
+	work.hold(true)
+	return &fenceGuard{m: m, sess: sess, work: work, fenceAfter: m.fenceAfter(sess), changed: make(chan struct{}, 1),
+		held: true, fenced: work.isFenced()}
 }
 
 func (g *fenceGuard) run(ctx context.Context) {
@@ -55,10 +60,13 @@ func (g *fenceGuard) run(ctx context.Context) {
 				g.held = true
 				g.work.hold(true)
 				g.m.log.Warn("session suspect: fetching stopped", "session", fmt.Sprintf("%#x", g.sess.ID()))
-				if !g.fenced && timer == nil {
-					timer = g.m.clock.NewTimer(g.fenceAfter)
-					timerC = timer.C()
-				}
+			}
+			// Arm the fence whenever the session is suspect and not fenced,
+			// also when it was held already (a flap: suspect, connected but
+			// not yet confirmed, suspect again).
+			if !g.fenced && timer == nil {
+				timer = g.m.clock.NewTimer(g.fenceAfter)
+				timerC = timer.C()
 			}
 			g.mu.Unlock()
 		case SessionConnected:

@@ -51,7 +51,8 @@ type Manager struct {
 	mu        sync.Mutex // guards the fields below
 	defs      []string
 	status    Status
-	finished  []ItemID // releases whose batch boundary passed; read by the session loop
+	finished  []ItemID // releases of session whose batch boundary passed; read by the session loop
+	session   *session // the current session's state, to tag releases
 	lastError error
 }
 
@@ -125,6 +126,7 @@ func processorConfig(tt TaskType, ownSign string, itemNum int, cfg ManagerConfig
 		SleepTimeNoData:            tt.SleepTimeNoData,
 		SleepTimeInterval:          tt.SleepTimeInterval,
 		ShutdownTimeout:            cfg.ShutdownTimeout,
+		CancelGrace:                cfg.CancelGrace,
 		TaskParameter:              tt.TaskParameter,
 		OwnSign:                    ownSign,
 		TaskItemNum:                itemNum,
@@ -261,12 +263,15 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		return err
 	}
 	s := &session{sess: sess, me: rec.UUID, rec: rec, releasing: map[ItemID]time.Time{}, owned: map[ItemID]Item{}}
+	m.mu.Lock()
+	m.session, m.finished = s, nil
+	m.mu.Unlock()
 	m.log.Info("server registered", "server", s.me, "session", fmt.Sprintf("%#x", sess.ID()))
 	m.updateStatus(func(st *Status) {
 		st.Server, st.Session, st.Owned, st.Releasing = s.me, SessionConnected, nil, nil
 	})
-	work.setFenced(false)
-
+	// The guard starts held (and fenced if the last session ended fenced);
+	// the first successful reconcile below lifts it.
 	guard := newFenceGuard(m, sess, work)
 	m.goFunc(func() { guard.run(sctx) })
 
@@ -275,9 +280,19 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	resync := m.clock.NewTicker(m.cfg.ResyncInterval)
 	defer resync.Stop()
 
+	// Config edits made while this server had no session are not seen by
+	// the config watch: read the task type afresh.
+	m.reloadConfig(sctx)
+
 	dirty := true
 	bo := newBackoff(50*time.Millisecond, 2*time.Second)
+	var retry Timer
 	var retryC <-chan time.Time
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
 	for {
 		if dirty && sess.State() == SessionConnected {
 			dirty = false
@@ -295,12 +310,15 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 				// alive and the items we process are ours.
 				guard.lift()
 			}
+			if retry != nil {
+				retry.Stop()
+				retry, retryC = nil, nil
+			}
 			if again {
-				t := m.clock.NewTimer(bo.next())
-				retryC = t.C()
+				retry = m.clock.NewTimer(bo.next())
+				retryC = retry.C()
 			} else {
 				bo.reset()
-				retryC = nil
 			}
 		}
 		select {
@@ -325,9 +343,10 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		case <-m.wake:
 			dirty = true
 		case <-retryC:
-			retryC = nil
+			retry, retryC = nil, nil
 			dirty = true
 		case <-resync.C():
+			m.reloadConfig(sctx)
 			dirty = true
 			if s.leader {
 				m.expireOwnSigns(sctx)
@@ -461,6 +480,18 @@ func countActive(items []Item) int {
 // own server node, so a deposed leader's writes fail.
 func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live map[ServerID]bool, items Items) (Items, bool, error) {
 	defs := m.currentDefs()
+	if items.Mark.Leader != "" && !slices.Equal(items.Mark.Defs, defs) {
+		// Before rewriting the items, make sure our list is the stored one:
+		// a server that missed an edit must not revert it.
+		tt, _, err := m.store.TaskType(ctx, m.tt.BaseTaskType)
+		if err != nil {
+			return items, false, err
+		}
+		m.mu.Lock()
+		m.defs = slices.Clone(tt.TaskItems)
+		m.mu.Unlock()
+		defs = tt.TaskItems
+	}
 	if items.Mark.Leader == "" || !slices.Equal(items.Mark.Defs, defs) || m.markStale(ctx, items.Mark) {
 		now, err := m.store.Now(ctx)
 		if err != nil {
@@ -662,9 +693,15 @@ func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, i
 		ch := work.release(toRelease)
 		ids := toRelease
 		m.goFunc(func() {
-			<-ch
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return // the session ended: its releases no longer matter
+			}
 			m.mu.Lock()
-			m.finished = append(m.finished, ids...)
+			if m.session == s {
+				m.finished = append(m.finished, ids...)
+			}
 			m.mu.Unlock()
 			m.poke()
 		})
@@ -764,12 +801,34 @@ func (m *Manager) stopGracefully(s *session, work *workHost) {
 	if err != nil {
 		m.log.Warn("releasing items at stop failed; the leader reclaims them when the node is gone", "server", s.me, "err", err)
 	}
-	if err := m.store.UnregisterServer(ctx, m.runtime, s.me); err != nil {
-		m.log.Warn("unregistering failed; the node vanishes with the session", "server", s.me, "err", err)
-	}
+	m.unregister(s)
 	m.dropSession(s, work)
 	m.updateStatus(func(st *Status) { st.Session = SessionClosed })
 	m.log.Info("server stopped", "server", s.me)
+}
+
+// unregister deletes the server node, retrying until it succeeds or the
+// session ends: a node left behind on a session that outlives the manager
+// (a factory shares one session among its managers) would be a live server
+// that processes nothing — and, as leader, would stall the runtime.
+func (m *Manager) unregister(s *session) {
+	bo := newBackoff(100*time.Millisecond, 2*time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := m.store.UnregisterServer(ctx, m.runtime, s.me)
+		cancel()
+		if err == nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrSessionLost) {
+			return
+		}
+		m.log.Warn("unregistering failed; retrying until it succeeds or the session ends", "server", s.me, "err", err)
+		t := m.clock.NewTimer(bo.next())
+		select {
+		case <-s.sess.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+	}
 }
 
 // expireOwnSigns removes the runtimes of other ownSigns of this task type

@@ -27,6 +27,11 @@ type ManagerConfig struct {
 	// cancelled mid-record on every stop; too long: a stuck deal delays the
 	// handover of every item of this server by that much.
 	ShutdownTimeout time.Duration
+	// CancelGrace is how long a stop waits, after cancelling the contexts of
+	// deals still running at ShutdownTimeout, before it reports them as
+	// stuck. Default 1s. The items of a stuck deal are not handed over until
+	// it returns, whatever this says.
+	CancelGrace time.Duration
 	// FenceAfter is how long the manager keeps running deals after its session
 	// became suspect (disconnected or silent) before it cancels their contexts.
 	// Fetching stops at once. Default: a third of the session timeout, which
@@ -50,6 +55,7 @@ func DefaultManagerConfig() ManagerConfig {
 		IP:               localIP(),
 		HostName:         host,
 		ShutdownTimeout:  30 * time.Second,
+		CancelGrace:      time.Second,
 		WriteParallelism: 32,
 	}
 }
@@ -69,6 +75,9 @@ func (c ManagerConfig) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%w: ManagerConfig.ShutdownTimeout (%v) must not be negative", ErrInvalid, c.ShutdownTimeout))
+	}
+	if c.CancelGrace < 0 {
+		errs = append(errs, fmt.Errorf("%w: ManagerConfig.CancelGrace (%v) must not be negative", ErrInvalid, c.CancelGrace))
 	}
 	if c.FenceAfter < 0 {
 		errs = append(errs, fmt.Errorf("%w: ManagerConfig.FenceAfter (%v) must not be negative", ErrInvalid, c.FenceAfter))

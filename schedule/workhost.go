@@ -25,6 +25,7 @@ type workHost struct {
 	stopped bool
 	ws      windowView
 	proc    *processor.Processor
+	last    *processor.Processor // the processor that ran last: it may still drain
 	cancel  context.CancelFunc
 	done    chan struct{}
 	past    processor.Stats // totals of processors that have ended
@@ -216,7 +217,7 @@ func (w *workHost) startProcessor() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	w.proc, w.cancel, w.done = p, cancel, done
+	w.proc, w.cancel, w.done, w.last = p, cancel, done, p
 	m.goFunc(func() {
 		defer close(done)
 		if err := p.Run(ctx); err != nil {
@@ -243,12 +244,34 @@ func (w *workHost) stopProcessor() {
 	w.mu.Unlock()
 }
 
-// stop stops the processor for good.
+// stop stops the processor for good and returns once every deal it started
+// has returned. A deal that ignores its context past ShutdownTimeout and
+// CancelGrace holds the stop (and so the handover of this server's items)
+// until it returns: handing over earlier would let two servers work on the
+// same item. It is logged every ShutdownTimeout meanwhile.
 func (w *workHost) stop() {
 	w.mu.Lock()
 	w.stopped = true
 	w.mu.Unlock()
 	w.stopProcessor()
+	w.mu.Lock()
+	last := w.last
+	w.mu.Unlock()
+	if last == nil {
+		return
+	}
+	every := max(w.m.cfg.ShutdownTimeout, time.Second)
+	for {
+		t := w.m.clock.NewTimer(every)
+		select {
+		case <-last.Exited():
+			t.Stop()
+			return
+		case <-t.C():
+			w.m.log.Error("a deal ignores its context: the stop (and the handover of this server's items) waits for it",
+				"status", last.Status())
+		}
+	}
 }
 
 // setItems sets the items the processor may fetch for.
@@ -329,12 +352,22 @@ func (w *workHost) release(ids []ItemID) <-chan struct{} {
 		}
 	}
 	w.items = kept
-	if w.proc == nil {
+	switch {
+	case w.proc != nil:
+		return w.proc.Release(strs)
+	case w.last != nil:
+		return w.last.Release(strs) // the window closed: it may still drain
+	default:
 		c := make(chan struct{})
 		close(c)
 		return c
 	}
-	return w.proc.Release(strs)
+}
+
+func (w *workHost) isFenced() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fenced
 }
 
 func (w *workHost) windowState() windowView {

@@ -1,0 +1,237 @@
+package schedule
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tbschedule/tbschedule-go/processor"
+)
+
+type fakeSess struct {
+	mu      sync.Mutex
+	st      SessionState
+	changed chan struct{}
+	done    chan struct{}
+}
+
+func newFakeSess() *fakeSess {
+	return &fakeSess{st: SessionConnected, changed: make(chan struct{}), done: make(chan struct{})}
+}
+func (f *fakeSess) ID() int64              { return 1 }
+func (f *fakeSess) Timeout() time.Duration { return 3 * time.Second }
+func (f *fakeSess) State() SessionState    { f.mu.Lock(); defer f.mu.Unlock(); return f.st }
+func (f *fakeSess) Changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
+}
+func (f *fakeSess) Done() <-chan struct{} { return f.done }
+func (f *fakeSess) Err() error            { return nil }
+func (f *fakeSess) set(st SessionState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st = st
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func (w *workHost) flags() (held, fenced bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.held, w.fenced
+}
+
+// Suspect → connected (no successful reconcile yet, so no lift) → suspect
+// again, for good (a partition: the client cannot learn of the expiry): the
+// fence must still come, FenceAfter after the second suspicion.
+func TestGuardFencesAfterAFlap(t *testing.T) {
+	m := &Manager{clock: SystemClock(), metrics: NopMetrics{}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		cfg: ManagerConfig{FenceAfter: 100 * time.Millisecond}}
+	work := newWorkHost(m)
+	sess := newFakeSess()
+	g := newFenceGuard(m, sess, work)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go g.run(ctx)
+
+	sess.set(SessionSuspect)
+	waitFor(t, func() bool { h, _ := work.flags(); return h }, "held after suspect")
+	time.Sleep(20 * time.Millisecond) // well under FenceAfter
+	sess.set(SessionConnected)        // blip: connected, but reconcile fails / not yet run: no lift
+	<-g.changed
+	time.Sleep(20 * time.Millisecond)
+	sess.set(SessionSuspect) // the partition begins for good
+
+	time.Sleep(1 * time.Second) // 10 × FenceAfter, a third of the session timeout
+	_, fenced := work.flags()
+	if !fenced {
+		t.Fatalf("session suspect for 1s (FenceAfter 100ms), yet running deals were never fenced")
+	}
+}
+
+func waitFor(t *testing.T, f func() bool, msg string) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if f() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal(msg)
+}
+
+type nopStore struct{ Store }
+
+// While the window closes, the last processor drains its running deals. A
+// Release asked meanwhile (a handover) must wait for them: handing the item
+// over earlier would let its next owner start while the deal still runs.
+func TestReleaseWaitsForADrainingWindow(t *testing.T) {
+	var running atomic.Bool
+	unblock := make(chan struct{})
+	var fetched atomic.Bool
+	deal := processor.SingleFunc(
+		func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
+			if fetched.CompareAndSwap(false, true) {
+				return []int{1}, nil
+			}
+			return nil, nil
+		},
+		func(ctx context.Context, n int, ownSign string) error {
+			running.Store(true)
+			defer running.Store(false)
+			select { // a deal that honours ctx, but takes a while
+			case <-unblock:
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	tt := DefaultTaskType("rel")
+	tt.DealBeanName = "d"
+	tt.TaskItems = []string{"0"}
+	tt.ThreadNumber = 1
+	cfg := DefaultManagerConfig()
+	cfg.ShutdownTimeout = 5 * time.Second
+	m, err := NewManager(nopStore{}, tt, "", deal, WithManagerConfig(cfg),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorkHost(m)
+	w.setItems([]processor.TaskItem{{ID: "0", Epoch: 1}})
+	w.applyWindow(windowState{Open: true}, false, "open")
+	waitFor(t, running.Load, "deal running")
+
+	closed := make(chan struct{})
+	go func() { w.applyWindow(windowState{}, true, "paused: no data"); close(closed) }()
+	waitFor(t, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.proc == nil }, "proc cleared")
+
+	ch := w.release([]ItemID{"0"})
+	select {
+	case <-ch:
+		if running.Load() {
+			close(unblock)
+			<-closed
+			t.Fatal("release reported the batch boundary while a deal of item 0 still runs")
+		}
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(unblock)
+	<-closed
+}
+
+// A graceful stop while the window's processor is still draining waits for
+// it before the items are handed over.
+func TestStopWaitsForADrainingWindow(t *testing.T) {
+	var running atomic.Bool
+	unblock := make(chan struct{})
+	var fetched atomic.Bool
+	deal := processor.SingleFunc(
+		func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
+			if fetched.CompareAndSwap(false, true) {
+				return []int{1}, nil
+			}
+			return nil, nil
+		},
+		func(ctx context.Context, n int, ownSign string) error {
+			running.Store(true)
+			defer running.Store(false)
+			select {
+			case <-unblock:
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	tt := DefaultTaskType("stp")
+	tt.DealBeanName = "d"
+	tt.TaskItems = []string{"0"}
+	tt.ThreadNumber = 1
+	cfg := DefaultManagerConfig()
+	cfg.ShutdownTimeout = 300 * time.Millisecond
+	m, err := NewManager(nopStore{}, tt, "", deal, WithManagerConfig(cfg),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorkHost(m)
+	w.setItems([]processor.TaskItem{{ID: "0", Epoch: 1}})
+	w.applyWindow(windowState{Open: true}, false, "open")
+	waitFor(t, running.Load, "deal running")
+	closed := make(chan struct{})
+	go func() { w.applyWindow(windowState{}, true, "paused: no data"); close(closed) }()
+	waitFor(t, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.proc == nil }, "proc cleared")
+	w.stop()
+	still := running.Load()
+	close(unblock)
+	<-closed
+	if still {
+		t.Fatal("work.stop() returned while a deal still runs; stopGracefully would now hand its item over")
+	}
+}
+
+// Deals still running at ShutdownTimeout get their contexts cancelled; the
+// stop waits until they have returned (CancelGrace, then for as long as they
+// take) before the items can be handed over.
+func TestStopWaitsForCancelledDeals(t *testing.T) {
+	var running atomic.Bool
+	var fetched atomic.Bool
+	deal := processor.SingleFunc(
+		func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
+			if fetched.CompareAndSwap(false, true) {
+				return []int{1}, nil
+			}
+			return nil, nil
+		},
+		func(ctx context.Context, n int, ownSign string) error {
+			running.Store(true)
+			defer running.Store(false)
+			<-ctx.Done()
+			time.Sleep(50 * time.Millisecond) // honours ctx: rolls back, returns
+			return ctx.Err()
+		})
+	tt := DefaultTaskType("grace")
+	tt.DealBeanName = "d"
+	tt.TaskItems = []string{"0"}
+	tt.ThreadNumber = 1
+	cfg := DefaultManagerConfig()
+	cfg.ShutdownTimeout = 100 * time.Millisecond
+	m, err := NewManager(nopStore{}, tt, "", deal, WithManagerConfig(cfg),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorkHost(m)
+	w.setItems([]processor.TaskItem{{ID: "0", Epoch: 1}})
+	w.applyWindow(windowState{Open: true}, false, "open")
+	waitFor(t, running.Load, "deal running")
+	w.stop()
+	still := running.Load()
+	time.Sleep(100 * time.Millisecond)
+	if still {
+		t.Fatalf("work.stop() returned (lastError=%v) while a deal that honours ctx was still returning", m.lastError)
+	}
+}
