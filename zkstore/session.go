@@ -241,10 +241,10 @@ func (s *Store) sessionTimeout() time.Duration {
 // probeLoop is the liveness probe. go-zookeeper notices a silent server only
 // after two thirds of the session timeout (its read deadline); owners must
 // stop acting on their grants earlier. So every sixth of the timeout the
-// store sends a cheap request (exists on the root), and as soon as nothing
-// has been read from the server for a third of the timeout, the session is
+// store sends a cheap request (exists on the root), and as soon as no probe
+// sent in the last third of the timeout has been answered, the session is
 // Suspect even though the connection looks up. It is Connected again as soon
-// as answers resume on the same session.
+// as a probe is answered on the same session.
 func (s *Store) probeLoop() {
 	timer := s.clock.NewTimer(0)
 	defer timer.Stop()
@@ -291,10 +291,24 @@ func (s *Store) probeLoop() {
 }
 
 func (s *Store) probe() {
-	_, _ = call(s, context.Background(), kindProbe, func(c *zk.Conn) (bool, error) {
+	// The lease is measured from the time the probe was SENT: an answer
+	// proves the server heard from this session at or after sent, so the
+	// session cannot expire before sent + timeout. Unrequested bytes (watch
+	// notifications caused by other clients) prove nothing about that and
+	// do not count.
+	sent := s.mono()
+	_, err := call(s, context.Background(), kindProbe, func(c *zk.Conn) (bool, error) {
 		ok, _, err := c.Exists(s.cfg.Root)
 		return ok, err
 	})
+	if err == nil {
+		for {
+			last := s.lastRecv.Load()
+			if int64(sent) <= last || s.lastRecv.CompareAndSwap(last, int64(sent)) {
+				break
+			}
+		}
+	}
 	s.sessMu.Lock()
 	s.probing = false
 	s.sessMu.Unlock()
@@ -329,9 +343,9 @@ func (s *Store) checkLiveness(timeout time.Duration) (stale bool) {
 	return stale
 }
 
-// wrapDialer wraps every connection to record when bytes arrive (for the
-// liveness probe) and to read the server's answer to the connect request
-// (session id and negotiated timeout, which go-zookeeper does not expose).
+// wrapDialer wraps every connection to read the server's answer to the
+// connect request (session id and negotiated timeout, which go-zookeeper
+// does not expose).
 func (s *Store) wrapDialer(dial zk.Dialer) zk.Dialer {
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
 		c, err := dial(network, address, timeout)
@@ -342,7 +356,7 @@ func (s *Store) wrapDialer(dial zk.Dialer) zk.Dialer {
 	}
 }
 
-// watchedConn is a net.Conn that reports reads to its Store.
+// watchedConn is a net.Conn that parses the connect response for its Store.
 type watchedConn struct {
 	net.Conn
 	s *Store
@@ -359,7 +373,6 @@ const connectRespLen = 20
 func (c *watchedConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 {
-		c.s.lastRecv.Store(int64(c.s.mono()))
 		if !c.done {
 			c.head = append(c.head, b[:n]...)
 			if len(c.head) >= connectRespLen {

@@ -51,7 +51,7 @@ type Store struct {
 	conn     *zk.Conn
 	connPtr  atomic.Pointer[zk.Conn] // for the event callback, set once Connect returns
 	stats    counters
-	lastRecv atomic.Int64 // monotonic ns (since start) of the last byte read from ZooKeeper
+	lastRecv atomic.Int64 // monotonic ns (since start) of the sending of the last answered probe (or of the last handshake)
 	hs       atomic.Pointer[handshake]
 
 	ctx    context.Context // ends at Close
