@@ -24,7 +24,9 @@ import (
 // watch (buffered, closed after firing) are ignored. A missing directory is
 // watched with exists until it appears.
 //
-// Every Watch caller of one scope shares its ZooKeeper watches. When a
+// Every Watch caller of one scope shares its ZooKeeper watches, and scopes
+// that overlap share the watches on their common nodes; when such a watch
+// fires, every interested scope re-arms what it needs of it. When a
 // session expires, ZooKeeper drops every watch: the hub re-arms every active
 // scope on the new session and signals every channel. Watches survive a mere
 // disconnect (the client re-registers them on reconnect, and the server
@@ -349,7 +351,17 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 			toSignal[st] = true
 		}
 		if !down {
-			err := h.rearm(s.ctx, want[0], k)
+			// Every interested scope re-arms what it needs: scopes that
+			// share a node may need different watches on it (the config
+			// scope watches a strategy node's data, that strategy's
+			// runtimes scope only its children). Re-arming skips what is
+			// armed already.
+			var err error
+			for _, st := range want {
+				if err = h.rearm(s.ctx, st, k); err != nil {
+					break
+				}
+			}
 			if err == nil {
 				continue
 			}
@@ -430,7 +442,12 @@ func (h *watchHub) rearm(ctx context.Context, st *scopeState, k watchKey) error 
 			return h.armDir(ctx, d, false)
 		}
 	}
-	return h.armData(ctx, k.path)
+	for _, d := range st.dirs {
+		if d.childData && parentOf(k.path) == d.path {
+			return h.armData(ctx, k.path)
+		}
+	}
+	return nil
 }
 
 // armScope arms every watch of st that is not armed. Caller holds armMu.

@@ -48,6 +48,7 @@ var suite = []subtest{
 	{name: "WatchConfig", fn: testWatchConfig, exclusive: true},
 	{name: "WatchFactories", fn: testWatchFactories, exclusive: true},
 	{name: "WatchStrategyRuntimes", fn: testWatchStrategyRuntimes},
+	{name: "WatchOverlapping", fn: testWatchOverlapping},
 	{name: "WatchAfterExpiry", fn: testWatchAfterExpiry},
 	{name: "WatchClosed", fn: testWatchClosed},
 	{name: "ItemsBuild", fn: testItemsBuild},

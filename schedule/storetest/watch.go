@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/stretchr/testify/require"
 
@@ -186,4 +187,24 @@ func (e *env) watchCtx(ctx context.Context, s schedule.Store, kind schedule.Watc
 	ch, err := s.Watch(ctx, schedule.WatchScope{Kind: kind, Name: name})
 	require.NoError(e, err, "Watch")
 	return ch
+}
+
+// testWatchOverlapping: scopes of one client that share a node each keep
+// their watch on it. A strategy's node is a child of the config scope (whose
+// data it watches) and the directory of the strategy's runtimes scope (which
+// watches only its children): every change of the strategy fires the config
+// watch, however often it changes.
+func testWatchOverlapping(e *env) {
+	a, b := e.client(), e.client()
+	st := e.createStrategy(a, e.name, e.name)
+	cfg := e.watch(b, schedule.WatchConfig, "")
+	e.watch(b, schedule.WatchStrategyRuntimes, e.name)
+	v := schedule.Version(0)
+	for i := range 8 {
+		e.step(cfg, fmt.Sprintf("UpdateStrategy #%d", i+1), func() (err error) {
+			st.Sts = []string{schedule.StsPause, schedule.StsResume}[i%2]
+			v, err = a.UpdateStrategy(e.ctx, st, v)
+			return err
+		})
+	}
 }
