@@ -1,7 +1,118 @@
-// Package strategy is the manager factory, the entry point a service embeds:
-// it registers the process in the coordination service, reads strategies,
-// distributes thread groups among factories, starts and stops schedule
-// managers and Bean tasks to match, and shuts everything down gracefully.
+// Package strategy is the manager factory, the entry point a service
+// embeds (TBSchedule's TBScheduleManagerFactory), and the admin API that
+// edits the configuration and the operator state.
 //
-// Not yet implemented: see the project's issues.
+// # Model
+//
+// One Factory runs per process. Run registers the process as an
+// ephemeral-sequential factory node ("<ip>$<hostName>$<uuid>$<seq>") and
+// then follows the strategies stored in the coordination service:
+//
+//   - For every strategy whose sts is resume and whose IPList admits this
+//     factory ("127.0.0.1" or "localhost" admit every factory; otherwise an
+//     entry must equal the factory's IP or host name, case-insensitively),
+//     the factory registers under the strategy (an ephemeral node holding
+//     requestNum, currentNum and message).
+//   - Among the live factories registered under a strategy, the one with
+//     the lowest sequence is its leader. It computes every registration's
+//     requestNum with Distribute — assignNum spread within ±1, at most
+//     numOfSingleServer per factory, the remainder spread by a hash of the
+//     strategy name (not piled on the leader), sticky to what runs — and
+//     writes only the values that change, in one step guarded by its own
+//     factory node and checked against every registration's version.
+//   - Every factory starts or stops units to match its requestNum: for Kind
+//     Schedule a unit is a thread group, a schedule.Manager of the task type
+//     named by taskName ("base" or "base$ownSign") with the deal registered
+//     under the task type's dealBeanName (RegisterDeal); for Kind Bean a
+//     unit is a copy of the Task registered under taskName (RegisterTask),
+//     whose Start runs until its context is cancelled. Each factory writes
+//     its currentNum and the message of its last failed start into its own
+//     registration.
+//
+// Changes take effect within one refresh: watches on the configuration, the
+// factories, their stop flags and the registrations trigger a round at once,
+// and Config.RefreshInterval resyncs periodically. A paused strategy, one
+// whose IPList no longer admits the factory, and a deleted one (even one
+// deleted by force while units run) get their units stopped — managers hand
+// their items over — and then the registration removed. A strategy whose
+// kind, taskName or taskParameter changes, or whose task type changes in
+// anything but its items (which running managers pick up themselves), has
+// its units stopped and started again with the new configuration, each
+// replacement after the unit it replaces has returned. A start that fails
+// (a task type that does not exist or does not validate, a deal or task not
+// registered in this process, a Bean task that returns or panics) is not
+// counted and is retried with jittered exponential backoff (Config.RetryMin
+// to RetryMax); the error is the registration's message and in Status. A
+// manager that cannot start is never registered, so it never gets items.
+//
+// The operator's stop flag of a machine (ip, hostName) is a persistent node
+// (Admin.StopFactory, StartFactory): a stopped factory stops all its units
+// and leaves every strategy but keeps its factory node, across session
+// expiries and restarts, until started again.
+//
+// After a session expiry the factory registers again under the new session
+// with a new id, and under its strategies, asking for what it still runs:
+// managers survive an expiry (they register again themselves, and their
+// server records keep the factory id of their start as
+// managerFactoryUUID), Bean copies do not.
+//
+// # Guarantees
+//
+//   - Bean strategies: at most assignNum copies run in the cluster at any
+//     time, given Tasks that return when their context is cancelled. The
+//     leader lowers requestNums at once but raises one only as far as the
+//     copies that may still run elsewhere allow (each registration counts
+//     max(currentNum, requestNum)); a factory reports a copy gone only after
+//     its Start returned, and removes its registration only after all its
+//     copies returned. A factory whose session is suspect for
+//     Config.FenceAfter (default a third of the session timeout) cancels its
+//     copies, before the session can expire at the server and the leader
+//     move them; one whose session expired has cancelled them. With
+//     assignNum 1 this is a cluster singleton that moves to another factory
+//     within the session timeout plus one round when its process dies.
+//   - Schedule strategies: the number of thread groups follows requestNum;
+//     while a move is under way a strategy may briefly run one more thread
+//     group than assignNum, which is harmless because items have a single
+//     owner (package schedule).
+//   - Run returns only after every manager has handed its items over and
+//     every copy has returned, and after the factory's nodes are removed —
+//     or after Config.ShutdownTimeout (or ForceStop) with
+//     ErrShutdownTimeout naming what still runs.
+//   - Nothing is distributed by a factory that cannot prove it leads: a
+//     registration whose factory node is not listed never leads.
+//
+// # Non-guarantees
+//
+// A Task that ignores its context keeps running after it was cancelled; its
+// copy may then overlap with the next one. Its factory keeps counting it
+// (the copy does not move while the process lives), but after a session
+// expiry or a process crash nothing can stop it: use the epoch-like
+// fencing of your own data store for such work. A corrupt strategy node
+// makes every refresh fail (the store lists strategies in one call) until it
+// is fixed; running units are left as they are meanwhile.
+//
+// # Thread safety
+//
+// Register deals and tasks before Run; Run may be called once. Status and
+// ForceStop are safe for concurrent use at any time. An Admin is safe for
+// concurrent use and may share its store with a Factory.
+//
+// # Example
+//
+//	store, err := zkstore.Open(ctx, zkstore.Config{Servers: servers, Root: "/orders-app"})
+//	...
+//	cfg := strategy.DefaultConfig()
+//	f, err := strategy.NewFactory(store, cfg, strategy.WithLogger(log))
+//	f.RegisterDeal("orderDeal", processor.Single[Order](orderDeal{db}))
+//	f.RegisterTask("reportJob", strategy.TaskFunc(runReports))
+//	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//	go func() { <-ctx.Done(); <-second signal...; f.ForceStop() }()
+//	err = f.Run(ctx) // blocks; cancel = graceful stop
+//
+// and, once, from a deploy script or the CLI:
+//
+//	admin := strategy.NewAdmin(store)
+//	admin.ApplyTaskType(ctx, tt)   // dealBeanName "orderDeal"
+//	admin.ApplyStrategy(ctx, schedule.Strategy{StrategyName: "orders", Kind: schedule.KindSchedule,
+//		TaskName: "orders", AssignNum: 6, NumOfSingleServer: 3, IPList: []string{"127.0.0.1"}, Sts: "resume"})
 package strategy

@@ -1,0 +1,199 @@
+package strategy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+)
+
+// Defaults of Config, pinned by a test.
+const (
+	// DefaultRefreshInterval is the default Config.RefreshInterval.
+	DefaultRefreshInterval = 10 * time.Second
+	// DefaultShutdownTimeout is the default Config.ShutdownTimeout.
+	DefaultShutdownTimeout = time.Minute
+	// DefaultRetryMin is the default Config.RetryMin.
+	DefaultRetryMin = time.Second
+	// DefaultRetryMax is the default Config.RetryMax.
+	DefaultRetryMax = 30 * time.Second
+)
+
+// Config holds the tunables of a Factory. Start from DefaultConfig.
+type Config struct {
+	// IP is this process's address: part of its factory id, recorded in the
+	// factory record and in every server record of its managers, matched
+	// against the strategies' IPList, and (with HostName) the key of the
+	// durable stop flag. Default: the first non-loopback IPv4 address of the
+	// host, else 127.0.0.1. Processes sharing an address (containers on one
+	// bridge, several processes on one host) must differ in HostName, or an
+	// operator's stop of one stops them all.
+	IP string
+	// HostName is this process's host name, used like IP. Default:
+	// os.Hostname(). Required.
+	HostName string
+	// RefreshInterval is how often the factory re-reads its state,
+	// the strategies and its registrations even when no watch fired: a
+	// safety net, since watches do the work (a change takes effect within
+	// one round trip of its watch). Default 10s. Too short: needless reads
+	// (each round reads the factory state, the factory list, the strategies,
+	// and per strategy it runs its registrations and task type); too long: a
+	// change whose notification was lost takes effect late.
+	RefreshInterval time.Duration
+	// ShutdownTimeout bounds Run's graceful stop: the time for every manager
+	// to hand its items over (each bounded by ManagerConfig.ShutdownTimeout
+	// for its running deals) and every Bean copy to return. After it Run
+	// returns ErrShutdownTimeout naming what is still running. Default 1m.
+	// Too short: a slow but healthy stop is reported as stuck and its
+	// registrations left to vanish with the session; too long: a stuck Task
+	// delays the process's exit by that much.
+	ShutdownTimeout time.Duration
+	// FenceAfter is how long Bean copies keep running once the session is
+	// suspect (disconnected or silent) before their contexts are cancelled,
+	// so that a copy stops before the session can expire at the server and
+	// the copy be started elsewhere. Default (0): a third of the session
+	// timeout; it is capped at half the session timeout. Managers have their
+	// own (ManagerConfig.FenceAfter).
+	FenceAfter time.Duration
+	// RetryMin and RetryMax bound the jittered exponential backoff after a
+	// failed start (a task type that does not exist or does not validate, a
+	// deal or task not registered, a Bean task that returned or panicked) and
+	// after a failed refresh. Defaults 1s and 30s. Too short: a persistent
+	// fault floods the log and the store; too long: recovery after the fault
+	// is fixed is late by up to RetryMax.
+	RetryMin, RetryMax time.Duration
+	// ManagerConfig holds the tunables of every manager (thread group) the
+	// factory starts. Its IP, HostName and FactoryID are ignored: the factory
+	// sets them to its own.
+	ManagerConfig schedule.ManagerConfig
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	mc := schedule.DefaultManagerConfig()
+	return Config{
+		IP:              mc.IP,
+		HostName:        mc.HostName,
+		RefreshInterval: DefaultRefreshInterval,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		RetryMin:        DefaultRetryMin,
+		RetryMax:        DefaultRetryMax,
+		ManagerConfig:   mc,
+	}
+}
+
+// Validate reports every problem of the configuration at once (joined with
+// errors.Join); each wraps schedule.ErrInvalid and names the field.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{schedule.ErrInvalid}, args...)...))
+	}
+	if c.IP == "" {
+		bad("Config.IP must not be empty")
+	} else if err := schedule.ValidateName(schedule.NameHost, c.IP); err != nil {
+		errs = append(errs, fmt.Errorf("Config.IP: %w", err))
+	}
+	if c.HostName == "" {
+		bad("Config.HostName must not be empty")
+	} else if err := schedule.ValidateName(schedule.NameHost, c.HostName); err != nil {
+		errs = append(errs, fmt.Errorf("Config.HostName: %w", err))
+	}
+	if c.RefreshInterval <= 0 {
+		bad("Config.RefreshInterval (%v) must be positive", c.RefreshInterval)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("Config.ShutdownTimeout (%v) must be positive", c.ShutdownTimeout)
+	}
+	if c.FenceAfter < 0 {
+		bad("Config.FenceAfter (%v) must not be negative", c.FenceAfter)
+	}
+	if c.RetryMin <= 0 {
+		bad("Config.RetryMin (%v) must be positive", c.RetryMin)
+	}
+	if c.RetryMax < c.RetryMin {
+		bad("Config.RetryMax (%v) must be at least RetryMin (%v)", c.RetryMax, c.RetryMin)
+	}
+	// IP, HostName and FactoryID are the factory's: checked above.
+	mc := c.ManagerConfig
+	mc.IP, mc.HostName, mc.FactoryID = "127.0.0.1", "", ""
+	if err := mc.Validate(); err != nil {
+		list := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			list = j.Unwrap()
+		}
+		for _, e := range list {
+			errs = append(errs, fmt.Errorf("Config.ManagerConfig: %w", e))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Option sets a collaborator of a Factory.
+type Option func(*options)
+
+type options struct {
+	log     *slog.Logger
+	clock   schedule.Clock
+	metrics Metrics
+}
+
+// WithLogger sets the logger of the factory and of its managers (default
+// slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.log = l
+		}
+	}
+}
+
+// WithClock sets the local clock of the factory and its managers (default
+// schedule.SystemClock()); tests pass a fake.
+func WithClock(c schedule.Clock) Option {
+	return func(o *options) {
+		if c != nil {
+			o.clock = c
+		}
+	}
+}
+
+// WithMetrics sets the metrics sink of the factory and its managers
+// (default: none).
+func WithMetrics(m Metrics) Option {
+	return func(o *options) {
+		if m != nil {
+			o.metrics = m
+		}
+	}
+}
+
+// Metrics receives the events of a Factory worth counting or graphing, and
+// (through the embedded schedule.Metrics) those of its managers. All methods
+// must be cheap and safe for concurrent use. Embed NopMetrics to implement
+// only some of them.
+type Metrics interface {
+	schedule.Metrics
+	// StrategyLeader reports whether this factory distributes the strategy's
+	// thread groups now.
+	StrategyLeader(strategy string, leader bool)
+	// Running reports how many thread groups (or Bean copies) of the
+	// strategy run in this process now.
+	Running(strategy string, n int)
+	// StartFailed counts a failed start (retried with backoff).
+	StartFailed(strategy string)
+}
+
+// NopMetrics is a Metrics that records nothing.
+type NopMetrics struct{ schedule.NopMetrics }
+
+// StrategyLeader implements Metrics; it does nothing.
+func (NopMetrics) StrategyLeader(string, bool) {}
+
+// Running implements Metrics; it does nothing.
+func (NopMetrics) Running(string, int) {}
+
+// StartFailed implements Metrics; it does nothing.
+func (NopMetrics) StartFailed(string) {}
