@@ -1,7 +1,6 @@
 package itest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -121,35 +120,11 @@ type factoryWorker struct {
 // servers (the cluster's, or a proxy's), and waits until it has registered.
 func startFactoryWorker(t *testing.T, servers []string, root, host, logPath string) *factoryWorker {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFactoryWorkerProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envFactoryWorker+"="+host, envFactoryZK+"="+strings.Join(servers, ","),
+	cmd, id := startChild(t, "TestFactoryWorkerProcess", "factory worker "+host,
+		envFactoryWorker+"="+host, envFactoryZK+"="+strings.Join(servers, ","),
 		envFactoryRoot+"="+root, envFactoryLog+"="+logPath)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	w := &factoryWorker{host: host, log: logPath, cmd: cmd}
+	w := &factoryWorker{host: host, log: logPath, cmd: cmd, id: schedule.FactoryID(id)}
 	t.Cleanup(w.kill)
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.HasPrefix(line, "ready ") || strings.HasPrefix(line, "error ") {
-				select {
-				case ready <- line:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case line := <-ready:
-		require.True(t, strings.HasPrefix(line, "ready "), "factory worker %s: %s", host, line)
-		w.id = schedule.FactoryID(strings.TrimPrefix(line, "ready "))
-	case <-time.After(60 * time.Second):
-		t.Fatalf("factory worker %s did not register within 60s", host)
-	}
 	return w
 }
 

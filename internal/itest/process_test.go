@@ -94,15 +94,30 @@ type worker struct {
 
 func startWorker(t *testing.T, c *zktest.Cluster, root, task, name string) *worker {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestWorkerProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envWorker+"="+name, envWorkerZK+"="+strings.Join(c.Servers(), ","),
+	cmd, id := startChild(t, "TestWorkerProcess", "worker "+name,
+		envWorker+"="+name, envWorkerZK+"="+strings.Join(c.Servers(), ","),
 		envWorkerRoot+"="+root, envWorkerTask+"="+task)
+	return &worker{name: name, cmd: cmd, id: schedule.ServerID(id)}
+}
+
+// startChild re-executes this test binary running only testName (a worker
+// entry point) with env added, and waits for its "ready <id>" line; an
+// "error ..." line or 60 s of silence fails t. The process is killed and
+// reaped at cleanup unless it has been waited for already.
+func startChild(t testing.TB, testName, what string, env ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+testName+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	w := &worker{name: name, cmd: cmd}
-	t.Cleanup(func() { w.kill() })
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -118,12 +133,12 @@ func startWorker(t *testing.T, c *zktest.Cluster, root, task, name string) *work
 	}()
 	select {
 	case line := <-ready:
-		require.True(t, strings.HasPrefix(line, "ready "), "worker %s: %s", name, line)
-		w.id = schedule.ServerID(strings.TrimPrefix(line, "ready "))
+		require.True(t, strings.HasPrefix(line, "ready "), "%s: %s", what, line)
+		return cmd, strings.TrimPrefix(line, "ready ")
 	case <-time.After(60 * time.Second):
-		t.Fatalf("worker %s did not register within 60s", name)
+		t.Fatalf("%s did not register within 60s", what)
+		return nil, ""
 	}
-	return w
 }
 
 // kill sends SIGKILL (kill -9) and reaps the process.
