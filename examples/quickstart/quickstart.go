@@ -145,7 +145,7 @@ type backend struct {
 
 func memBackend(o options) backend {
 	srv := memstore.New()
-	return backend{name: "in-memory store (memstore)", connect: func(_ context.Context, _ string) (schedule.Store, func(), func(), error) {
+	return backend{name: "the in-memory store", connect: func(_ context.Context, _ string) (schedule.Store, func(), func(), error) {
 		c := srv.Connect(memstore.WithSessionTimeout(o.session))
 		// A cut much longer than the run: the session expires at the
 		// server after the session timeout, as a dead process's would.
@@ -154,7 +154,7 @@ func memBackend(o options) backend {
 }
 
 func zkBackend(o options, log *slog.Logger) backend {
-	return backend{name: "ZooKeeper " + strings.Join(o.zk, ","), connect: func(ctx context.Context, name string) (schedule.Store, func(), func(), error) {
+	return backend{name: "ZooKeeper at " + strings.Join(o.zk, ","), connect: func(ctx context.Context, name string) (schedule.Store, func(), func(), error) {
 		d := &cutDialer{}
 		s, err := zkstore.Open(ctx, zkstore.Config{Servers: o.zk, Root: o.root, SessionTimeout: o.session,
 			ConnectTimeout: 10 * time.Second, Dialer: d.dial}, zkstore.WithLogger(log.With("factory", name)))
@@ -240,7 +240,7 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 	}
 	start := time.Now()
 	at := func() string { return fmt.Sprintf("%5.1fs", time.Since(start).Seconds()) }
-	fmt.Fprintf(out, "tbschedule-go quickstart on the %s: 3 factories, task type %q with %d items, %d records\n\n",
+	fmt.Fprintf(out, "tbschedule-go quickstart on %s: 3 factories, task type %q with %d items, %d records\n\n",
 		b.name, taskTypeName, numItems, o.records)
 
 	// The configuration, as an operator (or tbsctl apply) would write it.
@@ -549,11 +549,11 @@ func cleanup(ctx context.Context, admin *strategy.Admin) {
 }
 
 func printReport(out io.Writer, r *report) {
-	fmt.Fprintf(out, "\nReport (%s", r.Backend)
+	fmt.Fprintf(out, "\nReport: %s", r.Backend)
 	if r.SessionTimeout > 0 {
 		fmt.Fprintf(out, ", session timeout %v", r.SessionTimeout)
 	}
-	fmt.Fprintln(out, ")")
+	fmt.Fprintln(out)
 	fmt.Fprintln(out, "  factory    items before kill   items at end      records done")
 	for _, f := range r.Factories {
 		after := strings.Join(f.ItemsAfter, ",")
