@@ -64,7 +64,7 @@ func checkRun(t *testing.T, o options) {
 			assert.Empty(t, f.ItemsAfter)
 			assert.Equal(t, f.ItemsBefore, rep.MovedItems)
 		} else {
-			assert.Subset(t, f.ItemsAfter, f.ItemsBefore, "%s lost items it did not have to give", f.Name)
+			assert.NotEmpty(t, f.ItemsAfter, "%s owns nothing at the end", f.Name)
 		}
 		after = append(after, f.ItemsAfter...)
 		sum += f.Records
