@@ -56,9 +56,8 @@ type record struct{ ID int }
 // table is the "database" the deals read and write: rows, and for each row
 // how often it was executed and by whom.
 type table struct {
-	mu    sync.Mutex
-	rows  []row
-	dupes []int // ids executed when already done
+	mu   sync.Mutex // guards rows
+	rows []row
 }
 
 type row struct {
@@ -103,12 +102,10 @@ func (t *table) markDone(id int, factory string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := &t.rows[id]
-	r.execs++
-	if r.done {
-		t.dupes = append(t.dupes, id)
-		return
+	r.execs++ // a second execution shows in the report as a duplicate
+	if !r.done {
+		r.done, r.by = true, factory
 	}
-	r.done, r.by = true, factory
 }
 
 // counts returns produced, done, and done per factory.
@@ -128,7 +125,6 @@ func (t *table) counts() (produced, done int, by map[string]int) {
 // node is one factory with its own connection to the store.
 type node struct {
 	name   string
-	store  schedule.Store
 	kill   func() // cuts the connection for good
 	close  func() // closes the store; idempotent
 	f      *strategy.Factory
@@ -169,28 +165,30 @@ func zkBackend(o options, log *slog.Logger) backend {
 // them for good: the server then hears nothing more from the session and
 // expires it, exactly as for a crashed process.
 type cutDialer struct {
-	mu    sync.Mutex
-	cut_  bool
+	mu    sync.Mutex // guards isCut and conns
+	isCut bool
 	conns []net.Conn
 }
 
 func (d *cutDialer) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout(network, addr, timeout)
+	if err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cut_ {
+	if d.isCut {
+		c.Close()
 		return nil, fmt.Errorf("dial %s: cut off by the quickstart", addr)
 	}
-	c, err := net.DialTimeout(network, addr, timeout)
-	if err == nil {
-		d.conns = append(d.conns, c)
-	}
-	return c, err
+	d.conns = append(d.conns, c)
+	return c, nil
 }
 
 func (d *cutDialer) cut() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.cut_ = true
+	d.isCut = true
 	for _, c := range d.conns {
 		c.Close()
 	}
@@ -401,7 +399,7 @@ func startNode(ctx context.Context, b backend, name string, tab *table, log *slo
 		return nil, fmt.Errorf("%s: connect: %w", name, err)
 	}
 	var once sync.Once
-	n := &node{name: name, store: store, kill: kill, done: make(chan error, 1),
+	n := &node{name: name, kill: kill, done: make(chan error, 1),
 		close: func() { once.Do(closeStore) }}
 	cfg := strategy.DefaultConfig()
 	cfg.IP, cfg.HostName = "127.0.0.1", name
