@@ -1,3 +1,7 @@
+// The orders example, its own module so that the library's go.mod does not
+// carry the SQLite driver. Tidy it with "go mod tidy -e": plain tidy also
+// fetches the test-only dependencies of modernc.org/sqlite, one of which
+// (a github.com/google/pprof pseudo-version) the module proxy does not serve.
 module github.com/tbschedule/tbschedule-go/examples/orders
 
 go 1.26.0
