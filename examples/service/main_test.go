@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tbschedule/tbschedule-go/internal/zktest"
+)
+
+func TestMain(m *testing.M) { zktest.Main(m) }
+
+// The program of the README's "Using it in your service" runs on a real
+// ZooKeeper: it sends every email and stops gracefully when cancelled.
+func TestServiceSendsEverything(t *testing.T) {
+	c := zktest.Shared(t)
+	root := c.UniqueRoot(t)
+	box := newOutbox(50)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, c.Servers(), root, box) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for left(box) > 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before every email was sent: %v", err)
+		default:
+		}
+		require.False(t, time.Now().After(deadline), "%d emails not sent within 30s", left(box))
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return within 30s of cancel")
+	}
+}
+
+// The README shows this very program: the block must equal main.go, so
+// that the README's program is always one that compiles and is tested.
+func TestREADMEShowsThisProgram(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	src, err := os.ReadFile("main.go")
+	require.NoError(t, err)
+	const heading = "## Using it in your service"
+	text := string(readme)
+	i := strings.Index(text, heading)
+	require.GreaterOrEqual(t, i, 0, "README has no %q section", heading)
+	text = text[i:]
+	start := strings.Index(text, "```go\n")
+	require.GreaterOrEqual(t, start, 0, "no go block in the README's %q section", heading)
+	text = text[start+len("```go\n"):]
+	end := strings.Index(text, "```\n")
+	require.GreaterOrEqual(t, end, 0, "unterminated go block")
+	assert.Equal(t, string(src), text[:end],
+		"the README's program differs from examples/service/main.go: copy main.go into the README")
+}
+
+// left returns how many emails are still to send.
+func left(b *outbox) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
+}
