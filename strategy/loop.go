@@ -812,8 +812,17 @@ func (l *loop) shutdown() error {
 		f.log.Info("stopping every manager and Bean copy", "units", n)
 	}
 	canWrite := l.me.UUID != "" && l.sess != nil && l.sess.Err() == nil
-	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.ShutdownTimeout+10*time.Second)
+	// The removals are bounded like the wait for the units, and end at
+	// ForceStop: a node that cannot be removed vanishes with the session.
+	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.ShutdownTimeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-f.force:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	unregister := func(s *strat) {
 		if s.rt == nil || !canWrite {
 			return

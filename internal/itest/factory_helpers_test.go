@@ -47,7 +47,13 @@ type runningFactory struct {
 // deal registered as "recorder" (testTaskType's deal) and the given tasks.
 func startFactory(t *testing.T, b backend, host string, tasks map[string]strategy.Task) *runningFactory {
 	t.Helper()
-	store := b.open(t)
+	return startFactoryOn(t, b, b.open(t), host, tasks)
+}
+
+// startFactoryOn is startFactory on a given client (e.g. one behind a
+// fault proxy).
+func startFactoryOn(t *testing.T, b backend, store schedule.Store, host string, tasks map[string]strategy.Task) *runningFactory {
+	t.Helper()
 	f, err := strategy.NewFactory(store, factoryConfig(host),
 		strategy.WithLogger(testLogger().With("factory", host)), strategy.WithClock(b.clock))
 	require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/internal/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
 // Regression: a connection that flaps (suspect, a brief answer, silence again)
@@ -190,4 +191,39 @@ func TestRegressionStopDuringBlipLeavesNoNode(t *testing.T) {
 			assert.NotEmpty(t, rec.executedSince(string(item), stopped), "item %s owned by the stopped manager: processed by nobody", item)
 		}
 	}
+}
+
+// ForceStop ends a graceful stop at once even when the factory's
+// connection hangs: the calls that remove its nodes must not wait for a
+// connection that does not answer (they vanish with the session). Run used
+// to return only after the removal calls timed out, many seconds later.
+func TestFactoryForceStopWithHungConnection(t *testing.T) {
+	c := zktest.Shared(t)
+	b := zkBackend(t, c)
+	obs := b.open(t)
+	ctx := context.Background()
+	admin := strategy.NewAdmin(obs)
+	_, err := admin.ApplyTaskType(ctx, testTaskType("forcestop", 4))
+	require.NoError(t, err)
+	s := schedule.DefaultStrategy("forcestop-s")
+	s.TaskName, s.AssignNum = "forcestop", 2
+	_, err = admin.ApplyStrategy(ctx, s)
+	require.NoError(t, err)
+
+	proxy := c.NewProxy(t)
+	r := startFactoryOn(t, b, openZK(t, c, proxy.Servers(), b.root), "hung", nil)
+	waitSpread(t, obs, "forcestop-s", "forcestop", map[string]int{"hung": 2}, 30*time.Second)
+
+	proxy.Blackhole()
+	start := time.Now()
+	r.f.ForceStop()
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		t.Logf("ForceStop with a hung connection → Run returned after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Run did not return within 5s of ForceStop (graceful timeout %v)", factoryConfig("hung").ShutdownTimeout)
+	}
+	proxy.Pass()
 }
