@@ -1,0 +1,224 @@
+package ctl
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/zkstore"
+)
+
+// machine is what the stop flag keys on: a factory's ip and host name.
+type machine struct{ ip, host string }
+
+func (m machine) String() string { return m.ip + "$" + m.host }
+
+// resolveMachine finds the machine an argument names: a factory id
+// ("ip$host$uuid$seq"), "ip$host", or a host name or IP that the live
+// factories match unambiguously. It also returns the live factories on it.
+func resolveMachine(ctx context.Context, store *zkstore.Store, arg string) (machine, []schedule.Factory, error) {
+	factories, err := store.Factories(ctx)
+	if err != nil {
+		return machine{}, nil, err
+	}
+	var m machine
+	if strings.Contains(arg, "$") {
+		parts := strings.Split(arg, "$")
+		if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+			return machine{}, nil, usagef("factory %q: expected ip$host or a factory id ip$host$uuid$seq", arg)
+		}
+		m = machine{parts[0], parts[1]}
+	} else {
+		found := map[machine]bool{}
+		for _, f := range factories {
+			if strings.EqualFold(f.IP, arg) || strings.EqualFold(f.HostName, arg) {
+				found[machine{f.IP, f.HostName}] = true
+			}
+		}
+		switch len(found) {
+		case 0:
+			var live []string
+			for _, f := range factories {
+				live = append(live, f.IP+"$"+f.HostName)
+			}
+			return machine{}, nil, errNotFoundf("factory %q: no live factory has this host name or IP (live: %s; give ip$host to set the flag of a machine that is down)", arg, dash(strings.Join(live, ", ")))
+		case 1:
+			for k := range found {
+				m = k
+			}
+		default:
+			var names []string
+			for k := range found {
+				names = append(names, k.String())
+			}
+			sort.Strings(names)
+			return machine{}, nil, fmt.Errorf("factory %q: matches several machines (%s): give ip$host", arg, strings.Join(names, ", "))
+		}
+	}
+	var on []schedule.Factory
+	for _, f := range factories {
+		if f.IP == m.ip && f.HostName == m.host {
+			on = append(on, f)
+		}
+	}
+	return m, on, nil
+}
+
+func stopCmd() command {
+	return command{
+		name:    "stop",
+		args:    "FACTORY",
+		summary: "set the durable stop flag of a factory's machine: its thread groups stop and hand over their items",
+		help: `
+FACTORY is a factory id from "tbsctl factories", "ip$host", or a host name
+or IP that names one machine. The flag survives restarts and session
+expiries until "tbsctl start". It returns at once; "tbsctl drain" also
+waits for the handover.`,
+		example: `  tbsctl stop worker-3 --reason "kernel upgrade"
+  tbsctl stop '10.0.0.7$worker-7'`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
+			reason := fs.String("reason", "", "why, recorded with the flag")
+			return func(ctx context.Context, c *cli, args []string) error {
+				if err := needArgs("stop", args, 1, 1, "one factory"); err != nil {
+					return err
+				}
+				admin, store, err := c.adminAPI(ctx)
+				if err != nil {
+					return err
+				}
+				m, on, err := resolveMachine(ctx, store, args[0])
+				if err != nil {
+					return err
+				}
+				if err := admin.StopFactory(ctx, m.ip, m.host, *reason); err != nil {
+					return fmt.Errorf("stop factory %s: %w", m, err)
+				}
+				c.out("factory %s: stopped (%d live factory process(es) on it)\n", m, len(on))
+				return nil
+			}
+		},
+	}
+}
+
+func startCmd() command {
+	return command{
+		name:    "start",
+		args:    "FACTORY",
+		summary: "clear the stop flag of a factory's machine: it runs its strategies again",
+		example: `  tbsctl start worker-3`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
+			return func(ctx context.Context, c *cli, args []string) error {
+				if err := needArgs("start", args, 1, 1, "one factory"); err != nil {
+					return err
+				}
+				admin, store, err := c.adminAPI(ctx)
+				if err != nil {
+					return err
+				}
+				m, on, err := resolveMachine(ctx, store, args[0])
+				if err != nil {
+					return err
+				}
+				if err := admin.StartFactory(ctx, m.ip, m.host); err != nil {
+					return fmt.Errorf("start factory %s: %w", m, err)
+				}
+				c.out("factory %s: started (%d live factory process(es) on it)\n", m, len(on))
+				return nil
+			}
+		},
+	}
+}
+
+func drainCmd() command {
+	return command{
+		name:    "drain",
+		args:    "FACTORY",
+		summary: "stop a factory's machine and wait until its thread groups have handed every item over",
+		help: `
+Sets the stop flag (as "tbsctl stop"), then waits until no live server of
+the machine's factories remains and none of them is registered under a
+strategy: their items are owned elsewhere. Fails if that takes longer than
+--wait. Undo with "tbsctl start".`,
+		example: `  tbsctl drain worker-3 --wait 2m && systemctl stop orders-worker`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
+			reason := fs.String("reason", "drain", "why, recorded with the flag")
+			wait := fs.Duration("wait", time.Minute, "how long to wait for the handover")
+			return func(ctx context.Context, c *cli, args []string) error {
+				if err := needArgs("drain", args, 1, 1, "one factory"); err != nil {
+					return err
+				}
+				admin, store, err := c.adminAPI(ctx)
+				if err != nil {
+					return err
+				}
+				m, on, err := resolveMachine(ctx, store, args[0])
+				if err != nil {
+					return err
+				}
+				ids := map[string]bool{}
+				for _, f := range on {
+					ids[string(f.UUID)] = true
+				}
+				start := time.Now()
+				if err := admin.StopFactory(ctx, m.ip, m.host, *reason); err != nil {
+					return fmt.Errorf("drain factory %s: %w", m, err)
+				}
+				c.out("factory %s: stopped; waiting for %d factory process(es) to hand over\n", m, len(on))
+				wctx, cancel := context.WithTimeout(ctx, *wait)
+				defer cancel()
+				tick := time.NewTicker(100 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					left, err := c.machineLoad(wctx, ids)
+					if err != nil && wctx.Err() == nil {
+						return err
+					}
+					if err == nil && left == "" {
+						c.out("factory %s: drained in %v\n", m, time.Since(start).Round(time.Millisecond))
+						return nil
+					}
+					select {
+					case <-wctx.Done():
+						return fmt.Errorf("drain factory %s: still running after %v: %s", m, *wait, left)
+					case <-tick.C:
+					}
+				}
+			}
+		},
+	}
+}
+
+// machineLoad describes what the factories ids still run ("" if nothing):
+// live servers they started and their registrations under strategies.
+func (c *cli) machineLoad(ctx context.Context, ids map[string]bool) (string, error) {
+	admin, _, err := c.adminAPI(ctx)
+	if err != nil {
+		return "", err
+	}
+	v, err := admin.Runtime(ctx)
+	if err != nil {
+		return "", err
+	}
+	var left []string
+	for _, s := range v.Strategies {
+		for _, r := range s.Registrations {
+			if ids[string(r.UUID)] {
+				left = append(left, fmt.Sprintf("registered under strategy %s (%d running)", s.StrategyName, r.CurrentNum))
+			}
+		}
+	}
+	for _, tt := range v.TaskTypes {
+		for _, rt := range tt.Runtimes {
+			for _, s := range rt.Servers {
+				if ids[s.ManagerFactoryUUID] {
+					left = append(left, "server "+string(s.UUID))
+				}
+			}
+		}
+	}
+	return strings.Join(left, ", "), nil
+}
