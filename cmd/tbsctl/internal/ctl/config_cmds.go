@@ -127,7 +127,7 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 			fmt.Fprintf(c.io.Err, "tbsctl: %v\n", err)
 		}
 		fmt.Fprintf(c.io.Err, "tbsctl: %d problem(s); nothing was written\n", len(errs))
-		return silentFailure
+		return errSilent
 	}
 	// Task types before strategies: a Schedule strategy needs its task type.
 	sort.SliceStable(plans, func(i, j int) bool { return plans[i].tt != nil && plans[j].tt == nil })

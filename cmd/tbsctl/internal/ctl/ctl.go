@@ -57,9 +57,9 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// silentFailure makes Main exit with ExitFailed without printing more (the
+// errSilent makes Main exit with ExitFailed without printing more (the
 // command has explained itself already).
-var silentFailure = errors.New("failed")
+var errSilent = errors.New("failed")
 
 // globals are the connection flags, accepted before or after the command.
 type globals struct {
@@ -130,7 +130,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stdio.Err, "tbsctl: %v\n(run \"tbsctl help\" or \"tbsctl COMMAND --help\")\n", ue.msg)
 		return ExitUsage
-	case errors.Is(err, silentFailure):
+	case errors.Is(err, errSilent):
 		return ExitFailed
 	default:
 		fmt.Fprintf(stdio.Err, "tbsctl: %v\n", err)

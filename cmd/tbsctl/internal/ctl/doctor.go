@@ -112,7 +112,7 @@ undecodable nodes.`,
 					}
 				}
 				if len(fs) > 0 {
-					return silentFailure
+					return errSilent
 				}
 				return nil
 			}
