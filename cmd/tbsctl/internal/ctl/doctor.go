@@ -66,8 +66,9 @@ func doctorCmd() command {
 		help: `
 Checks: the root's schema (TBSchedule's Java root, another schema); clock
 drift between this host and ZooKeeper; strategies that no live factory can
-run (the IPList matches none, or every match is stopped) and Schedule
-strategies whose task type is missing; items owned by servers that are not
+run (the IPList matches none, or every match is stopped), Schedule
+strategies whose task type is missing, and registrations whose factory
+cannot start what it is asked to (their message says why); items owned by servers that are not
 live and items with no owner while servers are live; servers whose
 heartbeat is older than the task type's judgeDeadInterval; runtimes with no
 server whose items were built longer ago than expireOwnSignInterval;
@@ -177,6 +178,12 @@ func (c *cli) diagnose(ctx context.Context, maxDrift time.Duration) ([]finding, 
 		}
 		if s.Sts != schedule.StsResume || s.AssignNum == 0 {
 			continue
+		}
+		for _, r := range s.Registrations {
+			if r.Message != "" && r.CurrentNum < r.RequestNum {
+				add("strategy", node+"/"+string(r.UUID), "fix what the message names (a deal or task not registered in that process, an invalid task type...)",
+					"factory runs %d of the %d thread groups asked of it: %s", r.CurrentNum, r.RequestNum, r.Message)
+			}
 		}
 		var admitted, running int
 		for _, f := range v.Factories {

@@ -72,8 +72,17 @@ func TestDoctorFindsProblems(t *testing.T) {
 	out := e.ok("doctor")
 	assert.Equal(t, "no problems found\n", out)
 
-	// A strategy no factory can run.
+	// A strategy no factory can run, and one whose deal no factory has.
 	e.ok("apply", "-f", file(t, "st.json", `{"strategyName":"elsewhere","taskName":"orders","assignNum":1,"IPList":["10.9.9.9","far-host"]}`))
+	e.ok("apply", "-f", file(t, "nodeal.yaml", `
+taskTypes:
+  - {baseTaskType: nodeal, dealBeanName: missingDeal, taskItems: ["0"]}
+strategies:
+  - {strategyName: nodeal-st, taskName: nodeal, assignNum: 1}
+`))
+	waitFor(t, 30*time.Second, "the factory reports it cannot start nodeal", func() bool {
+		return strings.Contains(e.ok("strategies"), "missingDeal")
+	})
 
 	// A runtime whose only server died holding an item, built long enough
 	// ago to be stale; and a live server whose heartbeat stopped.
@@ -104,9 +113,12 @@ func TestDoctorFindsProblems(t *testing.T) {
 
 	fs := e.doctor(ctl.ExitFailed, "--max-drift", "1ns")
 	st := findingsOf(fs, "strategy")
-	require.Len(t, st, 1, "%+v", fs)
+	require.Len(t, st, 2, "%+v", fs)
 	assert.Equal(t, e.root+"/strategy/elsewhere", st[0].Node)
 	assert.Contains(t, st[0].Detail, "IPList [10.9.9.9 far-host] matches none of the 1 live factories (10.0.0.1/worker-1)")
+	assert.True(t, strings.HasPrefix(st[1].Node, e.root+"/strategy/nodeal-st/10.0.0.1$worker-1$"), st[1].Node)
+	assert.Contains(t, st[1].Detail, "factory runs 0 of the 1 thread groups asked of it: ")
+	assert.Contains(t, st[1].Detail, `dealBeanName "missingDeal"`)
 	dead := findingsOf(fs, "dead owner")
 	require.Len(t, dead, 1, "%+v", fs)
 	assert.Equal(t, e.root+"/baseTaskType/ghost/ghost/taskItem", dead[0].Node)
@@ -121,17 +133,19 @@ func TestDoctorFindsProblems(t *testing.T) {
 	clock := findingsOf(fs, "clock")
 	require.Len(t, clock, 1, "%+v", fs)
 	assert.Contains(t, clock[0].Detail, "allowed 1ns")
-	assert.Len(t, fs, 5, "%+v", fs)
+	assert.Len(t, fs, 6, "%+v", fs)
 
 	// Text output: one PROBLEM line per finding with its fix, then a count.
 	r := e.fails(ctl.ExitFailed, "doctor")
 	assert.Contains(t, r.out, "PROBLEM [strategy] "+e.root+"/strategy/elsewhere: IPList")
 	assert.Contains(t, r.out, "fix: fix IPList")
-	assert.Contains(t, r.out, "4 problem(s) found")
+	assert.Contains(t, r.out, "5 problem(s) found")
 
 	// Stopping the only admitted factory makes the strategies unrunnable.
 	e.ok("delete", "strategy", "elsewhere")
-	e.ok("stop", "worker-1")
+	e.ok("delete", "strategy", "nodeal-st", "--force")
+	out = e.ok("drain", "worker-1", "--wait", "45s")
+	assert.Contains(t, out, "note: no live server runs orders (6 item(s))")
 	fs = e.doctor(ctl.ExitFailed)
 	st = findingsOf(fs, "strategy")
 	require.Len(t, st, 1, "%+v", fs)

@@ -140,9 +140,11 @@ func drainCmd() command {
 		summary: "stop a factory's machine and wait until its thread groups have handed every item over",
 		help: `
 Sets the stop flag (as "tbsctl stop"), then waits until no live server of
-the machine's factories remains and none of them is registered under a
-strategy: their items are owned elsewhere. Fails if that takes longer than
---wait. Undo with "tbsctl start".`,
+the machine's factories remains, none of them is registered under a
+strategy, and every item of a runtime that other servers run has a live
+owner again: the handover is complete. Runtimes no other server runs are
+named in a note (their items wait for a server). Fails if that takes
+longer than --wait. Undo with "tbsctl start".`,
 		example: `  tbsctl drain worker-3 --wait 2m && systemctl stop orders-worker`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
 			reason := fs.String("reason", "drain", "why, recorded with the flag")
@@ -163,6 +165,10 @@ strategy: their items are owned elsewhere. Fails if that takes longer than
 				for _, f := range on {
 					ids[string(f.UUID)] = true
 				}
+				ran := map[string]bool{}
+				if _, _, err := c.machineLoad(ctx, ids, ran); err != nil {
+					return err
+				}
 				start := time.Now()
 				if err := admin.StopFactory(ctx, m.ip, m.host, *reason); err != nil {
 					return fmt.Errorf("drain factory %s: %w", m, err)
@@ -173,12 +179,15 @@ strategy: their items are owned elsewhere. Fails if that takes longer than
 				tick := time.NewTicker(100 * time.Millisecond)
 				defer tick.Stop()
 				for {
-					left, err := c.machineLoad(wctx, ids)
+					left, idle, err := c.machineLoad(wctx, ids, ran)
 					if err != nil && wctx.Err() == nil {
 						return err
 					}
 					if err == nil && left == "" {
 						c.out("factory %s: drained in %v\n", m, time.Since(start).Round(time.Millisecond))
+						if len(idle) > 0 {
+							c.out("note: no live server runs %s: those items wait until one does\n", strings.Join(idle, ", "))
+						}
 						return nil
 					}
 					select {
@@ -192,33 +201,50 @@ strategy: their items are owned elsewhere. Fails if that takes longer than
 	}
 }
 
-// machineLoad describes what the factories ids still run ("" if nothing):
-// live servers they started and their registrations under strategies.
-func (c *cli) machineLoad(ctx context.Context, ids map[string]bool) (string, error) {
+// machineLoad describes what still keeps the drain of the factories ids
+// from being complete ("" if nothing): their registrations under
+// strategies, the live servers they started, and items of runtimes that
+// other servers run but that have no live owner yet (the handover is under
+// way). Runtimes that no live server runs are listed in idle: their items
+// wait for a server, which no drain can change.
+//
+// ran collects the runtimes in which the factories had servers; only
+// those are checked for items.
+func (c *cli) machineLoad(ctx context.Context, ids, ran map[string]bool) (left string, idle []string, err error) {
 	admin, _, err := c.adminAPI(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	v, err := admin.Runtime(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	var left []string
+	var parts []string
 	for _, s := range v.Strategies {
 		for _, r := range s.Registrations {
 			if ids[string(r.UUID)] {
-				left = append(left, fmt.Sprintf("registered under strategy %s (%d running)", s.StrategyName, r.CurrentNum))
+				parts = append(parts, fmt.Sprintf("registered under strategy %s (%d running)", s.StrategyName, r.CurrentNum))
 			}
 		}
 	}
-	for _, tt := range v.TaskTypes {
+	st := buildStatus(c.g.root, v, "")
+	for _, tt := range st.TaskTypes {
 		for _, rt := range tt.Runtimes {
 			for _, s := range rt.Servers {
 				if ids[s.ManagerFactoryUUID] {
-					left = append(left, "server "+string(s.UUID))
+					parts = append(parts, "server "+string(s.UUID))
+					ran[rt.TaskType] = true
 				}
+			}
+			waiting := rt.Unassigned + rt.Orphaned
+			switch {
+			case waiting == 0, !ran[rt.TaskType]:
+			case len(rt.Servers) == 0:
+				idle = append(idle, fmt.Sprintf("%s (%d item(s))", rt.TaskType, waiting))
+			default:
+				parts = append(parts, fmt.Sprintf("runtime %s: %d item(s) not yet owned by a live server", rt.TaskType, waiting))
 			}
 		}
 	}
-	return strings.Join(left, ", "), nil
+	return strings.Join(parts, ", "), idle, nil
 }

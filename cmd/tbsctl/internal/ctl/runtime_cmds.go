@@ -74,7 +74,8 @@ func buildStatus(root string, v strategy.RuntimeView, only string) statusJSON {
 				live[s.UUID] = i
 				age := 0.0
 				if !s.HeartBeatTime.IsZero() {
-					age = v.At.Sub(s.HeartBeatTime.Time).Seconds()
+					// Clamped: the writer's cluster clock may run a hair ahead of ours.
+					age = max(0, v.At.Sub(s.HeartBeatTime.Time).Seconds())
 				}
 				rj.Servers = append(rj.Servers, serverJSON{Server: s, Leader: i == 0, HeartbeatAgeSec: age})
 			}

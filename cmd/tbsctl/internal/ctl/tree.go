@@ -63,6 +63,41 @@ func (c *cli) rawConn(ctx context.Context) (*zk.Conn, error) {
 	return conn, nil
 }
 
+// showHTMLChars undoes the \u003c, \u003e and \u0026 escapes Go's JSON
+// encoder writes for <, > and & in compact JSON (an escaped backslash
+// followed by "u003c" is left alone).
+func showHTMLChars(s string) string {
+	if !strings.Contains(s, `\u00`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		if s[i+1] == 'u' && i+6 <= len(s) {
+			switch s[i+2 : i+6] {
+			case "003c":
+				b.WriteByte('<')
+				i += 5
+				continue
+			case "003e":
+				b.WriteByte('>')
+				i += 5
+				continue
+			case "0026":
+				b.WriteByte('&')
+				i += 5
+				continue
+			}
+		}
+		b.WriteString(s[i : i+2]) // any other escape, kept whole
+		i++
+	}
+	return b.String()
+}
+
 // decodeValue renders a node's data for people: compact JSON as is, text
 // quoted, anything else as hex.
 func decodeValue(data []byte) string {
@@ -73,7 +108,8 @@ func decodeValue(data []byte) string {
 	if json.Valid(d) {
 		var buf bytes.Buffer
 		if json.Compact(&buf, d) == nil {
-			return buf.String()
+			// Go's encoder escapes <, > and & inside strings; show them.
+			return showHTMLChars(buf.String())
 		}
 	}
 	if utf8.Valid(d) {
