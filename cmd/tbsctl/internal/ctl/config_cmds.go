@@ -222,8 +222,15 @@ func fieldsOf(v any) map[string]json.RawMessage {
 	return m
 }
 
-// readInput reads a file, or standard input for "-".
-func (c *cli) readInput(path string) ([]byte, error) {
+// readFileArg checks that a command got -f and no arguments, and reads the
+// file, or standard input for "-".
+func (c *cli) readFileArg(cmd string, args []string, path string) ([]byte, error) {
+	if err := needArgs(cmd, args, 0, 0, "no arguments (give the file with -f)"); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, usagef("%s: -f FILE is required", cmd)
+	}
 	if path == "-" {
 		return io.ReadAll(c.io.In)
 	}
@@ -270,13 +277,7 @@ It prints what changed, field by field. "-f -" reads standard input.`,
 			file := fs.String("f", "", "the file to apply (- for standard input)")
 			dry := fs.Bool("dry-run", false, "validate and show what would change, write nothing")
 			return func(ctx context.Context, c *cli, args []string) error {
-				if err := needArgs("apply", args, 0, 0, "no arguments (give the file with -f)"); err != nil {
-					return err
-				}
-				if *file == "" {
-					return usagef("apply: -f FILE is required")
-				}
-				data, err := c.readInput(*file)
+				data, err := c.readFileArg("apply", args, *file)
 				if err != nil {
 					return err
 				}
@@ -509,13 +510,7 @@ Everything is validated first: nothing is written if anything is wrong.`,
 			force := fs.Bool("force", false, "overwrite existing objects that differ")
 			dry := fs.Bool("dry-run", false, "validate and show what would change, write nothing")
 			return func(ctx context.Context, c *cli, args []string) error {
-				if err := needArgs("import", args, 0, 0, "no arguments (give the file with -f)"); err != nil {
-					return err
-				}
-				if *file == "" {
-					return usagef("import: -f FILE is required")
-				}
-				data, err := c.readInput(*file)
+				data, err := c.readFileArg("import", args, *file)
 				if err != nil {
 					return err
 				}

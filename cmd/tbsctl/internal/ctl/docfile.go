@@ -116,34 +116,17 @@ func looksJava(data []byte) bool {
 // document or several separated by ---).
 func parseOurs(src string, data []byte) ([]entry, error) {
 	var docs []any
+	var err error
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.UseNumber()
-		for {
-			var v any
-			err := dec.Decode(&v)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: not valid JSON (document %d): %v", src, len(docs)+1, err)
-			}
-			docs = append(docs, v)
-		}
+		docs, err = decodeAll(dec, src, "JSON")
 	} else {
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		for {
-			var v any
-			err := dec.Decode(&v)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: not valid YAML (document %d): %v", src, len(docs)+1, err)
-			}
-			docs = append(docs, v)
-		}
+		docs, err = decodeAll(yaml.NewDecoder(bytes.NewReader(data)), src, "YAML")
+	}
+	if err != nil {
+		return nil, err
 	}
 	var es []entry
 	var errs []error
@@ -159,6 +142,22 @@ func parseOurs(src string, data []byte) ([]entry, error) {
 		}
 	}
 	return es, errors.Join(errs...)
+}
+
+// decodeAll reads every document of a stream.
+func decodeAll(dec interface{ Decode(any) error }, src, lang string) ([]any, error) {
+	var docs []any
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: not valid %s (document %d): %v", src, lang, len(docs)+1, err)
+		}
+		docs = append(docs, v)
+	}
 }
 
 // parseValue reads one document: a task type, a strategy, a list of them,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/strategy"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
 
@@ -68,69 +69,63 @@ func resolveMachine(ctx context.Context, store *zkstore.Store, arg string) (mach
 	return m, on, nil
 }
 
-func stopCmd() command {
-	return command{
-		name:    "stop",
+// machineArg reads the one FACTORY argument of a command and resolves it.
+func (c *cli) machineArg(ctx context.Context, cmd string, args []string) (*strategy.Admin, machine, []schedule.Factory, error) {
+	if err := needArgs(cmd, args, 1, 1, "one factory"); err != nil {
+		return nil, machine{}, nil, err
+	}
+	admin, store, err := c.adminAPI(ctx)
+	if err != nil {
+		return nil, machine{}, nil, err
+	}
+	m, on, err := resolveMachine(ctx, store, args[0])
+	return admin, m, on, err
+}
+
+func stopCmd() command  { return flagCmd("stop", true) }
+func startCmd() command { return flagCmd("start", false) }
+
+// flagCmd sets (stop) or clears (start) the stop flag of a machine.
+func flagCmd(name string, stop bool) command {
+	cmd := command{
+		name:    name,
 		args:    "FACTORY",
-		summary: "set the durable stop flag of a factory's machine: its thread groups stop and hand over their items",
-		help: `
+		summary: "clear the stop flag of a factory's machine: it runs its strategies again",
+		example: "  tbsctl start worker-3",
+	}
+	if stop {
+		cmd.summary = "set the durable stop flag of a factory's machine: its thread groups stop and hand over their items"
+		cmd.help = `
 FACTORY is a factory id from "tbsctl factories", "ip$host", or a host name
 or IP that names one machine. The flag survives restarts and session
 expiries until "tbsctl start". It returns at once; "tbsctl drain" also
-waits for the handover.`,
-		example: `  tbsctl stop worker-3 --reason "kernel upgrade"
-  tbsctl stop '10.0.0.7$worker-7'`,
-		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
-			reason := fs.String("reason", "", "why, recorded with the flag")
-			return func(ctx context.Context, c *cli, args []string) error {
-				if err := needArgs("stop", args, 1, 1, "one factory"); err != nil {
-					return err
-				}
-				admin, store, err := c.adminAPI(ctx)
-				if err != nil {
-					return err
-				}
-				m, on, err := resolveMachine(ctx, store, args[0])
-				if err != nil {
-					return err
-				}
-				if err := admin.StopFactory(ctx, m.ip, m.host, *reason); err != nil {
-					return fmt.Errorf("stop factory %s: %w", m, err)
-				}
-				c.out("factory %s: stopped (%d live factory process(es) on it)\n", m, len(on))
-				return nil
-			}
-		},
+waits for the handover.`
+		cmd.example = `  tbsctl stop worker-3 --reason "kernel upgrade"
+  tbsctl stop '10.0.0.7$worker-7'`
 	}
-}
-
-func startCmd() command {
-	return command{
-		name:    "start",
-		args:    "FACTORY",
-		summary: "clear the stop flag of a factory's machine: it runs its strategies again",
-		example: `  tbsctl start worker-3`,
-		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
-			return func(ctx context.Context, c *cli, args []string) error {
-				if err := needArgs("start", args, 1, 1, "one factory"); err != nil {
-					return err
-				}
-				admin, store, err := c.adminAPI(ctx)
-				if err != nil {
-					return err
-				}
-				m, on, err := resolveMachine(ctx, store, args[0])
-				if err != nil {
-					return err
-				}
-				if err := admin.StartFactory(ctx, m.ip, m.host); err != nil {
-					return fmt.Errorf("start factory %s: %w", m, err)
-				}
-				c.out("factory %s: started (%d live factory process(es) on it)\n", m, len(on))
-				return nil
+	cmd.setup = func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
+		var reason *string
+		if stop {
+			reason = fs.String("reason", "", "why, recorded with the flag")
+		}
+		return func(ctx context.Context, c *cli, args []string) error {
+			admin, m, on, err := c.machineArg(ctx, name, args)
+			if err != nil {
+				return err
 			}
-		},
+			if stop {
+				err = admin.StopFactory(ctx, m.ip, m.host, *reason)
+			} else {
+				err = admin.StartFactory(ctx, m.ip, m.host)
+			}
+			if err != nil {
+				return fmt.Errorf("%s factory %s: %w", name, m, err)
+			}
+			c.out("factory %s: %s (%d live factory process(es) on it)\n", m, map[bool]string{true: "stopped", false: "started"}[stop], len(on))
+			return nil
+		}
 	}
+	return cmd
 }
 
 func drainCmd() command {
@@ -150,14 +145,7 @@ longer than --wait. Undo with "tbsctl start".`,
 			reason := fs.String("reason", "drain", "why, recorded with the flag")
 			wait := fs.Duration("wait", time.Minute, "how long to wait for the handover")
 			return func(ctx context.Context, c *cli, args []string) error {
-				if err := needArgs("drain", args, 1, 1, "one factory"); err != nil {
-					return err
-				}
-				admin, store, err := c.adminAPI(ctx)
-				if err != nil {
-					return err
-				}
-				m, on, err := resolveMachine(ctx, store, args[0])
+				admin, m, on, err := c.machineArg(ctx, "drain", args)
 				if err != nil {
 					return err
 				}

@@ -103,6 +103,22 @@ func buildStatus(root string, v strategy.RuntimeView, only string) statusJSON {
 	return st
 }
 
+// listView checks the arguments of a listing command (none, -o text or
+// json) and reads the runtime.
+func (c *cli) listView(ctx context.Context, cmd string, args []string, out string) (strategy.RuntimeView, error) {
+	if err := needArgs(cmd, args, 0, 0, "no arguments"); err != nil {
+		return strategy.RuntimeView{}, err
+	}
+	if err := checkOutput(cmd, out, "text", "json"); err != nil {
+		return strategy.RuntimeView{}, err
+	}
+	admin, _, err := c.adminAPI(ctx)
+	if err != nil {
+		return strategy.RuntimeView{}, err
+	}
+	return admin.Runtime(ctx)
+}
+
 func printJSON(w io.Writer, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -235,17 +251,7 @@ func factoriesCmd() command {
 		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
 			out := outputFlag(fs, "text", "text", "json")
 			return func(ctx context.Context, c *cli, args []string) error {
-				if err := needArgs("factories", args, 0, 0, "no arguments"); err != nil {
-					return err
-				}
-				if err := checkOutput("factories", *out, "text", "json"); err != nil {
-					return err
-				}
-				admin, _, err := c.adminAPI(ctx)
-				if err != nil {
-					return err
-				}
-				v, err := admin.Runtime(ctx)
+				v, err := c.listView(ctx, "factories", args, *out)
 				if err != nil {
 					return err
 				}
@@ -304,17 +310,7 @@ func strategiesCmd() command {
 		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
 			out := outputFlag(fs, "text", "text", "json")
 			return func(ctx context.Context, c *cli, args []string) error {
-				if err := needArgs("strategies", args, 0, 0, "no arguments"); err != nil {
-					return err
-				}
-				if err := checkOutput("strategies", *out, "text", "json"); err != nil {
-					return err
-				}
-				admin, _, err := c.adminAPI(ctx)
-				if err != nil {
-					return err
-				}
-				v, err := admin.Runtime(ctx)
+				v, err := c.listView(ctx, "strategies", args, *out)
 				if err != nil {
 					return err
 				}
