@@ -87,10 +87,10 @@ func TestExportImportRoundTrip(t *testing.T) {
 func TestImportJavaConsoleExport(t *testing.T) {
 	e := newEnv(t)
 	out := e.ok("import", "-f", "testdata/java-console-export.txt", "--dry-run")
-	assert.Contains(t, out, "importing 4 object(s) (java format) into "+e.root)
+	assert.Contains(t, out, "importing 6 object(s) (java format) into "+e.root)
 	assert.Contains(t, out, "taskType DemoTask: would be created")
 	out = e.ok("import", "-f", "testdata/java-console-export.txt")
-	assert.Contains(t, out, "4 created, 0 updated, 0 unchanged")
+	assert.Contains(t, out, "6 created, 0 updated, 0 unchanged")
 
 	s := e.store()
 	ctx := context.Background()
@@ -118,11 +118,18 @@ func TestImportJavaConsoleExport(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"10.20.1.15", "app-host-02"}, syncSt.IPList)
 	assert.Equal(t, schedule.StsPause, syncSt.Sts)
-	_, _, err = e.store().TaskType(ctx, "DemoTask")
+	report, _, err := s.TaskType(ctx, "ReportTask")
 	require.NoError(t, err)
+	assert.Equal(t, "-1", report.PermitRunEndTime, "pause when no data")
+	assert.Equal(t, "type='daily'", report.TaskParameter)
+	bean, _, err := s.Strategy(ctx, "ReportCleaner-Strategy")
+	require.NoError(t, err)
+	assert.Equal(t, schedule.KindBean, bean.Kind)
+	assert.Equal(t, "reportCleaner", bean.TaskName)
+	assert.Equal(t, "keepDays=30", bean.TaskParameter)
 
 	// Importing again changes nothing.
-	assert.Contains(t, e.ok("import", "-f", "testdata/java-console-export.txt"), "0 created, 0 updated, 4 unchanged")
+	assert.Contains(t, e.ok("import", "-f", "testdata/java-console-export.txt"), "0 created, 0 updated, 6 unchanged")
 
 	// Bad lines are named by line and field, and nothing is written. The
 	// later console's TASK{...}/STRATEGY{...} lines are read too.
