@@ -36,14 +36,10 @@ type applyOpts struct {
 
 // applyEntries validates every entry, compares it with the store, prints
 // what changes and (unless dry run) writes the changes, task types first.
-// Nothing is written when any entry is invalid.
-// parseErr holds the problems found while reading the file; they are
-// reported with the others.
+// Nothing is written when anything is wrong. parseErr holds the problems
+// found while reading the file; they are reported with the others, and
+// problems of the file alone are reported before connecting.
 func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o applyOpts) error {
-	admin, store, err := c.adminAPI(ctx)
-	if err != nil {
-		return err
-	}
 	var errs []error
 	if j, ok := parseErr.(interface{ Unwrap() []error }); ok {
 		errs = append(errs, j.Unwrap()...)
@@ -52,43 +48,52 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 	}
 	seen := map[string]string{}
 	fileTT := map[string]bool{}
+	var valid []entry
 	for _, e := range es {
 		key := e.kind() + " " + e.name()
 		if prev, dup := seen[key]; dup {
 			errs = append(errs, fmt.Errorf("%s: %s %q is also defined at %s", e.where, e.kind(), e.name(), prev))
 		}
 		seen[key] = e.where
+		var err error
 		if e.tt != nil {
 			fileTT[e.tt.BaseTaskType] = true
+			err = e.tt.Validate()
+		} else {
+			err = e.st.Validate()
 		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", e.where, err))
+			continue
+		}
+		valid = append(valid, e)
+	}
+	if len(errs) > 0 {
+		return c.reportProblems(errs)
+	}
+	admin, store, err := c.adminAPI(ctx)
+	if err != nil {
+		return err
 	}
 	var plans []plan
-	for _, e := range es {
+	for _, e := range valid {
 		p := plan{entry: e}
-		var cur any
+		var cur, next any
 		var rerr error
 		if e.tt != nil {
-			if err := e.tt.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", e.where, err))
-				continue
-			}
 			var t schedule.TaskType
 			t, _, rerr = store.TaskType(ctx, e.tt.BaseTaskType)
 			if rerr == nil && !e.hasSts {
 				e.tt.Sts = t.Sts
 			}
-			cur = t
+			cur, next = t, *e.tt
 		} else {
-			if err := e.st.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", e.where, err))
-				continue
-			}
 			var s schedule.Strategy
 			s, _, rerr = store.Strategy(ctx, e.st.StrategyName)
 			if rerr == nil && !e.hasSts {
 				e.st.Sts = s.Sts
 			}
-			cur = s
+			cur, next = s, *e.st
 			if e.st.Kind == schedule.KindSchedule {
 				base, _, _ := schedule.SplitRuntimeName(e.st.TaskName)
 				if !fileTT[base] {
@@ -102,12 +107,6 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 		switch {
 		case rerr == nil:
 			p.found = true
-			var next any
-			if e.tt != nil {
-				next = *e.tt
-			} else {
-				next = *e.st
-			}
 			p.diff = diffJSON(cur, next)
 		case errors.Is(rerr, schedule.ErrNotFound):
 		case errors.Is(rerr, schedule.ErrCorrupt):
@@ -123,11 +122,7 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 		plans = append(plans, p)
 	}
 	if len(errs) > 0 {
-		for _, err := range errs {
-			fmt.Fprintf(c.io.Err, "tbsctl: %v\n", err)
-		}
-		fmt.Fprintf(c.io.Err, "tbsctl: %d problem(s); nothing was written\n", len(errs))
-		return errSilent
+		return c.reportProblems(errs)
 	}
 	// Task types before strategies: a Schedule strategy needs its task type.
 	sort.SliceStable(plans, func(i, j int) bool { return plans[i].tt != nil && plans[j].tt == nil })
@@ -169,6 +164,15 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 		c.out("%d created, %d updated, %d unchanged\n", counts["created"], counts["updated:"], counts["unchanged"])
 	}
 	return nil
+}
+
+// reportProblems prints every problem and fails.
+func (c *cli) reportProblems(errs []error) error {
+	for _, err := range errs {
+		fmt.Fprintf(c.io.Err, "tbsctl: %v\n", err)
+	}
+	fmt.Fprintf(c.io.Err, "tbsctl: %d problem(s); nothing was written\n", len(errs))
+	return errSilent
 }
 
 // diffJSON lists the fields that differ between two records, by their

@@ -68,6 +68,11 @@ func TestHelpAndUsage(t *testing.T) {
 	assert.Contains(t, r.err, `-o "xml"`)
 	r = e.fails(ctl.ExitUsage, "get", "taskType")
 	assert.Contains(t, r.err, "get: expected a kind and a name")
+	// Problems of the file alone are reported without connecting.
+	r = e.fails(ctl.ExitFailed, "-zk", "127.0.0.1:1", "-root", "/app", "apply", "--dry-run", "-f",
+		file(t, "bad.yaml", "baseTaskType: t\ndealBeanName: d\ntaskItems: []\n"))
+	assert.Contains(t, r.err, "taskItems")
+	assert.Contains(t, r.err, "nothing was written")
 	e.vars[ctl.EnvAuth] = "nocolon-s3cret"
 	r = e.fails(ctl.ExitUsage, "-zk", "127.0.0.1:1", "-root", "/app", "status")
 	assert.Contains(t, r.err, ctl.EnvAuth+` must be "user:password"`)
@@ -149,10 +154,12 @@ strategies:
 	assert.Contains(t, r.err, "taskTypes[0]")
 	assert.Contains(t, r.err, "judgeDeadInterval (10s) must be at least 5*heartBeatRate")
 	assert.Contains(t, r.err, `"bad/name"`)
-	assert.Contains(t, r.err, `strategy "ghost": taskName "nosuchtask": task type "nosuchtask" is neither in the file nor stored`)
 	assert.Contains(t, r.err, "strategies[1]")
 	assert.Contains(t, r.err, "assignNum")
 	assert.Contains(t, r.err, "nothing was written")
+	r = e.fails(ctl.ExitFailed, "apply", "-f", file(t, "ghost.yaml", "strategyName: ghost\ntaskName: nosuchtask\n"))
+	assert.Contains(t, r.err, `strategy "ghost": taskName "nosuchtask": task type "nosuchtask" is neither in the file nor stored`)
+	assert.Contains(t, r.err, "1 problem(s); nothing was written")
 	tt2, _, err := s.TaskType(ctx, "orders")
 	require.NoError(t, err)
 	assert.Equal(t, tt, tt2, "a failed apply changes nothing")
