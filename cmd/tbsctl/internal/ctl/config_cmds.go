@@ -390,26 +390,72 @@ runtimes has live servers or a strategy names it, unless --force.`,
 				if _, _, err := store.Strategy(ctx, name); errors.Is(err, schedule.ErrNotFound) {
 					return fmt.Errorf("delete strategy %q: %w", name, err)
 				}
-				rts, err := store.StrategyRuntimes(ctx, name)
-				if err != nil {
-					return err
+				if *force {
+					if err := c.stopRegistrations(ctx, name, *wait); err != nil {
+						return err
+					}
+					// Waited above; the admin's own wait is then a formality.
+					admin = strategy.NewAdmin(store, strategy.WithForceWait(time.Millisecond))
 				}
-				start := time.Now()
 				if err := admin.DeleteStrategy(ctx, name, *force); err != nil {
 					return fmt.Errorf("delete strategy %q: %w", name, err)
-				}
-				if len(rts) > 0 {
-					var ids []string
-					for _, rt := range rts {
-						ids = append(ids, string(rt.UUID))
-					}
-					slices.Sort(ids)
-					c.out("strategy %s: paused; %d registration(s) stopped in %v: %s\n", name, len(rts), time.Since(start).Round(time.Millisecond), strings.Join(ids, ", "))
 				}
 				c.out("strategy %s: deleted\n", name)
 				return nil
 			}
 		},
+	}
+}
+
+// stopRegistrations pauses a strategy and waits (at most wait) until no
+// factory is registered under it, reporting what it saw.
+func (c *cli) stopRegistrations(ctx context.Context, name string, wait time.Duration) error {
+	admin, store, err := c.adminAPI(ctx)
+	if err != nil {
+		return err
+	}
+	rts, err := store.StrategyRuntimes(ctx, name)
+	if err != nil {
+		return err
+	}
+	if len(rts) == 0 {
+		return nil
+	}
+	start := time.Now()
+	if _, err := admin.PauseStrategy(ctx, name); err != nil && !errors.Is(err, schedule.ErrCorrupt) {
+		return fmt.Errorf("delete strategy %q: pause: %w", name, err)
+	}
+	var ids []string
+	for _, rt := range rts {
+		ids = append(ids, string(rt.UUID))
+	}
+	slices.Sort(ids)
+	c.out("strategy %s: paused; waiting for %d registration(s) to stop: %s\n", name, len(rts), strings.Join(ids, ", "))
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	remaining := len(rts)
+	for {
+		left, err := store.StrategyRuntimes(wctx, name)
+		if err == nil {
+			remaining = len(left)
+		}
+		if err == nil && remaining == 0 {
+			c.out("strategy %s: every registration stopped in %v\n", name, time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		if err != nil && wctx.Err() == nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wctx.Done():
+			c.out("strategy %s: %d registration(s) still there after %v; deleting anyway (their factories stop them when they see the deletion)\n", name, remaining, wait)
+			return nil
+		case <-tick.C:
+		}
 	}
 }
 

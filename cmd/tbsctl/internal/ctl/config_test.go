@@ -173,6 +173,20 @@ strategies:
 	require.Equal(t, 0, r.code, "%s", r)
 	assert.Contains(t, r.out, "strategy stdin-st: created")
 
+	// delete --force of a strategy whose registration never goes (a factory
+	// that is not running its loop): it waits --wait, says so, deletes.
+	stuck := e.store()
+	sess, err := stuck.Session(ctx)
+	require.NoError(t, err)
+	_, err = stuck.RegisterStrategyRuntime(ctx, sess, schedule.StrategyRuntime{StrategyName: "refunds-test", UUID: "10.0.0.9$stuck$0123456789ABCDEF0123456789ABCDEF$0000000042"})
+	require.NoError(t, err)
+	r = e.fails(ctl.ExitFailed, "delete", "strategy", "refunds-test")
+	assert.Contains(t, r.err, `strategy "refunds-test": 1 factories are registered under it`)
+	out = e.ok("delete", "strategy", "refunds-test", "--force", "--wait", "300ms")
+	assert.Contains(t, out, "strategy refunds-test: paused; waiting for 1 registration(s) to stop: 10.0.0.9$stuck$")
+	assert.Contains(t, out, "strategy refunds-test: 1 registration(s) still there after 300ms; deleting anyway")
+	assert.Contains(t, out, "strategy refunds-test: deleted")
+
 	// delete: strategies, then a task type still named by a strategy is refused.
 	assert.Contains(t, e.ok("delete", "strategy", "stdin-st"), "strategy stdin-st: deleted")
 	r = e.fails(ctl.ExitFailed, "delete", "taskType", "orders")

@@ -189,8 +189,15 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	}
 	c.log = slog.New(slog.NewTextHandler(c.io.Err, &slog.HandlerOptions{Level: level}))
 	if c.g.timeout > 0 {
+		timeout := c.g.timeout
+		// A command's own --wait comes on top of the connection timeout.
+		if f := cfs.Lookup("wait"); f != nil {
+			if d, err := time.ParseDuration(f.Value.String()); err == nil && d > 0 {
+				timeout += d
+			}
+		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.g.timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	return runner(ctx, c, pos)
@@ -212,7 +219,7 @@ func (c *cli) newFlagSet(name string) *flag.FlagSet {
 	}
 	fs.StringVar(&c.g.zk, "zk", c.g.zk, "ZooKeeper servers, comma-separated host:port (env "+EnvZK+")")
 	fs.StringVar(&c.g.root, "root", c.g.root, "root path of the application's tree, such as /orders-app (env "+EnvRoot+")")
-	fs.DurationVar(&c.g.timeout, "timeout", c.g.timeout, "give up the whole command after this long")
+	fs.DurationVar(&c.g.timeout, "timeout", c.g.timeout, "give up the whole command after this long (plus the command's --wait, if it has one)")
 	fs.DurationVar(&c.g.session, "session-timeout", c.g.session, "ZooKeeper session timeout (0: the store's default)")
 	fs.BoolVar(&c.g.verbose, "v", c.g.verbose, "log the store's debug messages to stderr")
 	return fs
@@ -249,7 +256,8 @@ Commands:
 Connection flags (accepted before or after the command):
   -zk servers        ZooKeeper servers, comma-separated host:port (env %s)
   -root path         root of the application's tree, such as /orders-app (env %s)
-  -timeout d         give up the whole command after d (default 2m)
+  -timeout d         give up the whole command after d (default 2m; a command's
+                     --wait comes on top)
   -session-timeout d ZooKeeper session timeout
   -v                 log the store's debug messages to stderr
 Digest credentials "user:password" come only from the environment (%s).
