@@ -112,6 +112,9 @@ func TestRuntimeCommands(t *testing.T) {
 	out = e.ok("tree", "strategy", "--depth", "1")
 	assert.True(t, strings.HasPrefix(out, e.root+"/strategy\n  orders-base  {"), out)
 	assert.NotContains(t, out, "[E]", "depth 1 stops above the registrations")
+	r = e.fails(ctl.ExitUsage, "tree", "../..")
+	assert.Contains(t, r.err, `tree: path "../.." leaves the root`)
+	assert.True(t, strings.HasPrefix(e.ok("tree", e.root+"/factory"), e.root+"/factory\n"), "an absolute path inside the root")
 	r = e.fails(ctl.ExitFailed, "tree", "nosuch")
 	assert.Contains(t, r.err, e.root+"/nosuch does not exist")
 

@@ -147,6 +147,9 @@ marked [E]; values are shown as compact JSON, quoted text, or hex.`,
 					} else {
 						p = path.Join(c.g.root, strings.TrimPrefix(a, "/"))
 					}
+					if p != c.g.root && !strings.HasPrefix(p, c.g.root+"/") {
+						return usagef("tree: path %q leaves the root %s", a, c.g.root)
+					}
 				}
 				conn, err := c.rawConn(ctx)
 				if err != nil {
