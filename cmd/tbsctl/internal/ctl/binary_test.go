@@ -61,6 +61,8 @@ func TestBinaryWithDigestAuth(t *testing.T) {
 	assert.Equal(t, ctl.ExitUsage, r.code, "flags of a command come after it: %s", r)
 	r = run("ops:"+wrong, "", "status", "-o", "json")
 	assert.Equal(t, 0, r.code, "%s", r)
+	r = run("ops:"+wrong, "", "doctor")
+	assert.Contains(t, r.err, "note: clock drift not measured: these credentials cannot write under "+e.root)
 	r = run("ops:"+secret, "", "pause", "orders-base")
 	require.Equal(t, 0, r.code, "%s", r)
 	assert.Contains(t, r.out, "strategy orders-base: paused")
