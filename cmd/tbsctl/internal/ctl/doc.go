@@ -1,0 +1,47 @@
+// Package ctl is the whole of the tbsctl command, callable in-process:
+// Main parses the command line, connects to ZooKeeper through zkstore (and,
+// for tree and doctor's schema check, through a plain read-only use of the
+// ZooKeeper client), and works through strategy.Admin, so the CLI edits
+// the configuration exactly as the Go admin API does (validated, compare-
+// and-set, retried on a lost race).
+//
+// # Commands
+//
+//	tree [path]            the tree under the root, values decoded ([E]: ephemeral)
+//	status [taskType]      servers and items per runtime; -o json
+//	factories, strategies  registrations, requestNum/currentNum, messages, stop flags
+//	apply -f FILE          YAML or JSON; validated; CAS; prints what changed; --dry-run
+//	get KIND NAME          one task type or strategy, ready to edit and apply
+//	delete KIND NAME       --force stops a strategy's registrations first
+//	pause/resume STRATEGY
+//	stop/start/drain FACTORY
+//	export, import         ours, and the Java console's one-record-per-line format
+//	doctor                 problems with a fix each; exit code 1 if any
+//
+// # Files
+//
+// apply, import and export share one document: {"taskTypes": [...],
+// "strategies": [...]} (export adds "exportedFrom"), in JSON or YAML, with
+// TBSchedule's field names (durations in milliseconds, expireOwnSignInterval
+// in days). apply also takes one object, a list, or several YAML
+// documents. A document without "sts" keeps the stored sts. The Java
+// console's export, {"rootPath","configType","name","value"} per line (the
+// value being the record's JSON as a string), and the later console's
+// TASK{...}/STRATEGY{...} lines are detected and read by import; the
+// rootPath in the lines is ignored, the target is -root.
+//
+// # Guarantees
+//
+//   - Nothing is written when anything in a file is invalid; every problem
+//     is reported, named by file, document or line, and field.
+//   - Credentials come only from TBSCTL_AUTH and are never printed.
+//   - Exit codes: 0 success, 1 failure or doctor findings, 2 usage.
+//   - doctor creates nothing: a missing root is reported, not created.
+//     The other commands open the store, which creates a missing root as
+//     every client of the library does.
+//
+// # Example
+//
+//	code := ctl.Main(ctx, []string{"status", "-o", "json"}, ctl.IO{
+//		In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv})
+package ctl

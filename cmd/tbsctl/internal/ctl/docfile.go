@@ -1,0 +1,449 @@
+package ctl
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+)
+
+// entry is one task type or one strategy read from a file, with where it
+// came from (for errors) and whether the document set its sts: a document
+// without sts keeps the stored one, so applying a file never resumes a
+// strategy an operator paused (the Java console did, W16).
+type entry struct {
+	where  string
+	tt     *schedule.TaskType
+	st     *schedule.Strategy
+	hasSts bool
+}
+
+func (e entry) kind() string {
+	if e.tt != nil {
+		return "taskType"
+	}
+	return "strategy"
+}
+
+func (e entry) name() string {
+	if e.tt != nil {
+		return e.tt.BaseTaskType
+	}
+	return e.st.StrategyName
+}
+
+// Formats of configuration files.
+const (
+	formatAuto = "auto"
+	formatOurs = "ours"
+	formatJava = "java"
+)
+
+// configFile is the document of apply and export (JSON or YAML):
+//
+//	taskTypes:  [ {baseTaskType: ..., ...}, ... ]
+//	strategies: [ {strategyName: ..., ...}, ... ]
+//
+// with TBSchedule's field names. Export adds exportedFrom (the root).
+type configFile struct {
+	ExportedFrom string              `json:"exportedFrom,omitempty"`
+	TaskTypes    []schedule.TaskType `json:"taskTypes"`
+	Strategies   []schedule.Strategy `json:"strategies"`
+}
+
+// topKeys are the keys a configFile document may hold.
+var topKeys = map[string]bool{"taskTypes": true, "strategies": true, "exportedFrom": true}
+
+// readEntries reads a configuration file in the given format (auto: the
+// Java console's export if its first line is one of its records, else
+// ours). src names the file in errors.
+func readEntries(src string, data []byte, format string) ([]entry, string, error) {
+	if format == formatAuto {
+		format = formatOurs
+		if looksJava(data) {
+			format = formatJava
+		}
+	}
+	var es []entry
+	var err error
+	switch format {
+	case formatOurs:
+		es, err = parseOurs(src, data)
+	case formatJava:
+		es, err = parseJava(src, data)
+	default:
+		return nil, "", usagef("unknown format %q (auto, ours or java)", format)
+	}
+	if err == nil && len(es) == 0 {
+		err = fmt.Errorf("%s: no task type or strategy in the file", src)
+	}
+	return es, format, err
+}
+
+// looksJava reports whether the first non-blank line is a record of the
+// Java console's export: {"rootPath":...,"configType":...} or TASK{...} /
+// STRATEGY{...} (the later console's form).
+func looksJava(data []byte) bool {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "TASK{") || strings.HasPrefix(line, "STRATEGY{") {
+			return true
+		}
+		var probe map[string]json.RawMessage
+		if json.Unmarshal([]byte(line), &probe) != nil {
+			return false
+		}
+		_, ok := probe["configType"]
+		return ok
+	}
+	return false
+}
+
+// parseOurs reads JSON (one value or several in a row) or YAML (one
+// document or several separated by ---).
+func parseOurs(src string, data []byte) ([]entry, error) {
+	var docs []any
+	var err error
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.UseNumber()
+		docs, err = decodeAll(dec, src, "JSON")
+	} else {
+		docs, err = decodeAll(yaml.NewDecoder(bytes.NewReader(data)), src, "YAML")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var es []entry
+	var errs []error
+	for i, d := range docs {
+		where := src
+		if len(docs) > 1 {
+			where = fmt.Sprintf("%s: document %d", src, i+1)
+		}
+		got, err := parseValue(where, d)
+		es = append(es, got...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return es, errors.Join(errs...)
+}
+
+// decodeAll reads every document of a stream.
+func decodeAll(dec interface{ Decode(any) error }, src, lang string) ([]any, error) {
+	var docs []any
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: not valid %s (document %d): %v", src, lang, len(docs)+1, err)
+		}
+		docs = append(docs, v)
+	}
+}
+
+// parseValue reads one document: a task type, a strategy, a list of them,
+// or a {taskTypes, strategies} map.
+func parseValue(where string, v any) ([]entry, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		var es []entry
+		var errs []error
+		for i, el := range v {
+			e, err := parseObject(fmt.Sprintf("%s: [%d]", where, i), el, "")
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			es = append(es, e)
+		}
+		return es, errors.Join(errs...)
+	case map[string]any:
+		_, isTT := v["baseTaskType"]
+		_, isSt := v["strategyName"]
+		if isTT || isSt {
+			e, err := parseObject(where, v, "")
+			if err != nil {
+				return nil, err
+			}
+			return []entry{e}, nil
+		}
+		var es []entry
+		var errs []error
+		for k := range v {
+			if !topKeys[k] {
+				errs = append(errs, fmt.Errorf("%s: unknown key %q (expected taskTypes, strategies, or a single task type or strategy)", where, k))
+			}
+		}
+		for _, key := range []string{"taskTypes", "strategies"} {
+			raw, ok := v[key]
+			if !ok || raw == nil {
+				continue
+			}
+			list, ok := raw.([]any)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s: %s must be a list", where, key))
+				continue
+			}
+			kind := "taskType"
+			if key == "strategies" {
+				kind = "strategy"
+			}
+			for i, el := range list {
+				e, err := parseObject(fmt.Sprintf("%s: %s[%d]", where, key, i), el, kind)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				es = append(es, e)
+			}
+		}
+		return es, errors.Join(errs...)
+	default:
+		return nil, fmt.Errorf("%s: expected a map or a list, got %T", where, v)
+	}
+}
+
+// parseObject decodes one object as kind ("taskType", "strategy", or ""
+// to tell by its name key).
+func parseObject(where string, v any, kind string) (entry, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return entry{}, fmt.Errorf("%s: expected an object, got %T", where, v)
+	}
+	if kind == "" {
+		if _, ok := m["baseTaskType"]; ok {
+			kind = "taskType"
+		} else if _, ok := m["strategyName"]; ok {
+			kind = "strategy"
+		} else {
+			return entry{}, fmt.Errorf("%s: neither baseTaskType nor strategyName is set", where)
+		}
+	}
+	for _, k := range []string{"taskItems", "IPList"} {
+		if list, ok := m[k].([]any); ok {
+			for i, el := range list {
+				switch n := el.(type) {
+				case int:
+					list[i] = strconv.Itoa(n)
+				case json.Number:
+					list[i] = n.String()
+				}
+			}
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return entry{}, fmt.Errorf("%s: %v", where, err)
+	}
+	_, hasSts := m["sts"]
+	return decodeEntry(where, kind, b, hasSts)
+}
+
+// decodeEntry decodes a task type or strategy from its JSON.
+func decodeEntry(where, kind string, b []byte, hasSts bool) (entry, error) {
+	e := entry{where: where, hasSts: hasSts}
+	switch kind {
+	case "taskType":
+		var t schedule.TaskType
+		if err := json.Unmarshal(b, &t); err != nil {
+			return entry{}, fmt.Errorf("%s: %w", where, err)
+		}
+		e.tt = &t
+	case "strategy":
+		var s schedule.Strategy
+		if err := json.Unmarshal(b, &s); err != nil {
+			return entry{}, fmt.Errorf("%s: %w", where, err)
+		}
+		e.st = &s
+	default:
+		return entry{}, fmt.Errorf("%s: unknown kind %q", where, kind)
+	}
+	return e, nil
+}
+
+// javaNode is one line of the Java console's export: the node's root, its
+// type (baseTaskType or strategy), its name and its data (the record's JSON,
+// as a string).
+type javaNode struct {
+	RootPath   string          `json:"rootPath"`
+	ConfigType string          `json:"configType"`
+	Name       string          `json:"name"`
+	Value      json.RawMessage `json:"value"`
+}
+
+// parseJava reads the Java console's export, one record per line. The
+// rootPath inside the lines is ignored: the target is the root given to
+// tbsctl.
+func parseJava(src string, data []byte) ([]entry, error) {
+	var es []entry
+	var errs []error
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		where := fmt.Sprintf("%s: line %d", src, n)
+		e, err := parseJavaLine(where, line)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		es = append(es, e)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %v", src, err))
+	}
+	return es, errors.Join(errs...)
+}
+
+func parseJavaLine(where, line string) (entry, error) {
+	for prefix, kind := range map[string]string{"TASK": "taskType", "STRATEGY": "strategy"} {
+		if rest, ok := strings.CutPrefix(line, prefix); ok && strings.HasPrefix(rest, "{") {
+			return decodeEntry(where, kind, []byte(rest), hasKey([]byte(rest), "sts"))
+		}
+	}
+	var node javaNode
+	dec := json.NewDecoder(strings.NewReader(line))
+	if err := dec.Decode(&node); err != nil {
+		return entry{}, fmt.Errorf("%s: not a JSON record {rootPath, configType, name, value}: %v", where, err)
+	}
+	var kind string
+	switch strings.ToLower(node.ConfigType) {
+	case "basetasktype":
+		kind = "taskType"
+	case "strategy":
+		kind = "strategy"
+	default:
+		return entry{}, fmt.Errorf("%s: configType %q: must be baseTaskType or strategy", where, node.ConfigType)
+	}
+	value := []byte(bytes.TrimSpace(node.Value))
+	if len(value) > 0 && value[0] == '"' {
+		var s string
+		if err := json.Unmarshal(value, &s); err != nil {
+			return entry{}, fmt.Errorf("%s: value: %v", where, err)
+		}
+		value = []byte(s)
+	}
+	if len(value) == 0 || string(value) == "null" {
+		return entry{}, fmt.Errorf("%s: value: missing (node %q)", where, node.Name)
+	}
+	e, err := decodeEntry(where, kind, value, hasKey(value, "sts"))
+	if err != nil {
+		return entry{}, err
+	}
+	// The node name is the record's name; a record without one takes it.
+	switch {
+	case e.name() == "" && e.tt != nil:
+		e.tt.BaseTaskType = node.Name
+	case e.name() == "" && e.st != nil:
+		e.st.StrategyName = node.Name
+	case node.Name != "" && node.Name != e.name():
+		return entry{}, fmt.Errorf("%s: name %q differs from the record's own name %q", where, node.Name, e.name())
+	}
+	return e, nil
+}
+
+func hasKey(obj []byte, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(obj, &m) != nil {
+		return false
+	}
+	_, ok := m[key]
+	return ok
+}
+
+// writeOurs writes a configFile as indented JSON or as YAML.
+func writeOurs(w io.Writer, f configFile, format string) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeJSONAs(w, b, format)
+}
+
+// writeJSONAs writes a JSON document as is ("json") or as block YAML with
+// the same key order ("yaml").
+func writeJSONAs(w io.Writer, b []byte, format string) error {
+	if format != "yaml" {
+		_, err := fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	blockStyle(&n)
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// blockStyle turns JSON's flow style into YAML's block style, keeping
+// quoted strings quoted only where YAML needs it.
+func blockStyle(n *yaml.Node) {
+	n.Style &^= yaml.FlowStyle
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		n.Style &^= yaml.DoubleQuotedStyle
+	}
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
+}
+
+// writeJava writes the Java console's export format: one line per node,
+// value holding the record's JSON as a string.
+func writeJava(w io.Writer, root string, f configFile) error {
+	line := func(kind, name string, rec any) error {
+		v, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		s, err := json.Marshal(string(v))
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(javaNode{RootPath: root, ConfigType: kind, Name: name, Value: s})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	for _, t := range f.TaskTypes {
+		if err := line("baseTaskType", t.BaseTaskType, t); err != nil {
+			return err
+		}
+	}
+	for _, s := range f.Strategies {
+		if err := line("strategy", s.StrategyName, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
