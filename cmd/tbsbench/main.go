@@ -1,0 +1,227 @@
+// Command tbsbench measures tbschedule-go against a real ZooKeeper it starts
+// itself (internal/zktest, ZooKeeper 3.8 standalone on loopback, tickTime
+// 100 ms) and in a simulation on memstore, prints a table and writes the
+// figures as JSON.
+//
+// Usage:
+//
+//	go run ./cmd/tbsbench [-quick] [-json tbsbench.json] [-only takeover,steady,...]
+//
+// Scenarios (BENCHMARKS.md explains each figure):
+//
+//	startup   10 servers × 100 items: start → every item owned and processed
+//	takeover  10 manager processes: kill -9 of one, SIGTERM of one, start of an 11th
+//	steady    requests per server per second with nothing changing, for
+//	          100, 1,000 and 10,000 items, counted by the client and by ZooKeeper
+//	throughput records per second through a strategy factory (empty and 1 ms deals)
+//	scale     many sessions × items × task types in one process
+//	sim       memstore + fake clock: 1,000 servers × 100,000 items
+//
+// -quick runs every scenario smaller and shorter (for CI, under two minutes).
+// The command needs ZooKeeper installed (see internal/zktest) except for
+// -only sim.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tbschedule/tbschedule-go/internal/zktest"
+)
+
+// Report is the JSON document.
+type Report struct {
+	Started  time.Time `json:"started"`
+	Quick    bool      `json:"quick"`
+	Machine  Machine   `json:"machine"`
+	Sections []Section `json:"sections"`
+}
+
+// Machine describes where the numbers were taken.
+type Machine struct {
+	CPUs      int     `json:"cpus"`
+	GoVersion string  `json:"go"`
+	OS        string  `json:"os"`
+	LoadAvg   string  `json:"loadavg_before"`
+	LoadAfter string  `json:"loadavg_after"`
+	Seconds   float64 `json:"seconds"`
+}
+
+// Section is one scenario's table.
+type Section struct {
+	Name    string     `json:"name"`
+	Note    string     `json:"note,omitempty"`
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+	// Values holds the raw figures (seconds, counts, rates) by name.
+	Values map[string]float64 `json:"values"`
+}
+
+func (s *Section) row(cells ...string) { s.Rows = append(s.Rows, cells) }
+
+func (s *Section) set(name string, v float64) {
+	if s.Values == nil {
+		s.Values = map[string]float64{}
+	}
+	s.Values[name] = v
+}
+
+var allScenarios = []string{"startup", "takeover", "steady", "throughput", "scale", "sim"}
+
+func main() {
+	if os.Getenv(envWorker) != "" {
+		os.Exit(workerMain())
+	}
+	quick := flag.Bool("quick", false, "smaller, shorter runs (CI)")
+	jsonPath := flag.String("json", "tbsbench.json", "write the figures here as JSON (empty: do not)")
+	only := flag.String("only", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ", "))
+	trials := flag.Int("trials", 0, "takeover trials per event (default 20, 3 with -quick)")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "tbsbench: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+	var want []string
+	for _, s := range strings.Split(*only, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(allScenarios, s) {
+			fmt.Fprintf(os.Stderr, "tbsbench: -only: unknown scenario %q (known: %s)\n", s, strings.Join(allScenarios, ", "))
+			os.Exit(2)
+		}
+		want = append(want, s)
+	}
+	if *trials < 0 {
+		fmt.Fprintf(os.Stderr, "tbsbench: -trials %d: must not be negative\n", *trials)
+		os.Exit(2)
+	}
+	if *trials == 0 {
+		*trials = 20
+		if *quick {
+			*trials = 3
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *quick, *trials, want, *jsonPath); err != nil {
+		fmt.Fprintln(os.Stderr, "tbsbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, quick bool, trials int, want []string, jsonPath string) error {
+	rep := Report{Started: time.Now().UTC(), Quick: quick, Machine: Machine{
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, LoadAvg: loadavg(),
+	}}
+	fmt.Printf("tbsbench: %d CPUs, %s, load average %s, quick=%v\n", rep.Machine.CPUs, rep.Machine.GoVersion, rep.Machine.LoadAvg, quick)
+	var b *bench
+	needZK := slices.ContainsFunc(want, func(s string) bool { return s != "sim" })
+	if needZK {
+		c, stopZK, err := zktest.StartProgram(1)
+		if err != nil {
+			return fmt.Errorf("starting ZooKeeper: %w", err)
+		}
+		defer stopZK()
+		b = &bench{zk: c, quick: quick, trials: trials}
+		fmt.Printf("ZooKeeper 3.8 standalone at %s (tickTime 100 ms), session timeout %v\n", c.Servers()[0], sessionTimeout)
+	}
+	scenarios := map[string]func(context.Context) (Section, error){
+		"startup":    func(ctx context.Context) (Section, error) { return b.startup(ctx) },
+		"takeover":   func(ctx context.Context) (Section, error) { return b.takeover(ctx) },
+		"steady":     func(ctx context.Context) (Section, error) { return b.steady(ctx) },
+		"throughput": func(ctx context.Context) (Section, error) { return b.throughput(ctx) },
+		"scale":      func(ctx context.Context) (Section, error) { return b.scale(ctx) },
+		"sim":        func(ctx context.Context) (Section, error) { return simulate(ctx, quick) },
+	}
+	var errs []error
+	for _, name := range want {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Printf("\n== %s\n", name)
+		t0 := time.Now()
+		sec, err := scenarios[name](ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			fmt.Printf("FAILED: %v\n", err)
+			continue
+		}
+		sec.set("scenario_seconds", time.Since(t0).Seconds())
+		printTable(sec)
+		rep.Sections = append(rep.Sections, sec)
+	}
+	rep.Machine.LoadAfter = loadavg()
+	rep.Machine.Seconds = time.Since(rep.Started).Seconds()
+	fmt.Printf("\nload average after: %s; %.0f s in all\n", rep.Machine.LoadAfter, rep.Machine.Seconds)
+	if jsonPath != "" {
+		data, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(jsonPath, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Println("figures written to", jsonPath)
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func printTable(s Section) {
+	if s.Note != "" {
+		fmt.Println(s.Note)
+	}
+	w := make([]int, len(s.Columns))
+	for i, c := range s.Columns {
+		w[i] = len(c)
+	}
+	for _, r := range s.Rows {
+		for i, c := range r {
+			if i < len(w) {
+				w[i] = max(w[i], len(c))
+			}
+		}
+	}
+	line := func(cells []string) {
+		var b strings.Builder
+		for i, c := range cells {
+			if i > 0 {
+				b.WriteString(" | ")
+			}
+			fmt.Fprintf(&b, "%-*s", w[i], c)
+		}
+		fmt.Println(strings.TrimRight(b.String(), " "))
+	}
+	line(s.Columns)
+	sep := make([]string, len(w))
+	for i := range w {
+		sep[i] = strings.Repeat("-", w[i])
+	}
+	line(sep)
+	for _, r := range s.Rows {
+		line(r)
+	}
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
