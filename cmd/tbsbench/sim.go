@@ -18,7 +18,7 @@ func simulate(ctx context.Context, quick bool) (Section, error) {
 	}
 	sec := Section{Name: "sim",
 		Columns: []string{"event", "servers after", "rounds", "items moved", "item writes", "writes / moved", "full item reads (modelled)", "store ops", "fake-clock wait", "balanced", "real time"},
-		Note: fmt.Sprintf("memstore + fake clock, %d servers × %d items; the leader's and owners' decisions as schedule.Manager makes them, in rounds", cfg.Servers, cfg.Items)}
+		Note:    fmt.Sprintf("memstore + fake clock, %d servers × %d items; the leader's and owners' decisions as schedule.Manager makes them, in rounds", cfg.Servers, cfg.Items)}
 	res, err := sim.Run(ctx, cfg)
 	if err != nil {
 		return sec, err

@@ -141,7 +141,7 @@ func (b *bench) takeover(ctx context.Context) (Section, error) {
 	const procs, items = 10, 100
 	sec := Section{Name: "takeover",
 		Columns: []string{"event", "trials", "min", "p50", "p99", "max", "target"},
-		Note: fmt.Sprintf("%d manager processes, %d items, session timeout %v; an observer session polls servers and items every 10 ms", procs, items, sessionTimeout)}
+		Note:    fmt.Sprintf("%d manager processes, %d items, session timeout %v; an observer session polls servers and items every 10 ms", procs, items, sessionTimeout)}
 	root := b.root("takeover")
 	admin, err := b.open(ctx, root)
 	if err != nil {
