@@ -397,7 +397,7 @@ func (b *bench) throughputRun(ctx context.Context, pt schedule.ProcessorType, de
 func (b *bench) scale(ctx context.Context) (Section, error) {
 	sessions, types, items := 200, 5, 10000
 	if b.quick {
-		sessions, types, items = 20, 2, 1000
+		sessions, types, items = 10, 2, 1000
 	}
 	perType := items / types
 	sec := Section{Name: "scale", Columns: []string{"event", "time / amount"},
@@ -477,14 +477,33 @@ func (b *bench) scale(ctx context.Context) (Section, error) {
 		timeout = time.Minute
 	}
 	converged := func(want int) error {
+		t0, lastReport := time.Now(), time.Now()
 		return poll(ctx, 250*time.Millisecond, timeout, fmt.Sprintf("all %d task types balanced over %d servers", types, want), func() (bool, error) {
+			done, owned := 0, 0
 			for _, tt := range tts {
 				st, err := observe(ctx, admin, tt.BaseTaskType)
-				if err != nil || !st.balanced(want) {
+				if err != nil {
 					return false, err
 				}
+				live := map[schedule.ServerID]bool{}
+				for _, id := range st.servers {
+					live[id] = true
+				}
+				for _, it := range st.items.Items {
+					if live[it.CurServer] {
+						owned++
+					}
+				}
+				if st.balanced(want) {
+					done++
+				}
 			}
-			return true, nil
+			if time.Since(lastReport) >= 5*time.Second {
+				lastReport = time.Now()
+				fmt.Printf("  %5.1f s: %d/%d task types balanced, %d/%d items owned by live servers\n",
+					time.Since(t0).Seconds(), done, types, owned, perType*types)
+			}
+			return done == types, nil
 		})
 	}
 	if err := converged(sessions); err != nil {
