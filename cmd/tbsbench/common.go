@@ -26,7 +26,10 @@ type bench struct {
 	zk     *zktest.Cluster
 	quick  bool
 	trials int
-	roots  atomic.Int64
+	// scaleSize overrides the scale scenario's sessions, task types and
+	// items (all zero: the defaults).
+	scaleSize [3]int
+	roots     atomic.Int64
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

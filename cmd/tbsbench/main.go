@@ -6,6 +6,7 @@
 // Usage:
 //
 //	go run ./cmd/tbsbench [-quick] [-json tbsbench.json] [-only takeover,steady,...]
+//	                      [-trials 20] [-scale sessions,taskTypes,items]
 //
 // Scenarios (BENCHMARKS.md explains each figure):
 //
@@ -14,7 +15,8 @@
 //	steady    requests per server per second with nothing changing, for
 //	          100, 1,000 and 10,000 items, counted by the client and by ZooKeeper
 //	throughput records per second through a strategy factory (empty and 1 ms deals)
-//	scale     many sessions × items × task types in one process
+//	scale     many sessions × task types × items in one process (default
+//	          200 sessions, 5 task types, 10,000 items in all)
 //	sim       memstore + fake clock: 1,000 servers × 100,000 items
 //
 // -quick runs every scenario smaller and shorter (for CI, under two minutes).
@@ -32,6 +34,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -86,7 +89,22 @@ func main() {
 	jsonPath := flag.String("json", "tbsbench.json", "write the figures here as JSON (empty: do not)")
 	only := flag.String("only", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ", "))
 	trials := flag.Int("trials", 0, "takeover trials per event (default 20, 3 with -quick)")
+	scaleArg := flag.String("scale", "", "scale scenario size as sessions,taskTypes,items (default 200,5,10000; 10,2,1000 with -quick)")
 	flag.Parse()
+	var scaleSize [3]int
+	if *scaleArg != "" {
+		f := strings.Split(*scaleArg, ",")
+		ok := len(f) == 3
+		for i := 0; ok && i < 3; i++ {
+			n, err := strconv.Atoi(strings.TrimSpace(f[i]))
+			ok = err == nil && n > 0
+			scaleSize[i] = n
+		}
+		if !ok || scaleSize[2] < scaleSize[1] {
+			fmt.Fprintf(os.Stderr, "tbsbench: -scale %q: want three positive numbers sessions,taskTypes,items with items ≥ taskTypes\n", *scaleArg)
+			os.Exit(2)
+		}
+	}
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "tbsbench: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
@@ -112,13 +130,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *quick, *trials, want, *jsonPath); err != nil {
+	if err := run(ctx, *quick, *trials, scaleSize, want, *jsonPath); err != nil {
 		fmt.Fprintln(os.Stderr, "tbsbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, quick bool, trials int, want []string, jsonPath string) error {
+func run(ctx context.Context, quick bool, trials int, scaleSize [3]int, want []string, jsonPath string) error {
 	rep := Report{Started: time.Now().UTC(), Quick: quick, Machine: Machine{
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, LoadAvg: loadavg(),
 	}}
@@ -126,13 +144,15 @@ func run(ctx context.Context, quick bool, trials int, want []string, jsonPath st
 	var b *bench
 	needZK := slices.ContainsFunc(want, func(s string) bool { return s != "sim" })
 	if needZK {
-		c, stopZK, err := zktest.StartProgram(1)
+		// A production-like server: room for the scale scenario's millions
+		// of watches, and the optimising compiler.
+		c, stopZK, err := zktest.StartProgram(1, "-Xmx2g", "-XX:TieredStopAtLevel=4", "-XX:CICompilerCount=2")
 		if err != nil {
 			return fmt.Errorf("starting ZooKeeper: %w", err)
 		}
 		defer stopZK()
-		b = &bench{zk: c, quick: quick, trials: trials}
-		fmt.Printf("ZooKeeper 3.8 standalone at %s (tickTime 100 ms), session timeout %v\n", c.Servers()[0], sessionTimeout)
+		b = &bench{zk: c, quick: quick, trials: trials, scaleSize: scaleSize}
+		fmt.Printf("ZooKeeper 3.8 standalone at %s (tickTime 100 ms, heap ≤ 2 GiB), session timeout %v\n", c.Servers()[0], sessionTimeout)
 	}
 	scenarios := map[string]func(context.Context) (Section, error){
 		"startup":    func(ctx context.Context) (Section, error) { return b.startup(ctx) },

@@ -350,8 +350,9 @@ func testItemsStamp(e *env) {
 
 	it, err := s.UpdateItem(e.ctx, e.name, srv.UUID, e.item(snap, "0"), srv.UUID, "")
 	require.NoError(e, err)
-	st = moved("UpdateItem")
-	assert.Equal(e, it, e.item(e.items(s, e.name), "0"))
+	after := e.items(s, e.name)
+	assert.Equal(e, moved("UpdateItem"), after.Stamp, "Items after UpdateItem carries the new stamp")
+	assert.Equal(e, it, e.item(after, "0"))
 	stale := e.item(snap, "1")
 	_, err = s.UpdateItem(e.ctx, e.name, "", stale, srv.UUID, "")
 	require.NoError(e, err)
