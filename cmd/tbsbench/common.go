@@ -47,6 +47,22 @@ func (b *bench) open(ctx context.Context, root string) (*zkstore.Store, error) {
 	return zkstore.Open(ctx, storeConfig(b.zk.Servers(), root), zkstore.WithLogger(quiet))
 }
 
+// setUp makes a fresh root named after the scenario, opens the observer's
+// store on it and creates the task types there.
+func (b *bench) setUp(ctx context.Context, scenario string, tts ...schedule.TaskType) (root string, admin *zkstore.Store, err error) {
+	root = b.root(scenario)
+	if admin, err = b.open(ctx, root); err != nil {
+		return "", nil, err
+	}
+	for _, tt := range tts {
+		if _, err := admin.CreateTaskType(ctx, tt); err != nil {
+			_ = admin.Close()
+			return "", nil, err
+		}
+	}
+	return root, admin, nil
+}
+
 // itemDefs returns n item definitions "0".."n-1".
 func itemDefs(n int) []string {
 	out := make([]string, n)

@@ -142,16 +142,11 @@ func (b *bench) takeover(ctx context.Context) (Section, error) {
 	sec := Section{Name: "takeover",
 		Columns: []string{"event", "trials", "min", "p50", "p99", "max", "target"},
 		Note:    fmt.Sprintf("%d manager processes, %d items, session timeout %v; an observer session polls servers and items every 10 ms", procs, items, sessionTimeout)}
-	root := b.root("takeover")
-	admin, err := b.open(ctx, root)
+	root, admin, err := b.setUp(ctx, "takeover", taskType("takeover", items))
 	if err != nil {
 		return sec, err
 	}
 	defer admin.Close()
-	tt := taskType("takeover", items)
-	if _, err := admin.CreateTaskType(ctx, tt); err != nil {
-		return sec, err
-	}
 	var workers []*worker
 	defer func() {
 		for _, w := range workers {

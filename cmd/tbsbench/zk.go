@@ -54,16 +54,12 @@ func (b *bench) startup(ctx context.Context) (Section, error) {
 	const servers, items = 10, 100
 	sec := Section{Name: "startup", Columns: []string{"event", "time"},
 		Note: fmt.Sprintf("%d managers in this process, each on its own ZooKeeper session, %d items; from opening the first session", servers, items)}
-	root := b.root("startup")
-	admin, err := b.open(ctx, root)
+	tt := taskType("startup", items)
+	root, admin, err := b.setUp(ctx, "startup", tt)
 	if err != nil {
 		return sec, err
 	}
 	defer admin.Close()
-	tt := taskType("startup", items)
-	if _, err := admin.CreateTaskType(ctx, tt); err != nil {
-		return sec, err
-	}
 	seen := newFirstSeen(items)
 	t0 := time.Now()
 	g, err := b.startGroup(ctx, root, tt, servers, nil, nil, func() processor.Deal { return onceDeal(seen.saw) })
@@ -214,16 +210,12 @@ type steadyResult struct {
 
 func (b *bench) steadyRun(ctx context.Context, servers, items int, stamp bool, resync, window time.Duration) (steadyResult, error) {
 	var res steadyResult
-	root := b.root("steady")
-	admin, err := b.open(ctx, root)
+	tt := taskType("steady", items)
+	root, admin, err := b.setUp(ctx, "steady", tt)
 	if err != nil {
 		return res, err
 	}
 	defer admin.Close()
-	tt := taskType("steady", items)
-	if _, err := admin.CreateTaskType(ctx, tt); err != nil {
-		return res, err
-	}
 	var wrap func(schedule.Store) schedule.Store
 	if !stamp {
 		wrap = func(s schedule.Store) schedule.Store { return noStamp{s} }
@@ -419,21 +411,17 @@ func (b *bench) scale(ctx context.Context) (Section, error) {
 	sec := Section{Name: "scale", Columns: []string{"event", "time / amount"},
 		Note: fmt.Sprintf("%d sessions (one store each) in one process, each running a manager of each of %d task types of %d items (%d items in all); "+
 			"ZooKeeper in the same machine", sessions, types, perType, perType*types)}
-	root := b.root("scale")
-	admin, err := b.open(ctx, root)
-	if err != nil {
-		return sec, err
-	}
-	defer admin.Close()
 	var tts []schedule.TaskType
 	for k := range types {
 		tt := taskType(fmt.Sprintf("scale%d", k), perType)
 		tt.HeartBeatRate = 2 * time.Second
-		if _, err := admin.CreateTaskType(ctx, tt); err != nil {
-			return sec, err
-		}
 		tts = append(tts, tt)
 	}
+	root, admin, err := b.setUp(ctx, "scale", tts...)
+	if err != nil {
+		return sec, err
+	}
+	defer admin.Close()
 	var ms0 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
