@@ -29,7 +29,11 @@ type bench struct {
 	// scaleSize overrides the scale scenario's sessions, task types and
 	// items (all zero: the defaults).
 	scaleSize [3]int
-	roots     atomic.Int64
+	// steadyItems overrides the steady scenario's item counts;
+	// steadyNoBaseline skips its runs without the stamp.
+	steadyItems      []int
+	steadyNoBaseline bool
+	roots            atomic.Int64
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

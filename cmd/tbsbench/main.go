@@ -7,6 +7,7 @@
 //
 //	go run ./cmd/tbsbench [-quick] [-json tbsbench.json] [-only takeover,steady,...]
 //	                      [-trials 20] [-scale sessions,taskTypes,items]
+//	                      [-steady-items 100,1000,10000] [-steady-no-baseline]
 //
 // Scenarios (BENCHMARKS.md explains each figure):
 //
@@ -90,7 +91,20 @@ func main() {
 	only := flag.String("only", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ", "))
 	trials := flag.Int("trials", 0, "takeover trials per event (default 20, 3 with -quick)")
 	scaleArg := flag.String("scale", "", "scale scenario size as sessions,taskTypes,items (default 200,5,10000; 10,2,1000 with -quick)")
+	steadyArg := flag.String("steady-items", "", "steady scenario item counts, comma-separated (default 100,1000,10000; 100,1000 with -quick)")
+	noBaseline := flag.Bool("steady-no-baseline", false, "steady scenario: skip the runs without the items stamp")
 	flag.Parse()
+	var steadyItems []int
+	if *steadyArg != "" {
+		for _, f := range strings.Split(*steadyArg, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "tbsbench: -steady-items %q: %q is not a positive number\n", *steadyArg, f)
+				os.Exit(2)
+			}
+			steadyItems = append(steadyItems, n)
+		}
+	}
 	var scaleSize [3]int
 	if *scaleArg != "" {
 		f := strings.Split(*scaleArg, ",")
@@ -130,18 +144,19 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *quick, *trials, scaleSize, want, *jsonPath); err != nil {
+	opts := bench{quick: *quick, trials: *trials, scaleSize: scaleSize, steadyItems: steadyItems, steadyNoBaseline: *noBaseline}
+	if err := run(ctx, &opts, want, *jsonPath); err != nil {
 		fmt.Fprintln(os.Stderr, "tbsbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, quick bool, trials int, scaleSize [3]int, want []string, jsonPath string) error {
+func run(ctx context.Context, b *bench, want []string, jsonPath string) error {
+	quick := b.quick
 	rep := Report{Started: time.Now().UTC(), Quick: quick, Machine: Machine{
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, LoadAvg: loadavg(),
 	}}
 	fmt.Printf("tbsbench: %d CPUs, %s, load average %s, quick=%v\n", rep.Machine.CPUs, rep.Machine.GoVersion, rep.Machine.LoadAvg, quick)
-	var b *bench
 	needZK := slices.ContainsFunc(want, func(s string) bool { return s != "sim" })
 	if needZK {
 		// A production-like server: room for the scale scenario's millions
@@ -151,7 +166,7 @@ func run(ctx context.Context, quick bool, trials int, scaleSize [3]int, want []s
 			return fmt.Errorf("starting ZooKeeper: %w", err)
 		}
 		defer stopZK()
-		b = &bench{zk: c, quick: quick, trials: trials, scaleSize: scaleSize}
+		b.zk = c
 		fmt.Printf("ZooKeeper 3.8 standalone at %s (tickTime 100 ms, heap ≤ 2 GiB), session timeout %v\n", c.Servers()[0], sessionTimeout)
 	}
 	scenarios := map[string]func(context.Context) (Section, error){

@@ -165,6 +165,16 @@ func (b *bench) steady(ctx context.Context) (Section, error) {
 		resync = time.Second
 		runs = []run{{100, true}, {1000, true}, {1000, false}}
 	}
+	if len(b.steadyItems) > 0 {
+		runs = nil
+		for _, stamp := range []bool{true, false} {
+			for _, n := range b.steadyItems {
+				if stamp || !b.steadyNoBaseline {
+					runs = append(runs, run{n, stamp})
+				}
+			}
+		}
+	}
 	sec := Section{Name: "steady",
 		Columns: []string{"items", "manager", "client req/s per server", "reads/s", "writes/s", "watch re-arms/s", "probes/s", "ZooKeeper packets/s per server", "watches per server"},
 		Note: fmt.Sprintf("%d managers, each on its own session, balanced and idle; %v window; heartbeat every 1 s, resync every %v, liveness probe every %v; "+
