@@ -89,7 +89,7 @@ func main() {
 	quick := flag.Bool("quick", false, "smaller, shorter runs (CI)")
 	jsonPath := flag.String("json", "tbsbench.json", "write the figures here as JSON (empty: do not)")
 	only := flag.String("only", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ", "))
-	trials := flag.Int("trials", 0, "takeover trials per event (default 20, 3 with -quick)")
+	trials := flag.Int("trials", 0, "takeover trials per event (default 20, 2 with -quick)")
 	scaleArg := flag.String("scale", "", "scale scenario size as sessions,taskTypes,items (default 200,5,10000; 10,2,1000 with -quick)")
 	steadyArg := flag.String("steady-items", "", "steady scenario item counts, comma-separated (default 100,1000,10000; 100,1000 with -quick)")
 	noBaseline := flag.Bool("steady-no-baseline", false, "steady scenario: skip the runs without the items stamp")
@@ -139,7 +139,7 @@ func main() {
 	if *trials == 0 {
 		*trials = 20
 		if *quick {
-			*trials = 3
+			*trials = 2
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

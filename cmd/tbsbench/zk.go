@@ -161,7 +161,7 @@ func (b *bench) steady(ctx context.Context) (Section, error) {
 	}
 	runs := []run{{100, true}, {1000, true}, {10000, true}, {100, false}, {1000, false}, {10000, false}}
 	if b.quick {
-		window = 4 * time.Second
+		window = 3 * time.Second
 		resync = time.Second
 		runs = []run{{100, true}, {1000, true}, {1000, false}}
 	}
@@ -322,7 +322,7 @@ func (b *bench) steadyRun(ctx context.Context, servers, items int, stamp bool, r
 func (b *bench) throughput(ctx context.Context) (Section, error) {
 	window := 10 * time.Second
 	if b.quick {
-		window = 2 * time.Second
+		window = time.Second
 	}
 	sec := Section{Name: "throughput", Columns: []string{"processor", "deal", "threads", "records/s"},
 		Note: fmt.Sprintf("one strategy factory on ZooKeeper runs the task type (1 item, 10 threads, fetches of 500); the deal's select hands out endless records; %v window after the first record", window)}
