@@ -40,8 +40,10 @@ type ManagerConfig struct {
 	// Zero means the default; it is capped at half the session timeout.
 	FenceAfter time.Duration
 	// ResyncInterval is how often the manager re-reads servers and items even
-	// when no watch fired (a safety net; watches do the work). Default: the
-	// task type's judgeDeadInterval.
+	// when no watch fired (a safety net; watches do the work). Items are read
+	// again in full only when the store's items stamp moved (see
+	// ItemStore.ItemsStamp); otherwise a resync costs a few requests whatever
+	// the number of items. Default: the task type's judgeDeadInterval.
 	ResyncInterval time.Duration
 	// WriteParallelism bounds concurrent item writes of a leader's rebalance.
 	// Default 32.

@@ -166,4 +166,7 @@ type ItemsMark struct {
 type Items struct {
 	Mark  ItemsMark
 	Items []Item
+	// Stamp is the runtime's items stamp read before the snapshot (so the
+	// snapshot is at least as new as it), or empty when unknown; not stored.
+	Stamp ItemsStamp
 }

@@ -179,7 +179,24 @@ type ItemStore interface {
 	// SetItemDesc rewrites an item's deal_desc (free text for operators); it
 	// never conflicts with ownership changes' meaning (it keeps owner and epoch).
 	SetItemDesc(ctx context.Context, taskType string, id ItemID, desc string) error
+	// ItemsStamp returns the runtime's current items stamp in one cheap
+	// request, whatever the number of items: it changes with every write of
+	// the items or the mark made through this interface (BuildItems,
+	// UpdateItem, SetItemDesc, and deleting or re-creating the runtime), and
+	// never repeats an earlier value; nothing else moves it (server
+	// registrations and heartbeats do not). A reader that holds an Items
+	// snapshot whose Stamp equals it may use the snapshot instead of reading
+	// every item again. Snapshots of a runtime never built have the empty
+	// stamp, which matches nothing. Writes made behind the Store's back
+	// (another program editing the nodes) may not move it; the items watch
+	// still sees them.
+	ItemsStamp(ctx context.Context, taskType string) (ItemsStamp, error)
 }
+
+// ItemsStamp identifies one state of a runtime's items (see
+// ItemStore.ItemsStamp). It is opaque; compare stamps with ==. The empty
+// stamp means "unknown" and is never current.
+type ItemsStamp string
 
 // FactoryStore registers manager factories, their strategy runtimes and the
 // durable operator stop flag.

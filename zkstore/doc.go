@@ -14,7 +14,8 @@
 //	/<root>                                      P    {"schema":1,"software":"tbschedule-go"}
 //	  baseTaskType                               P    -
 //	    <base>                                   P    task type (TBSchedule's field names)
-//	      <runtime>                              P    -       ("base" or "base$ownSign")
+//	      <runtime>                              P    -       ("base" or "base$ownSign"; rewritten, still
+//	                                                   empty, by every item write: the items stamp)
 //	        server                               P    -
 //	          <runtime>$<ip>$<uuid32>$<seq>      E+S  server record, rewritten at each heartbeat
 //	        taskItem                             P    mark: {"leader","builtAt","defs"}
@@ -59,7 +60,10 @@
 // (ZooKeeper's limit is about 1 MiB, some 4,000 items) is written in chunks,
 // each guarded and checking the mark's version, the mark last: the mark is
 // the commit point, and a build cut short between chunks is completed by the
-// next one. DeleteRuntime is one multi that deletes the items, the mark, the
+// next one. Every multi that writes items or the mark (and SetItemDesc's)
+// ends with an unconditional setData of the runtime node's empty data: its
+// last-modified zxid is the items stamp (ItemsStamp, one exists), which lets
+// a manager skip reading every item when nothing changed. DeleteRuntime is one multi that deletes the items, the mark, the
 // server directory and the runtime; it refuses a runtime with servers, and a
 // server that registers meanwhile makes the delete of the (then non-empty)
 // server directory, so the whole multi, fail.

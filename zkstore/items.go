@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -33,8 +35,14 @@ func (s *Store) Items(ctx context.Context, taskType string) (schedule.Items, err
 	return snap, nil
 }
 
-// readItems reads a snapshot; exists tells whether taskItem exists.
+// readItems reads a snapshot; exists tells whether taskItem exists. The
+// stamp is read first, on its own round trip, so that the snapshot is at
+// least as new as the stamp it carries.
 func (s *Store) readItems(ctx context.Context, dir string) (snap schedule.Items, exists bool, err error) {
+	stamp, err := s.stamp(ctx, path.Dir(dir))
+	if err != nil {
+		return snap, false, err
+	}
 	type markRes struct {
 		data []byte
 		stat *zk.Stat
@@ -77,6 +85,7 @@ func (s *Store) readItems(ctx context.Context, dir string) (snap schedule.Items,
 		return snap, true, err
 	}
 	snap.Mark = mark
+	snap.Stamp = stamp
 	snap.Items = make([]schedule.Item, 0, len(names))
 	for i, n := range names {
 		if nodes[i].stat == nil {
@@ -90,6 +99,48 @@ func (s *Store) readItems(ctx context.Context, dir string) (snap schedule.Items,
 	}
 	sortItems(snap.Items)
 	return snap, true, nil
+}
+
+// ItemsStamp returns the runtime's items stamp: one exists on the runtime
+// node. Every write of the items or the mark (BuildItems, UpdateItem,
+// SetItemDesc) rewrites the runtime node's (empty) data in the same multi,
+// so the node's last-modified zxid moves with every such write, and a zxid
+// never repeats, even across deletion and re-creation of the runtime.
+// Writes made by other clients directly in ZooKeeper do not move it (the
+// items watch still sees them).
+func (s *Store) ItemsStamp(ctx context.Context, taskType string) (schedule.ItemsStamp, error) {
+	rt, err := s.p.runtime(taskType)
+	if err != nil {
+		return "", err
+	}
+	var st schedule.ItemsStamp
+	err = s.retry(ctx, "exists", rt, func() error {
+		var err error
+		st, err = s.stamp(ctx, rt)
+		return err
+	}, nil)
+	if err != nil {
+		return "", s.wrapErr("items stamp", rt, err)
+	}
+	return st, nil
+}
+
+// stamp reads the runtime node's stat; a missing runtime has the empty stamp.
+func (s *Store) stamp(ctx context.Context, rt string) (schedule.ItemsStamp, error) {
+	st, err := s.exists(ctx, rt)
+	if err != nil {
+		return "", err
+	}
+	if st == nil {
+		return "", nil
+	}
+	return schedule.ItemsStamp(strconv.FormatInt(st.Mzxid, 16)), nil
+}
+
+// bump is the operation, added last to every multi that writes items, that
+// moves the runtime's items stamp.
+func bump(dir string) *zk.SetDataRequest {
+	return &zk.SetDataRequest{Path: path.Dir(dir), Data: nil, Version: -1}
 }
 
 func sortItems(items []schedule.Item) {
@@ -230,22 +281,25 @@ func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.
 			markOp = &zk.CreateRequest{Path: dir, Data: markData, Acl: s.acl}
 		}
 		ops := append(append(slices.Clone(checks), markOp), itemOps...)
-		chunks = [][]any{ops}
+		chunks = [][]any{append(ops, bump(dir))}
 	} else {
 		if !exists {
 			// Create the mark empty (no defs), guarded; the real mark is
 			// written last.
 			empty, _ := encode(schedule.ItemsMark{Leader: mark.Leader, Defs: []string{}})
-			ops := append(slices.Clone(checks), &zk.CreateRequest{Path: dir, Data: empty, Acl: s.acl})
+			ops := append(slices.Clone(checks), &zk.CreateRequest{Path: dir, Data: empty, Acl: s.acl}, bump(dir))
 			if _, err := s.runMulti(ctx, dir, ops, nil); err != nil {
 				return schedule.Items{}, s.buildErr(op, dir, err, taskType)
 			}
 			markVersion = 0
 		}
 		chunkChecks := append(slices.Clone(checks), &zk.CheckVersionRequest{Path: dir, Version: markVersion})
-		chunks = chunk(itemOps, chunkChecks, s.maxMulti)
+		chunks = chunk(itemOps, chunkChecks, s.maxMulti-256)
+		for i := range chunks {
+			chunks[i] = append(chunks[i], bump(dir))
+		}
 		markOp = &zk.SetDataRequest{Path: dir, Data: markData, Version: markVersion}
-		chunks = append(chunks, append(slices.Clone(checks), markOp))
+		chunks = append(chunks, append(slices.Clone(checks), markOp, bump(dir)))
 	}
 
 	var lastRes []zk.MultiResponse
@@ -313,8 +367,13 @@ func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.
 		}
 	}
 	sortItems(result)
+	// The bump, last in the last multi, carries the stamp after the build.
+	var stamp schedule.ItemsStamp
+	if n := len(lastRes); n > 0 && lastRes[n-1].Stat != nil {
+		stamp = schedule.ItemsStamp(strconv.FormatInt(lastRes[n-1].Stat.Mzxid, 16))
+	}
 	s.log.Debug("zkstore: built items", keyTask, taskType, "items", len(parsed), "writes", len(itemOps))
-	return schedule.Items{Mark: mark, Items: result}, nil
+	return schedule.Items{Mark: mark, Items: result, Stamp: stamp}, nil
 }
 
 // errAppliedReread says a multi that lost its connection took effect.
@@ -335,8 +394,8 @@ func (s *Store) buildErr(op, dir string, err error, taskType string) error {
 }
 
 // UpdateItem changes one item's owner and requested owner: one multi of a
-// check that the guard's server node exists and a setData of the item at
-// old.Version (a plain setData without guard). The epoch grows by one when
+// check that the guard's server node exists (none without guard), a setData
+// of the item at old.Version and the bump of the items stamp. The epoch grows by one when
 // cur is non-empty and differs from old.CurServer.
 func (s *Store) UpdateItem(ctx context.Context, taskType string, guard schedule.ServerID, old schedule.Item, cur, req schedule.ServerID) (schedule.Item, error) {
 	const op = "update item"
@@ -344,6 +403,7 @@ func (s *Store) UpdateItem(ctx context.Context, taskType string, guard schedule.
 	if err != nil {
 		return schedule.Item{}, err
 	}
+	dir, _ := s.p.items(taskType)
 	var checks []any
 	if guard != "" {
 		gp, err := s.p.server(taskType, guard)
@@ -375,6 +435,7 @@ func (s *Store) UpdateItem(ctx context.Context, taskType string, guard schedule.
 		return schedule.Item{}, err
 	}
 	set := &zk.SetDataRequest{Path: path, Data: data, Version: int32(old.Version)}
+	ops := append(checks, set, bump(dir))
 	var nv int32
 	verify := func() (bool, error) {
 		got, st, err := s.get(ctx, path)
@@ -389,20 +450,9 @@ func (s *Store) UpdateItem(ctx context.Context, taskType string, guard schedule.
 		}
 		return true, zk.ErrBadVersion
 	}
-	if len(checks) == 0 {
-		err = s.retry(ctx, "set", path, func() error {
-			st, err := s.setData(ctx, path, data, set.Version)
-			if err == nil {
-				nv = st.Version
-			}
-			return err
-		}, verify)
-	} else {
-		var res []zk.MultiResponse
-		res, err = s.runMulti(ctx, path, append(checks, set), verify)
-		if err == nil && len(res) == 2 && res[1].Stat != nil {
-			nv = res[1].Stat.Version
-		}
+	res, err := s.runMulti(ctx, path, ops, verify)
+	if err == nil && len(res) == len(ops) && res[len(checks)].Stat != nil {
+		nv = res[len(checks)].Stat.Version
 	}
 	if err != nil {
 		var fe *failedOp
@@ -422,14 +472,15 @@ func (s *Store) UpdateItem(ctx context.Context, taskType string, guard schedule.
 }
 
 // SetItemDesc rewrites an item's deal_desc, keeping everything else (a
-// version-checked read-modify-write, repeated if an ownership change comes
-// in between).
+// version-checked read-modify-write in one multi with the stamp's bump,
+// repeated if an ownership change comes in between).
 func (s *Store) SetItemDesc(ctx context.Context, taskType string, id schedule.ItemID, desc string) error {
 	const op = "set item desc"
 	path, err := s.p.item(taskType, id)
 	if err != nil {
 		return err
 	}
+	dir, _ := s.p.items(taskType)
 	for attempt := 0; ; attempt++ {
 		data, st, err := s.readNode(ctx, path)
 		if err != nil {
@@ -447,7 +498,19 @@ func (s *Store) SetItemDesc(ctx context.Context, taskType string, id schedule.It
 		if err != nil {
 			return err
 		}
-		_, err = s.setVerified(ctx, path, nd, st.Version)
+		ops := []any{&zk.SetDataRequest{Path: path, Data: nd, Version: st.Version}, bump(dir)}
+		_, err = s.runMulti(ctx, path, ops, func() (bool, error) {
+			got, now, err := s.get(ctx, path)
+			switch {
+			case err != nil:
+				return !isConnLoss(err), err
+			case now.Version == st.Version:
+				return false, nil // not applied: try again
+			case bytes.Equal(got, nd) && now.Version == st.Version+1:
+				return true, nil // applied
+			}
+			return true, zk.ErrBadVersion
+		})
 		if errors.Is(err, zk.ErrBadVersion) && attempt < 20 {
 			continue
 		}

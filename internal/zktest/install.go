@@ -25,6 +25,9 @@ type install struct {
 	// simpleLogger is true when slf4j-simple was added as the logging
 	// binding, so its properties are passed to the JVM.
 	simpleLogger bool
+	// jvmExtra are more JVM options, after the defaults (so they override
+	// them); only StartProgram sets them.
+	jvmExtra []string
 }
 
 // Available reports whether real ZooKeeper servers can be started: nil when
@@ -166,6 +169,7 @@ func (inst install) jvmArgs(cfgPath, dir string) []string {
 			"-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
 		)
 	}
+	args = append(args, inst.jvmExtra...)
 	return append(args,
 		"-cp", strings.Join(inst.classpath, string(os.PathListSeparator)),
 		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)

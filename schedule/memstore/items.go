@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
@@ -30,6 +31,7 @@ func (s *Server) readItems(rt string) (schedule.Items, error) {
 		return schedule.Items{}, nil
 	}
 	var out schedule.Items
+	out.Stamp = s.itemsStamp(rt)
 	if err := decode("get", dir, n.data, &out.Mark); err != nil {
 		return schedule.Items{}, err
 	}
@@ -275,4 +277,32 @@ func (c *Client) SetItemDesc(ctx context.Context, taskType string, id schedule.I
 	}
 	s.fire(&tx)
 	return nil
+}
+
+// ItemsStamp implements schedule.ItemStore: the runtime's item generation,
+// one read.
+func (c *Client) ItemsStamp(ctx context.Context, taskType string) (schedule.ItemsStamp, error) {
+	if err := checkRuntime(taskType); err != nil {
+		return "", err
+	}
+	s := c.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := c.begin(ctx, "exists", itemsPath(taskType), opRead); err != nil {
+		return "", err
+	}
+	if s.lookup(itemsPath(taskType)) == nil {
+		return "", nil
+	}
+	return s.itemsStamp(taskType), nil
+}
+
+// itemsStamp formats the generation of a runtime's items; "" if none was
+// recorded. s.mu must be held.
+func (s *Server) itemsStamp(rt string) schedule.ItemsStamp {
+	g, ok := s.itemGen[rt]
+	if !ok {
+		return ""
+	}
+	return schedule.ItemsStamp(strconv.FormatUint(g, 10))
 }

@@ -20,6 +20,11 @@ type Server struct {
 	lastSession int64
 	sessions    map[int64]*session
 	watches     map[schedule.WatchScope]map[*watch]struct{}
+	// itemGen is the generation of each runtime's items: set from gen at
+	// every operation that touches them (the items watch's scope), so it
+	// changes with every change and never repeats.
+	itemGen map[string]uint64
+	gen     uint64
 
 	stats counters
 }
@@ -36,6 +41,7 @@ func New(opts ...ServerOption) *Server {
 		root:     &node{},
 		sessions: make(map[int64]*session),
 		watches:  make(map[schedule.WatchScope]map[*watch]struct{}),
+		itemGen:  make(map[string]uint64),
 	}
 	now := s.clock.Now()
 	s.root.ctime, s.root.mtime = now, now

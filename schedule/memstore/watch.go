@@ -80,6 +80,10 @@ func scopePath(sc schedule.WatchScope) string {
 // be held.
 func (s *Server) fire(tx *txn) {
 	for sc := range tx.scopes {
+		if sc.Kind == schedule.WatchItems {
+			s.gen++
+			s.itemGen[sc.Name] = s.gen
+		}
 		for w := range s.watches[sc] {
 			s.signal(w)
 		}

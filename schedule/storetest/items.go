@@ -304,3 +304,78 @@ func testItemDesc(e *env) {
 	assert.Equal(e, e.item(snap, "1"), e.item(e.items(s, e.name), "1"), "SetItemDesc touched another item")
 	require.ErrorIs(e, s.SetItemDesc(e.ctx, e.name, "9", "x"), schedule.ErrNotFound)
 }
+
+// testItemsStamp: the items stamp is what Items and BuildItems report, stays
+// put while nothing is written (heartbeats and registrations included), moves
+// with every item or mark write, never repeats, also not after the runtime
+// is deleted and built again, and is the same for every client.
+func testItemsStamp(e *env) {
+	s, other := e.client(), e.client()
+	e.createTaskType(s, e.name)
+	srv := e.registerServer(s, e.name, "10.0.0.1")
+	assert.Empty(e, e.items(s, e.name).Stamp, "a runtime never built has the empty stamp")
+
+	stamp := func() schedule.ItemsStamp {
+		e.Helper()
+		st, err := s.ItemsStamp(e.ctx, e.name)
+		require.NoError(e, err)
+		st2, err := other.ItemsStamp(e.ctx, e.name)
+		require.NoError(e, err)
+		require.Equal(e, st, st2, "two clients disagree on the stamp")
+		return st
+	}
+	seen := map[schedule.ItemsStamp]string{}
+	moved := func(what string) schedule.ItemsStamp {
+		e.Helper()
+		st := stamp()
+		require.NotEmpty(e, st, "stamp after %s", what)
+		if prev, ok := seen[st]; ok {
+			e.Errorf("stamp %q after %s repeats the one after %s", st, what, prev)
+		}
+		seen[st] = what
+		return st
+	}
+
+	snap := e.build(s, e.name, srv.UUID, "0", "1", "2")
+	st := moved("the first build")
+	assert.Equal(e, st, snap.Stamp, "BuildItems returns the current stamp")
+	assert.Equal(e, st, e.items(other, e.name).Stamp, "Items returns the current stamp")
+
+	// Nothing written to the items: the stamp stays.
+	srv.HeartBeatTime = schedule.Time{Time: srv.HeartBeatTime.Add(time.Second)}
+	require.NoError(e, s.UpdateServer(e.ctx, srv))
+	e.registerServer(other, e.name, "10.0.0.2")
+	_ = e.items(s, e.name)
+	assert.Equal(e, st, stamp(), "heartbeats, registrations and reads moved the stamp")
+
+	it, err := s.UpdateItem(e.ctx, e.name, srv.UUID, e.item(snap, "0"), srv.UUID, "")
+	require.NoError(e, err)
+	after := e.items(s, e.name)
+	assert.Equal(e, moved("UpdateItem"), after.Stamp, "Items after UpdateItem carries the new stamp")
+	assert.Equal(e, it, e.item(after, "0"))
+	stale := e.item(snap, "1")
+	_, err = s.UpdateItem(e.ctx, e.name, "", stale, srv.UUID, "")
+	require.NoError(e, err)
+	moved("an unguarded UpdateItem")
+	require.NoError(e, s.SetItemDesc(e.ctx, e.name, "2", "note"))
+	moved("SetItemDesc")
+	cur := e.items(s, e.name)
+	snap, err = s.BuildItems(e.ctx, e.name, srv.UUID, cur.Mark, []string{"0", "1", "2"})
+	require.NoError(e, err)
+	st = moved("a rebuild with the same items (the mark only)")
+	assert.Equal(e, st, snap.Stamp)
+	_, err = s.UpdateItem(e.ctx, e.name, srv.UUID, stale, "", "")
+	require.ErrorIs(e, err, schedule.ErrConflict, "a stale UpdateItem")
+	assert.Equal(e, st, stamp(), "a failed write moved the stamp")
+
+	// Delete the runtime and build it again: no earlier stamp comes back.
+	servers, err := s.Servers(e.ctx, e.name)
+	require.NoError(e, err)
+	for _, sv := range servers {
+		require.NoError(e, s.UnregisterServer(e.ctx, e.name, sv.UUID))
+	}
+	require.NoError(e, s.DeleteRuntime(e.ctx, e.name))
+	srv = e.registerServer(s, e.name, "10.0.0.1")
+	e.build(s, e.name, srv.UUID, "0")
+	moved("deleting and building the runtime again")
+}

@@ -57,6 +57,7 @@ var suite = []subtest{
 	{name: "ItemFencing", fn: testItemFencing},
 	{name: "ItemConcurrentUpdate", fn: testItemConcurrentUpdate},
 	{name: "ItemDesc", fn: testItemDesc},
+	{name: "ItemsStamp", fn: testItemsStamp},
 	{name: "StrategyRuntimes", fn: testStrategyRuntimes},
 	{name: "FactorySequence", fn: testFactorySequence},
 	{name: "FactoryStateDurable", fn: testFactoryStateDurable},

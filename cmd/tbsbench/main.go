@@ -1,0 +1,262 @@
+// Command tbsbench measures tbschedule-go against a real ZooKeeper it starts
+// itself (internal/zktest, ZooKeeper 3.8 standalone on loopback, tickTime
+// 100 ms) and in a simulation on memstore, prints a table and writes the
+// figures as JSON.
+//
+// Usage:
+//
+//	go run ./cmd/tbsbench [-quick] [-json tbsbench.json] [-only takeover,steady,...]
+//	                      [-trials 20] [-scale sessions,taskTypes,items]
+//	                      [-steady-items 100,1000,10000] [-steady-no-baseline]
+//
+// Scenarios (BENCHMARKS.md explains each figure):
+//
+//	startup   10 servers × 100 items: start → every item owned and processed
+//	takeover  10 manager processes: kill -9 of one, SIGTERM of one, start of an 11th
+//	steady    requests per server per second with nothing changing, for
+//	          100, 1,000 and 10,000 items, counted by the client and by ZooKeeper
+//	throughput records per second through a strategy factory (empty and 1 ms deals)
+//	scale     many sessions × task types × items in one process (default
+//	          200 sessions, 5 task types, 10,000 items in all)
+//	sim       memstore + fake clock: 1,000 servers × 100,000 items
+//
+// -quick runs every scenario smaller and shorter (for CI, under two minutes).
+// The command needs ZooKeeper installed (see internal/zktest) except for
+// -only sim.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tbschedule/tbschedule-go/internal/zktest"
+)
+
+// Report is the JSON document.
+type Report struct {
+	Started  time.Time `json:"started"`
+	Quick    bool      `json:"quick"`
+	Machine  Machine   `json:"machine"`
+	Sections []Section `json:"sections"`
+}
+
+// Machine describes where the numbers were taken.
+type Machine struct {
+	CPUs      int     `json:"cpus"`
+	GoVersion string  `json:"go"`
+	OS        string  `json:"os"`
+	LoadAvg   string  `json:"loadavg_before"`
+	LoadAfter string  `json:"loadavg_after"`
+	Seconds   float64 `json:"seconds"`
+}
+
+// Section is one scenario's table.
+type Section struct {
+	Name    string     `json:"name"`
+	Note    string     `json:"note,omitempty"`
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+	// Values holds the raw figures (seconds, counts, rates) by name.
+	Values map[string]float64 `json:"values"`
+}
+
+func (s *Section) row(cells ...string) { s.Rows = append(s.Rows, cells) }
+
+func (s *Section) set(name string, v float64) {
+	if s.Values == nil {
+		s.Values = map[string]float64{}
+	}
+	s.Values[name] = v
+}
+
+var allScenarios = []string{"startup", "takeover", "steady", "throughput", "scale", "sim"}
+
+func main() {
+	if os.Getenv(envWorker) != "" {
+		os.Exit(workerMain())
+	}
+	quick := flag.Bool("quick", false, "smaller, shorter runs (CI)")
+	jsonPath := flag.String("json", "tbsbench.json", "write the figures here as JSON (empty: do not)")
+	only := flag.String("only", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ", "))
+	trials := flag.Int("trials", 0, "takeover trials per event (default 20, 2 with -quick)")
+	scaleArg := flag.String("scale", "", "scale scenario size as sessions,taskTypes,items (default 200,5,10000; 10,2,1000 with -quick)")
+	steadyArg := flag.String("steady-items", "", "steady scenario item counts, comma-separated (default 100,1000,10000; 100,1000 with -quick)")
+	noBaseline := flag.Bool("steady-no-baseline", false, "steady scenario: skip the runs without the items stamp")
+	flag.Parse()
+	var steadyItems []int
+	if *steadyArg != "" {
+		for _, f := range strings.Split(*steadyArg, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "tbsbench: -steady-items %q: %q is not a positive number\n", *steadyArg, f)
+				os.Exit(2)
+			}
+			steadyItems = append(steadyItems, n)
+		}
+	}
+	var scaleSize [3]int
+	if *scaleArg != "" {
+		f := strings.Split(*scaleArg, ",")
+		ok := len(f) == 3
+		for i := 0; ok && i < 3; i++ {
+			n, err := strconv.Atoi(strings.TrimSpace(f[i]))
+			ok = err == nil && n > 0
+			scaleSize[i] = n
+		}
+		if !ok || scaleSize[2] < scaleSize[1] {
+			fmt.Fprintf(os.Stderr, "tbsbench: -scale %q: want three positive numbers sessions,taskTypes,items with items ≥ taskTypes\n", *scaleArg)
+			os.Exit(2)
+		}
+	}
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "tbsbench: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+	var want []string
+	for _, s := range strings.Split(*only, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(allScenarios, s) {
+			fmt.Fprintf(os.Stderr, "tbsbench: -only: unknown scenario %q (known: %s)\n", s, strings.Join(allScenarios, ", "))
+			os.Exit(2)
+		}
+		want = append(want, s)
+	}
+	if *trials < 0 {
+		fmt.Fprintf(os.Stderr, "tbsbench: -trials %d: must not be negative\n", *trials)
+		os.Exit(2)
+	}
+	if *trials == 0 {
+		*trials = 20
+		if *quick {
+			*trials = 2
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts := bench{quick: *quick, trials: *trials, scaleSize: scaleSize, steadyItems: steadyItems, steadyNoBaseline: *noBaseline}
+	if err := run(ctx, &opts, want, *jsonPath); err != nil {
+		fmt.Fprintln(os.Stderr, "tbsbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, b *bench, want []string, jsonPath string) error {
+	quick := b.quick
+	rep := Report{Started: time.Now().UTC(), Quick: quick, Machine: Machine{
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, LoadAvg: loadavg(),
+	}}
+	fmt.Printf("tbsbench: %d CPUs, %s, load average %s, quick=%v\n", rep.Machine.CPUs, rep.Machine.GoVersion, rep.Machine.LoadAvg, quick)
+	needZK := slices.ContainsFunc(want, func(s string) bool { return s != "sim" })
+	if needZK {
+		// A production-like server: room for the scale scenario's millions
+		// of watches, and the optimising compiler.
+		c, stopZK, err := zktest.StartProgram(1, "-Xmx2g", "-XX:TieredStopAtLevel=4", "-XX:CICompilerCount=2")
+		if err != nil {
+			return fmt.Errorf("starting ZooKeeper: %w", err)
+		}
+		defer stopZK()
+		b.zk = c
+		fmt.Printf("ZooKeeper 3.8 standalone at %s (tickTime 100 ms, heap ≤ 2 GiB), session timeout %v\n", c.Servers()[0], sessionTimeout)
+	}
+	scenarios := map[string]func(context.Context) (Section, error){
+		"startup":    func(ctx context.Context) (Section, error) { return b.startup(ctx) },
+		"takeover":   func(ctx context.Context) (Section, error) { return b.takeover(ctx) },
+		"steady":     func(ctx context.Context) (Section, error) { return b.steady(ctx) },
+		"throughput": func(ctx context.Context) (Section, error) { return b.throughput(ctx) },
+		"scale":      func(ctx context.Context) (Section, error) { return b.scale(ctx) },
+		"sim":        func(ctx context.Context) (Section, error) { return simulate(ctx, quick) },
+	}
+	var errs []error
+	for _, name := range want {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Printf("\n== %s\n", name)
+		t0 := time.Now()
+		sec, err := scenarios[name](ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			fmt.Printf("FAILED: %v\n", err)
+			continue
+		}
+		sec.set("scenario_seconds", time.Since(t0).Seconds())
+		printTable(sec)
+		rep.Sections = append(rep.Sections, sec)
+	}
+	rep.Machine.LoadAfter = loadavg()
+	rep.Machine.Seconds = time.Since(rep.Started).Seconds()
+	fmt.Printf("\nload average after: %s; %.0f s in all\n", rep.Machine.LoadAfter, rep.Machine.Seconds)
+	if jsonPath != "" {
+		data, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(jsonPath, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Println("figures written to", jsonPath)
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func printTable(s Section) {
+	if s.Note != "" {
+		fmt.Println(s.Note)
+	}
+	w := make([]int, len(s.Columns))
+	for i, c := range s.Columns {
+		w[i] = len(c)
+	}
+	for _, r := range s.Rows {
+		for i, c := range r {
+			if i < len(w) {
+				w[i] = max(w[i], len(c))
+			}
+		}
+	}
+	line := func(cells []string) {
+		var b strings.Builder
+		for i, c := range cells {
+			if i > 0 {
+				b.WriteString(" | ")
+			}
+			fmt.Fprintf(&b, "%-*s", w[i], c)
+		}
+		fmt.Println(strings.TrimRight(b.String(), " "))
+	}
+	line(s.Columns)
+	sep := make([]string, len(w))
+	for i := range w {
+		sep[i] = strings.Repeat("-", w[i])
+	}
+	line(sep)
+	for _, r := range s.Rows {
+		line(r)
+	}
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

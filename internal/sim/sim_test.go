@@ -1,0 +1,39 @@
+package sim
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Every event converges, balanced, in a few rounds, with writes bounded by
+// the items that moved (O(moved), not O(items)).
+func TestRunWritesFollowMovedItems(t *testing.T) {
+	res, err := Run(context.Background(), Config{Servers: 50, Items: 2000})
+	require.NoError(t, err)
+	require.Len(t, res, 4)
+	for _, r := range res {
+		assert.True(t, r.Balanced, "%s: not balanced", r.Event)
+		assert.LessOrEqual(t, r.Rounds, 3, "%s: rounds", r.Event)
+		assert.Positive(t, r.Moved, "%s: nothing moved", r.Event)
+	}
+	start, kill, join, leave := res[0], res[1], res[2], res[3]
+	assert.Equal(t, 2000, start.Moved, "start: every item granted")
+	assert.Equal(t, start.Moved, start.Writes, "start: one grant per item")
+	assert.Equal(t, 45, kill.Servers)
+	assert.InDelta(t, 2000/10, kill.Moved, 10, "kill: the dead servers' items")
+	assert.Equal(t, kill.Moved, kill.Writes, "kill: one direct grant per orphaned item")
+	assert.LessOrEqual(t, join.Moved, 2000/46+1, "join: the newcomer's share only")
+	assert.Equal(t, 2*join.Moved, join.Writes, "join: a request and a handover per moved item")
+	assert.Equal(t, 2*leave.Moved, leave.Writes, "graceful: a release and a grant per moved item")
+}
+
+func TestConfigErrors(t *testing.T) {
+	_, err := New(context.Background(), Config{Servers: 0, Items: -1, KillShare: 2})
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "Config.Servers = 0")
+	assert.ErrorContains(t, err, "Config.Items = -1")
+	assert.ErrorContains(t, err, "Config.KillShare = 2")
+}

@@ -1,0 +1,116 @@
+package schedule_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tbschedule/tbschedule-go/processor"
+	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+)
+
+// loadStore counts full item reads and stamp reads, and never signals the
+// items watch (as if its events were lost), so that only the periodic
+// resync can notice item changes.
+type loadStore struct {
+	schedule.Store
+	items, stamps atomic.Int64
+}
+
+func (s *loadStore) Items(ctx context.Context, rt string) (schedule.Items, error) {
+	s.items.Add(1)
+	return s.Store.Items(ctx, rt)
+}
+
+func (s *loadStore) ItemsStamp(ctx context.Context, rt string) (schedule.ItemsStamp, error) {
+	s.stamps.Add(1)
+	return s.Store.ItemsStamp(ctx, rt)
+}
+
+func (s *loadStore) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan struct{}, error) {
+	if scope.Kind != schedule.WatchItems {
+		return s.Store.Watch(ctx, scope)
+	}
+	ch := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch, nil
+}
+
+// At steady state the periodic resync reads the items stamp, not every
+// item; an item written behind the manager's back (its watch event lost)
+// is read again in full at the next resync.
+func TestManagerResyncReadsItemsOnlyWhenStampMoves(t *testing.T) {
+	srv := memstore.New()
+	admin := srv.Connect()
+	defer admin.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tt := schedule.DefaultTaskType("load")
+	tt.DealBeanName = "loadDeal"
+	for i := range 40 {
+		tt.TaskItems = append(tt.TaskItems, strconv.Itoa(i))
+	}
+	_, err := admin.CreateTaskType(ctx, tt)
+	require.NoError(t, err)
+
+	const resync = 20 * time.Millisecond
+	var stores []*loadStore
+	var mgrs []*schedule.Manager
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := range 2 {
+		c := srv.Connect()
+		defer c.Close()
+		ls := &loadStore{Store: c}
+		cfg := schedule.DefaultManagerConfig()
+		cfg.IP, cfg.HostName, cfg.ResyncInterval = "127.0.0.1", "load-"+strconv.Itoa(i), resync
+		deal := processor.SingleFunc(
+			func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return nil, nil },
+			func(ctx context.Context, n int, ownSign string) error { return nil })
+		m, err := schedule.NewManager(ls, tt, "", deal, schedule.WithManagerConfig(cfg),
+			schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		require.NoError(t, err)
+		stores, mgrs = append(stores, ls), append(mgrs, m)
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = m.Run(ctx) }()
+	}
+	require.Eventually(t, func() bool {
+		for _, m := range mgrs {
+			st := m.Status()
+			if len(st.Owned) != 20 || len(st.Releasing) != 0 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 10*time.Millisecond, "two managers own 20 items each")
+
+	// Idle: resyncs read the stamp only. Wait until a whole stretch of
+	// resyncs passes without a full read (the last handover's rounds end).
+	quiet := func() bool {
+		i0, s0 := stores[0].items.Load()+stores[1].items.Load(), stores[0].stamps.Load()+stores[1].stamps.Load()
+		time.Sleep(10 * resync)
+		i1, s1 := stores[0].items.Load()+stores[1].items.Load(), stores[0].stamps.Load()+stores[1].stamps.Load()
+		return i1 == i0 && s1-s0 >= 4
+	}
+	require.Eventually(t, quiet, 30*time.Second, time.Millisecond, "resyncs keep reading every item while nothing changes")
+
+	// A write whose watch event is lost: the next resync sees the stamp move
+	// and reads the items in full, once per manager.
+	before := []int64{stores[0].items.Load(), stores[1].items.Load()}
+	require.NoError(t, admin.SetItemDesc(ctx, "load", "3", "edited"))
+	require.Eventually(t, func() bool {
+		return stores[0].items.Load() > before[0] && stores[1].items.Load() > before[1]
+	}, 30*time.Second, time.Millisecond, "a resync after an item write did not read the items again")
+	require.Eventually(t, quiet, 30*time.Second, time.Millisecond, "full reads go on after the write was read")
+}
