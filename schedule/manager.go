@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/backoff"
 	"github.com/tbschedule/tbschedule-go/processor"
 )
 
@@ -172,7 +172,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		m.wg.Wait()
 	}()
 
-	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	bo := backoff.New(100*time.Millisecond, 5*time.Second)
 	for {
 		sess, err := m.store.Session(ctx)
 		if ctx.Err() != nil {
@@ -190,11 +190,11 @@ func (m *Manager) Run(ctx context.Context) error {
 			return err
 		}
 		m.setError(err)
-		d := bo.next()
+		d := bo.Next()
 		if errors.Is(err, ErrSessionLost) || errors.Is(err, errRegistrationLost) {
 			m.log.Error("session lost: registering again", "err", err)
 			d = 0
-			bo.reset()
+			bo.Reset()
 		} else {
 			m.log.Warn("manager session failed; retrying", "err", err, "in", d)
 		}
@@ -288,7 +288,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	m.reloadConfig(sctx)
 
 	dirty := true
-	bo := newBackoff(50*time.Millisecond, 2*time.Second)
+	bo := backoff.New(50*time.Millisecond, 2*time.Second)
 	var retry Timer
 	var retryC <-chan time.Time
 	defer func() {
@@ -318,10 +318,10 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 				retry, retryC = nil, nil
 			}
 			if again {
-				retry = m.clock.NewTimer(bo.next())
+				retry = m.clock.NewTimer(bo.Next())
 				retryC = retry.C()
 			} else {
-				bo.reset()
+				bo.Reset()
 			}
 		}
 		select {
@@ -838,7 +838,7 @@ func (m *Manager) stopGracefully(s *session, work *workHost) {
 // (a factory shares one session among its managers) would be a live server
 // that processes nothing — and, as leader, would stall the runtime.
 func (m *Manager) unregister(s *session) {
-	bo := newBackoff(100*time.Millisecond, 2*time.Second)
+	bo := backoff.New(100*time.Millisecond, 2*time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := m.store.UnregisterServer(ctx, m.runtime, s.me)
@@ -847,7 +847,7 @@ func (m *Manager) unregister(s *session) {
 			return
 		}
 		m.log.Warn("unregistering failed; retrying until it succeeds or the session ends", "server", s.me, "err", err)
-		t := m.clock.NewTimer(bo.next())
+		t := m.clock.NewTimer(bo.Next())
 		select {
 		case <-s.sess.Done():
 			t.Stop()
@@ -912,22 +912,3 @@ func (m *Manager) errorText() string {
 	}
 	return s
 }
-
-// backoff is jittered exponential backoff.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max} }
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	half := b.cur / 2
-	return half + time.Duration(rand.Int64N(int64(half)+1))
-}
-
-func (b *backoff) reset() { b.cur = 0 }

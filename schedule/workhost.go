@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/backoff"
 	"github.com/tbschedule/tbschedule-go/processor"
 )
 
@@ -134,13 +135,13 @@ func (w *workHost) run(ctx context.Context) {
 
 // clusterNow reads cluster time, retrying until ctx ends.
 func (w *workHost) clusterNow(ctx context.Context) (time.Time, bool) {
-	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	bo := backoff.New(100*time.Millisecond, 5*time.Second)
 	for {
 		now, err := w.m.store.Now(ctx)
 		if err == nil {
 			return now, true
 		}
-		if ctx.Err() != nil || !w.m.sleep(ctx, bo.next()) {
+		if ctx.Err() != nil || !w.m.sleep(ctx, bo.Next()) {
 			return time.Time{}, false
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/backoff"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
@@ -29,11 +30,11 @@ type loop struct {
 	me         schedule.Factory // UUID == "" while not registered
 	state      schedule.FactoryState
 	strats     map[string]*strat
-	conflicted bool      // a compare-and-set lost during this refresh
-	conflictBo *backoff  // short backoff between conflict retries
-	againAt    time.Time // refresh again (after a conflict)
-	refreshAt  time.Time // refresh again (after a failed refresh)
-	lastErr    error     // of the last refresh
+	conflicted bool             // a compare-and-set lost during this refresh
+	conflictBo *backoff.Backoff // short backoff between conflict retries
+	againAt    time.Time        // refresh again (after a conflict)
+	refreshAt  time.Time        // refresh again (after a failed refresh)
+	lastErr    error            // of the last refresh
 	// refreshedAt is the local time the last refresh reconciled the
 	// strategies at: what was due by then has been looked at.
 	refreshedAt time.Time
@@ -58,7 +59,7 @@ type strat struct {
 	// unit has run since healthyAt.
 	lastErr   error
 	failKey   string
-	bo        *backoff
+	bo        *backoff.Backoff
 	retryAt   time.Time
 	healthyAt time.Time
 }
@@ -68,7 +69,7 @@ func newLoop(f *Factory) *loop {
 	return &loop{
 		f: f, watchCtx: ctx, stopWatch: cancel,
 		strats:     map[string]*strat{},
-		conflictBo: newBackoff(20*time.Millisecond, time.Second),
+		conflictBo: backoff.New(20*time.Millisecond, time.Second),
 	}
 }
 
@@ -78,7 +79,7 @@ func (l *loop) closeWatches() { l.stopWatch() }
 // store is closed.
 func (l *loop) run(ctx context.Context) error {
 	f := l.f
-	bo := newBackoff(f.cfg.RetryMin, f.cfg.RetryMax)
+	bo := backoff.New(f.cfg.RetryMin, f.cfg.RetryMax)
 	for ctx.Err() == nil {
 		err := l.ensureWatches()
 		var sess schedule.Session
@@ -95,10 +96,10 @@ func (l *loop) run(ctx context.Context) error {
 			f.log.Error("store closed: factory stops", "err", err)
 			return err
 		case errors.Is(err, schedule.ErrSessionLost):
-			bo.reset() // a new session at once
+			bo.Reset() // a new session at once
 			continue
 		}
-		d := bo.next()
+		d := bo.Next()
 		f.log.Warn("factory session failed; retrying", "err", err, "in", d)
 		l.setError(err)
 		if !l.sleep(ctx, d) {
@@ -152,7 +153,7 @@ func (l *loop) runSession(ctx context.Context, sess schedule.Session) error {
 	}
 	l.publish()
 
-	bo := newBackoff(f.cfg.RetryMin, f.cfg.RetryMax)
+	bo := backoff.New(f.cfg.RetryMin, f.cfg.RetryMax)
 	tick := f.clock.NewTicker(f.cfg.RefreshInterval)
 	defer tick.Stop()
 	dirty := true
@@ -168,11 +169,11 @@ func (l *loop) runSession(ctx context.Context, sess schedule.Session) error {
 			case ctx.Err() != nil:
 				return nil
 			case err != nil:
-				d := bo.next()
+				d := bo.Next()
 				l.refreshAt = f.clock.Now().Add(d)
 				f.log.Warn("refresh failed; retrying", "err", err, "in", d)
 			default:
-				bo.reset()
+				bo.Reset()
 			}
 			l.setError(err)
 			l.publish()
@@ -303,7 +304,7 @@ func (l *loop) refresh(ctx context.Context) error {
 	for _, d := range defs {
 		s := l.strats[d.StrategyName]
 		if s == nil {
-			s = &strat{name: d.StrategyName, bo: newBackoff(f.cfg.RetryMin, f.cfg.RetryMax)}
+			s = &strat{name: d.StrategyName, bo: backoff.New(f.cfg.RetryMin, f.cfg.RetryMax)}
 			l.strats[d.StrategyName] = s
 		}
 		s.def, s.exists = d, true
@@ -326,9 +327,9 @@ func (l *loop) refresh(ctx context.Context) error {
 		}
 	}
 	if l.conflicted {
-		l.againAt = now.Add(l.conflictBo.next())
+		l.againAt = now.Add(l.conflictBo.Next())
 	} else {
-		l.conflictBo.reset()
+		l.conflictBo.Reset()
 		l.againAt = time.Time{}
 	}
 	return errors.Join(errs...)
@@ -575,7 +576,7 @@ func (s *strat) mayTry(now time.Time, key string) bool {
 }
 
 func (l *loop) fail(s *strat, err error, now time.Time, key string) {
-	d := s.bo.next()
+	d := s.bo.Next()
 	s.lastErr, s.failKey = err, key
 	s.retryAt, s.healthyAt = now.Add(d), time.Time{}
 	l.f.metrics.StartFailed(s.name)
@@ -599,7 +600,7 @@ func (l *loop) probation(s *strat, req int, now time.Time) {
 	}
 	s.lastErr, s.failKey = nil, ""
 	s.retryAt, s.healthyAt = time.Time{}, time.Time{}
-	s.bo.reset()
+	s.bo.Reset()
 }
 
 func (l *loop) setLeader(s *strat, leader bool) {
@@ -729,7 +730,7 @@ func (l *loop) leave(ctx context.Context, s *strat) error {
 	}
 	s.dropWatch()
 	s.lastErr, s.failKey, s.retryAt, s.healthyAt = nil, "", time.Time{}, time.Time{}
-	s.bo.reset()
+	s.bo.Reset()
 	l.f.metrics.Running(s.name, 0)
 	return nil
 }
