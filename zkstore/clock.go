@@ -3,6 +3,7 @@ package zkstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -24,6 +25,10 @@ import (
 // Now adds the local monotonic time elapsed since the calibration to the
 // calibrated cluster time: no request per call, and immune to steps of the
 // local wall clock between calibrations.
+
+// maxCalibrationRTT is the slowest round trip whose sample replaces a
+// valid calibration: the sample's error is at most half of it.
+const maxCalibrationRTT = 500 * time.Millisecond
 
 type calibration struct {
 	run sync.Mutex // serializes calibrations
@@ -128,6 +133,15 @@ func (s *Store) calibrate(ctx context.Context, force bool) error {
 		return s.wrapErr(op, created, err)
 	}
 	rtt := t1.Sub(t0)
+	c.mu.Lock()
+	have := c.valid
+	c.mu.Unlock()
+	if rtt > maxCalibrationRTT && have {
+		// A slow round trip (a leader election, a reconnect) makes a poor
+		// sample: its error is up to half of it. Keep the previous
+		// calibration, which the monotonic clock carries exactly.
+		return fmt.Errorf("zkstore: calibrate: round trip %v is too slow for an accurate sample (limit %v); the previous calibration stays", rtt, maxCalibrationRTT)
+	}
 	mid := t0.Add(rtt / 2)
 	cluster := time.UnixMilli(res[0].Stat.Ctime)
 	offset := cluster.Sub(mid)
