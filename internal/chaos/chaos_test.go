@@ -30,10 +30,10 @@ func envConfig(t *testing.T, cfg runConfig) runConfig {
 	return cfg
 }
 
-// shortRun is the run of the ordinary test command: about 80 s of faults
+// shortRun is the run of the ordinary test command: about 70 s of faults
 // (dozens of them, every class) on three workers, a 3-node ensemble and a
 // 2 s session timeout.
-var shortRun = runConfig{duration: 80 * time.Second, workers: 3, maxExtra: 2, items: 12,
+var shortRun = runConfig{duration: 70 * time.Second, workers: 3, maxExtra: 2, items: 12,
 	sessionTimeout: 2 * time.Second, period: 250 * time.Millisecond,
 	gapMin: 300 * time.Millisecond, gapMax: 1800 * time.Millisecond}
 

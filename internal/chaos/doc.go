@@ -41,7 +41,7 @@
 // owner's start only until just after its SIGCONT, and commits nothing (its
 // epoch is refused), is counted apart, not as a violation.
 //
-// TestChaos is the short run of the test command (about 80 s of faults);
+// TestChaos is the short run of the test command (about 70 s of faults);
 // scripts/chaos -duration 30m is the soak; TestChaosBrokenBuild
 // (TBS_CHAOS_BROKEN=1, scripts/chaos -broken) switches self-fencing off and
 // must fail the checker. RELIABILITY.md has the results.

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,11 +145,8 @@ func (s softT) Error(a ...any)            { panic(softFatal{fmt.Sprint(a...)}) }
 func buildWorker(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "chaos-worker")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
-	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/tbschedule/tbschedule-go/internal/chaos/worker")
+	// go test puts its own GOROOT/bin first in the PATH of test binaries.
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/tbschedule/tbschedule-go/internal/chaos/worker")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "build the worker: %s", out)
 	return bin
@@ -345,13 +341,10 @@ func (d *driver) pick() (string, *host, int) {
 	if classes == nil {
 		classes = allFaults
 	}
-	var live, idle []*host
+	var idle []*host
 	for _, h := range d.hosts {
-		if h.cur != nil {
-			live = append(live, h)
-			if !h.busy {
-				idle = append(idle, h)
-			}
+		if h.cur != nil && !h.busy {
+			idle = append(idle, h)
 		}
 	}
 	for range 20 {
