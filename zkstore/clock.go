@@ -19,8 +19,9 @@ import (
 // setData, whose answer carries the node's stat, and a delete). ctime is the
 // ZooKeeper leader's clock when it ordered the create. The offset is ctime
 // minus the local time at the middle of the create's round trip, so its
-// error is at most half that round trip (plus ctime's millisecond). The node
-// is ephemeral, so nothing survives even if the delete is lost.
+// error is at most half that round trip (plus ctime's millisecond), so a
+// sample slower than maxCalibrationRTT does not replace a valid calibration.
+// The node is ephemeral, so nothing survives even if the delete is lost.
 //
 // Now adds the local monotonic time elapsed since the calibration to the
 // calibrated cluster time: no request per call, and immune to steps of the
