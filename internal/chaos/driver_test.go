@@ -721,6 +721,13 @@ func (d *driver) logs() []WorkerLog {
 		if wl.Torn {
 			d.t.Logf("%s: torn last line ignored", p.name)
 		}
+		select {
+		case <-p.exited:
+			if !p.killed && !p.stopped {
+				d.problem("worker %s exited on its own: %v (see %s.stderr)", p.name, p.waitErr, p.name)
+			}
+		default:
+		}
 		if p.stopped && !p.killed && !wl.Stopped {
 			d.problem("worker %s was stopped gracefully but logged no clean stop", p.name)
 		}
