@@ -34,7 +34,7 @@ func envConfig(t *testing.T, cfg runConfig) runConfig {
 // (dozens of them, every class) on three workers, a 3-node ensemble and a
 // 2 s session timeout.
 var shortRun = runConfig{duration: 70 * time.Second, workers: 3, maxExtra: 2, items: 12,
-	sessionTimeout: 2 * time.Second, period: 250 * time.Millisecond,
+	sessionTimeout: 2 * time.Second, period: 400 * time.Millisecond,
 	gapMin: 300 * time.Millisecond, gapMax: 1800 * time.Millisecond}
 
 // TestChaos runs workers on a real ensemble under randomized faults and

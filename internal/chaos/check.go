@@ -98,16 +98,19 @@ func excused(in Input, e Exec, at int64) bool {
 	return false
 }
 
-// thawLag is how long after the end of the last freeze of its worker that
-// began before at, e ended (0 if none).
+// thawLag is how long after the SIGCONT of the freeze that excuses e (the
+// latest one that began by at) e ended; 0 if it ended before.
 func thawLag(in Input, e Exec, at int64) time.Duration {
-	var lag time.Duration
+	lag := time.Duration(-1)
 	for _, f := range in.Freezes {
-		if f.Worker == e.Worker && f.From <= at && e.End >= f.To {
-			lag = max(lag, time.Duration(e.End-f.To))
+		if f.Worker == e.Worker && f.From <= at && e.End <= f.To+int64(in.ResumeGrace) {
+			l := max(0, time.Duration(e.End-f.To))
+			if lag < 0 || l < lag {
+				lag = l
+			}
 		}
 	}
-	return lag
+	return max(lag, 0)
 }
 
 // thawing reports whether e started while its worker was frozen or within

@@ -20,9 +20,10 @@ import (
 // lower epoch is refused, which is how a deal fences its own writes with the
 // epoch the library hands it (the fencing token).
 //
-// Records appear over time: record n of every item exists from
-// origin + n*period on (CLOCK_MONOTONIC), so the set of records that must
-// be processed by some instant is known to the checker.
+// Records appear over time: record n of an item exists from its birth +
+// n*period on (CLOCK_MONOTONIC; the birth is the origin for the items of the
+// start, the time it was added for the others), so the set of records that
+// must be processed by some instant is known to the checker.
 type DB struct {
 	dir    string
 	origin int64 // Mono() of record 0
@@ -40,13 +41,53 @@ func OpenDB(dir string, origin, period int64) (*DB, error) {
 	return &DB{dir: dir, origin: origin, period: period}, nil
 }
 
-// Available returns how many records every item has at the monotonic
-// instant at (records 0..n-1).
-func (db *DB) Available(at int64) int64 {
-	if at < db.origin {
-		return 0
+// Born records that item appears at the Mono() instant at: its record n
+// exists from at + n*period on. An item without a birth record was born at
+// the origin. A second call for an item changes nothing.
+func (db *DB) Born(item string, at int64) error {
+	if err := checkItem(item); err != nil {
+		return err
 	}
-	return (at-db.origin)/db.period + 1
+	f, err := os.OpenFile(db.path(item)+".born", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("chaos: db: %w", err)
+	}
+	// Written before the item is named in the task type, so no reader
+	// sees it half-written.
+	if _, err := fmt.Fprintf(f, "%d\n", at); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("chaos: db: %w", err)
+	}
+	return f.Close()
+}
+
+// Available returns how many records item has at the monotonic instant at
+// (records 0..n-1).
+func (db *DB) Available(item string, at int64) (int64, error) {
+	born := db.origin
+	data, err := os.ReadFile(db.path(item) + ".born")
+	switch {
+	case err == nil:
+		if born, err = strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64); err != nil {
+			return 0, fmt.Errorf("chaos: db: birth of %s: %w", item, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return 0, fmt.Errorf("chaos: db: %w", err)
+	}
+	if at < born {
+		return 0, nil
+	}
+	return (at-born)/db.period + 1, nil
+}
+
+func checkItem(item string) error {
+	if item == "" || strings.ContainsAny(item, "/\x00") {
+		return fmt.Errorf("chaos: db: bad item id %q", item)
+	}
+	return nil
 }
 
 // itemState is the stored state of one item.
@@ -67,7 +108,10 @@ func (db *DB) Claim(item string, epoch, now int64, max int) (recs []int64, stale
 		}
 		raised := epoch > st.epoch
 		st.epoch = epoch
-		avail := db.Available(now)
+		avail, err := db.Available(item, now)
+		if err != nil {
+			return false, err
+		}
 		for n := st.low; n < avail && len(recs) < max; n++ {
 			if _, ok := st.done[n]; !ok {
 				recs = append(recs, n)
@@ -119,8 +163,8 @@ func (db *DB) path(item string) string { return filepath.Join(db.dir, "item-"+it
 // f says it changed (write to a temporary file, then rename: a process
 // killed mid-write leaves the old state).
 func (db *DB) locked(item string, f func(*itemState) (bool, error)) error {
-	if item == "" || strings.ContainsAny(item, "/\x00") {
-		return fmt.Errorf("chaos: db: bad item id %q", item)
+	if err := checkItem(item); err != nil {
+		return err
 	}
 	p := db.path(item)
 	lock, err := os.OpenFile(p+".lock", os.O_CREATE|os.O_RDWR, 0o644)

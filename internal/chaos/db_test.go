@@ -14,9 +14,18 @@ import (
 func TestDB(t *testing.T) {
 	db, err := OpenDB(t.TempDir(), 1000, 100)
 	require.NoError(t, err)
-	assert.Equal(t, int64(0), db.Available(999))
-	assert.Equal(t, int64(1), db.Available(1000))
-	assert.Equal(t, int64(3), db.Available(1250))
+	avail := func(item string, at int64) int64 {
+		n, err := db.Available(item, at)
+		require.NoError(t, err)
+		return n
+	}
+	assert.Equal(t, int64(0), avail("a", 999))
+	assert.Equal(t, int64(1), avail("a", 1000))
+	assert.Equal(t, int64(3), avail("a", 1250))
+	require.NoError(t, db.Born("late", 5000))
+	require.NoError(t, db.Born("late", 9000), "a second birth changes nothing")
+	assert.Equal(t, int64(0), avail("late", 4999))
+	assert.Equal(t, int64(2), avail("late", 5100))
 
 	recs, stale, err := db.Claim("a", 2, 1250, 10)
 	require.NoError(t, err)

@@ -44,6 +44,9 @@ type runConfig struct {
 	classes        []string      // fault classes to draw from (nil: all)
 }
 
+// maxExtraItems bounds the items added during a run.
+const maxExtraItems = 4
+
 // Fault classes.
 const (
 	faultKill      = "kill -9 worker"
@@ -365,6 +368,11 @@ func (d *driver) pick() (string, *host, int) {
 			d.zkBusy = true
 			return class, nil, d.rng.IntN(3)
 		case faultAddItem:
+			// At most maxExtraItems more items than at the start, so the
+			// work stays within what the workers can do.
+			if len(d.tt.TaskItems) >= d.cfg.items+maxExtraItems {
+				continue
+			}
 			return class, nil, 0
 		case faultDelItem:
 			if len(d.tt.TaskItems) <= d.cfg.items {
@@ -518,7 +526,12 @@ func (d *driver) inject(class string, h *host, member int) {
 		tt.TaskItems = append([]string(nil), tt.TaskItems...)
 		if class == faultAddItem {
 			d.nextItem++
-			tt.TaskItems = append(tt.TaskItems, fmt.Sprintf("x%d", d.nextItem))
+			item := fmt.Sprintf("x%d", d.nextItem)
+			if err := d.db.Born(item, Mono()); err != nil {
+				d.mu.Unlock()
+				st.Fatalf("%v", err)
+			}
+			tt.TaskItems = append(tt.TaskItems, item)
 		} else {
 			tt.TaskItems = tt.TaskItems[:len(tt.TaskItems)-1]
 		}
@@ -762,7 +775,9 @@ func (d *driver) finish() Result {
 	d.mu.Lock()
 	need := map[string]int64{}
 	for _, item := range d.tt.TaskItems {
-		need[item] = d.db.Available(healed)
+		n, err := d.db.Available(item, healed)
+		require.NoError(t, err)
+		need[item] = n
 	}
 	d.mu.Unlock()
 	if why := d.waitComplete(need, 90*time.Second); why != "" {
