@@ -9,8 +9,7 @@
 // whose deal processes the records of a shared test database (DB, a
 // directory of flock-guarded item files): record n of every item appears at
 // its birth (the start, or when it was added) + n*period on CLOCK_MONOTONIC,
-// so which records must be processed by
-// when is known. SelectTasks claims an item under its epoch and returns
+// so which records must be processed by when is known. SelectTasks claims an item under its epoch and returns
 // records not yet done; Execute takes 5-45 ms (one record in twenty
 // 200-900 ms, so that deals span faults), honours ctx, and commits under the
 // epoch: a commit or claim under an epoch older than the item's is refused,
