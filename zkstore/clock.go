@@ -3,6 +3,7 @@ package zkstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -18,12 +19,17 @@ import (
 // setData, whose answer carries the node's stat, and a delete). ctime is the
 // ZooKeeper leader's clock when it ordered the create. The offset is ctime
 // minus the local time at the middle of the create's round trip, so its
-// error is at most half that round trip (plus ctime's millisecond). The node
-// is ephemeral, so nothing survives even if the delete is lost.
+// error is at most half that round trip (plus ctime's millisecond), so a
+// sample slower than maxCalibrationRTT does not replace a valid calibration.
+// The node is ephemeral, so nothing survives even if the delete is lost.
 //
 // Now adds the local monotonic time elapsed since the calibration to the
 // calibrated cluster time: no request per call, and immune to steps of the
 // local wall clock between calibrations.
+
+// maxCalibrationRTT is the slowest round trip whose sample replaces a
+// valid calibration: the sample's error is at most half of it.
+const maxCalibrationRTT = 500 * time.Millisecond
 
 type calibration struct {
 	run sync.Mutex // serializes calibrations
@@ -128,6 +134,15 @@ func (s *Store) calibrate(ctx context.Context, force bool) error {
 		return s.wrapErr(op, created, err)
 	}
 	rtt := t1.Sub(t0)
+	c.mu.Lock()
+	have := c.valid
+	c.mu.Unlock()
+	if rtt > maxCalibrationRTT && have {
+		// A slow round trip (a leader election, a reconnect) makes a poor
+		// sample: its error is up to half of it. Keep the previous
+		// calibration, which the monotonic clock carries exactly.
+		return fmt.Errorf("zkstore: calibrate: round trip %v is too slow for an accurate sample (limit %v); the previous calibration stays", rtt, maxCalibrationRTT)
+	}
 	mid := t0.Add(rtt / 2)
 	cluster := time.UnixMilli(res[0].Stat.Ctime)
 	offset := cluster.Sub(mid)

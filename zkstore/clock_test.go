@@ -98,3 +98,30 @@ func TestClusterTimeSkewedHost(t *testing.T) {
 	require.NoError(t, err)
 	assert.WithinDuration(t, time.Now(), snap.Mark.BuiltAt.Time, time.Second, "the mark's time")
 }
+
+// TestClusterTimeSlowSample: a calibration whose round trip is slow (a
+// leader election, a reconnect) does not replace a good one: its error
+// would be up to half the round trip, and a permit window would open early
+// by as much (found by the chaos suite: 2.1 s after a 4.8 s round trip).
+func TestClusterTimeSlowSample(t *testing.T) {
+	t.Parallel()
+	c := sharedCluster(t)
+	p := c.NewProxy(t)
+	cfg := testConfig(c, c.UniqueRoot(t), testAuth)
+	cfg.Servers = p.Servers()
+	s := openStore(t, cfg)
+	ctx := ctxT(t, time.Minute)
+	_, err := s.Now(ctx)
+	require.NoError(t, err)
+	good := s.ClockInfo()
+	require.Less(t, good.RTT, maxCalibrationRTT)
+
+	p.Delay(maxCalibrationRTT) // each way
+	err = s.calibrate(ctx, true)
+	require.ErrorContains(t, err, "too slow")
+	assert.Equal(t, good, s.ClockInfo(), "the previous calibration stays")
+
+	p.Pass()
+	require.NoError(t, s.calibrate(ctx, true))
+	assert.NotEqual(t, good.At, s.ClockInfo().At, "a fast sample replaces it")
+}

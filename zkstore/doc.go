@@ -105,8 +105,9 @@
 // Now returns ZooKeeper's time: a throw-away ephemeral sequential node's
 // ctime (the leader's clock), offset by the local time at the middle of the
 // create's round trip, carried forward on the local monotonic clock. It is
-// re-calibrated every Config.CalibrationInterval, and an offset above
-// Config.ClockDriftWarning is logged. A client without write access cannot
+// re-calibrated every Config.CalibrationInterval (a sample whose round trip
+// exceeds 500 ms does not replace a valid calibration: its error could be
+// half of it), and an offset above Config.ClockDriftWarning is logged. A client without write access cannot
 // calibrate and uses its local clock (with a warning).
 //
 // # Guarantees and non-guarantees

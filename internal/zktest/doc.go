@@ -49,7 +49,7 @@
 // UniqueRoot, and t.Parallel freely); use StartStandalone or StartEnsemble
 // for tests that inject server faults. A Proxy belongs to one test, so
 // proxy faults are fine on the Shared server. ExpireSession needs the
-// client to dial through Cluster.Dialer (Connect does).
+// client to dial through Cluster.Dialer (Connect and every Proxy do).
 //
 // # Environment
 //

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // proxyMode is what a Proxy does with traffic.
@@ -24,6 +26,7 @@ const (
 // Pass, Cut, Blackhole or Delay. Its methods are safe for concurrent use.
 type Proxy struct {
 	addrs     []string
+	dial      zk.Dialer // the cluster's recording dialer
 	listeners []net.Listener
 	wg        sync.WaitGroup // accept loops and connection pipes
 	closed    chan struct{}  // closed by Close
@@ -47,6 +50,7 @@ type proxyConn struct {
 func (c *Cluster) NewProxy(t testing.TB) *Proxy {
 	t.Helper()
 	p := &Proxy{
+		dial:    c.Dialer(),
 		closed:  make(chan struct{}),
 		changed: make(chan struct{}),
 		conns:   make(map[*proxyConn]struct{}),
@@ -158,7 +162,7 @@ func (p *Proxy) acceptLoop(l net.Listener, target string) {
 // serve dials the member and runs the two pipes of one connection.
 func (p *Proxy) serve(pc *proxyConn, target string) {
 	defer p.wg.Done()
-	server, err := net.DialTimeout("tcp", target, 2*time.Second)
+	server, err := p.dial("tcp", target, 2*time.Second) // records sessions for ExpireSession
 	if err != nil {
 		p.closeConn(pc) // the member is down: the client sees the drop
 		return

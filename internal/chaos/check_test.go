@@ -1,0 +1,200 @@
+package chaos
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func ex(worker, item string, epoch, rec, start, end int64, outcome string) Exec {
+	return Exec{Worker: worker, Item: item, Epoch: epoch, Rec: rec, Start: start, End: end, Outcome: outcome}
+}
+
+// handover is a clean history: w1 runs records 0-1 of item 0 under epoch
+// 1, w2 takes over under epoch 2 and runs 2-3.
+func handover() []Exec {
+	return []Exec{
+		ex("w1.1", "0", 1, 0, 0, 10, OutcomeDone),
+		ex("w1.1", "0", 1, 1, 10, 20, OutcomeDone),
+		ex("w2.1", "0", 2, 2, 30, 40, OutcomeDone),
+		ex("w2.1", "0", 2, 3, 40, 50, OutcomeDone),
+	}
+}
+
+func logsOf(execs ...Exec) []WorkerLog {
+	by := map[string]*WorkerLog{}
+	var order []string
+	for _, e := range execs {
+		if by[e.Worker] == nil {
+			by[e.Worker] = &WorkerLog{Worker: e.Worker}
+			order = append(order, e.Worker)
+		}
+		by[e.Worker].Execs = append(by[e.Worker].Execs, e)
+	}
+	var out []WorkerLog
+	for _, w := range order {
+		out = append(out, *by[w])
+	}
+	return out
+}
+
+// TestCheck: every check passes a clean history and fails the history that
+// breaks it, with the evidence.
+func TestCheck(t *testing.T) {
+	frozenW1 := []Freeze{{Worker: "w1.1", From: 15, To: 1000}}
+	tests := []struct {
+		name    string
+		in      Input
+		want    map[string]int // violations per check
+		frozen  int
+		inProof string // a substring of the evidence
+	}{
+		{name: "clean handover", in: Input{Logs: logsOf(handover()...), Need: map[string]int64{"0": 4}}},
+		{name: "overlap of one record by two workers",
+			in: Input{Logs: logsOf(append(handover(), ex("w3.1", "0", 2, 3, 45, 60, OutcomeStale))...)},
+			// Also (c)? No: epoch 2 is not stale. Only the overlap.
+			want: map[string]int{"a": 1}, inProof: "record 3"},
+		{name: "stale epoch started after the newer one",
+			in:   Input{Logs: logsOf(append(handover(), ex("w1.1", "0", 1, 4, 35, 36, OutcomeStale))...)},
+			want: map[string]int{"c": 1}, inProof: "under epoch 1"},
+		{name: "stale deal still running when the newer epoch started",
+			in:   Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 0, 100, OutcomeCancelled), ex("w2.1", "0", 2, 1, 50, 60, OutcomeDone))},
+			want: map[string]int{"c": 1}, inProof: "still running"},
+		{name: "epochs used out of order",
+			in:   Input{Logs: logsOf(ex("w1.1", "0", 5, 0, 0, 10, OutcomeDone), ex("w2.1", "0", 3, 1, 20, 30, OutcomeDone))},
+			want: map[string]int{"c": 1}, inProof: "under epoch 3 at 20, after epoch 5 started at 0"},
+		{name: "frozen older execution, refused: excused",
+			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 10, 1001, OutcomeStale), ex("w2.1", "0", 2, 0, 500, 510, OutcomeDone)),
+				Freezes: frozenW1, ResumeGrace: 10},
+			frozen: 2},
+		{name: "frozen older execution that committed: not excused",
+			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 10, 1001, OutcomeDone), ex("w2.1", "0", 2, 0, 500, 510, OutcomeDone)),
+				Freezes: frozenW1, ResumeGrace: 10},
+			want: map[string]int{"a": 1, "c": 1}},
+		{name: "frozen older execution ending long after the thaw: not excused",
+			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 10, 5000, OutcomeCancelled), ex("w2.1", "0", 2, 0, 500, 510, OutcomeDone)),
+				Freezes: frozenW1, ResumeGrace: 10},
+			want: map[string]int{"a": 1, "c": 1}},
+		{name: "queued record of a frozen worker started after the thaw, refused: excused",
+			in: Input{Logs: logsOf(ex("w2.1", "0", 2, 0, 500, 510, OutcomeDone), ex("w1.1", "0", 1, 1, 1001, 1005, OutcomeStale)),
+				Freezes: frozenW1, ResumeGrace: 10},
+			frozen: 1},
+		{name: "queued record of a frozen worker run after the thaw beside its new owner, refused: excused",
+			in: Input{Logs: logsOf(ex("w2.1", "0", 2, 1, 500, 1100, OutcomeDone), ex("w1.1", "0", 1, 1, 1001, 1005, OutcomeCancelled)),
+				Freezes: frozenW1, ResumeGrace: 10},
+			frozen: 2},
+		{name: "stale start long after the thaw: not excused",
+			in: Input{Logs: logsOf(ex("w2.1", "0", 2, 0, 500, 510, OutcomeDone), ex("w1.1", "0", 1, 1, 1500, 1505, OutcomeStale)),
+				Freezes: frozenW1, ResumeGrace: 10},
+			want: map[string]int{"c": 1}},
+		{name: "killed after its commit: the database vouches",
+			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 0, 10, OutcomeDone), ex("w1.1", "0", 1, 1, 10, 20, "")),
+				Need: map[string]int64{"0": 2}, Stored: map[string]int64{"0": 2}}},
+		{name: "killed before its commit: missed",
+			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 0, 10, OutcomeDone), ex("w1.1", "0", 1, 1, 10, 20, "")),
+				Need: map[string]int64{"0": 2}, Stored: map[string]int64{"0": 1}},
+			want: map[string]int{"b": 1}},
+		{name: "window start of a thawing worker: excused",
+			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 1005, 1010, OutcomeDone)), Freezes: frozenW1, ResumeGrace: 10,
+				InWindow: func(m int64) bool { return m < 1000 }}},
+		{name: "missed records",
+			in:   Input{Logs: logsOf(handover()...), Need: map[string]int64{"0": 6, "1": 1}},
+			want: map[string]int{"b": 2}, inProof: "2 of 6 records never committed: 4 5"},
+		{name: "cancelled is not committed",
+			in:   Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 0, 10, OutcomeCancelled)), Need: map[string]int64{"0": 1}},
+			want: map[string]int{"b": 1}},
+		{name: "ownership late", in: Input{OwnedAfter: 20 * time.Second, OwnBound: 10 * time.Second},
+			want: map[string]int{"d": 1}, inProof: "more than 10s"},
+		{name: "ownership never", in: Input{OwnedAfter: -1}, want: map[string]int{"d": 1}},
+		{name: "leaks", in: Input{Leaks: []string{"2 stale server nodes left"}}, want: map[string]int{"e": 1}, inProof: "stale server"},
+		{name: "graceful stop with open executions",
+			in:   Input{Logs: []WorkerLog{{Worker: "w1.1", Stopped: true, Open: 1}}},
+			want: map[string]int{"e": 1}},
+		{name: "outside the window",
+			in:   Input{Logs: logsOf(handover()...), InWindow: func(m int64) bool { return m < 30 }},
+			want: map[string]int{"f": 1}, inProof: "2 executions started outside"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Check(tc.in)
+			got := map[string]int{}
+			for _, v := range r.Violations {
+				got[v.Check]++
+			}
+			want := tc.want
+			if want == nil {
+				want = map[string]int{}
+			}
+			assert.Equal(t, want, got, "violations: %v", r.Violations)
+			assert.Equal(t, tc.frozen, r.FrozenSpans)
+			if tc.inProof != "" {
+				var all []string
+				for _, v := range r.Violations {
+					all = append(all, v.Evidence)
+				}
+				assert.Contains(t, strings.Join(all, "\n"), tc.inProof)
+			}
+			var b strings.Builder
+			r.Print(&b, 3)
+			if len(r.Violations) > 0 {
+				assert.Contains(t, b.String(), "FAIL")
+			} else {
+				assert.NotContains(t, b.String(), "FAIL")
+			}
+		})
+	}
+}
+
+// TestReadLog: executions are paired, a kill ends open ones, a torn last
+// line is ignored, garbage is an error naming the line.
+func TestReadLog(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "w.log")
+	require.NoError(t, os.WriteFile(p, []byte("W 1 w1.1 42\nB 10 3 7 100\nB 11 3 7 101\nE 20 3 7 100 done\nB 30 3 7 102\nE 31 3 7 1"), 0o644))
+	wl, err := ReadLog(p, "w1.1", 99)
+	require.NoError(t, err)
+	assert.True(t, wl.Torn)
+	require.Len(t, wl.Execs, 3)
+	assert.Equal(t, ex("w1.1", "3", 7, 100, 10, 20, OutcomeDone), wl.Execs[0])
+	assert.Equal(t, ex("w1.1", "3", 7, 101, 11, 99, ""), wl.Execs[1], "ended by the kill")
+	assert.Equal(t, ex("w1.1", "3", 7, 102, 30, 99, ""), wl.Execs[2], "the torn end line is ignored")
+	assert.Equal(t, 2, wl.Open)
+	assert.False(t, wl.Stopped)
+
+	wl, err = ReadLog(p, "w1.1", 0)
+	require.NoError(t, err)
+	assert.Equal(t, int64(math.MaxInt64), wl.Execs[1].End, "no kill: the end is unknown")
+
+	for _, bad := range []string{"E 1 3 7 100 done\n", "B x 3 7 100\n", "Q 1\n", "B 1 3 7\n", "X 5 z\n"} {
+		require.NoError(t, os.WriteFile(p, []byte(bad), 0o644))
+		_, err := ReadLog(p, "w1.1", 0)
+		assert.ErrorContains(t, err, "line 1", "%q", bad)
+	}
+}
+
+// TestLogLines: lines written by Log read back.
+func TestLogLines(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "w.log")
+	l, err := CreateLog(p)
+	require.NoError(t, err)
+	require.NoError(t, l.Line("W", "w1.1", 7))
+	require.NoError(t, l.Line("B", "x3", 2, 9))
+	require.NoError(t, l.Line("E", "x3", 2, 9, OutcomeDone))
+	require.NoError(t, l.Line("X", 0))
+	require.NoError(t, l.Close())
+	wl, err := ReadLog(p, "w1.1", 0)
+	require.NoError(t, err)
+	require.Len(t, wl.Execs, 1)
+	e := wl.Execs[0]
+	assert.Equal(t, "x3", e.Item)
+	assert.Equal(t, OutcomeDone, e.Outcome)
+	assert.LessOrEqual(t, e.Start, e.End)
+	assert.True(t, wl.Stopped)
+	assert.Zero(t, wl.Leaked)
+}
