@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/tbschedule/tbschedule-go/internal/testknob"
 )
 
 // fenceGuard watches one session and fences the processor on its own
@@ -55,7 +57,7 @@ func (g *fenceGuard) run(ctx context.Context) {
 		g.m.updateStatus(func(x *Status) { x.Session = st })
 		switch st {
 		case SessionSuspect:
-			if g.m.cfg.TestOnlyNoSelfFencing {
+			if testknob.NoSelfFencing.Load() {
 				break
 			}
 			g.mu.Lock()

@@ -39,10 +39,6 @@ type ManagerConfig struct {
 	// before the server can expire the session and grant the items elsewhere.
 	// Zero means the default; it is capped at half the session timeout.
 	FenceAfter time.Duration
-	// TestOnlyNoSelfFencing is for tests only: it switches self-fencing off
-	// (a suspect session neither stops fetching nor cancels deals), so that
-	// the chaos suite can show its checker catches the overlaps that follow.
-	TestOnlyNoSelfFencing bool
 	// ResyncInterval is how often the manager re-reads servers and items even
 	// when no watch fired (a safety net; watches do the work). Items are read
 	// again in full only when the store's items stamp moved (see

@@ -52,7 +52,7 @@ func TestChaos(t *testing.T) {
 }
 
 // TestChaosBrokenBuild shows the checker catches what it claims to: with
-// self-fencing switched off (ManagerConfig.TestOnlyNoSelfFencing) a run of
+// self-fencing switched off (internal/testknob.NoSelfFencing) a run of
 // partitions and pauses must produce overlapping executions (a) or deals
 // under stale epochs (c). It takes about a minute, so it runs only with
 // TBS_CHAOS_BROKEN=1 (scripts/chaos -broken).

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/tbschedule/tbschedule-go/internal/testknob"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/strategy"
@@ -44,7 +45,7 @@ type WorkerConfig struct {
 	// store's clock) by this much; the monotonic reading is kept, so only
 	// code that wrongly trusts local wall time is affected. Test-only.
 	Skew time.Duration
-	// NoSelfFencing switches self-fencing off (ManagerConfig.TestOnlyNoSelfFencing):
+	// NoSelfFencing switches self-fencing off (internal/testknob.NoSelfFencing):
 	// the deliberately broken build. Test-only.
 	NoSelfFencing bool
 	Seed          uint64 // for the deal's random durations
@@ -129,7 +130,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, logger *slog.Logger) error
 	fcfg.RetryMin, fcfg.RetryMax = 50*time.Millisecond, time.Second
 	fcfg.ShutdownTimeout = 20 * time.Second
 	fcfg.ManagerConfig.ShutdownTimeout = 3 * time.Second
-	fcfg.ManagerConfig.TestOnlyNoSelfFencing = cfg.NoSelfFencing
+	testknob.NoSelfFencing.Store(cfg.NoSelfFencing)
 	f, err := strategy.NewFactory(store, fcfg, strategy.WithLogger(logger), strategy.WithClock(clock))
 	if err != nil {
 		_ = store.Close()
