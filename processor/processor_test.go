@@ -677,7 +677,9 @@ func TestNotSleepSuppressesInFlight(t *testing.T) {
 	time.Sleep(30 * time.Millisecond)
 	assert.LessOrEqual(t, calls.Load(), int64(2), "no fetch loop while everything is in flight")
 	close(gate)
-	eventually(t, func() bool { return p.Status().Paused == PauseNoData }, "drained")
+	// Execute marks a record done before it returns, so the pause can come
+	// before the last executions are counted: wait for both.
+	eventually(t, func() bool { return p.Status().Paused == PauseNoData && p.Status().Executing == 0 }, "drained")
 	s := p.Stats()
 	assert.EqualValues(t, 4, s.Succeeded)
 	assert.Equal(t, s.Fetched-4, s.DuplicatesSuppressed)

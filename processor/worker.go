@@ -189,11 +189,15 @@ func (p *Processor) fetchLocked(w *worker) {
 		} else {
 			pause = p.cfg.SleepTimeNoData
 		}
-	case kept == 0 && dups > 0:
+	case kept == 0 && dups > 0 && len(p.active) > 0:
 		// Every record is still in flight: fetching again before one of
 		// them finishes would return the same records.
 		p.fetchErrs = 0
 		p.dupWait = true
+	case kept == 0 && dups > 0:
+		// The duplicates finished while SelectTasks ran and nothing is in
+		// flight: no finish would end a wait, so fetch again at once.
+		p.fetchErrs = 0
 	case kept == 0:
 		p.fetchErrs = 0
 		pause = p.cfg.SleepTimeNoData // every key panicked
