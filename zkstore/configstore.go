@@ -12,170 +12,148 @@ import (
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
-// TaskType reads one task type and its version.
-func (s *Store) TaskType(ctx context.Context, base string) (schedule.TaskType, schedule.Version, error) {
-	path, err := s.p.taskType(base)
+// Task types and strategies are stored alike: one persistent node per
+// document under its directory, named by the document's name. configKind
+// describes one of them; the functions below serve both.
+type configKind[T any] struct {
+	path   func(name string) (string, error)
+	dir    func() string
+	decode func(path, name string, data []byte) (T, error)
+	name   func(T) string
+}
+
+func (s *Store) taskTypeKind() configKind[schedule.TaskType] {
+	return configKind[schedule.TaskType]{path: s.p.taskType, dir: s.p.taskTypes, decode: decodeTaskType,
+		name: func(t schedule.TaskType) string { return t.BaseTaskType }}
+}
+
+func (s *Store) strategyKind() configKind[schedule.Strategy] {
+	return configKind[schedule.Strategy]{path: s.p.strategy, dir: s.p.strategies, decode: decodeStrategy,
+		name: func(st schedule.Strategy) string { return st.StrategyName }}
+}
+
+// readConfig reads one document and its version.
+func readConfig[T any](ctx context.Context, s *Store, k configKind[T], name string) (T, schedule.Version, error) {
+	var zero T
+	path, err := k.path(name)
 	if err != nil {
-		return schedule.TaskType{}, 0, err
+		return zero, 0, err
 	}
 	data, stat, err := s.readNode(ctx, path)
 	if err != nil {
-		return schedule.TaskType{}, 0, s.wrapErr("get", path, err)
+		return zero, 0, s.wrapErr("get", path, err)
 	}
-	t, err := decodeTaskType(path, base, data)
+	doc, err := k.decode(path, name, data)
 	if err != nil {
-		return schedule.TaskType{}, 0, err
+		return zero, 0, err
 	}
-	return t, schedule.Version(stat.Version), nil
+	return doc, schedule.Version(stat.Version), nil
 }
 
-// TaskTypes lists every task type, sorted by name.
-func (s *Store) TaskTypes(ctx context.Context) ([]schedule.TaskType, error) {
-	dir := s.p.taskTypes()
+// listConfig lists every document of a kind, sorted by name.
+func listConfig[T any](ctx context.Context, s *Store, k configKind[T]) ([]T, error) {
+	dir := k.dir()
 	names, nodes, err := s.readChildren(ctx, dir)
 	if err != nil {
 		return nil, s.wrapErr("list", dir, err)
 	}
-	out := make([]schedule.TaskType, 0, len(names))
+	out := make([]T, 0, len(names))
 	for i, name := range names {
 		if nodes[i].stat == nil {
 			continue // deleted meanwhile
 		}
-		t, err := decodeTaskType(dir+"/"+name, name, nodes[i].data)
+		doc, err := k.decode(dir+"/"+name, name, nodes[i].data)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, doc)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].BaseTaskType < out[j].BaseTaskType })
+	sort.Slice(out, func(i, j int) bool { return k.name(out[i]) < k.name(out[j]) })
 	return out, nil
+}
+
+// writeConfig validates doc and creates it (create) or rewrites it if the
+// stored version is v.
+func writeConfig[T interface{ Validate() error }](ctx context.Context, s *Store, k configKind[T], doc T, create bool, v schedule.Version) (schedule.Version, error) {
+	if err := doc.Validate(); err != nil {
+		return 0, err
+	}
+	path, err := k.path(k.name(doc))
+	if err != nil {
+		return 0, err
+	}
+	data, err := encode(doc)
+	if err != nil {
+		return 0, err
+	}
+	if create {
+		nv, err := s.createPersistent(ctx, path, data)
+		return nv, s.wrapErr("create", path, err)
+	}
+	nv, err := s.setVerified(ctx, path, data, int32(v))
+	return nv, s.wrapErr("set", path, err)
+}
+
+// deleteConfig removes a document with everything below it in one atomic
+// step, if the stored version is v.
+func deleteConfig[T any](ctx context.Context, s *Store, k configKind[T], name string, v schedule.Version) error {
+	path, err := k.path(name)
+	if err != nil {
+		return err
+	}
+	return s.wrapErr("delete", path, s.deleteTree(ctx, path, int32(v)))
+}
+
+// TaskType reads one task type and its version.
+func (s *Store) TaskType(ctx context.Context, base string) (schedule.TaskType, schedule.Version, error) {
+	return readConfig(ctx, s, s.taskTypeKind(), base)
+}
+
+// TaskTypes lists every task type, sorted by name.
+func (s *Store) TaskTypes(ctx context.Context) ([]schedule.TaskType, error) {
+	return listConfig(ctx, s, s.taskTypeKind())
 }
 
 // CreateTaskType validates t and creates it (ErrExists if it exists).
 func (s *Store) CreateTaskType(ctx context.Context, t schedule.TaskType) (schedule.Version, error) {
-	if err := t.Validate(); err != nil {
-		return 0, err
-	}
-	path, err := s.p.taskType(t.BaseTaskType)
-	if err != nil {
-		return 0, err
-	}
-	data, err := encode(t)
-	if err != nil {
-		return 0, err
-	}
-	v, err := s.createPersistent(ctx, path, data)
-	return v, s.wrapErr("create", path, err)
+	return writeConfig(ctx, s, s.taskTypeKind(), t, true, 0)
 }
 
 // UpdateTaskType validates t and rewrites it if the stored version is v.
 func (s *Store) UpdateTaskType(ctx context.Context, t schedule.TaskType, v schedule.Version) (schedule.Version, error) {
-	if err := t.Validate(); err != nil {
-		return 0, err
-	}
-	path, err := s.p.taskType(t.BaseTaskType)
-	if err != nil {
-		return 0, err
-	}
-	data, err := encode(t)
-	if err != nil {
-		return 0, err
-	}
-	nv, err := s.setVerified(ctx, path, data, int32(v))
-	return nv, s.wrapErr("set", path, err)
+	return writeConfig(ctx, s, s.taskTypeKind(), t, false, v)
 }
 
 // DeleteTaskType removes the task type with all its runtimes (servers and
 // items) in one atomic step, if the stored version is v.
 func (s *Store) DeleteTaskType(ctx context.Context, base string, v schedule.Version) error {
-	path, err := s.p.taskType(base)
-	if err != nil {
-		return err
-	}
-	return s.wrapErr("delete", path, s.deleteTree(ctx, path, int32(v)))
+	return deleteConfig(ctx, s, s.taskTypeKind(), base, v)
 }
 
 // Strategy reads one strategy and its version.
 func (s *Store) Strategy(ctx context.Context, name string) (schedule.Strategy, schedule.Version, error) {
-	path, err := s.p.strategy(name)
-	if err != nil {
-		return schedule.Strategy{}, 0, err
-	}
-	data, stat, err := s.readNode(ctx, path)
-	if err != nil {
-		return schedule.Strategy{}, 0, s.wrapErr("get", path, err)
-	}
-	st, err := decodeStrategy(path, name, data)
-	if err != nil {
-		return schedule.Strategy{}, 0, err
-	}
-	return st, schedule.Version(stat.Version), nil
+	return readConfig(ctx, s, s.strategyKind(), name)
 }
 
 // Strategies lists every strategy, sorted by name.
 func (s *Store) Strategies(ctx context.Context) ([]schedule.Strategy, error) {
-	dir := s.p.strategies()
-	names, nodes, err := s.readChildren(ctx, dir)
-	if err != nil {
-		return nil, s.wrapErr("list", dir, err)
-	}
-	out := make([]schedule.Strategy, 0, len(names))
-	for i, name := range names {
-		if nodes[i].stat == nil {
-			continue
-		}
-		st, err := decodeStrategy(dir+"/"+name, name, nodes[i].data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].StrategyName < out[j].StrategyName })
-	return out, nil
+	return listConfig(ctx, s, s.strategyKind())
 }
 
 // CreateStrategy validates st and creates it (ErrExists if it exists).
 func (s *Store) CreateStrategy(ctx context.Context, st schedule.Strategy) (schedule.Version, error) {
-	if err := st.Validate(); err != nil {
-		return 0, err
-	}
-	path, err := s.p.strategy(st.StrategyName)
-	if err != nil {
-		return 0, err
-	}
-	data, err := encode(st)
-	if err != nil {
-		return 0, err
-	}
-	v, err := s.createPersistent(ctx, path, data)
-	return v, s.wrapErr("create", path, err)
+	return writeConfig(ctx, s, s.strategyKind(), st, true, 0)
 }
 
 // UpdateStrategy validates st and rewrites it if the stored version is v.
 func (s *Store) UpdateStrategy(ctx context.Context, st schedule.Strategy, v schedule.Version) (schedule.Version, error) {
-	if err := st.Validate(); err != nil {
-		return 0, err
-	}
-	path, err := s.p.strategy(st.StrategyName)
-	if err != nil {
-		return 0, err
-	}
-	data, err := encode(st)
-	if err != nil {
-		return 0, err
-	}
-	nv, err := s.setVerified(ctx, path, data, int32(v))
-	return nv, s.wrapErr("set", path, err)
+	return writeConfig(ctx, s, s.strategyKind(), st, false, v)
 }
 
 // DeleteStrategy removes the strategy and its runtime registrations in one
 // atomic step, if the stored version is v.
 func (s *Store) DeleteStrategy(ctx context.Context, name string, v schedule.Version) error {
-	path, err := s.p.strategy(name)
-	if err != nil {
-		return err
-	}
-	return s.wrapErr("delete", path, s.deleteTree(ctx, path, int32(v)))
+	return deleteConfig(ctx, s, s.strategyKind(), name, v)
 }
 
 // readNode reads one node, retrying after a lost connection.
