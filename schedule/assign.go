@@ -3,6 +3,8 @@ package schedule
 import (
 	"cmp"
 	"slices"
+
+	"github.com/tbschedule/tbschedule-go/internal/spread"
 )
 
 // AssignInput is the input of Assign: what the leader of a task type knows
@@ -187,32 +189,11 @@ func assignSpreadOrder(seed string, servers []ServerID) []int {
 	keys := make([]uint64, len(servers))
 	order := make([]int, len(servers))
 	for k, s := range servers {
-		keys[k] = assignSpreadKey(seed, string(s))
+		keys[k] = spread.Key(seed, string(s))
 		order[k] = k
 	}
 	slices.SortFunc(order, func(a, b int) int {
 		return cmp.Or(cmp.Compare(keys[a], keys[b]), cmp.Compare(a, b))
 	})
 	return order
-}
-
-// assignSpreadKey hashes seed and id with FNV-1a and a splitmix64 finalizer,
-// so ids differing only in their last characters (sequence numbers) spread
-// well.
-func assignSpreadKey(seed, id string) uint64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	x := uint64(offset)
-	for i := 0; i < len(seed); i++ {
-		x = (x ^ uint64(seed[i])) * prime
-	}
-	x *= prime // a zero byte separates seed and id
-	for i := 0; i < len(id); i++ {
-		x = (x ^ uint64(id[i])) * prime
-	}
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }

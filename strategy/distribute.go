@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/tbschedule/tbschedule-go/internal/spread"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
@@ -60,7 +61,7 @@ func Distribute(assignNum, numOfSingleServer int, factories []schedule.FactoryID
 	keys := make([]uint64, n)
 	order := make([]int, n)
 	for k, f := range uniq {
-		keys[k] = distributeSpreadKey(seed, string(f))
+		keys[k] = spread.Key(seed, string(f))
 		order[k] = k
 	}
 	slices.SortFunc(order, func(a, b int) int {
@@ -79,24 +80,4 @@ func Distribute(assignNum, numOfSingleServer int, factories []schedule.FactoryID
 		}
 	}
 	return requestNum, shortfall
-}
-
-// distributeSpreadKey hashes seed and id with FNV-1a and a splitmix64 finalizer, so
-// ids differing only in their last characters (sequence numbers) spread well.
-func distributeSpreadKey(seed, id string) uint64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	x := uint64(offset)
-	for i := 0; i < len(seed); i++ {
-		x = (x ^ uint64(seed[i])) * prime
-	}
-	x *= prime // a zero byte separates seed and id
-	for i := 0; i < len(id); i++ {
-		x = (x ^ uint64(id[i])) * prime
-	}
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
