@@ -105,43 +105,33 @@ func NewFactory(store schedule.Store, cfg Config, opts ...Option) (*Factory, err
 // dealBeanName is name. It must be called before Run; a name registered
 // twice, an invalid name or a nil deal is an error.
 func (f *Factory) RegisterDeal(name string, d processor.Deal) error {
-	if err := schedule.ValidateName(schedule.NameBean, name); err != nil {
-		return err
-	}
-	if d == nil {
-		return fmt.Errorf("%w: deal %q must not be nil", schedule.ErrInvalid, name)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.running.Load() {
-		return fmt.Errorf("%w: RegisterDeal(%q) after Run", ErrRunning, name)
-	}
-	if _, dup := f.deals[name]; dup {
-		return fmt.Errorf("%w: deal %q", ErrDuplicate, name)
-	}
-	f.deals[name] = d
-	return nil
+	return register(f, f.deals, "deal", "RegisterDeal", name, d, d == nil)
 }
 
 // RegisterTask registers the task that Bean strategies whose taskName is
 // name run. It must be called before Run; a name registered twice, an
 // invalid name or a nil task is an error.
 func (f *Factory) RegisterTask(name string, t Task) error {
+	return register(f, f.tasks, "task", "RegisterTask", name, t, t == nil)
+}
+
+// register adds v under name to m (the factory's deals or tasks).
+func register[T any](f *Factory, m map[string]T, what, fn, name string, v T, isNil bool) error {
 	if err := schedule.ValidateName(schedule.NameBean, name); err != nil {
 		return err
 	}
-	if t == nil {
-		return fmt.Errorf("%w: task %q must not be nil", schedule.ErrInvalid, name)
+	if isNil {
+		return fmt.Errorf("%w: %s %q must not be nil", schedule.ErrInvalid, what, name)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.running.Load() {
-		return fmt.Errorf("%w: RegisterTask(%q) after Run", ErrRunning, name)
+		return fmt.Errorf("%w: %s(%q) after Run", ErrRunning, fn, name)
 	}
-	if _, dup := f.tasks[name]; dup {
-		return fmt.Errorf("%w: task %q", ErrDuplicate, name)
+	if _, dup := m[name]; dup {
+		return fmt.Errorf("%w: %s %q", ErrDuplicate, what, name)
 	}
-	f.tasks[name] = t
+	m[name] = v
 	return nil
 }
 
