@@ -231,6 +231,13 @@ type session struct {
 	// items is the last full read of the items; a round whose stamp still
 	// matches uses it instead of reading every item again.
 	items Items
+	// Leader's lock delay (see lead): when this leader first saw each
+	// vanished server that still owned items (local clock), the takeover
+	// delays the servers published while live, and the earliest end of a
+	// hold under way (zero when none), when the session loop must look again.
+	gone      map[ServerID]time.Time
+	delays    map[ServerID]time.Duration
+	heldUntil time.Time
 }
 
 func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) error {
@@ -247,6 +254,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		IP: m.cfg.IP, HostName: host, ThreadNum: m.tt.ThreadNumber,
 		RegisterTime: Time{now}, HeartBeatTime: Time{now}, IsRegister: true,
 		ManagerFactoryUUID: string(m.cfg.FactoryID), Session: sess.ID(),
+		TakeoverDelay: m.takeoverDelay(sess).Milliseconds(),
 	}
 	// Watch before registering, so no change after our registration is missed.
 	serversCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchServers, Name: m.runtime})
@@ -265,7 +273,8 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	if err != nil {
 		return err
 	}
-	s := &session{sess: sess, me: rec.UUID, rec: rec, releasing: map[ItemID]time.Time{}, owned: map[ItemID]Item{}}
+	s := &session{sess: sess, me: rec.UUID, rec: rec, releasing: map[ItemID]time.Time{}, owned: map[ItemID]Item{},
+		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}}
 	m.mu.Lock()
 	m.session, m.finished = s, nil
 	m.mu.Unlock()
@@ -317,10 +326,16 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 				retry.Stop()
 				retry, retryC = nil, nil
 			}
-			if again {
+			switch {
+			case again:
 				retry = m.clock.NewTimer(bo.Next())
 				retryC = retry.C()
-			} else {
+			case !s.heldUntil.IsZero():
+				// Items held by the lock delay: look again when it ends.
+				bo.Reset()
+				retry = m.clock.NewTimer(max(s.heldUntil.Sub(m.clock.Now()), time.Millisecond))
+				retryC = retry.C()
+			default:
 				bo.Reset()
 			}
 		}
@@ -371,15 +386,15 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 
 // fenceAfter is how long running deals may go on once the session is suspect.
 func (m *Manager) fenceAfter(sess Session) time.Duration {
-	d := m.cfg.FenceAfter
-	limit := sess.Timeout() / 2
-	if d == 0 {
-		d = sess.Timeout() / 3
-	}
-	if limit > 0 && d > limit {
-		d = limit
-	}
-	return d
+	fence, _ := FenceTimes(sess.Timeout(), m.cfg.FenceAfter)
+	return fence
+}
+
+// takeoverDelay is this server's lock delay (see FenceTimes), published in
+// its record (Server.TakeoverDelay).
+func (m *Manager) takeoverDelay(sess Session) time.Duration {
+	_, takeover := FenceTimes(sess.Timeout(), m.cfg.FenceAfter)
+	return takeover
 }
 
 // dropSession forgets everything owned under a lost session: the processor
@@ -433,7 +448,11 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 	live := make(map[ServerID]bool, len(servers))
 	for _, sv := range servers {
 		live[sv.UUID] = true
+		if sv.TakeoverDelay > 0 {
+			s.delays[sv.UUID] = time.Duration(sv.TakeoverDelay) * time.Millisecond
+		}
 	}
+	s.heldUntil = time.Time{}
 	if !live[s.me] {
 		return false, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
 	}
@@ -463,6 +482,9 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 	}
 	m.updateStatus(func(st *Status) {
 		st.Leader, st.IsLeader, st.Servers = leader, s.leader, len(servers)
+		if !s.leader {
+			st.Unassigned, st.Held = 0, 0
+		}
 		st.Items = countActive(items.Items)
 	})
 	return again || ownAgain, nil
@@ -568,8 +590,14 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 		cur, req ServerID
 	}
 	var changes []change
+	hold := m.lockDelay(s, items, live)
+	held := 0
 	for _, it := range items.Items {
 		ownerLive := it.CurServer != "" && live[it.CurServer]
+		if !ownerLive && hold[it.CurServer] {
+			held++
+			continue
+		}
 		target := res.Target[it.ID] // "" when removed or beyond capacity
 		var cur, req ServerID
 		switch {
@@ -588,6 +616,7 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 			changes = append(changes, change{it, cur, req})
 		}
 	}
+	m.updateStatus(func(st *Status) { st.Held = held })
 	if len(changes) == 0 {
 		return items, false, nil
 	}
@@ -608,6 +637,64 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 	m.log.Debug("items balanced", "server", s.me, "writes", len(changes), "conflicts", conflicts.Load())
 	// Our own writes fire the items watch, which brings the next round.
 	return items, conflicts.Load() > 0, nil
+}
+
+// lockDelay returns the vanished servers whose items the leader must not
+// grant yet, and sets s.heldUntil to the earliest end of those holds.
+//
+// A server whose node vanished may still be running deals: a session that
+// the coordination service ends early (closed by another client or an
+// operator, not expired by silence) can end while its client is cut off and
+// has heard nothing, and the client fences only when its own timers say so.
+// So the items of a server that vanished while owning them are granted
+// elsewhere only after that server's published TakeoverDelay (at least this
+// server's own) has passed since this leader first saw it gone. A graceful
+// stop releases its items before its node goes, so it is not delayed; a
+// server killed outright is delayed once more by that much after its
+// session expired. A new leader starts counting when it first sees the
+// vanished server, which only delays more.
+func (m *Manager) lockDelay(s *session, items Items, live map[ServerID]bool) map[ServerID]bool {
+	now := m.clock.Now()
+	own := m.takeoverDelay(s.sess)
+	counts := map[ServerID]int{}
+	for _, it := range items.Items {
+		if it.CurServer != "" && !live[it.CurServer] {
+			counts[it.CurServer]++
+		}
+	}
+	for id := range s.gone {
+		if counts[id] == 0 {
+			delete(s.gone, id)
+		}
+	}
+	for id := range s.delays {
+		if !live[id] && counts[id] == 0 {
+			delete(s.delays, id)
+		}
+	}
+	var hold map[ServerID]bool
+	for id, n := range counts {
+		delay := max(own, s.delays[id])
+		since, seen := s.gone[id]
+		if !seen {
+			since = now
+			s.gone[id] = now
+			m.log.Info("server vanished while owning items; holding them for its takeover delay",
+				"vanished", id, "items", n, "delay", delay)
+		}
+		until := since.Add(delay)
+		if !now.Before(until) {
+			continue
+		}
+		if hold == nil {
+			hold = map[ServerID]bool{}
+		}
+		hold[id] = true
+		if s.heldUntil.IsZero() || until.Before(s.heldUntil) {
+			s.heldUntil = until
+		}
+	}
+	return hold
 }
 
 // markStale reports whether the leader should refresh the mark so that the
@@ -797,10 +884,19 @@ func (m *Manager) heartbeat(ctx context.Context, s *session, work *workHost) err
 }
 
 // stopGracefully is the end of Run: stop the processor (running deals may
-// finish, bounded by ShutdownTimeout), hand every owned item over, delete
-// the server node. It uses a fresh, bounded context.
+// finish, bounded by ShutdownTimeout), delete the server node, then hand
+// every owned item over. It uses a fresh, bounded context.
+//
+// The node goes first so that no leader grants this server anything more:
+// an item granted between a release and the node's removal would be left
+// owned by a vanished server and held for the lock delay. The releases are
+// written without the node's guard, checked against each item's version
+// (an item someone else moved meanwhile is left alone). Processing has
+// stopped, so a leader that sees the node gone before a release holds the
+// item until the release arrives (milliseconds) or the lock delay ends.
 func (m *Manager) stopGracefully(s *session, work *workHost) {
 	work.stop()
+	m.unregister(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	items, err := m.store.Items(ctx, m.runtime)
@@ -817,17 +913,16 @@ func (m *Manager) stopGracefully(s *session, work *workHost) {
 			if next == NoServer || next == s.me || it.Sts == ItemRemoved {
 				next = ""
 			}
-			_, err := m.store.UpdateItem(ctx, m.runtime, s.me, it, next, "")
-			if errors.Is(err, ErrConflict) {
+			_, err := m.store.UpdateItem(ctx, m.runtime, "", it, next, "")
+			if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
 				return nil // someone else moved it already
 			}
 			return err
 		})
 	}
 	if err != nil {
-		m.log.Warn("releasing items at stop failed; the leader reclaims them when the node is gone", "server", s.me, "err", err)
+		m.log.Warn("releasing items at stop failed; the leader reclaims them after the lock delay", "server", s.me, "err", err)
 	}
-	m.unregister(s)
 	m.dropSession(s, work)
 	m.updateStatus(func(st *Status) { st.Session = SessionClosed })
 	m.log.Info("server stopped", "server", s.me)

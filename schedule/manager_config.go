@@ -50,6 +50,37 @@ type ManagerConfig struct {
 	WriteParallelism int
 }
 
+// takeoverMargin is added to the takeover delay for the return of cancelled
+// deals and the skew between two processes' timers.
+const takeoverMargin = 100 * time.Millisecond
+
+// FenceTimes returns, for a session of the given timeout and a configured
+// FenceAfter (0 means the default), the two delays of self-fencing:
+//
+//   - fence: how long running work may go on once the session is suspect
+//     (the FenceAfter default, a third of the timeout, capped at half of it);
+//   - takeover: the longest work may go on after the last request the
+//     server answered was sent — the store reports a silent session Suspect
+//     within a third of the timeout (SessionSuspect), the fence comes fence
+//     later, plus a margin of 100ms for cancelled work to return.
+//
+// takeover is the lock delay: a leader grants the items (or counts the Bean
+// copies) of a server or factory whose node vanished only that long after it
+// saw it vanish, because a session closed early by someone else (not expired
+// by silence) can end while its client is cut off and still working. Servers
+// publish it (Server.TakeoverDelay, StrategyRuntime.TakeoverDelay), and a
+// crash is taken over after the session timeout plus this delay.
+func FenceTimes(sessionTimeout, fenceAfter time.Duration) (fence, takeover time.Duration) {
+	fence = fenceAfter
+	if fence == 0 {
+		fence = sessionTimeout / 3
+	}
+	if limit := sessionTimeout / 2; limit > 0 && fence > limit {
+		fence = limit
+	}
+	return fence, sessionTimeout/3 + fence + takeoverMargin
+}
+
 // DefaultManagerConfig returns the defaults documented on ManagerConfig.
 func DefaultManagerConfig() ManagerConfig {
 	host, _ := os.Hostname()

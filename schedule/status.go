@@ -37,8 +37,11 @@ type Status struct {
 	Servers, Items int
 	// Unassigned counts items beyond the capacity of the live servers (leader only).
 	Unassigned int
-	Window     WindowStatus
-	Stats      processor.Stats
+	// Held counts items of vanished servers that the leader does not grant
+	// yet, waiting for their lock delay (Server.TakeoverDelay; leader only).
+	Held   int
+	Window WindowStatus
+	Stats  processor.Stats
 	// LastError is the last error the manager retried after ("" if none).
 	LastError string
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
@@ -98,7 +99,14 @@ func ExampleFactory() {
 	go func() {
 		<-allDone
 		<-copyStarted
-		st, _ := f.Status().Strategy("orders-s")
+		// Status is a snapshot published after each round: the rows may be
+		// done before the round that started the managers has published.
+		var st strategy.StrategyStatus
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if st, _ = f.Status().Strategy("orders-s"); len(st.Managers) == 2 {
+				break
+			}
+		}
 		fmt.Println("thread groups:", len(st.Managers))
 		stop()
 	}()

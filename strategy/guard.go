@@ -31,7 +31,11 @@ type copyGuard struct {
 	f          *Factory
 	sess       schedule.Session
 	fenceAfter time.Duration
-	changed    chan struct{} // coalescing: tell the main loop to look
+	// takeoverDelay is the longest this factory may run copies after the
+	// last request the server answered was sent; it is published in the
+	// registrations (StrategyRuntime.TakeoverDelay).
+	takeoverDelay time.Duration
+	changed       chan struct{} // coalescing: tell the main loop to look
 
 	mu     sync.Mutex // guards ctx, cancel, fenced, lost
 	ctx    context.Context
@@ -41,15 +45,8 @@ type copyGuard struct {
 }
 
 func newCopyGuard(f *Factory, sess schedule.Session) *copyGuard {
-	d := f.cfg.FenceAfter
-	limit := sess.Timeout() / 2
-	if d == 0 {
-		d = sess.Timeout() / 3
-	}
-	if limit > 0 && d > limit {
-		d = limit
-	}
-	g := &copyGuard{f: f, sess: sess, fenceAfter: d, changed: make(chan struct{}, 1)}
+	d, takeover := schedule.FenceTimes(sess.Timeout(), f.cfg.FenceAfter)
+	g := &copyGuard{f: f, sess: sess, fenceAfter: d, takeoverDelay: takeover, changed: make(chan struct{}, 1)}
 	g.ctx, g.cancel = context.WithCancelCause(context.Background())
 	return g
 }

@@ -62,6 +62,26 @@ type strat struct {
 	bo        *backoff.Backoff
 	retryAt   time.Time
 	healthyAt time.Time
+
+	// Bean copies that vanished factories may still run (see ghostCopies):
+	// what each live registration occupied when last read, with its
+	// published delay, and the copies counted after a factory vanished.
+	seen   map[schedule.FactoryID]occupancy
+	ghosts map[schedule.FactoryID]ghost
+	// ghostUntil is the earliest end of a ghost (zero when none).
+	ghostUntil time.Time
+}
+
+// occupancy is what a registration occupied when last read.
+type occupancy struct {
+	copies int
+	delay  time.Duration
+}
+
+// ghost is the copies a vanished factory may still run, until when.
+type ghost struct {
+	copies int
+	until  time.Time
 }
 
 func newLoop(f *Factory) *loop {
@@ -239,6 +259,7 @@ func (l *loop) nextWake() time.Time {
 	for _, s := range l.strats {
 		earliest(s.retryAt)
 		earliest(s.healthyAt)
+		earliest(s.ghostUntil)
 	}
 	return at
 }
@@ -430,10 +451,17 @@ func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory,
 		l.conflicted = true
 		return nil
 	}
+	held := 0
+	if s.def.Kind == schedule.KindBean {
+		factories := func() ([]schedule.Factory, error) { return f.store.Factories(ctx) }
+		if held, err = l.ghostCopies(s, rts, live, factories, now); err != nil {
+			return err
+		}
+	}
 	leader := leaderOf(rts, live) == l.me.UUID
 	l.setLeader(s, leader)
 	if leader {
-		if rts, err = l.distribute(ctx, s, rts, live); err != nil {
+		if rts, err = l.distribute(ctx, s, rts, live, held); err != nil {
 			return err
 		}
 		i = slices.IndexFunc(rts, func(rt schedule.StrategyRuntime) bool { return rt.UUID == l.me.UUID })
@@ -617,8 +645,8 @@ func (l *loop) setLeader(s *strat, leader bool) {
 // distribute is the leader's part: compute every registration's
 // requestNum and write those that change, in one guarded, version-checked
 // step.
-func (l *loop) distribute(ctx context.Context, s *strat, rts []schedule.StrategyRuntime, live []schedule.Factory) ([]schedule.StrategyRuntime, error) {
-	want, shortfall := plan(s.def, rts, live)
+func (l *loop) distribute(ctx context.Context, s *strat, rts []schedule.StrategyRuntime, live []schedule.Factory, held int) ([]schedule.StrategyRuntime, error) {
+	want, shortfall := plan(s.def, rts, live, held)
 	if shortfall != s.shortfall && shortfall > 0 {
 		l.f.log.Warn("not every thread group can run: numOfSingleServer caps them", "strategy", s.name,
 			"assignNum", s.def.AssignNum, "numOfSingleServer", s.def.NumOfSingleServer, "shortfall", shortfall)
@@ -668,6 +696,90 @@ func (l *loop) distribute(ctx context.Context, s *strat, rts []schedule.Strategy
 	return next, nil
 }
 
+// ghostCopies returns how many Bean copies of s factories that vanished may
+// still run: a lock delay, like the managers' for items.
+//
+// A registration vanishes with its factory's session. If the session was
+// ended early (closed by another client or an operator, not expired by
+// silence) while the factory was cut off, its copies run on until its own
+// guard cancels them. So when a factory that was seen occupying copies is
+// gone, those copies count against assignNum for its published takeover
+// delay (at least this factory's own) from the round that noticed. A
+// registration removed while its factory is still live was removed after
+// its copies returned (leave), so it counts for nothing; live is read
+// before the registrations, so that is checked with a fresh read of the
+// factories (the factories function). Every registered factory keeps this account, so a new leader
+// knows the copies of a leader that vanished; a factory that registered
+// after the vanishing cannot.
+func (l *loop) ghostCopies(s *strat, rts []schedule.StrategyRuntime, live []schedule.Factory,
+	factories func() ([]schedule.Factory, error), now time.Time) (int, error) {
+	isLive := make(map[schedule.FactoryID]bool, len(live))
+	for _, f := range live {
+		isLive[f.UUID] = true
+	}
+	own := l.guard.takeoverDelay
+	seen := make(map[schedule.FactoryID]occupancy, len(rts))
+	for _, rt := range rts {
+		if isLive[rt.UUID] {
+			o := seen[rt.UUID]
+			o.copies = max(o.copies, rt.CurrentNum, rt.RequestNum)
+			o.delay = max(own, time.Duration(rt.TakeoverDelay)*time.Millisecond)
+			seen[rt.UUID] = o
+		}
+	}
+	if s.ghosts == nil {
+		s.ghosts = map[schedule.FactoryID]ghost{}
+	}
+	fresh := map[schedule.FactoryID]bool(nil)
+	for id, o := range s.seen {
+		if _, still := seen[id]; still || o.copies <= 0 {
+			continue
+		}
+		if _, known := s.ghosts[id]; known {
+			continue
+		}
+		if isLive[id] {
+			if fresh == nil {
+				list, err := factories()
+				if err != nil {
+					return 0, err
+				}
+				fresh = make(map[schedule.FactoryID]bool, len(list))
+				for _, f := range list {
+					fresh[f.UUID] = true
+				}
+			}
+			if fresh[id] {
+				continue // it left the strategy after its copies returned
+			}
+		}
+		s.ghosts[id] = ghost{copies: o.copies, until: now.Add(o.delay)}
+		l.f.log.Info("factory vanished while running copies; counting them for its takeover delay",
+			"strategy", s.name, "vanished", id, "copies", o.copies, "delay", o.delay)
+	}
+	s.seen = seen
+	s.ghostUntil = time.Time{}
+	for id, g := range s.ghosts {
+		if !now.Before(g.until) {
+			delete(s.ghosts, id)
+			continue
+		}
+		if s.ghostUntil.IsZero() || g.until.Before(s.ghostUntil) {
+			s.ghostUntil = g.until
+		}
+	}
+	return s.held(), nil
+}
+
+// held is the number of ghost copies ghostCopies counted last.
+func (s *strat) held() int {
+	n := 0
+	for _, g := range s.ghosts {
+		n += g.copies
+	}
+	return n
+}
+
 // register creates this factory's registration under s (watching it
 // first, so that no change after the registration is missed).
 func (l *loop) register(ctx context.Context, s *strat) error {
@@ -697,6 +809,7 @@ func (l *loop) register(ctx context.Context, s *strat) error {
 	}
 	rt, err := f.store.RegisterStrategyRuntime(ctx, l.sess, schedule.StrategyRuntime{
 		StrategyName: s.name, UUID: l.me.UUID, RequestNum: running, CurrentNum: len(s.units),
+		TakeoverDelay: l.guard.takeoverDelay.Milliseconds(),
 	})
 	switch {
 	case errors.Is(err, schedule.ErrExists):

@@ -50,10 +50,11 @@ func liveRegistered(rts []schedule.StrategyRuntime, live []schedule.Factory) []s
 // max(currentNum, requestNum), and the total occupied never exceeds
 // assignNum. A copy therefore moves in two writes: the old holder's
 // requestNum drops, it stops its copy and reports currentNum 0, and only
-// then the new holder's requestNum rises. A registration that vanishes (its
-// session expired, or its factory unregistered after stopping its copies)
-// frees what it occupied at once.
-func plan(s schedule.Strategy, rts []schedule.StrategyRuntime, live []schedule.Factory) (want map[schedule.FactoryID]int, shortfall int) {
+// then the new holder's requestNum rises. A registration that vanishes
+// frees what it occupied, except the held copies: those that factories gone
+// with their sessions may still run (see ghostCopies), which count against
+// assignNum too.
+func plan(s schedule.Strategy, rts []schedule.StrategyRuntime, live []schedule.Factory, held int) (want map[schedule.FactoryID]int, shortfall int) {
 	ids := liveRegistered(rts, live)
 	current := make(map[schedule.FactoryID]int, len(rts))
 	for _, rt := range rts {
@@ -69,7 +70,7 @@ func plan(s schedule.Strategy, rts []schedule.StrategyRuntime, live []schedule.F
 	}
 
 	// Bean: lower at once, raise within the budget.
-	budget := max(s.AssignNum, 0)
+	budget := max(s.AssignNum-max(held, 0), 0)
 	cur := make(map[schedule.FactoryID]int, len(rts))
 	next := make(map[schedule.FactoryID]int, len(rts))
 	for _, rt := range rts {

@@ -50,6 +50,9 @@ type StrategyStatus struct {
 	// Shortfall (leader only): thread groups of assignNum that cannot run
 	// anywhere because numOfSingleServer caps every factory.
 	Shortfall int
+	// Held (Bean): copies that factories gone with their sessions may still
+	// run, counted against assignNum until their takeover delay has passed.
+	Held int
 	// Message is the runtime message written to the registration; LastError
 	// the full last failed start (with a panic's stack), "" once recovered.
 	Message   string
@@ -98,7 +101,7 @@ func (l *loop) publish() {
 		st := StrategyStatus{
 			Name: s.name, Kind: s.def.Kind, TaskName: s.def.TaskName, Sts: s.def.Sts, Deleted: !s.exists,
 			Admitted:   admits(s.def.IPList, f.cfg.IP, f.cfg.HostName),
-			Registered: s.rt != nil, Leader: s.leader, CurrentNum: len(s.units), Shortfall: s.shortfall,
+			Registered: s.rt != nil, Leader: s.leader, CurrentNum: len(s.units), Shortfall: s.shortfall, Held: s.held(),
 			Message: s.message(), RetryAt: s.retryAt,
 		}
 		if s.rt != nil {

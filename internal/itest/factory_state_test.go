@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
@@ -162,4 +163,78 @@ func TestFactoryBeanSingleton(t *testing.T) {
 		assert.Equal(t, 1, most, "two copies ran at once")
 		assert.Equal(t, 3, runs)
 	})
+}
+
+// A Bean singleton whose holder's session is closed by someone else while
+// the holder is cut off: the holder cannot learn of it and runs its copy
+// until its own guard fences it, so the other factory must not start the
+// copy before then (the copy is counted for the holder's takeover delay).
+func TestFactoryBeanForcedExpiryWhileBlackholed(t *testing.T) {
+	c := zktest.Shared(t)
+	b := zkBackend(t, c)
+	ctx := context.Background()
+	obs := b.open(t)
+	admin := strategy.NewAdmin(obs)
+	s := schedule.DefaultStrategy("fforced")
+	s.Kind, s.TaskName = schedule.KindBean, "single"
+	_, err := admin.ApplyStrategy(ctx, s)
+	require.NoError(t, err)
+
+	var mu sync.Mutex
+	running := map[string]bool{}
+	most := 0
+	var ended time.Time // when the victim's copy returned
+	task := func(host string) strategy.Task {
+		return strategy.TaskFunc(func(ctx context.Context, _, _ string) error {
+			mu.Lock()
+			running[host] = true
+			most = max(most, len(running))
+			mu.Unlock()
+			<-ctx.Done()
+			mu.Lock()
+			delete(running, host)
+			if host == "v" {
+				ended = time.Now()
+			}
+			mu.Unlock()
+			return nil
+		})
+	}
+	proxy := c.NewProxy(t)
+	vstore := openZK(t, c, proxy.Servers(), b.root)
+	startFactoryOn(t, b, vstore, "v", map[string]strategy.Task{"single": task("v")})
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return running["v"], fmt.Sprintf("running %v", running)
+	})
+	w := startFactory(t, b, "w", map[string]strategy.Task{"single": task("w")})
+	// w has read v's registration (running the copy) once it is registered.
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		st := w.f.Status()
+		return len(st.Strategies) == 1 && st.Strategies[0].Registered, "w registered under the strategy"
+	})
+	sess, err := vstore.Session(ctx)
+	require.NoError(t, err)
+
+	cut := time.Now()
+	proxy.Blackhole()
+	c.ExpireSession(t, sess.ID())
+	took := waitUntil(t, 30*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return running["w"], fmt.Sprintf("running %v", running)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("cut and forced expiry → singleton started on w after %v; v's copy returned after %v",
+		took.Round(time.Millisecond), ended.Sub(cut).Round(time.Millisecond))
+	assert.Equal(t, 1, most, "two copies ran at once")
+	assert.False(t, ended.IsZero(), "v's copy was still running when w started")
+	mu.Unlock()
+	waitUntil(t, 10*time.Second, func() (bool, string) {
+		return w.f.Status().Strategies[0].Held == 0, "the held copy is released once w runs it"
+	})
+	mu.Lock()
+	proxy.Pass()
 }

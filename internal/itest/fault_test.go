@@ -2,6 +2,7 @@ package itest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/memstore"
 )
 
 // A manager whose ZooKeeper connection is blackholed (a partition: packets
@@ -101,4 +103,119 @@ func TestManagerSurvivesEnsembleLeaderKill(t *testing.T) {
 	_, err := obs.Servers(ctx, "ensemble")
 	require.NoError(t, err)
 	assert.Empty(t, rec.overlaps())
+}
+
+// A session closed by someone else (not expired by silence) while its
+// client cannot hear the server: the client learns nothing and keeps
+// running its deals until its own fence fires, so the leader must not
+// grant the vanished server's items before then. Without that delay the
+// new owners start while the victim's deals still run.
+func TestManagerForcedExpiryWhileBlackholed(t *testing.T) {
+	c := zktest.Shared(t)
+	b := zkBackend(t, c)
+	obs := b.open(t)
+	tt := testTaskType("forced", 6)
+	tt.ThreadNumber = 3
+	createTaskType(t, obs, tt)
+	rec := newRecorder()
+	// The victim's executions outlast the time from the cut to its fence,
+	// so it is mid-execution when its items move; the other server's are
+	// short, so it starts on new items at once.
+	const dealTime = 3 * time.Second
+	startManager(t, b, tt, "m1", rec.deal("m1", 20*time.Millisecond))
+	proxy := c.NewProxy(t)
+	vstore := openZK(t, c, proxy.Servers(), b.root)
+	victim := startManagerOn(t, b, vstore, tt, "m2", rec.deal("m2", dealTime))
+	before, _ := waitBalanced(t, obs, "forced", 2, 6, 20*time.Second)
+	old := serverOf(t, victim)
+	var victimItems []string
+	for item, owner := range before.owner {
+		if owner == old {
+			victimItems = append(victimItems, string(item))
+		}
+	}
+	require.NotEmpty(t, victimItems)
+	require.Eventually(t, func() bool { return rec.running("m2") > 0 }, 10*time.Second, 10*time.Millisecond)
+	sess, err := vstore.Session(context.Background())
+	require.NoError(t, err)
+
+	cut := time.Now()
+	proxy.Blackhole()
+	// Close the session at once, before the victim could even suspect it.
+	c.ExpireSession(t, sess.ID())
+	o, took := waitBalanced(t, obs, "forced", 1, 6, 30*time.Second)
+	t.Logf("cut and forced expiry → items owned by the other server after %v (session timeout %v)", took, zkSessionTimeout)
+	for item, owner := range o.owner {
+		require.NotEqual(t, old, owner, "item %s", item)
+	}
+	// Wait until the new owner has run records of every item of the victim.
+	require.Eventually(t, func() bool {
+		for _, item := range victimItems {
+			if !slices.Contains(rec.executedSince(item, cut), "m1") {
+				return false
+			}
+		}
+		return true
+	}, 15*time.Second, 20*time.Millisecond)
+	// The victim's executions are recorded when they end (fenced, or done).
+	require.Eventually(t, func() bool { return rec.running("m2") == 0 }, 10*time.Second, 10*time.Millisecond)
+	assert.Empty(t, rec.overlaps(), "the victim's deals must end before its items move:\n%s", joinLines(rec.overlaps()))
+	assert.Empty(t, rec.epochsGrow())
+	proxy.Pass()
+}
+
+// The lock delay, on memstore's fake clock: the items of a server whose
+// session was closed while it was cut off are held for its published
+// takeover delay (and Status.Held says so), then granted; a graceful stop
+// releases its items first, so they move without that delay.
+func TestLockDelayHoldsOnlyVanishedOwners(t *testing.T) {
+	b := memBackend(t)
+	obs := b.open(t)
+	tt := testTaskType("lockdelay", 6)
+	createTaskType(t, obs, tt)
+	rec := newRecorder()
+	leader := startManager(t, b, tt, "m1", rec.deal("m1", 5*time.Millisecond))
+	serverOf(t, leader)
+	vstore := b.open(t)
+	victim := startManagerOn(t, b, vstore, tt, "m2", rec.deal("m2", 5*time.Millisecond))
+	waitBalanced(t, obs, "lockdelay", 2, 6, 20*time.Second)
+	require.True(t, leader.m.Status().IsLeader)
+
+	// Every server publishes its delay: a third of the session timeout
+	// (suspicion) + FenceAfter (default another third) + a margin.
+	want := b.sessionTimeout/3 + b.sessionTimeout/3 + 100*time.Millisecond
+	servers, err := obs.Servers(context.Background(), "lockdelay")
+	require.NoError(t, err)
+	for _, sv := range servers {
+		assert.Equal(t, want.Milliseconds(), sv.TakeoverDelay, "server %s", sv.UUID)
+	}
+
+	vstore.(*memstore.Client).Disconnect(time.Hour)
+	b.expire(t, vstore)
+	gone := b.clock.Now()
+	sawHeld := false
+	require.Eventually(t, func() bool {
+		sawHeld = sawHeld || leader.m.Status().Held > 0
+		return readOwnership(t, obs, "lockdelay").balanced(1, 6) == ""
+	}, 20*time.Second, time.Millisecond)
+	waited := b.clock.Now().Sub(gone)
+	t.Logf("forced expiry → items granted after %v on the fake clock (delay %v)", waited, want)
+	assert.GreaterOrEqual(t, waited, want, "the vanished server's items moved before its takeover delay")
+	assert.True(t, sawHeld, "Status.Held never reported the held items")
+	assert.Zero(t, leader.m.Status().Held)
+	victim.cancel()
+	victim.cancel = nil
+
+	// A graceful stop releases every item it owns after its node is gone,
+	// so none is left to the lock delay.
+	third := startManager(t, b, tt, "m3", rec.deal("m3", 5*time.Millisecond))
+	waitBalanced(t, obs, "lockdelay", 2, 6, 20*time.Second)
+	id := serverOf(t, third)
+	third.stop(t)
+	for item, owner := range readOwnership(t, obs, "lockdelay").owner {
+		assert.NotEqual(t, id, owner, "item %s still owned by the stopped server", item)
+	}
+	waitBalanced(t, obs, "lockdelay", 1, 6, 20*time.Second)
+	require.Eventually(t, func() bool { return leader.m.Status().Held == 0 }, 5*time.Second, time.Millisecond)
+	assert.Empty(t, rec.overlaps(), "%s", joinLines(rec.overlaps()))
 }

@@ -27,9 +27,11 @@ type recorder struct {
 	execs []execution
 	next  map[string]int64 // next record number per item
 	calls int
+	// inFlight counts the executions started and not yet ended, per server.
+	inFlight map[string]int
 }
 
-func newRecorder() *recorder { return &recorder{next: map[string]int64{}} }
+func newRecorder() *recorder { return &recorder{next: map[string]int64{}, inFlight: map[string]int{}} }
 
 type record struct {
 	item  string
@@ -61,6 +63,9 @@ func (r *recorder) deal(server string, d time.Duration) processor.Deal {
 		},
 		func(ctx context.Context, rec record, ownSign string) error {
 			start := time.Now()
+			r.mu.Lock()
+			r.inFlight[server]++
+			r.mu.Unlock()
 			t := time.NewTimer(d)
 			defer t.Stop()
 			cancelled := false
@@ -71,6 +76,7 @@ func (r *recorder) deal(server string, d time.Duration) processor.Deal {
 			}
 			r.mu.Lock()
 			r.execs = append(r.execs, execution{server: server, item: rec.item, epoch: rec.epoch, record: rec.n, start: start, end: time.Now(), cancelled: cancelled})
+			r.inFlight[server]--
 			r.mu.Unlock()
 			return ctx.Err()
 		},
@@ -117,6 +123,13 @@ func (r *recorder) count() (int, map[string]int) {
 		per[e.server]++
 	}
 	return len(r.execs), per
+}
+
+// running returns the number of executions of server under way.
+func (r *recorder) running(server string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.inFlight[server]
 }
 
 // executedSince reports which servers executed item after t.

@@ -146,7 +146,7 @@ func TestRegressionMissedEditNotReverted(t *testing.T) {
 	waitBalanced(t, obs, "stale", 2, 4, 20*time.Second)
 	old := serverOf(t, m2)
 
-	store.(*memstore.Client).Disconnect(6 * time.Second) // longer than the 4s session timeout
+	store.(*memstore.Client).Disconnect(10 * time.Second) // longer than the 4s session timeout and the lock delay after it
 	ctx := context.Background()
 	cur, v, err := obs.TaskType(ctx, "stale")
 	require.NoError(t, err)
