@@ -254,7 +254,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		IP: m.cfg.IP, HostName: host, ThreadNum: m.tt.ThreadNumber,
 		RegisterTime: Time{now}, HeartBeatTime: Time{now}, IsRegister: true,
 		ManagerFactoryUUID: string(m.cfg.FactoryID), Session: sess.ID(),
-		TakeoverDelay: m.takeoverDelay(sess).Milliseconds(),
+		TakeoverDelay: EncodeLockDelay(m.lockDelay(sess)),
 	}
 	// Watch before registering, so no change after our registration is missed.
 	serversCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchServers, Name: m.runtime})
@@ -390,11 +390,10 @@ func (m *Manager) fenceAfter(sess Session) time.Duration {
 	return fence
 }
 
-// takeoverDelay is this server's lock delay (see FenceTimes), published in
-// its record (Server.TakeoverDelay).
-func (m *Manager) takeoverDelay(sess Session) time.Duration {
-	_, takeover := FenceTimes(sess.Timeout(), m.cfg.FenceAfter)
-	return takeover
+// lockDelay is this server's lock delay (ManagerConfig.LockDelay), published
+// in its record (Server.TakeoverDelay).
+func (m *Manager) lockDelay(sess Session) time.Duration {
+	return LockDelayOf(sess.Timeout(), m.cfg.FenceAfter, m.cfg.LockDelay)
 }
 
 // dropSession forgets everything owned under a lost session: the processor
@@ -448,8 +447,8 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 	live := make(map[ServerID]bool, len(servers))
 	for _, sv := range servers {
 		live[sv.UUID] = true
-		if sv.TakeoverDelay > 0 {
-			s.delays[sv.UUID] = time.Duration(sv.TakeoverDelay) * time.Millisecond
+		if d, known := DecodeLockDelay(sv.TakeoverDelay); known {
+			s.delays[sv.UUID] = d
 		}
 	}
 	s.heldUntil = time.Time{}
@@ -590,7 +589,7 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 		cur, req ServerID
 	}
 	var changes []change
-	hold := m.lockDelay(s, items, live)
+	hold := m.holdVanished(s, items, live)
 	held := 0
 	for _, it := range items.Items {
 		ownerLive := it.CurServer != "" && live[it.CurServer]
@@ -639,7 +638,7 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 	return items, conflicts.Load() > 0, nil
 }
 
-// lockDelay returns the vanished servers whose items the leader must not
+// holdVanished returns the vanished servers whose items the leader must not
 // grant yet, and sets s.heldUntil to the earliest end of those holds.
 //
 // A server whose node vanished may still be running deals: a session that
@@ -647,15 +646,16 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 // operator, not expired by silence) can end while its client is cut off and
 // has heard nothing, and the client fences only when its own timers say so.
 // So the items of a server that vanished while owning them are granted
-// elsewhere only after that server's published TakeoverDelay (at least this
-// server's own) has passed since this leader first saw it gone. A graceful
+// elsewhere only after that server's lock delay (as it published it in
+// Server.TakeoverDelay; this server's own for a record without one) has
+// passed since this leader first saw it gone. A graceful
 // stop releases its items before its node goes, so it is not delayed; a
 // server killed outright is delayed once more by that much after its
 // session expired. A new leader starts counting when it first sees the
 // vanished server, which only delays more.
-func (m *Manager) lockDelay(s *session, items Items, live map[ServerID]bool) map[ServerID]bool {
+func (m *Manager) holdVanished(s *session, items Items, live map[ServerID]bool) map[ServerID]bool {
 	now := m.clock.Now()
-	own := m.takeoverDelay(s.sess)
+	own := m.lockDelay(s.sess)
 	counts := map[ServerID]int{}
 	for _, it := range items.Items {
 		if it.CurServer != "" && !live[it.CurServer] {
@@ -674,7 +674,10 @@ func (m *Manager) lockDelay(s *session, items Items, live map[ServerID]bool) map
 	}
 	var hold map[ServerID]bool
 	for id, n := range counts {
-		delay := max(own, s.delays[id])
+		delay, known := s.delays[id]
+		if !known {
+			delay = own
+		}
 		since, seen := s.gone[id]
 		if !seen {
 			since = now

@@ -39,6 +39,20 @@ type ManagerConfig struct {
 	// before the server can expire the session and grant the items elsewhere.
 	// Zero means the default; it is capped at half the session timeout.
 	FenceAfter time.Duration
+	// LockDelay is how long a leader waits, once this server's node has
+	// vanished while it still owned items, before it grants them elsewhere.
+	// The server publishes it in its record (Server.TakeoverDelay); leaders
+	// honour the published value. Zero means the safe default, FenceTimes'
+	// takeover delay (a third of the session timeout + FenceAfter + 100ms):
+	// a session closed early by another client or an operator, while this
+	// server is cut off and still running deals, cannot let a deal overlap
+	// the item's next owner. The price is a slower takeover after a crash:
+	// the session timeout plus this delay. Negative means no lock delay: a
+	// crash is taken over right after the session timeout, but such an early
+	// close can overlap a deal with the next owner for up to the default
+	// delay (only the item's epoch then protects the data). A positive value
+	// is used as is; below the default it narrows that window, not closes it.
+	LockDelay time.Duration
 	// ResyncInterval is how often the manager re-reads servers and items even
 	// when no watch fired (a safety net; watches do the work). Items are read
 	// again in full only when the store's items stamp moved (see
@@ -64,12 +78,11 @@ const takeoverMargin = 100 * time.Millisecond
 //     within a third of the timeout (SessionSuspect), the fence comes fence
 //     later, plus a margin of 100ms for cancelled work to return.
 //
-// takeover is the lock delay: a leader grants the items (or counts the Bean
-// copies) of a server or factory whose node vanished only that long after it
-// saw it vanish, because a session closed early by someone else (not expired
-// by silence) can end while its client is cut off and still working. Servers
-// publish it (Server.TakeoverDelay, StrategyRuntime.TakeoverDelay), and a
-// crash is taken over after the session timeout plus this delay.
+// takeover is the default lock delay (ManagerConfig.LockDelay): a leader
+// grants the items (or counts the Bean copies) of a server or factory whose
+// node vanished only that long after it saw it vanish, because a session
+// closed early by someone else (not expired by silence) can end while its
+// client is cut off and still working.
 func FenceTimes(sessionTimeout, fenceAfter time.Duration) (fence, takeover time.Duration) {
 	fence = fenceAfter
 	if fence == 0 {
@@ -79,6 +92,48 @@ func FenceTimes(sessionTimeout, fenceAfter time.Duration) (fence, takeover time.
 		fence = limit
 	}
 	return fence, sessionTimeout/3 + fence + takeoverMargin
+}
+
+// lockDelay resolves a configured lock delay (see ManagerConfig.LockDelay)
+// against the computed takeover delay: 0 means takeover, negative none.
+func lockDelay(configured, takeover time.Duration) time.Duration {
+	switch {
+	case configured < 0:
+		return 0
+	case configured == 0:
+		return takeover
+	}
+	return configured
+}
+
+// LockDelayOf returns the lock delay of a server or factory with the given
+// session timeout, FenceAfter and LockDelay settings (0 meaning the
+// defaults), as published in its records.
+func LockDelayOf(sessionTimeout, fenceAfter, configured time.Duration) time.Duration {
+	_, takeover := FenceTimes(sessionTimeout, fenceAfter)
+	return lockDelay(configured, takeover)
+}
+
+// EncodeLockDelay is the form of a lock delay in a record
+// (Server.TakeoverDelay, StrategyRuntime.TakeoverDelay): milliseconds, and
+// -1 for none, since 0 is what a record without it holds.
+func EncodeLockDelay(d time.Duration) int64 {
+	if d <= 0 {
+		return -1
+	}
+	return max(d.Milliseconds(), 1)
+}
+
+// DecodeLockDelay reads a record's lock delay; known is false for a record
+// without one (the reader then applies its own).
+func DecodeLockDelay(v int64) (d time.Duration, known bool) {
+	switch {
+	case v < 0:
+		return 0, true
+	case v == 0:
+		return 0, false
+	}
+	return time.Duration(v) * time.Millisecond, true
 }
 
 // DefaultManagerConfig returns the defaults documented on ManagerConfig.

@@ -89,11 +89,10 @@ type Server struct {
 	Session     int64  `json:"session,omitempty"`
 	WindowState string `json:"windowState,omitempty"`
 	Message     string `json:"message,omitempty"`
-	// TakeoverDelay is how long, in milliseconds, a leader waits after this
-	// server's node vanished before it grants the items the server still
-	// owned to others: the longest the server may go on running deals
-	// without having heard from the coordination service (see
-	// Manager's lock delay). 0 (a record without it) means the leader's own.
+	// TakeoverDelay is the server's lock delay (ManagerConfig.LockDelay):
+	// how long, in milliseconds, a leader waits after this server's node
+	// vanished before it grants the items the server still owned to others.
+	// -1 means none; 0 (a record without it) means the leader's own.
 	TakeoverDelay int64 `json:"takeoverDelay,omitempty"`
 }
 
@@ -127,11 +126,11 @@ type StrategyRuntime struct {
 	RequestNum   int       `json:"requestNum"`
 	CurrentNum   int       `json:"currentNum"`
 	Message      string    `json:"message"`
-	// TakeoverDelay is how long, in milliseconds, the strategy's leader
-	// counts the Bean copies this factory ran as still running after its
-	// registration vanished with its factory: the longest the factory may go
-	// on running them without having heard from the coordination service.
-	// 0 (a record without it) means the leader's own.
+	// TakeoverDelay is the factory's lock delay for Bean copies
+	// (strategy.Config.LockDelay): how long, in milliseconds, the strategy's
+	// leader counts the copies this factory ran as still running after its
+	// registration vanished with its factory. -1 means none; 0 (a record
+	// without it) means the leader's own.
 	TakeoverDelay int64 `json:"takeoverDelay,omitempty"`
 	// Version is the node version, for compare-and-set; not stored.
 	Version Version `json:"-"`

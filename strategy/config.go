@@ -57,6 +57,17 @@ type Config struct {
 	// timeout; it is capped at half the session timeout. Managers have their
 	// own (ManagerConfig.FenceAfter).
 	FenceAfter time.Duration
+	// LockDelay is how long a strategy's leader counts the Bean copies of
+	// this factory as still running after the factory vanished with its
+	// session, before it lets another factory start them; published in the
+	// registrations (StrategyRuntime.TakeoverDelay). Zero means the safe
+	// default, as for managers (schedule.ManagerConfig.LockDelay: a third of
+	// the session timeout + FenceAfter + 100ms); negative means none (a
+	// crashed holder's copy moves right after the session timeout, but a
+	// session closed early by someone else while the factory is cut off can
+	// then run a copy twice for a moment). Managers have their own
+	// (ManagerConfig.LockDelay).
+	LockDelay time.Duration
 	// RetryMin and RetryMax bound the jittered exponential backoff after a
 	// failed start (a task type that does not exist or does not validate, a
 	// deal or task not registered, a Bean task that returned or panicked) and

@@ -31,11 +31,10 @@ type copyGuard struct {
 	f          *Factory
 	sess       schedule.Session
 	fenceAfter time.Duration
-	// takeoverDelay is the longest this factory may run copies after the
-	// last request the server answered was sent; it is published in the
-	// registrations (StrategyRuntime.TakeoverDelay).
-	takeoverDelay time.Duration
-	changed       chan struct{} // coalescing: tell the main loop to look
+	// lockDelay is this factory's lock delay for its copies
+	// (Config.LockDelay), published in its registrations.
+	lockDelay time.Duration
+	changed   chan struct{} // coalescing: tell the main loop to look
 
 	mu     sync.Mutex // guards ctx, cancel, fenced, lost
 	ctx    context.Context
@@ -45,8 +44,9 @@ type copyGuard struct {
 }
 
 func newCopyGuard(f *Factory, sess schedule.Session) *copyGuard {
-	d, takeover := schedule.FenceTimes(sess.Timeout(), f.cfg.FenceAfter)
-	g := &copyGuard{f: f, sess: sess, fenceAfter: d, takeoverDelay: takeover, changed: make(chan struct{}, 1)}
+	d, _ := schedule.FenceTimes(sess.Timeout(), f.cfg.FenceAfter)
+	g := &copyGuard{f: f, sess: sess, fenceAfter: d, changed: make(chan struct{}, 1),
+		lockDelay: schedule.LockDelayOf(sess.Timeout(), f.cfg.FenceAfter, f.cfg.LockDelay)}
 	g.ctx, g.cancel = context.WithCancelCause(context.Background())
 	return g
 }

@@ -703,8 +703,9 @@ func (l *loop) distribute(ctx context.Context, s *strat, rts []schedule.Strategy
 // ended early (closed by another client or an operator, not expired by
 // silence) while the factory was cut off, its copies run on until its own
 // guard cancels them. So when a factory that was seen occupying copies is
-// gone, those copies count against assignNum for its published takeover
-// delay (at least this factory's own) from the round that noticed. A
+// gone, those copies count against assignNum for its lock delay (as
+// published in its registration; this factory's own for a record without
+// one) from the round that noticed. A
 // registration removed while its factory is still live was removed after
 // its copies returned (leave), so it counts for nothing; live is read
 // before the registrations, so that is checked with a fresh read of the
@@ -717,13 +718,15 @@ func (l *loop) ghostCopies(s *strat, rts []schedule.StrategyRuntime, live []sche
 	for _, f := range live {
 		isLive[f.UUID] = true
 	}
-	own := l.guard.takeoverDelay
 	seen := make(map[schedule.FactoryID]occupancy, len(rts))
 	for _, rt := range rts {
 		if isLive[rt.UUID] {
 			o := seen[rt.UUID]
 			o.copies = max(o.copies, rt.CurrentNum, rt.RequestNum)
-			o.delay = max(own, time.Duration(rt.TakeoverDelay)*time.Millisecond)
+			var known bool
+			if o.delay, known = schedule.DecodeLockDelay(rt.TakeoverDelay); !known {
+				o.delay = l.guard.lockDelay
+			}
 			seen[rt.UUID] = o
 		}
 	}
@@ -809,7 +812,7 @@ func (l *loop) register(ctx context.Context, s *strat) error {
 	}
 	rt, err := f.store.RegisterStrategyRuntime(ctx, l.sess, schedule.StrategyRuntime{
 		StrategyName: s.name, UUID: l.me.UUID, RequestNum: running, CurrentNum: len(s.units),
-		TakeoverDelay: l.guard.takeoverDelay.Milliseconds(),
+		TakeoverDelay: schedule.EncodeLockDelay(l.guard.lockDelay),
 	})
 	switch {
 	case errors.Is(err, schedule.ErrExists):

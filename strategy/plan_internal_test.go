@@ -191,7 +191,7 @@ func TestPlanBeanMoveInTwoSteps(t *testing.T) {
 // (a leave, after its copies returned) counts for nothing.
 func TestGhostCopies(t *testing.T) {
 	l := &loop{f: &Factory{log: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		guard: &copyGuard{takeoverDelay: time.Second}}
+		guard: &copyGuard{lockDelay: time.Second}}
 	a, b, c := planFactory(1), planFactory(2), planFactory(3)
 	s := &strat{name: "one"}
 	t0 := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
@@ -232,4 +232,10 @@ func TestGhostCopies(t *testing.T) {
 	assert.Equal(t, 2, round(nil, nil, 5*time.Second), "max(currentNum, requestNum)")
 	assert.Equal(t, t0.Add(6*time.Second), s.ghostUntil)
 	assert.Equal(t, 1, reads, "no fresh read when the factory is not listed")
+
+	// A factory that opted out (-1) is not held.
+	s = &strat{name: "two"}
+	rts = []schedule.StrategyRuntime{{UUID: c.UUID, CurrentNum: 1, TakeoverDelay: -1}}
+	require.Zero(t, round(rts, []schedule.Factory{c}, 7*time.Second))
+	assert.Zero(t, round(nil, nil, 7*time.Second))
 }

@@ -219,3 +219,40 @@ func TestLockDelayHoldsOnlyVanishedOwners(t *testing.T) {
 	require.Eventually(t, func() bool { return leader.m.Status().Held == 0 }, 5*time.Second, time.Millisecond)
 	assert.Empty(t, rec.overlaps(), "%s", joinLines(rec.overlaps()))
 }
+
+// A server that opts out of the lock delay (ManagerConfig.LockDelay < 0)
+// publishes "none", and the leader grants its items as soon as its node
+// is gone.
+func TestLockDelayOptOut(t *testing.T) {
+	b := memBackend(t)
+	obs := b.open(t)
+	tt := testTaskType("nolockdelay", 6)
+	createTaskType(t, obs, tt)
+	rec := newRecorder()
+	leader := startManager(t, b, tt, "m1", rec.deal("m1", 5*time.Millisecond))
+	serverOf(t, leader)
+	cfg := schedule.DefaultManagerConfig()
+	cfg.IP, cfg.HostName, cfg.ShutdownTimeout, cfg.LockDelay = "127.0.0.1", "m2", 2*time.Second, -1
+	vstore := b.open(t)
+	victim := startManagerSign(t, b, vstore, tt, "m2", "", rec.deal("m2", 5*time.Millisecond), schedule.WithManagerConfig(cfg))
+	waitBalanced(t, obs, "nolockdelay", 2, 6, 20*time.Second)
+	id := serverOf(t, victim)
+	servers, err := obs.Servers(context.Background(), "nolockdelay")
+	require.NoError(t, err)
+	for _, sv := range servers {
+		if sv.UUID == id {
+			assert.Equal(t, int64(-1), sv.TakeoverDelay)
+		}
+	}
+
+	vstore.(*memstore.Client).Disconnect(time.Hour)
+	b.expire(t, vstore)
+	gone := b.clock.Now()
+	waitBalanced(t, obs, "nolockdelay", 1, 6, 20*time.Second)
+	waited := b.clock.Now().Sub(gone)
+	defaultDelay := b.sessionTimeout/3 + b.sessionTimeout/3 + 100*time.Millisecond
+	t.Logf("forced expiry → items granted after %v on the fake clock (default delay %v, opted out)", waited, defaultDelay)
+	assert.Less(t, waited, defaultDelay)
+	victim.cancel()
+	victim.cancel = nil
+}
