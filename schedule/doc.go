@@ -30,8 +30,9 @@
 //     from the task type (picking up edits while running) and balances them
 //     over the live servers with Assign — within ±1, capped by
 //     maxTaskItemsOfOneThreadGroup, sticky, deterministic;
-//   - unowned items, and items of servers whose node is gone, are granted
-//     directly; items of live servers are requested (req_server), and their
+//   - unowned items are granted directly, and so are items of servers whose
+//     node is gone, once the vanished server's lock delay has passed (see
+//     Guarantees); items of live servers are requested (req_server), and their
 //     owner hands them over at its next batch boundary, when every record it
 //     fetched for them is finished, with one compare-and-set that gives the
 //     new owner a larger epoch;
@@ -47,9 +48,21 @@
 // (by default a third of the session timeout), before the session can expire
 // at the server and its items be granted elsewhere; it resumes only after a
 // successful read has proved the session alive. After an expiry it registers
-// again under a new session. A crashed server's items are granted again once
-// its session expires (session timeout plus one round); a graceful stop
-// hands them over at once.
+// again under a new session.
+//
+// That alone is safe only while sessions end by silence. A session can also
+// be closed early by another client or an operator, while its server is cut
+// off, has heard nothing, and still runs deals until its own timers fence
+// them. So the leader grants the items of a server whose node vanished
+// while it owned them only after that server's lock delay
+// (ManagerConfig.LockDelay, published as Server.TakeoverDelay; by default
+// FenceTimes' takeover delay: a third of the session timeout for the
+// store's suspicion, plus FenceAfter, plus 100ms), counted from when the
+// leader first saw the node gone; Status.Held counts the items it holds.
+// This is Chubby's lock-delay. A crashed server's items are therefore
+// granted again after its session timeout plus the lock delay plus one
+// round; a graceful stop deletes its node and then releases its items
+// itself, so they move at once.
 //
 // Non-guarantees. A deal that ignores its context can still run after the
 // fence; the epoch in processor.ItemsFromContext is there so that its writes

@@ -67,9 +67,18 @@
 //     copies returned. A factory whose session is suspect for
 //     Config.FenceAfter (default a third of the session timeout) cancels its
 //     copies, before the session can expire at the server and the leader
-//     move them; one whose session expired has cancelled them. With
+//     move them; one whose session expired has cancelled them. A session
+//     closed early by someone else while its factory is cut off ends before
+//     that fence, so the copies of a factory that vanished with its session
+//     keep counting against assignNum for its lock delay (Config.LockDelay,
+//     published in its registrations; by default a third of the session
+//     timeout + FenceAfter + 100ms, see schedule.FenceTimes), as every
+//     registered factory remembers them (StrategyStatus.Held). With
 //     assignNum 1 this is a cluster singleton that moves to another factory
-//     within the session timeout plus one round when its process dies.
+//     within the session timeout plus the lock delay plus one round when
+//     its process dies. Not covered: a factory that registers under the
+//     strategy only after the holder vanished, and is then alone, does not
+//     know of the vanished copy and starts it at once.
 //   - Schedule strategies: the number of thread groups follows requestNum;
 //     while a move is under way a strategy may briefly run one more thread
 //     group than assignNum, which is harmless because items have a single

@@ -26,6 +26,9 @@ const (
 	envWorkerZK   = "TBSBENCH_WORKER_ZK"
 	envWorkerRoot = "TBSBENCH_WORKER_ROOT"
 	envWorkerTask = "TBSBENCH_WORKER_TASK"
+	// envWorkerNoLockDelay set to 1 runs the worker with
+	// ManagerConfig.LockDelay < 0 (no lock delay).
+	envWorkerNoLockDelay = "TBSBENCH_WORKER_NO_LOCK_DELAY"
 )
 
 func workerMain() int {
@@ -47,7 +50,11 @@ func workerMain() int {
 	deal := onceDeal(func(string) {
 		once.Do(func() { fmt.Println("batch", time.Now().UnixNano()) })
 	})
-	m, err := schedule.NewManager(store, tt, "", deal, schedule.WithManagerConfig(managerConfig(name)), schedule.WithLogger(quiet))
+	cfg := managerConfig(name)
+	if os.Getenv(envWorkerNoLockDelay) == "1" {
+		cfg.LockDelay = -1
+	}
+	m, err := schedule.NewManager(store, tt, "", deal, schedule.WithManagerConfig(cfg), schedule.WithLogger(quiet))
 	if err != nil {
 		fmt.Println("error", err)
 		return 3
@@ -76,7 +83,7 @@ type worker struct {
 	exited  chan struct{}
 }
 
-func (b *bench) startWorker(root, task, name string) (*worker, error) {
+func (b *bench) startWorker(root, task, name string, noLockDelay bool) (*worker, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -84,6 +91,9 @@ func (b *bench) startWorker(root, task, name string) (*worker, error) {
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), envWorker+"="+name, envWorkerZK+"="+strings.Join(b.zk.Servers(), ","),
 		envWorkerRoot+"="+root, envWorkerTask+"="+task)
+	if noLockDelay {
+		cmd.Env = append(cmd.Env, envWorkerNoLockDelay+"=1")
+	}
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = workerAttr()
 	out, err := cmd.StdoutPipe()
@@ -154,14 +164,15 @@ func (b *bench) takeover(ctx context.Context) (Section, error) {
 		}
 	}()
 	n := 0
-	spawn := func() (*worker, error) {
+	spawnAs := func(noLockDelay bool) (*worker, error) {
 		n++
-		w, err := b.startWorker(root, "takeover", fmt.Sprintf("w%d", n))
+		w, err := b.startWorker(root, "takeover", fmt.Sprintf("w%d", n), noLockDelay)
 		if err == nil {
 			workers = append(workers, w)
 		}
 		return w, err
 	}
+	spawn := func() (*worker, error) { return spawnAs(false) }
 	remove := func(w *worker) {
 		for i, x := range workers {
 			if x == w {
@@ -202,7 +213,7 @@ func (b *bench) takeover(ctx context.Context) (Section, error) {
 		return sec, err
 	}
 
-	var kills, terms, joins []time.Duration
+	var kills, bareKills, terms, joins []time.Duration
 	for i := range b.trials {
 		fmt.Printf("  trial %d/%d\n", i+1, b.trials)
 		// kill -9 of one (taking turns, the leader included).
@@ -214,6 +225,23 @@ func (b *bench) takeover(ctx context.Context) (Section, error) {
 			return sec, fmt.Errorf("kill -9, trial %d: %w", i+1, err)
 		}
 		kills = append(kills, time.Since(t0))
+
+		// The same with a victim that opted out of the lock delay: it
+		// replaces the one killed, and is killed in turn.
+		bare, err := spawnAs(true)
+		if err != nil {
+			return sec, err
+		}
+		if err := waitBalanced(procs); err != nil {
+			return sec, err
+		}
+		t0 = time.Now()
+		bare.kill()
+		remove(bare)
+		if err := ownedWithout(bare.id); err != nil {
+			return sec, fmt.Errorf("kill -9 without lock delay, trial %d: %w", i+1, err)
+		}
+		bareKills = append(bareKills, time.Since(t0))
 		if _, err := spawn(); err != nil {
 			return sec, err
 		}
@@ -267,7 +295,11 @@ func (b *bench) takeover(ctx context.Context) (Section, error) {
 		sec.set(key+"_p99_s", percentile(d, 99).Seconds())
 		sec.set(key+"_max_s", percentile(d, 100).Seconds())
 	}
-	add("kill -9 → all its items owned by live servers", kills, fmt.Sprintf("≤ session timeout + 1 s = %v", sessionTimeout+time.Second), "kill")
+	lock := schedule.LockDelayOf(sessionTimeout, 0, 0)
+	add("kill -9 → all its items owned by live servers", kills,
+		fmt.Sprintf("≤ session timeout + lock delay + 1 s = %v", (sessionTimeout+lock+time.Second).Round(time.Millisecond)), "kill")
+	add("kill -9 of one with LockDelay < 0 → its items owned", bareKills,
+		fmt.Sprintf("≤ session timeout + 1 s = %v", sessionTimeout+time.Second), "kill_no_lock_delay")
 	add("SIGTERM → its items owned elsewhere", terms, "≤ 1 s", "graceful")
 	add("start of an 11th process → its first record processed", joins, "–", "join")
 	return sec, nil
