@@ -14,8 +14,10 @@
 //
 // A "kill" cuts the factory off the coordination service for good and stops
 // its deal, as a crashed process would: its session is then expired by the
-// store after the session timeout (-session), its items are granted to the
-// live thread groups with a higher epoch, and nothing it fetched is lost.
+// store after the session timeout (-session), and after the lock delay (by
+// default two thirds of the session timeout + 100ms: the time a cut-off
+// process may still be running deals) its items are granted to the live
+// thread groups with a higher epoch; nothing it fetched is lost.
 // Flags: -records (how many), -session, -root, -v (library logs on stderr).
 package main
 
@@ -63,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	zk := fs.String("zk", "", "ZooKeeper servers as host:port[,host:port...]; empty: the in-memory store")
 	fs.StringVar(&o.root, "root", o.root, "ZooKeeper root of the quickstart's tree (with -zk); deleted at the end")
 	fs.IntVar(&o.records, "records", o.records, "number of records to produce (at least 20)")
-	fs.DurationVar(&o.session, "session", o.session, "session timeout: a killed factory's items move after about this long")
+	fs.DurationVar(&o.session, "session", o.session, "session timeout: a killed factory's items move after this long plus the lock delay (two thirds of it + 100ms)")
 	verbose := fs.Bool("v", false, "log the library's Info messages to stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: quickstart [-zk host:port] [-root /path] [-records n] [-session d] [-v]")

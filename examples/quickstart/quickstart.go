@@ -549,7 +549,8 @@ func cleanup(ctx context.Context, admin *strategy.Admin) {
 func printReport(out io.Writer, r *report) {
 	fmt.Fprintf(out, "\nReport: %s", r.Backend)
 	if r.SessionTimeout > 0 {
-		fmt.Fprintf(out, ", session timeout %v", r.SessionTimeout)
+		fmt.Fprintf(out, ", session timeout %v, lock delay %v", r.SessionTimeout,
+			schedule.LockDelayOf(r.SessionTimeout, 0, 0).Round(time.Millisecond))
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "  factory    items before kill   items at end      records done")
