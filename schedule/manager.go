@@ -231,10 +231,10 @@ type session struct {
 	// items is the last full read of the items; a round whose stamp still
 	// matches uses it instead of reading every item again.
 	items Items
-	// Leader's lock delay (see lead): when this leader first saw each
-	// vanished server that still owned items (local clock), the takeover
-	// delays the servers published while live, and the earliest end of a
-	// hold under way (zero when none), when the session loop must look again.
+	// The lock delay (see holdVanished): when this leader first saw each
+	// vanished server that still owned items (local clock), the lock delays
+	// the servers published while live, and the earliest end of a hold under
+	// way (zero when none), when the session loop must look again.
 	gone      map[ServerID]time.Time
 	delays    map[ServerID]time.Duration
 	heldUntil time.Time
@@ -648,11 +648,12 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 // So the items of a server that vanished while owning them are granted
 // elsewhere only after that server's lock delay (as it published it in
 // Server.TakeoverDelay; this server's own for a record without one) has
-// passed since this leader first saw it gone. A graceful
-// stop releases its items before its node goes, so it is not delayed; a
-// server killed outright is delayed once more by that much after its
-// session expired. A new leader starts counting when it first sees the
-// vanished server, which only delays more.
+// passed since this leader first saw it gone. A graceful stop releases its
+// items itself just after its node goes (stopGracefully), so its items are
+// held only until those writes arrive; a server killed outright is delayed
+// once more by the lock delay after its session expired. A new leader
+// starts counting when it first sees the vanished server, which only
+// delays more.
 func (m *Manager) holdVanished(s *session, items Items, live map[ServerID]bool) map[ServerID]bool {
 	now := m.clock.Now()
 	own := m.lockDelay(s.sess)
@@ -682,7 +683,7 @@ func (m *Manager) holdVanished(s *session, items Items, live map[ServerID]bool) 
 		if !seen {
 			since = now
 			s.gone[id] = now
-			m.log.Info("server vanished while owning items; holding them for its takeover delay",
+			m.log.Info("server vanished while owning items; holding them for its lock delay",
 				"vanished", id, "items", n, "delay", delay)
 		}
 		until := since.Add(delay)

@@ -757,7 +757,7 @@ func (l *loop) ghostCopies(s *strat, rts []schedule.StrategyRuntime, live []sche
 			}
 		}
 		s.ghosts[id] = ghost{copies: o.copies, until: now.Add(o.delay)}
-		l.f.log.Info("factory vanished while running copies; counting them for its takeover delay",
+		l.f.log.Info("factory vanished while running copies; counting them for its lock delay",
 			"strategy", s.name, "vanished", id, "copies", o.copies, "delay", o.delay)
 	}
 	s.seen = seen
