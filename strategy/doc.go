@@ -73,7 +73,9 @@
 //     keep counting against assignNum for its lock delay (Config.LockDelay,
 //     published in its registrations; by default a third of the session
 //     timeout + FenceAfter + 100ms, see schedule.FenceTimes), as every
-//     registered factory remembers them (StrategyStatus.Held). With
+//     registered factory remembers them (StrategyStatus.Held); a graceful
+//     stop keeps the factory node until the leader has moved its copies,
+//     so they are not held. With
 //     assignNum 1 this is a cluster singleton that moves to another factory
 //     within the session timeout plus the lock delay plus one round when
 //     its process dies. Not covered: a factory that registers under the

@@ -774,6 +774,52 @@ func (l *loop) ghostCopies(s *strat, rts []schedule.StrategyRuntime, live []sche
 	return s.held(), nil
 }
 
+// handOverBean keeps the factory node, after the registrations under the
+// Bean strategies bean were removed at a graceful stop, until each
+// strategy's leader has given the copies to the other factories (their
+// requestNums cover assignNum, as far as numOfSingleServer allows) — at
+// most the lock delay. A leader that saw the registration go together with
+// this factory's node could not tell a clean exit from a session closed
+// under running copies, and would hold them for the lock delay
+// (ghostCopies); one that sees the registration go while the factory is
+// still live knows the copies returned and moves them at once.
+func (l *loop) handOverBean(ctx context.Context, bean []*strat) {
+	f := l.f
+	if len(bean) == 0 || l.guard == nil || l.guard.lockDelay <= 0 {
+		return
+	}
+	timer := f.clock.NewTimer(l.guard.lockDelay)
+	defer timer.Stop()
+	for len(bean) > 0 {
+		bean = slices.DeleteFunc(bean, func(s *strat) bool {
+			rts, err := f.store.StrategyRuntimes(ctx, s.name)
+			if err != nil {
+				return true
+			}
+			asked := 0
+			for _, rt := range rts {
+				asked += max(rt.RequestNum, 0)
+			}
+			want := max(s.def.AssignNum, 0)
+			if n := s.def.NumOfSingleServer; n > 0 {
+				want = min(want, n*len(rts))
+			}
+			return asked >= want
+		})
+		if len(bean) == 0 {
+			return
+		}
+		select {
+		case <-f.wake: // the registrations changed (their watches poke)
+		case <-timer.C():
+			f.log.Info("Bean copies not handed over within the lock delay; leaving anyway", "strategies", len(bean))
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // held is the number of ghost copies ghostCopies counted last.
 func (s *strat) held() int {
 	n := 0
@@ -929,6 +975,13 @@ func (l *loop) shutdown() error {
 		f.log.Info("stopping every manager and Bean copy", "units", n)
 	}
 	canWrite := l.me.UUID != "" && l.sess != nil && l.sess.Err() == nil
+	// Bean strategies whose copies ran here at the stop: see handOverBean.
+	var bean []*strat
+	for _, s := range l.strats {
+		if s.def.Kind == schedule.KindBean && len(s.units) > 0 && s.rt != nil {
+			bean = append(bean, s)
+		}
+	}
 	// The removals are bounded like the wait for the units, and end at
 	// ForceStop: a node that cannot be removed vanishes with the session.
 	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.ShutdownTimeout)
@@ -977,6 +1030,9 @@ func (l *loop) shutdown() error {
 		for _, u := range s.units {
 			stuck = append(stuck, u.name())
 		}
+	}
+	if canWrite && len(stuck) == 0 {
+		l.handOverBean(ctx, bean)
 	}
 	if canWrite {
 		if err := f.store.UnregisterFactory(ctx, l.me.UUID); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,9 +147,35 @@ func TestFactoryBeanSingleton(t *testing.T) {
 			fs[h] = startFactory(t, b, h, map[string]strategy.Task{"single": task(h)})
 		}
 		h := holder()
+		// A graceful stop hands the copy over without the lock delay: no
+		// factory ever counts it as held (a hold would last the lock delay,
+		// 1.4s or more here, so polling cannot miss it).
+		var heldSeen atomic.Bool
+		polling, polled := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(polled)
+			for {
+				select {
+				case <-polling:
+					return
+				case <-time.After(time.Millisecond):
+				}
+				for name, rf := range fs {
+					if name == h {
+						continue
+					}
+					if st, ok := rf.f.Status().Strategy("fsingle"); ok && st.Held > 0 {
+						heldSeen.Store(true)
+					}
+				}
+			}
+		}()
 		start := time.Now()
 		fs[h].stop(t)
 		h2 := holder()
+		close(polling)
+		<-polled
+		assert.False(t, heldSeen.Load(), "the graceful stop's copy was held for the lock delay")
 		t.Logf("%s: graceful stop of the holder → started on %s after %v", b.name, h2, time.Since(start).Round(time.Millisecond))
 		start = time.Now()
 		require.NoError(t, admin.StopFactory(ctx, "127.0.0.1", h2, "move it"))
