@@ -903,14 +903,39 @@ func (m *Manager) stopGracefully(s *session, work *workHost) {
 	m.unregister(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	items, err := m.store.Items(ctx, m.runtime)
-	if err == nil {
+	err := m.releaseAll(ctx, s)
+	if err != nil {
+		m.log.Warn("releasing items at stop failed; the leader reclaims them after the lock delay", "server", s.me, "err", err)
+	}
+	m.dropSession(s, work)
+	m.updateStatus(func(st *Status) { st.Session = SessionClosed })
+	m.log.Info("server stopped", "server", s.me)
+}
+
+// releaseAll hands over every item still owned by s.me (to its requested
+// owner, if any, else to nobody), after the server node is gone. A release
+// that conflicts (the leader wrote the item meanwhile, a request for
+// example) is tried again on a fresh read while the item is still ours: an
+// item left owned by this vanished server would wait for the lock delay.
+func (m *Manager) releaseAll(ctx context.Context, s *session) error {
+	for pass := 0; ; pass++ {
+		items, err := m.store.Items(ctx, m.runtime)
+		if err != nil {
+			return err
+		}
 		var mine []Item
 		for _, it := range items.Items {
 			if it.CurServer == s.me {
 				mine = append(mine, it)
 			}
 		}
+		if len(mine) == 0 {
+			return nil
+		}
+		if pass == 3 {
+			return fmt.Errorf("%d items still owned after %d tries: their releases kept conflicting", len(mine), pass)
+		}
+		var conflicts atomic.Int32
 		err = m.parallel(ctx, len(mine), func(i int) error {
 			it := mine[i]
 			next := it.ReqServer
@@ -919,17 +944,15 @@ func (m *Manager) stopGracefully(s *session, work *workHost) {
 			}
 			_, err := m.store.UpdateItem(ctx, m.runtime, "", it, next, "")
 			if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
-				return nil // someone else moved it already
+				conflicts.Add(1) // looked at again on a fresh read
+				return nil
 			}
 			return err
 		})
+		if err != nil || conflicts.Load() == 0 {
+			return err
+		}
 	}
-	if err != nil {
-		m.log.Warn("releasing items at stop failed; the leader reclaims them after the lock delay", "server", s.me, "err", err)
-	}
-	m.dropSession(s, work)
-	m.updateStatus(func(st *Status) { st.Session = SessionClosed })
-	m.log.Info("server stopped", "server", s.me)
 }
 
 // unregister deletes the server node, retrying until it succeeds or the
