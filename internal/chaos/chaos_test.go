@@ -52,8 +52,10 @@ func TestChaos(t *testing.T) {
 }
 
 // TestChaosBrokenBuild shows the checker catches what it claims to: with
-// self-fencing switched off (internal/testknob.NoSelfFencing) a run of
-// partitions and pauses must produce overlapping executions (a) or deals
+// self-fencing switched off (internal/testknob.NoSelfFencing) and the lock
+// delay with it (LockDelay < 0, which would otherwise wait out many of the
+// unfenced deals) a run of partitions and pauses must produce overlapping
+// executions (a) or deals
 // under stale epochs (c). It takes about a minute, so it runs only with
 // TBS_CHAOS_BROKEN=1 (scripts/chaos -broken).
 func TestChaosBrokenBuild(t *testing.T) {

@@ -45,8 +45,10 @@ type WorkerConfig struct {
 	// store's clock) by this much; the monotonic reading is kept, so only
 	// code that wrongly trusts local wall time is affected. Test-only.
 	Skew time.Duration
-	// NoSelfFencing switches self-fencing off (internal/testknob.NoSelfFencing):
-	// the deliberately broken build. Test-only.
+	// NoSelfFencing switches self-fencing off (internal/testknob.NoSelfFencing)
+	// and the lock delay with it (LockDelay < 0, so that the leader does not
+	// wait out the deals the process no longer fences): the deliberately
+	// broken build. Test-only.
 	NoSelfFencing bool
 	Seed          uint64 // for the deal's random durations
 }
@@ -131,6 +133,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, logger *slog.Logger) error
 	fcfg.ShutdownTimeout = 20 * time.Second
 	fcfg.ManagerConfig.ShutdownTimeout = 3 * time.Second
 	testknob.NoSelfFencing.Store(cfg.NoSelfFencing)
+	if cfg.NoSelfFencing {
+		fcfg.LockDelay, fcfg.ManagerConfig.LockDelay = -1, -1
+	}
 	f, err := strategy.NewFactory(store, fcfg, strategy.WithLogger(logger), strategy.WithClock(clock))
 	if err != nil {
 		_ = store.Close()
