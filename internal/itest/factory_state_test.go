@@ -108,11 +108,7 @@ func TestFactoryBeanSingleton(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		obs := b.open(t)
-		admin := strategy.NewAdmin(obs)
-		s := schedule.DefaultStrategy("fsingle")
-		s.Kind, s.TaskName = schedule.KindBean, "single"
-		_, err := admin.ApplyStrategy(ctx, s)
-		require.NoError(t, err)
+		admin := applyBeanSingleton(t, obs, "fsingle")
 
 		var mu sync.Mutex
 		running := map[string]bool{}
@@ -195,17 +191,12 @@ func TestFactoryBeanSingleton(t *testing.T) {
 // A Bean singleton whose holder's session is closed by someone else while
 // the holder is cut off: the holder cannot learn of it and runs its copy
 // until its own guard fences it, so the other factory must not start the
-// copy before then (the copy is counted for the holder's takeover delay).
+// copy before then (the copy is counted for the holder's lock delay).
 func TestFactoryBeanForcedExpiryWhileBlackholed(t *testing.T) {
 	c := zktest.Shared(t)
 	b := zkBackend(t, c)
 	ctx := context.Background()
-	obs := b.open(t)
-	admin := strategy.NewAdmin(obs)
-	s := schedule.DefaultStrategy("fforced")
-	s.Kind, s.TaskName = schedule.KindBean, "single"
-	_, err := admin.ApplyStrategy(ctx, s)
-	require.NoError(t, err)
+	applyBeanSingleton(t, b.open(t), "fforced")
 
 	var mu sync.Mutex
 	running := map[string]bool{}
@@ -264,4 +255,16 @@ func TestFactoryBeanForcedExpiryWhileBlackholed(t *testing.T) {
 	})
 	mu.Lock()
 	proxy.Pass()
+}
+
+// applyBeanSingleton applies a Bean strategy of assignNum 1 running the task
+// "single", and returns the admin it used.
+func applyBeanSingleton(t *testing.T, obs schedule.Store, name string) *strategy.Admin {
+	t.Helper()
+	admin := strategy.NewAdmin(obs)
+	s := schedule.DefaultStrategy(name)
+	s.Kind, s.TaskName = schedule.KindBean, "single"
+	_, err := admin.ApplyStrategy(context.Background(), s)
+	require.NoError(t, err)
+	return admin
 }
