@@ -18,12 +18,14 @@
 //	                                                   empty, by every item write: the items stamp)
 //	        server                               P    -
 //	          <runtime>$<ip>$<uuid32>$<seq>      E+S  server record, rewritten at each heartbeat
+//	                                                   (with "takeoverDelay", its lock delay in ms)
 //	        taskItem                             P    mark: {"leader","builtAt","defs"}
 //	          <item>                             P    {"id","cur_server","req_server","epoch",
 //	                                                   "sts","parameter","deal_desc"}
 //	  strategy                                   P    -
 //	    <name>                                   P    strategy (TBSchedule's field names)
-//	      <factoryID>                            E    {"strategyName","uuid","requestNum","currentNum","message"}
+//	      <factoryID>                            E    {"strategyName","uuid","requestNum","currentNum","message",
+//	                                                   "takeoverDelay"} (the factory's lock delay, ms)
 //	  factory                                    P    -
 //	    <ip>$<hostName>$<uuid32>$<seq>           E+S  factory record
 //	  factoryState                               P    -
