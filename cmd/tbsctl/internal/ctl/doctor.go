@@ -231,7 +231,7 @@ func (c *cli) diagnose(ctx context.Context, maxDrift time.Duration) ([]finding, 
 				}
 			}
 			if len(dead) > 0 {
-				fix := "the runtime's leader reassigns them; if this persists, check that a server of this runtime runs"
+				fix := "the runtime's leader reassigns them once the vanished server's lock delay has passed (by default two thirds of its session timeout + 100ms); if this persists, check that a server of this runtime runs"
 				if len(rt.Servers) == 0 {
 					fix = "no server runs this runtime: resume or apply a strategy for " + rt.Name
 				}
