@@ -709,7 +709,10 @@ func (l *loop) distribute(ctx context.Context, s *strat, rts []schedule.Strategy
 // registration removed while its factory is still live was removed after
 // its copies returned (leave), so it counts for nothing; live is read
 // before the registrations, so that is checked with a fresh read of the
-// factories (the factories function). Every registered factory keeps this account, so a new leader
+// factories (the factories function); a factory whose round comes only after
+// both are gone counts the copies of a clean exit too, which costs nothing
+// unless it leads (handOverBean makes sure the leader saw the exit). Every
+// registered factory keeps this account, so a new leader
 // knows the copies of a leader that vanished; a factory that registered
 // after the vanishing cannot.
 func (l *loop) ghostCopies(s *strat, rts []schedule.StrategyRuntime, live []schedule.Factory,
