@@ -94,24 +94,19 @@ func FenceTimes(sessionTimeout, fenceAfter time.Duration) (fence, takeover time.
 	return fence, sessionTimeout/3 + fence + takeoverMargin
 }
 
-// lockDelay resolves a configured lock delay (see ManagerConfig.LockDelay)
-// against the computed takeover delay: 0 means takeover, negative none.
-func lockDelay(configured, takeover time.Duration) time.Duration {
+// LockDelayOf returns the lock delay of a server or factory with the given
+// session timeout, FenceAfter and LockDelay settings (0 meaning the
+// defaults), as published in its records: FenceTimes' takeover for 0, none
+// for a negative setting, else the setting.
+func LockDelayOf(sessionTimeout, fenceAfter, configured time.Duration) time.Duration {
 	switch {
 	case configured < 0:
 		return 0
-	case configured == 0:
-		return takeover
+	case configured > 0:
+		return configured
 	}
-	return configured
-}
-
-// LockDelayOf returns the lock delay of a server or factory with the given
-// session timeout, FenceAfter and LockDelay settings (0 meaning the
-// defaults), as published in its records.
-func LockDelayOf(sessionTimeout, fenceAfter, configured time.Duration) time.Duration {
 	_, takeover := FenceTimes(sessionTimeout, fenceAfter)
-	return lockDelay(configured, takeover)
+	return takeover
 }
 
 // EncodeLockDelay is the form of a lock delay in a record
