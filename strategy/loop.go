@@ -68,8 +68,6 @@ type strat struct {
 	// published delay, and the copies counted after a factory vanished.
 	seen   map[schedule.FactoryID]occupancy
 	ghosts map[schedule.FactoryID]ghost
-	// ghostUntil is the earliest end of a ghost (zero when none).
-	ghostUntil time.Time
 }
 
 // occupancy is what a registration occupied when last read.
@@ -259,7 +257,7 @@ func (l *loop) nextWake() time.Time {
 	for _, s := range l.strats {
 		earliest(s.retryAt)
 		earliest(s.healthyAt)
-		earliest(s.ghostUntil)
+		earliest(s.ghostUntil())
 	}
 	return at
 }
@@ -764,17 +762,23 @@ func (l *loop) ghostCopies(s *strat, rts []schedule.StrategyRuntime, live []sche
 			"strategy", s.name, "vanished", id, "copies", o.copies, "delay", o.delay)
 	}
 	s.seen = seen
-	s.ghostUntil = time.Time{}
 	for id, g := range s.ghosts {
 		if !now.Before(g.until) {
 			delete(s.ghosts, id)
-			continue
-		}
-		if s.ghostUntil.IsZero() || g.until.Before(s.ghostUntil) {
-			s.ghostUntil = g.until
 		}
 	}
 	return s.held(), nil
+}
+
+// ghostUntil is the earliest end of a ghost (zero when none).
+func (s *strat) ghostUntil() time.Time {
+	var at time.Time
+	for _, g := range s.ghosts {
+		if at.IsZero() || g.until.Before(at) {
+			at = g.until
+		}
+	}
+	return at
 }
 
 // handOverBean keeps the factory node, after the registrations under the

@@ -220,17 +220,17 @@ func TestGhostCopies(t *testing.T) {
 	rts = []schedule.StrategyRuntime{{UUID: b.UUID}}
 	assert.Equal(t, 1, round(rts, []schedule.Factory{a, b, c}, 100*time.Millisecond))
 	assert.Equal(t, 1, reads, "one fresh read for both")
-	assert.Equal(t, t0.Add(3100*time.Millisecond), s.ghostUntil, "a's own, longer delay from the round that noticed")
+	assert.Equal(t, t0.Add(3100*time.Millisecond), s.ghostUntil(), "a's own, longer delay from the round that noticed")
 	assert.Equal(t, 1, round(rts, []schedule.Factory{b, c}, 3*time.Second))
 	assert.Zero(t, round(rts, []schedule.Factory{b, c}, 3100*time.Millisecond))
-	assert.True(t, s.ghostUntil.IsZero())
+	assert.True(t, s.ghostUntil().IsZero())
 	assert.Equal(t, 1, reads)
 
 	// A factory that publishes nothing (an older record) gets our delay.
 	rts = []schedule.StrategyRuntime{{UUID: b.UUID, RequestNum: 2, CurrentNum: 1}}
 	require.Zero(t, round(rts, []schedule.Factory{b}, 4*time.Second))
 	assert.Equal(t, 2, round(nil, nil, 5*time.Second), "max(currentNum, requestNum)")
-	assert.Equal(t, t0.Add(6*time.Second), s.ghostUntil)
+	assert.Equal(t, t0.Add(6*time.Second), s.ghostUntil())
 	assert.Equal(t, 1, reads, "no fresh read when the factory is not listed")
 
 	// A factory that opted out (-1) is not held.
