@@ -51,7 +51,7 @@ type StrategyStatus struct {
 	// anywhere because numOfSingleServer caps every factory.
 	Shortfall int
 	// Held (Bean): copies that factories gone with their sessions may still
-	// run, counted against assignNum until their takeover delay has passed.
+	// run, counted against assignNum until their lock delay has passed.
 	Held int
 	// Message is the runtime message written to the registration; LastError
 	// the full last failed start (with a panic's stack), "" once recovered.
