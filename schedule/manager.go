@@ -50,6 +50,7 @@ type Manager struct {
 
 	mu        sync.Mutex // guards the fields below
 	defs      []string
+	paused    bool // the task type's sts is pause
 	status    Status
 	finished  []ItemID // releases of session whose batch boundary passed; read by the session loop
 	session   *session // the current session's state, to tag releases
@@ -110,7 +111,7 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 		cfg: o.cfg, clock: o.clock, metrics: o.metrics,
 		log:  o.log.With("task", tt.BaseTaskType, "ownSign", ownSign),
 		wake: make(chan struct{}, 1),
-		defs: slices.Clone(tt.TaskItems),
+		defs: slices.Clone(tt.TaskItems), paused: tt.Sts == StsPause,
 	}
 	m.status = Status{Runtime: runtime, Session: SessionClosed}
 	return m, nil
@@ -164,6 +165,10 @@ func (m *Manager) Run(ctx context.Context) error {
 		return fmt.Errorf("schedule: manager of %s: Run called twice", m.runtime)
 	}
 	work := newWorkHost(m)
+	work.paused = m.isPaused()
+	if work.paused {
+		m.log.Info("task type paused (sts: pause): nothing is fetched until it is resumed; items stay owned")
+	}
 	m.work.Store(work)
 	wctx, stopWork := context.WithCancel(context.Background())
 	m.goFunc(func() { work.run(wctx) })
@@ -409,9 +414,10 @@ func (m *Manager) dropSession(s *session, work *workHost) {
 	}
 }
 
-// reloadConfig picks up an edited item list while running. Other edits of
-// the task type (threads, windows, deal...) need a new manager; the factory
-// restarts managers for those.
+// reloadConfig picks up an edited item list and the task type's sts
+// (pause/resume) while running. Other edits of the task type (threads,
+// windows, deal...) need a new manager; the factory restarts managers for
+// those.
 func (m *Manager) reloadConfig(ctx context.Context) {
 	tt, _, err := m.store.TaskType(ctx, m.tt.BaseTaskType)
 	if err != nil {
@@ -420,15 +426,32 @@ func (m *Manager) reloadConfig(ctx context.Context) {
 		}
 		return
 	}
+	paused := tt.Sts == StsPause
 	m.mu.Lock()
 	changed := !slices.Equal(m.defs, tt.TaskItems)
 	if changed {
 		m.defs = slices.Clone(tt.TaskItems)
 	}
+	pauseChanged := m.paused != paused
+	m.paused = paused
 	m.mu.Unlock()
 	if changed {
 		m.log.Info("task items changed in the configuration", "items", len(tt.TaskItems))
 	}
+	if w := m.work.Load(); pauseChanged && w != nil {
+		w.setPaused(paused)
+		if paused {
+			m.log.Info("task type paused (sts: pause): fetching stopped, running records finish, items stay owned")
+		} else {
+			m.log.Info("task type resumed (sts: resume): fetching again")
+		}
+	}
+}
+
+func (m *Manager) isPaused() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.paused
 }
 
 func (m *Manager) currentDefs() []string {

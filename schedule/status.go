@@ -15,7 +15,9 @@ type OwnedItem struct {
 
 // WindowStatus says whether the permit window is open and when it changes.
 type WindowStatus struct {
-	// State is "open", "closed" or "paused-no-data".
+	// State is "open", "closed", "paused-no-data" (SelectTasks returned
+	// nothing and the window ends on no data) or "paused" (the operator
+	// paused the task type: sts pause; items stay owned, nothing is fetched).
 	State     string
 	NextStart Time
 	NextEnd   Time

@@ -62,7 +62,12 @@ type TaskType struct {
 	MaxTaskItemsOfOneThreadGroup int
 	// Version is TBSchedule's unused version field, kept for round trips.
 	Version int64
-	// Sts is "resume" (default) or "pause".
+	// Sts is "resume" (default) or "pause". A paused task type's managers
+	// keep running and keep their items (no rebalancing, no takeover delay
+	// at resume) but fetch nothing: records already fetched finish, and
+	// status and the server records show the window as "paused". Running
+	// managers pick a change up from the configuration watch; nothing is
+	// restarted.
 	Sts string
 	// FetchDataCountEachSchedule: SelectTasks calls allowed per window; -1 = no limit.
 	FetchDataCountEachSchedule int

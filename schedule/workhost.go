@@ -22,6 +22,7 @@ type workHost struct {
 	items   []processor.TaskItem
 	itemNum int
 	held    bool // session suspect: no fetching
+	paused  bool // the task type's sts is pause: no fetching, items kept
 	fenced  bool // deals cancelled, nothing runs
 	stopped bool
 	ws      windowView
@@ -40,11 +41,14 @@ type workHost struct {
 type windowView struct {
 	state   windowState
 	noData  bool // paused because SelectTasks returned nothing
+	paused  bool // the task type is paused by the operator (sts: pause)
 	message string
 }
 
 func (w windowView) name() string {
 	switch {
+	case w.paused:
+		return "paused"
 	case w.state.Open:
 		return "open"
 	case w.noData:
@@ -213,7 +217,7 @@ func (w *workHost) startProcessor() {
 	if w.fenced {
 		p.Fence()
 	}
-	if !w.held && !w.fenced {
+	if w.mayFetchLocked() {
 		p.SetItems(w.items)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -280,10 +284,14 @@ func (w *workHost) setItems(items []processor.TaskItem) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.items = items
-	if w.proc != nil && !w.held && !w.fenced {
+	if w.proc != nil && w.mayFetchLocked() {
 		w.proc.SetItems(items)
 	}
 }
+
+// mayFetchLocked reports whether the processor may fetch for the owned
+// items: not held (session suspect), not paused, not fenced.
+func (w *workHost) mayFetchLocked() bool { return !w.held && !w.paused && !w.fenced }
 
 func (w *workHost) setItemNum(n int) {
 	w.mu.Lock()
@@ -295,20 +303,28 @@ func (w *workHost) setItemNum(n int) {
 }
 
 // hold stops (true) or resumes (false) fetching; running deals go on.
-func (w *workHost) hold(on bool) {
+func (w *workHost) hold(on bool) { w.setFlag(&w.held, on) }
+
+// setPaused stops (true) or resumes (false) fetching because the operator
+// paused the task type; the items stay owned and running deals go on.
+func (w *workHost) setPaused(on bool) { w.setFlag(&w.paused, on) }
+
+// setFlag sets one of the flags that stop fetching without fencing, and
+// hands the processor the items it may fetch for after the change.
+func (w *workHost) setFlag(flag *bool, on bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.held == on {
+	if *flag == on {
 		return
 	}
-	w.held = on
+	*flag = on
 	if w.proc == nil || w.fenced {
 		return
 	}
-	if on {
-		w.proc.SetItems(nil)
-	} else {
+	if w.mayFetchLocked() {
 		w.proc.SetItems(w.items)
+	} else {
+		w.proc.SetItems(nil)
 	}
 }
 
@@ -329,7 +345,7 @@ func (w *workHost) setFenced(on bool) {
 		w.proc.Fence()
 	} else {
 		w.proc.Unfence()
-		if !w.held {
+		if w.mayFetchLocked() {
 			w.proc.SetItems(w.items)
 		}
 	}
@@ -374,7 +390,11 @@ func (w *workHost) isFenced() bool {
 func (w *workHost) windowState() windowView {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.ws
+	ws := w.ws
+	if w.paused {
+		ws.paused, ws.message = true, "paused (task type sts: pause)"
+	}
+	return ws
 }
 
 func (w *workHost) stats() processor.Stats {

@@ -555,10 +555,10 @@ func (l *loop) prepare(ctx context.Context, s *strat) (string, func(int) (*unit,
 	return "", nil, fmt.Errorf("%w: strategy %q: kind %q is not supported", schedule.ErrInvalid, d.StrategyName, d.Kind)
 }
 
-// taskTypeKey identifies a task type's configuration except its items,
-// which a running manager picks up by itself.
+// taskTypeKey identifies a task type's configuration except its items and
+// its sts (pause/resume), which a running manager picks up by itself.
 func taskTypeKey(tt schedule.TaskType) string {
-	tt.TaskItems = nil
+	tt.TaskItems, tt.Sts = nil, ""
 	return fmt.Sprintf("%#v", tt)
 }
 
