@@ -686,9 +686,11 @@ func (m *Manager) holdVanished(s *session, items Items, live map[ServerID]bool) 
 			counts[it.CurServer]++
 		}
 	}
-	for id := range s.gone {
+	for id, since := range s.gone {
 		if counts[id] == 0 {
 			delete(s.gone, id)
+			m.log.Debug("a vanished server's items were released (a graceful stop) or granted", "vanished", id,
+				"after", now.Sub(since))
 		}
 	}
 	for id := range s.delays {
@@ -704,13 +706,24 @@ func (m *Manager) holdVanished(s *session, items Items, live map[ServerID]bool) 
 		}
 		since, seen := s.gone[id]
 		if !seen {
+			// A graceful stop deletes its node first and releases its items
+			// right after: most holds end within milliseconds, so this is
+			// not news yet.
 			since = now
 			s.gone[id] = now
-			m.log.Info("server vanished while owning items; holding them for its lock delay",
+			m.log.Debug("server vanished while owning items; they wait for its releases, at most its lock delay",
 				"vanished", id, "items", n, "delay", delay)
 		}
 		until := since.Add(delay)
 		if !now.Before(until) {
+			switch {
+			case seen:
+				m.log.Info("server vanished without releasing its items; granting them after its lock delay",
+					"vanished", id, "items", n, "delay", delay)
+			case delay <= 0:
+				m.log.Info("server vanished while owning items; granting them at once (its lock delay is off)",
+					"vanished", id, "items", n)
+			}
 			continue
 		}
 		if hold == nil {

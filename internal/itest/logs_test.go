@@ -1,0 +1,80 @@
+package itest
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+)
+
+// logBook is a slog.Handler that keeps the messages at Info and above.
+type logBook struct {
+	mu   *sync.Mutex // guards msgs (shared by the handlers WithAttrs makes)
+	msgs *[]string
+}
+
+func newLogBook() logBook { return logBook{mu: &sync.Mutex{}, msgs: &[]string{}} }
+
+func (b logBook) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (b logBook) Handle(_ context.Context, r slog.Record) error {
+	b.mu.Lock()
+	*b.msgs = append(*b.msgs, r.Message)
+	b.mu.Unlock()
+	return nil
+}
+func (b logBook) WithAttrs([]slog.Attr) slog.Handler { return b }
+func (b logBook) WithGroup(string) slog.Handler      { return b }
+
+// matching returns the kept messages that contain s.
+func (b logBook) matching(s string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, m := range *b.msgs {
+		if strings.Contains(m, s) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// The leader's logs say what happens to a vanished server's items: nothing
+// about a hold when the server stopped gracefully and released them itself,
+// and the grant after the lock delay when it vanished without releasing.
+func TestLeaderLogsWhatHappensToVanishedItems(t *testing.T) {
+	b := memBackend(t)
+	obs := b.open(t)
+	tt := testTaskType("truthful", 6)
+	createTaskType(t, obs, tt)
+	rec := newRecorder()
+	book := newLogBook()
+	leader := startManagerSign(t, b, b.open(t), tt, "m1", "", rec.deal("m1", 5*time.Millisecond),
+		schedule.WithLogger(slog.New(book)))
+	require.Eventually(t, func() bool { return leader.m.Status().IsLeader }, 20*time.Second, 5*time.Millisecond)
+	// m2's lock delay is long, so that however slowly its releases arrive,
+	// the leader can only have seen them, never the end of a hold.
+	cfg := schedule.DefaultManagerConfig()
+	cfg.IP, cfg.HostName, cfg.ShutdownTimeout, cfg.LockDelay = "127.0.0.1", "m2", 2*time.Second, time.Hour
+	m2 := startManagerSign(t, b, b.open(t), tt, "m2", "", rec.deal("m2", 5*time.Millisecond),
+		schedule.WithManagerConfig(cfg), schedule.WithLogger(testLogger()))
+	waitBalanced(t, obs, "truthful", 2, 6, 20*time.Second)
+
+	m2.stop(t)
+	waitBalanced(t, obs, "truthful", 1, 6, 20*time.Second)
+	assert.Empty(t, book.matching("vanished"), "a graceful stop holds nothing and must not be logged as a hold")
+
+	m3 := startManager(t, b, tt, "m3", rec.deal("m3", 5*time.Millisecond))
+	waitBalanced(t, obs, "truthful", 2, 6, 20*time.Second)
+	b.expire(t, m3.store) // vanishes without releasing; registers again under a new session
+	require.Eventually(t, func() bool {
+		return len(book.matching("vanished without releasing its items; granting them after its lock delay")) > 0
+	}, 20*time.Second, 5*time.Millisecond, "the grant after the lock delay is logged")
+	assert.Empty(t, rec.overlaps())
+}
