@@ -32,4 +32,9 @@ var (
 	// ErrNotEmpty: a delete found children that must not be removed with it
 	// (for example a runtime that still has live servers).
 	ErrNotEmpty = errors.New("schedule: not empty")
+	// ErrStopIncomplete: a Manager's graceful stop did not finish a step
+	// within ManagerConfig.StopTimeout; the error names what was left (a
+	// deal still running, the server node, unreleased items). What is left
+	// on the coordination service vanishes with the session.
+	ErrStopIncomplete = errors.New("schedule: stop incomplete")
 )

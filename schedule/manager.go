@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,6 +107,9 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 	if o.cfg.WriteParallelism == 0 {
 		o.cfg.WriteParallelism = 32
 	}
+	if o.cfg.StopTimeout == 0 {
+		o.cfg.StopTimeout = DefaultStopTimeout
+	}
 	m := &Manager{
 		store: store, tt: tt, ownSign: ownSign, runtime: runtime, deal: deal, window: w,
 		cfg: o.cfg, clock: o.clock, metrics: o.metrics,
@@ -156,10 +160,14 @@ func (m *Manager) poke() {
 
 // Run registers the server and takes part in the cluster until ctx is
 // cancelled, then stops gracefully: it stops fetching, lets running deals
-// finish (bounded by ShutdownTimeout), hands every owned item over in one
-// atomic step each, deletes its server node, and returns only after every
-// goroutine it started has exited. After a session expiry it registers
-// again under the new session. It returns nil after a graceful stop.
+// finish (bounded by ShutdownTimeout, then CancelGrace after their contexts
+// are cancelled), deletes its server node and hands every owned item over
+// in one atomic step each (each step bounded by StopTimeout), and returns
+// only after every goroutine it started has exited. After a session expiry
+// it registers again under the new session. It returns nil after a
+// complete graceful stop, ErrStopIncomplete naming what was left when a
+// step ran out of time (a deal that ignores its context, a partition), and
+// ErrClosed when the store was closed under it.
 func (m *Manager) Run(ctx context.Context) error {
 	if !m.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("schedule: manager of %s: Run called twice", m.runtime)
@@ -181,18 +189,20 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		sess, err := m.store.Session(ctx)
 		if ctx.Err() != nil {
-			work.stop()
-			return nil
+			return m.stopUnregistered(work)
 		}
 		if err == nil {
 			err = m.runSession(ctx, sess, work)
 			if ctx.Err() != nil {
-				return nil // runSession stopped gracefully
+				// runSession stopped gracefully; err says what it left.
+				if errors.Is(err, ErrStopIncomplete) {
+					return err
+				}
+				return nil
 			}
 		}
 		if errors.Is(err, ErrClosed) {
-			work.stop()
-			return err
+			return errors.Join(err, m.stopUnregistered(work))
 		}
 		m.setError(err)
 		d := bo.Next()
@@ -204,10 +214,26 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.log.Warn("manager session failed; retrying", "err", err, "in", d)
 		}
 		if !m.sleep(ctx, d) {
-			work.stop()
-			return nil
+			return m.stopUnregistered(work)
 		}
 	}
+}
+
+// stopUnregistered stops the work of a manager that has no registration
+// (between sessions): there is nothing to hand over.
+func (m *Manager) stopUnregistered(work *workHost) error {
+	if !work.stop() {
+		return m.stopIncomplete([]string{"a deal that ignores its context still runs"})
+	}
+	return nil
+}
+
+// stopIncomplete is the error of a graceful stop that left the parts named.
+func (m *Manager) stopIncomplete(left []string) error {
+	err := fmt.Errorf("%w: manager of %s, after ShutdownTimeout %v, CancelGrace %v and StopTimeout %v: %s",
+		ErrStopIncomplete, m.runtime, m.cfg.ShutdownTimeout, m.cfg.CancelGrace, m.cfg.StopTimeout, strings.Join(left, "; "))
+	m.log.Error("graceful stop incomplete", "err", err)
+	return err
 }
 
 // sleep waits d on the manager's clock; false if ctx ended first.
@@ -346,7 +372,9 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		}
 		select {
 		case <-ctx.Done():
-			m.stopGracefully(s, work)
+			if err := m.stopGracefully(s, work); err != nil {
+				return err
+			}
 			return ctx.Err()
 		case <-guard.changed:
 			switch st := sess.State(); st {
@@ -934,18 +962,31 @@ func (m *Manager) heartbeat(ctx context.Context, s *session, work *workHost) err
 // (an item someone else moved meanwhile is left alone). Processing has
 // stopped, so a leader that sees the node gone before a release holds the
 // item until the release arrives (milliseconds) or the lock delay ends.
-func (m *Manager) stopGracefully(s *session, work *workHost) {
-	work.stop()
-	m.unregister(s)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func (m *Manager) stopGracefully(s *session, work *workHost) error {
+	if !work.stop() {
+		// Handing the items over now would let their next owner overlap
+		// the deal: they stay with this server until its session ends.
+		n := len(m.Status().Owned)
+		m.dropSession(s, work)
+		return m.stopIncomplete([]string{fmt.Sprintf(
+			"a deal that ignores its context still runs, so server %s and its %d items were left as they are (they move once the session ends: close the store)", s.me, n)})
+	}
+	var left []string
+	if err := m.unregister(s); err != nil {
+		left = append(left, fmt.Sprintf("server node %s not removed (%v); it vanishes with the session", s.me, err))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StopTimeout)
 	defer cancel()
-	err := m.releaseAll(ctx, s)
-	if err != nil {
-		m.log.Warn("releasing items at stop failed; the leader reclaims them after the lock delay", "server", s.me, "err", err)
+	if err := m.releaseAll(ctx, s); err != nil {
+		left = append(left, fmt.Sprintf("items not released (%v); the leader grants them after the lock delay", err))
 	}
 	m.dropSession(s, work)
 	m.updateStatus(func(st *Status) { st.Session = SessionClosed })
+	if len(left) > 0 {
+		return m.stopIncomplete(left)
+	}
 	m.log.Info("server stopped", "server", s.me)
+	return nil
 }
 
 // releaseAll hands over every item still owned by s.me (to its requested
@@ -991,25 +1032,31 @@ func (m *Manager) releaseAll(ctx context.Context, s *session) error {
 	}
 }
 
-// unregister deletes the server node, retrying until it succeeds or the
-// session ends: a node left behind on a session that outlives the manager
-// (a factory shares one session among its managers) would be a live server
-// that processes nothing — and, as leader, would stall the runtime.
-func (m *Manager) unregister(s *session) {
+// unregister deletes the server node, retrying until it succeeds, the
+// session ends, or StopTimeout passes: a node left behind on a session that
+// outlives the manager (a factory shares one session among its managers)
+// would be a live server that processes nothing — and, as leader, would
+// stall the runtime. A session cut off by a partition is only ever suspect
+// on this side, so the bound is what ends the retries then.
+func (m *Manager) unregister(s *session) error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StopTimeout)
+	defer cancel()
 	bo := backoff.New(100*time.Millisecond, 2*time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := m.store.UnregisterServer(ctx, m.runtime, s.me)
-		cancel()
 		if err == nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrSessionLost) {
-			return
+			return nil
 		}
-		m.log.Warn("unregistering failed; retrying until it succeeds or the session ends", "server", s.me, "err", err)
+		m.log.Warn("stopping: removing the server node failed; retrying until it succeeds, the session ends or StopTimeout passes",
+			"server", s.me, "err", err)
 		t := m.clock.NewTimer(bo.Next())
 		select {
 		case <-s.sess.Done():
 			t.Stop()
-			return
+			return nil
+		case <-ctx.Done():
+			t.Stop()
+			return err
 		case <-t.C():
 		}
 	}

@@ -32,6 +32,18 @@ type ManagerConfig struct {
 	// stuck. Default 1s. The items of a stuck deal are not handed over until
 	// it returns, whatever this says.
 	CancelGrace time.Duration
+	// StopTimeout bounds each later step of a graceful stop: the wait for
+	// deals still running after ShutdownTimeout and CancelGrace (their
+	// contexts are cancelled), the removal of the server node, and the
+	// release of the items. Default 10s; zero means the default. When a
+	// step runs out, Run returns ErrStopIncomplete naming what was left: a
+	// deal that still runs keeps the server and its items as they are (they
+	// move once the session ends — close the store or exit); a node or an
+	// item that could not be written (a partition) vanishes with the session
+	// and is taken over after the session timeout plus the lock delay. Too
+	// short: a slow coordination service turns ordinary stops into such
+	// takeovers; too long: a partitioned process takes that long to exit.
+	StopTimeout time.Duration
 	// FenceAfter is how long the manager keeps running deals after its session
 	// became suspect (disconnected or silent) before it cancels their contexts.
 	// Fetching stops at once. Default: a third of the session timeout, which
@@ -63,6 +75,9 @@ type ManagerConfig struct {
 	// Default 32.
 	WriteParallelism int
 }
+
+// DefaultStopTimeout is the default ManagerConfig.StopTimeout.
+const DefaultStopTimeout = 10 * time.Second
 
 // takeoverMargin is added to the takeover delay for the return of cancelled
 // deals and the skew between two processes' timers.
@@ -139,6 +154,7 @@ func DefaultManagerConfig() ManagerConfig {
 		HostName:         host,
 		ShutdownTimeout:  30 * time.Second,
 		CancelGrace:      time.Second,
+		StopTimeout:      DefaultStopTimeout,
 		WriteParallelism: 32,
 	}
 }
@@ -161,6 +177,9 @@ func (c ManagerConfig) Validate() error {
 	}
 	if c.CancelGrace < 0 {
 		errs = append(errs, fmt.Errorf("%w: ManagerConfig.CancelGrace (%v) must not be negative", ErrInvalid, c.CancelGrace))
+	}
+	if c.StopTimeout < 0 {
+		errs = append(errs, fmt.Errorf("%w: ManagerConfig.StopTimeout (%v) must not be negative", ErrInvalid, c.StopTimeout))
 	}
 	if c.FenceAfter < 0 {
 		errs = append(errs, fmt.Errorf("%w: ManagerConfig.FenceAfter (%v) must not be negative", ErrInvalid, c.FenceAfter))

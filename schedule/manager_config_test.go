@@ -14,16 +14,17 @@ func TestDefaultManagerConfig(t *testing.T) {
 	assert.NotEmpty(t, c.IP)
 	assert.Equal(t, 30*time.Second, c.ShutdownTimeout)
 	assert.Equal(t, time.Second, c.CancelGrace)
+	assert.Equal(t, 10*time.Second, c.StopTimeout)
 	assert.Equal(t, 32, c.WriteParallelism)
 	assert.Zero(t, c.FenceAfter, "zero: a third of the session timeout")
 	assert.Zero(t, c.ResyncInterval, "zero: the task type's judgeDeadInterval")
 }
 
 func TestManagerConfigValidate(t *testing.T) {
-	c := ManagerConfig{IP: "a/b", HostName: "h$x", ShutdownTimeout: -1, CancelGrace: -1, FenceAfter: -1, ResyncInterval: -1, WriteParallelism: -1}
+	c := ManagerConfig{IP: "a/b", HostName: "h$x", ShutdownTimeout: -1, CancelGrace: -1, StopTimeout: -1, FenceAfter: -1, ResyncInterval: -1, WriteParallelism: -1}
 	err := c.Validate()
 	require.Error(t, err)
-	for _, field := range []string{"IP", "HostName", "ShutdownTimeout", "CancelGrace", "FenceAfter", "ResyncInterval", "WriteParallelism"} {
+	for _, field := range []string{"IP", "HostName", "ShutdownTimeout", "CancelGrace", "StopTimeout", "FenceAfter", "ResyncInterval", "WriteParallelism"} {
 		assert.Contains(t, err.Error(), "ManagerConfig."+field)
 	}
 	assert.ErrorIs(t, err, ErrInvalid)

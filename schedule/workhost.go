@@ -17,6 +17,8 @@ type workHost struct {
 	m       *Manager
 	changed chan struct{} // coalescing: the run loop should look again
 	noData  chan struct{} // coalescing: the processor found no data
+	quit    chan struct{} // closed by the first stop
+	quitOne sync.Once
 
 	mu      sync.Mutex // guards the fields below
 	items   []processor.TaskItem
@@ -59,7 +61,7 @@ func (w windowView) name() string {
 }
 
 func newWorkHost(m *Manager) *workHost {
-	return &workHost{m: m, changed: make(chan struct{}, 1), noData: make(chan struct{}, 1)}
+	return &workHost{m: m, changed: make(chan struct{}, 1), noData: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
 func signal(c chan struct{}) {
@@ -196,7 +198,11 @@ func (w *workHost) startProcessor() {
 			exited := w.exited
 			m.log.Warn("a deal of the previous window still runs; the processor starts when it returns")
 			m.goFunc(func() {
-				<-exited
+				select {
+				case <-exited:
+				case <-w.quit: // stopping: Run must not wait for that deal
+					return
+				}
 				if w.windowState().state.Open {
 					w.startProcessor()
 				}
@@ -249,32 +255,43 @@ func (w *workHost) stopProcessor() {
 	w.mu.Unlock()
 }
 
-// stop stops the processor for good and returns once every deal it started
-// has returned. A deal that ignores its context past ShutdownTimeout and
-// CancelGrace holds the stop (and so the handover of this server's items)
-// until it returns: handing over earlier would let two servers work on the
-// same item. It is logged every ShutdownTimeout meanwhile.
-func (w *workHost) stop() {
+// stopLogEvery is how often a stop that waits for deals says so.
+const stopLogEvery = 5 * time.Second
+
+// stop stops the processor for good and reports whether every deal it
+// started has returned. A deal that ignores its context past
+// ShutdownTimeout and CancelGrace holds the stop (and so the handover of
+// this server's items: handing over earlier would let two servers work on
+// the same item) for up to StopTimeout more, logged every few seconds;
+// false means it still runs then, and the items must stay where they are.
+func (w *workHost) stop() bool {
 	w.mu.Lock()
 	w.stopped = true
 	w.mu.Unlock()
+	w.quitOne.Do(func() { close(w.quit) })
 	w.stopProcessor()
 	w.mu.Lock()
 	last := w.last
 	w.mu.Unlock()
 	if last == nil {
-		return
+		return true
 	}
-	every := max(w.m.cfg.ShutdownTimeout, time.Second)
+	m := w.m
+	start := m.clock.Now()
+	deadline := m.clock.NewTimer(m.cfg.StopTimeout)
+	defer deadline.Stop()
 	for {
-		t := w.m.clock.NewTimer(every)
+		t := m.clock.NewTimer(stopLogEvery)
 		select {
 		case <-last.Exited():
 			t.Stop()
-			return
+			return true
+		case <-deadline.C():
+			t.Stop()
+			return false
 		case <-t.C():
-			w.m.log.Error("a deal ignores its context: the stop (and the handover of this server's items) waits for it",
-				"status", last.Status())
+			m.log.Error("stopping: a deal ignores its context; the handover of this server's items waits for it",
+				"status", last.Status(), "givesUpIn", (m.cfg.StopTimeout - m.clock.Now().Sub(start)).Round(time.Millisecond))
 		}
 	}
 }
