@@ -290,7 +290,7 @@ func (p *Processor) shutdown() error {
 
 // awaitExit waits for the goroutines of a Run after its stop.
 func (p *Processor) awaitExit(exited <-chan struct{}, start time.Time) error {
-	if p.waitFor(exited, p.cfg.ShutdownTimeout) {
+	if p.waitLogging(exited, start) {
 		return nil
 	}
 	p.mu.Lock()
@@ -303,18 +303,36 @@ func (p *Processor) awaitExit(exited <-chan struct{}, start time.Time) error {
 		return nil
 	}
 	p.mu.Lock()
-	var parts []string
-	for _, w := range p.workers {
-		if s := w.describeLocked(); s != "" {
-			parts = append(parts, s)
-		}
-	}
+	running := p.describeRunningLocked()
 	n = p.live
 	p.mu.Unlock()
 	err := fmt.Errorf("%w: %d goroutine(s) still running %s after Run was cancelled (contexts cancelled): %s",
-		ErrStuck, n, p.clock.Now().Sub(start).Round(time.Millisecond), strings.Join(parts, "; "))
+		ErrStuck, n, p.clock.Now().Sub(start).Round(time.Millisecond), running)
 	p.log.Error("processor: user code ignores cancellation", "err", err)
 	return err
+}
+
+// stopLogEvery is how often a stop that waits for user calls says so.
+const stopLogEvery = 5 * time.Second
+
+// waitLogging waits up to ShutdownTimeout after start for exited to close,
+// and says every stopLogEvery what it is waiting for, so that a stop held
+// by a slow deal is never silent.
+func (p *Processor) waitLogging(exited <-chan struct{}, start time.Time) bool {
+	for {
+		left := p.cfg.ShutdownTimeout - p.clock.Now().Sub(start)
+		if left <= stopLogEvery {
+			return p.waitFor(exited, left)
+		}
+		if p.waitFor(exited, stopLogEvery) {
+			return true
+		}
+		p.mu.Lock()
+		running := p.describeRunningLocked()
+		p.mu.Unlock()
+		p.log.Info("processor: stopping: waiting for running user calls",
+			"running", running, "cancelledIn", (left - stopLogEvery).Round(time.Millisecond))
+	}
 }
 
 // waitFor waits up to d for ch to close.
@@ -335,6 +353,17 @@ func (p *Processor) waitFor(ch <-chan struct{}, d time.Duration) bool {
 	case <-t.C():
 		return false
 	}
+}
+
+// describeRunningLocked says what each goroutine in a user call is doing.
+func (p *Processor) describeRunningLocked() string {
+	var parts []string
+	for _, w := range p.workers {
+		if s := w.describeLocked(); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (w *worker) describeLocked() string {

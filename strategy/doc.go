@@ -116,8 +116,8 @@
 //	f, err := strategy.NewFactory(store, cfg, strategy.WithLogger(log))
 //	f.RegisterDeal("orderDeal", processor.Single[Order](orderDeal{db}))
 //	f.RegisterTask("reportJob", strategy.TaskFunc(runReports))
-//	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-//	go func() { <-ctx.Done(); <-second signal...; f.ForceStop() }()
+//	ctx, release := f.StopOnSignal(context.Background()) // 1st signal: graceful stop; 2nd: ForceStop
+//	defer release()
 //	err = f.Run(ctx) // blocks; cancel = graceful stop
 //
 // and, once, from a deploy script or the CLI:

@@ -11,12 +11,9 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
@@ -28,10 +25,7 @@ func main() {
 	zk := flag.String("zk", "127.0.0.1:2181", "ZooKeeper servers, host:port[,host:port...]")
 	root := flag.String("root", "/emails-app", "root of this application's tree in ZooKeeper")
 	flag.Parse()
-	// SIGINT or SIGTERM: graceful stop (items handed over, nodes removed).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, strings.Split(*zk, ","), *root, newOutbox(100)); err != nil {
+	if err := run(context.Background(), strings.Split(*zk, ","), *root, newOutbox(100)); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -65,7 +59,11 @@ func run(ctx context.Context, servers []string, root string, box *outbox) error 
 	if err := f.RegisterDeal("emailDeal", processor.Single[int64](box)); err != nil {
 		return err
 	}
-	return f.Run(ctx) // blocks until ctx is cancelled, then stops gracefully
+	// SIGINT or SIGTERM: graceful stop (items handed over, nodes removed);
+	// a second one forces the stop.
+	runCtx, release := f.StopOnSignal(ctx)
+	defer release()
+	return f.Run(runCtx) // blocks until the context is cancelled, then stops gracefully
 }
 
 // outbox stands for your database: emails to send, by id.
