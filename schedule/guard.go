@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/fence"
@@ -23,7 +24,7 @@ type fenceGuard struct {
 func newFenceGuard(m *Manager, sess Session, work *workHost) *fenceGuard {
 	work.hold(true)
 	p := fence.PolicyOf(sess.Timeout(), m.cfg.FenceAfter, m.cfg.FaultTest)
-	g := fence.NewGuard(guardSession{sess, m}, guardWork{work, m, sess.ID()}, fenceClock{m.clock}, p,
+	g := fence.NewGuard(guardSession{sess, m, new(atomic.Int32)}, guardWork{work, m, sess.ID()}, fenceClock{m.clock}, p,
 		fence.Start(work.isFenced()))
 	return &fenceGuard{Guard: g, changed: g.Changed()}
 }
@@ -40,17 +41,20 @@ func (g *fenceGuard) restrained() bool {
 // successful read. It does nothing unless the session is connected now.
 func (g *fenceGuard) lift() { g.Confirm() }
 
-// guardSession shows the guard a session, and records each state it reads
-// in the manager's status and metrics.
+// guardSession shows the guard a session, and records each change of
+// state it reads in the manager's status and metrics.
 type guardSession struct {
 	Session
-	m *Manager
+	m    *Manager
+	last *atomic.Int32 // the SessionState last recorded
 }
 
 func (s guardSession) Condition() fence.Condition {
 	st := s.State()
-	s.m.metrics.SessionState(s.m.runtime, st)
-	s.m.updateStatus(func(x *Status) { x.Session = st })
+	if SessionState(s.last.Swap(int32(st))) != st {
+		s.m.metrics.SessionState(s.m.runtime, st)
+		s.m.updateStatus(func(x *Status) { x.Session = st })
+	}
 	return fenceCondition(st)
 }
 
