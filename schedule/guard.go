@@ -3,129 +3,97 @@ package schedule
 import (
 	"context"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/tbschedule/tbschedule-go/internal/testknob"
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 )
 
-// fenceGuard watches one session and fences the processor on its own
-// goroutine, so that self-fencing never waits behind the session loop's
-// store calls (which hang while the connection is blackholed).
-//
-// Suspect: fetching stops at once (hold); if the session is still suspect
-// after fenceAfter, the contexts of running deals are cancelled (fence).
-// Expired or closed: fence at once. Connected again: nothing is lifted here —
-// the session loop lifts the hold and the fence only after a successful read
-// of servers and items has proved the session alive and the items still ours.
+// fenceGuard is the self-fencing of the manager's processor under one
+// session (the shared guard of internal/fence): suspect, fetching stops at
+// once (hold) and running deals are cancelled FenceAfter later (fence);
+// expired or closed, both at once. Nothing is lifted until the session loop
+// has read servers and items on the session (lift), which proves it alive
+// and the items still ours. It starts held — and fenced if the last session
+// ended fenced — so nothing is fetched under a new session before that.
 type fenceGuard struct {
-	m          *Manager
-	sess       Session
-	work       *workHost
-	fenceAfter time.Duration
-	changed    chan struct{} // coalescing: tell the session loop to look
-
-	mu     sync.Mutex // guards held, fenced, lost
-	held   bool
-	fenced bool
-	lost   bool
+	*fence.Guard
+	changed <-chan struct{} // the session loop should look at the session
 }
 
-// newFenceGuard starts held — and fenced if the last session ended fenced —
-// so that nothing is fetched under a new session before the first successful
-// read of servers and items lifts it.
 func newFenceGuard(m *Manager, sess Session, work *workHost) *fenceGuard {
 	work.hold(true)
-	return &fenceGuard{m: m, sess: sess, work: work, fenceAfter: m.fenceAfter(sess), changed: make(chan struct{}, 1),
-		held: true, fenced: work.isFenced()}
+	p := fence.PolicyOf(sess.Timeout(), m.cfg.FenceAfter, m.cfg.FaultTest)
+	g := fence.NewGuard(guardSession{sess, m, new(atomic.Int32)}, guardWork{work, m, sess.ID()}, fenceClock{m.clock}, p,
+		fence.Start(work.isFenced()))
+	return &fenceGuard{Guard: g, changed: g.Changed()}
 }
 
-func (g *fenceGuard) run(ctx context.Context) {
-	var timer Timer
-	var timerC <-chan time.Time
-	stopTimer := func() {
-		if timer != nil {
-			timer.Stop()
-			timer, timerC = nil, nil
-		}
-	}
-	defer stopTimer()
-	for {
-		changed := g.sess.Changed()
-		st := g.sess.State()
-		g.m.metrics.SessionState(g.m.runtime, st)
-		g.m.updateStatus(func(x *Status) { x.Session = st })
-		switch st {
-		case SessionSuspect:
-			if testknob.NoSelfFencing.Load() {
-				break
-			}
-			g.mu.Lock()
-			if !g.held {
-				g.held = true
-				g.work.hold(true)
-				g.m.log.Warn("session suspect: fetching stopped", "session", fmt.Sprintf("%#x", g.sess.ID()))
-			}
-			// Arm the fence whenever the session is suspect and not fenced,
-			// also when it was held already (a flap: suspect, connected but
-			// not yet confirmed, suspect again).
-			if !g.fenced && timer == nil {
-				timer = g.m.clock.NewTimer(g.fenceAfter)
-				timerC = timer.C()
-			}
-			g.mu.Unlock()
-		case SessionConnected:
-			stopTimer()
-			signal(g.changed)
-		case SessionExpired, SessionClosed:
-			stopTimer()
-			g.mu.Lock()
-			g.lost, g.held = true, true
-			if !g.fenced {
-				g.fenced = true
-				g.work.setFenced(true)
-			}
-			g.mu.Unlock()
-			signal(g.changed)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-		case <-timerC:
-			timer, timerC = nil, nil
-			g.mu.Lock()
-			if g.held && !g.fenced && g.sess.State() != SessionConnected {
-				g.fenced = true
-				g.work.setFenced(true)
-				g.m.log.Error("session still suspect: running deals cancelled (self-fenced)", "session", fmt.Sprintf("%#x", g.sess.ID()))
-			}
-			g.mu.Unlock()
-		}
-	}
-}
+func (g *fenceGuard) run(ctx context.Context) { g.Run(ctx) }
 
 // restrained reports whether fetching is held or deals are fenced.
 func (g *fenceGuard) restrained() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.held || g.fenced
+	st := g.State()
+	return st.Held || st.Fenced
 }
 
 // lift resumes work after the session loop proved the session alive with a
 // successful read. It does nothing unless the session is connected now.
-func (g *fenceGuard) lift() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.lost || g.sess.State() != SessionConnected || (!g.held && !g.fenced) {
-		return
-	}
-	if g.fenced {
-		g.fenced = false
-		g.work.setFenced(false)
-		g.m.log.Info("session confirmed: fence lifted")
-	}
-	g.held = false
-	g.work.hold(false)
+func (g *fenceGuard) lift() { g.Confirm() }
+
+// guardSession shows the guard a session, and records each change of
+// state it reads in the manager's status and metrics.
+type guardSession struct {
+	Session
+	m    *Manager
+	last *atomic.Int32 // the SessionState last recorded
 }
+
+func (s guardSession) Condition() fence.Condition {
+	st := s.State()
+	if SessionState(s.last.Swap(int32(st))) != st {
+		s.m.metrics.SessionState(s.m.runtime, st)
+		s.m.updateStatus(func(x *Status) { x.Session = st })
+	}
+	return fenceCondition(st)
+}
+
+// fenceCondition is st as the fence reads it.
+func fenceCondition(st SessionState) fence.Condition {
+	switch st {
+	case SessionConnected:
+		return fence.Connected
+	case SessionExpired, SessionClosed:
+		return fence.Lost
+	}
+	return fence.Suspect
+}
+
+// guardWork applies the guard's decisions to the processor.
+type guardWork struct {
+	w    *workHost
+	m    *Manager
+	sess int64
+}
+
+func (g guardWork) Hold(on bool, c fence.Condition) {
+	g.w.hold(on)
+	if on && c == fence.Suspect {
+		g.m.log.Warn("session suspect: fetching stopped", "session", fmt.Sprintf("%#x", g.sess))
+	}
+}
+
+func (g guardWork) Fence(on bool, c fence.Condition) {
+	g.w.setFenced(on)
+	if on {
+		g.m.log.Error("session "+c.String()+": running deals cancelled (self-fenced)", "session", fmt.Sprintf("%#x", g.sess))
+	} else {
+		g.m.log.Info("session confirmed: fence lifted", "session", fmt.Sprintf("%#x", g.sess))
+	}
+}
+
+// fenceClock is a Clock as the guard takes it.
+type fenceClock struct{ c Clock }
+
+func (c fenceClock) Now() time.Time                       { return c.c.Now() }
+func (c fenceClock) NewTimer(d time.Duration) fence.Timer { return c.c.NewTimer(d) }

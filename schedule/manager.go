@@ -417,12 +417,6 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	}
 }
 
-// fenceAfter is how long running deals may go on once the session is suspect.
-func (m *Manager) fenceAfter(sess Session) time.Duration {
-	fence, _ := FenceTimes(sess.Timeout(), m.cfg.FenceAfter)
-	return fence
-}
-
 // lockDelay is this server's lock delay (ManagerConfig.LockDelay), published
 // in its record (Server.TakeoverDelay).
 func (m *Manager) lockDelay(sess Session) time.Duration {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	fencing "github.com/tbschedule/tbschedule-go/internal/fence"
 )
 
 // ManagerConfig holds the tunables of a Manager. The task type's own settings
@@ -74,14 +76,15 @@ type ManagerConfig struct {
 	// WriteParallelism bounds concurrent item writes of a leader's rebalance.
 	// Default 32.
 	WriteParallelism int
+	// FaultTest is for the project's own fault tests only: its zero value,
+	// the only one a program outside this module can give it (its type is
+	// internal), keeps self-fencing on. The chaos suite's deliberately
+	// broken build sets it to switch self-fencing off.
+	FaultTest fencing.Fault
 }
 
 // DefaultStopTimeout is the default ManagerConfig.StopTimeout.
 const DefaultStopTimeout = 10 * time.Second
-
-// takeoverMargin is added to the takeover delay for the return of cancelled
-// deals and the skew between two processes' timers.
-const takeoverMargin = 100 * time.Millisecond
 
 // FenceTimes returns, for a session of the given timeout and a configured
 // FenceAfter (0 means the default), the two delays of self-fencing:
@@ -99,14 +102,7 @@ const takeoverMargin = 100 * time.Millisecond
 // closed early by someone else (not expired by silence) can end while its
 // client is cut off and still working.
 func FenceTimes(sessionTimeout, fenceAfter time.Duration) (fence, takeover time.Duration) {
-	fence = fenceAfter
-	if fence == 0 {
-		fence = sessionTimeout / 3
-	}
-	if limit := sessionTimeout / 2; limit > 0 && fence > limit {
-		fence = limit
-	}
-	return fence, sessionTimeout/3 + fence + takeoverMargin
+	return fencing.Times(sessionTimeout, fenceAfter)
 }
 
 // LockDelayOf returns the lock delay of a server or factory with the given
@@ -114,37 +110,17 @@ func FenceTimes(sessionTimeout, fenceAfter time.Duration) (fence, takeover time.
 // defaults), as published in its records: FenceTimes' takeover for 0, none
 // for a negative setting, else the setting.
 func LockDelayOf(sessionTimeout, fenceAfter, configured time.Duration) time.Duration {
-	switch {
-	case configured < 0:
-		return 0
-	case configured > 0:
-		return configured
-	}
-	_, takeover := FenceTimes(sessionTimeout, fenceAfter)
-	return takeover
+	return fencing.LockDelay(sessionTimeout, fenceAfter, configured)
 }
 
 // EncodeLockDelay is the form of a lock delay in a record
 // (Server.TakeoverDelay, StrategyRuntime.TakeoverDelay): milliseconds, and
 // -1 for none, since 0 is what a record without it holds.
-func EncodeLockDelay(d time.Duration) int64 {
-	if d <= 0 {
-		return -1
-	}
-	return max(d.Milliseconds(), 1)
-}
+func EncodeLockDelay(d time.Duration) int64 { return fencing.EncodeLockDelay(d) }
 
 // DecodeLockDelay reads a record's lock delay; known is false for a record
 // without one (the reader then applies its own).
-func DecodeLockDelay(v int64) (d time.Duration, known bool) {
-	switch {
-	case v < 0:
-		return 0, true
-	case v == 0:
-		return 0, false
-	}
-	return time.Duration(v) * time.Millisecond, true
-}
+func DecodeLockDelay(v int64) (d time.Duration, known bool) { return fencing.DecodeLockDelay(v) }
 
 // DefaultManagerConfig returns the defaults documented on ManagerConfig.
 func DefaultManagerConfig() ManagerConfig {

@@ -31,22 +31,6 @@ func TestManagerConfigValidate(t *testing.T) {
 	assert.Error(t, ManagerConfig{}.Validate(), "IP is required")
 }
 
-type fixedTimeout struct {
-	Session
-	d time.Duration
-}
-
-func (f fixedTimeout) Timeout() time.Duration { return f.d }
-
-func TestFenceAfter(t *testing.T) {
-	m := &Manager{}
-	assert.Equal(t, 2*time.Second, m.fenceAfter(fixedTimeout{d: 6 * time.Second}), "default: a third")
-	m.cfg.FenceAfter = 10 * time.Second
-	assert.Equal(t, 3*time.Second, m.fenceAfter(fixedTimeout{d: 6 * time.Second}), "capped at half")
-	m.cfg.FenceAfter = time.Second
-	assert.Equal(t, time.Second, m.fenceAfter(fixedTimeout{d: 6 * time.Second}))
-}
-
 func TestLockDelay(t *testing.T) {
 	// Defaults: fence a third of the timeout; the lock delay adds the
 	// store's suspicion (another third) and 100ms.

@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/processor"
 )
 
@@ -46,31 +50,89 @@ func (w *workHost) flags() (held, fenced bool) {
 	return w.held, w.fenced
 }
 
-// Suspect → connected (no successful reconcile yet, so no lift) → suspect
-// again, for good (a partition: the client cannot learn of the expiry): the
-// fence must still come, FenceAfter after the second suspicion.
-func TestGuardFencesAfterAFlap(t *testing.T) {
-	m := &Manager{clock: SystemClock(), metrics: NopMetrics{}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		cfg: ManagerConfig{FenceAfter: 100 * time.Millisecond}}
-	work := newWorkHost(m)
-	sess := newFakeSess()
-	g := newFenceGuard(m, sess, work)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go g.run(ctx)
+// stepClock is a Clock whose single timer the test fires by hand.
+type stepClock struct {
+	mu    sync.Mutex // guards now, timer
+	now   time.Time
+	timer *stepTimer
+}
 
-	sess.set(SessionSuspect)
-	waitFor(t, func() bool { h, _ := work.flags(); return h }, "held after suspect")
-	time.Sleep(20 * time.Millisecond) // well under FenceAfter
-	sess.set(SessionConnected)        // blip: connected, but reconcile fails / not yet run: no lift
-	<-g.changed
-	time.Sleep(20 * time.Millisecond)
-	sess.set(SessionSuspect) // the partition begins for good
+type stepTimer struct {
+	c  chan time.Time
+	at time.Time
+}
 
-	time.Sleep(1 * time.Second) // 10 × FenceAfter, a third of the session timeout
-	_, fenced := work.flags()
-	if !fenced {
-		t.Fatalf("session suspect for 1s (FenceAfter 100ms), yet running deals were never fenced")
+func (s *stepTimer) C() <-chan time.Time        { return s.c }
+func (s *stepTimer) Stop() bool                 { return true }
+func (s *stepTimer) Reset(d time.Duration) bool { return true }
+
+func (c *stepClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *stepClock) NewTicker(d time.Duration) Ticker {
+	panic("stepClock: no tickers")
+}
+func (c *stepClock) NewTimer(d time.Duration) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timer = &stepTimer{c: make(chan time.Time, 1), at: c.now.Add(d)}
+	return c.timer
+}
+
+// fire moves the time to the last timer's deadline and fires it.
+func (c *stepClock) fire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.timer.at
+	c.timer.c <- c.now
+}
+
+// The manager's wiring of the shared guard (internal/fence): a suspect
+// session holds fetching and shows in the status, the timer fences the
+// deals FenceAfter later, connected lifts nothing, and a successful read
+// (lift) resumes; ManagerConfig.FaultTest switches it off for one manager.
+func TestManagerGuardWiring(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault fence.Fault
+	}{{"self-fencing", fence.Fault{}}, {"fault test: self-fencing off", fence.NoSelfFencing()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &stepClock{now: time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)}
+			m := &Manager{clock: clk, metrics: NopMetrics{}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				cfg: ManagerConfig{FenceAfter: 100 * time.Millisecond, FaultTest: tc.fault}}
+			work := newWorkHost(m)
+			sess := newFakeSess()
+			g := newFenceGuard(m, sess, work)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); g.run(ctx) }()
+			defer func() { cancel(); <-done }()
+			<-g.changed
+			g.lift()
+			held, fenced := work.flags()
+			require.False(t, held || fenced, "confirmed: fetching")
+
+			sess.set(SessionSuspect)
+			<-g.changed
+			assert.Equal(t, SessionSuspect, m.Status().Session)
+			held, _ = work.flags()
+			if tc.fault != (fence.Fault{}) {
+				assert.False(t, held, "self-fencing off, yet fetching stopped")
+				assert.Nil(t, clk.timer, "self-fencing off, yet a fence armed")
+				return
+			}
+			require.True(t, held, "suspect: fetching stopped")
+			require.Equal(t, 100*time.Millisecond, clk.timer.at.Sub(clk.Now()), "fence armed FenceAfter later")
+			clk.fire()
+			<-g.changed
+			_, fenced = work.flags()
+			require.True(t, fenced, "suspect for FenceAfter: deals cancelled")
+			sess.set(SessionConnected)
+			<-g.changed
+			held, fenced = work.flags()
+			require.True(t, held && fenced, "connected alone lifted the fence")
+			g.lift()
+			held, fenced = work.flags()
+			assert.False(t, held || fenced, "confirmed: fetching again")
+		})
 	}
 }
 

@@ -64,10 +64,12 @@
 //     copies that may still run elsewhere allow (each registration counts
 //     max(currentNum, requestNum)); a factory reports a copy gone only after
 //     its Start returned, and removes its registration only after all its
-//     copies returned. A factory whose session is suspect for
-//     Config.FenceAfter (default a third of the session timeout) cancels its
-//     copies, before the session can expire at the server and the leader
-//     move them; one whose session expired has cancelled them. A session
+//     copies returned. A factory whose session is suspect starts no copy
+//     until a refresh has proved the session alive again (under a new
+//     session, none before its first refresh); suspect for
+//     Config.FenceAfter (default a third of the session timeout) it cancels
+//     its copies, before the session can expire at the server and the
+//     leader move them; one whose session expired has cancelled them. A session
 //     closed early by someone else while its factory is cut off ends before
 //     that fence, so the copies of a factory that vanished with its session
 //     keep counting against assignNum for its lock delay (Config.LockDelay,

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"log/slog"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
@@ -17,132 +18,104 @@ var (
 	errShutdown = errors.New("strategy: factory shutting down")
 )
 
-// copyGuard watches one session and fences the Bean copies started under it
-// on its own goroutine, so that fencing never waits behind the main loop's
-// store calls (which hang while the connection is blackholed). It mirrors
-// the managers' guard (schedule/guard.go):
+// copyGuard is the self-fencing of the Bean copies started under one
+// session: the shared guard of internal/fence, as the managers have it.
 //
 //   - Suspect: no new copy starts; if the session is still not connected
-//     after fenceAfter, the contexts of the running copies are cancelled.
+//     after FenceAfter, the contexts of the running copies are cancelled.
 //   - Expired or closed: fence at once, for good.
-//   - Connected again: nothing is lifted here; the main loop lifts the fence
-//     only after a successful refresh has proved the session alive.
+//   - Connected again: nothing is lifted until the main loop has refreshed
+//     on the session (lift), which proves it alive; under a new session no
+//     copy starts before that first refresh either.
 type copyGuard struct {
-	f          *Factory
-	sess       schedule.Session
-	fenceAfter time.Duration
+	g       *fence.Guard
+	sess    schedule.Session
+	changed <-chan struct{} // the main loop should look at the session
 	// lockDelay is this factory's lock delay for its copies
 	// (Config.LockDelay), published in its registrations.
 	lockDelay time.Duration
-	changed   chan struct{} // coalescing: tell the main loop to look
+	work      *copyWork
+}
 
-	mu     sync.Mutex // guards ctx, cancel, fenced, lost
+// copyWork holds the context the copies derive from; the guard's lock
+// guards it (Fence runs under it, and context and release take it).
+type copyWork struct {
+	log    *slog.Logger
+	sess   int64
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	fenced bool
-	lost   bool
 }
 
 func newCopyGuard(f *Factory, sess schedule.Session) *copyGuard {
-	d, _ := schedule.FenceTimes(sess.Timeout(), f.cfg.FenceAfter)
-	g := &copyGuard{f: f, sess: sess, fenceAfter: d, changed: make(chan struct{}, 1),
+	w := &copyWork{log: f.log, sess: sess.ID()}
+	w.ctx, w.cancel = context.WithCancelCause(context.Background())
+	p := fence.PolicyOf(sess.Timeout(), f.cfg.FenceAfter, fence.Fault{})
+	g := fence.NewGuard(copySession{sess}, w, copyClock{f.clock}, p, fence.Start(false))
+	return &copyGuard{g: g, sess: sess, changed: g.Changed(), work: w,
 		lockDelay: schedule.LockDelayOf(sess.Timeout(), f.cfg.FenceAfter, f.cfg.LockDelay)}
-	g.ctx, g.cancel = context.WithCancelCause(context.Background())
-	return g
 }
 
-func (g *copyGuard) run(ctx context.Context) {
-	var timer schedule.Timer
-	var timerC <-chan time.Time
-	stopTimer := func() {
-		if timer != nil {
-			timer.Stop()
-			timer, timerC = nil, nil
-		}
-	}
-	defer stopTimer()
-	for {
-		changed := g.sess.Changed()
-		switch st := g.sess.State(); st {
-		case schedule.SessionSuspect:
-			if timer == nil && !g.isFenced() {
-				timer = g.f.clock.NewTimer(g.fenceAfter)
-				timerC = timer.C()
-			}
-			signal(g.changed)
-		case schedule.SessionConnected:
-			stopTimer()
-			signal(g.changed)
-		case schedule.SessionExpired, schedule.SessionClosed:
-			stopTimer()
-			g.fence(true, st)
-			signal(g.changed)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-		case <-timerC:
-			timer, timerC = nil, nil
-			if g.sess.State() != schedule.SessionConnected {
-				g.fence(false, g.sess.State())
-			}
-		}
-	}
-}
+func (g *copyGuard) run(ctx context.Context) { g.g.Run(ctx) }
 
-func (g *copyGuard) fence(lost bool, st schedule.SessionState) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if lost {
-		g.lost = true
-	}
-	if g.fenced {
-		return
-	}
-	g.fenced = true
-	g.cancel(errFenced)
-	g.f.log.Error("session "+st.String()+": Bean copies cancelled (self-fenced)", "session", fmt.Sprintf("%#x", g.sess.ID()))
-}
-
-func (g *copyGuard) isFenced() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.fenced
-}
+// fence cancels the copies for good: the main loop found the session lost.
+func (g *copyGuard) fence() { g.g.Lose() }
 
 // context returns the context new copies derive from, or false when copies
-// must not start (fenced, lost, or the session is not connected).
-func (g *copyGuard) context() (context.Context, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.fenced || g.lost || g.sess.State() != schedule.SessionConnected {
-		return nil, false
-	}
-	return g.ctx, true
+// must not start (held, fenced, lost, or the session is not connected).
+func (g *copyGuard) context() (ctx context.Context, ok bool) {
+	g.g.Locked(func(st fence.State) {
+		if !st.Held && !st.Fenced && g.sess.State() == schedule.SessionConnected {
+			ctx, ok = g.work.ctx, true
+		}
+	})
+	return ctx, ok
 }
 
-// lift ends a fence after the main loop proved the session alive with a
-// successful refresh. It does nothing unless the session is connected now.
-func (g *copyGuard) lift() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.fenced || g.lost || g.sess.State() != schedule.SessionConnected {
-		return
-	}
-	g.fenced = false
-	g.ctx, g.cancel = context.WithCancelCause(context.Background())
-	g.f.log.Info("session confirmed: Bean copies may run again")
-}
+// lift ends the hold and the fence after the main loop proved the session
+// alive with a successful refresh. It does nothing unless the session is
+// connected now.
+func (g *copyGuard) lift() { g.g.Confirm() }
 
 // release cancels the guard's context when the session's loop ends (the
 // copies started under it have been stopped or fenced by then).
 func (g *copyGuard) release() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.cancel(errShutdown)
+	g.g.Locked(func(fence.State) { g.work.cancel(errShutdown) })
 }
+
+func (w *copyWork) Hold(on bool, c fence.Condition) {
+	if on && c == fence.Suspect {
+		w.log.Warn("session suspect: no Bean copy starts", "session", fmt.Sprintf("%#x", w.sess))
+	}
+}
+
+func (w *copyWork) Fence(on bool, c fence.Condition) {
+	if on {
+		w.cancel(errFenced)
+		w.log.Error("session "+c.String()+": Bean copies cancelled (self-fenced)", "session", fmt.Sprintf("%#x", w.sess))
+		return
+	}
+	w.ctx, w.cancel = context.WithCancelCause(context.Background())
+	w.log.Info("session confirmed: Bean copies may run again", "session", fmt.Sprintf("%#x", w.sess))
+}
+
+// copySession shows the guard a session.
+type copySession struct{ schedule.Session }
+
+func (s copySession) Condition() fence.Condition {
+	switch s.State() {
+	case schedule.SessionConnected:
+		return fence.Connected
+	case schedule.SessionExpired, schedule.SessionClosed:
+		return fence.Lost
+	}
+	return fence.Suspect
+}
+
+// copyClock is a schedule.Clock as the guard takes it.
+type copyClock struct{ c schedule.Clock }
+
+func (c copyClock) Now() time.Time                       { return c.c.Now() }
+func (c copyClock) NewTimer(d time.Duration) fence.Timer { return c.c.NewTimer(d) }
 
 func signal(c chan struct{}) {
 	select {

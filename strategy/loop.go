@@ -263,7 +263,7 @@ func (l *loop) nextWake() time.Time {
 }
 
 func (l *loop) sessionLost(err error) {
-	l.guard.fence(true, schedule.SessionExpired)
+	l.guard.fence()
 	l.f.log.Error("session lost: the factory registers again under a new session", "err", err, "factory", l.me.UUID)
 	l.me = schedule.Factory{}
 	for _, s := range l.strats {

@@ -52,7 +52,7 @@ func TestChaos(t *testing.T) {
 }
 
 // TestChaosBrokenBuild shows the checker catches what it claims to: with
-// self-fencing switched off (internal/testknob.NoSelfFencing) and the lock
+// self-fencing switched off (ManagerConfig.FaultTest) and the lock
 // delay with it (LockDelay < 0, which would otherwise wait out many of the
 // unfenced deals) a run of partitions and pauses must produce overlapping
 // executions (a) or deals

@@ -14,7 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/tbschedule/tbschedule-go/internal/testknob"
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/strategy"
@@ -45,8 +45,9 @@ type WorkerConfig struct {
 	// store's clock) by this much; the monotonic reading is kept, so only
 	// code that wrongly trusts local wall time is affected. Test-only.
 	Skew time.Duration
-	// NoSelfFencing switches self-fencing off (internal/testknob.NoSelfFencing)
-	// and the lock delay with it (LockDelay < 0, so that the leader does not
+	// NoSelfFencing switches the managers' self-fencing off
+	// (ManagerConfig.FaultTest = fence.NoSelfFencing()) and the lock delay
+	// with it (LockDelay < 0, so that the leader does not
 	// wait out the deals the process no longer fences): the deliberately
 	// broken build. Test-only.
 	NoSelfFencing bool
@@ -132,8 +133,8 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, logger *slog.Logger) error
 	fcfg.RetryMin, fcfg.RetryMax = 50*time.Millisecond, time.Second
 	fcfg.ShutdownTimeout = 20 * time.Second
 	fcfg.ManagerConfig.ShutdownTimeout = 3 * time.Second
-	testknob.NoSelfFencing.Store(cfg.NoSelfFencing)
 	if cfg.NoSelfFencing {
+		fcfg.ManagerConfig.FaultTest = fence.NoSelfFencing()
 		fcfg.LockDelay, fcfg.ManagerConfig.LockDelay = -1, -1
 	}
 	f, err := strategy.NewFactory(store, fcfg, strategy.WithLogger(logger), strategy.WithClock(clock))
