@@ -66,7 +66,7 @@ type Config struct {
 	// FetchDataCountEachSchedule caps the SelectTasks calls of one Run: when the
 	// cap is reached the processor stops fetching, finishes what it fetched and
 	// reports PauseFetchLimit to OnPause. -1 (default) or 0: no cap.
-	// Counted per processor, not per goroutine (TBSchedule defect W22).
+	// Counted per processor, not per goroutine (TBSchedule counted per thread).
 	FetchDataCountEachSchedule int
 	// PauseWhenNoData: when true, a SelectTasks call that returns no record
 	// (while the processor owns items) stops fetching for the rest of the Run,

@@ -43,7 +43,7 @@
 //     ExecuteNumber records per call, all from one fetch.
 //   - Release(ids) closes its channel only after every record fetched with
 //     any of those items is finished: the handover waits for the batch, and
-//     nothing fetched is lost (DESIGN.md, guarantee 4).
+//     nothing fetched is lost (docs/DESIGN.md, guarantee 4).
 //   - The ctx of a deal call is cancelled at Fence and when Run's shutdown
 //     timeout expires; ItemsFromContext(ctx) gives the items and epochs of the
 //     fetch, so a deal can fence its own writes.
@@ -54,9 +54,10 @@
 //   - Run returns only after every goroutine it started has exited, or
 //     reports with ErrStuck the user calls that ignored cancellation; a later
 //     Run waits for them, and Exited tells when they are gone, so two Runs or
-//     two processors of a thread group never overlap (TBSchedule defect W9).
+//     two processors of a thread group never overlap (TBSchedule could run
+//     two after a pause and a resume).
 //   - Without items the processor idles and calls nothing. Waiting goroutines
-//     block on a condition variable: no polling, no lost wake-ups (W11).
+//     block on a condition variable: no polling, no lost wake-ups.
 //
 // # Non-guarantees
 //

@@ -565,7 +565,7 @@ func TestSleepTimeNoDataUsesClock(t *testing.T) {
 }
 
 // TestFetchDataCountEachSchedule: the cap counts SelectTasks calls of the
-// whole processor (not per goroutine, W22), and resets with each Run.
+// whole processor (not per goroutine), and resets with each Run.
 func TestFetchDataCountEachSchedule(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {

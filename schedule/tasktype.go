@@ -26,7 +26,7 @@ type TaskType struct {
 	HeartBeatRate time.Duration
 	// JudgeDeadInterval: a server whose record was not rewritten for this long
 	// is reported as stale. Must be at least 5*HeartBeatRate. Default 60s.
-	// (Liveness itself is the ephemeral node; see DESIGN.md.)
+	// (Liveness itself is the ephemeral node; see docs/DESIGN.md.)
 	JudgeDeadInterval time.Duration
 	// SleepTimeNoData is the pause after a fetch returned nothing. Default 500ms.
 	SleepTimeNoData time.Duration

@@ -133,7 +133,7 @@ func TestIPListFilters(t *testing.T) {
 
 // Strategies created, edited, paused, resumed and deleted take effect at
 // once (watches), including the deletion of a strategy with live
-// registrations (its managers stop: W20).
+// registrations (its managers stop, where TBSchedule left them running).
 func TestStrategyLifecycle(t *testing.T) {
 	e := newEnv(t)
 	e.applyTaskType(taskType("life", 6))

@@ -10,7 +10,7 @@ import (
 // the registration whose factory is live (listed by Factories) with the
 // lowest factory sequence, or "" when no registration has a live factory.
 // It fails closed: a registration of a factory that is not listed never
-// leads (TBSchedule's isLeader returned true on a parse error, W19).
+// leads (TBSchedule's isLeader returned true on a parse error).
 func leaderOf(rts []schedule.StrategyRuntime, live []schedule.Factory) schedule.FactoryID {
 	ids := liveRegistered(rts, live)
 	if len(ids) == 0 {

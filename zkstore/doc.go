@@ -32,8 +32,8 @@
 //	    <ip>$<hostName>                          P    {"stopped","by","at","reason"} (survives sessions)
 //	  systime<seq>                               E+S  throw-away, for cluster time (deleted at once)
 //
-// Differences from TBSchedule (reference/tbschedule-java.md §1):
-//   - Server nodes are EPHEMERAL_SEQUENTIAL (TBSchedule: persistent, W1), and
+// Differences from TBSchedule (see also docs/DESIGN.md):
+//   - Server nodes are EPHEMERAL_SEQUENTIAL (TBSchedule: persistent), and
 //     their record is written in the create itself: there is no moment when
 //     a server node exists without its data.
 //   - Each task item is one node whose data holds owner, requested owner,

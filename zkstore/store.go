@@ -17,7 +17,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
-// Log keys (STYLE.md).
+// Log keys, the same constant keys in every package of the project.
 const (
 	keyPath    = "path"
 	keySession = "session"

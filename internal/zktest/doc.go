@@ -51,6 +51,13 @@
 // proxy faults are fine on the Shared server. ExpireSession needs the
 // client to dial through Cluster.Dialer (Connect and every Proxy do).
 //
+// # A server to try things on
+//
+// Daemon runs one standalone server from the same installation in a folder
+// the user names, detached so that it outlives the program that started
+// it: scripts/zookeeper (start, stop, status; its engine is the command in
+// zkserver/) uses it, and the README's "Run it on ZooKeeper" tells how.
+//
 // # Environment
 //
 //   - ZOOKEEPER_HOME: a ZooKeeper binary distribution to run instead of the

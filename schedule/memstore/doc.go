@@ -54,7 +54,8 @@
 //
 // # Layout
 //
-// The tree follows DESIGN.md's ZooKeeper layout, without a root prefix:
+// The tree follows zkstore's ZooKeeper layout (zkstore/doc.go), without a
+// root prefix:
 //
 //	/baseTaskType/<base>                                   task type
 //	/baseTaskType/<base>/<runtime>/server/<serverID>       server (ephemeral, sequential)

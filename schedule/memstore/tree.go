@@ -9,8 +9,8 @@ import (
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
-// The tree mirrors the ZooKeeper layout of DESIGN.md, without a root prefix
-// (one Server is one namespace):
+// The tree mirrors zkstore's ZooKeeper layout (zkstore/doc.go), without a
+// root prefix (one Server is one namespace):
 //
 //	/baseTaskType/<base>                                 task type JSON
 //	/baseTaskType/<base>/<runtime>                       (empty)
