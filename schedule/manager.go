@@ -208,8 +208,8 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // againAtOnce decides whether a session loop that ended with err is
 // followed by a new one at once rather than after the backoff: when the
-// session or the registration was lost after the session served (a
-// reconcile succeeded in it). A session lost before that waits for the
+// session or the registration was lost after the session served (the
+// server registered under it). A session lost before that waits for the
 // backoff, so that a store that keeps handing out a dead session is not
 // asked again and again in a busy loop.
 func againAtOnce(err error, served bool) bool {
@@ -253,7 +253,7 @@ type session struct {
 
 // runSession registers the server under sess and follows the items until
 // the session or the registration is lost, or ctx ends. served reports
-// whether a reconcile succeeded under the session.
+// whether the server registered under the session.
 func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) (served bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -287,6 +287,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	if err != nil {
 		return false, err
 	}
+	served = true
 	s := &session{sess: sess, me: rec.UUID, rec: rec, releasing: map[ItemID]time.Time{}, owned: map[ItemID]Item{},
 		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}}
 	m.mu.Lock()
@@ -335,7 +336,6 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 				// Servers and items were just read on this session: it is
 				// alive and the items we process are ours.
 				guard.lift()
-				served = true
 			}
 			if retry != nil {
 				retry.Stop()

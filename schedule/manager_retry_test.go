@@ -15,12 +15,12 @@ func TestAgainAtOnce(t *testing.T) {
 		served bool
 		want   bool
 	}{
-		{"session lost after serving", lost, true, true},
-		{"registration lost after serving", gone, true, true},
+		{"session lost after registering", lost, true, true},
+		{"registration lost after registering", gone, true, true},
 		// A store that keeps handing out a dead session must not be asked
 		// again at once, forever.
-		{"session lost before serving", lost, false, false},
-		{"registration lost before serving", gone, false, false},
+		{"session lost before registering", lost, false, false},
+		{"registration lost before registering", gone, false, false},
 		{"other failure", errors.New("connection loss"), true, false},
 		{"closed", ErrClosed, true, false},
 	}

@@ -128,10 +128,10 @@ const (
 
 // afterSession decides what follows a session's loop that ended with err:
 // stop when ctx is done (done) or the store is closed; a session lost after
-// it served (a round succeeded in it) is replaced at once; anything else,
-// including a session lost before any round succeeded, waits for the
-// backoff, so that a store that keeps handing out a dead session is not
-// asked again and again in a busy loop.
+// it served (the factory registered under it) is replaced at once; anything
+// else, including a session lost before the factory could register under
+// it, waits for the backoff, so that a store that keeps handing out a dead
+// session is not asked again and again in a busy loop.
 func afterSession(err error, done, served bool) sessionStep {
 	switch {
 	case done, errors.Is(err, schedule.ErrClosed):

@@ -209,10 +209,10 @@ func TestAfterSession(t *testing.T) {
 		{"ctx done", nil, true, false, stepStop},
 		{"ctx done wins over a loss", lost, true, true, stepStop},
 		{"store closed", closed, false, true, stepStop},
-		{"session lost after it served: a new one at once", lost, false, true, stepNow},
+		{"session lost after the factory registered under it: a new one at once", lost, false, true, stepNow},
 		// A store that hands out a session on which every call fails with
 		// ErrSessionLost must not be asked again at once, forever.
-		{"session lost before it served: backoff", lost, false, false, stepBackoff},
+		{"session lost before the factory could register: backoff", lost, false, false, stepBackoff},
 		{"other error: backoff", errors.New("connection loss"), false, false, stepBackoff},
 		{"other error after serving: backoff", errors.New("connection loss"), false, true, stepBackoff},
 	}

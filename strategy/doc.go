@@ -47,8 +47,8 @@
 //
 // The loop wakes only for something due after the start of its last round
 // (a retry, a probation's end, a lock delay's end, a refresh's backoff),
-// whether that round succeeded or not; a session lost before any round
-// succeeded in it is replaced after the backoff, not at once. The decisions
+// whether that round succeeded or not; a session lost before the factory
+// could register under it is replaced after the backoff, not at once. The decisions
 // the loop makes (when to wake, when to retry a start, which units to stop
 // and start) are pure functions of what it read and of "now".
 //

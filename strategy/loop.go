@@ -150,8 +150,8 @@ func (l *loop) sleep(ctx context.Context, d time.Duration) bool {
 
 // runSession registers the factory under sess and follows the strategies
 // until the session is lost (ErrSessionLost), the store is closed
-// (ErrClosed) or ctx ends (nil). served reports whether a round succeeded
-// under the session.
+// (ErrClosed) or ctx ends (nil). served reports whether the factory was
+// registered under the session.
 func (l *loop) runSession(ctx context.Context, sess schedule.Session) (served bool, err error) {
 	f := l.f
 	sctx, cancel := context.WithCancel(ctx)
@@ -173,11 +173,11 @@ func (l *loop) runSession(ctx context.Context, sess schedule.Session) (served bo
 	for dirty := true; ; {
 		if dirty && sess.State() == schedule.SessionConnected {
 			dirty = false
-			ok, err := l.round(sctx, bo)
+			registered, err := l.round(sctx, bo)
+			served = served || registered
 			if err != nil || ctx.Err() != nil {
 				return served, err
 			}
-			served = served || ok
 		}
 		again, err := l.wait(ctx, g, tick)
 		if err != nil || ctx.Err() != nil {
@@ -188,18 +188,19 @@ func (l *loop) runSession(ctx context.Context, sess schedule.Session) (served bo
 }
 
 // round runs one refresh and schedules its retry if it failed. It returns
-// an error only when the session or the store is gone; ok reports whether
-// the refresh succeeded.
-func (l *loop) round(ctx context.Context, bo *backoff.Backoff) (ok bool, err error) {
+// an error only when the session or the store is gone; registered reports
+// whether the factory was registered under the session during the round.
+func (l *loop) round(ctx context.Context, bo *backoff.Backoff) (registered bool, err error) {
 	f := l.f
 	l.roundAt, l.refreshAt = f.clock.Now(), time.Time{}
 	err = l.refresh(ctx)
+	registered = l.me.UUID != ""
 	switch {
 	case errors.Is(err, schedule.ErrSessionLost) || errors.Is(err, schedule.ErrClosed):
 		l.sessionLost(err)
-		return false, err
+		return registered, err
 	case ctx.Err() != nil:
-		return false, nil
+		return registered, nil
 	case err != nil:
 		d := bo.Next()
 		l.refreshAt = f.clock.Now().Add(d)
@@ -209,7 +210,7 @@ func (l *loop) round(ctx context.Context, bo *backoff.Backoff) (ok bool, err err
 	}
 	l.setError(err)
 	l.publish()
-	return err == nil, nil
+	return registered, nil
 }
 
 // wait blocks until something calls for a round (dirty), the session ends
