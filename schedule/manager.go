@@ -191,8 +191,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return m.stopUnregistered(work)
 		}
+		served := false
 		if err == nil {
-			err = m.runSession(ctx, sess, work)
+			served, err = m.runSession(ctx, sess, work)
 			if ctx.Err() != nil {
 				// runSession stopped gracefully; err says what it left.
 				if errors.Is(err, ErrStopIncomplete) {
@@ -206,7 +207,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 		m.setError(err)
 		d := bo.Next()
-		if errors.Is(err, ErrSessionLost) || errors.Is(err, errRegistrationLost) {
+		if againAtOnce(err, served) {
 			m.log.Error("session lost: registering again", "err", err)
 			d = 0
 			bo.Reset()
@@ -234,6 +235,16 @@ func (m *Manager) stopIncomplete(left []string) error {
 		ErrStopIncomplete, m.runtime, m.cfg.ShutdownTimeout, m.cfg.CancelGrace, m.cfg.StopTimeout, strings.Join(left, "; "))
 	m.log.Error("graceful stop incomplete", "err", err)
 	return err
+}
+
+// againAtOnce decides whether a session loop that ended with err is
+// followed by a new one at once rather than after the backoff: when the
+// session or the registration was lost after the session served (the
+// server registered under it). A session lost before that waits for the
+// backoff, so that a store that keeps handing out a dead session is not
+// asked again and again in a busy loop.
+func againAtOnce(err error, served bool) bool {
+	return served && (errors.Is(err, ErrSessionLost) || errors.Is(err, errRegistrationLost))
 }
 
 // sleep waits d on the manager's clock; false if ctx ended first.
@@ -271,13 +282,16 @@ type session struct {
 	heldUntil time.Time
 }
 
-func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) error {
+// runSession registers the server under sess and follows the items until
+// the session or the registration is lost, or ctx ends. served reports
+// whether the server registered under the session.
+func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) (served bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	now, err := m.store.Now(sctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	host := m.cfg.HostName
 	rec := Server{
@@ -290,20 +304,21 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	// Watch before registering, so no change after our registration is missed.
 	serversCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchServers, Name: m.runtime})
 	if err != nil {
-		return err
+		return false, err
 	}
 	itemsCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchItems, Name: m.runtime})
 	if err != nil {
-		return err
+		return false, err
 	}
 	configCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchConfig})
 	if err != nil {
-		return err
+		return false, err
 	}
 	rec, err = m.store.RegisterServer(sctx, sess, rec)
 	if err != nil {
-		return err
+		return false, err
 	}
+	served = true
 	s := &session{sess: sess, me: rec.UUID, rec: rec, releasing: map[ItemID]time.Time{}, owned: map[ItemID]Item{},
 		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}}
 	m.mu.Lock()
@@ -343,7 +358,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 			switch {
 			case errors.Is(err, errRegistrationLost) || errors.Is(err, ErrSessionLost):
 				m.dropSession(s, work)
-				return err
+				return served, err
 			case err != nil && sctx.Err() == nil:
 				m.setError(err)
 				m.log.Warn("reconcile failed; retrying", "server", s.me, "err", err)
@@ -373,22 +388,26 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		select {
 		case <-ctx.Done():
 			if err := m.stopGracefully(s, work); err != nil {
-				return err
+				return served, err
 			}
-			return ctx.Err()
+			return served, ctx.Err()
 		case <-guard.changed:
 			switch st := sess.State(); st {
 			case SessionExpired, SessionClosed:
 				m.dropSession(s, work)
-				return fmt.Errorf("%w: session %#x %s", ErrSessionLost, sess.ID(), st)
+				return served, fmt.Errorf("%w: session %#x %s", ErrSessionLost, sess.ID(), st)
 			case SessionConnected:
 				dirty = true
 			}
-		case <-serversCh:
-			dirty = true
-		case <-itemsCh:
-			dirty = true
-		case <-configCh:
+		// A watch channel closes only when the store closes (the session
+		// ends with it): a closed one is not selected again, or it would
+		// call for a round at once, forever.
+		case _, open := <-serversCh:
+			serversCh, dirty = openOrNil(serversCh, open), true
+		case _, open := <-itemsCh:
+			itemsCh, dirty = openOrNil(itemsCh, open), true
+		case _, open := <-configCh:
+			configCh = openOrNil(configCh, open)
 			m.reloadConfig(sctx)
 			dirty = true
 		case <-m.wake:
@@ -409,12 +428,20 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 			if err := m.heartbeat(sctx, s, work); err != nil {
 				if errors.Is(err, ErrNotFound) {
 					m.dropSession(s, work)
-					return fmt.Errorf("%w: %v", errRegistrationLost, err)
+					return served, fmt.Errorf("%w: %v", errRegistrationLost, err)
 				}
 				m.log.Warn("heartbeat failed", "server", s.me, "err", err)
 			}
 		}
 	}
+}
+
+// openOrNil returns ch while it is open, nil (never ready) once closed.
+func openOrNil(ch <-chan struct{}, open bool) <-chan struct{} {
+	if !open {
+		return nil
+	}
+	return ch
 }
 
 // lockDelay is this server's lock delay (ManagerConfig.LockDelay), published

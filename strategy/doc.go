@@ -45,6 +45,13 @@
 // to RetryMax); the error is the registration's message and in Status. A
 // manager that cannot start is never registered, so it never gets items.
 //
+// The loop wakes only for something due after the start of its last round
+// (a retry, a probation's end, a lock delay's end, a refresh's backoff),
+// whether that round succeeded or not; a session lost before the factory
+// could register under it is replaced after the backoff, not at once. The decisions
+// the loop makes (when to wake, when to retry a start, which units to stop
+// and start) are pure functions of what it read and of "now".
+//
 // The operator's stop flag of a machine (ip, hostName) is a persistent node
 // (Admin.StopFactory, StartFactory): a stopped factory stops all its units
 // and leaves every strategy but keeps its factory node, across session
@@ -102,7 +109,8 @@
 // expiry or a process crash nothing can stop it: use the epoch-like
 // fencing of your own data store for such work. A corrupt strategy node
 // makes every refresh fail (the store lists strategies in one call) until it
-// is fixed; running units are left as they are meanwhile.
+// is fixed; running units are left as they are meanwhile, and the refresh
+// is retried with backoff (Config.RetryMin to RetryMax), never at once.
 //
 // # Thread safety
 //

@@ -73,6 +73,21 @@ func (c *Clock) Waiters() int {
 	return len(c.waiters)
 }
 
+// Timers returns how many one-shot timers are active (tickers not
+// counted): a goroutine that waits on a timer has one, so a test can tell a
+// loop waiting for its next wake-up from one that is busy.
+func (c *Clock) Timers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, w := range c.waiters {
+		if w.active && w.period == 0 {
+			n++
+		}
+	}
+	return n
+}
+
 func (c *Clock) nextDue(end time.Time) *waiter {
 	var best *waiter
 	for _, w := range c.waiters {

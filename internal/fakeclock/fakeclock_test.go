@@ -80,3 +80,21 @@ func TestOrder(t *testing.T) {
 	v := <-a.C()
 	assert.Equal(t, time.Unix(3, 0), v, "a timer carries its deadline")
 }
+
+// Timers counts the active one-shot timers: not tickers, not timers that
+// fired, were stopped or were due at once.
+func TestTimers(t *testing.T) {
+	c := New(time.Unix(0, 0))
+	tk := c.NewTicker(time.Second)
+	defer tk.Stop()
+	assert.Equal(t, 0, c.Timers(), "a ticker is not a timer")
+	a := c.NewTimer(time.Second)
+	b := c.NewTimer(2 * time.Second)
+	c.NewTimer(0)
+	assert.Equal(t, 2, c.Timers(), "a zero timer fires at once")
+	c.Advance(time.Second)
+	assert.True(t, fired(a.C()))
+	assert.Equal(t, 1, c.Timers(), "a fired timer is not active")
+	b.Stop()
+	assert.Equal(t, 0, c.Timers())
+}

@@ -1,0 +1,379 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/tbschedule/tbschedule-go/internal/backoff"
+	"github.com/tbschedule/tbschedule-go/schedule"
+)
+
+// refresh reads the factory's state, the factories and the strategies, and
+// reconciles every strategy.
+func (l *loop) refresh(ctx context.Context) error {
+	f := l.f
+	live, err := l.readFactories(ctx)
+	if err != nil {
+		return err
+	}
+	defs, err := f.store.Strategies(ctx)
+	if err != nil {
+		return err // units keep running as they are
+	}
+	// The session answered: copies fenced during a blip may run again.
+	l.guard.lift()
+
+	for _, s := range l.strats {
+		s.exists = false
+	}
+	for _, d := range defs {
+		s := l.strats[d.StrategyName]
+		if s == nil {
+			s = &strat{name: d.StrategyName, bo: backoff.New(f.cfg.RetryMin, f.cfg.RetryMax)}
+			l.strats[d.StrategyName] = s
+		}
+		s.def, s.exists = d, true
+	}
+	l.conflicted = false
+	now := f.clock.Now()
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(l.strats)) {
+		s := l.strats[name]
+		if err := l.reconcile(ctx, s, live, now); err != nil {
+			if errors.Is(err, schedule.ErrSessionLost) || errors.Is(err, schedule.ErrClosed) {
+				return err
+			}
+			errs = append(errs, fmt.Errorf("strategy %q: %w", name, err))
+		}
+		if !s.exists && s.rt == nil && len(s.units) == 0 {
+			s.dropWatch()
+			delete(l.strats, name)
+		}
+	}
+	if l.conflicted {
+		l.againAt = now.Add(l.conflictBo.Next())
+	} else {
+		l.conflictBo.Reset()
+		l.againAt = time.Time{}
+	}
+	return errors.Join(errs...)
+}
+
+// readFactories registers the factory if it is not, reads its operator
+// state and returns the live factories (registering again if its node
+// vanished).
+func (l *loop) readFactories(ctx context.Context) ([]schedule.Factory, error) {
+	f := l.f
+	if l.me.UUID == "" {
+		if err := l.registerFactory(ctx); err != nil {
+			return nil, err
+		}
+	}
+	st, err := f.store.FactoryState(ctx, f.cfg.IP, f.cfg.HostName)
+	if err != nil {
+		return nil, err
+	}
+	if st.Stopped != l.state.Stopped {
+		if st.Stopped {
+			f.log.Warn("machine stopped by the operator: leaving every strategy", "by", st.By, "reason", st.Reason)
+		} else {
+			f.log.Info("machine started again by the operator")
+		}
+	}
+	l.state = st
+	live, err := f.store.Factories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(live, func(x schedule.Factory) bool { return x.UUID == l.me.UUID }) {
+		if err := l.reregister(ctx); err != nil {
+			return nil, err
+		}
+		if live, err = f.store.Factories(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return live, nil
+}
+
+func (l *loop) registerFactory(ctx context.Context) error {
+	f := l.f
+	now, err := f.store.Now(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := f.store.RegisterFactory(ctx, l.sess, schedule.Factory{
+		IP: f.cfg.IP, HostName: f.cfg.HostName, ProcessUUID: f.processUUID, RegisterTime: schedule.Time{Time: now},
+	})
+	if err != nil {
+		return err
+	}
+	l.me = rec
+	f.log.Info("factory registered", "factory", rec.UUID, "session", fmt.Sprintf("%#x", l.sess.ID()))
+	return nil
+}
+
+// reregister replaces a factory node that vanished while the session lives
+// (an operator deleted it): a new node, then new registrations under the
+// strategies before the old ones are removed, so that what this process
+// runs is counted all along.
+func (l *loop) reregister(ctx context.Context) error {
+	old := l.me.UUID
+	l.f.log.Warn("factory node vanished while the session lives: registering again", "factory", old)
+	if err := l.registerFactory(ctx); err != nil {
+		return err
+	}
+	for _, s := range l.strats {
+		if s.rt == nil {
+			continue
+		}
+		s.rt = nil
+		if err := l.register(ctx, s); err != nil {
+			return err
+		}
+		if err := l.f.store.UnregisterStrategyRuntime(ctx, s.name, old); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reconcile brings one strategy to what the cluster asks of this factory.
+func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory, now time.Time) error {
+	f := l.f
+	l.reap(s, now)
+	want := s.exists && s.def.Sts != schedule.StsPause && !l.state.Stopped &&
+		admits(s.def.IPList, f.cfg.IP, f.cfg.HostName)
+
+	var key string
+	var start func(copyNo int) (*unit, error)
+	var prepErr error
+	if want {
+		key, start, prepErr = l.prepare(ctx, s)
+		if errors.Is(prepErr, schedule.ErrSessionLost) || errors.Is(prepErr, schedule.ErrClosed) {
+			return prepErr
+		}
+	}
+	gone := errors.Is(prepErr, schedule.ErrNotFound) // the task type was deleted
+	for _, k := range staleUnits(views(s.units), want, gone, prepErr == nil, key) {
+		u := s.units[k]
+		switch {
+		case !want:
+			f.log.Info("stopping "+u.name(), "strategy", s.name, "why", l.whyNot(s))
+		case gone:
+			f.log.Info("stopping "+u.name(), "strategy", s.name, "why", prepErr)
+		default:
+			f.log.Info("restarting "+u.name()+" with the new configuration", "strategy", s.name)
+		}
+		u.stop(errStopped)
+	}
+	if !want {
+		return l.leave(ctx, s)
+	}
+	req, err := l.requestNum(ctx, s, live, now)
+	if err != nil || req < 0 {
+		return err
+	}
+	l.follow(s, req, now, key, start, prepErr)
+	return l.report(ctx, s)
+}
+
+// requestNum registers under s if needed, reads the registrations, lets
+// the leader distribute, and returns what is asked of this factory: -1
+// when it is not registered (the next round registers it).
+func (l *loop) requestNum(ctx context.Context, s *strat, live []schedule.Factory, now time.Time) (int, error) {
+	f := l.f
+	if s.rt == nil {
+		if err := l.register(ctx, s); err != nil || s.rt == nil {
+			return -1, err
+		}
+	}
+	rts, err := f.store.StrategyRuntimes(ctx, s.name)
+	if err != nil {
+		return -1, err
+	}
+	mine := func() int {
+		return slices.IndexFunc(rts, func(rt schedule.StrategyRuntime) bool { return rt.UUID == l.me.UUID })
+	}
+	if mine() < 0 {
+		// Our registration vanished (the strategy was deleted and created
+		// again, or an operator removed it): register again soon.
+		s.rt = nil
+		l.conflicted = true
+		return -1, nil
+	}
+	held := 0
+	if s.def.Kind == schedule.KindBean {
+		factories := func() ([]schedule.Factory, error) { return f.store.Factories(ctx) }
+		if held, err = l.ghostCopies(s, rts, live, factories, now); err != nil {
+			return -1, err
+		}
+	}
+	leader := leaderOf(rts, live) == l.me.UUID
+	l.setLeader(s, leader)
+	if leader {
+		if rts, err = l.distribute(ctx, s, rts, live, held); err != nil {
+			return -1, err
+		}
+	} else {
+		s.shortfall = 0
+	}
+	rt := rts[mine()]
+	s.rt = &rt
+	return max(rt.RequestNum, 0), nil
+}
+
+// follow stops and starts units to match req (see resize), unless a failed
+// start of this configuration waits for its retry, and then runs the
+// probation of a failed start.
+func (l *loop) follow(s *strat, req int, now time.Time, key string, start func(int) (*unit, error), prepErr error) {
+	f := l.f
+	stop, more := resize(views(s.units), req)
+	for _, k := range stop {
+		u := s.units[k]
+		f.log.Info("stopping "+u.name(), "strategy", s.name, "requestNum", req)
+		u.stop(errStopped)
+	}
+	if more > 0 {
+		s.healthyAt = time.Time{}
+		switch {
+		case prepErr != nil:
+			if s.mayStart(now, "") {
+				l.fail(s, prepErr, now, "")
+			}
+		case s.mayStart(now, key):
+			for ; more > 0; more-- {
+				u, err := start(s.copies + 1)
+				if errors.Is(err, errHold) {
+					break
+				}
+				if err != nil {
+					l.fail(s, err, now, key)
+					break
+				}
+				if u.mgr == nil {
+					s.copies++
+				}
+				s.units = append(s.units, u)
+				f.log.Info("started "+u.name(), "strategy", s.name, "requestNum", req)
+			}
+		}
+	}
+	var reset bool
+	if s.startRetry, reset = s.probation(req, len(s.units), now, f.cfg.RetryMin); reset {
+		s.bo.Reset()
+	}
+}
+
+// views returns what the decisions need of units.
+func views(units []*unit) []unitView {
+	out := make([]unitView, len(units))
+	for i, u := range units {
+		out[i] = unitView{key: u.key, stopping: u.stopping}
+	}
+	return out
+}
+
+// prepare reads what a unit of s is started from: its key (a unit of
+// another key is restarted), and a function that starts one.
+func (l *loop) prepare(ctx context.Context, s *strat) (string, func(int) (*unit, error), error) {
+	f := l.f
+	d := s.def
+	switch d.Kind {
+	case schedule.KindSchedule:
+		base, ownSign, err := schedule.SplitRuntimeName(d.TaskName)
+		if err != nil {
+			return "", nil, err
+		}
+		tt, _, err := f.store.TaskType(ctx, base)
+		if err != nil {
+			return "", nil, fmt.Errorf("task type %q: %w", base, err)
+		}
+		runtime := schedule.RuntimeName(base, ownSign)
+		key := "Schedule|" + runtime + "|" + taskTypeKey(tt)
+		me := l.me.UUID
+		return key, func(int) (*unit, error) {
+			return f.startManager(d.StrategyName, key, tt, ownSign, me)
+		}, nil
+	case schedule.KindBean:
+		key := "Bean|" + d.TaskName + "|" + d.TaskParameter
+		task := f.task(d.TaskName)
+		if task == nil {
+			return key, nil, fmt.Errorf("%w: %q; register it with RegisterTask", ErrUnknownTask, d.TaskName)
+		}
+		g := l.guard
+		return key, func(n int) (*unit, error) {
+			parent, ok := g.context()
+			if !ok {
+				return nil, errHold
+			}
+			return f.startCopy(parent, d.StrategyName, key, task, d.TaskParameter, n), nil
+		}, nil
+	}
+	return "", nil, fmt.Errorf("%w: strategy %q: kind %q is not supported", schedule.ErrInvalid, d.StrategyName, d.Kind)
+}
+
+// taskTypeKey identifies a task type's configuration except its items and
+// its sts (pause/resume), which a running manager picks up by itself.
+func taskTypeKey(tt schedule.TaskType) string {
+	tt.TaskItems, tt.Sts = nil, ""
+	return fmt.Sprintf("%#v", tt)
+}
+
+func (l *loop) whyNot(s *strat) string {
+	switch {
+	case !s.exists:
+		return "strategy deleted"
+	case s.def.Sts == schedule.StsPause:
+		return "strategy paused"
+	case l.state.Stopped:
+		return "machine stopped by the operator"
+	default:
+		return "IPList does not admit this factory"
+	}
+}
+
+// reap removes the units that have returned; one that returned without
+// being asked to is a failed start.
+func (l *loop) reap(s *strat, now time.Time) {
+	kept := s.units[:0]
+	for _, u := range s.units {
+		if !u.exited() {
+			kept = append(kept, u)
+			continue
+		}
+		if err := u.failure(); err != nil && !u.stopping {
+			l.f.log.Warn(u.name()+" stopped by itself", "strategy", s.name, "err", firstLine(err.Error()))
+			l.fail(s, fmt.Errorf("%s: %w", u.what(), err), now, u.key)
+		} else {
+			l.f.log.Debug(u.name()+" returned", "strategy", s.name)
+		}
+		u.cancel(errStopped) // releases its context
+	}
+	clear(s.units[len(kept):])
+	s.units = kept
+}
+
+// fail records a failed start of key (see startRetry.failed), with the
+// strategy's next backoff.
+func (l *loop) fail(s *strat, err error, now time.Time, key string) {
+	d := s.bo.Next()
+	s.startRetry = s.failed(err, key, now, d)
+	l.f.metrics.StartFailed(s.name)
+	l.f.log.Warn("start failed; retrying", "strategy", s.name, "err", firstLine(err.Error()), "in", d)
+}
+
+func (l *loop) setLeader(s *strat, leader bool) {
+	if leader == s.leader {
+		return
+	}
+	s.leader = leader
+	l.f.metrics.StrategyLeader(s.name, leader)
+	if leader {
+		l.f.log.Info("distributing the strategy's thread groups (leader)", "strategy", s.name, "factory", l.me.UUID)
+	}
+}
