@@ -185,7 +185,7 @@ func sortItems(items []schedule.Item) {
 // mark's write (version-checked: the multi fails unless the mark is still at
 // mark.Version), and one create or version-checked set per item that
 // changes. Removed items stay as tombstones (sts REMOVED) so that their
-// epochs never restart.
+// epochs continue; new items start at the epoch floor (see epochFloor).
 //
 // A build too large for one multi (about 1 MiB, some 4,000 items) is split:
 // the items are written in chunks, each guarded and checking the mark's
