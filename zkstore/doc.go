@@ -90,7 +90,10 @@
 // that handed it out, and below the zxid of whatever deleted the item (a
 // delete of the item moves taskItem's pzxid, a delete of taskItem the
 // runtime's pzxid, a runtime created again has a newer czxid), which the
-// floor of the item's next life is at least: zxids are never reused. Epochs
+// floor of the item's next life is at least: zxids are never reused. (A
+// guarded build reads after its guard's registration, an unguarded one after
+// creating the runtime if missing, so neither reads from a server that has
+// not yet seen a delete.) Epochs
 // are thus large numbers (a zxid is the leader epoch << 32 | a counter).
 // Trees written before this rule keep their items' epochs, which continue
 // by one; the first re-creation of such an item starts above every zxid.

@@ -233,7 +233,7 @@ func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.
 		return schedule.Items{}, err
 	}
 
-	cur, exists, floor, err := s.readForBuild(ctx, taskType, dir)
+	cur, exists, floor, err := s.readForBuild(ctx, taskType, dir, guard != "")
 	if err != nil {
 		return schedule.Items{}, err
 	}
@@ -394,31 +394,28 @@ func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.
 }
 
 // readForBuild reads the items a build starts from and the epoch floor of
-// the items it creates (see epochFloor). A missing runtime is created first
-// (ErrNotFound without its task type), so that the floor is read from it;
-// one deleted again meanwhile is ErrConflict.
-func (s *Store) readForBuild(ctx context.Context, taskType, dir string) (cur schedule.Items, exists bool, floor int64, err error) {
-	read := func() error {
-		return s.retry(ctx, "items", dir, func() error {
-			var err error
-			cur, exists, floor, err = s.readItems(ctx, dir)
-			return err
-		}, nil)
+// the items it creates (see epochFloor). A guarded build reads what its
+// guard's registration has seen (ZooKeeper reads follow the session's own
+// writes), so a runtime deleted after it lost the guard too, and the build
+// fails on it. An unguarded build (an operator's) creates the runtime first
+// if missing (ErrNotFound without its task type): those writes pass through
+// the ZooKeeper leader, so the reads after them see every delete before.
+// A runtime missing at the read is ErrConflict.
+func (s *Store) readForBuild(ctx context.Context, taskType, dir string, guarded bool) (cur schedule.Items, exists bool, floor int64, err error) {
+	if !guarded {
+		if err := s.ensureRuntime(ctx, taskType); err != nil {
+			return cur, false, 0, err
+		}
 	}
-	if err := read(); err != nil {
-		return cur, false, 0, s.wrapErr("build items", dir, err)
-	}
-	if floor > 0 {
-		return cur, exists, floor, nil
-	}
-	if err := s.ensureRuntime(ctx, taskType); err != nil {
-		return cur, false, 0, err
-	}
-	if err := read(); err != nil {
+	if err := s.retry(ctx, "items", dir, func() error {
+		var err error
+		cur, exists, floor, err = s.readItems(ctx, dir)
+		return err
+	}, nil); err != nil {
 		return cur, false, 0, s.wrapErr("build items", dir, err)
 	}
 	if floor == 0 {
-		return cur, false, 0, opErr("build items", path.Dir(dir), schedule.ErrConflict, errors.New("the runtime was deleted during the build"))
+		return cur, false, 0, opErr("build items", path.Dir(dir), schedule.ErrConflict, errors.New("the runtime does not exist"))
 	}
 	return cur, exists, floor, nil
 }

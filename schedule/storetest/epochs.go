@@ -59,8 +59,10 @@ func testEpochsAfterTaskTypeDelete(e *env) {
 }
 
 // testEpochsAfterRuntimeDelete: deleting an ownSign runtime (as a leader
-// does once it has expired) and using the ownSign again does not restart
-// the epochs of its items, nor touch those of another runtime.
+// does once it has expired) and using the ownSign again, built by its
+// servers or by an operator (no guard) before any registers, does not
+// restart the epochs of its items, nor touch those of another runtime. An
+// unguarded build of a task type that does not exist is ErrNotFound.
 func testEpochsAfterRuntimeDelete(e *env) {
 	s := e.client()
 	e.createTaskType(s, e.name)
@@ -70,9 +72,18 @@ func testEpochsAfterRuntimeDelete(e *env) {
 
 	highest := map[schedule.ItemID]int64{}
 	for round := range epochRounds {
+		var snap schedule.Items
+		if round%2 == 1 {
+			// An operator's build (no guard) of the runtime that is gone.
+			var err error
+			snap, err = s.BuildItems(e.ctx, rt, "", schedule.ItemsMark{Version: schedule.AnyVersion}, []string{"0", "1", "2"})
+			require.NoError(e, err, "round %d: unguarded build of a deleted runtime", round)
+		}
 		A := e.registerServer(s, rt, "10.0.0.1").UUID
 		B := e.registerServer(s, rt, "10.0.0.2").UUID
-		snap := e.build(s, rt, A, "0", "1", "2")
+		if round%2 == 0 {
+			snap = e.build(s, rt, A, "0", "1", "2")
+		}
 		e.grantAll(s, rt, A, snap, highest, round, B, A)
 		for _, id := range []schedule.ServerID{A, B} {
 			require.NoError(e, s.UnregisterServer(e.ctx, rt, id))
@@ -82,6 +93,8 @@ func testEpochsAfterRuntimeDelete(e *env) {
 	}
 	require.Len(e, highest, 3)
 	assert.Equal(e, kept, e.item(e.items(s, e.name), "0"), "deleting %s changed an item of %s", rt, e.name)
+	_, err := s.BuildItems(e.ctx, e.name+"x$EPOCH", "", schedule.ItemsMark{Version: schedule.AnyVersion}, []string{"0"})
+	require.ErrorIs(e, err, schedule.ErrNotFound, "unguarded build without the task type")
 }
 
 // grantFirst grants the first item of snap to owner and returns it.
