@@ -68,7 +68,12 @@
 //
 // Non-guarantees. A deal that ignores its context can still run after the
 // fence; the epoch in processor.ItemsFromContext is there so that its writes
-// can be fenced by the user's own data store. Cluster time is as good as the
+// can be fenced by the user's own data store. Epochs never restart: every
+// grant of an item carries a larger epoch than every earlier grant of that
+// item, also across deletion and re-creation of the item, its ownSign
+// runtime or its task type (new items start above a ZooKeeper zxid, see
+// Item), so a data store may keep the highest epoch it has seen per item
+// forever. Cluster time is as good as the
 // calibration against ZooKeeper (see ClockInfo).
 //
 // All methods of Manager are safe for concurrent use.

@@ -146,9 +146,14 @@ const (
 //
 // CurServer owns the item; ReqServer, when set, is the server the leader wants
 // to own it next. Epoch is the fencing token of the current grant: every time
-// the item is granted to a (new) server, Epoch grows, and it never goes back,
-// even across removal and re-addition of the item (removed items are kept
-// with Sts = ItemRemoved).
+// the item is granted to a (new) server, Epoch grows by one, and it never goes
+// back, whatever happens to the item's node. Removed items are kept with Sts
+// = ItemRemoved and continue their epoch when added back; an item created
+// anew (first build, or after its task type or ownSign runtime was deleted)
+// starts at a floor the store takes from a counter that is never reused
+// (ZooKeeper's zxid), above every epoch ever handed out for an item of that
+// name. So epochs are large numbers, not counts of grants; compare them,
+// never assume they start at 1 or are dense.
 type Item struct {
 	ID        ItemID   `json:"id"`
 	CurServer ServerID `json:"cur_server"`

@@ -167,6 +167,10 @@ type ItemStore interface {
 	// already validated): it creates missing items, re-activates re-added ones
 	// (their epoch continues), marks items not in defs as ItemRemoved (keeping
 	// owner and epoch, so the owner can release at its batch boundary),
+	// gives the items it creates an epoch above every epoch ever handed out
+	// for an item of the same name in the same runtime (also one deleted
+	// with its task type or runtime: the store derives it from a counter
+	// it never reuses, such as ZooKeeper's zxid),
 	// updates parameters, and rewrites the mark — all in one atomic step that
 	// fails with ErrConflict if the mark's version is not mark.Version (use
 	// AnyVersion on first build) or if the guard server's node is gone. It
@@ -176,7 +180,11 @@ type ItemStore interface {
 	// version-checked step (ErrConflict if old.Version is stale or if the
 	// guard server's node is gone; an empty guard skips that check). If
 	// cur is non-empty and differs from old.CurServer, the epoch grows by one;
-	// otherwise it is kept. It returns the stored item.
+	// otherwise it is kept. It returns the stored item. Together with
+	// BuildItems's rule for new items: every grant of an item has a larger
+	// epoch than every earlier grant of an item of that name and runtime,
+	// across deletion and re-creation of the item, its runtime and its task
+	// type.
 	UpdateItem(ctx context.Context, taskType string, guard ServerID, old Item, cur, req ServerID) (Item, error)
 	// SetItemDesc rewrites an item's deal_desc (free text for operators); it
 	// never conflicts with ownership changes' meaning (it keeps owner and epoch).

@@ -45,7 +45,9 @@
 //     any other data, with schedule.ErrSchema. An existing root with no data
 //     is adopted.
 //   - Items are never deleted by a rebuild: an item no longer defined stays
-//     with sts "REMOVED", so that its epoch never restarts.
+//     with sts "REMOVED", so that its epoch continues when it comes back.
+//   - Epochs never restart, also when a task type or an ownSign runtime is
+//     deleted and created again: see Epochs below.
 //   - Times are RFC 3339 with milliseconds, in UTC.
 //
 // testdata/tree.golden pins the tree (paths, kinds, ACLs, data shapes); run
@@ -78,6 +80,26 @@
 // a create that ran on a newer session than the caller's (queued while
 // disconnected, sent after an expiry) is deleted and reported as
 // schedule.ErrSessionLost.
+//
+// # Epochs
+//
+// An item's epoch grows by one with every grant (a setData of its own), and
+// BuildItems creates an item with the epoch floor it read before the
+// create: the largest of the runtime node's mzxid and pzxid and taskItem's
+// pzxid. Every epoch handed out is therefore below the zxid of the write
+// that handed it out, and below the zxid of whatever deleted the item (a
+// delete of the item moves taskItem's pzxid, a delete of taskItem the
+// runtime's pzxid, a runtime created again has a newer czxid), which the
+// floor of the item's next life is at least: zxids are never reused. (A
+// guarded build reads after its guard's registration, an unguarded one after
+// creating the runtime if missing, so neither reads from a server that has
+// not yet seen a delete.) Epochs
+// are thus large numbers (a zxid is the leader epoch << 32 | a counter).
+// Trees written before this rule keep their items' epochs, which continue
+// by one; the first re-creation of such an item starts above every zxid.
+// Epochs are not carried over to a different ensemble (a new ZooKeeper
+// whose zxids start again) by copying nodes; a data store fencing by epoch
+// must then be reset too.
 //
 // # Sessions
 //
@@ -115,7 +137,8 @@
 // # Guarantees and non-guarantees
 //
 // Guaranteed: single atomic version-checked writes for ownership; fencing by
-// the guard's ephemeral node; epochs that never go back; errors that wrap the
+// the guard's ephemeral node; epochs that never go back, also across
+// deletion and re-creation (see Epochs); errors that wrap the
 // schedule sentinels (and the zk error) with the operation and the path;
 // undecodable data reported as schedule.ErrCorrupt naming the node, never
 // overwritten by a read.

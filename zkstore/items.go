@@ -26,7 +26,7 @@ func (s *Store) Items(ctx context.Context, taskType string) (schedule.Items, err
 	var snap schedule.Items
 	err = s.retry(ctx, "items", dir, func() error {
 		var err error
-		snap, _, err = s.readItems(ctx, dir)
+		snap, _, _, err = s.readItems(ctx, dir)
 		return err
 	}, nil)
 	if err != nil {
@@ -35,14 +35,17 @@ func (s *Store) Items(ctx context.Context, taskType string) (schedule.Items, err
 	return snap, nil
 }
 
-// readItems reads a snapshot; exists tells whether taskItem exists. The
-// stamp is read first, on its own round trip, so that the snapshot is at
-// least as new as the stamp it carries.
-func (s *Store) readItems(ctx context.Context, dir string) (snap schedule.Items, exists bool, err error) {
-	stamp, err := s.stamp(ctx, path.Dir(dir))
+// readItems reads a snapshot; exists tells whether taskItem exists, floor
+// is the epoch floor of items created after the read (see epochFloor; 0
+// when the runtime does not exist). The stamp is read first, on its own
+// round trip, so that the snapshot is at least as new as the stamp it
+// carries.
+func (s *Store) readItems(ctx context.Context, dir string) (snap schedule.Items, exists bool, floor int64, err error) {
+	rtStat, err := s.exists(ctx, path.Dir(dir))
 	if err != nil {
-		return snap, false, err
+		return snap, false, 0, err
 	}
+	stamp := stampOf(rtStat)
 	type markRes struct {
 		data []byte
 		stat *zk.Stat
@@ -55,7 +58,7 @@ func (s *Store) readItems(ctx context.Context, dir string) (snap schedule.Items,
 		d, st, err := s.get(mctx, dir)
 		mch <- markRes{d, st, err}
 	}) {
-		return snap, false, zk.ErrConnectionClosed
+		return snap, false, 0, zk.ErrConnectionClosed
 	}
 	names, cerr := s.children(ctx, dir)
 	var nodes []getResult
@@ -70,19 +73,20 @@ func (s *Store) readItems(ctx context.Context, dir string) (snap schedule.Items,
 	select {
 	case m = <-mch:
 	case <-ctx.Done():
-		return snap, false, ctx.Err()
+		return snap, false, 0, ctx.Err()
 	}
 	switch {
 	case errors.Is(m.err, zk.ErrNoNode) || errors.Is(cerr, zk.ErrNoNode):
-		return schedule.Items{}, false, nil
+		return schedule.Items{}, false, epochFloor(rtStat, nil), nil
 	case m.err != nil:
-		return snap, false, m.err
+		return snap, false, 0, m.err
 	case cerr != nil:
-		return snap, false, cerr
+		return snap, false, 0, cerr
 	}
+	floor = epochFloor(rtStat, m.stat)
 	mark, err := decodeMark(dir, m.data, m.stat.Version)
 	if err != nil {
-		return snap, true, err
+		return snap, true, floor, err
 	}
 	snap.Mark = mark
 	snap.Stamp = stamp
@@ -93,12 +97,36 @@ func (s *Store) readItems(ctx context.Context, dir string) (snap schedule.Items,
 		}
 		it, err := decodeItem(dir+"/"+n, schedule.ItemID(n), nodes[i].data, nodes[i].stat.Version)
 		if err != nil {
-			return snap, true, err
+			return snap, true, floor, err
 		}
 		snap.Items = append(snap.Items, it)
 	}
 	sortItems(snap.Items)
-	return snap, true, nil
+	return snap, true, floor, nil
+}
+
+// epochFloor is the epoch a task item created after rt and items (the
+// stats of the runtime node and of taskItem, nil if missing) were read
+// starts with: the largest zxid they show, 0 without a runtime.
+//
+// The rule it serves: an item's epoch grows by one per grant, each grant a
+// write of its own, and every item starts at the floor read before it was
+// created, so every epoch handed out for an item is below the zxid of the
+// write that handed it out, and so below the zxid of the item's deletion.
+// Whatever deleted it moved one of the zxids read here to at least that
+// zxid: a delete of the item moves the Pzxid of taskItem, a delete of
+// taskItem the runtime's Pzxid, and a runtime deleted and created again
+// has a Czxid (at most its Pzxid) above it. So a re-created item starts
+// above every epoch its earlier lives handed out; zxids are never reused.
+func epochFloor(rt, items *zk.Stat) int64 {
+	if rt == nil {
+		return 0
+	}
+	floor := max(rt.Mzxid, rt.Pzxid)
+	if items != nil {
+		floor = max(floor, items.Pzxid)
+	}
+	return floor
 }
 
 // ItemsStamp returns the runtime's items stamp: one exists on the runtime
@@ -131,10 +159,15 @@ func (s *Store) stamp(ctx context.Context, rt string) (schedule.ItemsStamp, erro
 	if err != nil {
 		return "", err
 	}
+	return stampOf(st), nil
+}
+
+// stampOf is the items stamp of a runtime node's stat (nil: missing).
+func stampOf(st *zk.Stat) schedule.ItemsStamp {
 	if st == nil {
-		return "", nil
+		return ""
 	}
-	return schedule.ItemsStamp(strconv.FormatInt(st.Mzxid, 16)), nil
+	return schedule.ItemsStamp(strconv.FormatInt(st.Mzxid, 16))
 }
 
 // bump is the operation, added last to every multi that writes items, that
@@ -152,7 +185,7 @@ func sortItems(items []schedule.Item) {
 // mark's write (version-checked: the multi fails unless the mark is still at
 // mark.Version), and one create or version-checked set per item that
 // changes. Removed items stay as tombstones (sts REMOVED) so that their
-// epochs never restart.
+// epochs continue; new items start at the epoch floor (see epochFloor).
 //
 // A build too large for one multi (about 1 MiB, some 4,000 items) is split:
 // the items are written in chunks, each guarded and checking the mark's
@@ -200,14 +233,9 @@ func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.
 		return schedule.Items{}, err
 	}
 
-	var cur schedule.Items
-	var exists bool
-	if err := s.retry(ctx, "items", dir, func() error {
-		var err error
-		cur, exists, err = s.readItems(ctx, dir)
-		return err
-	}, nil); err != nil {
-		return schedule.Items{}, s.wrapErr(op, dir, err)
+	cur, exists, floor, err := s.readForBuild(ctx, taskType, dir, guard != "")
+	if err != nil {
+		return schedule.Items{}, err
 	}
 	if !exists && mark.Version != schedule.AnyVersion {
 		return schedule.Items{}, opErr(op, dir, schedule.ErrConflict, fmt.Errorf("the items were never built, want mark version %d", mark.Version))
@@ -227,7 +255,7 @@ func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.
 		p := dir + "/" + string(d.ID)
 		old, ok := byID[d.ID]
 		if !ok {
-			it := schedule.Item{ID: d.ID, Sts: schedule.ItemActive, Parameter: d.Parameter}
+			it := schedule.Item{ID: d.ID, Sts: schedule.ItemActive, Parameter: d.Parameter, Epoch: floor}
 			data, err := encode(it)
 			if err != nil {
 				return schedule.Items{}, err
@@ -303,7 +331,6 @@ func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.
 	}
 
 	var lastRes []zk.MultiResponse
-	parentsMade := false
 	for i := 0; i < len(chunks); i++ {
 		isLast := i == len(chunks)-1
 		var verify func() (bool, error)
@@ -328,16 +355,6 @@ func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.
 		if errors.Is(err, errAppliedReread) {
 			snap, rerr := s.Items(ctx, taskType)
 			return snap, rerr
-		}
-		var fe *failedOp
-		if errors.As(err, &fe) && fe.path == dir && errors.Is(fe.err, zk.ErrNoNode) && !exists && !parentsMade {
-			// The runtime node is missing: create it, then try again.
-			parentsMade = true
-			if err := s.ensureRuntime(ctx, taskType); err != nil {
-				return schedule.Items{}, err
-			}
-			i--
-			continue
 		}
 		if err != nil {
 			return schedule.Items{}, s.buildErr(op, dir, err, taskType)
@@ -374,6 +391,33 @@ func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.
 	}
 	s.log.Debug("zkstore: built items", keyTask, taskType, "items", len(parsed), "writes", len(itemOps))
 	return schedule.Items{Mark: mark, Items: result, Stamp: stamp}, nil
+}
+
+// readForBuild reads the items a build starts from and the epoch floor of
+// the items it creates (see epochFloor). A guarded build reads what its
+// guard's registration has seen (ZooKeeper reads follow the session's own
+// writes), so a runtime deleted after it lost the guard too, and the build
+// fails on it. An unguarded build (an operator's) creates the runtime first
+// if missing (ErrNotFound without its task type): those writes pass through
+// the ZooKeeper leader, so the reads after them see every delete before.
+// A runtime missing at the read is ErrConflict.
+func (s *Store) readForBuild(ctx context.Context, taskType, dir string, guarded bool) (cur schedule.Items, exists bool, floor int64, err error) {
+	if !guarded {
+		if err := s.ensureRuntime(ctx, taskType); err != nil {
+			return cur, false, 0, err
+		}
+	}
+	if err := s.retry(ctx, "items", dir, func() error {
+		var err error
+		cur, exists, floor, err = s.readItems(ctx, dir)
+		return err
+	}, nil); err != nil {
+		return cur, false, 0, s.wrapErr("build items", dir, err)
+	}
+	if floor == 0 {
+		return cur, false, 0, opErr("build items", path.Dir(dir), schedule.ErrConflict, errors.New("the runtime does not exist"))
+	}
+	return cur, exists, floor, nil
 }
 
 // errAppliedReread says a multi that lost its connection took effect.

@@ -25,7 +25,10 @@
 // This directory is its own Go module, so the library's go.mod does not
 // carry the SQLite driver. Its test (go test ./... here) starts ZooKeeper,
 // three BASE workers and one TEST worker as processes, kills one BASE
-// worker with SIGKILL halfway, and checks every order.
+// worker with SIGKILL halfway, and checks every order; another deletes the
+// task type (delete --force) while workers run and applies it again. The
+// database keeps the highest epoch per item forever: that is sound because
+// epochs never restart, not even when the task type is deleted.
 package main
 
 import (

@@ -77,7 +77,10 @@
 //     mark; any other version when no mark exists is schedule.ErrConflict.
 //     Items whose definition did not change are not rewritten (their
 //     version stays).
-//   - UpdateItem computes the epoch from the stored item.
+//   - UpdateItem computes the epoch from the stored item. BuildItems starts
+//     new items at the server's write counter (every create, set and delete
+//     adds one; never reused, like ZooKeeper's zxid), so epochs never
+//     restart when a task type or runtime is deleted and created again.
 //   - SetItemDesc does not change the item's version.
 //   - UpdateStrategyRuntimes fails with schedule.ErrNotFound if one of the
 //     registrations is gone.

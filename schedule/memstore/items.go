@@ -140,7 +140,10 @@ func (c *Client) BuildItems(ctx context.Context, taskType string, guard schedule
 			continue
 		}
 		if !ok {
-			it = schedule.Item{ID: d.ID}
+			// A new item starts at the epoch floor: above every epoch
+			// ever handed out, also to an item of this name deleted
+			// before (see schedule.Item).
+			it = schedule.Item{ID: d.ID, Epoch: s.zxid}
 		}
 		it.Sts, it.Parameter = schedule.ItemActive, d.Parameter
 		data, err := encodeItem(path, it)

@@ -25,6 +25,10 @@ type Server struct {
 	// changes with every change and never repeats.
 	itemGen map[string]uint64
 	gen     uint64
+	// zxid counts the node writes (creates, sets, deletes) ever made, like
+	// ZooKeeper's zxid: it only grows and is never reused, whatever is
+	// deleted. New items take it as their epoch floor (see BuildItems).
+	zxid int64
 
 	stats counters
 }

@@ -240,6 +240,7 @@ func (s *Server) create(tx *txn, path string, data []byte, owner int64, sequenti
 	}
 	parent.children[name] = n
 	parent.cversion++
+	s.zxid++
 	if owner != 0 {
 		if sess := s.sessions[owner]; sess != nil {
 			sess.ephemerals[path] = struct{}{}
@@ -269,6 +270,7 @@ func (s *Server) set(tx *txn, path string, n *node, data []byte) {
 	n.data = clone(data)
 	n.version++
 	n.mtime = s.clock.Now()
+	s.zxid++
 	tx.touch(path, evData)
 }
 
@@ -285,6 +287,7 @@ func (s *Server) remove(tx *txn, path string) {
 	parent := s.lookup(parentPath)
 	delete(parent.children, name)
 	parent.cversion++
+	s.zxid++
 	if n.owner != 0 {
 		if sess := s.sessions[n.owner]; sess != nil {
 			delete(sess.ephemerals, path)

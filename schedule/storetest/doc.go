@@ -28,6 +28,10 @@
 //     written; a stale mark, a gone guard or a guard of another runtime are
 //     ErrConflict. An empty guard skips the guard check in UpdateItem and
 //     UpdateStrategyRuntimes.
+//   - Epochs: UpdateItem grows an item's epoch by one per grant; every grant
+//     has a larger epoch than every earlier grant of that item, also after
+//     DeleteTaskType, DeleteRuntime or removal from the item list and
+//     re-creation. The epoch a new item starts at is the store's choice.
 //   - UpdateStrategyRuntimes with a registration that is gone fails with
 //     ErrNotFound, nothing written.
 //   - A corrupt node fails reads with ErrCorrupt naming the node (TaskTypes

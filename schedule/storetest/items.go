@@ -46,7 +46,6 @@ func testItemsBuild(e *env) {
 	assert.Equal(e, []schedule.ItemID{"0", "1", "2", "10", "11", "a"}, itemIDs(snap), "natural order")
 	for _, it := range snap.Items {
 		assert.Equal(e, schedule.ItemActive, it.Sts, "item %s", it.ID)
-		assert.Zero(e, it.Epoch, "item %s", it.ID)
 		assert.Empty(e, it.CurServer, "item %s", it.ID)
 		assert.Empty(e, it.ReqServer, "item %s", it.ID)
 		assert.Empty(e, it.DealDesc, "item %s", it.ID)
@@ -59,7 +58,7 @@ func testItemsBuild(e *env) {
 	require.NoError(e, err)
 	i10, err := s.UpdateItem(e.ctx, e.name, srv.UUID, e.item(snap, "10"), srv.UUID, other.UUID)
 	require.NoError(e, err)
-	require.Equal(e, int64(1), i10.Epoch)
+	require.Equal(e, e.item(snap, "10").Epoch+1, i10.Epoch, "the first grant of a new item")
 
 	// Remove 10 and 11, give 1 a parameter.
 	defs2 := []string{"0:{TYPE=A,KIND=1}", "1:{X}", "2", "a"}
@@ -72,7 +71,7 @@ func testItemsBuild(e *env) {
 	assert.Equal(e, schedule.ItemRemoved, r10.Sts)
 	assert.Equal(e, srv.UUID, r10.CurServer, "a removed item keeps its owner")
 	assert.Equal(e, other.UUID, r10.ReqServer, "a removed item keeps its requested owner")
-	assert.Equal(e, int64(1), r10.Epoch, "a removed item keeps its epoch")
+	assert.Equal(e, i10.Epoch, r10.Epoch, "a removed item keeps its epoch")
 	assert.Equal(e, schedule.ItemRemoved, e.item(snap2, "11").Sts)
 	p1 := e.item(snap2, "1")
 	assert.Equal(e, "X", p1.Parameter)
@@ -90,11 +89,11 @@ func testItemsBuild(e *env) {
 	require.NoError(e, err)
 	a10 := e.item(snap3, "10")
 	assert.Equal(e, schedule.ItemActive, a10.Sts, "re-added item")
-	assert.Equal(e, int64(1), a10.Epoch, "re-added item")
+	assert.Equal(e, i10.Epoch, a10.Epoch, "re-added item")
 	assert.Equal(e, schedule.ItemRemoved, e.item(snap3, "11").Sts)
 	g10, err := s.UpdateItem(e.ctx, e.name, srv.UUID, a10, other.UUID, "")
 	require.NoError(e, err)
-	assert.Equal(e, int64(2), g10.Epoch, "the epoch of a re-added item continues")
+	assert.Equal(e, i10.Epoch+1, g10.Epoch, "the epoch of a re-added item continues")
 
 	// Invalid definitions: nothing written.
 	cur := e.items(s, e.name)
@@ -154,8 +153,8 @@ func testItemsBuildConflicts(e *env) {
 }
 
 // testItemEpochs: UpdateItem is compare-and-set on the item's version; the
-// epoch grows exactly when the item is granted to a server that is not its
-// current owner.
+// epoch grows by one exactly when the item is granted to a server that is
+// not its current owner, from the epoch floor the item was created with.
 func testItemEpochs(e *env) {
 	s := e.client()
 	e.createTaskType(s, e.name)
@@ -163,11 +162,12 @@ func testItemEpochs(e *env) {
 	B := e.registerServer(s, e.name, "10.0.0.2").UUID
 	snap := e.build(s, e.name, A, "0", "1")
 	it := e.item(snap, "0")
+	floor := it.Epoch
 
 	steps := []struct {
 		what      string
 		cur, req  schedule.ServerID
-		wantEpoch int64
+		wantEpoch int64 // above the floor
 	}{
 		{"grant to A", A, "", 1},
 		{"request B", A, B, 1},
@@ -181,7 +181,7 @@ func testItemEpochs(e *env) {
 	for _, st := range steps {
 		got, err := s.UpdateItem(e.ctx, e.name, A, it, st.cur, st.req)
 		require.NoError(e, err, st.what)
-		assert.Equal(e, st.wantEpoch, got.Epoch, "epoch after %s", st.what)
+		assert.Equal(e, floor+st.wantEpoch, got.Epoch, "epoch after %s", st.what)
 		assert.Equal(e, st.cur, got.CurServer, st.what)
 		assert.Equal(e, st.req, got.ReqServer, st.what)
 		assert.Equal(e, it.ID, got.ID, st.what)
