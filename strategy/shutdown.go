@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
@@ -81,8 +82,11 @@ func (l *loop) awaitUnits(ctx context.Context, canWrite bool) (stuck []string, w
 		}
 		s.rt = nil
 	}
+	start := f.clock.Now()
 	timer := f.clock.NewTimer(f.cfg.ShutdownTimeout)
 	defer timer.Stop()
+	tick := f.clock.NewTicker(stopLogEvery)
+	defer tick.Stop()
 	why = fmt.Sprintf("after %v", f.cfg.ShutdownTimeout)
 	for expired := false; ; {
 		running := 0
@@ -102,13 +106,26 @@ func (l *loop) awaitUnits(ctx context.Context, canWrite bool) (stuck []string, w
 			expired = true
 		case <-f.force:
 			expired, why = true, "at ForceStop"
+		case <-tick.C():
+			f.log.Info("stopping: waiting for managers and Bean copies to return (ForceStop, or a second signal with StopOnSignal, stops waiting)",
+				"running", strings.Join(l.runningUnits(), ", "),
+				"givesUpIn", (f.cfg.ShutdownTimeout - f.clock.Now().Sub(start)).Round(time.Millisecond))
 		}
 	}
+	return l.runningUnits(), why
+}
+
+// stopLogEvery is how often a stop that waits says what it waits for.
+const stopLogEvery = 5 * time.Second
+
+// runningUnits names the units that have not returned, sorted.
+func (l *loop) runningUnits() []string {
+	var names []string
 	for _, s := range l.strats {
 		for _, u := range s.units {
-			stuck = append(stuck, u.name())
+			names = append(names, u.name())
 		}
 	}
-	slices.Sort(stuck)
-	return stuck, why
+	slices.Sort(names)
+	return names
 }
