@@ -324,10 +324,10 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	m.mu.Lock()
 	m.session, m.finished = s, nil
 	m.mu.Unlock()
-	m.log.Info("server registered", "server", s.me, "session", fmt.Sprintf("%#x", sess.ID()))
 	m.updateStatus(func(st *Status) {
 		st.Server, st.Session, st.Owned, st.Releasing = s.me, SessionConnected, nil, nil
 	})
+	m.log.Info("server registered", "server", s.me, "session", fmt.Sprintf("%#x", sess.ID()), "window", work.windowName())
 	// The guard starts held (and fenced if the last session ended fenced);
 	// the first successful reconcile below lifts it.
 	guard := newFenceGuard(m, sess, work)

@@ -20,19 +20,20 @@ type workHost struct {
 	quit    chan struct{} // closed by the first stop
 	quitOne sync.Once
 
-	mu      sync.Mutex // guards the fields below
-	items   []processor.TaskItem
-	itemNum int
-	held    bool // session suspect: no fetching
-	paused  bool // the task type's sts is pause: no fetching, items kept
-	fenced  bool // deals cancelled, nothing runs
-	stopped bool
-	ws      windowView
-	proc    *processor.Processor
-	last    *processor.Processor // the processor that ran last: it may still drain
-	cancel  context.CancelFunc
-	done    chan struct{}
-	past    processor.Stats // totals of processors that have ended
+	mu        sync.Mutex // guards the fields below
+	items     []processor.TaskItem
+	itemNum   int
+	held      bool // session suspect: no fetching
+	paused    bool // the task type's sts is pause: no fetching, items kept
+	fenced    bool // deals cancelled, nothing runs
+	stopped   bool
+	ws        windowView
+	windowSet bool // ws was set once (the window's state at start)
+	proc      *processor.Processor
+	last      *processor.Processor // the processor that ran last: it may still drain
+	cancel    context.CancelFunc
+	done      chan struct{}
+	past      processor.Stats // totals of processors that have ended
 	// exited is closed once every goroutine of the last processor has
 	// returned; a new one never starts before (no two processors at once,
 	// even when a deal ignored its context past the shutdown timeout).
@@ -169,12 +170,19 @@ func (m *Manager) windowMessage(st windowState, noData bool) string {
 // applyWindow starts or stops the processor to match the window.
 func (w *workHost) applyWindow(st windowState, noData bool, msg string) {
 	w.mu.Lock()
-	wasOpen := w.ws.state.Open
-	w.ws = windowView{state: st, noData: noData, message: msg}
+	wasOpen, first := w.ws.state.Open, !w.windowSet
+	w.ws, w.windowSet = windowView{state: st, noData: noData, message: msg}, true
 	w.mu.Unlock()
-	if st.Open != wasOpen {
+	changed := st.Open != wasOpen
+	if changed {
 		w.m.metrics.WindowChanged(w.m.runtime, st.Open)
-		w.m.log.Info("permit window "+map[bool]string{true: "opened", false: "closed"}[st.Open], "reason", msg)
+	}
+	// The window's state at start is logged with the registration
+	// ("server registered ... window=closed"), where the server id is
+	// known, or here if it comes after the registration.
+	if id := w.m.Status().Server; (changed && !first) || (first && id != "") {
+		w.m.log.Info("permit window "+map[bool]string{true: "opened", false: "closed"}[st.Open], "reason", msg,
+			"server", id)
 	}
 	if st.Open {
 		w.startProcessor()
@@ -402,6 +410,17 @@ func (w *workHost) isFenced() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.fenced
+}
+
+// windowName is the window's state for the registration's log line.
+func (w *workHost) windowName() string {
+	w.mu.Lock()
+	set := w.windowSet
+	w.mu.Unlock()
+	if !set {
+		return "not known yet"
+	}
+	return w.windowState().name()
 }
 
 func (w *workHost) windowState() windowView {

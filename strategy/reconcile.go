@@ -259,7 +259,7 @@ func (l *loop) follow(s *strat, req int, now time.Time, key string, start func(i
 					s.copies++
 				}
 				s.units = append(s.units, u)
-				f.log.Info("started "+u.name(), "strategy", s.name, "requestNum", req)
+				f.log.Info("started "+u.name(), "strategy", s.name, "unit", fmt.Sprintf("%d/%d", len(s.units), req))
 			}
 		}
 	}

@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/fakeclock"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/memstore"
 )
 
 // logBook is a slog.Handler that keeps the messages at Info and above.
@@ -24,8 +26,13 @@ func newLogBook() logBook { return logBook{mu: &sync.Mutex{}, msgs: &[]string{}}
 
 func (b logBook) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
 func (b logBook) Handle(_ context.Context, r slog.Record) error {
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
 	b.mu.Lock()
-	*b.msgs = append(*b.msgs, r.Message)
+	*b.msgs = append(*b.msgs, line)
 	b.mu.Unlock()
 	return nil
 }
@@ -43,6 +50,46 @@ func (b logBook) matching(s string) []string {
 		}
 	}
 	return out
+}
+
+// Window lines name the server: two thread groups of one task type in one
+// process must not log identical lines. The state at start is part of the
+// registration line.
+func TestWindowLogsNameTheServer(t *testing.T) {
+	clk := fakeclock.New(time.Date(2026, 11, 21, 8, 59, 0, 0, time.UTC))
+	srv := memstore.New(memstore.WithClock(clk))
+	obs := srv.Connect()
+	t.Cleanup(func() { _ = obs.Close() })
+	tt := testTaskType("windowlog", 2)
+	tt.PermitRunStartTime, tt.PermitRunEndTime = "0 0 9 * * ?", "0 0 10 * * ?"
+	createTaskType(t, obs, tt)
+	book := newLogBook()
+	rec := newRecorder()
+	b := backend{clock: clk, open: func(t testing.TB) schedule.Store {
+		c := srv.Connect()
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}}
+	var ids []schedule.ServerID
+	for _, name := range []string{"m1", "m2"} {
+		r := startManagerSign(t, b, b.open(t), tt, name, "", rec.deal(name, time.Millisecond), schedule.WithLogger(slog.New(book)))
+		require.Eventually(t, func() bool { return r.m.Status().Server != "" }, 10*time.Second, time.Millisecond)
+		ids = append(ids, r.m.Status().Server)
+	}
+	for _, id := range ids {
+		require.Eventually(t, func() bool {
+			reg := book.matching("server registered server=" + string(id) + " ")
+			later := book.matching("permit window closed reason=window closed server=" + string(id))
+			return len(reg) == 1 && (strings.HasSuffix(reg[0], "window=closed") || len(later) == 1)
+		}, 10*time.Second, time.Millisecond, "the window's state at start is logged with the server id: %v", book.matching(""))
+	}
+	clk.Advance(61 * time.Second) // 09:00:01: the window opens
+	for _, id := range ids {
+		require.Eventually(t, func() bool {
+			return len(book.matching("permit window opened reason=window open server="+string(id))) == 1
+		},
+			10*time.Second, time.Millisecond, "server %s logs its window with its id", id)
+	}
 }
 
 // The leader's logs say what happens to a vanished server's items: nothing
