@@ -32,6 +32,7 @@ func (f *fakeSess) Changed() <-chan struct{} {
 }
 func (f *fakeSess) Done() <-chan struct{} { return f.done }
 func (f *fakeSess) Err() error            { return nil }
+func (f *fakeSess) Alive() bool           { return f.State() == SessionConnected }
 func (f *fakeSess) set(st SessionState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
