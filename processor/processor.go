@@ -23,7 +23,7 @@ type Processor struct {
 	env     env
 	log     *slog.Logger
 	clock   Clock
-	metrics Metrics // nil: none
+	metrics Metrics     // nil: none
 	lease   func() bool // nil: always valid
 
 	// gen is bumped by Fence and by shutdown: a goroutine drops, unexecuted,
