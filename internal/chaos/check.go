@@ -74,7 +74,7 @@ type Result struct {
 	// fetch under a superseded epoch, after a resume or not.
 	ResumedStarts, ResumedFetches, StaleFetches int
 	MaxEpoch                                    int64
-	Violations      []Violation
+	Violations                                  []Violation
 }
 
 // Checks names the checks, for the summary.

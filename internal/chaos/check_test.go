@@ -65,10 +65,10 @@ func withFetches(logs []WorkerLog, fs ...Fetch) []WorkerLog {
 func TestCheck(t *testing.T) {
 	frozenW1 := []Freeze{{Worker: "w1.1", From: 15, To: 1000}}
 	tests := []struct {
-		name    string
-		in      Input
-		want    map[string]int // violations per check
-		frozen  int
+		name   string
+		in     Input
+		want   map[string]int // violations per check
+		frozen int
 		// started after a SIGCONT under a superseded epoch
 		resumed, resumedFetches int
 		inProof                 string // a substring of the evidence
