@@ -77,7 +77,9 @@ func TestLeaseLapse(t *testing.T) {
 			p.SetItems(items("0"))
 			start(t, p)
 
-			eventually(t, func() bool { s := p.Stats(); return s.Lapsed+s.Succeeded >= 10 }, "the first fetch's records finished")
+			// Metrics hear of a drop after the stats count it.
+			eventually(t, func() bool { s := p.Stats(); return s.Lapsed+s.Succeeded >= 10 && rec.get(DropLapsed) == int(s.Lapsed) },
+				"the first fetch's records finished")
 			mu.Lock()
 			require.Equal(t, []int{0}, executed, "records started under a lapsed lease")
 			mu.Unlock()
