@@ -67,7 +67,17 @@ func (x *session) Alive() bool {
 		return false
 	}
 	s := x.store
-	return s.mono()-time.Duration(s.lastRecv.Load()) <= x.timeout/3
+	return s.monoNow()-time.Duration(s.lastRecv.Load()) <= x.timeout/3
+}
+
+// monoNow is mono with a single read of the monotonic clock when the store
+// runs on the system clock (time.Since reads only that one; Now reads the
+// wall clock too), for the lease, which is asked before every record.
+func (s *Store) monoNow() time.Duration {
+	if s.clock == schedule.SystemClock() {
+		return time.Since(s.start)
+	}
+	return s.mono()
 }
 
 func (x *session) Err() error {
