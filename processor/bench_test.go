@@ -25,6 +25,7 @@ type benchCase struct {
 	threads int
 	execNum int
 	deal    time.Duration // 0: empty deal
+	lease   bool          // WithLease, as the manager passes it
 }
 
 func (c benchCase) name() string {
@@ -36,7 +37,11 @@ func (c benchCase) name() string {
 	if c.deal > 0 {
 		deal = c.deal.String()
 	}
-	return fmt.Sprintf("%s/%s/deal=%s/threads=%d", c.mode, kind, deal, c.threads)
+	name := fmt.Sprintf("%s/%s/deal=%s/threads=%d", c.mode, kind, deal, c.threads)
+	if c.lease {
+		name += "/lease"
+	}
+	return name
 }
 
 func BenchmarkProcessor(b *testing.B) {
@@ -56,6 +61,55 @@ func BenchmarkProcessor(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name(), func(b *testing.B) { benchProcessor(b, c) })
+	}
+}
+
+// BenchmarkProcessorLease is the empty-deal part of BenchmarkProcessor with
+// the lease asked before every fetch and every record, through the same
+// path as in production: the work host's atomic pointer to the session, then
+// the session's Alive (an atomic flag, a clock read, an atomic load).
+func BenchmarkProcessorLease(b *testing.B) {
+	cases := []benchCase{
+		{mode: NotSleep, threads: 1, lease: true},
+		{mode: NotSleep, threads: 2, lease: true},
+		{mode: NotSleep, threads: 4, lease: true},
+		{mode: Sleep, threads: 1, lease: true},
+		{mode: Sleep, threads: 2, lease: true},
+		{mode: Sleep, threads: 4, lease: true},
+		{mode: NotSleep, multi: true, execNum: 10, threads: 2, lease: true},
+		{mode: Sleep, multi: true, execNum: 10, threads: 2, lease: true},
+	}
+	for _, c := range cases {
+		b.Run(c.name(), func(b *testing.B) { benchProcessor(b, c) })
+	}
+}
+
+// benchSession has the lease of a ZooKeeper session on the system clock:
+// not ended, and the last answer younger than the threshold on the
+// monotonic clock (one read of it).
+type benchSession struct {
+	over      atomic.Bool
+	lastRecv  atomic.Int64
+	start     time.Time
+	threshold time.Duration
+}
+
+func (s *benchSession) Alive() bool {
+	if s.over.Load() {
+		return false
+	}
+	return time.Since(s.start)-time.Duration(s.lastRecv.Load()) <= s.threshold
+}
+
+type aliver interface{ Alive() bool }
+
+// benchLease returns the lease as the work host builds it.
+func benchLease() func() bool {
+	var cur atomic.Pointer[struct{ s aliver }]
+	cur.Store(&struct{ s aliver }{&benchSession{start: time.Now(), threshold: time.Hour}})
+	return func() bool {
+		l := cur.Load()
+		return l != nil && l.s.Alive()
 	}
 }
 
@@ -94,7 +148,11 @@ func benchProcessor(b *testing.B, c benchCase) {
 	cfg.PauseWhenNoData = true // the end of the data ends the run
 	done := make(chan struct{})
 	cfg.OnPause = func(PauseReason) { close(done) }
-	p, err := New(d, cfg, WithLogger(slog.New(slog.DiscardHandler)))
+	opts := []Option{WithLogger(slog.New(slog.DiscardHandler))}
+	if c.lease {
+		opts = append(opts, WithLease(benchLease()))
+	}
+	p, err := New(d, cfg, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

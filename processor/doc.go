@@ -16,7 +16,9 @@
 // boundary (Release), fences it when its session is in doubt (Fence, Unfence),
 // learns that the data ran out (Config.OnNoData, Config.PauseWhenNoData with
 // Config.OnPause, Config.FetchDataCountEachSchedule) and reads its statistics
-// (Stats, Status, DealInfoDesc, and a Metrics receiver).
+// (Stats, Status, DealInfoDesc, and a Metrics receiver). It also hands the
+// processor its session's lease (WithLease), which the processor asks itself,
+// synchronously, before every fetch and every record.
 //
 //   - SLEEP (Sleep): the goroutines share one queue. When it is empty, the
 //     last goroutine to go idle calls SelectTasks while the others wait, so no
@@ -36,14 +38,19 @@
 // # Guarantees
 //
 //   - Each record SelectTasks returns is executed at most once by this
-//     processor, and exactly once unless Fence or shutdown drops it first
-//     (Stats.Fenced, Stats.Dropped). NOTSLEEP never executes two records with
+//     processor, and exactly once unless Fence, shutdown or a lapsed lease
+//     drops it first (Stats.Fenced, Stats.Dropped, Stats.Lapsed). NOTSLEEP never executes two records with
 //     equal keys at the same time. SLEEP never calls SelectTasks while a
 //     goroutine of the group executes. A multi deal gets at most
 //     ExecuteNumber records per call, all from one fetch.
 //   - Release(ids) closes its channel only after every record fetched with
 //     any of those items is finished: the handover waits for the batch, and
 //     nothing fetched is lost (docs/DESIGN.md, guarantee 4).
+//   - With WithLease, no SelectTasks call and no record (or batch) starts
+//     while the lease reports false: a process resumed after a freeze longer
+//     than its session starts nothing new, before any other goroutine has
+//     noticed. The records queued meanwhile are dropped; deals already
+//     running are not stopped by the lease (Fence does that).
 //   - The ctx of a deal call is cancelled at Fence and when Run's shutdown
 //     timeout expires; ItemsFromContext(ctx) gives the items and epochs of the
 //     fetch, so a deal can fence its own writes.
@@ -63,8 +70,8 @@
 //
 //   - No retry: a failed record is processed again only if a later
 //     SelectTasks returns it, as in TBSchedule. Mark records done in Execute.
-//   - Records dropped by Fence or shutdown are not executed here; the next
-//     owner of their items fetches them.
+//   - Records dropped by Fence, shutdown or a lapsed lease are not executed
+//     here; the next owner of their items fetches them.
 //   - Dedupe covers one processor. Across servers, item ownership (package
 //     schedule) and epochs keep work apart.
 //

@@ -23,7 +23,8 @@ type Processor struct {
 	env     env
 	log     *slog.Logger
 	clock   Clock
-	metrics Metrics // nil: none
+	metrics Metrics     // nil: none
+	lease   func() bool // nil: always valid
 
 	// gen is bumped by Fence and by shutdown: a goroutine drops, unexecuted,
 	// the records of a fetch made in an older generation.
@@ -114,6 +115,7 @@ type options struct {
 	log     *slog.Logger
 	clock   Clock
 	metrics Metrics
+	lease   func() bool
 }
 
 // WithLogger sets the logger; default slog.Default(). The manager passes one
@@ -125,6 +127,17 @@ func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
 
 // WithMetrics sets the receiver of the processor's events; default none.
 func WithMetrics(m Metrics) Option { return func(o *options) { o.metrics = m } }
+
+// WithLease makes the processor ask valid before every SelectTasks call and
+// before handing every record (or batch) to the deal. While it reports false
+// nothing new starts: no fetch, no record; the queued records are dropped
+// (Stats.Lapsed, DropLapsed) for the items' next owner to fetch again, and
+// the fetcher looks again every few milliseconds of the Clock. Deals already
+// running go on (Fence cancels them). valid is called on the processor's
+// goroutines, often: it must be cheap and must not block. The manager passes
+// its session's lease (schedule.Session.Alive). Default (nil): always valid,
+// at no cost.
+func WithLease(valid func() bool) Option { return func(o *options) { o.lease = valid } }
 
 // New returns a processor running deal with cfg. It fails, naming every
 // problem, when cfg is invalid (ErrInvalid), when the deal was built from nil
@@ -168,6 +181,7 @@ func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
 		log:     o.log,
 		clock:   o.clock,
 		metrics: o.metrics,
+		lease:   o.lease,
 		kick:    make(chan struct{}, 1),
 		exited:  make(chan struct{}),
 
@@ -175,7 +189,7 @@ func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
 	}
 	close(p.exited)
 	p.cond.L = &p.mu
-	p.env = env{ownSign: cfg.OwnSign, execNum: 1, dedupe: cfg.Type == NotSleep, gen: &p.gen, log: o.log}
+	p.env = env{ownSign: cfg.OwnSign, execNum: 1, dedupe: cfg.Type == NotSleep, gen: &p.gen, lease: o.lease, log: o.log}
 	if strings.HasPrefix(info.desc, "multi") {
 		p.env.execNum = cfg.ExecuteNumber
 	}
@@ -540,6 +554,14 @@ func (p *Processor) waitLocked(pred func(*fetchRec) bool) <-chan struct{} {
 
 // dropQueuedLocked drops the records not yet handed out and returns how many.
 func (p *Processor) dropQueuedLocked() int {
+	n := p.takeQueuedLocked()
+	p.countDropLocked(n)
+	return n
+}
+
+// takeQueuedLocked finishes the records not yet handed out, unexecuted and
+// uncounted, and returns how many.
+func (p *Processor) takeQueuedLocked() int {
 	f := p.cur
 	if f == nil {
 		return 0
@@ -548,7 +570,6 @@ func (p *Processor) dropQueuedLocked() int {
 	p.run.forget(f.data, f.next, f.n)
 	f.next = f.n
 	p.cur = nil
-	p.countDropLocked(n)
 	p.finishRecordsLocked(f, n)
 	return n
 }

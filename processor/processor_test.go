@@ -862,9 +862,9 @@ func TestSetTaskItemNum(t *testing.T) {
 
 func TestStatsAdd(t *testing.T) {
 	t0 := time.Unix(100, 0)
-	a := Stats{FetchCalls: 1, FetchErrors: 2, Fetched: 3, Succeeded: 4, Failed: 5, Panics: 6, DealTime: 7, DuplicatesSuppressed: 8, Fenced: 9, Dropped: 10, LastFetch: t0}
-	b := Stats{FetchCalls: 10, FetchErrors: 20, Fetched: 30, Succeeded: 40, Failed: 50, Panics: 60, DealTime: 70, DuplicatesSuppressed: 80, Fenced: 90, Dropped: 100, LastFetch: t0.Add(time.Second)}
-	want := Stats{FetchCalls: 11, FetchErrors: 22, Fetched: 33, Succeeded: 44, Failed: 55, Panics: 66, DealTime: 77, DuplicatesSuppressed: 88, Fenced: 99, Dropped: 110, LastFetch: t0.Add(time.Second)}
+	a := Stats{FetchCalls: 1, FetchErrors: 2, Fetched: 3, Succeeded: 4, Failed: 5, Panics: 6, DealTime: 7, DuplicatesSuppressed: 8, Fenced: 9, Dropped: 10, Lapsed: 11, LastFetch: t0}
+	b := Stats{FetchCalls: 10, FetchErrors: 20, Fetched: 30, Succeeded: 40, Failed: 50, Panics: 60, DealTime: 70, DuplicatesSuppressed: 80, Fenced: 90, Dropped: 100, Lapsed: 110, LastFetch: t0.Add(time.Second)}
+	want := Stats{FetchCalls: 11, FetchErrors: 22, Fetched: 33, Succeeded: 44, Failed: 55, Panics: 66, DealTime: 77, DuplicatesSuppressed: 88, Fenced: 99, Dropped: 110, Lapsed: 121, LastFetch: t0.Add(time.Second)}
 	assert.Equal(t, want, a.Add(b))
 	assert.Equal(t, want, b.Add(a))
 	assert.Equal(t, a, a.Add(Stats{}))

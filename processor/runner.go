@@ -16,8 +16,12 @@ type env struct {
 	execNum int
 	dedupe  bool           // NOTSLEEP: admit and forget keys
 	gen     *atomic.Uint64 // current generation; records of an older one are dropped
+	lease   func() bool    // WithLease; nil: always valid
 	log     *slog.Logger
 }
+
+// valid tells whether a record of generation gen may start now.
+func (e *env) valid(gen uint64) bool { return e.gen.Load() == gen && (e.lease == nil || e.lease()) }
 
 // runner is the erased, per-processor engine of one deal: it holds the typed
 // records of each fetch (data) and, for NOTSLEEP, the set of in-flight keys.
@@ -38,7 +42,8 @@ type runner interface {
 	// Called with the processor's lock held.
 	admit(data any) (kept, dups int)
 	// run executes records [lo, hi) of data, batching for a multi deal, and
-	// stops early when the generation moves away from gen. No lock held.
+	// stops early when the generation moves away from gen or the lease
+	// lapses. No lock held.
 	run(ctx context.Context, data any, lo, hi int, gen uint64) execResult
 	// forget removes records [lo, hi) from the in-flight set. Lock held.
 	forget(data any, lo, hi int)
@@ -216,7 +221,7 @@ func (r *runnerK[T, K]) run(ctx context.Context, data any, lo, hi int, gen uint6
 	b := data.(*batch[T, K])
 	if r.spec.one != nil {
 		for i := lo; i < hi; i++ {
-			if r.env.gen.Load() != gen {
+			if !r.env.valid(gen) {
 				return res
 			}
 			res.done++
@@ -231,7 +236,7 @@ func (r *runnerK[T, K]) run(ctx context.Context, data any, lo, hi int, gen uint6
 	}
 	n := r.env.execNum
 	for i := lo; i < hi; i += n {
-		if r.env.gen.Load() != gen {
+		if !r.env.valid(gen) {
 			return res
 		}
 		j := min(i+n, hi)

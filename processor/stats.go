@@ -32,6 +32,9 @@ type Stats struct {
 	Fenced int64
 	// Dropped counts fetched records dropped unexecuted at shutdown.
 	Dropped int64
+	// Lapsed counts fetched records dropped unexecuted because the lease
+	// (WithLease) had lapsed when their turn came.
+	Lapsed int64
 	// LastFetch is when the last SelectTasks call started; zero before the first.
 	LastFetch time.Time
 }
@@ -57,6 +60,7 @@ func (s Stats) Add(o Stats) Stats {
 	s.DuplicatesSuppressed += o.DuplicatesSuppressed
 	s.Fenced += o.Fenced
 	s.Dropped += o.Dropped
+	s.Lapsed += o.Lapsed
 	if o.LastFetch.After(s.LastFetch) {
 		s.LastFetch = o.LastFetch
 	}
@@ -84,6 +88,8 @@ const (
 	DropFenced DropReason = "fenced"
 	// DropStopped: Run's context was cancelled.
 	DropStopped DropReason = "stopped"
+	// DropLapsed: the lease (WithLease) had lapsed.
+	DropLapsed DropReason = "lease lapsed"
 )
 
 // Status is a snapshot of a processor.

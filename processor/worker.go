@@ -46,8 +46,30 @@ func (p *Processor) mayFetchLocked() bool {
 	return !p.stopping && !p.fenced && p.paused == "" && len(p.items) > 0
 }
 
-// executeLocked takes a chunk of the queue and executes it.
+// leaseRetry is how often a fetcher looks at a lapsed lease again.
+const leaseRetry = 10 * time.Millisecond
+
+// leaseValid asks the lease (WithLease). Called with mu held; the lease is
+// cheap and does not block.
+func (p *Processor) leaseValid() bool { return p.lease == nil || p.lease() }
+
+// dropLapsedLocked drops the queue because the lease lapsed.
+func (p *Processor) dropLapsedLocked() {
+	n := p.takeQueuedLocked()
+	p.stats.Lapsed += int64(n)
+	p.mu.Unlock()
+	p.log.Warn("processor: lease lapsed: queued records dropped", "ownSign", p.cfg.OwnSign, "dropped", n)
+	p.mDropped(n, DropLapsed)
+	p.mu.Lock()
+}
+
+// executeLocked takes a chunk of the queue and executes it, unless the lease
+// lapsed: then it drops the queue.
 func (p *Processor) executeLocked(w *worker) {
+	if !p.leaseValid() {
+		p.dropLapsedLocked()
+		return
+	}
 	f := p.cur
 	avail := f.n - f.next
 	n := min(max(avail/(2*p.cfg.ThreadNumber), 1), maxChunk)
@@ -68,13 +90,15 @@ func (p *Processor) executeLocked(w *worker) {
 	d := p.clock.Now().Sub(start)
 	p.mDealt(res.ok, res.failed, d)
 	dropped := n - res.done
-	if dropped > 0 {
-		reason := DropFenced
-		if p.stopped.Load() {
-			reason = DropStopped
-		}
-		p.mDropped(dropped, reason)
+	reason := DropFenced
+	switch {
+	case dropped == 0:
+	case p.stopped.Load():
+		reason = DropStopped
+	case p.gen.Load() == f.gen:
+		reason = DropLapsed // the generation held: the lease stopped the run
 	}
+	p.mDropped(dropped, reason)
 
 	p.mu.Lock()
 	p.busy--
@@ -84,7 +108,9 @@ func (p *Processor) executeLocked(w *worker) {
 	st.Failed += int64(res.failed)
 	st.Panics += int64(res.panics)
 	st.DealTime += d
-	if dropped > 0 {
+	if reason == DropLapsed {
+		st.Lapsed += int64(dropped)
+	} else if dropped > 0 {
 		p.countDropLocked(dropped)
 	}
 	p.run.forget(f.data, lo, hi)
@@ -106,6 +132,11 @@ func (p *Processor) fetchLocked(w *worker) {
 		if !p.mayFetchLocked() || isDone(w.done) {
 			return
 		}
+	}
+	if !p.leaseValid() {
+		// No fetch under a lapsed lease; keep the fetch turn and look again.
+		p.sleepLocked(leaseRetry, w.done)
+		return
 	}
 
 	items := slices.Clone(p.items)

@@ -50,7 +50,12 @@
 // successful read has proved the session alive. After an expiry it registers
 // again under a new session: at once if it had registered under the lost
 // one, otherwise after a backoff, so that a store handing out a session
-// that is already dead is not asked again in a busy loop.
+// that is already dead is not asked again in a busy loop. Besides, the
+// processor asks the session's lease (Session.Alive, judged on the
+// monotonic clock at the call) before every fetch and every record: a process resumed after a freeze longer than its
+// session starts no new work, although its goroutines that watch the
+// session have not run yet. A new session's lease counts only once a read of
+// servers and items under it succeeded.
 //
 // That alone is safe only while sessions end by silence. A session can also
 // be closed early by another client or an operator, while its server is cut

@@ -367,6 +367,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 				// Servers and items were just read on this session: it is
 				// alive and the items we process are ours.
 				guard.lift()
+				work.setLease(sess)
 			}
 			if retry != nil {
 				retry.Stop()
@@ -453,6 +454,7 @@ func (m *Manager) lockDelay(sess Session) time.Duration {
 // dropSession forgets everything owned under a lost session: the processor
 // is fenced (deal contexts cancelled, queues dropped) and holds no items.
 func (m *Manager) dropSession(s *session, work *workHost) {
+	work.setLease(nil)
 	work.setFenced(true)
 	work.setItems(nil)
 	m.updateStatus(func(st *Status) {

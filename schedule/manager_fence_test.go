@@ -17,6 +17,7 @@ import (
 )
 
 type fakeSess struct {
+	lapsed  atomic.Bool // the lease lapsed (State is not affected)
 	mu      sync.Mutex
 	st      SessionState
 	changed chan struct{}
@@ -36,6 +37,7 @@ func (f *fakeSess) Changed() <-chan struct{} {
 }
 func (f *fakeSess) Done() <-chan struct{} { return f.done }
 func (f *fakeSess) Err() error            { return nil }
+func (f *fakeSess) Alive() bool           { return !f.lapsed.Load() && f.State() == SessionConnected }
 func (f *fakeSess) set(st SessionState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -184,6 +186,7 @@ func TestReleaseWaitsForADrainingWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := newWorkHost(m)
+	w.setLease(newFakeSess())
 	w.setItems([]processor.TaskItem{{ID: "0", Epoch: 1}})
 	w.applyWindow(windowState{Open: true}, false, "open")
 	waitFor(t, running.Load, "deal running")
@@ -240,6 +243,7 @@ func TestStopWaitsForADrainingWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := newWorkHost(m)
+	w.setLease(newFakeSess())
 	w.setItems([]processor.TaskItem{{ID: "0", Epoch: 1}})
 	w.applyWindow(windowState{Open: true}, false, "open")
 	waitFor(t, running.Load, "deal running")
@@ -287,6 +291,7 @@ func TestStopWaitsForCancelledDeals(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := newWorkHost(m)
+	w.setLease(newFakeSess())
 	w.setItems([]processor.TaskItem{{ID: "0", Epoch: 1}})
 	w.applyWindow(windowState{Open: true}, false, "open")
 	waitFor(t, running.Load, "deal running")

@@ -80,6 +80,14 @@ type Session interface {
 	// Err is nil while the session lives, then ErrSessionLost (expired) or
 	// ErrClosed.
 	Err() error
+	// Alive reports whether the session's lease holds now: the session has
+	// not ended, and the server answered it recently enough (ZooKeeper: a
+	// request sent at most a third of the timeout ago, on the monotonic
+	// clock) that it cannot have expired. Unlike State, which a goroutine
+	// updates, it is judged at the call: a process resumed after a freeze
+	// sees false at once. Cheap (atomic loads and a clock read); callers
+	// check it before every fetch and every record.
+	Alive() bool
 }
 
 // Sessions gives the store's current session.

@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
@@ -19,6 +20,11 @@ type workHost struct {
 	noData  chan struct{} // coalescing: the processor found no data
 	quit    chan struct{} // closed by the first stop
 	quitOne sync.Once
+	// lease is the session whose lease (Session.Alive) gates every fetch
+	// and every record of the processor; nil: none yet, nothing starts. The
+	// session loop sets it once a read of servers and items under that
+	// session succeeded, and clears it when the session is dropped.
+	lease atomic.Pointer[leaseOf]
 
 	mu        sync.Mutex // guards the fields below
 	items     []processor.TaskItem
@@ -59,6 +65,26 @@ func (w windowView) name() string {
 	default:
 		return "closed"
 	}
+}
+
+// leaseOf boxes a Session for an atomic pointer.
+type leaseOf struct{ sess Session }
+
+// setLease makes sess's lease gate the processor (nil: nothing starts).
+func (w *workHost) setLease(sess Session) {
+	if sess == nil {
+		w.lease.Store(nil)
+		return
+	}
+	if l := w.lease.Load(); l == nil || l.sess != sess {
+		w.lease.Store(&leaseOf{sess: sess})
+	}
+}
+
+// leaseValid is the processor's lease: the current session's, judged now.
+func (w *workHost) leaseValid() bool {
+	l := w.lease.Load()
+	return l != nil && l.sess.Alive()
 }
 
 func newWorkHost(m *Manager) *workHost {
@@ -222,7 +248,8 @@ func (w *workHost) startProcessor() {
 	if m.window.noDataEnd {
 		cfg.OnNoData = func() { signal(w.noData) }
 	}
-	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.log), processor.WithClock(procClock{m.clock}))
+	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.log), processor.WithClock(procClock{m.clock}),
+		processor.WithLease(w.leaseValid))
 	if err != nil {
 		m.setError(err)
 		m.log.Error("starting the processor failed", "err", err)

@@ -30,6 +30,7 @@ func (s *guardSession) ID() int64              { return 7 }
 func (s *guardSession) Timeout() time.Duration { return 3 * time.Second }
 func (s *guardSession) Done() <-chan struct{}  { return nil }
 func (s *guardSession) Err() error             { return nil }
+func (s *guardSession) Alive() bool            { return s.State() == schedule.SessionConnected }
 func (s *guardSession) State() schedule.SessionState {
 	s.mu.Lock()
 	defer s.mu.Unlock()

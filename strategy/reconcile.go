@@ -305,10 +305,10 @@ func (l *loop) prepare(ctx context.Context, s *strat) (string, func(int) (*unit,
 		if task == nil {
 			return key, nil, fmt.Errorf("%w: %q; register it with RegisterTask", ErrUnknownTask, d.TaskName)
 		}
-		g := l.guard
+		g, sess := l.guard, l.sess
 		return key, func(n int) (*unit, error) {
 			parent, ok := g.context()
-			if !ok {
+			if !ok || !sess.Alive() { // no copy under a lapsed lease
 				return nil, errHold
 			}
 			return f.startCopy(parent, d.StrategyName, key, task, d.TaskParameter, n), nil

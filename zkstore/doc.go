@@ -115,6 +115,13 @@
 // silent server only after two thirds of it, too late for an owner that
 // must stop acting on its grants before its session can expire.
 //
+// Session.Alive is the same rule judged at the call, not by the probe loop:
+// the session has not ended and a request sent at most a third of the
+// timeout ago was answered (the lease runs from the send time of an
+// answered probe, and from the dial for the connect request: an answer read
+// late after a freeze does not extend it). A process resumed after a freeze
+// longer than that sees false at once, before the probe loop has run.
+//
 // # Watches
 //
 // Watch arms ZooKeeper watches (children of a directory, data of its

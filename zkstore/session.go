@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -17,6 +18,8 @@ type session struct {
 	store   *Store
 	id      int64
 	timeout time.Duration
+
+	over atomic.Bool // the session ended (readable without mu, for Alive)
 
 	mu      sync.Mutex // guards the fields below
 	state   schedule.SessionState
@@ -52,6 +55,30 @@ func (x *session) Changed() <-chan struct{} {
 }
 
 func (x *session) Done() <-chan struct{} { return x.done }
+
+// Alive is the lease: the session has not ended, and the last answer from
+// ZooKeeper (measured from the time its request was sent) is no older than a
+// third of the timeout, on the monotonic clock. It reads the clock itself, so
+// a process that was frozen sees its lease lapsed the moment it runs again,
+// before the probe loop has judged anything. Two atomic loads and a clock
+// read.
+func (x *session) Alive() bool {
+	if x.over.Load() {
+		return false
+	}
+	s := x.store
+	return s.monoNow()-time.Duration(s.lastRecv.Load()) <= x.timeout/3
+}
+
+// monoNow is mono with a single read of the monotonic clock when the store
+// runs on the system clock (time.Since reads only that one; Now reads the
+// wall clock too), for the lease, which is asked before every record.
+func (s *Store) monoNow() time.Duration {
+	if s.clock == schedule.SystemClock() {
+		return time.Since(s.start)
+	}
+	return s.mono()
+}
 
 func (x *session) Err() error {
 	x.mu.Lock()
@@ -91,6 +118,7 @@ func (x *session) end(st schedule.SessionState, err error) bool {
 		return false
 	}
 	x.state, x.err = st, err
+	x.over.Store(true)
 	close(x.changed)
 	x.changed = make(chan struct{})
 	close(x.done)
@@ -154,6 +182,7 @@ const errNotOurSession = sessionError("the session does not belong to this store
 type handshake struct {
 	sessionID int64
 	timeout   time.Duration
+	sent      time.Duration // monotonic time of the dial, before the connect request was sent
 }
 
 // onEvent receives every event of the client (go-zookeeper calls it on its
@@ -174,9 +203,17 @@ func (s *Store) sessionEvent(st zk.State) {
 	s.zkState = st
 	switch st {
 	case zk.StateHasSession:
-		id, timeout := s.sessionInfo()
-		s.lastRecv.Store(int64(s.mono()))
+		id, timeout, sent := s.sessionInfo()
+		// The lease starts when the connect request was sent, not when its
+		// answer is read: an answer read late (the process was frozen with
+		// it in the socket buffer) must not extend it past what the server
+		// promised. Unknown: no lease until a probe is answered.
+		s.lastRecv.Store(int64(max(sent, 0)))
 		s.stale = false
+		select {
+		case s.probeWake <- struct{}{}:
+		default:
+		}
 		if s.cur == nil || s.cur.id != id || s.cur.ended() {
 			if s.cur != nil && s.cur.end(schedule.SessionExpired, schedule.ErrSessionLost) {
 				s.log.Error("zkstore: session lost", keySession, sessionHex(s.cur.id))
@@ -205,19 +242,20 @@ func (s *Store) sessionEvent(st zk.State) {
 }
 
 // sessionInfo returns the id and negotiated timeout of the session just
-// established (called from the HasSession callback, on the goroutine that
-// read the handshake).
-func (s *Store) sessionInfo() (int64, time.Duration) {
+// established, and when its connect request was sent (monotonic, -1 if
+// unknown). It is called from the HasSession callback, on the goroutine that
+// read the handshake.
+func (s *Store) sessionInfo() (int64, time.Duration, time.Duration) {
 	if hs := s.hs.Load(); hs != nil && hs.sessionID != 0 {
 		if c := s.connPtr.Load(); c == nil || c.SessionID() == hs.sessionID {
-			return hs.sessionID, hs.timeout
+			return hs.sessionID, hs.timeout, hs.sent
 		}
 	}
 	var id int64
 	if c := s.connPtr.Load(); c != nil {
 		id = c.SessionID()
 	}
-	return id, s.cfg.SessionTimeout
+	return id, s.cfg.SessionTimeout, -1
 }
 
 // hasSession reports whether the client is connected with a session.
@@ -348,11 +386,12 @@ func (s *Store) checkLiveness(timeout time.Duration) (stale bool) {
 // does not expose).
 func (s *Store) wrapDialer(dial zk.Dialer) zk.Dialer {
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
+		at := s.mono()
 		c, err := dial(network, address, timeout)
 		if err != nil {
 			return nil, err
 		}
-		return &watchedConn{Conn: c, s: s}, nil
+		return &watchedConn{Conn: c, s: s, dialed: at}, nil
 	}
 }
 
@@ -362,8 +401,9 @@ type watchedConn struct {
 	s *Store
 	// Only the client's reading goroutine (the handshake, then the receive
 	// loop, never both at once) calls Read.
-	head []byte // the first bytes read, until the connect response is parsed
-	done bool
+	head   []byte // the first bytes read, until the connect response is parsed
+	done   bool
+	dialed time.Duration // monotonic time before the dial
 }
 
 // connectRespLen is the length of the part of a connect response we parse:
@@ -379,7 +419,7 @@ func (c *watchedConn) Read(b []byte) (int, error) {
 				c.done = true
 				timeoutMs := int32(binary.BigEndian.Uint32(c.head[8:12]))
 				id := int64(binary.BigEndian.Uint64(c.head[12:20]))
-				c.s.hs.Store(&handshake{sessionID: id, timeout: time.Duration(timeoutMs) * time.Millisecond})
+				c.s.hs.Store(&handshake{sessionID: id, timeout: time.Duration(timeoutMs) * time.Millisecond, sent: c.dialed})
 				c.head = nil
 			}
 		}

@@ -59,6 +59,7 @@ type Result struct {
 	Refused     int // commits refused by the epoch check (stale)
 	Killed      int // executions ended by a kill -9
 	Checked     int // records whose completion (b) was checked
+	Fetches     int // fetch starts (per item) read from the logs
 	FrozenSpans int // overlaps explained by a SIGSTOP of the older execution, and refused
 	FrozenStart int // window starts explained by a SIGSTOP (late by at most the grace)
 	// MaxThawLag is the longest time after a SIGCONT that an excused
@@ -67,31 +68,48 @@ type Result struct {
 	// KilledCommitted counts records whose commit only the database shows
 	// (the worker was killed before its end line).
 	KilledCommitted int
-	MaxEpoch        int64
-	Violations      []Violation
+	// ResumedStarts and ResumedFetches count the executions and the
+	// fetches that started after a SIGCONT of their worker under an epoch
+	// already superseded (violations of (c)); StaleFetches counts every
+	// fetch under a superseded epoch, after a resume or not.
+	ResumedStarts, ResumedFetches, StaleFetches int
+	MaxEpoch                                    int64
+	Violations                                  []Violation
 }
 
 // Checks names the checks, for the summary.
 var Checks = []struct{ ID, What string }{
 	{"a", "no record executed by two executions at overlapping times"},
 	{"b", "every record committed once healthy (none missed)"},
-	{"c", "epochs only grow; no deal runs under a stale epoch once a newer one started"},
+	{"c", "epochs only grow; no deal or fetch starts under a stale epoch once a newer one started"},
 	{"d", "every item owned within the bound after the faults stopped"},
 	{"e", "no leaked goroutines or stale nodes"},
 	{"f", "no execution starts outside the permit window (cluster time)"},
 }
 
 // excused reports whether e ran on past instant at (when a newer owner
-// started) only because its worker was frozen: a freeze of its worker began
-// by at, e ended within the grace after that freeze's SIGCONT, and e
-// committed nothing (its epoch was refused). A frozen process cannot run its
-// self-fencing; the epoch is what protects the data then.
+// started) only because its worker was frozen: e began before a freeze of
+// its worker that began by at, e ended within the grace after that freeze's
+// SIGCONT, and e committed nothing (its epoch was refused). A frozen process
+// cannot run its self-fencing; the epoch is what protects the data then. An
+// execution that began after the SIGCONT is never excused: the lease, judged
+// before every record, must have stopped it.
 func excused(in Input, e Exec, at int64) bool {
 	if e.Outcome == OutcomeDone {
 		return false
 	}
 	for _, f := range in.Freezes {
-		if f.Worker == e.Worker && f.From <= at && e.End <= f.To+int64(in.ResumeGrace) {
+		if f.Worker == e.Worker && e.Start < f.From && f.From <= at && e.End <= f.To+int64(in.ResumeGrace) {
+			return true
+		}
+	}
+	return false
+}
+
+// resumed reports whether worker had been frozen and resumed by t.
+func resumed(in Input, worker string, t int64) bool {
+	for _, f := range in.Freezes {
+		if f.Worker == worker && f.To <= t {
 			return true
 		}
 	}
@@ -103,7 +121,7 @@ func excused(in Input, e Exec, at int64) bool {
 func thawLag(in Input, e Exec, at int64) time.Duration {
 	lag := time.Duration(-1)
 	for _, f := range in.Freezes {
-		if f.Worker == e.Worker && f.From <= at && e.End <= f.To+int64(in.ResumeGrace) {
+		if f.Worker == e.Worker && e.Start < f.From && f.From <= at && e.End <= f.To+int64(in.ResumeGrace) {
 			l := max(0, time.Duration(e.End-f.To))
 			if lag < 0 || l < lag {
 				lag = l
@@ -216,52 +234,15 @@ func Check(in Input) Result {
 		}
 	}
 
-	// (c) Epochs. first[item][epoch] = first start under that epoch.
-	for item, es := range byItem {
-		first := map[int64]int64{}
-		for _, e := range es {
-			if s, ok := first[e.Epoch]; !ok || e.Start < s {
-				first[e.Epoch] = e.Start
-			}
-		}
-		epochs := make([]int64, 0, len(first))
-		for ep := range first {
-			epochs = append(epochs, ep)
-		}
-		sort.Slice(epochs, func(i, j int) bool { return epochs[i] < epochs[j] })
-		// Epochs only grow: a start under an epoch older than one already
-		// started is the stale start below.
-		// newer(e, t): the first newer epoch than e that started before t.
-		newer := func(ep, t int64) (int64, int64, bool) {
-			for _, n := range epochs {
-				if n > ep && first[n] < t {
-					return n, first[n], true
-				}
-			}
-			return 0, 0, false
-		}
-		for _, e := range es {
-			if n, at, ok := newer(e.Epoch, e.Start); ok {
-				if excused(in, e, at) {
-					r.FrozenSpans++
-					r.MaxThawLag = max(r.MaxThawLag, thawLag(in, e, at))
-					continue
-				}
-				add("c", "item %s: %s started record %d under epoch %d at %d, after epoch %d started at %d",
-					item, e.Worker, e.Rec, e.Epoch, e.Start, n, at)
-				continue
-			}
-			if n, at, ok := newer(e.Epoch, e.End); ok && at > e.Start {
-				if excused(in, e, at) {
-					r.FrozenSpans++
-					r.MaxThawLag = max(r.MaxThawLag, thawLag(in, e, at))
-					continue
-				}
-				add("c", "item %s: %s ran record %d under epoch %d [%s], still running when epoch %d started at %d (outcome %q)",
-					item, e.Worker, e.Rec, e.Epoch, span(e), n, at, e.Outcome)
-			}
+	// (c) Epochs.
+	fetches := map[string][]Fetch{}
+	for _, wl := range in.Logs {
+		for _, x := range wl.Fetches {
+			fetches[x.Item] = append(fetches[x.Item], x)
+			r.Fetches++
 		}
 	}
+	checkEpochs(in, byItem, fetches, &r, add)
 
 	// (d) Ownership after the faults.
 	switch {
@@ -302,6 +283,88 @@ func Check(in Input) Result {
 	}
 	sort.SliceStable(r.Violations, func(i, j int) bool { return r.Violations[i].Check < r.Violations[j].Check })
 	return r
+}
+
+// checkEpochs is check (c): per item, no execution and no fetch starts
+// under an epoch older than one that already started (an execution or a
+// fetch), and no execution under an older epoch is still running when a
+// newer one starts, unless its worker's freeze excuses it.
+func checkEpochs(in Input, byItem map[string][]Exec, fetches map[string][]Fetch, r *Result, add func(check, format string, a ...any)) {
+	items := map[string]bool{}
+	for item := range byItem {
+		items[item] = true
+	}
+	for item := range fetches {
+		items[item] = true
+	}
+	for item := range items {
+		es, fs := byItem[item], fetches[item]
+		newer := newerEpoch(es, fs)
+		for _, e := range es {
+			if n, at, ok := newer(e.Epoch, e.Start); ok {
+				if excused(in, e, at) {
+					r.FrozenSpans++
+					r.MaxThawLag = max(r.MaxThawLag, thawLag(in, e, at))
+					continue
+				}
+				if resumed(in, e.Worker, e.Start) {
+					r.ResumedStarts++
+				}
+				add("c", "item %s: %s started record %d under epoch %d at %d, after epoch %d started at %d",
+					item, e.Worker, e.Rec, e.Epoch, e.Start, n, at)
+				continue
+			}
+			if n, at, ok := newer(e.Epoch, e.End); ok && at > e.Start {
+				if excused(in, e, at) {
+					r.FrozenSpans++
+					r.MaxThawLag = max(r.MaxThawLag, thawLag(in, e, at))
+					continue
+				}
+				add("c", "item %s: %s ran record %d under epoch %d [%s], still running when epoch %d started at %d (outcome %q)",
+					item, e.Worker, e.Rec, e.Epoch, span(e), n, at, e.Outcome)
+			}
+		}
+		for _, x := range fs {
+			if n, at, ok := newer(x.Epoch, x.Start); ok {
+				r.StaleFetches++
+				if resumed(in, x.Worker, x.Start) {
+					r.ResumedFetches++
+				}
+				add("c", "item %s: %s fetched under epoch %d at %d, after epoch %d started at %d",
+					item, x.Worker, x.Epoch, x.Start, n, at)
+			}
+		}
+	}
+}
+
+// newerEpoch returns newer(ep, t): the first epoch newer than ep that
+// started (an execution or a fetch under it) before t, and when.
+func newerEpoch(es []Exec, fs []Fetch) func(ep, t int64) (int64, int64, bool) {
+	first := map[int64]int64{}
+	note := func(ep, at int64) {
+		if s, ok := first[ep]; !ok || at < s {
+			first[ep] = at
+		}
+	}
+	for _, e := range es {
+		note(e.Epoch, e.Start)
+	}
+	for _, x := range fs {
+		note(x.Epoch, x.Start)
+	}
+	epochs := make([]int64, 0, len(first))
+	for ep := range first {
+		epochs = append(epochs, ep)
+	}
+	sort.Slice(epochs, func(i, j int) bool { return epochs[i] < epochs[j] })
+	return func(ep, t int64) (int64, int64, bool) {
+		for _, n := range epochs {
+			if n > ep && first[n] < t {
+				return n, first[n], true
+			}
+		}
+		return 0, 0, false
+	}
 }
 
 func span(e Exec) string {
@@ -346,6 +409,7 @@ func (r Result) Count(check string) int {
 func (r Result) Print(w io.Writer, maxEvidence int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "executions\t%d\n", r.Executions)
+	fmt.Fprintf(tw, "fetch starts (per item)\t%d\n", r.Fetches)
 	fmt.Fprintf(tw, "records executed\t%d\n", r.Records)
 	fmt.Fprintf(tw, "records checked complete (b)\t%d\n", r.Checked)
 	fmt.Fprintf(tw, "committed / cancelled / refused stale / killed\t%d / %d / %d / %d\n", r.Committed, r.Cancelled, r.Refused, r.Killed)
@@ -353,6 +417,8 @@ func (r Result) Print(w io.Writer, maxEvidence int) {
 	fmt.Fprintf(tw, "overlaps explained by SIGSTOP, refused by epoch\t%d\n", r.FrozenSpans)
 	fmt.Fprintf(tw, "window starts explained by SIGSTOP\t%d\n", r.FrozenStart)
 	fmt.Fprintf(tw, "longest run of an excused execution after its SIGCONT\t%v\n", r.MaxThawLag.Round(time.Microsecond))
+	fmt.Fprintf(tw, "started under a superseded epoch after a SIGCONT: executions / fetches\t%d / %d\n", r.ResumedStarts, r.ResumedFetches)
+	fmt.Fprintf(tw, "fetches under a superseded epoch (all)\t%d\n", r.StaleFetches)
 	fmt.Fprintf(tw, "highest epoch\t%d\n", r.MaxEpoch)
 	for _, c := range Checks {
 		n := r.Count(c.ID)

@@ -44,16 +44,34 @@ func logsOf(execs ...Exec) []WorkerLog {
 	return out
 }
 
+func fetch(worker, item string, epoch, start int64) Fetch {
+	return Fetch{Worker: worker, Item: item, Epoch: epoch, Start: start}
+}
+
+// withFetches adds fetches to the logs of their workers.
+func withFetches(logs []WorkerLog, fs ...Fetch) []WorkerLog {
+	for _, x := range fs {
+		for i := range logs {
+			if logs[i].Worker == x.Worker {
+				logs[i].Fetches = append(logs[i].Fetches, x)
+			}
+		}
+	}
+	return logs
+}
+
 // TestCheck: every check passes a clean history and fails the history that
 // breaks it, with the evidence.
 func TestCheck(t *testing.T) {
 	frozenW1 := []Freeze{{Worker: "w1.1", From: 15, To: 1000}}
 	tests := []struct {
-		name    string
-		in      Input
-		want    map[string]int // violations per check
-		frozen  int
-		inProof string // a substring of the evidence
+		name   string
+		in     Input
+		want   map[string]int // violations per check
+		frozen int
+		// started after a SIGCONT under a superseded epoch
+		resumed, resumedFetches int
+		inProof                 string // a substring of the evidence
 	}{
 		{name: "clean handover", in: Input{Logs: logsOf(handover()...), Need: map[string]int64{"0": 4}}},
 		{name: "overlap of one record by two workers",
@@ -81,18 +99,38 @@ func TestCheck(t *testing.T) {
 			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 10, 5000, OutcomeCancelled), ex("w2.1", "0", 2, 0, 500, 510, OutcomeDone)),
 				Freezes: frozenW1, ResumeGrace: 10},
 			want: map[string]int{"a": 1, "c": 1}},
-		{name: "queued record of a frozen worker started after the thaw, refused: excused",
+		{name: "queued record of a frozen worker started after the thaw, refused: not excused",
 			in: Input{Logs: logsOf(ex("w2.1", "0", 2, 0, 500, 510, OutcomeDone), ex("w1.1", "0", 1, 1, 1001, 1005, OutcomeStale)),
 				Freezes: frozenW1, ResumeGrace: 10},
-			frozen: 1},
-		{name: "queued record of a frozen worker run after the thaw beside its new owner, refused: excused",
+			want: map[string]int{"c": 1}, resumed: 1, inProof: "started record 1 under epoch 1 at 1001"},
+		{name: "queued record of a frozen worker run after the thaw beside its new owner, refused: not excused",
 			in: Input{Logs: logsOf(ex("w2.1", "0", 2, 1, 500, 1100, OutcomeDone), ex("w1.1", "0", 1, 1, 1001, 1005, OutcomeCancelled)),
 				Freezes: frozenW1, ResumeGrace: 10},
+			want: map[string]int{"a": 1, "c": 1}, resumed: 1},
+		{name: "record begun before the freeze, refused after the thaw beside its new owner: excused",
+			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 1, 12, 1005, OutcomeCancelled), ex("w2.1", "0", 2, 1, 500, 1100, OutcomeDone)),
+				Freezes: frozenW1, ResumeGrace: 10},
 			frozen: 2},
+		{name: "fetch of a frozen worker after the thaw under the superseded epoch",
+			in: Input{Logs: withFetches(logsOf(handover()...), fetch("w1.1", "0", 1, 1001)),
+				Freezes: frozenW1, ResumeGrace: 10},
+			want: map[string]int{"c": 1}, resumedFetches: 1, inProof: "fetched under epoch 1 at 1001, after epoch 2 started at 30"},
+		{name: "fetch under a superseded epoch without a freeze",
+			in:   Input{Logs: withFetches(logsOf(handover()...), fetch("w1.1", "0", 1, 35))},
+			want: map[string]int{"c": 1}, inProof: "fetched under epoch 1 at 35"},
+		{name: "a newer owner's fetch supersedes the epoch before its first execution",
+			in:   Input{Logs: withFetches(logsOf(handover()...), fetch("w2.1", "0", 2, 22)), Need: map[string]int64{"0": 4}},
+			want: nil},
+		{name: "old owner's record started after the new owner's first fetch",
+			in:   Input{Logs: withFetches(logsOf(append(handover(), ex("w1.1", "0", 1, 5, 25, 26, OutcomeStale))...), fetch("w2.1", "0", 2, 22))},
+			want: map[string]int{"c": 1}, inProof: "after epoch 2 started at 22"},
+		{name: "fetches under the current epoch, before and after a freeze",
+			in: Input{Logs: withFetches(logsOf(handover()...), fetch("w1.1", "0", 1, 5), fetch("w2.1", "0", 2, 1001)),
+				Freezes: []Freeze{{Worker: "w2.1", From: 60, To: 1000}}}},
 		{name: "stale start long after the thaw: not excused",
 			in: Input{Logs: logsOf(ex("w2.1", "0", 2, 0, 500, 510, OutcomeDone), ex("w1.1", "0", 1, 1, 1500, 1505, OutcomeStale)),
 				Freezes: frozenW1, ResumeGrace: 10},
-			want: map[string]int{"c": 1}},
+			want: map[string]int{"c": 1}, resumed: 1},
 		{name: "killed after its commit: the database vouches",
 			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 0, 10, OutcomeDone), ex("w1.1", "0", 1, 1, 10, 20, "")),
 				Need: map[string]int64{"0": 2}, Stored: map[string]int64{"0": 2}}},
@@ -133,6 +171,8 @@ func TestCheck(t *testing.T) {
 			}
 			assert.Equal(t, want, got, "violations: %v", r.Violations)
 			assert.Equal(t, tc.frozen, r.FrozenSpans)
+			assert.Equal(t, tc.resumed, r.ResumedStarts)
+			assert.Equal(t, tc.resumedFetches, r.ResumedFetches)
 			if tc.inProof != "" {
 				var all []string
 				for _, v := range r.Violations {
@@ -156,10 +196,11 @@ func TestCheck(t *testing.T) {
 func TestReadLog(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "w.log")
-	require.NoError(t, os.WriteFile(p, []byte("W 1 w1.1 42\nB 10 3 7 100\nB 11 3 7 101\nE 20 3 7 100 done\nB 30 3 7 102\nE 31 3 7 1"), 0o644))
+	require.NoError(t, os.WriteFile(p, []byte("W 1 w1.1 42\nF 9 3 7\nB 10 3 7 100\nB 11 3 7 101\nE 20 3 7 100 done\nB 30 3 7 102\nE 31 3 7 1"), 0o644))
 	wl, err := ReadLog(p, "w1.1", 99)
 	require.NoError(t, err)
 	assert.True(t, wl.Torn)
+	assert.Equal(t, []Fetch{fetch("w1.1", "3", 7, 9)}, wl.Fetches)
 	require.Len(t, wl.Execs, 3)
 	assert.Equal(t, ex("w1.1", "3", 7, 100, 10, 20, OutcomeDone), wl.Execs[0])
 	assert.Equal(t, ex("w1.1", "3", 7, 101, 11, 99, ""), wl.Execs[1], "ended by the kill")
@@ -171,7 +212,7 @@ func TestReadLog(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(math.MaxInt64), wl.Execs[1].End, "no kill: the end is unknown")
 
-	for _, bad := range []string{"E 1 3 7 100 done\n", "B x 3 7 100\n", "Q 1\n", "B 1 3 7\n", "X 5 z\n"} {
+	for _, bad := range []string{"E 1 3 7 100 done\n", "B x 3 7 100\n", "Q 1\n", "B 1 3 7\n", "X 5 z\n", "F 1 3\n", "F 1 3 x\n"} {
 		require.NoError(t, os.WriteFile(p, []byte(bad), 0o644))
 		_, err := ReadLog(p, "w1.1", 0)
 		assert.ErrorContains(t, err, "line 1", "%q", bad)

@@ -27,6 +27,7 @@ const (
 // Lines (times are Mono() nanoseconds):
 //
 //	W <t> <worker> <pid>                 the worker started
+//	F <t> <item> <epoch>                 a fetch (SelectTasks) began for the item
 //	B <t> <item> <epoch> <record>        an execution began
 //	E <t> <item> <epoch> <record> <outcome>   t: when the deal finished its
 //	                                          work and asked to commit (the
@@ -80,10 +81,20 @@ type Exec struct {
 	Outcome string
 }
 
+// Fetch is the start of one SelectTasks call, for one of its items, read
+// back from a log.
+type Fetch struct {
+	Worker string
+	Item   string
+	Epoch  int64
+	Start  int64 // Mono() ns
+}
+
 // WorkerLog is what one worker incarnation logged.
 type WorkerLog struct {
 	Worker  string
 	Execs   []Exec
+	Fetches []Fetch
 	Open    int   // executions with no end line (ended by a kill, or lost)
 	Stopped bool  // an X line: it stopped gracefully
 	Leaked  int   // goroutines left after a graceful stop
@@ -137,6 +148,12 @@ func ReadLog(path, worker string, killedAt int64) (WorkerLog, error) {
 		}
 		switch f[0] {
 		case "W":
+		case "F":
+			epoch, err := num(3)
+			if err != nil {
+				return wl, err
+			}
+			wl.Fetches = append(wl.Fetches, Fetch{Worker: worker, Item: f[2], Epoch: epoch, Start: at})
 		case "X":
 			n, err := num(2)
 			if err != nil {

@@ -164,6 +164,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, logger *slog.Logger) error
 			// A fair share of FetchNum per item, so no item starves behind
 			// the backlog of another.
 			now := Mono()
+			for _, it := range req.Items {
+				line("F", now, it.ID, it.Epoch)
+			}
 			share := max(1, (req.FetchNum+len(req.Items)-1)/len(req.Items))
 			var out []record
 			for _, it := range req.Items {

@@ -47,7 +47,10 @@
 //     ErrSessionLost). A cut shorter than the session timeout keeps the
 //     session; a longer one expires it when the timeout has elapsed on the
 //     server's clock (a fake clock drives it), and the client gets a new
-//     session when the cut ends. Client.Reconnect ends a cut early.
+//     session when the cut ends. Client.Reconnect ends a cut early. The
+//     session's lease (Session.Alive) lapses at the Disconnect call itself,
+//     before any goroutine watching the state has run, and holds again when
+//     the session is connected.
 //   - Client.FailNext(n, err) fails the client's next n operations.
 //   - Server.ReadRaw and Server.WriteRaw read and write nodes directly.
 //   - Server.Stats and Client.Stats count operations.

@@ -165,6 +165,7 @@ func (s *Server) newSession(c *Client) {
 		done:       make(chan struct{}),
 		ephemerals: make(map[string]struct{}),
 	}
+	sess.connected.Store(true)
 	s.sessions[sess.id] = sess
 	c.sess = sess
 	if c.sessWait != nil {

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
@@ -17,6 +18,9 @@ type session struct {
 	done       chan struct{} // closed when the session ends
 	err        error
 	ephemerals map[string]struct{} // paths of the nodes it owns
+	// connected mirrors state == SessionConnected, for Alive without the
+	// lock.
+	connected atomic.Bool
 }
 
 var _ schedule.Session = (*session)(nil)
@@ -24,6 +28,11 @@ var _ schedule.Session = (*session)(nil)
 func (s *session) ID() int64              { return s.id }
 func (s *session) Timeout() time.Duration { return s.timeout }
 func (s *session) Done() <-chan struct{}  { return s.done }
+
+// Alive is the lease of a memstore session: it holds while the session is
+// connected; a Disconnect lapses it at once, before any goroutine watching
+// the state has run.
+func (s *session) Alive() bool { return s.connected.Load() }
 
 func (s *session) State() schedule.SessionState {
 	s.srv.mu.Lock()
@@ -55,6 +64,7 @@ func (s *session) setState(st schedule.SessionState, err error) {
 		return
 	}
 	s.state = st
+	s.connected.Store(st == schedule.SessionConnected)
 	close(s.changed)
 	s.changed = make(chan struct{})
 	if !s.live() {
