@@ -40,12 +40,7 @@ type applyOpts struct {
 // found while reading the file; they are reported with the others, and
 // problems of the file alone are reported before connecting.
 func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o applyOpts) error {
-	var errs []error
-	if j, ok := parseErr.(interface{ Unwrap() []error }); ok {
-		errs = append(errs, j.Unwrap()...)
-	} else if parseErr != nil {
-		errs = append(errs, parseErr)
-	}
+	errs := leafErrors(parseErr)
 	seen := map[string]string{}
 	fileTT := map[string]bool{}
 	var valid []entry
@@ -63,7 +58,9 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 			err = e.st.Validate()
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", e.where, err))
+			for _, leaf := range leafErrors(err) {
+				errs = append(errs, fmt.Errorf("%s: %w", e.where, leaf))
+			}
 			continue
 		}
 		valid = append(valid, e)
@@ -164,6 +161,23 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 		c.out("%d created, %d updated, %d unchanged\n", counts["created"], counts["updated:"], counts["unchanged"])
 	}
 	return nil
+}
+
+// leafErrors splits joined errors (errors.Join, at any depth) into the
+// problems they hold, so each is printed on its own line and counted once.
+func leafErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, leafErrors(e)...)
+	}
+	return out
 }
 
 // reportProblems prints every problem and fails.
@@ -334,7 +348,7 @@ func getCmd() command {
 					rec, _, err = store.Strategy(ctx, args[1])
 				}
 				if err != nil {
-					return fmt.Errorf("get %s %q: %w", kind, args[1], err)
+					return fmt.Errorf("get: %w", c.missing(err, kind, args[1], ""))
 				}
 				b, err := json.MarshalIndent(rec, "", "  ")
 				if err != nil {
@@ -379,7 +393,7 @@ runtimes has live servers or a strategy names it, unless --force.`,
 				admin := strategy.NewAdmin(store, strategy.WithForceWait(*wait))
 				if kind == "taskType" {
 					if _, _, err := store.TaskType(ctx, name); errors.Is(err, schedule.ErrNotFound) {
-						return fmt.Errorf("delete taskType %q: %w", name, err)
+						return fmt.Errorf("delete: %w", c.missing(err, "taskType", name, ""))
 					}
 					if err := admin.DeleteTaskType(ctx, name, *force); err != nil {
 						return fmt.Errorf("delete taskType %q: %w", name, err)
@@ -388,7 +402,7 @@ runtimes has live servers or a strategy names it, unless --force.`,
 					return nil
 				}
 				if _, _, err := store.Strategy(ctx, name); errors.Is(err, schedule.ErrNotFound) {
-					return fmt.Errorf("delete strategy %q: %w", name, err)
+					return fmt.Errorf("delete: %w", c.missing(err, "strategy", name, ""))
 				}
 				if *force {
 					if err := c.stopRegistrations(ctx, name, *wait); err != nil {

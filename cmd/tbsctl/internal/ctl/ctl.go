@@ -140,7 +140,9 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 
 func (c *cli) run(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("tbsctl")
-	fs.Usage = func() { c.mainHelp(c.io.Err) }
+	// Help is printed once, below, to standard output: the flag package
+	// would print it to the flag set's Usage first.
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			c.mainHelp(c.io.Out)

@@ -113,18 +113,10 @@ func looksJava(data []byte) bool {
 }
 
 // parseOurs reads JSON (one value or several in a row) or YAML (one
-// document or several separated by ---).
+// document or several separated by ---). Errors name the line (and column)
+// where they can.
 func parseOurs(src string, data []byte) ([]entry, error) {
-	var docs []any
-	var err error
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		dec.UseNumber()
-		docs, err = decodeAll(dec, src, "JSON")
-	} else {
-		docs, err = decodeAll(yaml.NewDecoder(bytes.NewReader(data)), src, "YAML")
-	}
+	docs, err := readDocs(src, data)
 	if err != nil {
 		return nil, err
 	}
@@ -144,43 +136,52 @@ func parseOurs(src string, data []byte) ([]entry, error) {
 	return es, errors.Join(errs...)
 }
 
-// decodeAll reads every document of a stream.
-func decodeAll(dec interface{ Decode(any) error }, src, lang string) ([]any, error) {
-	var docs []any
+// readDocs reads every document of a JSON or YAML stream.
+func readDocs(src string, data []byte) ([]*pnode, error) {
+	var docs []*pnode
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		r := newJSONReader(data)
+		for {
+			n, err := r.next()
+			if errors.Is(err, io.EOF) {
+				return docs, nil
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: not valid JSON (document %d): %v", src, len(docs)+1, err)
+			}
+			docs = append(docs, n)
+		}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
-		var v any
-		err := dec.Decode(&v)
+		var y yaml.Node
+		err := dec.Decode(&y)
 		if errors.Is(err, io.EOF) {
 			return docs, nil
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: not valid %s (document %d): %v", src, lang, len(docs)+1, err)
+		var n *pnode
+		if err == nil {
+			n, err = fromYAML(&y)
 		}
-		docs = append(docs, v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not valid YAML (document %d): %v", src, len(docs)+1, err)
+		}
+		docs = append(docs, n)
 	}
 }
 
 // parseValue reads one document: a task type, a strategy, a list of them,
 // or a {taskTypes, strategies} map.
-func parseValue(where string, v any) ([]entry, error) {
-	switch v := v.(type) {
-	case nil:
+func parseValue(where string, v *pnode) ([]entry, error) {
+	switch {
+	case !v.isObj() && !v.isArr && v.scalar == nil:
 		return nil, nil
-	case []any:
-		var es []entry
-		var errs []error
-		for i, el := range v {
-			e, err := parseObject(fmt.Sprintf("%s: [%d]", where, i), el, "")
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			es = append(es, e)
-		}
-		return es, errors.Join(errs...)
-	case map[string]any:
-		_, isTT := v["baseTaskType"]
-		_, isSt := v["strategyName"]
+	case v.isArr:
+		return parseList(where, "", v, "")
+	case v.isObj():
+		_, isTT := v.obj["baseTaskType"]
+		_, isSt := v.obj["strategyName"]
 		if isTT || isSt {
 			e, err := parseObject(where, v, "")
 			if err != nil {
@@ -188,49 +189,67 @@ func parseValue(where string, v any) ([]entry, error) {
 			}
 			return []entry{e}, nil
 		}
-		var es []entry
 		var errs []error
-		for k := range v {
+		for _, k := range v.keys {
 			if !topKeys[k] {
-				errs = append(errs, fmt.Errorf("%s: unknown key %q (expected taskTypes, strategies, or a single task type or strategy)", where, k))
+				errs = append(errs, fmt.Errorf("%s: %s: unknown key %q (expected taskTypes, strategies, or a single task type or strategy)%s",
+					where, v.keyPos[k], k, didYouMean(k, []string{"taskTypes", "strategies", "exportedFrom", "baseTaskType", "strategyName"})))
 			}
 		}
+		var es []entry
 		for _, key := range []string{"taskTypes", "strategies"} {
-			raw, ok := v[key]
-			if !ok || raw == nil {
+			list, ok := v.obj[key]
+			if !ok || (!list.isArr && !list.isObj() && list.scalar == nil) {
 				continue
 			}
-			list, ok := raw.([]any)
-			if !ok {
+			if !list.isArr {
 				errs = append(errs, fmt.Errorf("%s: %s must be a list", where, key))
 				continue
 			}
-			kind := "taskType"
-			if key == "strategies" {
-				kind = "strategy"
-			}
-			for i, el := range list {
-				e, err := parseObject(fmt.Sprintf("%s: %s[%d]", where, key, i), el, kind)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				es = append(es, e)
+			kind := map[string]string{"taskTypes": "taskType", "strategies": "strategy"}[key]
+			got, err := parseList(where, key, list, kind)
+			es = append(es, got...)
+			if err != nil {
+				errs = append(errs, err)
 			}
 		}
 		return es, errors.Join(errs...)
 	default:
-		return nil, fmt.Errorf("%s: expected a map or a list, got %T", where, v)
+		return nil, fmt.Errorf("%s: expected a map or a list, got %s", where, v.kindName())
 	}
 }
 
-// parseObject decodes one object as kind ("taskType", "strategy", or ""
-// to tell by its name key).
-func parseObject(where string, v any, kind string) (entry, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return entry{}, fmt.Errorf("%s: expected an object, got %T", where, v)
+// parseList reads the objects of a list (key names the list in errors).
+func parseList(where, key string, list *pnode, kind string) ([]entry, error) {
+	var es []entry
+	var errs []error
+	for i, el := range list.arr {
+		e, err := parseObject(fmt.Sprintf("%s: %s[%d]", where, key, i), el, kind)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		es = append(es, e)
 	}
+	return es, errors.Join(errs...)
+}
+
+// didYouMean is " (did you mean X?)" for the known name nearest to key, or "".
+func didYouMean(key string, known []string) string {
+	if near, _ := nearestName(key, known); near != "" {
+		return fmt.Sprintf(" (did you mean %s?)", near)
+	}
+	return ""
+}
+
+// parseObject decodes one object as kind ("taskType", "strategy", or ""
+// to tell by its name key). A key that is not a field of kind is an error
+// naming it, its place and the nearest field name.
+func parseObject(where string, n *pnode, kind string) (entry, error) {
+	if !n.isObj() {
+		return entry{}, fmt.Errorf("%s: %s: expected an object, got %s", where, n.at, n.kindName())
+	}
+	m := n.obj
 	if kind == "" {
 		if _, ok := m["baseTaskType"]; ok {
 			kind = "taskType"
@@ -240,19 +259,27 @@ func parseObject(where string, v any, kind string) (entry, error) {
 			return entry{}, fmt.Errorf("%s: neither baseTaskType nor strategyName is set", where)
 		}
 	}
+	var errs []error
+	for _, u := range unknownFields(n.keys, func(k string) pos { return n.keyPos[k] }, knownFields[kind]) {
+		errs = append(errs, fmt.Errorf("%s: %s", where, u))
+	}
+	if len(errs) > 0 {
+		return entry{}, errors.Join(errs...)
+	}
+	plain := n.plain().(map[string]any)
 	for _, k := range []string{"taskItems", "IPList"} {
-		if list, ok := m[k].([]any); ok {
+		if list, ok := plain[k].([]any); ok {
 			for i, el := range list {
-				switch n := el.(type) {
+				switch v := el.(type) {
 				case int:
-					list[i] = strconv.Itoa(n)
+					list[i] = strconv.Itoa(v)
 				case json.Number:
-					list[i] = n.String()
+					list[i] = v.String()
 				}
 			}
 		}
 	}
-	b, err := json.Marshal(m)
+	b, err := json.Marshal(plain)
 	if err != nil {
 		return entry{}, fmt.Errorf("%s: %v", where, err)
 	}
@@ -267,19 +294,28 @@ func decodeEntry(where, kind string, b []byte, hasSts bool) (entry, error) {
 	case "taskType":
 		var t schedule.TaskType
 		if err := json.Unmarshal(b, &t); err != nil {
-			return entry{}, fmt.Errorf("%s: %w", where, err)
+			return entry{}, prefixed(where, err)
 		}
 		e.tt = &t
 	case "strategy":
 		var s schedule.Strategy
 		if err := json.Unmarshal(b, &s); err != nil {
-			return entry{}, fmt.Errorf("%s: %w", where, err)
+			return entry{}, prefixed(where, err)
 		}
 		e.st = &s
 	default:
 		return entry{}, fmt.Errorf("%s: unknown kind %q", where, kind)
 	}
 	return e, nil
+}
+
+// prefixed puts where before each of the problems err holds.
+func prefixed(where string, err error) error {
+	var errs []error
+	for _, leaf := range leafErrors(err) {
+		errs = append(errs, fmt.Errorf("%s: %w", where, leaf))
+	}
+	return errors.Join(errs...)
 }
 
 // javaNode is one line of the Java console's export: the node's root, its
@@ -322,6 +358,9 @@ func parseJava(src string, data []byte) ([]entry, error) {
 func parseJavaLine(where, line string) (entry, error) {
 	for prefix, kind := range map[string]string{"TASK": "taskType", "STRATEGY": "strategy"} {
 		if rest, ok := strings.CutPrefix(line, prefix); ok && strings.HasPrefix(rest, "{") {
+			if err := checkRawFields(where, kind, []byte(rest)); err != nil {
+				return entry{}, err
+			}
 			return decodeEntry(where, kind, []byte(rest), hasKey([]byte(rest), "sts"))
 		}
 	}
@@ -350,6 +389,9 @@ func parseJavaLine(where, line string) (entry, error) {
 	if len(value) == 0 || string(value) == "null" {
 		return entry{}, fmt.Errorf("%s: value: missing (node %q)", where, node.Name)
 	}
+	if err := checkRawFields(where, kind, value); err != nil {
+		return entry{}, err
+	}
 	e, err := decodeEntry(where, kind, value, hasKey(value, "sts"))
 	if err != nil {
 		return entry{}, err
@@ -364,6 +406,16 @@ func parseJavaLine(where, line string) (entry, error) {
 		return entry{}, fmt.Errorf("%s: name %q differs from the record's own name %q", where, node.Name, e.name())
 	}
 	return e, nil
+}
+
+// checkRawFields reports the unknown fields of a record given as JSON
+// (where names its line).
+func checkRawFields(where, kind string, obj []byte) error {
+	var errs []error
+	for _, u := range storedUnknownFields(kind, obj) {
+		errs = append(errs, fmt.Errorf("%s: %s", where, u))
+	}
+	return errors.Join(errs...)
 }
 
 func hasKey(obj []byte, key string) bool {

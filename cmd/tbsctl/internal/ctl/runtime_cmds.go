@@ -3,6 +3,7 @@ package ctl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -165,7 +166,7 @@ UNASSIGNED, items owned by a server that is no longer live ORPHANED.`,
 				if len(args) == 1 {
 					only = args[0]
 					if _, _, err := store.TaskType(ctx, only); err != nil {
-						return fmt.Errorf("status: task type %q: %w", only, err)
+						return fmt.Errorf("status: %w", c.missing(err, "taskType", only, `"tbsctl status" lists every task type`))
 					}
 				}
 				v, err := admin.Runtime(ctx)
@@ -362,7 +363,7 @@ func stsCmd(name string, pause bool) command {
 				if err := needArgs(name, args, 1, 1, "one strategy name"); err != nil {
 					return err
 				}
-				admin, _, err := c.adminAPI(ctx)
+				admin, store, err := c.adminAPI(ctx)
 				if err != nil {
 					return err
 				}
@@ -371,6 +372,9 @@ func stsCmd(name string, pause bool) command {
 					changed, err = admin.PauseStrategy(ctx, args[0])
 				} else {
 					changed, err = admin.ResumeStrategy(ctx, args[0])
+				}
+				if errors.Is(err, schedule.ErrNotFound) {
+					return fmt.Errorf("%s: %w", name, c.missing(err, "strategy", args[0], strategyHint(ctx, store, args[0])))
 				}
 				if err != nil {
 					return fmt.Errorf("%s strategy %q: %w", name, args[0], err)
