@@ -79,7 +79,7 @@ func unknownFields(keys []string, at func(string) pos, known []string) []unknown
 
 // nearestName returns the known name a mistyped key most likely meant: one
 // equal to it but for case, else the closest by edit distance (ignoring
-// case) if it is close enough, else "".
+// case) if it is close enough or one is a prefix of the other, else "".
 func nearestName(key string, known []string) (string, bool) {
 	for _, k := range known {
 		if strings.EqualFold(k, key) {
@@ -89,7 +89,11 @@ func nearestName(key string, known []string) (string, bool) {
 	best, bestD := "", -1
 	lk := strings.ToLower(key)
 	for _, k := range known {
-		d := editDistance(lk, strings.ToLower(k))
+		lo := strings.ToLower(k)
+		d := editDistance(lk, lo)
+		if len(lk) >= 4 && (strings.HasPrefix(lo, lk) || strings.HasPrefix(lk, lo)) {
+			d = min(d, 1) // a shortened or lengthened name ("dealBean")
+		}
 		if bestD < 0 || d < bestD {
 			best, bestD = k, d
 		}

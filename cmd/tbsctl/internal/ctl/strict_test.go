@@ -4,11 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/cmd/tbsctl/internal/ctl"
+	"github.com/tbschedule/tbschedule-go/internal/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
@@ -101,4 +103,38 @@ func TestHelpOnce(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(r.out, "Usage: tbsctl"), "%q: %s", args, r)
 		assert.Empty(t, r.err, "%q", args)
 	}
+}
+
+// TestDoctorReportsStoredUnknownFields: stored nodes are read leniently
+// (another version may add fields), but doctor names the fields it does
+// not know: a mis-cased one as a problem (the library uses the default in
+// its place), any other as a warning.
+func TestDoctorReportsStoredUnknownFields(t *testing.T) {
+	e := newEnv(t)
+	e.ok("apply", "-f", file(t, "rt.yaml", runtimeYAML))
+	conn, _ := zktest.Shared(t).Connect(t, nil, 2*time.Second)
+	_, err := conn.Set(e.root+"/strategy/orders-base",
+		[]byte(`{"strategyName":"orders-base","kind":"Schedule","taskName":"orders","assignNum":1,"ipList":["10.0.0.9"],"sts":"pause"}`), -1)
+	require.NoError(t, err)
+	tt, _, err := conn.Get(e.root + "/baseTaskType/orders")
+	require.NoError(t, err)
+	_, err = conn.Set(e.root+"/baseTaskType/orders", append(tt[:len(tt)-1], []byte(`,"retryPolicy":"fast"}`)...), -1)
+	require.NoError(t, err)
+
+	// The library still reads both.
+	st := e.ok("get", "strategy", "orders-base")
+	assert.Contains(t, st, `"IPList": [`+"\n"+`    "127.0.0.1"`, "the mis-cased field is ignored")
+
+	r := e.fails(ctl.ExitFailed, "doctor")
+	assert.Contains(t, r.out, "PROBLEM [unknown field] "+e.root+`/strategy/orders-base: unknown field "ipList" (did you mean IPList?): tbschedule-go ignores it and uses the default of IPList`+"\n")
+	assert.Contains(t, r.out, "WARNING [unknown field] "+e.root+`/baseTaskType/orders: unknown field "retryPolicy": tbschedule-go ignores it (written by another version or by hand?)`+"\n")
+	assert.Contains(t, r.out, "1 problem(s) found; 1 warning(s)\n")
+
+	// With the typo fixed, the warning alone does not fail doctor.
+	_, err = conn.Set(e.root+"/strategy/orders-base",
+		[]byte(`{"strategyName":"orders-base","kind":"Schedule","taskName":"orders","assignNum":1,"IPList":["10.0.0.9"],"sts":"pause"}`), -1)
+	require.NoError(t, err)
+	r = e.run("doctor")
+	assert.Equal(t, ctl.ExitOK, r.code, "%s", r)
+	assert.Contains(t, r.out, "no problems found; 1 warning(s)\n")
 }
