@@ -2,8 +2,10 @@ package ctl_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +26,8 @@ func TestDoctorHoldIsNotAFault(t *testing.T) {
 	e.ok("apply", "-f", file(t, "rt.yaml", runtimeYAML))
 	long := func(c *strategy.Config) { c.ManagerConfig.LockDelay = time.Minute }
 	e.startFactoryWith("10.0.0.1", "worker-1", long)
-	victim := e.startFactoryWith("10.0.0.2", "worker-2", long)
+	// Two processes on one IP: only the host name tells them apart.
+	victim := e.startFactoryWith("10.0.0.1", "worker-2", long)
 	waitFor(t, 30*time.Second, "one server on each factory, 3 items each", func() bool {
 		rt := e.status().TaskTypes[0].Runtimes
 		if len(rt) != 1 || len(rt[0].Servers) != 2 {
@@ -42,8 +45,63 @@ func TestDoctorHoldIsNotAFault(t *testing.T) {
 		return regexp.MustCompile(`HOLD \[held\] .*held for its lock delay until`).MatchString(r.out)
 	})
 	assert.Equal(t, ctl.ExitOK, r.code, "%s", r)
-	assert.Regexp(t, `HOLD \[held\] `+regexp.QuoteMeta(e.root)+`/baseTaskType/orders/orders/taskItem: 3 item\(s\) of server worker-2#\d+ \(orders\$10\.0\.0\.2\$[0-9A-F]+\$\d+\), which is not live: [0-9:{}A-Z=, ]+; held for its lock delay until \d{4}-\d\d-\d\dT[0-9:.]+Z \(\d+(\.\d+)?s from now\), then the leader reassigns them`, r.out)
+	assert.Regexp(t, `HOLD \[held\] `+regexp.QuoteMeta(e.root)+`/baseTaskType/orders/orders/taskItem: 3 item\(s\) of server worker-2#\d+ \(orders\$10\.0\.0\.1\$[0-9A-F]+\$\d+\), which is not live: [0-9:{}A-Z=, ]+; held for its lock delay until \d{4}-\d\d-\d\dT[0-9:.]+Z \(\d+(\.\d+)?s from now\), then the leader reassigns them`, r.out)
 	assert.Contains(t, r.out, "no problems found; 1 takeover(s) under way (items held for a lock delay)\n")
+
+	// status names the vanished owner by its host, shows the hold and its
+	// end; the full ids are in -o wide and -o json.
+	var doc struct {
+		TaskTypes []struct {
+			Runtimes []struct {
+				Held  int
+				Holds []schedule.ServerHold
+				Items []struct {
+					CurServer string         `json:"cur_server"`
+					OwnerName string         `json:"ownerName"`
+					Flag      string         `json:"flag"`
+					HeldUntil *schedule.Time `json:"heldUntil"`
+				}
+				Servers []struct {
+					Name, Session string
+				}
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(e.ok("status", "-o", "json")), &doc))
+	rt := doc.TaskTypes[0].Runtimes[0]
+	require.Len(t, rt.Holds, 1)
+	hold := rt.Holds[0]
+	assert.Equal(t, "worker-2", hold.HostName)
+	assert.Equal(t, 3, rt.Held)
+	name := fmt.Sprintf("worker-2#%d", seqOf(t, string(hold.Server)))
+	for _, it := range rt.Items {
+		if it.CurServer == string(hold.Server) {
+			assert.Equal(t, name, it.OwnerName)
+			assert.Equal(t, "held", it.Flag)
+			require.NotNil(t, it.HeldUntil)
+			assert.Equal(t, hold.Until, *it.HeldUntil)
+		}
+	}
+	require.NotEmpty(t, rt.Servers)
+	for _, sv := range rt.Servers { // worker-1 may have started a second server by now
+		assert.Regexp(t, `^worker-1#\d+$`, sv.Name)
+		assert.Regexp(t, `^0x[0-9a-f]+$`, sv.Session)
+	}
+	until := hold.Until.UTC().Format("2006-01-02T15:04:05.000Z")
+	text := e.ok("status")
+	assert.Regexp(t, `runtime orders \(ownSign BASE\): [12] server\(s\), 6 item\(s\), 3 HELD for a lock delay;`, text)
+	assert.Contains(t, text, "    hold: 3 item(s) of vanished "+name+" until "+until+"\n")
+	assert.Regexp(t, `\n    \d+ +`+regexp.QuoteMeta(name)+` +- +\d+ +\S+ +HELD until `+regexp.QuoteMeta(until)+`\n`, text)
+	assert.NotContains(t, text, string(hold.Server))
+	assert.Contains(t, e.ok("status", "-o", "wide"), string(hold.Server))
+}
+
+// seqOf is the sequence number at the end of a server id.
+func seqOf(t *testing.T, id string) int {
+	var n int
+	_, err := fmt.Sscanf(id[strings.LastIndex(id, "$")+1:], "%d", &n)
+	require.NoError(t, err, id)
+	return n
 }
 
 // TestDoctorJudgesOrphans drives the four cases on a tree written by hand:

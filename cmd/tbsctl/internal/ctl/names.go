@@ -68,14 +68,15 @@ func shortName(id schedule.ServerID, host string, uuidChars int) string {
 	return name
 }
 
-// factoryName is a factory's (process's) short name: "host#seq".
+// factoryName is a factory's (process's) short name: "host#fseq", the f
+// telling it from a server's name. "" for no id.
 func factoryName(id string) string {
 	before, _, seq, ok := idParts(id)
 	if !ok {
 		return id
 	}
 	_, host, _ := strings.Cut(before, schedule.RuntimeSeparator)
-	return host + "#" + seq
+	return host + "#f" + seq
 }
 
 // sessionText is how tbsctl shows a session id everywhere: hex with 0x,

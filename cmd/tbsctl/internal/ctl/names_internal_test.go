@@ -23,7 +23,7 @@ func TestShortNames(t *testing.T) {
 	assert.Equal(t, map[schedule.ServerID]string{d: "h#3-AAAA1111", e: "h#3-AAAA9999"}, got)
 
 	assert.Equal(t, "odd", shortName("odd", "h", 0), "an id of another shape is shown whole")
-	assert.Equal(t, "worker-1#5", factoryName("10.0.0.1$worker-1$ABCD$0000000005"))
+	assert.Equal(t, "worker-1#f5", factoryName("10.0.0.1$worker-1$ABCD$0000000005"))
 }
 
 func TestJudgeOrphans(t *testing.T) {
