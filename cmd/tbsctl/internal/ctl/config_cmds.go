@@ -269,7 +269,9 @@ The file holds one task type or strategy, a list of them, or a map with the
 lists "taskTypes" and "strategies" (the format of "tbsctl export"); YAML may
 hold several documents separated by "---". Field names are TBSchedule's
 (baseTaskType, heartBeatRate in ms, judgeDeadInterval, taskItems, IPList,
-assignNum, numOfSingleServer, kind, taskName, sts...). Every object is
+assignNum, numOfSingleServer, kind, taskName, sts...), exactly as spelled:
+a field it does not know ("ipList", "threadNum") is an error naming its
+line and column and the nearest known name. Every object is
 validated first and nothing is written if any is invalid; each write is a
 compare-and-set against the version just read. A document without "sts"
 keeps the stored sts, so apply never resumes a paused strategy by accident.
@@ -562,7 +564,8 @@ The format is detected (--format auto): the Java console's export has one
 JSON record per line, {"rootPath","configType","name","value"} (or the later
 console's TASK{...}/STRATEGY{...} lines); anything else is read as our
 format (see apply). The target is always the root given to tbsctl, never
-the rootPath inside the file. Objects that do not exist are created; an
+the rootPath inside the file. A field it does not know is an error, as for
+apply. Objects that do not exist are created; an
 existing one that differs is refused unless --force (then overwritten).
 Everything is validated first: nothing is written if anything is wrong.`,
 		example: `  tbsctl import -f tbschedule-console-export.txt --dry-run

@@ -30,9 +30,11 @@ const (
 
 // Exit codes of Main.
 const (
-	// ExitOK: the command succeeded (doctor: nothing wrong).
+	// ExitOK: the command succeeded (doctor: nothing needs a person; holds
+	// and warnings may be listed).
 	ExitOK = 0
-	// ExitFailed: the command failed, or doctor found a problem.
+	// ExitFailed: the command failed, or doctor found a problem that needs
+	// a person.
 	ExitFailed = 1
 	// ExitUsage: the command line is wrong.
 	ExitUsage = 2
