@@ -58,9 +58,7 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 			err = e.st.Validate()
 		}
 		if err != nil {
-			for _, leaf := range leafErrors(err) {
-				errs = append(errs, fmt.Errorf("%s: %w", e.where, leaf))
-			}
+			errs = append(errs, leafErrors(placeFields(e.where, err, e.at))...)
 			continue
 		}
 		valid = append(valid, e)

@@ -24,6 +24,9 @@ type entry struct {
 	tt     *schedule.TaskType
 	st     *schedule.Strategy
 	hasSts bool
+	// at is the place of each key in the file (nil when unknown), so a
+	// problem with a field names its line.
+	at map[string]pos
 }
 
 func (e entry) kind() string {
@@ -284,38 +287,58 @@ func parseObject(where string, n *pnode, kind string) (entry, error) {
 		return entry{}, fmt.Errorf("%s: %v", where, err)
 	}
 	_, hasSts := m["sts"]
-	return decodeEntry(where, kind, b, hasSts)
+	return decodeEntryAt(where, kind, b, hasSts, n.keyPos)
+}
+
+// placeFields puts where, and the place of the field at fault when at
+// knows it, before each of the problems err holds.
+func placeFields(where string, err error, at map[string]pos) error {
+	var errs []error
+	for _, leaf := range leafErrors(err) {
+		errs = append(errs, placeField(where, leaf, at))
+	}
+	return errors.Join(errs...)
+}
+
+// placeField returns "where: line L, column C: err" for a problem with a
+// field whose place is known, else "where: err".
+func placeField(where string, err error, at map[string]pos) error {
+	var fe *schedule.FieldError
+	if errors.As(err, &fe) {
+		key, _, _ := strings.Cut(fe.Field, "[")
+		if p, ok := at[key]; ok {
+			return fmt.Errorf("%s: %s: %w", where, p, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", where, err)
 }
 
 // decodeEntry decodes a task type or strategy from its JSON.
 func decodeEntry(where, kind string, b []byte, hasSts bool) (entry, error) {
-	e := entry{where: where, hasSts: hasSts}
+	return decodeEntryAt(where, kind, b, hasSts, nil)
+}
+
+// decodeEntryAt is decodeEntry naming, in errors about a field, the
+// field's place from at.
+func decodeEntryAt(where, kind string, b []byte, hasSts bool, at map[string]pos) (entry, error) {
+	e := entry{where: where, hasSts: hasSts, at: at}
+	var err error
 	switch kind {
 	case "taskType":
 		var t schedule.TaskType
-		if err := json.Unmarshal(b, &t); err != nil {
-			return entry{}, prefixed(where, err)
-		}
+		err = json.Unmarshal(b, &t)
 		e.tt = &t
 	case "strategy":
 		var s schedule.Strategy
-		if err := json.Unmarshal(b, &s); err != nil {
-			return entry{}, prefixed(where, err)
-		}
+		err = json.Unmarshal(b, &s)
 		e.st = &s
 	default:
 		return entry{}, fmt.Errorf("%s: unknown kind %q", where, kind)
 	}
-	return e, nil
-}
-
-// prefixed puts where before each of the problems err holds.
-func prefixed(where string, err error) error {
-	var errs []error
-	for _, leaf := range leafErrors(err) {
-		errs = append(errs, fmt.Errorf("%s: %w", where, leaf))
+	if err != nil {
+		return entry{}, placeFields(where, err, at)
 	}
-	return errors.Join(errs...)
+	return e, nil
 }
 
 // javaNode is one line of the Java console's export: the node's root, its

@@ -81,10 +81,16 @@ func TestProblemCountAndMessages(t *testing.T) {
 	e := newEnv(t)
 	f := file(t, "tz.json", `{"baseTaskType": "tz", "dealBeanName": "d", "timeZone": "Mars/Base", "threadNumber": 0}`)
 	r := e.fails(ctl.ExitFailed, "apply", "-f", f)
-	assert.Equal(t, "tbsctl: "+f+`: schedule: taskType "tz": threadNumber (0) must be at least 1`+"\n"+
-		"tbsctl: "+f+`: schedule: taskType "tz": timeZone "Mars/Base": not a time zone this host knows (an IANA name such as "Asia/Shanghai")`+"\n"+
+	assert.Equal(t, "tbsctl: "+f+`: line 1, column 70: schedule: taskType "tz": threadNumber (0) must be at least 1`+"\n"+
+		"tbsctl: "+f+`: line 1, column 45: schedule: taskType "tz": timeZone "Mars/Base": not a time zone this host knows (an IANA name such as "Asia/Shanghai")`+"\n"+
 		"tbsctl: "+f+`: schedule: taskType "tz": taskItems must not be empty`+"\n"+
 		"tbsctl: 3 problem(s); nothing was written\n", r.err)
+
+	// A field of the wrong type names its place too (YAML here).
+	y := file(t, "type.yaml", "baseTaskType: x\ndealBeanName: d\ntaskItems: [\"0\"]\nthreadNumber: four\n")
+	r = e.fails(ctl.ExitFailed, "apply", "-f", y)
+	assert.Equal(t, "tbsctl: "+y+`: line 4, column 1: schedule: taskType "x": threadNumber must be a number, got string`+"\n"+
+		"tbsctl: 1 problem(s); nothing was written\n", r.err)
 
 	e.ok("apply", "-f", file(t, "rt.yaml", runtimeYAML))
 	r = e.fails(ctl.ExitFailed, "pause", "orders")
