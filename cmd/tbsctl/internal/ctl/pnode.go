@@ -204,22 +204,45 @@ func (n *pnode) add(k string, at pos, v *pnode) {
 	n.obj[k], n.keyPos[k] = v, at
 }
 
-// fromYAML converts a decoded YAML node, keeping key positions. Aliases are
-// followed and "<<" merge keys merged.
+// maxYAMLNodes bounds the values a YAML file may expand to through its
+// aliases (a configuration file has a few hundred; an alias bomb billions).
+const maxYAMLNodes = 100_000
+
+// yamlConverter turns decoded YAML into pnodes, following aliases ("<<"
+// merge keys merged) with a guard against cycles and alias bombs.
+type yamlConverter struct {
+	active map[*yaml.Node]bool // aliased nodes being converted (cycle guard)
+	nodes  int
+}
+
+// fromYAML converts a decoded YAML document, keeping key positions.
 func fromYAML(y *yaml.Node) (*pnode, error) {
+	c := &yamlConverter{active: map[*yaml.Node]bool{}}
+	return c.convert(y)
+}
+
+func (c *yamlConverter) convert(y *yaml.Node) (*pnode, error) {
 	at := pos{line: y.Line, col: y.Column}
+	if c.nodes++; c.nodes > maxYAMLNodes {
+		return nil, fmt.Errorf("%s: the aliases expand to more than %d values", at, maxYAMLNodes)
+	}
 	switch y.Kind {
 	case yaml.DocumentNode:
 		if len(y.Content) == 0 {
 			return &pnode{at: at}, nil
 		}
-		return fromYAML(y.Content[0])
+		return c.convert(y.Content[0])
 	case yaml.AliasNode:
-		return fromYAML(y.Alias)
+		if c.active[y.Alias] {
+			return nil, fmt.Errorf("%s: alias *%s refers to a value that contains it", at, y.Value)
+		}
+		c.active[y.Alias] = true
+		defer delete(c.active, y.Alias)
+		return c.convert(y.Alias)
 	case yaml.SequenceNode:
 		n := &pnode{at: at, isArr: true, arr: []*pnode{}}
-		for _, c := range y.Content {
-			v, err := fromYAML(c)
+		for _, e := range y.Content {
+			v, err := c.convert(e)
 			if err != nil {
 				return nil, err
 			}
@@ -227,7 +250,7 @@ func fromYAML(y *yaml.Node) (*pnode, error) {
 		}
 		return n, nil
 	case yaml.MappingNode:
-		return fromYAMLMap(y, at)
+		return c.convertMap(y, at)
 	}
 	var v any
 	if err := y.Decode(&v); err != nil {
@@ -236,11 +259,11 @@ func fromYAML(y *yaml.Node) (*pnode, error) {
 	return &pnode{at: at, scalar: v}, nil
 }
 
-func fromYAMLMap(y *yaml.Node, at pos) (*pnode, error) {
+func (c *yamlConverter) convertMap(y *yaml.Node, at pos) (*pnode, error) {
 	n := &pnode{at: at, obj: map[string]*pnode{}, keyPos: map[string]pos{}}
 	for i := 0; i+1 < len(y.Content); i += 2 {
 		k, vy := y.Content[i], y.Content[i+1]
-		v, err := fromYAML(vy)
+		v, err := c.convert(vy)
 		if err != nil {
 			return nil, err
 		}
