@@ -65,7 +65,10 @@
 // (ManagerConfig.LockDelay, published as Server.TakeoverDelay; by default
 // FenceTimes' takeover delay: a third of the session timeout for the
 // store's suspicion, plus FenceAfter, plus 100ms), counted from when the
-// leader first saw the node gone; Status.Held counts the items it holds.
+// leader first saw the node gone; Status.Held counts the items it holds,
+// and the leader publishes each hold with its end in its own record
+// (Server.Holds), written as soon as a hold begins or ends, so operator
+// tools can tell a takeover under way from a fault.
 // This is Chubby's lock-delay. A crashed server's items are therefore
 // granted again after its session timeout plus the lock delay plus one
 // round; a graceful stop deletes its node and then releases its items

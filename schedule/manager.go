@@ -280,6 +280,11 @@ type session struct {
 	gone      map[ServerID]time.Time
 	delays    map[ServerID]time.Duration
 	heldUntil time.Time
+	// hosts are the host names the servers published while live, and holds
+	// the holds of the last round (local clock), published in this server's
+	// record (Server.Holds) for operators.
+	hosts map[ServerID]string
+	holds []ServerHold
 }
 
 // runSession registers the server under sess and follows the items until
@@ -320,7 +325,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	}
 	served = true
 	s := &session{sess: sess, me: rec.UUID, rec: rec, releasing: map[ItemID]time.Time{}, owned: map[ItemID]Item{},
-		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}}
+		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}, hosts: map[ServerID]string{}}
 	m.mu.Lock()
 	m.session, m.finished = s, nil
 	m.mu.Unlock()
@@ -368,6 +373,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 				// alive and the items we process are ours.
 				guard.lift()
 				work.setLease(sess)
+				m.publishHolds(sctx, s, work)
 			}
 			if retry != nil {
 				retry.Stop()
@@ -524,8 +530,9 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 		if d, known := DecodeLockDelay(sv.TakeoverDelay); known {
 			s.delays[sv.UUID] = d
 		}
+		s.hosts[sv.UUID] = sv.HostName
 	}
-	s.heldUntil = time.Time{}
+	s.heldUntil, s.holds = time.Time{}, nil
 	if !live[s.me] {
 		return false, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
 	}
@@ -749,6 +756,11 @@ func (m *Manager) holdVanished(s *session, items Items, live map[ServerID]bool) 
 			delete(s.delays, id)
 		}
 	}
+	for id := range s.hosts {
+		if !live[id] && counts[id] == 0 {
+			delete(s.hosts, id)
+		}
+	}
 	var hold map[ServerID]bool
 	for id, n := range counts {
 		delay, known := s.delays[id]
@@ -781,6 +793,7 @@ func (m *Manager) holdVanished(s *session, items Items, live map[ServerID]bool) 
 			hold = map[ServerID]bool{}
 		}
 		hold[id] = true
+		s.holds = append(s.holds, ServerHold{Server: id, HostName: s.hosts[id], Items: n, Until: Time{until}})
 		if s.heldUntil.IsZero() || until.Before(s.heldUntil) {
 			s.heldUntil = until
 		}
@@ -971,7 +984,55 @@ func (m *Manager) heartbeat(ctx context.Context, s *session, work *workHost) err
 	s.rec.NextRunStartTime, s.rec.NextRunEndTime = m.window.describe(ws.state)
 	s.rec.WindowState = ws.name()
 	s.rec.Message = m.errorText()
+	s.rec.Holds = clusterHolds(s.holds, m.clock.Now(), now)
 	return m.store.UpdateServer(ctx, s.rec)
+}
+
+// publishHolds writes the record at once when the lock-delay holds of this
+// round differ from the published ones (a server vanished, or a hold
+// ended), so operators see a takeover under way without waiting for the
+// next heartbeat.
+func (m *Manager) publishHolds(ctx context.Context, s *session, work *workHost) {
+	if sameHolds(s.rec.Holds, s.holds) {
+		return
+	}
+	if err := m.heartbeat(ctx, s, work); err != nil && ctx.Err() == nil {
+		m.log.Warn("publishing the lock-delay holds failed; the next heartbeat retries", "server", s.me, "err", err)
+	}
+}
+
+// sameHolds reports whether published and current name the same servers
+// with the same item counts (their ends are in different clocks).
+func sameHolds(published, current []ServerHold) bool {
+	if len(published) != len(current) {
+		return false
+	}
+	counts := make(map[ServerID]int, len(published))
+	for _, h := range published {
+		counts[h.Server] = h.Items
+	}
+	for _, h := range current {
+		if n, ok := counts[h.Server]; !ok || n != h.Items {
+			return false
+		}
+	}
+	return true
+}
+
+// clusterHolds returns holds (ends on the local clock, read as localNow)
+// with their ends in cluster time (read as clusterNow), sorted by server.
+// It is pure.
+func clusterHolds(holds []ServerHold, localNow, clusterNow time.Time) []ServerHold {
+	if len(holds) == 0 {
+		return nil
+	}
+	out := make([]ServerHold, len(holds))
+	for i, h := range holds {
+		h.Until = Time{clusterNow.Add(h.Until.Sub(localNow))}
+		out[i] = h
+	}
+	slices.SortFunc(out, func(a, b ServerHold) int { return strings.Compare(string(a.Server), string(b.Server)) })
+	return out
 }
 
 // stopGracefully is the end of Run: stop the processor (running deals may

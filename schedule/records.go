@@ -94,6 +94,22 @@ type Server struct {
 	// vanished before it grants the items the server still owned to others.
 	// -1 means none; 0 (a record without it) means the leader's own.
 	TakeoverDelay int64 `json:"takeoverDelay,omitempty"`
+	// Holds are the lock-delay holds under way, published by the runtime's
+	// leader (empty on other servers): the items of each vanished server it
+	// does not grant elsewhere before Until. Operator tools read them to
+	// tell a takeover in progress from a fault.
+	Holds []ServerHold `json:"holds,omitempty"`
+}
+
+// ServerHold is one lock-delay hold a leader publishes (Server.Holds).
+type ServerHold struct {
+	// Server is the vanished server; HostName its host, as its record said.
+	Server   ServerID `json:"server"`
+	HostName string   `json:"hostName,omitempty"`
+	// Items is how many items it still owned when the leader last looked.
+	Items int `json:"items"`
+	// Until is when the hold ends, in cluster time (the store's clock).
+	Until Time `json:"until"`
 }
 
 // Factory is the record of one registered manager factory (process).

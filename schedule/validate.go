@@ -197,7 +197,7 @@ func timeZoneProblem(tz string) string {
 		return "the host's local zone differs between hosts; name an IANA zone such as \"Asia/Shanghai\""
 	}
 	if _, err := time.LoadLocation(tz); err != nil {
-		return "unknown time zone; name an IANA zone such as \"Asia/Shanghai\" or \"UTC\""
+		return "not a time zone this host knows (an IANA name such as \"Asia/Shanghai\")"
 	}
 	return ""
 }

@@ -73,7 +73,7 @@ func TestTaskTypeValidate(t *testing.T) {
 		{"end without start", func(t *TaskType) { t.PermitRunEndTime = "0 0 5 * * ?" },
 			`permitRunEndTime "0 0 5 * * ?" needs a permitRunStartTime`},
 		{"timeZone ok", func(t *TaskType) { t.TimeZone = "Asia/Shanghai" }, ""},
-		{"timeZone unknown", func(t *TaskType) { t.TimeZone = "Mars/Olympus" }, `timeZone "Mars/Olympus": unknown time zone; name an IANA zone`},
+		{"timeZone unknown", func(t *TaskType) { t.TimeZone = "Mars/Olympus" }, `schedule: taskType "orders": timeZone "Mars/Olympus": not a time zone this host knows (an IANA name such as "Asia/Shanghai")`},
 		{"timeZone Local", func(t *TaskType) { t.TimeZone = "Local" }, `timeZone "Local": the host's local zone differs between hosts`},
 		{"taskItems empty", func(t *TaskType) { t.TaskItems = nil }, `taskItems must not be empty`},
 		{"taskItems bad", func(t *TaskType) { t.TaskItems = []string{"0", "1:{"} }, `taskType "orders": taskItems[1] "1:{": missing '}'`},
@@ -221,7 +221,7 @@ func TestTaskTypeLocation(t *testing.T) {
 		{"empty is UTC", "", "UTC", ""},
 		{"zone", "America/New_York", "America/New_York", ""},
 		{"Local refused", "Local", "", "timeZone \"Local\""},
-		{"unknown", "No/Where", "", "unknown time zone"},
+		{"unknown", "No/Where", "", `timeZone "No/Where": not a time zone this host knows`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -190,14 +190,26 @@ func TestLockDelayHoldsOnlyVanishedOwners(t *testing.T) {
 		assert.Equal(t, want.Milliseconds(), sv.TakeoverDelay, "server %s", sv.UUID)
 	}
 
+	victimID := serverOf(t, victim)
 	vstore.(*memstore.Client).Disconnect(time.Hour)
 	b.expire(t, vstore)
 	gone := b.clock.Now()
 	sawHeld := false
+	var published []schedule.ServerHold
 	require.Eventually(t, func() bool {
 		sawHeld = sawHeld || leader.m.Status().Held > 0
+		if servers, err := obs.Servers(context.Background(), "lockdelay"); err == nil && len(servers) > 0 && published == nil {
+			published = servers[0].Holds
+		}
 		return readOwnership(t, obs, "lockdelay").balanced(1, 6) == ""
 	}, 20*time.Second, time.Millisecond)
+	// The leader published the hold in its record, for operators.
+	require.Len(t, published, 1, "the leader's record never showed the hold")
+	assert.Equal(t, victimID, published[0].Server)
+	assert.Equal(t, "m2", published[0].HostName)
+	assert.Equal(t, 3, published[0].Items)
+	// (Times are stored in whole milliseconds.)
+	assert.False(t, published[0].Until.Before(gone.Add(want-time.Millisecond)), "hold ends %v, before the vanish %v + delay %v", published[0].Until, gone, want)
 	waited := b.clock.Now().Sub(gone)
 	t.Logf("forced expiry → items granted after %v on the fake clock (delay %v)", waited, want)
 	assert.GreaterOrEqual(t, waited, want, "the vanished server's items moved before its takeover delay")
@@ -217,6 +229,10 @@ func TestLockDelayHoldsOnlyVanishedOwners(t *testing.T) {
 	}
 	waitBalanced(t, obs, "lockdelay", 1, 6, 20*time.Second)
 	require.Eventually(t, func() bool { return leader.m.Status().Held == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool {
+		servers, err := obs.Servers(context.Background(), "lockdelay")
+		return err == nil && len(servers) == 1 && len(servers[0].Holds) == 0
+	}, 5*time.Second, time.Millisecond, "the leader clears the published holds")
 	assert.Empty(t, rec.overlaps(), "%s", joinLines(rec.overlaps()))
 }
 

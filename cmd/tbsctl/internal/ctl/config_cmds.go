@@ -40,12 +40,7 @@ type applyOpts struct {
 // found while reading the file; they are reported with the others, and
 // problems of the file alone are reported before connecting.
 func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o applyOpts) error {
-	var errs []error
-	if j, ok := parseErr.(interface{ Unwrap() []error }); ok {
-		errs = append(errs, j.Unwrap()...)
-	} else if parseErr != nil {
-		errs = append(errs, parseErr)
-	}
+	errs := leafErrors(parseErr)
 	seen := map[string]string{}
 	fileTT := map[string]bool{}
 	var valid []entry
@@ -63,7 +58,7 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 			err = e.st.Validate()
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", e.where, err))
+			errs = append(errs, leafErrors(placeFields(e.where, err, e.at))...)
 			continue
 		}
 		valid = append(valid, e)
@@ -166,6 +161,23 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 	return nil
 }
 
+// leafErrors splits joined errors (errors.Join, at any depth) into the
+// problems they hold, so each is printed on its own line and counted once.
+func leafErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, leafErrors(e)...)
+	}
+	return out
+}
+
 // reportProblems prints every problem and fails.
 func (c *cli) reportProblems(errs []error) error {
 	for _, err := range errs {
@@ -255,7 +267,9 @@ The file holds one task type or strategy, a list of them, or a map with the
 lists "taskTypes" and "strategies" (the format of "tbsctl export"); YAML may
 hold several documents separated by "---". Field names are TBSchedule's
 (baseTaskType, heartBeatRate in ms, judgeDeadInterval, taskItems, IPList,
-assignNum, numOfSingleServer, kind, taskName, sts...). Every object is
+assignNum, numOfSingleServer, kind, taskName, sts...), exactly as spelled:
+a field it does not know ("ipList", "threadNum") is an error naming its
+line and column and the nearest known name. Every object is
 validated first and nothing is written if any is invalid; each write is a
 compare-and-set against the version just read. A document without "sts"
 keeps the stored sts, so apply never resumes a paused strategy by accident.
@@ -334,7 +348,7 @@ func getCmd() command {
 					rec, _, err = store.Strategy(ctx, args[1])
 				}
 				if err != nil {
-					return fmt.Errorf("get %s %q: %w", kind, args[1], err)
+					return fmt.Errorf("get: %w", c.missing(err, kind, args[1], ""))
 				}
 				b, err := json.MarshalIndent(rec, "", "  ")
 				if err != nil {
@@ -379,7 +393,7 @@ runtimes has live servers or a strategy names it, unless --force.`,
 				admin := strategy.NewAdmin(store, strategy.WithForceWait(*wait))
 				if kind == "taskType" {
 					if _, _, err := store.TaskType(ctx, name); errors.Is(err, schedule.ErrNotFound) {
-						return fmt.Errorf("delete taskType %q: %w", name, err)
+						return fmt.Errorf("delete: %w", c.missing(err, "taskType", name, ""))
 					}
 					if err := admin.DeleteTaskType(ctx, name, *force); err != nil {
 						return fmt.Errorf("delete taskType %q: %w", name, err)
@@ -388,7 +402,7 @@ runtimes has live servers or a strategy names it, unless --force.`,
 					return nil
 				}
 				if _, _, err := store.Strategy(ctx, name); errors.Is(err, schedule.ErrNotFound) {
-					return fmt.Errorf("delete strategy %q: %w", name, err)
+					return fmt.Errorf("delete: %w", c.missing(err, "strategy", name, ""))
 				}
 				if *force {
 					if err := c.stopRegistrations(ctx, name, *wait); err != nil {
@@ -548,7 +562,8 @@ The format is detected (--format auto): the Java console's export has one
 JSON record per line, {"rootPath","configType","name","value"} (or the later
 console's TASK{...}/STRATEGY{...} lines); anything else is read as our
 format (see apply). The target is always the root given to tbsctl, never
-the rootPath inside the file. Objects that do not exist are created; an
+the rootPath inside the file. A field it does not know is an error, as for
+apply. Objects that do not exist are created; an
 existing one that differs is refused unless --force (then overwritten).
 Everything is validated first: nothing is written if anything is wrong.`,
 		example: `  tbsctl import -f tbschedule-console-export.txt --dry-run

@@ -88,7 +88,7 @@ func TestApplyGetDelete(t *testing.T) {
 	assert.Contains(t, out, "strategy refunds-test: would be created")
 	assert.Contains(t, out, "dry run: nothing was written")
 	r := e.fails(ctl.ExitFailed, "get", "taskType", "orders")
-	assert.Contains(t, r.err, "not found", "a dry run writes nothing")
+	assert.Equal(t, "tbsctl: get: taskType \"orders\" does not exist under "+e.root+"\n", r.err, "a dry run writes nothing")
 
 	out = e.ok("apply", "-f", f)
 	assert.Contains(t, out, "4 created, 0 updated, 0 unchanged")
@@ -196,8 +196,7 @@ strategies:
 	_, _, err = s.TaskType(ctx, "orders")
 	assert.True(t, errors.Is(err, schedule.ErrNotFound), "%v", err)
 	r = e.fails(ctl.ExitFailed, "delete", "strategy", "orders-base")
-	assert.Contains(t, r.err, `delete strategy "orders-base"`)
-	assert.Contains(t, r.err, "not found")
+	assert.Equal(t, "tbsctl: delete: strategy \"orders-base\" does not exist under "+e.root+"\n", r.err)
 	r = e.fails(ctl.ExitUsage, "delete", "widget", "x")
 	assert.Contains(t, r.err, `unknown kind "widget"`)
 }

@@ -30,9 +30,11 @@ const (
 
 // Exit codes of Main.
 const (
-	// ExitOK: the command succeeded (doctor: nothing wrong).
+	// ExitOK: the command succeeded (doctor: nothing needs a person; holds
+	// and warnings may be listed).
 	ExitOK = 0
-	// ExitFailed: the command failed, or doctor found a problem.
+	// ExitFailed: the command failed, or doctor found a problem that needs
+	// a person.
 	ExitFailed = 1
 	// ExitUsage: the command line is wrong.
 	ExitUsage = 2
@@ -140,7 +142,9 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 
 func (c *cli) run(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("tbsctl")
-	fs.Usage = func() { c.mainHelp(c.io.Err) }
+	// Help is printed once, below, to standard output: the flag package
+	// would print it to the flag set's Usage first.
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			c.mainHelp(c.io.Out)

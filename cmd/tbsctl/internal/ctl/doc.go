@@ -8,7 +8,8 @@
 // # Commands
 //
 //	tree [path]            the tree under the root, values decoded ([E]: ephemeral)
-//	status [taskType]      servers and items per runtime; -o json
+//	status [taskType]      servers (host#seq) and items per runtime, holds,
+//	                       next window start; -o wide, -o json (full ids)
 //	factories, strategies  registrations, requestNum/currentNum, messages, stop flags
 //	apply -f FILE          YAML or JSON; validated; CAS; prints what changed; --dry-run
 //	get KIND NAME          one task type or strategy, ready to edit and apply
@@ -16,7 +17,7 @@
 //	pause/resume STRATEGY
 //	stop/start/drain FACTORY
 //	export, import         ours, and the Java console's one-record-per-line format
-//	doctor                 problems with a fix each; exit code 1 if any
+//	doctor                 problems with a fix each; exit code 1 if one needs a person
 //
 // # Files
 //
@@ -30,12 +31,32 @@
 // TASK{...}/STRATEGY{...} lines are detected and read by import; the
 // rootPath in the lines is ignored, the target is -root.
 //
+// apply and import are strict: a key that is not a field of its record
+// (unknown, or a known name in another case, such as "ipList" for "IPList")
+// is an error naming it, its line (and column) and the nearest known
+// name. The library reads stored nodes leniently, since another version
+// may add fields; doctor reports the fields it does not know, a mis-cased
+// one as a problem, any other as a warning.
+//
+// # Names
+//
+// status names a server host#seq: the host name it published (its IP when
+// unknown) and the sequence number of its node, unique within its runtime
+// (the start of the id's uuid is added if two still collide); its process
+// (factory) is host#f<seq>. The full ids are in -o wide and -o json.
+// Session ids are shown as 0x... everywhere.
+//
 // # Guarantees
 //
 //   - Nothing is written when anything in a file is invalid; every problem
-//     is reported, named by file, document or line, and field.
+//     is reported, named by file, document or line, and field, and counted
+//     once.
 //   - Credentials come only from TBSCTL_AUTH and are never printed.
-//   - Exit codes: 0 success, 1 failure or doctor findings, 2 usage.
+//   - Exit codes: 0 success (doctor: nothing needs a person), 1 failure
+//     (doctor: a problem that needs a person), 2 usage. doctor's findings
+//     are PROBLEM, HOLD (items held for a vanished server's lock delay, with
+//     the time the hold ends; a problem only once overdue by one
+//     heartBeatRate) or WARNING; only PROBLEMs make it exit 1.
 //   - doctor creates nothing: a missing root is reported, not created.
 //     The other commands open the store, which creates a missing root as
 //     every client of the library does.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -24,6 +23,9 @@ type entry struct {
 	tt     *schedule.TaskType
 	st     *schedule.Strategy
 	hasSts bool
+	// at is the place of each key in the file (nil when unknown), so a
+	// problem with a field names its line.
+	at map[string]pos
 }
 
 func (e entry) kind() string {
@@ -112,172 +114,30 @@ func looksJava(data []byte) bool {
 	return false
 }
 
-// parseOurs reads JSON (one value or several in a row) or YAML (one
-// document or several separated by ---).
-func parseOurs(src string, data []byte) ([]entry, error) {
-	var docs []any
-	var err error
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		dec.UseNumber()
-		docs, err = decodeAll(dec, src, "JSON")
-	} else {
-		docs, err = decodeAll(yaml.NewDecoder(bytes.NewReader(data)), src, "YAML")
-	}
-	if err != nil {
-		return nil, err
-	}
-	var es []entry
-	var errs []error
-	for i, d := range docs {
-		where := src
-		if len(docs) > 1 {
-			where = fmt.Sprintf("%s: document %d", src, i+1)
-		}
-		got, err := parseValue(where, d)
-		es = append(es, got...)
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return es, errors.Join(errs...)
-}
-
-// decodeAll reads every document of a stream.
-func decodeAll(dec interface{ Decode(any) error }, src, lang string) ([]any, error) {
-	var docs []any
-	for {
-		var v any
-		err := dec.Decode(&v)
-		if errors.Is(err, io.EOF) {
-			return docs, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: not valid %s (document %d): %v", src, lang, len(docs)+1, err)
-		}
-		docs = append(docs, v)
-	}
-}
-
-// parseValue reads one document: a task type, a strategy, a list of them,
-// or a {taskTypes, strategies} map.
-func parseValue(where string, v any) ([]entry, error) {
-	switch v := v.(type) {
-	case nil:
-		return nil, nil
-	case []any:
-		var es []entry
-		var errs []error
-		for i, el := range v {
-			e, err := parseObject(fmt.Sprintf("%s: [%d]", where, i), el, "")
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			es = append(es, e)
-		}
-		return es, errors.Join(errs...)
-	case map[string]any:
-		_, isTT := v["baseTaskType"]
-		_, isSt := v["strategyName"]
-		if isTT || isSt {
-			e, err := parseObject(where, v, "")
-			if err != nil {
-				return nil, err
-			}
-			return []entry{e}, nil
-		}
-		var es []entry
-		var errs []error
-		for k := range v {
-			if !topKeys[k] {
-				errs = append(errs, fmt.Errorf("%s: unknown key %q (expected taskTypes, strategies, or a single task type or strategy)", where, k))
-			}
-		}
-		for _, key := range []string{"taskTypes", "strategies"} {
-			raw, ok := v[key]
-			if !ok || raw == nil {
-				continue
-			}
-			list, ok := raw.([]any)
-			if !ok {
-				errs = append(errs, fmt.Errorf("%s: %s must be a list", where, key))
-				continue
-			}
-			kind := "taskType"
-			if key == "strategies" {
-				kind = "strategy"
-			}
-			for i, el := range list {
-				e, err := parseObject(fmt.Sprintf("%s: %s[%d]", where, key, i), el, kind)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				es = append(es, e)
-			}
-		}
-		return es, errors.Join(errs...)
-	default:
-		return nil, fmt.Errorf("%s: expected a map or a list, got %T", where, v)
-	}
-}
-
-// parseObject decodes one object as kind ("taskType", "strategy", or ""
-// to tell by its name key).
-func parseObject(where string, v any, kind string) (entry, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return entry{}, fmt.Errorf("%s: expected an object, got %T", where, v)
-	}
-	if kind == "" {
-		if _, ok := m["baseTaskType"]; ok {
-			kind = "taskType"
-		} else if _, ok := m["strategyName"]; ok {
-			kind = "strategy"
-		} else {
-			return entry{}, fmt.Errorf("%s: neither baseTaskType nor strategyName is set", where)
-		}
-	}
-	for _, k := range []string{"taskItems", "IPList"} {
-		if list, ok := m[k].([]any); ok {
-			for i, el := range list {
-				switch n := el.(type) {
-				case int:
-					list[i] = strconv.Itoa(n)
-				case json.Number:
-					list[i] = n.String()
-				}
-			}
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return entry{}, fmt.Errorf("%s: %v", where, err)
-	}
-	_, hasSts := m["sts"]
-	return decodeEntry(where, kind, b, hasSts)
-}
-
 // decodeEntry decodes a task type or strategy from its JSON.
 func decodeEntry(where, kind string, b []byte, hasSts bool) (entry, error) {
-	e := entry{where: where, hasSts: hasSts}
+	return decodeEntryAt(where, kind, b, hasSts, nil)
+}
+
+// decodeEntryAt is decodeEntry naming, in errors about a field, the
+// field's place from at.
+func decodeEntryAt(where, kind string, b []byte, hasSts bool, at map[string]pos) (entry, error) {
+	e := entry{where: where, hasSts: hasSts, at: at}
+	var err error
 	switch kind {
 	case "taskType":
 		var t schedule.TaskType
-		if err := json.Unmarshal(b, &t); err != nil {
-			return entry{}, fmt.Errorf("%s: %w", where, err)
-		}
+		err = json.Unmarshal(b, &t)
 		e.tt = &t
 	case "strategy":
 		var s schedule.Strategy
-		if err := json.Unmarshal(b, &s); err != nil {
-			return entry{}, fmt.Errorf("%s: %w", where, err)
-		}
+		err = json.Unmarshal(b, &s)
 		e.st = &s
 	default:
 		return entry{}, fmt.Errorf("%s: unknown kind %q", where, kind)
+	}
+	if err != nil {
+		return entry{}, placeFields(where, err, at)
 	}
 	return e, nil
 }
@@ -322,6 +182,9 @@ func parseJava(src string, data []byte) ([]entry, error) {
 func parseJavaLine(where, line string) (entry, error) {
 	for prefix, kind := range map[string]string{"TASK": "taskType", "STRATEGY": "strategy"} {
 		if rest, ok := strings.CutPrefix(line, prefix); ok && strings.HasPrefix(rest, "{") {
+			if err := checkRawFields(where, kind, []byte(rest)); err != nil {
+				return entry{}, err
+			}
 			return decodeEntry(where, kind, []byte(rest), hasKey([]byte(rest), "sts"))
 		}
 	}
@@ -350,6 +213,9 @@ func parseJavaLine(where, line string) (entry, error) {
 	if len(value) == 0 || string(value) == "null" {
 		return entry{}, fmt.Errorf("%s: value: missing (node %q)", where, node.Name)
 	}
+	if err := checkRawFields(where, kind, value); err != nil {
+		return entry{}, err
+	}
 	e, err := decodeEntry(where, kind, value, hasKey(value, "sts"))
 	if err != nil {
 		return entry{}, err
@@ -364,6 +230,16 @@ func parseJavaLine(where, line string) (entry, error) {
 		return entry{}, fmt.Errorf("%s: name %q differs from the record's own name %q", where, node.Name, e.name())
 	}
 	return e, nil
+}
+
+// checkRawFields reports the unknown fields of a record given as JSON
+// (where names its line).
+func checkRawFields(where, kind string, obj []byte) error {
+	var errs []error
+	for _, u := range storedUnknownFields(kind, obj) {
+		errs = append(errs, fmt.Errorf("%s: %s", where, u))
+	}
+	return errors.Join(errs...)
 }
 
 func hasKey(obj []byte, key string) bool {

@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -49,6 +50,9 @@ func TestReadEntriesErrors(t *testing.T) {
 		{"java bad line", "{\"configType\":\"strategy\",\"name\":\"s\",\"value\":\"{}\"}\nnot json\n", formatJava, "f: line 2: not a JSON record"},
 		{"java no value", `{"configType":"strategy","name":"s"}`, formatJava, "f: line 1: value: missing (node \"s\")"},
 		{"unknown format", "{}", "xml", `unknown format "xml"`},
+		// Found by FuzzReadEntries: a cyclic alias overflowed the stack.
+		{"YAML alias cycle", "a: &x\n  b: *x\n", formatOurs, "f: not valid YAML (document 1): line 2, column 6: alias *x refers to a value that contains it"},
+		{"YAML alias bomb", "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n", formatOurs, "the aliases expand to more than 100000 values"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := readEntries("f", []byte(tc.in), tc.format)
@@ -90,6 +94,9 @@ func FuzzReadEntries(f *testing.F) {
 	f.Add([]byte("baseTaskType: a\n---\nstrategyName: s\n"))
 	f.Add([]byte(`{"rootPath":"/r","configType":"strategy","name":"s","value":"{\"strategyName\":\"s\"}"}`))
 	f.Add([]byte("TASK{\"baseTaskType\":\"a\"}\n"))
+	f.Add([]byte(`[{"strategyName":"s"},{"baseTaskType":"a","threadNum":4}]`))
+	f.Add([]byte("taskTypes:\n  - &x {baseTaskType: a}\nstrategies:\n  - <<: *x\n    strategyName: s\n"))
+	f.Add([]byte(`{"taskTypes": [{"baseTaskType": "x",` + "\n" + ` "threadNumber": 4,,}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		es, _, err := readEntries("f", data, formatAuto)
 		if err != nil {
@@ -98,6 +105,12 @@ func FuzzReadEntries(f *testing.F) {
 		for _, e := range es {
 			if (e.tt == nil) == (e.st == nil) {
 				t.Fatalf("entry %s holds %v and %v", e.where, e.tt, e.st)
+			}
+			// An unknown key is never accepted silently.
+			for k := range e.at {
+				if !slices.Contains(knownFields[e.kind()], k) {
+					t.Fatalf("entry %s: unknown key %q accepted", e.where, k)
+				}
 			}
 		}
 	})

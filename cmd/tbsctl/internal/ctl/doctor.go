@@ -15,18 +15,31 @@ import (
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
-// finding is one problem doctor found: where, what, and what to do.
+// Severities of doctor's findings. Only problems make doctor exit 1.
+const (
+	// sevProblem needs a person.
+	sevProblem = "problem"
+	// sevHold is a takeover under way: items held for a vanished server's
+	// lock delay, which the leader reassigns when it ends.
+	sevHold = "hold"
+	// sevWarning is worth a look but may be fine (a field this version does
+	// not know, perhaps written by a newer one).
+	sevWarning = "warning"
+)
+
+// finding is one thing doctor found: how bad, where, what, and what to do.
 type finding struct {
-	Check  string `json:"check"`
-	Node   string `json:"node"`
-	Detail string `json:"detail"`
-	Fix    string `json:"fix,omitempty"`
+	Severity string `json:"severity"`
+	Check    string `json:"check"`
+	Node     string `json:"node"`
+	Detail   string `json:"detail"`
+	Fix      string `json:"fix,omitempty"`
 }
 
 // schemaFinding checks the root's data without creating anything: a
 // missing root, a TBSchedule (Java) root, or another schema.
 func schemaFinding(root string, data []byte, exists bool) *finding {
-	f := &finding{Check: "schema", Node: root}
+	f := &finding{Severity: sevProblem, Check: "schema", Node: root}
 	if !exists {
 		f.Detail = "the root does not exist"
 		f.Fix = "check -root; a factory or \"tbsctl apply\" creates it"
@@ -62,17 +75,28 @@ func doctorCmd() command {
 	return command{
 		name:    "doctor",
 		args:    "",
-		summary: "find and explain problems; exit code 1 when something is wrong",
+		summary: "find and explain problems; exit code 1 when one needs a person",
 		help: `
 Checks: the root's schema (TBSchedule's Java root, another schema); clock
 drift between this host and ZooKeeper; strategies that no live factory can
 run (the IPList matches none, or every match is stopped), Schedule
 strategies whose task type is missing, and registrations whose factory
-cannot start what it is asked to (their message says why); items owned by servers that are not
-live and items with no owner while servers are live; servers whose
-heartbeat is older than the task type's judgeDeadInterval; runtimes with no
-server whose items were built longer ago than expireOwnSignInterval;
-undecodable nodes.`,
+cannot start what it is asked to (their message says why); items owned by
+servers that are not live and items with no owner while servers are live;
+servers whose heartbeat is older than the task type's judgeDeadInterval;
+runtimes with no server whose items were built longer ago than
+expireOwnSignInterval; undecodable nodes; stored task types and strategies
+with fields this version does not know.
+
+Items of a server that vanished (a crash) are held by the runtime's leader
+for that server's lock delay before they move: doctor reports them as HOLD
+with the time the hold ends, and they fail doctor only once the hold is
+overdue (one heartBeatRate after its end). A field that differs from a known
+one only in case is a PROBLEM (a typo the library ignores); another unknown
+field is a WARNING (perhaps written by a newer version).
+
+Exit codes: 0 nothing needs a person (holds and warnings may be listed),
+1 a PROBLEM needs a person, 2 the command line is wrong.`,
 		example: `  tbsctl doctor || alert "tbschedule needs attention"
   tbsctl doctor -o json --max-drift 500ms`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
@@ -100,25 +124,46 @@ undecodable nodes.`,
 						return err
 					}
 				} else {
-					for _, f := range fs {
-						c.out("PROBLEM [%s] %s: %s\n", f.Check, f.Node, f.Detail)
-						if f.Fix != "" {
-							c.out("        fix: %s\n", f.Fix)
-						}
-					}
-					if len(fs) == 0 {
-						c.out("no problems found\n")
-					} else {
-						c.out("%d problem(s) found\n", len(fs))
-					}
+					c.printFindings(fs)
 				}
-				if len(fs) > 0 {
+				if count(fs, sevProblem) > 0 {
 					return errSilent
 				}
 				return nil
 			}
 		},
 	}
+}
+
+func count(fs []finding, severity string) int {
+	n := 0
+	for _, f := range fs {
+		if f.Severity == severity {
+			n++
+		}
+	}
+	return n
+}
+
+// printFindings prints one line per finding with its fix, then the counts.
+func (c *cli) printFindings(fs []finding) {
+	for _, f := range fs {
+		c.out("%s [%s] %s: %s\n", strings.ToUpper(f.Severity), f.Check, f.Node, f.Detail)
+		if f.Fix != "" {
+			c.out("        fix: %s\n", f.Fix)
+		}
+	}
+	summary := "no problems found"
+	if n := count(fs, sevProblem); n > 0 {
+		summary = fmt.Sprintf("%d problem(s) found", n)
+	}
+	if n := count(fs, sevHold); n > 0 {
+		summary += fmt.Sprintf("; %d takeover(s) under way (items held for a lock delay)", n)
+	}
+	if n := count(fs, sevWarning); n > 0 {
+		summary += fmt.Sprintf("; %d warning(s)", n)
+	}
+	c.out("%s\n", summary)
 }
 
 // diagnose runs every check. It returns an error only when it cannot check.
@@ -144,7 +189,7 @@ func (c *cli) diagnose(ctx context.Context, maxDrift time.Duration) ([]finding, 
 	}
 	var out []finding
 	add := func(check, node, fix, format string, args ...any) {
-		out = append(out, finding{Check: check, Node: node, Detail: fmt.Sprintf(format, args...), Fix: fix})
+		out = append(out, finding{Severity: sevProblem, Check: check, Node: node, Detail: fmt.Sprintf(format, args...), Fix: fix})
 	}
 	if _, err := store.Now(ctx); err != nil {
 		return nil, err
@@ -183,10 +228,14 @@ func (c *cli) diagnose(ctx context.Context, maxDrift time.Duration) ([]finding, 
 		if s.Sts != schedule.StsResume || s.AssignNum == 0 {
 			continue
 		}
+		units := "thread groups"
+		if s.Kind == schedule.KindBean {
+			units = "copies of the Bean"
+		}
 		for _, r := range s.Registrations {
 			if r.Message != "" && r.CurrentNum < r.RequestNum {
 				add("strategy", node+"/"+string(r.UUID), "fix what the message names (a deal or task not registered in that process, an invalid task type...)",
-					"factory runs %d of the %d thread groups asked of it: %s", r.CurrentNum, r.RequestNum, r.Message)
+					"factory runs %d of the %d %s asked of it: %s", r.CurrentNum, r.RequestNum, units, r.Message)
 			}
 		}
 		var admitted, running int
@@ -211,44 +260,10 @@ func (c *cli) diagnose(ctx context.Context, maxDrift time.Duration) ([]finding, 
 	}
 	for _, tv := range v.TaskTypes {
 		for _, rt := range tv.Runtimes {
-			node := root + "/baseTaskType/" + tv.BaseTaskType + "/" + rt.Name
-			live := map[schedule.ServerID]bool{}
-			for _, s := range rt.Servers {
-				live[s.UUID] = true
-				if age := v.At.Sub(s.HeartBeatTime.Time); !s.HeartBeatTime.IsZero() && age > tv.JudgeDeadInterval {
-					add("stale server", node+"/server/"+string(s.UUID), "look at the process on "+s.HostName+" (stuck or starved); restart it if needed",
-						"last heartbeat %v ago, more than judgeDeadInterval %v, although its session is alive", age.Round(time.Millisecond), tv.JudgeDeadInterval)
-				}
-			}
-			var dead, unowned []string
-			for _, it := range rt.Items.Items {
-				switch {
-				case it.Sts == schedule.ItemRemoved:
-				case it.CurServer == "":
-					unowned = append(unowned, string(it.ID))
-				case !live[it.CurServer]:
-					dead = append(dead, fmt.Sprintf("%s (owner %s)", it.ID, it.CurServer))
-				}
-			}
-			if len(dead) > 0 {
-				fix := "the runtime's leader reassigns them once the vanished server's lock delay has passed (by default two thirds of its session timeout + 100ms); if this persists, check that a server of this runtime runs"
-				if len(rt.Servers) == 0 {
-					fix = "no server runs this runtime: resume or apply a strategy for " + rt.Name
-				}
-				add("dead owner", node+"/taskItem", fix, "%d item(s) owned by servers that are not live: %s", len(dead), strings.Join(dead, ", "))
-			}
-			if len(unowned) > 0 && len(rt.Servers) > 0 {
-				add("unassigned", node+"/taskItem", "the leader assigns them within a round; if this persists, look at the leader's log",
-					"%d item(s) have no owner although %d server(s) are live: %s", len(unowned), len(rt.Servers), strings.Join(unowned, ", "))
-			}
-			built := rt.Items.Mark.BuiltAt
-			if len(rt.Servers) == 0 && !built.IsZero() && v.At.Sub(built.Time) > tv.ExpireOwnSignInterval {
-				add("stale runtime", node, "delete it if the ownSign is gone (tbsctl delete taskType removes every runtime), or run a server for it",
-					"no live server, items last built %v ago, more than expireOwnSignInterval %v", v.At.Sub(built.Time).Round(time.Second), tv.ExpireOwnSignInterval)
-			}
+			out = append(out, c.runtimeFindings(conn, v.At, tv.TaskType, rt)...)
 		}
 	}
-	return out, nil
+	return append(out, storedFieldFindings(conn, root)...), nil
 }
 
 func factoryHosts(fs []strategy.FactoryView) string {

@@ -17,7 +17,7 @@ import (
 )
 
 type doctorFinding struct {
-	Check, Node, Detail, Fix string
+	Severity, Check, Node, Detail, Fix string
 }
 
 func (e *env) doctor(code int, args ...string) []doctorFinding {
@@ -122,7 +122,8 @@ strategies:
 	dead := findingsOf(fs, "dead owner")
 	require.Len(t, dead, 1, "%+v", fs)
 	assert.Equal(t, e.root+"/baseTaskType/ghost/ghost/taskItem", dead[0].Node)
-	assert.Contains(t, dead[0].Detail, "1 item(s) owned by servers that are not live: 1 (owner "+string(srv.UUID)+")")
+	assert.Equal(t, "1 item(s) of server 10.0.0.5#0 ("+string(srv.UUID)+"), which is not live: 1", dead[0].Detail)
+	assert.Contains(t, dead[0].Fix, "no server runs this runtime")
 	stale := findingsOf(fs, "stale runtime")
 	require.Len(t, stale, 1, "%+v", fs)
 	assert.Equal(t, e.root+"/baseTaskType/ghost/ghost", stale[0].Node)

@@ -120,6 +120,7 @@ func quiet() *slog.Logger {
 // factory is a running factory process (in-process) on the env's root.
 type factory struct {
 	f      *strategy.Factory
+	store  *zkstore.Store
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -127,6 +128,12 @@ type factory struct {
 // startFactory runs a factory on host with the idle deal registered as
 // "idle".
 func (e *env) startFactory(ip, host string) *factory {
+	e.t.Helper()
+	return e.startFactoryWith(ip, host, nil)
+}
+
+// startFactoryWith is startFactory with edit applied to the configuration.
+func (e *env) startFactoryWith(ip, host string, edit func(*strategy.Config)) *factory {
 	t := e.t
 	t.Helper()
 	s := e.store()
@@ -136,6 +143,9 @@ func (e *env) startFactory(ip, host string) *factory {
 	cfg.RetryMin, cfg.RetryMax = 20*time.Millisecond, 200*time.Millisecond
 	cfg.ShutdownTimeout = 10 * time.Second
 	cfg.ManagerConfig.ShutdownTimeout = time.Second
+	if edit != nil {
+		edit(&cfg)
+	}
 	f, err := strategy.NewFactory(s, cfg, strategy.WithLogger(quiet()))
 	require.NoError(t, err)
 	require.NoError(t, f.RegisterDeal("idle", processor.SingleFunc(
@@ -143,7 +153,7 @@ func (e *env) startFactory(ip, host string) *factory {
 		func(ctx context.Context, n int, ownSign string) error { return nil },
 		processor.WithKey(func(n int) int { return n }))))
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &factory{f: f, cancel: cancel, done: make(chan error, 1)}
+	p := &factory{f: f, store: s, cancel: cancel, done: make(chan error, 1)}
 	go func() { p.done <- f.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
@@ -177,9 +187,10 @@ type statusDoc struct {
 			TaskType string `json:"taskType"`
 			OwnSign  string `json:"ownSign"`
 			Servers  []struct {
-				UUID   string `json:"uuid"`
-				Leader bool   `json:"leader"`
-				Items  int    `json:"items"`
+				UUID     string `json:"uuid"`
+				HostName string `json:"hostName"`
+				Leader   bool   `json:"leader"`
+				Items    int    `json:"items"`
 			} `json:"servers"`
 			Items []struct {
 				ID        string `json:"id"`

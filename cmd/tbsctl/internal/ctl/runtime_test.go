@@ -77,9 +77,10 @@ func TestRuntimeCommands(t *testing.T) {
 	text := e.ok("status")
 	assert.Contains(t, text, "runtime orders (ownSign BASE): 2 server(s), 6 item(s)")
 	assert.Contains(t, text, "TYPE=A")
-	assert.Contains(t, text, rt.Servers[0].UUID)
+	assert.NotContains(t, text, rt.Servers[0].UUID, "full ids only in -o wide and -o json")
+	assert.Contains(t, e.ok("status", "-o", "wide"), rt.Servers[0].UUID)
 	r := e.fails(ctl.ExitFailed, "status", "nosuch")
-	assert.Contains(t, r.err, `task type "nosuch"`)
+	assert.Contains(t, r.err, `taskType "nosuch" does not exist`)
 
 	// factories and strategies.
 	out := e.ok("factories")
