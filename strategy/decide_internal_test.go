@@ -28,7 +28,7 @@ func TestNextWake(t *testing.T) {
 		{"zero timers are not pending", at(0), []time.Time{none, at(5 * time.Second), none}, at(5 * time.Second)},
 		{"due after the last round but before now: at once", at(0), []time.Time{at(time.Second)}, at(time.Second)},
 		{"due at the last round's start: it had its round", at(time.Second), []time.Time{at(time.Second)}, none},
-		// The spin of issue 14: every refresh fails (a corrupt strategy
+		// The spin once reported: every refresh fails (a corrupt strategy
 		// node), a failed start's retry is past. The failed round started
 		// after the retry was due, so only the refresh's own backoff
 		// counts.

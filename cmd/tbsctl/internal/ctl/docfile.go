@@ -17,7 +17,7 @@ import (
 // entry is one task type or one strategy read from a file, with where it
 // came from (for errors) and whether the document set its sts: a document
 // without sts keeps the stored one, so applying a file never resumes a
-// strategy an operator paused (the Java console did, W16).
+// strategy an operator paused (the Java console resumed it on every edit).
 type entry struct {
 	where  string
 	tt     *schedule.TaskType

@@ -14,7 +14,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
-// typoYAML has the mistakes of issue 15: mis-cased and shortened field
+// typoYAML has the mistakes a user reported: mis-cased and shortened field
 // names that the library's reader would silently drop, leaving the
 // defaults (an IPList that admits every host).
 const typoYAML = `taskTypes:
