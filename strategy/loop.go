@@ -32,6 +32,9 @@ type loop struct {
 	againAt    time.Time        // refresh again (after a conflict)
 	refreshAt  time.Time        // refresh again (after a failed refresh)
 	lastErr    error            // of the last refresh
+	// left are the errors of managers whose graceful stop left something
+	// behind (schedule.ErrStopIncomplete); Run returns them.
+	left []error
 	// roundAt is the local time the last round started at, whether its
 	// refresh succeeded or not: what was due by then has had its round
 	// (see nextWake).

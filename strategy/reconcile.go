@@ -352,6 +352,9 @@ func (l *loop) reap(s *strat, now time.Time) {
 		} else {
 			l.f.log.Debug(u.name()+" returned", "strategy", s.name)
 		}
+		if u.stopping && errors.Is(u.err, schedule.ErrStopIncomplete) {
+			l.left = append(l.left, u.err) // Run reports it at the end
+		}
 		u.cancel(errStopped) // releases its context
 	}
 	clear(s.units[len(kept):])

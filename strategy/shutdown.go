@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -62,9 +63,9 @@ func (l *loop) shutdown() error {
 	if len(stuck) > 0 {
 		err := fmt.Errorf("%w: still running %s: %s", ErrShutdownTimeout, why, strings.Join(stuck, ", "))
 		f.log.Error("graceful stop incomplete", "err", err)
-		return err
+		return errors.Join(append([]error{err}, l.left...)...)
 	}
-	return nil
+	return errors.Join(l.left...)
 }
 
 // awaitUnits waits until every unit has returned, removing each strategy's
