@@ -111,6 +111,9 @@ func (s *Store) initRoot(ctx context.Context) error {
 	return s.retry(ctx, "open", s.p.rootPath(), func() error { return s.initRootOnce(ctx) }, nil)
 }
 
+// errRootGone: the root vanished after Open.
+var errRootGone = errors.New("the root was deleted after the store opened it; it is not created again")
+
 // errNoRoot says why a read-only Open found no tree.
 var errNoRoot = errors.New("no tbschedule-go tree here, and Config.ReadOnly creates none: check the root's name")
 
@@ -216,6 +219,12 @@ func checkRoot(root string, data []byte) error {
 func (s *Store) ensurePath(ctx context.Context, path string) error {
 	if path == "/" || path == "" {
 		return nil
+	}
+	if path == s.p.rootPath() && s.opened.Load() {
+		// Only Open creates the root: after Open, a missing root was
+		// deleted on purpose (tbsctl delete-root), and a bare node would
+		// bring back a tree with no schema.
+		return opErr("create", path, schedule.ErrNotFound, errRootGone)
 	}
 	create := func() error {
 		return s.retry(ctx, "create", path, func() error {

@@ -68,11 +68,12 @@ type Store struct {
 
 	probeWake chan struct{} // coalescing: re-evaluate liveness now
 
-	hub   *watchHub
-	cal   calibration
-	hosts *hostProvider
-	dials *dialWatch // failed connections while Open waits
-	conns connSet    // the client's open connections, closed by Close
+	hub    *watchHub
+	cal    calibration
+	hosts  *hostProvider
+	dials  *dialWatch  // failed connections while Open waits
+	opened atomic.Bool // Open has returned the store: the root is never created again
+	conns  connSet     // the client's open connections, closed by Close
 
 	// maxMulti is the size above which a multi is split (maxMultiBytes;
 	// tests lower it).
@@ -106,6 +107,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	s.opened.Store(true)
 	s.goFunc(s.probeLoop)
 	s.goFunc(s.hub.loop)
 	s.goFunc(s.calibrationLoop)

@@ -112,7 +112,7 @@ func (c *cli) listView(ctx context.Context, cmd string, args []string, out strin
 	if err := checkOutput(cmd, out, "text", "json"); err != nil {
 		return strategy.RuntimeView{}, err
 	}
-	admin, _, err := c.adminAPI(ctx)
+	admin, _, err := c.readAdmin(ctx)
 	if err != nil {
 		return strategy.RuntimeView{}, err
 	}
@@ -157,7 +157,7 @@ UNASSIGNED, items owned by a server that is no longer live ORPHANED.`,
 				if err := checkOutput("status", *out, "text", "json"); err != nil {
 					return err
 				}
-				admin, store, err := c.adminAPI(ctx)
+				admin, store, err := c.readAdmin(ctx)
 				if err != nil {
 					return err
 				}
