@@ -44,9 +44,12 @@ type Manager struct {
 	metrics Metrics
 
 	started atomic.Bool
-	work    atomic.Pointer[workHost] // set by Run
-	wg      sync.WaitGroup
-	wake    chan struct{} // coalescing: something for the session loop to look at
+	// registered: the server registered at least once (a refusal by the
+	// store's ACL before that ends Run; after it, it is retried).
+	registered atomic.Bool
+	work       atomic.Pointer[workHost] // set by Run
+	wg         sync.WaitGroup
+	wake       chan struct{} // coalescing: something for the session loop to look at
 
 	mu        sync.Mutex // guards the fields below
 	defs      []string
@@ -158,7 +161,10 @@ func (m *Manager) poke() {
 // finish (bounded by ShutdownTimeout), hands every owned item over in one
 // atomic step each, deletes its server node, and returns only after every
 // goroutine it started has exited. After a session expiry it registers
-// again under the new session. It returns nil after a graceful stop.
+// again under the new session. It returns nil after a graceful stop, and
+// at once with an error wrapping ErrPermission when the store refuses the
+// first registration (wrong or missing credentials): a permission lost
+// later is retried and shown in Status.
 func (m *Manager) Run(ctx context.Context) error {
 	if !m.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("schedule: manager of %s: Run called twice", m.runtime)
@@ -188,6 +194,11 @@ func (m *Manager) Run(ctx context.Context) error {
 		if errors.Is(err, ErrClosed) {
 			work.stop()
 			return err
+		}
+		if errors.Is(err, ErrPermission) && !m.registered.Load() {
+			// Retrying cannot help: the credentials are wrong or missing.
+			work.stop()
+			return fmt.Errorf("schedule: manager of %s: the store refuses to register the server: %w", m.runtime, err)
 		}
 		m.setError(err)
 		d := bo.Next()
@@ -277,6 +288,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}}
 	m.mu.Lock()
 	m.session, m.finished = s, nil
+	m.registered.Store(true)
 	m.mu.Unlock()
 	m.log.Info("server registered", "server", s.me, "session", fmt.Sprintf("%#x", sess.ID()))
 	m.updateStatus(func(st *Status) {
