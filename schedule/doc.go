@@ -48,7 +48,9 @@
 // (by default a third of the session timeout), before the session can expire
 // at the server and its items be granted elsewhere; it resumes only after a
 // successful read has proved the session alive. After an expiry it registers
-// again under a new session.
+// again under a new session. When the store refuses the first registration
+// for lack of permission (wrong or missing credentials), Manager.Run returns
+// that error (ErrPermission) at once instead of retrying it forever.
 //
 // That alone is safe only while sessions end by silence. A session can also
 // be closed early by another client or an operator, while its server is cut
