@@ -52,10 +52,13 @@
 // one, otherwise after a backoff, so that a store handing out a session
 // that is already dead is not asked again in a busy loop. Besides, the
 // processor asks the session's lease (Session.Alive, judged on the
-// monotonic clock at the call) before every fetch and every record: a process resumed after a freeze longer than its
-// session starts no new work, although its goroutines that watch the
+// monotonic clock at the call) before every fetch and every record: a
+// process resumed after a freeze longer than its session starts no new work, although its goroutines that watch the
 // session have not run yet. A new session's lease counts only once a read of
 // servers and items under it succeeded.
+// When the store refuses the first registration for lack of permission
+// (wrong or missing credentials), Manager.Run returns that error
+// (ErrPermission) at once instead of retrying it forever.
 //
 // That alone is safe only while sessions end by silence. A session can also
 // be closed early by another client or an operator, while its server is cut

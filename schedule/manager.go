@@ -45,9 +45,12 @@ type Manager struct {
 	metrics Metrics
 
 	started atomic.Bool
-	work    atomic.Pointer[workHost] // set by Run
-	wg      sync.WaitGroup
-	wake    chan struct{} // coalescing: something for the session loop to look at
+	// registered: the server registered at least once (a refusal by the
+	// store's ACL before that ends Run; after it, it is retried).
+	registered atomic.Bool
+	work       atomic.Pointer[workHost] // set by Run
+	wg         sync.WaitGroup
+	wake       chan struct{} // coalescing: something for the session loop to look at
 
 	mu        sync.Mutex // guards the fields below
 	defs      []string
@@ -167,7 +170,10 @@ func (m *Manager) poke() {
 // it registers again under the new session. It returns nil after a
 // complete graceful stop, ErrStopIncomplete naming what was left when a
 // step ran out of time (a deal that ignores its context, a partition), and
-// ErrClosed when the store was closed under it.
+// ErrClosed when the store was closed under it. When the store refuses the
+// first registration (wrong or missing credentials) it returns at once
+// with an error wrapping ErrPermission: a permission lost later is retried
+// and shown in Status.
 func (m *Manager) Run(ctx context.Context) error {
 	if !m.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("schedule: manager of %s: Run called twice", m.runtime)
@@ -204,6 +210,11 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 		if errors.Is(err, ErrClosed) {
 			return errors.Join(err, m.stopUnregistered(work))
+		}
+		if errors.Is(err, ErrPermission) && !m.registered.Load() {
+			// Retrying cannot help: the credentials are wrong or missing.
+			work.stop()
+			return fmt.Errorf("schedule: manager of %s: the store refuses to register the server: %w", m.runtime, err)
 		}
 		m.setError(err)
 		d := bo.Next()
@@ -328,6 +339,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}, hosts: map[ServerID]string{}}
 	m.mu.Lock()
 	m.session, m.finished = s, nil
+	m.registered.Store(true)
 	m.mu.Unlock()
 	m.updateStatus(func(st *Status) {
 		st.Server, st.Session, st.Owned, st.Releasing = s.me, SessionConnected, nil, nil

@@ -97,7 +97,11 @@
 //   - Run returns only after every manager has handed its items over and
 //     every copy has returned, and after the factory's nodes are removed —
 //     or after Config.ShutdownTimeout (or ForceStop) with
-//     ErrShutdownTimeout naming what still runs.
+//     ErrShutdownTimeout naming what still runs. When the store refuses the
+//     factory's first registration for lack of permission (wrong or
+//     missing credentials), Run returns that error at once, wrapping
+//     schedule.ErrPermission; a permission lost later is retried and shown
+//     in Status.LastError.
 //   - Nothing is distributed by a factory that cannot prove it leads: a
 //     registration whose factory node is not listed never leads.
 //

@@ -177,7 +177,10 @@ func (f *Factory) ForceStop() {
 // started elsewhere while this process lives.
 //
 // Run may be called once. It returns early only with schedule.ErrClosed
-// (the store was closed).
+// (the store was closed), and with an error wrapping
+// schedule.ErrPermission when the store refuses the factory's first
+// registration (wrong or missing credentials: retrying cannot help). A
+// permission lost after that is retried and shown in Status.LastError.
 func (f *Factory) Run(ctx context.Context) error {
 	f.mu.Lock()
 	already := f.running.Swap(true)
@@ -185,12 +188,41 @@ func (f *Factory) Run(ctx context.Context) error {
 	if already {
 		return fmt.Errorf("%w: Run called twice", ErrRunning)
 	}
+	ctx, refuse := context.WithCancelCause(ctx)
+	defer refuse(nil)
+	f.store = &refusalWatch{Store: f.store, refuse: refuse}
 	l := newLoop(f)
 	defer l.closeWatches()
 	err := l.run(ctx)
+	if cause := context.Cause(ctx); errors.Is(cause, errRefused) {
+		err = cause
+	}
 	serr := l.shutdown()
 	l.closeWatches()
 	f.wg.Wait()
 	f.log.Info("factory stopped")
 	return errors.Join(err, serr)
+}
+
+// errRefused marks the store's refusal of the first registration.
+var errRefused = errors.New("strategy: the store refuses to register the factory")
+
+// refusalWatch ends Run (through refuse) when the store refuses the
+// factory's first registration for lack of permission. Every other call
+// goes to the store as it is.
+type refusalWatch struct {
+	schedule.Store
+	refuse     context.CancelCauseFunc
+	registered atomic.Bool
+}
+
+func (w *refusalWatch) RegisterFactory(ctx context.Context, sess schedule.Session, rec schedule.Factory) (schedule.Factory, error) {
+	got, err := w.Store.RegisterFactory(ctx, sess, rec)
+	switch {
+	case err == nil:
+		w.registered.Store(true)
+	case errors.Is(err, schedule.ErrPermission) && !w.registered.Load():
+		w.refuse(fmt.Errorf("%w: %w", errRefused, err))
+	}
+	return got, err
 }

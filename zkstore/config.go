@@ -36,7 +36,7 @@ type Config struct {
 
 	// Root is the absolute path of the tree of this application, such as
 	// "/orders-app" (not "/" itself, no trailing slash). Required. The root and
-	// its missing ancestors are created on Open. Several applications (or
+	// its missing ancestors are created on Open (unless ReadOnly). Several applications (or
 	// environments) share one ensemble by using different roots; a root
 	// written by TBSchedule (Java) or another schema is refused with
 	// schedule.ErrSchema rather than shared.
@@ -54,17 +54,33 @@ type Config struct {
 	SessionTimeout time.Duration
 
 	// ConnectTimeout bounds how long Open waits for the first session (Open's
-	// ctx may end it sooner). Default 15s. Too short: Open fails while the
-	// ensemble is electing a leader. Too long: a misconfigured server list is
-	// reported late.
+	// ctx may end it sooner). Default 15s. Open does not wait it out when
+	// every address refuses the connection (nothing listens there): it fails
+	// after one round of attempts, naming each address's error. Too short:
+	// Open fails while the ensemble is electing a leader. Too long: a server
+	// that accepts connections but gives no session is reported late.
 	ConnectTimeout time.Duration
+
+	// ReadOnly opens the store for a tool that only reads (tbsctl's status,
+	// tree, get, export, doctor): Open creates nothing, neither the root nor
+	// its directories, and a root that does not exist (or is empty) fails
+	// with schedule.ErrNotFound naming it, so that a mistyped root is
+	// reported rather than created. Open does not check that Auth may write
+	// either. It does not stop the caller from writing: the methods that
+	// write still send their requests (the ACL decides). Default false: a
+	// service's store, which creates the root and checks its credentials.
+	ReadOnly bool
 
 	// Auth, when set, is the digest identity of this application: the client
 	// authenticates with it, and every node the store creates gets the ACL
 	// digest(user:password) ALL + world:anyone READ (as TBSchedule does), so
-	// other clients may read the tree but not change it. Nil: nodes are
-	// created open to all (world:anyone ALL), and writes to nodes protected by
-	// a digest fail with schedule.ErrPermission.
+	// other clients may read the tree but not change it. Open checks that
+	// ZooKeeper accepts these credentials for writing under the root (one
+	// throw-away ephemeral node) and fails with schedule.ErrPermission naming
+	// the user (never the password) if it does not: a wrong password, or a
+	// tree created by another user. Nil: nodes are created open to all
+	// (world:anyone ALL), and writes to nodes protected by a digest fail with
+	// schedule.ErrPermission.
 	Auth *DigestAuth
 
 	// CalibrationInterval is how often cluster time is re-calibrated against

@@ -43,7 +43,10 @@
 //   - The root holds {"schema":1,...}; Open refuses a root written by
 //     TBSchedule (Java) ("tbschedule-x.y.z"), by a newer schema, or holding
 //     any other data, with schedule.ErrSchema. An existing root with no data
-//     is adopted.
+//     is adopted. Only Open creates the root (and never with
+//     Config.ReadOnly): a root deleted while a store is open (tbsctl
+//     delete-root) is not brought back by the store's later writes, which
+//     fail with schedule.ErrNotFound.
 //   - Items are never deleted by a rebuild: an item no longer defined stays
 //     with sts "REMOVED", so that its epoch continues when it comes back.
 //   - Epochs never restart, also when a task type or an ownSign runtime is
@@ -100,6 +103,21 @@
 // Epochs are not carried over to a different ensemble (a new ZooKeeper
 // whose zxids start again) by copying nodes; a data store fencing by epoch
 // must then be reset too.
+//
+// # Opening
+//
+// Open fails fast and says why. When every address refuses the connection
+// (nothing listens there), it fails after one round of attempts with each
+// address's error ("dial tcp 127.0.0.1:2182: connect: connection refused"),
+// not after ConnectTimeout; a server that accepts but gives no session is
+// waited for until ConnectTimeout. ZooKeeper accepts any digest at
+// authentication and refuses only writes, so with Config.Auth Open creates
+// and deletes a throw-away ephemeral node under the root: a wrong password,
+// or a tree of another user, fails Open with schedule.ErrPermission naming
+// the user (never the password). Later refusals by the ACL say whose
+// credentials were refused too. Config.ReadOnly opens for reading only:
+// nothing is created, and a missing root fails with schedule.ErrNotFound
+// naming it.
 //
 // # Sessions
 //

@@ -83,7 +83,20 @@ func (s *Store) wrapErr(op, path string, err error) error {
 	if errors.As(err, &oe) {
 		return err
 	}
-	return &opError{op: op, path: path, kind: sentinelOf(err, s.isClosed()), err: err}
+	kind := sentinelOf(err, s.isClosed())
+	if kind == schedule.ErrPermission && s.opened.Load() {
+		// Say whose permission it is (Open says it its own way).
+		err = fmt.Errorf("%w; %s", err, s.credentials())
+	}
+	return &opError{op: op, path: path, kind: kind, err: err}
+}
+
+// credentials names the store's credentials: the user, never the password.
+func (s *Store) credentials() string {
+	if s.cfg.Auth == nil {
+		return "the store has no credentials (Config.Auth is nil)"
+	}
+	return fmt.Sprintf("the store's credentials are digest user %q (Config.Auth)", s.cfg.Auth.User)
 }
 
 // opErr returns an error of kind for op on path, with an optional cause.

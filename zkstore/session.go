@@ -383,15 +383,16 @@ func (s *Store) checkLiveness(timeout time.Duration) (stale bool) {
 
 // wrapDialer wraps every connection to read the server's answer to the
 // connect request (session id and negotiated timeout, which go-zookeeper
-// does not expose).
+// does not expose), and reports every attempt to the dial watch (dial.go).
 func (s *Store) wrapDialer(dial zk.Dialer) zk.Dialer {
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
 		at := s.mono()
 		c, err := dial(network, address, timeout)
+		s.dials.dialed(address, err, s.hosts.Len())
 		if err != nil {
 			return nil, err
 		}
-		return &watchedConn{Conn: c, s: s, dialed: at}, nil
+		return s.conns.add(&watchedConn{Conn: c, s: s, dialed: at}), nil
 	}
 }
 

@@ -2,12 +2,9 @@ package zkstore
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,9 +68,12 @@ type Store struct {
 
 	probeWake chan struct{} // coalescing: re-evaluate liveness now
 
-	hub   *watchHub
-	cal   calibration
-	hosts *hostProvider
+	hub    *watchHub
+	cal    calibration
+	hosts  *hostProvider
+	dials  *dialWatch  // failed connections while Open waits
+	opened atomic.Bool // Open has returned the store: the root is never created again
+	conns  connSet     // the client's open connections, closed by Close
 
 	// maxMulti is the size above which a multi is split (maxMultiBytes;
 	// tests lower it).
@@ -84,15 +84,37 @@ var _ schedule.Store = (*Store)(nil)
 
 // Open connects to ZooKeeper, waits for a session (bounded by
 // cfg.ConnectTimeout and ctx), authenticates, checks or creates the root and
-// the top-level directories, and starts the background work (watches,
-// liveness probe, cluster-time calibration). It fails with an error wrapping
-// schedule.ErrInvalid for a bad cfg, schedule.ErrSchema for a root written
-// by something else, and a connection error if no server answers in time.
+// the top-level directories, checks that cfg.Auth may write there, and
+// starts the background work (watches, liveness probe, cluster-time
+// calibration). It fails with an error wrapping schedule.ErrInvalid for a
+// bad cfg, schedule.ErrSchema for a root written by something else,
+// schedule.ErrPermission naming the user when ZooKeeper refuses the
+// credentials, schedule.ErrNotFound for a missing root with cfg.ReadOnly,
+// and a connection error naming each address's cause if no server answers:
+// at once when every address refuses the connection, else after
+// cfg.ConnectTimeout.
 func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	s := newStore(cfg.withDefaults(), opts)
+	if err := s.connect(); err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+	defer cancel()
+	if err := s.open(ctx, wctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	s.opened.Store(true)
+	s.goFunc(s.probeLoop)
+	s.goFunc(s.hub.loop)
+	s.goFunc(s.calibrationLoop)
+	return s, nil
+}
+
+func newStore(cfg Config, opts []Option) *Store {
 	o := options{logger: slog.Default(), clock: schedule.SystemClock()}
 	for _, opt := range opts {
 		opt(&o)
@@ -108,16 +130,21 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		probeWake: make(chan struct{}, 1),
 		maxMulti:  maxMultiBytes,
 		hosts:     newHostProvider(),
+		dials:     newDialWatch(),
 	}
 	s.start = s.clock.Now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub = newWatchHub(s)
+	return s
+}
 
-	dial := cfg.Dialer
+// connect starts the client, which connects in the background.
+func (s *Store) connect() error {
+	dial := s.cfg.Dialer
 	if dial == nil {
 		dial = net.DialTimeout
 	}
-	conn, events, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
+	conn, events, err := zk.Connect(s.cfg.Servers, s.cfg.SessionTimeout,
 		zk.WithDialer(s.wrapDialer(dial)),
 		zk.WithHostProvider(s.hosts),
 		zk.WithEventCallback(s.onEvent),
@@ -126,7 +153,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	)
 	if err != nil {
 		s.cancel()
-		return nil, fmt.Errorf("zkstore: connect to %v: %w", cfg.Servers, err)
+		return fmt.Errorf("zkstore: connect to %v: %w", s.cfg.Servers, err)
 	}
 	s.conn = conn
 	s.connPtr.Store(conn)
@@ -139,40 +166,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		for range events {
 		}
 	}()
-
-	wctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-	defer cancel()
-	sess, err := s.Session(wctx)
-	if err != nil {
-		_ = s.Close()
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("no session within ConnectTimeout (%v): %w", cfg.ConnectTimeout, err)
-		}
-		return nil, fmt.Errorf("zkstore: open: cannot reach ZooKeeper at %s: %w", strings.Join(cfg.Servers, ","), err)
-	}
-	s.log.Debug("zkstore: connected", keySession, sessionHex(sess.ID()), "timeout", sess.Timeout())
-
-	if cfg.Auth != nil {
-		auth := []byte(cfg.Auth.User + ":" + cfg.Auth.Password)
-		err := s.retry(wctx, "addAuth", cfg.Root, func() error {
-			_, err := call(s, wctx, kindAuth, func(c *zk.Conn) (struct{}, error) {
-				return struct{}{}, c.AddAuth("digest", auth)
-			})
-			return err
-		}, nil)
-		if err != nil {
-			_ = s.Close()
-			return nil, s.wrapErr("addAuth", "digest "+cfg.Auth.User, err)
-		}
-	}
-	if err := s.initRoot(wctx); err != nil {
-		_ = s.Close()
-		return nil, err
-	}
-	s.goFunc(s.probeLoop)
-	s.goFunc(s.hub.loop)
-	s.goFunc(s.calibrationLoop)
-	return s, nil
+	return nil
 }
 
 func aclFor(auth *DigestAuth) []zk.ACL {
@@ -204,6 +198,9 @@ func (s *Store) Close() error {
 	}
 	s.sessMu.Unlock()
 	s.conn.Close()
+	// The client may be blocked reading a server that accepted the
+	// connection but never answers (for minutes): end that read.
+	s.conns.closeAll()
 	s.wg.Wait()
 	s.hub.closeAll()
 	return nil
@@ -242,122 +239,6 @@ func (s *Store) sleep(ctx context.Context, d time.Duration) error {
 	case <-s.ctx.Done():
 		return zk.ErrConnectionClosed
 	}
-}
-
-// initRoot checks the root's schema (creating the root and its missing
-// ancestors if needed) and creates the top-level directories.
-func (s *Store) initRoot(ctx context.Context) error {
-	// Every step is idempotent: after a lost connection, start over.
-	return s.retry(ctx, "open", s.p.rootPath(), func() error { return s.initRootOnce(ctx) }, nil)
-}
-
-func (s *Store) initRootOnce(ctx context.Context) error {
-	root := s.p.rootPath()
-	want, _ := json.Marshal(rootInfo{Schema: rootSchema, Software: software})
-	for attempt := 0; ; attempt++ {
-		data, stat, err := s.get(ctx, root)
-		switch {
-		case errors.Is(err, zk.ErrNoNode):
-			if err := s.ensurePath(ctx, parentOf(root)); err != nil {
-				return err
-			}
-			if err := s.createNode(ctx, root, want, 0); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-				return s.wrapErr("create", root, err)
-			}
-			s.log.Debug("zkstore: created root", keyPath, root)
-			continue
-		case err != nil:
-			return s.wrapErr("get", root, err)
-		}
-		if len(data) == 0 {
-			// An empty root (created by an operator) is adopted.
-			_, err := s.setData(ctx, root, want, stat.Version)
-			if errors.Is(err, zk.ErrBadVersion) && attempt < 3 {
-				continue
-			}
-			if err != nil {
-				return s.wrapErr("adopt root", root, err)
-			}
-			s.log.Debug("zkstore: adopted empty root", keyPath, root)
-			continue
-		}
-		if err := checkRoot(root, data); err != nil {
-			return err
-		}
-		break
-	}
-	children, err := s.children(ctx, root)
-	if err != nil {
-		return s.wrapErr("children", root, err)
-	}
-	have := make(map[string]bool, len(children))
-	for _, c := range children {
-		have[c] = true
-	}
-	for _, d := range topLevel() {
-		if have[d] {
-			continue
-		}
-		path := root + "/" + d
-		err := s.createNode(ctx, path, nil, 0)
-		switch {
-		case err == nil, errors.Is(err, zk.ErrNodeExists):
-		case errors.Is(err, zk.ErrNoAuth):
-			// A read-only client: the directories are created by a writer.
-			s.log.Debug("zkstore: cannot create directory without credentials", keyPath, path)
-		default:
-			return s.wrapErr("create", path, err)
-		}
-	}
-	return nil
-}
-
-// checkRoot refuses root data that this package did not write.
-func checkRoot(root string, data []byte) error {
-	text := strings.TrimSpace(string(data))
-	shown := text
-	if len(shown) > 80 {
-		shown = shown[:80] + "..."
-	}
-	if strings.HasPrefix(text, "tbschedule-") || strings.HasPrefix(text, "taobao-pamirs-schedule") {
-		return opErr("open", root, schedule.ErrSchema,
-			fmt.Errorf("the root holds TBSchedule (Java) version %q; tbschedule-go does not share a tree with it: use another root", shown))
-	}
-	var info rootInfo
-	if err := json.Unmarshal(data, &info); err != nil || info.Software != software {
-		return opErr("open", root, schedule.ErrSchema,
-			fmt.Errorf("the root holds foreign data %q, not {\"schema\":%d,\"software\":%q}: use another root", shown, rootSchema, software))
-	}
-	if info.Schema != rootSchema {
-		return opErr("open", root, schedule.ErrSchema,
-			fmt.Errorf("the root was written with schema %d; this version of tbschedule-go reads schema %d only", info.Schema, rootSchema))
-	}
-	return nil
-}
-
-// ensurePath creates path and its missing ancestors as persistent nodes with
-// no data and the store's ACL. "/" always exists.
-func (s *Store) ensurePath(ctx context.Context, path string) error {
-	if path == "/" || path == "" {
-		return nil
-	}
-	create := func() error {
-		return s.retry(ctx, "create", path, func() error {
-			err := s.createNode(ctx, path, nil, 0)
-			if errors.Is(err, zk.ErrNodeExists) {
-				return nil
-			}
-			return err
-		}, nil)
-	}
-	err := create()
-	if errors.Is(err, zk.ErrNoNode) {
-		if err := s.ensurePath(ctx, parentOf(path)); err != nil {
-			return err
-		}
-		err = create()
-	}
-	return s.wrapErr("create", path, err)
 }
 
 // sessionHex formats a session id the way ZooKeeper's logs do.

@@ -1,7 +1,6 @@
 package zkstore
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -307,27 +306,4 @@ func TestRootSchema(t *testing.T) {
 		// And opened again as ours.
 		openStore(t, testConfig(c, root, testAuth))
 	})
-}
-
-// TestOpenUnreachable: Open fails clearly when no server answers in time.
-func TestOpenUnreachable(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t, time.Minute)
-	start := time.Now()
-	s, err := Open(ctx, Config{Servers: []string{"127.0.0.1:1"}, Root: "/x", ConnectTimeout: 500 * time.Millisecond},
-		WithLogger(testLogger(t)))
-	require.Error(t, err)
-	assert.Nil(t, s)
-	assert.Contains(t, err.Error(), "cannot reach ZooKeeper at 127.0.0.1:1")
-	assert.Contains(t, err.Error(), "ConnectTimeout")
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 10*time.Second)
-
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	_, err = Open(cctx, Config{Servers: []string{"127.0.0.1:1"}, Root: "/x"}, WithLogger(testLogger(t)))
-	assert.ErrorIs(t, err, context.Canceled)
-
-	_, err = Open(ctx, Config{Root: "x"})
-	assert.ErrorIs(t, err, schedule.ErrInvalid)
 }

@@ -66,7 +66,11 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 	if len(errs) > 0 {
 		return c.reportProblems(errs)
 	}
-	admin, store, err := c.adminAPI(ctx)
+	open := c.adminAPI
+	if o.dryRun {
+		open = c.readAdmin
+	}
+	admin, store, err := open(ctx)
 	if err != nil {
 		return err
 	}
@@ -337,7 +341,7 @@ func getCmd() command {
 				if err != nil {
 					return err
 				}
-				store, err := c.openStore(ctx)
+				store, err := c.readStore(ctx)
 				if err != nil {
 					return err
 				}
@@ -475,7 +479,7 @@ func (c *cli) stopRegistrations(ctx context.Context, name string, wait time.Dura
 
 // readConfig reads every task type and strategy, sorted by name.
 func (c *cli) readConfig(ctx context.Context) (configFile, error) {
-	store, err := c.openStore(ctx)
+	store, err := c.readStore(ctx)
 	if err != nil {
 		return configFile{}, err
 	}

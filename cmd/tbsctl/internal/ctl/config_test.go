@@ -83,6 +83,7 @@ func TestApplyGetDelete(t *testing.T) {
 	e := newEnv(t)
 	f := file(t, "orders.yaml", ordersYAML)
 
+	e.store() // a dry run reads an existing root (it creates none)
 	out := e.ok("apply", "-f", f, "--dry-run")
 	assert.Contains(t, out, "taskType orders: would be created")
 	assert.Contains(t, out, "strategy refunds-test: would be created")

@@ -78,8 +78,10 @@ type cli struct {
 	g     globals
 	log   *slog.Logger
 	store *zkstore.Store
-	conn  *zk.Conn
-	admin *strategy.Admin
+	// storeRO: store was opened read-only (readStore).
+	storeRO bool
+	conn    *zk.Conn
+	admin   *strategy.Admin
 }
 
 // command is one subcommand. setup registers its flags on fs and returns
@@ -98,7 +100,7 @@ func commands() []command {
 		treeCmd(), statusCmd(), factoriesCmd(), strategiesCmd(),
 		applyCmd(), getCmd(), deleteCmd(),
 		pauseCmd(), resumeCmd(), stopCmd(), startCmd(), drainCmd(),
-		exportCmd(), importCmd(), doctorCmd(),
+		exportCmd(), importCmd(), doctorCmd(), deleteRootCmd(),
 	}
 }
 
@@ -135,7 +137,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	case errors.Is(err, errSilent):
 		return ExitFailed
 	default:
-		fmt.Fprintf(stdio.Err, "tbsctl: %v\n", err)
+		fmt.Fprintf(stdio.Err, "tbsctl: %v\n", c.explain(err))
 		return ExitFailed
 	}
 }
@@ -314,21 +316,36 @@ func (c *cli) config() (zkstore.Config, error) {
 	return cfg, nil
 }
 
-// openStore opens the store (creating the root if it is missing, as every
-// client of the library does).
+// openStore opens the store for a command that writes: it creates the
+// root if it is missing, as every client of the library does, and fails
+// at once if ZooKeeper refuses the credentials of EnvAuth.
 func (c *cli) openStore(ctx context.Context) (*zkstore.Store, error) {
-	if c.store != nil {
+	return c.open(ctx, false)
+}
+
+// readStore opens the store for a command that only reads: it creates
+// nothing, and a missing root is an error naming it.
+func (c *cli) readStore(ctx context.Context) (*zkstore.Store, error) {
+	return c.open(ctx, true)
+}
+
+func (c *cli) open(ctx context.Context, readOnly bool) (*zkstore.Store, error) {
+	if c.store != nil && c.storeRO == readOnly {
 		return c.store, nil
 	}
 	cfg, err := c.config()
 	if err != nil {
 		return nil, err
 	}
+	cfg.ReadOnly = readOnly
 	s, err := zkstore.Open(ctx, cfg, zkstore.WithLogger(c.log))
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s root %s: %w", c.g.zk, c.g.root, err)
 	}
-	c.store = s
+	if c.store != nil {
+		_ = c.store.Close()
+	}
+	c.store, c.storeRO = s, readOnly
 	c.admin = strategy.NewAdmin(s)
 	return s, nil
 }
@@ -340,6 +357,30 @@ func (c *cli) adminAPI(ctx context.Context) (*strategy.Admin, *zkstore.Store, er
 		return nil, nil, err
 	}
 	return c.admin, s, nil
+}
+
+// readAdmin opens the store read-only and returns the admin on it (for
+// its reads only).
+func (c *cli) readAdmin(ctx context.Context) (*strategy.Admin, *zkstore.Store, error) {
+	s, err := c.readStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.admin, s, nil
+}
+
+// explain adds to a refusal by the ACL where tbsctl's credentials come
+// from (the user, never the password).
+func (c *cli) explain(err error) error {
+	if !errors.Is(err, schedule.ErrPermission) && !errors.Is(err, zk.ErrNoAuth) {
+		return err
+	}
+	a := c.io.Getenv(EnvAuth)
+	if a == "" {
+		return fmt.Errorf("%w\n(%s is not set: tbsctl wrote without credentials; set it to the tree's \"user:password\")", err, EnvAuth)
+	}
+	user, _, _ := strings.Cut(a, ":")
+	return fmt.Errorf("%w\n(%s names user %q: check its password, or whether this tree belongs to another user)", err, EnvAuth, user)
 }
 
 func (c *cli) close() {

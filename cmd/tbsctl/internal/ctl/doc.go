@@ -18,6 +18,7 @@
 //	stop/start/drain FACTORY
 //	export, import         ours, and the Java console's one-record-per-line format
 //	doctor                 problems with a fix each; exit code 1 if one needs a person
+//	delete-root ROOT       the whole tree; refused while anything is live unless --force
 //
 // # Files
 //
@@ -57,9 +58,16 @@
 //     are PROBLEM, HOLD (items held for a vanished server's lock delay, with
 //     the time the hold ends; a problem only once overdue by one
 //     heartBeatRate) or WARNING; only PROBLEMs make it exit 1.
-//   - doctor creates nothing: a missing root is reported, not created.
-//     The other commands open the store, which creates a missing root as
-//     every client of the library does.
+//   - The commands that only read (tree, status, factories, strategies,
+//     get, export, doctor, and apply and import with --dry-run) write
+//     nothing: they open the store read-only, and a missing root is an
+//     error naming it, never created. The commands that write open the
+//     store as every client of the library does (creating a missing root)
+//     and fail at once if ZooKeeper refuses the credentials of TBSCTL_AUTH;
+//     every refusal by the ACL names TBSCTL_AUTH (its user, never the
+//     password).
+//   - A wrong -zk fails at once when every address refuses the connection,
+//     naming each address's error.
 //
 // # Example
 //

@@ -183,7 +183,7 @@ func (c *cli) diagnose(ctx context.Context, maxDrift time.Duration) ([]finding, 
 	if f := schemaFinding(root, data, err == nil); f != nil {
 		return []finding{*f}, nil // nothing else can be read safely
 	}
-	admin, store, err := c.adminAPI(ctx)
+	admin, store, err := c.readAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ func (c *cli) listView(ctx context.Context, cmd string, args []string, out strin
 	if err := checkOutput(cmd, out, "text", "json"); err != nil {
 		return strategy.RuntimeView{}, err
 	}
-	admin, _, err := c.adminAPI(ctx)
+	admin, _, err := c.readAdmin(ctx)
 	if err != nil {
 		return strategy.RuntimeView{}, err
 	}

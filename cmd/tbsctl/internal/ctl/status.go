@@ -194,7 +194,7 @@ shown as 0x... everywhere.`,
 				if err := checkOutput("status", *out, "text", "wide", "json"); err != nil {
 					return err
 				}
-				admin, store, err := c.adminAPI(ctx)
+				admin, store, err := c.readAdmin(ctx)
 				if err != nil {
 					return err
 				}

@@ -86,6 +86,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 // rootPath of its own) into our root.
 func TestImportJavaConsoleExport(t *testing.T) {
 	e := newEnv(t)
+	e.store() // a dry run reads an existing root (it creates none)
 	out := e.ok("import", "-f", "testdata/java-console-export.txt", "--dry-run")
 	assert.Contains(t, out, "importing 6 object(s) (java format) into "+e.root)
 	assert.Contains(t, out, "taskType DemoTask: would be created")

@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
 type nopLogger struct{}
@@ -22,13 +24,20 @@ type nopLogger struct{}
 func (nopLogger) Printf(string, ...any) {}
 
 // rawConn opens a plain ZooKeeper connection (for reading the tree as it
-// is), authenticated like the store.
+// is), authenticated like the store. It opens the read-only store first,
+// which fails at once and says why on a wrong address or refused
+// credentials (go-zookeeper alone retries in silence); a missing root or a
+// root of another schema is left to the caller, which reads the tree as it
+// is and explains it.
 func (c *cli) rawConn(ctx context.Context) (*zk.Conn, error) {
 	if c.conn != nil {
 		return c.conn, nil
 	}
 	cfg, err := c.config()
 	if err != nil {
+		return nil, err
+	}
+	if _, err := c.readStore(ctx); err != nil && !errors.Is(err, schedule.ErrSchema) && !errors.Is(err, schedule.ErrNotFound) {
 		return nil, err
 	}
 	timeout := cfg.SessionTimeout
