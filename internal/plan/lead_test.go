@@ -53,7 +53,7 @@ func TestLeadTable(t *testing.T) {
 				OwnDelay: time.Second, Delays: map[string]time.Duration{"x": 3 * time.Second}},
 			held: 1, heldUntil: t0.Add(3 * time.Second)},
 		{name: "the leader's own delay for a server that published none",
-			in: tIn{Items: []tItem{{ID: "0", Cur: "x"}}, Servers: []string{"a"}, Now: t0, OwnDelay: time.Second},
+			in:   tIn{Items: []tItem{{ID: "0", Cur: "x"}}, Servers: []string{"a"}, Now: t0, OwnDelay: time.Second},
 			held: 1, heldUntil: t0.Add(time.Second)},
 		{name: "still held before the delay has passed since first seen",
 			in: tIn{Items: []tItem{{ID: "0", Cur: "x"}}, Servers: []string{"a"}, Now: t0.Add(time.Second),
