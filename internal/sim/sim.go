@@ -2,23 +2,27 @@
 // machine can run as real processes: thousands of servers and 100,000 items,
 // on memstore with a fake clock.
 //
-// The simulation drives the real Store (memstore) and the real assignment
-// (schedule.Assign) the way schedule.Manager does, in rounds: in each round
-// the leader (the live server with the lowest sequence) reads the servers and
-// the items and writes what the assignment changes (a direct grant for an
-// item without a live owner, a request to hand over for an item whose owner
-// must give it up), then every owner asked to hand over an item does so, each
-// write guarded by the writer's registration. A round in which nobody writes
-// ends the convergence. It does not run processors or watches: a round stands
-// for one watch-triggered reconcile of every server, and what is counted are
-// the rounds and the writes, which do not depend on timing.
+// The simulation drives the real Store (memstore) with the very decisions
+// schedule.Manager makes, in rounds: in each round the leader (the live
+// server with the lowest sequence) reads the servers and the items and
+// writes what the leader's planner (plan.Lead: the assignment with the task
+// type's cap, removed items released, vanished servers' items held for
+// their lock delay) decides, then every owner asked to hand over an item
+// does what the owner's planner (plan.Own) decides, each write guarded by
+// the writer's registration. A round in which nobody writes and nothing is
+// held ends the convergence; a round that only holds moves the fake clock
+// to the end of the hold. It does not run processors or watches: a round
+// stands for one watch-triggered reconcile of every server (the batch
+// boundary passes at once), and what is counted are the rounds and the
+// writes, which do not depend on timing.
 //
 // Events: the start of every server at once, the crash of a share of the
 // servers (their sessions expire after the session timeout, on the fake
-// clock), a graceful stop (the server releases its items, then leaves) and
-// the join of a new server. For each, Result gives the rounds, the item
-// writes and the items that changed owner, so writes per rebalance can be
-// compared with the items moved.
+// clock, and the leader then holds their items for their lock delay), a
+// graceful stop (the server releases its items, then leaves) and the join
+// of a new server. For each, Result gives the rounds, the item writes and
+// the items that changed owner, so writes per rebalance can be compared
+// with the items moved.
 package sim
 
 import (
