@@ -1,11 +1,6 @@
 package schedule
 
-import (
-	"cmp"
-	"slices"
-
-	"github.com/tbschedule/tbschedule-go/internal/spread"
-)
+import "github.com/tbschedule/tbschedule-go/internal/plan"
 
 // AssignInput is the input of Assign: what the leader of a task type knows
 // when it (re)assigns task items.
@@ -77,123 +72,7 @@ type AssignResult struct {
 //     of the pool as many items as it lacks; what remains of the pool is
 //     Unassigned.
 func Assign(in AssignInput) AssignResult {
-	servers, index := assignUniqueServers(in.Servers)
-	items := assignUniqueItems(in.Items)
-	res := AssignResult{Target: make(map[ItemID]ServerID, len(items))}
-	n := len(servers)
-	if n == 0 {
-		if len(items) > 0 {
-			res.Unassigned = items
-		}
-		return res
-	}
-
-	// Live owner of each item (-1 when none) and live load of each server.
-	owner := make([]int, len(items))
-	load := make([]int, n)
-	for i, it := range items {
-		owner[i] = -1
-		if s, ok := in.Current[it]; ok {
-			if k, ok := index[s]; ok {
-				owner[i] = k
-				load[k]++
-			}
-		}
-	}
-
-	assigned := len(items)
-	if in.MaxPerServer > 0 && assigned > n*in.MaxPerServer {
-		assigned = n * in.MaxPerServer
-	}
-	base, extra := assigned/n, assigned%n
-	target := make([]int, n)
-	for k := range target {
-		target[k] = base
-	}
-	if extra > 0 {
-		order := assignSpreadOrder(in.Seed, servers)
-		for _, k := range order {
-			if extra > 0 && load[k] > base {
-				target[k]++
-				extra--
-			}
-		}
-		for _, k := range order {
-			if extra > 0 && target[k] == base {
-				target[k]++
-				extra--
-			}
-		}
-	}
-
-	// Keep what may be kept; pool the rest in natural order.
-	kept := make([]int, n)
-	var pool []ItemID
-	for i, it := range items {
-		if k := owner[i]; k >= 0 && kept[k] < target[k] {
-			kept[k]++
-			res.Target[it] = servers[k]
-			continue
-		}
-		pool = append(pool, it)
-	}
-
-	// Fill the gaps in leader order from the front of the pool.
-	next := 0
-	for k, s := range servers {
-		for ; kept[k] < target[k]; kept[k]++ {
-			res.Target[pool[next]] = s
-			next++
-		}
-	}
-	if next > 0 {
-		res.Moved = pool[:next:next]
-	}
-	if next < len(pool) {
-		res.Unassigned = pool[next:]
-	}
-	return res
-}
-
-// assignUniqueServers returns servers without repeats, in the order given,
-// and the position of each.
-func assignUniqueServers(in []ServerID) ([]ServerID, map[ServerID]int) {
-	index := make(map[ServerID]int, len(in))
-	out := make([]ServerID, 0, len(in))
-	for _, s := range in {
-		if _, dup := index[s]; !dup {
-			index[s] = len(out)
-			out = append(out, s)
-		}
-	}
-	return out, index
-}
-
-// assignUniqueItems returns items without repeats, in the order given. The
-// result never aliases the input.
-func assignUniqueItems(in []ItemID) []ItemID {
-	seen := make(map[ItemID]struct{}, len(in))
-	out := make([]ItemID, 0, len(in))
-	for _, it := range in {
-		if _, dup := seen[it]; !dup {
-			seen[it] = struct{}{}
-			out = append(out, it)
-		}
-	}
-	return out
-}
-
-// assignSpreadOrder returns the positions of servers ordered by a hash of
-// seed and the server id (ties, which need a 64-bit collision, by position).
-func assignSpreadOrder(seed string, servers []ServerID) []int {
-	keys := make([]uint64, len(servers))
-	order := make([]int, len(servers))
-	for k, s := range servers {
-		keys[k] = spread.Key(seed, string(s))
-		order[k] = k
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		return cmp.Or(cmp.Compare(keys[a], keys[b]), cmp.Compare(a, b))
-	})
-	return order
+	r := plan.Assign(plan.AssignInput[ItemID, ServerID]{Items: in.Items, Current: in.Current, Servers: in.Servers,
+		MaxPerServer: in.MaxPerServer, Seed: in.Seed})
+	return AssignResult{Target: r.Target, Unassigned: r.Unassigned, Moved: r.Moved}
 }

@@ -34,6 +34,9 @@ type bench struct {
 	steadyItems      []int
 	steadyNoBaseline bool
 	roots            atomic.Int64
+	// children are ZooKeeper and the workers, killed if the run is
+	// abandoned.
+	children children
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -8,6 +8,7 @@
 //	go run ./cmd/tbsbench [-quick] [-json tbsbench.json] [-only takeover,steady,...]
 //	                      [-trials 20] [-scale sessions,taskTypes,items]
 //	                      [-steady-items 100,1000,10000] [-steady-no-baseline]
+//	                      [-deadline 1h]
 //
 // Scenarios (BENCHMARKS.md explains each figure):
 //
@@ -21,23 +22,25 @@
 //	sim       memstore + fake clock: 1,000 servers × 100,000 items
 //
 // -quick runs every scenario smaller and shorter (for CI, under two minutes).
+//
+// The run ends on its own at -deadline (default 1 h, 15 min with -quick)
+// and on SIGTERM or SIGINT: every scenario is cancelled; if they have not
+// wound down within stopGrace, ZooKeeper and the worker processes are
+// killed. Either way it prints and writes the sections finished so far and
+// exits with status 1.
 // The command needs ZooKeeper installed (see internal/zktest) except for
 // -only sim.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/zktest"
@@ -93,6 +96,7 @@ func main() {
 	scaleArg := flag.String("scale", "", "scale scenario size as sessions,taskTypes,items (default 200,5,10000; 10,2,1000 with -quick)")
 	steadyArg := flag.String("steady-items", "", "steady scenario item counts, comma-separated (default 100,1000,10000; 100,1000 with -quick)")
 	noBaseline := flag.Bool("steady-no-baseline", false, "steady scenario: skip the runs without the items stamp")
+	deadline := flag.Duration("deadline", 0, "end the whole run after this long, finished or not (default 1h, 15m with -quick)")
 	flag.Parse()
 	var steadyItems []int
 	if *steadyArg != "" {
@@ -142,21 +146,24 @@ func main() {
 			*trials = 2
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	opts := bench{quick: *quick, trials: *trials, scaleSize: scaleSize, steadyItems: steadyItems, steadyNoBaseline: *noBaseline}
-	if err := run(ctx, &opts, want, *jsonPath); err != nil {
-		fmt.Fprintln(os.Stderr, "tbsbench:", err)
-		os.Exit(1)
+	if *deadline < 0 {
+		fmt.Fprintf(os.Stderr, "tbsbench: -deadline %v: must not be negative\n", *deadline)
+		os.Exit(2)
 	}
+	if *deadline == 0 {
+		*deadline = time.Hour
+		if *quick {
+			*deadline = 15 * time.Minute
+		}
+	}
+	opts := bench{quick: *quick, trials: *trials, scaleSize: scaleSize, steadyItems: steadyItems, steadyNoBaseline: *noBaseline}
+	os.Exit(supervise(&opts, want, *jsonPath, *deadline))
 }
 
-func run(ctx context.Context, b *bench, want []string, jsonPath string) error {
+func run(ctx context.Context, b *bench, want []string, rep *report) error {
 	quick := b.quick
-	rep := Report{Started: time.Now().UTC(), Quick: quick, Machine: Machine{
-		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, LoadAvg: loadavg(),
-	}}
-	fmt.Printf("tbsbench: %d CPUs, %s, load average %s, quick=%v\n", rep.Machine.CPUs, rep.Machine.GoVersion, rep.Machine.LoadAvg, quick)
+	m := rep.machine()
+	fmt.Printf("tbsbench: %d CPUs, %s, load average %s, quick=%v\n", m.CPUs, m.GoVersion, m.LoadAvg, quick)
 	needZK := slices.ContainsFunc(want, func(s string) bool { return s != "sim" })
 	if needZK {
 		// A production-like server: room for the scale scenario's millions
@@ -165,7 +172,8 @@ func run(ctx context.Context, b *bench, want []string, jsonPath string) error {
 		if err != nil {
 			return fmt.Errorf("starting ZooKeeper: %w", err)
 		}
-		defer stopZK()
+		b.children.setZK(stopZK)
+		defer b.children.stopZK()
 		b.zk = c
 		fmt.Printf("ZooKeeper 3.8 standalone at %s (tickTime 100 ms, heap ≤ 2 GiB), session timeout %v\n", c.Servers()[0], sessionTimeout)
 	}
@@ -192,20 +200,7 @@ func run(ctx context.Context, b *bench, want []string, jsonPath string) error {
 		}
 		sec.set("scenario_seconds", time.Since(t0).Seconds())
 		printTable(sec)
-		rep.Sections = append(rep.Sections, sec)
-	}
-	rep.Machine.LoadAfter = loadavg()
-	rep.Machine.Seconds = time.Since(rep.Started).Seconds()
-	fmt.Printf("\nload average after: %s; %.0f s in all\n", rep.Machine.LoadAfter, rep.Machine.Seconds)
-	if jsonPath != "" {
-		data, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(jsonPath, append(data, '\n'), 0o644); err != nil {
-			return err
-		}
-		fmt.Println("figures written to", jsonPath)
+		rep.add(sec)
 	}
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, err)

@@ -105,9 +105,11 @@ func (b *bench) startWorker(root, task, name string, noLockDelay bool) (*worker,
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	b.children.addWorker(cmd)
 	ready := make(chan string, 1)
 	go func() {
 		defer close(w.exited)
+		defer b.children.removeWorker(cmd)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			line := sc.Text()

@@ -2,33 +2,39 @@
 // machine can run as real processes: thousands of servers and 100,000 items,
 // on memstore with a fake clock.
 //
-// The simulation drives the real Store (memstore) and the real assignment
-// (schedule.Assign) the way schedule.Manager does, in rounds: in each round
-// the leader (the live server with the lowest sequence) reads the servers and
-// the items and writes what the assignment changes (a direct grant for an
-// item without a live owner, a request to hand over for an item whose owner
-// must give it up), then every owner asked to hand over an item does so, each
-// write guarded by the writer's registration. A round in which nobody writes
-// ends the convergence. It does not run processors or watches: a round stands
-// for one watch-triggered reconcile of every server, and what is counted are
-// the rounds and the writes, which do not depend on timing.
+// The simulation drives the real Store (memstore) with the very decisions
+// schedule.Manager makes, in rounds: in each round the leader (the live
+// server with the lowest sequence) reads the servers and the items and
+// writes what the leader's planner (plan.Lead: the assignment with the task
+// type's cap, removed items released, vanished servers' items held for
+// their lock delay) decides, then every owner asked to hand over an item
+// does what the owner's planner (plan.Own) decides, each write guarded by
+// the writer's registration. A round in which nobody writes and nothing is
+// held ends the convergence; a round that only holds moves the fake clock
+// to the end of the hold. It does not run processors or watches: a round
+// stands for one watch-triggered reconcile of every server (the batch
+// boundary passes at once), and what is counted are the rounds and the
+// writes, which do not depend on timing.
 //
 // Events: the start of every server at once, the crash of a share of the
 // servers (their sessions expire after the session timeout, on the fake
-// clock), a graceful stop (the server releases its items, then leaves) and
-// the join of a new server. For each, Result gives the rounds, the item
-// writes and the items that changed owner, so writes per rebalance can be
-// compared with the items moved.
+// clock, and the leader then holds their items for their lock delay), a
+// graceful stop (the server releases its items, then leaves) and the join
+// of a new server. For each, Result gives the rounds, the item writes and
+// the items that changed owner, so writes per rebalance can be compared
+// with the items moved.
 package sim
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/fakeclock"
+	"github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
 )
@@ -47,6 +53,9 @@ type Config struct {
 	SessionTimeout time.Duration
 	// MaxRounds bounds every convergence; 0 means 100.
 	MaxRounds int
+	// LockDelay is every server's lock delay, as schedule.ManagerConfig's:
+	// 0 means the default derived from SessionTimeout, negative means none.
+	LockDelay time.Duration
 }
 
 func (c Config) check() error {
@@ -86,8 +95,11 @@ type Result struct {
 	// StoreOps counts the memstore operations of the simulation (reads,
 	// writes and multis: what the leader and owners sent).
 	StoreOps int64
-	// SimTime is the fake-clock time the event took before the first round
-	// (the session timeout for a crash, else 0).
+	// HeldRounds counts the rounds in which the leader wrote nothing and
+	// waited for the lock delay of vanished servers (included in Rounds).
+	HeldRounds int
+	// SimTime is the fake-clock time the event took: the session timeout
+	// before the first round for a crash, plus the lock-delay waits.
 	SimTime time.Duration
 	// Balanced reports that every item has a live owner, no request is
 	// pending and the loads differ by at most one.
@@ -105,6 +117,14 @@ type Sim struct {
 	rt    string
 	live  []*server // in registration order: the first is the leader
 	next  int
+	// What the leader's planner is given besides the snapshot: the task
+	// type's cap, every server's lock delay, and the leader's own state
+	// (reset when the leader changes).
+	maxPerServer int
+	lockDelay    time.Duration
+	leader       schedule.ServerID
+	gone         map[schedule.ServerID]time.Time
+	delays       map[schedule.ServerID]time.Duration
 }
 
 type server struct {
@@ -129,7 +149,8 @@ func New(ctx context.Context, cfg Config) (*Sim, error) {
 	}
 	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	srv := memstore.New(memstore.WithClock(clock))
-	s := &Sim{cfg: cfg, clock: clock, srv: srv, admin: srv.Connect(), rt: "sim"}
+	s := &Sim{cfg: cfg, clock: clock, srv: srv, admin: srv.Connect(), rt: "sim",
+		lockDelay: schedule.LockDelayOf(cfg.SessionTimeout, 0, cfg.LockDelay)}
 	tt := schedule.DefaultTaskType(s.rt)
 	tt.DealBeanName = "simDeal"
 	tt.TaskItems = make([]string, cfg.Items)
@@ -139,6 +160,7 @@ func New(ctx context.Context, cfg Config) (*Sim, error) {
 	if _, err := s.admin.CreateTaskType(ctx, tt); err != nil {
 		return nil, err
 	}
+	s.maxPerServer = tt.MaxTaskItemsOfOneThreadGroup
 	return s, nil
 }
 
@@ -165,7 +187,7 @@ func (s *Sim) join(ctx context.Context) error {
 	rec, err := c.RegisterServer(ctx, sess, schedule.Server{
 		TaskType: s.rt, BaseTaskType: s.rt, IP: "10.0.0.1", HostName: fmt.Sprintf("sim-%d", s.next),
 		ThreadNum: 1, RegisterTime: schedule.Time{Time: now}, HeartBeatTime: schedule.Time{Time: now}, IsRegister: true,
-		Session: sess.ID(),
+		Session: sess.ID(), TakeoverDelay: schedule.EncodeLockDelay(s.lockDelay),
 	})
 	if err != nil {
 		return err
@@ -281,16 +303,24 @@ func (s *Sim) event(ctx context.Context, name string, do func() (time.Duration, 
 		if res.Rounds >= s.cfg.MaxRounds {
 			return res, fmt.Errorf("sim: %s: no convergence after %d rounds", name, res.Rounds)
 		}
-		w, err := s.round(ctx)
+		w, heldUntil, err := s.round(ctx)
 		if err != nil {
 			return res, fmt.Errorf("sim: %s, round %d: %w", name, res.Rounds+1, err)
 		}
-		if w == 0 {
+		if w == 0 && heldUntil.IsZero() {
 			break
 		}
 		res.Rounds++
 		res.Writes += w
 		res.Reads += len(s.live)
+		if w == 0 {
+			// Only held items are left: the leader looks again when the
+			// lock delay ends.
+			wait := heldUntil.Sub(s.clock.Now())
+			s.clock.Advance(wait)
+			res.SimTime += wait
+			res.HeldRounds++
+		}
 	}
 	after, err := s.owners(ctx)
 	if err != nil {
@@ -322,81 +352,93 @@ func (s *Sim) owners(ctx context.Context) (map[schedule.ItemID]schedule.ServerID
 	return out, nil
 }
 
-// round is one leader pass and one owner pass; it returns the writes made.
-func (s *Sim) round(ctx context.Context) (int, error) {
+// round is one leader pass and one owner pass, each deciding with the
+// managers' own planners (plan.Lead, plan.Own). It returns the writes made
+// and, when the leader holds a vanished server's items for its lock delay,
+// when that hold ends.
+func (s *Sim) round(ctx context.Context) (int, time.Time, error) {
 	leader := s.live[0]
 	servers, err := leader.c.Servers(ctx, s.rt)
 	if err != nil {
-		return 0, err
+		return 0, time.Time{}, err
+	}
+	if leader.id != s.leader {
+		// A new leader starts counting the lock delays afresh.
+		s.leader, s.gone, s.delays = leader.id, map[schedule.ServerID]time.Time{}, map[schedule.ServerID]time.Duration{}
 	}
 	live := make(map[schedule.ServerID]bool, len(servers))
 	ids := make([]schedule.ServerID, len(servers))
 	for i, sv := range servers {
 		live[sv.UUID], ids[i] = true, sv.UUID
+		if d, known := schedule.DecodeLockDelay(sv.TakeoverDelay); known {
+			s.delays[sv.UUID] = d
+		}
 	}
 	items, err := leader.c.Items(ctx, s.rt)
 	if err != nil {
+		return 0, time.Time{}, err
+	}
+	p := plan.Lead(plan.LeadInput[schedule.ItemID, schedule.ServerID]{Items: planItems(items.Items), Servers: ids,
+		MaxPerServer: s.maxPerServer, Seed: s.rt, Now: s.clock.Now(), OwnDelay: s.lockDelay, Delays: s.delays, Gone: s.gone})
+	s.gone = p.Gone
+	for _, id := range p.ForgetDelays {
+		delete(s.delays, id)
+	}
+	writes := 0
+	for _, w := range p.Writes {
+		if _, err := leader.c.UpdateItem(ctx, s.rt, leader.id, items.Items[w.At], w.Cur, w.Req); err != nil {
+			return writes, p.HeldUntil, err
+		}
+		writes++
+	}
+	n, err := s.ownerPass(ctx, live)
+	return writes + n, p.HeldUntil, err
+}
+
+// ownerPass is every owner's pass: each hands over what the leader asked of
+// it, at once (the batch boundary is not simulated: plan.Own is asked once
+// to start the releases, then again with them finished). Only servers with
+// a request or a removed item are asked; the others have nothing to do.
+func (s *Sim) ownerPass(ctx context.Context, live map[schedule.ServerID]bool) (int, error) {
+	items, err := s.admin.Items(ctx, s.rt)
+	if err != nil {
 		return 0, err
 	}
-	itemIDs := make([]schedule.ItemID, 0, len(items.Items))
-	current := make(map[schedule.ItemID]schedule.ServerID, len(items.Items))
+	mine := map[schedule.ServerID][]schedule.Item{}
 	for _, it := range items.Items {
-		itemIDs = append(itemIDs, it.ID)
-		if live[it.CurServer] {
-			current[it.ID] = it.CurServer
-		}
+		mine[it.CurServer] = append(mine[it.CurServer], it)
 	}
-	res := schedule.Assign(schedule.AssignInput{Items: itemIDs, Current: current, Servers: ids, Seed: s.rt})
 	writes := 0
-	// The leader: the same decisions as schedule.Manager's lead.
-	for _, it := range items.Items {
-		ownerLive := live[it.CurServer]
-		target := res.Target[it.ID]
-		var cur, req schedule.ServerID
-		switch {
-		case !ownerLive && target != "":
-			cur = target
-		case !ownerLive:
-		case it.CurServer == target:
-			cur = it.CurServer
-		case target == "":
-			cur, req = it.CurServer, schedule.NoServer
-		default:
-			cur, req = it.CurServer, target
-		}
-		if cur == it.CurServer && req == it.ReqServer {
-			continue
-		}
-		if _, err := leader.c.UpdateItem(ctx, s.rt, leader.id, it, cur, req); err != nil {
-			return writes, err
-		}
-		writes++
-	}
-	// The owners: hand over what the leader asked for (at once: the batch
-	// boundary is not simulated).
-	items, err = leader.c.Items(ctx, s.rt)
-	if err != nil {
-		return writes, err
-	}
-	byID := make(map[schedule.ServerID]*server, len(s.live))
 	for _, sv := range s.live {
-		byID[sv.id] = sv
-	}
-	for _, it := range items.Items {
-		owner := byID[it.CurServer]
-		if owner == nil || it.ReqServer == "" || it.ReqServer == it.CurServer {
+		own := mine[sv.id]
+		if !slices.ContainsFunc(own, func(it schedule.Item) bool { return it.ReqServer != "" || it.Sts == schedule.ItemRemoved }) {
 			continue
 		}
-		next := it.ReqServer
-		if next == schedule.NoServer || !live[next] {
-			next = ""
+		in := plan.OwnInput[schedule.ItemID, schedule.ServerID]{Me: sv.id, Items: planItems(own), Live: live}
+		first := plan.Own(in)
+		in.Releasing, in.Done = map[schedule.ItemID]time.Time{}, map[schedule.ItemID]bool{}
+		for _, id := range first.Release {
+			in.Releasing[id], in.Done[id] = s.clock.Now(), true
 		}
-		if _, err := owner.c.UpdateItem(ctx, s.rt, owner.id, it, next, ""); err != nil {
-			return writes, err
+		for _, h := range plan.Own(in).Handovers {
+			if _, err := sv.c.UpdateItem(ctx, s.rt, sv.id, own[h.At], h.Cur, ""); err != nil {
+				return writes, err
+			}
+			writes++
 		}
-		writes++
 	}
 	return writes, nil
+}
+
+// planItems is what the planners see of the items, position for position
+// (as schedule.Manager gives them).
+func planItems(items []schedule.Item) []plan.Item[schedule.ItemID, schedule.ServerID] {
+	out := make([]plan.Item[schedule.ItemID, schedule.ServerID], len(items))
+	for i, it := range items {
+		out[i] = plan.Item[schedule.ItemID, schedule.ServerID]{ID: it.ID, Cur: it.CurServer, Req: it.ReqServer,
+			Removed: it.Sts == schedule.ItemRemoved}
+	}
+	return out
 }
 
 // balanced reports whether every item has a live owner, none has a pending

@@ -3,9 +3,12 @@ package sim
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
 // Every event converges, balanced, in a few rounds, with writes bounded by
@@ -36,4 +39,34 @@ func TestConfigErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "Config.Servers = 0")
 	assert.ErrorContains(t, err, "Config.Items = -1")
 	assert.ErrorContains(t, err, "Config.KillShare = 2")
+}
+
+// A crash is followed by one round that holds the dead servers' items for
+// their lock delay (the leader's planner, as in schedule.Manager), then the
+// grants; with the lock delay off, the grants come in the first round.
+func TestKillHoldsForTheLockDelay(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		lockDelay time.Duration
+		held      int
+		wait      time.Duration
+	}{
+		{"default lock delay", 0, 1, 10*time.Second + schedule.LockDelayOf(10*time.Second, 0, 0)},
+		{"lock delay off", -1, 0, 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(context.Background(), Config{Servers: 10, Items: 100, LockDelay: tc.lockDelay})
+			require.NoError(t, err)
+			defer s.Close()
+			_, err = s.Start(context.Background())
+			require.NoError(t, err)
+			kill, err := s.Kill(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, tc.held, kill.HeldRounds, "held rounds")
+			assert.Equal(t, tc.held+1, kill.Rounds, "rounds")
+			assert.Equal(t, tc.wait, kill.SimTime, "fake-clock wait")
+			assert.Equal(t, kill.Moved, kill.Writes, "one grant per orphaned item")
+			assert.True(t, kill.Balanced)
+		})
+	}
 }

@@ -45,7 +45,7 @@ func TestDoctorHoldIsNotAFault(t *testing.T) {
 		return regexp.MustCompile(`HOLD \[held\] .*held for its lock delay until`).MatchString(r.out)
 	})
 	assert.Equal(t, ctl.ExitOK, r.code, "%s", r)
-	assert.Regexp(t, `HOLD \[held\] `+regexp.QuoteMeta(e.root)+`/baseTaskType/orders/orders/taskItem: 3 item\(s\) of server worker-2#\d+ \(orders\$10\.0\.0\.1\$[0-9A-F]+\$\d+\), which is not live: [0-9:{}A-Z=, ]+; held for its lock delay until \d{4}-\d\d-\d\dT[0-9:.]+Z \(\d+(\.\d+)?s from now\), then the leader reassigns them`, r.out)
+	assert.Regexp(t, `HOLD \[held\] `+regexp.QuoteMeta(e.root)+`/baseTaskType/orders/orders/taskItem: 3 item\(s\) of server worker-2#\d+ \(orders\$10\.0\.0\.1\$[0-9A-F]+\$\d+\), which is not live: [0-9:{}A-Z=, ]+; held for its lock delay until \d{4}-\d\d-\d\dT[0-9:.]+Z \((\d+m)?\d+(\.\d+)?s from now\), then the leader reassigns them`, r.out)
 	assert.Contains(t, r.out, "no problems found; 1 takeover(s) under way (items held for a lock delay)\n")
 
 	// status names the vanished owner by its host, shows the hold and its

@@ -1,0 +1,329 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/tbschedule/tbschedule-go/internal/plan"
+	"github.com/tbschedule/tbschedule-go/processor"
+)
+
+// The leader's and the owner's round. The decisions are internal/plan's
+// pure planners (Lead, Own); the functions here read, call them, apply the
+// writes and log.
+
+// reconcile reads servers and items, leads if this server leads, and acts as
+// owner. It reports whether another round is needed soon (a write lost a race).
+func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again bool, err error) {
+	servers, err := m.store.Servers(ctx, m.runtime)
+	if err != nil {
+		return false, err
+	}
+	live := make(map[ServerID]bool, len(servers))
+	for _, sv := range servers {
+		live[sv.UUID] = true
+		if d, known := DecodeLockDelay(sv.TakeoverDelay); known {
+			s.delays[sv.UUID] = d
+		}
+		s.hosts[sv.UUID] = sv.HostName
+	}
+	s.heldUntil, s.holds = time.Time{}, nil
+	if !live[s.me] {
+		return false, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
+	}
+	leader := servers[0].UUID
+	if isLeader := leader == s.me; isLeader != s.leader {
+		s.leader = isLeader
+		m.metrics.LeaderChanged(m.runtime, s.me, isLeader)
+		if isLeader {
+			m.log.Info("leading", "server", s.me, "servers", len(servers))
+		}
+	}
+	items, err := m.readItems(ctx, s)
+	if err != nil {
+		return false, err
+	}
+	if s.leader {
+		var leadAgain bool
+		items, leadAgain, err = m.lead(ctx, s, servers, items)
+		if err != nil {
+			return false, err
+		}
+		again = again || leadAgain
+	}
+	ownAgain, err := m.own(ctx, s, live, items, work)
+	if err != nil {
+		return false, err
+	}
+	m.updateStatus(func(st *Status) {
+		st.Leader, st.IsLeader, st.Servers = leader, s.leader, len(servers)
+		if !s.leader {
+			st.Unassigned, st.Held = 0, 0
+		}
+		st.Items = countActive(items.Items)
+	})
+	return again || ownAgain, nil
+}
+
+// readItems returns the runtime's items. When the last full read's stamp is
+// still the store's current one, nothing was written since, and that
+// snapshot is used: one request instead of one per item, which keeps the
+// periodic resync and rounds started by server changes as cheap with 10,000
+// items as with 10. Otherwise it reads them all and keeps the result.
+func (m *Manager) readItems(ctx context.Context, s *session) (Items, error) {
+	if s.items.Stamp != "" {
+		stamp, err := m.store.ItemsStamp(ctx, m.runtime)
+		if err != nil {
+			return Items{}, err
+		}
+		if stamp == s.items.Stamp {
+			return s.items, nil
+		}
+	}
+	items, err := m.store.Items(ctx, m.runtime)
+	if err != nil {
+		return Items{}, err
+	}
+	s.items = items
+	return items, nil
+}
+
+func countActive(items []Item) int {
+	n := 0
+	for _, it := range items {
+		if it.Sts != ItemRemoved {
+			n++
+		}
+	}
+	return n
+}
+
+// lead is the leader's part: (re)build the items from the configuration and
+// balance them over the live servers (plan.Lead decides, with the
+// lock-delay holds of vanished servers). Every write is guarded by the
+// leader's own server node, so a deposed leader's writes fail.
+func (m *Manager) lead(ctx context.Context, s *session, servers []Server, items Items) (Items, bool, error) {
+	items, again, err := m.build(ctx, s, items)
+	if err != nil || again {
+		return items, again, err
+	}
+	ids := make([]ServerID, len(servers))
+	for i, sv := range servers {
+		ids[i] = sv.UUID
+	}
+	p := plan.Lead(plan.LeadInput[ItemID, ServerID]{Items: planItems(items.Items), Servers: ids,
+		MaxPerServer: m.tt.MaxTaskItemsOfOneThreadGroup, Seed: m.runtime, Now: m.clock.Now(),
+		OwnDelay: m.lockDelay(s.sess), Delays: s.delays, Gone: s.gone})
+	s.gone, s.heldUntil = p.Gone, p.HeldUntil
+	for _, id := range p.ForgetDelays {
+		delete(s.delays, id)
+	}
+	live := make(map[ServerID]bool, len(ids))
+	for _, id := range ids {
+		live[id] = true
+	}
+	for id := range s.hosts {
+		if _, gone := s.gone[id]; !live[id] && !gone {
+			delete(s.hosts, id) // neither live nor held: no longer of interest
+		}
+	}
+	for _, h := range p.Holds {
+		s.holds = append(s.holds, ServerHold{Server: h.Server, HostName: s.hosts[h.Server], Items: h.Items, Until: Time{h.Until}})
+	}
+	for _, e := range p.Events {
+		m.log.Log(ctx, e.Level, e.Msg, e.Args...)
+	}
+	m.updateStatus(func(st *Status) { st.Unassigned, st.Held = p.Unassigned, p.Held })
+	if p.Unassigned > 0 {
+		m.log.Warn("items beyond the capacity of the live servers stay unassigned",
+			"unassigned", p.Unassigned, "maxTaskItemsOfOneThreadGroup", m.tt.MaxTaskItemsOfOneThreadGroup)
+	}
+	again, err = m.applyLead(ctx, s, items, p.Writes)
+	return items, again, err
+}
+
+// build (re)builds the items from the configuration when the leader's mark
+// is missing, stale or from another item list. again reports a build that
+// lost a race (look again soon).
+func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, again bool, err error) {
+	defs := m.currentDefs()
+	if items.Mark.Leader != "" && !slices.Equal(items.Mark.Defs, defs) {
+		// Before rewriting the items, make sure our list is the stored one:
+		// a server that missed an edit must not revert it.
+		tt, _, err := m.store.TaskType(ctx, m.tt.BaseTaskType)
+		if err != nil {
+			return items, false, err
+		}
+		m.mu.Lock()
+		m.defs = slices.Clone(tt.TaskItems)
+		m.mu.Unlock()
+		defs = tt.TaskItems
+	}
+	if items.Mark.Leader == "" || !slices.Equal(items.Mark.Defs, defs) || m.markStale(ctx, items.Mark) {
+		now, err := m.store.Now(ctx)
+		if err != nil {
+			return items, false, err
+		}
+		mark := items.Mark
+		mark.Leader, mark.BuiltAt, mark.Defs = s.me, Time{now}, defs
+		if items.Mark.Leader == "" && len(items.Items) == 0 {
+			mark.Version = AnyVersion
+		}
+		built, err := m.store.BuildItems(ctx, m.runtime, s.me, mark, defs)
+		if errors.Is(err, ErrConflict) {
+			m.metrics.Conflict(m.runtime, "buildItems")
+			return items, true, nil
+		}
+		if err != nil {
+			return items, false, err
+		}
+		m.log.Info("task items built", "server", s.me, "items", len(defs))
+		items = built
+	}
+	return items, false, nil
+}
+
+// applyLead writes the leader's plan in parallel. A write that lost a race
+// (the item changed or vanished meanwhile) is counted, not an error: again
+// asks for another round soon.
+func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes []plan.Write[ServerID]) (again bool, err error) {
+	if len(writes) == 0 {
+		return false, nil
+	}
+	var conflicts atomic.Int32
+	errs := m.parallel(ctx, len(writes), func(i int) error {
+		w := writes[i]
+		_, err := m.store.UpdateItem(ctx, m.runtime, s.me, items.Items[w.At], w.Cur, w.Req)
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+			conflicts.Add(1)
+			m.metrics.Conflict(m.runtime, "assign")
+			return nil
+		}
+		return err
+	})
+	if errs != nil {
+		return false, errs
+	}
+	m.log.Debug("items balanced", "server", s.me, "writes", len(writes), "conflicts", conflicts.Load())
+	// Our own writes fire the items watch, which brings the next round.
+	return conflicts.Load() > 0, nil
+}
+
+// planItems is what the planners see of the items, position for position.
+func planItems(items []Item) []plan.Item[ItemID, ServerID] {
+	out := make([]plan.Item[ItemID, ServerID], len(items))
+	for i, it := range items {
+		out[i] = plan.Item[ItemID, ServerID]{ID: it.ID, Cur: it.CurServer, Req: it.ReqServer, Removed: it.Sts == ItemRemoved}
+	}
+	return out
+}
+
+// own is every server's part: process the items granted to it, and release
+// at the batch boundary those the leader asked it to hand over (plan.Own
+// decides).
+func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, items Items, work *workHost) (bool, error) {
+	m.mu.Lock()
+	finished := m.finished
+	m.finished = nil
+	m.mu.Unlock()
+	done := make(map[ItemID]bool, len(finished))
+	for _, id := range finished {
+		done[id] = true
+	}
+	p := plan.Own(plan.OwnInput[ItemID, ServerID]{Me: s.me, Items: planItems(items.Items), Live: live,
+		Releasing: s.releasing, Done: done})
+	for _, id := range p.Forget {
+		delete(s.releasing, id)
+	}
+	s.owned = make(map[ItemID]Item, len(p.Owned))
+	for _, i := range p.Owned {
+		s.owned[items.Items[i].ID] = items.Items[i]
+	}
+	var keep []processor.TaskItem
+	for _, i := range p.Keep {
+		it := items.Items[i]
+		keep = append(keep, processor.TaskItem{ID: string(it.ID), Parameter: it.Parameter, Epoch: it.Epoch})
+	}
+	work.setItems(keep)
+	work.setItemNum(countActive(items.Items))
+	now := m.clock.Now()
+	m.startReleases(ctx, s, work, p.Release, now)
+	again, err := m.handOver(ctx, s, items, p.Handovers, now)
+	m.publishOwned(s, keep)
+	return again, err
+}
+
+// startReleases asks the processor to let go of ids at its batch boundary
+// and, once it has, records them as finished and wakes the session loop.
+func (m *Manager) startReleases(ctx context.Context, s *session, work *workHost, ids []ItemID, now time.Time) {
+	if len(ids) == 0 {
+		return
+	}
+	for _, id := range ids {
+		s.releasing[id] = now
+	}
+	ch := work.release(ids)
+	m.goFunc(func() {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return // the session ended: its releases no longer matter
+		}
+		m.mu.Lock()
+		if m.session == s {
+			m.finished = append(m.finished, ids...)
+		}
+		m.mu.Unlock()
+		m.poke()
+	})
+}
+
+// handOver writes the releases whose batch boundary passed. A release that
+// fails stays finished, to be looked at again on the next round; a
+// conflict (the item changed meanwhile) asks for that round soon.
+func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []plan.Write[ServerID], now time.Time) (again bool, err error) {
+	var errs []error
+	for _, h := range hs {
+		it := items.Items[h.At]
+		_, err := m.store.UpdateItem(ctx, m.runtime, s.me, it, h.Cur, "")
+		switch {
+		case err == nil:
+			m.metrics.ItemReleased(m.runtime, it.ID, now.Sub(s.releasing[it.ID]))
+			m.log.Info("item handed over", "server", s.me, "item", it.ID, "to", h.Cur)
+			delete(s.releasing, it.ID)
+		case errors.Is(err, ErrConflict):
+			// The item changed meanwhile; keep it released and look again.
+			m.metrics.Conflict(m.runtime, "release")
+			m.mu.Lock()
+			m.finished = append(m.finished, it.ID)
+			m.mu.Unlock()
+			again = true
+		default:
+			m.mu.Lock()
+			m.finished = append(m.finished, it.ID)
+			m.mu.Unlock()
+			errs = append(errs, err)
+		}
+	}
+	return again, errors.Join(errs...)
+}
+
+// publishOwned shows the items kept and the releases under way in Status
+// and the metrics.
+func (m *Manager) publishOwned(s *session, keep []processor.TaskItem) {
+	owned := make([]OwnedItem, 0, len(keep))
+	for _, k := range keep {
+		owned = append(owned, OwnedItem{ID: ItemID(k.ID), Parameter: k.Parameter, Epoch: k.Epoch})
+	}
+	releasing := make([]ItemID, 0, len(s.releasing))
+	for id := range s.releasing {
+		releasing = append(releasing, id)
+	}
+	SortItemIDs(releasing)
+	m.metrics.ItemsOwned(m.runtime, s.me, len(owned))
+	m.updateStatus(func(st *Status) { st.Owned, st.Releasing = owned, releasing })
+}
