@@ -157,7 +157,7 @@ func testPoisonRecordBacksOff(t *testing.T, mode Type) {
 	// (a) The 200 others are done without the clock moving: nothing waits
 	// for the poison's backoff. The poison was tried once.
 	eventually(t, func() bool { return r.p.Stats().Succeeded == 200 }, "the other records")
-	require.Len(t, r.tries(), 1, "the failing record was retried with no time passing")
+	require.Equal(t, 1, len(r.tries()), "tries of the failing record with no time passing")
 	quiet(t, r.clk, r.p)
 	assert.Equal(t, 1, r.p.Status().FailingKeys)
 
@@ -256,4 +256,74 @@ func moreFailures(out string) []int {
 		counts = append(counts, n)
 	}
 	return counts
+}
+
+// row is a record without a key: SLEEP runs it, and a failing one backs off
+// per fetch.
+type row struct{ ID int }
+
+// TestPoisonRecordWithoutKeyBacksOffPerFetch: a SLEEP deal of records
+// without a key cannot hold one record back. The poison is tried once per
+// fetch while other records come with it (they flow at full rate); when a
+// fetch brings only failing records, the next fetch waits, doubling from
+// RetryMin to RetryMax. Failures are logged through the rate limit and
+// counted; the record succeeds once the deal stops failing.
+func TestPoisonRecordWithoutKeyBacksOffPerFetch(t *testing.T) {
+	clk, tb, m := newFakeClock(), &table{}, &recMetrics{}
+	tb.add(0, 201)
+	var failing atomic.Bool
+	failing.Store(true)
+	var mu sync.Mutex
+	var tries []time.Time
+	deal := SingleFunc(func(ctx context.Context, req SelectRequest) ([]row, error) {
+		ids, _ := tb.selectTasks(ctx, req)
+		rows := make([]row, len(ids))
+		for i, id := range ids {
+			rows[i] = row{id}
+		}
+		return rows, nil
+	}, func(_ context.Context, r row, _ string) error {
+		if r.ID == 0 {
+			mu.Lock()
+			tries = append(tries, clk.Now())
+			mu.Unlock()
+			if failing.Load() {
+				return errPoison
+			}
+		}
+		tb.done(r.ID)
+		return nil
+	})
+	cfg := testConfig(Sleep, 3)
+	cfg.SleepTimeNoData = time.Second
+	cfg.RetryMin, cfg.RetryMax = 100*time.Millisecond, 3200*time.Millisecond
+	log, buf := newLogger()
+	p, err := New(deal, cfg, WithClock(clk), WithLogger(log), WithMetrics(m))
+	require.NoError(t, err)
+	p.SetItems(items("0"))
+	start(t, p)
+	got := func() []time.Time { mu.Lock(); defer mu.Unlock(); return slices.Clone(tries) }
+
+	eventually(t, func() bool { return p.Stats().Succeeded == 200 }, "the other records")
+	quiet(t, clk, p)
+	atStart := len(got()) // one per fetch of 10 that carried others, plus the first alone
+	require.LessOrEqual(t, atStart, 200/9+2)
+	t0 := clk.Now()
+	for clk.Now().Sub(t0) < 130*time.Second {
+		clk.AdvanceToNext()
+		quiet(t, clk, p)
+	}
+	all := got()
+	checkBackoff(t, all[atStart-1:], 100*time.Millisecond, 3200*time.Millisecond)
+	assert.Equal(t, expectedRepeatLines(all, failLogEvery), moreFailures(buf.String()))
+	assert.EqualValues(t, len(all), m.retrying.Load())
+	assert.Zero(t, m.failingKeys.Load())
+
+	failing.Store(false)
+	for tb.len() > 0 {
+		clk.AdvanceToNext()
+		quiet(t, clk, p)
+	}
+	assert.Len(t, got(), len(all)+1)
+	assert.EqualValues(t, 201, p.Stats().Succeeded)
 }

@@ -1,10 +1,14 @@
 package processor
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var (
@@ -169,3 +173,85 @@ func TestLogLimitBound(t *testing.T) {
 	assert.LessOrEqual(t, lines, int(span/time.Minute)+1)
 	assert.Equal(t, total, reported+l.quiet)
 }
+
+// keyedRunner returns the runner of a NOTSLEEP processor of ints, for tests
+// of admit and settle (called with no Run, so no lock is needed).
+func keyedRunner(t *testing.T) *runnerK[int, int] {
+	t.Helper()
+	p, err := New(SingleFunc(func(context.Context, SelectRequest) ([]int, error) { return nil, nil },
+		func(context.Context, int, string) error { return nil }), testConfig(NotSleep, 1))
+	require.NoError(t, err)
+	r, ok := p.run.(*runnerK[int, int])
+	require.True(t, ok)
+	return r
+}
+
+func testBatch(ids ...int) *batch[int, int] {
+	return &batch[int, int]{recs: slices.Clone(ids), keys: slices.Clone(ids)}
+}
+
+// TestSettleAndAdmit: a failed call backs off every key of its records (a
+// multi deal's batch fails as one), admit holds those keys back until due and
+// lets the others through, and a success forgets its key.
+func TestSettleAndAdmit(t *testing.T) {
+	r := keyedRunner(t)
+	b := testBatch(1, 2, 3, 4)
+	boom := errors.New("boom")
+	s := r.settle(b, 0, 4, []failure{{lo: 1, hi: 3, err: boom, keys: b.keys[1:3]}}, t0)
+	assert.Equal(t, 2, s.keyed)
+	assert.Zero(t, s.untracked)
+	require.Len(t, s.notes, 1)
+	assert.True(t, s.notes[0].first)
+	assert.Equal(t, []int{2, 3}, s.notes[0].keys)
+	assert.EqualValues(t, 2, r.env.retry.keys.Load())
+	due := r.fails[2].due
+	if r.fails[3].due.Before(due) {
+		due = r.fails[3].due
+	}
+	assert.Equal(t, 1, r.fails[2].fails)
+
+	r.forget(b, 0, 4) // not in flight any more
+	a := r.admit(testBatch(1, 2, 3, 5), t0.Add(10*ms))
+	assert.Equal(t, admitted{kept: 2, held: 2, wake: due}, a)
+	r.forget(testBatch(1, 5), 0, 2)
+
+	a = r.admit(testBatch(2, 3), t0.Add(time.Second))
+	assert.Equal(t, 2, a.kept, "due: handed out again")
+	s = r.settle(testBatch(2, 3), 0, 2, []failure{{lo: 1, hi: 2, err: boom, keys: []int{3}}}, t0.Add(time.Second))
+	assert.Equal(t, 1, s.keyed)
+	_, still := r.fails[2]
+	assert.False(t, still, "a success forgets the key")
+	assert.Equal(t, 2, r.fails[3].fails)
+	require.Len(t, s.notes, 1)
+	assert.False(t, s.notes[0].first, "a repeat goes through the rate limit")
+	assert.Equal(t, 1, s.notes[0].count)
+	assert.EqualValues(t, 1, r.env.retry.keys.Load())
+}
+
+// TestFailingKeysBounded: the table of failing keys stops at
+// maxFailingKeys; a new key beyond it backs off per fetch (untracked), and
+// once RetryMax has passed, keys whose backoff ended long ago make room.
+func TestFailingKeysBounded(t *testing.T) {
+	r := keyedRunner(t)
+	r.fails = make(map[int]failState)
+	for k := range maxFailingKeys {
+		r.fails[k] = failState{fails: 1, due: t0}
+	}
+	boom := errors.New("boom")
+	fail := func(k int, now time.Time) settled {
+		return r.settle(testBatch(k), 0, 1, []failure{{lo: 0, hi: 1, err: boom, keys: []int{k}}}, now)
+	}
+	s := fail(-1, t0.Add(time.Second))
+	assert.Equal(t, settled{untracked: 1, notes: s.notes}, s, "no stale key yet")
+	assert.Len(t, r.fails, maxFailingKeys)
+
+	later := t0.Add(2*pol.max + time.Minute)
+	r.fails[0] = failState{fails: 1, due: later} // still backing off: kept
+	s = fail(-2, later)
+	assert.Equal(t, 1, s.keyed, "stale keys forgotten")
+	assert.Len(t, r.fails, 2)
+	assert.Contains(t, r.fails, 0)
+	assert.Contains(t, r.fails, -2)
+}
+
+var _ Metrics = NopMetrics{} // NopMetrics implements every method
