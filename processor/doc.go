@@ -84,8 +84,9 @@
 // to Config.RetryMax (default 30s). Then it is handed to the deal again; a
 // success forgets the key. The other records of the same fetch are handed out
 // at once. When a fetch returns only held-back records, the fetcher sleeps
-// until the first is due, or SleepTimeNoData if that is sooner, then fetches
-// again; such a fetch does not count as "no data" (OnNoData, PauseWhenNoData),
+// until the first is due, or for SleepTimeNoData if that is set and sooner
+// (so new records are found as fast as when idle), then fetches again; such
+// a fetch does not count as "no data" (OnNoData, PauseWhenNoData),
 // since a record is waiting. SLEEP processors compute keys only while some key
 // is failing, so a deal that never fails pays nothing.
 //
