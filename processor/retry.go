@@ -161,9 +161,12 @@ func (p *Processor) retryPauseLocked() time.Duration {
 // failures in res) and reports them: it unlocks to log and call Metrics when
 // something failed. Lock held.
 func (p *Processor) settleLocked(f *fetchRec, lo, hi int, res execResult, now time.Time) {
-	s := p.run.settle(f.data, lo, hi, res.fails, now)
 	rs := &p.env.retry
 	rs.ok += res.ok
+	if len(res.fails) == 0 && rs.keys.Load() == 0 {
+		return // the common case: nothing failed, nothing to forget
+	}
+	s := p.run.settle(f.data, lo, hi, res.fails, now)
 	rs.untracked += s.untracked
 	if s.keyed+s.untracked == 0 {
 		return
