@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"sync/atomic"
@@ -175,14 +176,14 @@ func (p *Processor) settleLocked(f *fetchRec, lo, hi int, res execResult, now ti
 	defer p.mu.Lock()
 	items := itemIDs(ItemsFromContext(f.ctx))
 	for _, n := range s.notes {
-		p.logFailure(n, items)
+		p.logFailure(f.ctx, n, items)
 	}
 	p.mRetrying(s.keyed+s.untracked, int(rs.keys.Load()))
 }
 
 // logFailure writes one failure line: a first failure at Warn (Error with the
 // stack for a panic), a repeat with its count.
-func (p *Processor) logFailure(n failNote, items []string) {
+func (p *Processor) logFailure(ctx context.Context, n failNote, items []string) {
 	args := []any{"ownSign", p.cfg.OwnSign, "items", items, "err", n.err}
 	if n.keys != nil {
 		args = append(args, "keys", n.keys)
@@ -201,10 +202,10 @@ func (p *Processor) logFailure(n failNote, items []string) {
 		msg = "processor: deal panicked"
 	}
 	if panicked {
-		p.log.Error(msg, append(args, "stack", string(pe.Stack))...)
+		p.log.ErrorContext(ctx, msg, append(args, "stack", string(pe.Stack))...)
 		return
 	}
-	p.log.Warn(msg, args...)
+	p.log.WarnContext(ctx, msg, args...)
 }
 
 func (p *Processor) mRetrying(records, keys int) {
