@@ -68,6 +68,23 @@ type Config struct {
 	// reports PauseFetchLimit to OnPause. -1 (default) or 0: no cap.
 	// Counted per processor, not per goroutine (TBSchedule counted per thread).
 	FetchDataCountEachSchedule int
+	// RetryMin is the backoff of a record after its first failure (the deal
+	// returned an error or panicked): a later SelectTasks that returns a record
+	// with the same key gets it held back (Stats.Deferred) until a delay drawn
+	// from [RetryMin/2, RetryMin] has passed; each further failure in a row
+	// doubles it, up to RetryMax; a success forgets the key. Records of other
+	// keys are not slowed. Without a key, the fetch backs off instead (see the
+	// package doc). Must not be negative; zero means the default, 100ms. Too
+	// small lets a record that keeps failing load the deal's dependencies
+	// (and the logs) many times a second; too large delays a record that
+	// failed once for a transient reason.
+	RetryMin time.Duration
+	// RetryMax caps the backoff of a record that keeps failing. Must not be
+	// negative, and not less than RetryMin; zero means the default, 30s (or
+	// RetryMin if that is larger). Too
+	// small retries a poisoned record often forever; too large delays a
+	// record for that long after its cause was fixed.
+	RetryMax time.Duration
 	// PauseWhenNoData: when true, a SelectTasks call that returns no record
 	// (while the processor owns items) stops fetching for the rest of the Run,
 	// and the processor reports PauseNoData to OnPause once what it fetched is
@@ -101,7 +118,28 @@ func DefaultConfig() Config {
 		CancelGrace:                time.Second,
 		OwnSign:                    "BASE",
 		FetchDataCountEachSchedule: -1,
+		RetryMin:                   defaultRetryMin,
+		RetryMax:                   defaultRetryMax,
 	}
+}
+
+// Defaults of RetryMin and RetryMax, also used when they are zero.
+const (
+	defaultRetryMin = 100 * time.Millisecond
+	defaultRetryMax = 30 * time.Second
+)
+
+// retryPolicy returns the backoff of failed records, zero fields taking their
+// defaults.
+func (c Config) retryPolicy() retryPolicy {
+	pol := retryPolicy{min: c.RetryMin, max: c.RetryMax}
+	if pol.min == 0 {
+		pol.min = defaultRetryMin
+	}
+	if pol.max == 0 {
+		pol.max = max(defaultRetryMax, pol.min)
+	}
+	return pol
 }
 
 // Validate reports every invalid field at once, each error naming the field
@@ -140,6 +178,15 @@ func (c Config) Validate() error {
 	}
 	if c.FetchDataCountEachSchedule < -1 {
 		bad("Config.FetchDataCountEachSchedule (%d) must be -1 (no cap) or more", c.FetchDataCountEachSchedule)
+	}
+	if c.RetryMin < 0 {
+		bad("Config.RetryMin (%s) must not be negative", c.RetryMin)
+	}
+	if c.RetryMax < 0 {
+		bad("Config.RetryMax (%s) must not be negative", c.RetryMax)
+	}
+	if pol := c.retryPolicy(); c.RetryMin >= 0 && c.RetryMax >= 0 && pol.max < pol.min {
+		bad("Config.RetryMax (%s) must be at least Config.RetryMin (%s)", pol.max, pol.min)
 	}
 	return errors.Join(errs...)
 }

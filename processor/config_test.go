@@ -28,7 +28,31 @@ func TestDefaultConfig(t *testing.T) {
 	assert.False(t, c.PauseWhenNoData)
 	assert.Nil(t, c.OnNoData)
 	assert.Nil(t, c.OnPause)
+	assert.Equal(t, 100*time.Millisecond, c.RetryMin)
+	assert.Equal(t, 30*time.Second, c.RetryMax)
 	require.NoError(t, c.Validate())
+}
+
+// TestRetryPolicyZeroMeansDefault: a Config built field by field (as the
+// manager builds it) gets the documented backoff of failed records.
+func TestRetryPolicyZeroMeansDefault(t *testing.T) {
+	tests := []struct {
+		name     string
+		min, max time.Duration
+		want     retryPolicy
+	}{
+		{"both zero", 0, 0, retryPolicy{100 * time.Millisecond, 30 * time.Second}},
+		{"min set", time.Second, 0, retryPolicy{time.Second, 30 * time.Second}},
+		{"min above the default max", time.Minute, 0, retryPolicy{time.Minute, time.Minute}},
+		{"max set", 0, time.Second, retryPolicy{100 * time.Millisecond, time.Second}},
+		{"both set", time.Millisecond, 2 * time.Millisecond, retryPolicy{time.Millisecond, 2 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{RetryMin: tt.min, RetryMax: tt.max}
+			assert.Equal(t, tt.want, c.retryPolicy())
+		})
+	}
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -50,6 +74,13 @@ func TestConfigValidate(t *testing.T) {
 		{"itemnum", func(c *Config) { c.TaskItemNum = -1 }, []string{"Config.TaskItemNum (-1)"}},
 		{"fetchcount", func(c *Config) { c.FetchDataCountEachSchedule = -2 }, []string{"Config.FetchDataCountEachSchedule (-2)"}},
 		{"fetchcount zero ok", func(c *Config) { c.FetchDataCountEachSchedule = 0 }, nil},
+		{"retry zero ok", func(c *Config) { c.RetryMin, c.RetryMax = 0, 0 }, nil},
+		{"retry negative", func(c *Config) { c.RetryMin, c.RetryMax = -1, -time.Second },
+			[]string{"Config.RetryMin (-1ns) must not be negative", "Config.RetryMax (-1s) must not be negative"}},
+		{"retry max below min", func(c *Config) { c.RetryMin, c.RetryMax = time.Second, time.Millisecond },
+			[]string{"Config.RetryMax (1ms) must be at least Config.RetryMin (1s)"}},
+		{"retry max below default min", func(c *Config) { c.RetryMin, c.RetryMax = 0, time.Millisecond },
+			[]string{"Config.RetryMax (1ms) must be at least Config.RetryMin (100ms)"}},
 		{"all at once", func(c *Config) { *c = Config{ThreadNumber: -1, SleepTimeNoData: -1} },
 			[]string{"Config.Type", "Config.ThreadNumber (-1)", "Config.FetchDataNumber (0)", "Config.ExecuteNumber (0)", "Config.SleepTimeNoData"}},
 	}

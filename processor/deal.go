@@ -81,9 +81,11 @@ type DealOption[T any] func(*dealSpec[T])
 // record with its key is queued or executing, or finished while the
 // SelectTasks call that returned it ran (the call may have read it before it
 // was marked done). key must be a pure function of the record (it is called
-// once per fetched record, on the fetching goroutine, without locks held). A
-// nil key is a construction error (New fails with ErrNoKey). SLEEP processors
-// ignore the key: nothing executes while they fetch.
+// once per fetched record, on the fetching goroutine, without locks held, and
+// for a record whose deal failed). A nil key is a construction error (New
+// fails with ErrNoKey). SLEEP processors do not deduplicate (nothing executes
+// while they fetch); both types use the key to hold back a record that failed
+// until its backoff ends (see "Failed records" in the package doc).
 func WithKey[T any, K comparable](key func(T) K) DealOption[T] {
 	return func(s *dealSpec[T]) {
 		if key == nil {

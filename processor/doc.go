@@ -54,10 +54,14 @@
 //   - The ctx of a deal call is cancelled at Fence and when Run's shutdown
 //     timeout expires; ItemsFromContext(ctx) gives the items and epochs of the
 //     fetch, so a deal can fence its own writes.
-//   - A deal error or panic is counted (Stats.Failed, Stats.Panics) and logged
-//     with its stack; the goroutine goes on. Fetch errors are retried with
-//     jittered exponential backoff. Every sleep ends early when Run's context
-//     is cancelled.
+//   - A deal error or panic is counted (Stats.Failed, Stats.Panics,
+//     Metrics.Dealt and Metrics.Retrying) and logged, a panic with its stack;
+//     the goroutine goes on. Fetch errors are retried with jittered
+//     exponential backoff. Every sleep ends early when Run's context is
+//     cancelled.
+//   - A failing record does not loop (see Failed records below): other
+//     records keep flowing, the failing one is handed to the deal again only
+//     after a backoff, and it is never dropped.
 //   - Run returns only after every goroutine it started has exited, or
 //     reports with ErrStuck the user calls that ignored cancellation; a later
 //     Run waits for them, and Exited tells when they are gone, so two Runs or
@@ -68,12 +72,51 @@
 //
 // # Non-guarantees
 //
-//   - No retry: a failed record is processed again only if a later
-//     SelectTasks returns it, as in TBSchedule. Mark records done in Execute.
+//   - The processor keeps no failed record: one is processed again only if a
+//     later SelectTasks returns it, as in TBSchedule, and no sooner than its
+//     backoff allows. Mark records done in Execute.
+//   - Backoff is per processor and forgotten with it: a record whose item
+//     moves to another server starts afresh there.
 //   - Records dropped by Fence, shutdown or a lapsed lease are not executed
 //     here; the next owner of their items fetches them.
 //   - Dedupe covers one processor. Across servers, item ownership (package
 //     schedule) and epochs keep work apart.
+//
+// # Failed records
+//
+// When a deal call fails (error or panic), the processor remembers the keys
+// of its records (all records of a failed ExecuteBatch). A later SelectTasks
+// may return them (the deal did not mark them done); a record whose key failed
+// is held back (Stats.Deferred) until a delay drawn from [d/2, d] has passed,
+// d doubling with each failure in a row from Config.RetryMin (default 100ms)
+// to Config.RetryMax (default 30s). Then it is handed to the deal again; a
+// success forgets the key. The other records of the same fetch are handed out
+// at once. When a fetch returns only held-back records, the fetcher sleeps
+// until the first is due, or for SleepTimeNoData if that is set and sooner
+// (so new records are found as fast as when idle), then fetches again; such
+// a fetch does not count as "no data" (OnNoData, PauseWhenNoData),
+// since a record is waiting. SLEEP processors compute keys only while some key
+// is failing, so a deal that never fails pays nothing.
+//
+// Without a key (a SLEEP deal of a struct type without WithKey), the
+// processor cannot hold one record back: it backs off per fetch instead. After
+// the records of a fetch all failed, the next SelectTasks waits the same
+// doubling delay; a fetch with any success ends the streak. A failing record
+// that comes with others is thus tried once per fetch, and never in a tight
+// loop. Give WithKey to back off per record.
+//
+// At most 10,000 failing keys are remembered (Status.FailingKeys); when the
+// table is full, keys whose backoff ended more than 2*RetryMax ago are
+// forgotten (their records were done elsewhere), and a new failing key that
+// still finds no room backs off per fetch as if it had no key.
+//
+// Logs: the first failure of a key is logged at once ("processor: deal
+// failed", Warn, or "processor: deal panicked", Error with the stack), with
+// its keys and the delay before the retry. Repeated failures (a key failing
+// again, or a failure without a key) share a rate limit: at most one line a
+// minute, "processor: deal keeps failing", with moreFailures = the number of
+// repeated failures since the previous such line (this one included) and
+// failingKeys. Metrics.Retrying counts every failure.
 //
 // # Thread safety
 //

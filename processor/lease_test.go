@@ -14,12 +14,11 @@ import (
 
 // dropRecorder is a Metrics that sums the dropped records by reason.
 type dropRecorder struct {
+	NopMetrics
 	mu      sync.Mutex
 	dropped map[DropReason]int
 }
 
-func (d *dropRecorder) Fetched(int, int, time.Duration, error) {}
-func (d *dropRecorder) Dealt(int, int, time.Duration)          {}
 func (d *dropRecorder) Dropped(n int, r DropReason) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

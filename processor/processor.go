@@ -190,6 +190,7 @@ func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
 	close(p.exited)
 	p.cond.L = &p.mu
 	p.env = env{ownSign: cfg.OwnSign, execNum: 1, dedupe: cfg.Type == NotSleep, gen: &p.gen, lease: o.lease, log: o.log}
+	p.env.retry.pol = cfg.retryPolicy()
 	if strings.HasPrefix(info.desc, "multi") {
 		p.env.execNum = cfg.ExecuteNumber
 	}
@@ -521,6 +522,7 @@ func (p *Processor) Status() Status {
 		Stats:     p.stats,
 	}
 	s.Paused = p.paused
+	s.FailingKeys = int(p.env.retry.keys.Load())
 	if p.cur != nil {
 		s.Queued = p.cur.n - p.cur.next
 	}

@@ -783,18 +783,23 @@ func TestMultiBatches(t *testing.T) {
 
 // recMetrics records Metrics events.
 type recMetrics struct {
-	fetched, dealt, dropped atomic.Int64
+	fetched, dealt, dropped, retrying, failingKeys atomic.Int64
 }
 
 func (m *recMetrics) Fetched(n, _ int, _ time.Duration, _ error) { m.fetched.Add(int64(n)) }
 func (m *recMetrics) Dealt(ok, failed int, _ time.Duration)      { m.dealt.Add(int64(ok + failed)) }
 func (m *recMetrics) Dropped(n int, _ DropReason)                { m.dropped.Add(int64(n)) }
+func (m *recMetrics) Retrying(n, keys int) {
+	m.retrying.Add(int64(n))
+	m.failingKeys.Store(int64(keys))
+}
 
 type panicMetrics struct{}
 
 func (panicMetrics) Fetched(int, int, time.Duration, error) { panic("metrics") }
 func (panicMetrics) Dealt(int, int, time.Duration)          { panic("metrics") }
 func (panicMetrics) Dropped(int, DropReason)                { panic("metrics") }
+func (panicMetrics) Retrying(int, int)                      { panic("metrics") }
 
 func TestMetrics(t *testing.T) {
 	m := &recMetrics{}

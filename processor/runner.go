@@ -7,10 +7,11 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // env is what a runner needs of its processor. Immutable after New, except
-// gen, which is atomic.
+// gen, which is atomic, and retry, guarded by the processor's mu.
 type env struct {
 	ownSign string
 	execNum int
@@ -18,6 +19,7 @@ type env struct {
 	gen     *atomic.Uint64 // current generation; records of an older one are dropped
 	lease   func() bool    // WithLease; nil: always valid
 	log     *slog.Logger
+	retry   retryState // the backoff of failed records (retry.go)
 }
 
 // valid tells whether a record of generation gen may start now.
@@ -38,13 +40,18 @@ type runner interface {
 	// endFetch forgets those keys. Lock held.
 	endFetch()
 	// admit drops the records whose key is in flight, or was at any time since
-	// beginFetch, or repeats in the batch, and marks the rest in flight.
+	// beginFetch, or repeats in the batch (dups), holds back those whose key
+	// backs off after a failure at now (held), and marks the rest in flight.
 	// Called with the processor's lock held.
-	admit(data any) (kept, dups int)
+	admit(data any, now time.Time) admitted
 	// run executes records [lo, hi) of data, batching for a multi deal, and
 	// stops early when the generation moves away from gen or the lease
 	// lapses. No lock held.
 	run(ctx context.Context, data any, lo, hi int, gen uint64) execResult
+	// settle books the outcome of executed records [lo, hi) of data: the
+	// keys of fails back off, the others are forgotten (retrykeys.go). Lock
+	// held.
+	settle(data any, lo, hi int, fails []failure, now time.Time) settled
 	// forget removes records [lo, hi) from the in-flight set. Lock held.
 	forget(data any, lo, hi int)
 	// recycle takes back a batch whose records are all finished. Lock held.
@@ -52,9 +59,10 @@ type runner interface {
 }
 
 // execResult counts what run did: done records were executed (ok + failed);
-// the rest of the range was dropped.
+// the rest of the range was dropped. fails are the failed deal calls.
 type execResult struct {
 	done, ok, failed, panics int
+	fails                    []failure
 }
 
 // batch holds the records of one fetch and, when deduplicating, their keys.
@@ -74,8 +82,11 @@ type runnerK[T any, K comparable] struct {
 	// progress (tracking); guarded by the processor's mu.
 	recent   map[K]struct{}
 	tracking bool
-	fmu      sync.Mutex     // guards free
-	free     []*batch[T, K] // recycled batches, to reuse their keys slices
+	// fails holds the keys whose records failed and back off; guarded by the
+	// processor's mu; bounded by maxFailingKeys.
+	fails map[K]failState
+	fmu   sync.Mutex     // guards free
+	free  []*batch[T, K] // recycled batches, to reuse their keys slices
 }
 
 // keyedMaker returns a maker of runners of T keyed by key.
@@ -127,7 +138,9 @@ func (r *runnerK[T, K]) fetch(ctx context.Context, req SelectRequest) (any, int,
 	b := r.getBatch()
 	b.recs = recs
 	raw, bad := len(recs), 0
-	if r.dedupe() {
+	// SLEEP needs keys only to hold back failing ones; no fetch of SLEEP
+	// overlaps an execution, so no key starts failing meanwhile.
+	if r.dedupe() || (r.key != nil && r.env.retry.keys.Load() > 0) {
 		bad = r.computeKeys(ctx, b)
 	}
 	return b, raw, bad, nil
@@ -168,31 +181,47 @@ func (r *runnerK[T, K]) keysFrom(b *batch[T, K]) (perr *PanicError) {
 	return nil
 }
 
-func (r *runnerK[T, K]) admit(data any) (kept, dups int) {
+func (r *runnerK[T, K]) admit(data any, now time.Time) (a admitted) {
 	b := data.(*batch[T, K])
-	if !r.dedupe() {
-		return len(b.recs), 0
+	dedupe := r.dedupe()
+	hold := len(r.fails) > 0 && len(b.keys) == len(b.recs)
+	if !dedupe && !hold {
+		a.kept = len(b.recs)
+		return a
 	}
 	checkRecent := len(r.recent) > 0
+	kept := 0
 	for i, k := range b.keys {
 		if checkRecent {
 			if _, finished := r.recent[k]; finished {
-				dups++
+				a.dups++
 				continue
 			}
 		}
-		// One hash operation: the insert is a no-op when k is in flight.
-		n := len(r.set)
-		if r.set[k] = struct{}{}; len(r.set) == n {
-			dups++
-			continue
+		if hold {
+			if st, failing := r.fails[k]; failing && heldBack(st, now) {
+				a.held++
+				if a.wake.IsZero() || st.due.Before(a.wake) {
+					a.wake = st.due
+				}
+				continue
+			}
+		}
+		if dedupe {
+			// One hash operation: the insert is a no-op when k is in flight.
+			n := len(r.set)
+			if r.set[k] = struct{}{}; len(r.set) == n {
+				a.dups++
+				continue
+			}
 		}
 		b.recs[kept], b.keys[kept] = b.recs[i], k
 		kept++
 	}
 	clear(b.recs[kept:])
 	b.recs, b.keys = b.recs[:kept], b.keys[:kept]
-	return kept, dups
+	a.kept = kept
+	return a
 }
 
 func (r *runnerK[T, K]) forget(data any, lo, hi int) {
@@ -227,7 +256,7 @@ func (r *runnerK[T, K]) run(ctx context.Context, data any, lo, hi int, gen uint6
 			res.done++
 			if err := r.callOne(ctx, b.recs[i]); err != nil {
 				res.failed++
-				r.failed(ctx, err, &res)
+				r.failed(ctx, b, i, i+1, err, &res)
 			} else {
 				res.ok++
 			}
@@ -243,7 +272,7 @@ func (r *runnerK[T, K]) run(ctx context.Context, data any, lo, hi int, gen uint6
 		res.done += j - i
 		if err := r.callBatch(ctx, b.recs[i:j:j]); err != nil {
 			res.failed += j - i
-			r.failed(ctx, err, &res)
+			r.failed(ctx, b, i, j, err, &res)
 		} else {
 			res.ok += j - i
 		}
@@ -251,15 +280,13 @@ func (r *runnerK[T, K]) run(ctx context.Context, data any, lo, hi int, gen uint6
 	return res
 }
 
-func (r *runnerK[T, K]) failed(ctx context.Context, err error, res *execResult) {
-	if pe, ok := err.(*PanicError); ok {
+// failed records a failed deal call of records [lo, hi) of b; settle backs
+// them off and decides what to log.
+func (r *runnerK[T, K]) failed(ctx context.Context, b *batch[T, K], lo, hi int, err error, res *execResult) {
+	if _, ok := err.(*PanicError); ok {
 		res.panics++
-		r.env.log.ErrorContext(ctx, "processor: deal panicked", "ownSign", r.env.ownSign,
-			"items", itemIDs(ItemsFromContext(ctx)), "err", err, "stack", string(pe.Stack))
-		return
 	}
-	r.env.log.WarnContext(ctx, "processor: deal failed", "ownSign", r.env.ownSign,
-		"items", itemIDs(ItemsFromContext(ctx)), "err", err)
+	res.fails = append(res.fails, r.failureOf(ctx, b, lo, hi, err))
 }
 
 func (r *runnerK[T, K]) callSelect(ctx context.Context, req SelectRequest) (recs []T, err error) {

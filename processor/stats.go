@@ -35,6 +35,10 @@ type Stats struct {
 	// Lapsed counts fetched records dropped unexecuted because the lease
 	// (WithLease) had lapsed when their turn came.
 	Lapsed int64
+	// Deferred counts fetched records not handed to the deal because a record
+	// with their key failed and its backoff (Config.RetryMin, RetryMax) had not
+	// ended: they are executed when a later SelectTasks returns them after it.
+	Deferred int64
 	// LastFetch is when the last SelectTasks call started; zero before the first.
 	LastFetch time.Time
 }
@@ -61,6 +65,7 @@ func (s Stats) Add(o Stats) Stats {
 	s.Fenced += o.Fenced
 	s.Dropped += o.Dropped
 	s.Lapsed += o.Lapsed
+	s.Deferred += o.Deferred
 	if o.LastFetch.After(s.LastFetch) {
 		s.LastFetch = o.LastFetch
 	}
@@ -117,6 +122,9 @@ type Status struct {
 	// Stragglers counts goroutines still in user code after a Run returned
 	// ErrStuck.
 	Stragglers int
+	// FailingKeys counts the keys the processor remembers as failing: their
+	// records back off until they succeed. At most 10,000.
+	FailingKeys int
 	// Stats are the counters since New.
 	Stats Stats
 }
@@ -124,7 +132,8 @@ type Status struct {
 // Metrics receives the events of a processor as they happen, for export to a
 // metrics system. Methods are called on processor goroutines without locks
 // held, concurrently; they must be fast and must not call back into the
-// processor. A panic in them is recovered and logged.
+// processor. A panic in them is recovered and logged. Embed NopMetrics to
+// implement only some of them.
 type Metrics interface {
 	// Fetched is called after each SelectTasks call with the number of records
 	// it returned, how many of them were suppressed as duplicates, its duration
@@ -135,4 +144,18 @@ type Metrics interface {
 	Dealt(succeeded, failed int, d time.Duration)
 	// Dropped is called when fetched records are dropped without execution.
 	Dropped(records int, reason DropReason)
+	// Retrying is called after a goroutine's deal calls failed (error or
+	// panic): records failed and will be retried after a backoff, and keys is
+	// the number of keys now remembered as failing (Status.FailingKeys). Its
+	// sum counts failures, like Dealt's failed; a steady rate with a steady
+	// keys is a record that keeps failing.
+	Retrying(records, keys int)
 }
+
+// NopMetrics is a Metrics that records nothing.
+type NopMetrics struct{}
+
+func (NopMetrics) Fetched(int, int, time.Duration, error) {}
+func (NopMetrics) Dealt(int, int, time.Duration)          {}
+func (NopMetrics) Dropped(int, DropReason)                {}
+func (NopMetrics) Retrying(int, int)                      {}

@@ -87,7 +87,8 @@ func (p *Processor) executeLocked(w *worker) {
 
 	start := p.clock.Now()
 	res := p.run.run(f.ctx, f.data, lo, hi, f.gen)
-	d := p.clock.Now().Sub(start)
+	end := p.clock.Now()
+	d := end.Sub(start)
 	p.mDealt(res.ok, res.failed, d)
 	dropped := n - res.done
 	reason := DropFenced
@@ -101,6 +102,9 @@ func (p *Processor) executeLocked(w *worker) {
 	p.mDropped(dropped, reason)
 
 	p.mu.Lock()
+	p.run.forget(f.data, lo, hi)
+	// Back the failed keys off, and log, before the records count as done.
+	p.settleLocked(f, lo, lo+res.done, res, end)
 	p.busy--
 	w.phase, w.f = phaseIdle, nil
 	st := &p.stats
@@ -113,7 +117,6 @@ func (p *Processor) executeLocked(w *worker) {
 	} else if dropped > 0 {
 		p.countDropLocked(dropped)
 	}
-	p.run.forget(f.data, lo, hi)
 	p.finishRecordsLocked(f, n)
 }
 
@@ -127,7 +130,7 @@ func (p *Processor) fetchLocked(w *worker) {
 		p.fetching = false
 		w.phase, w.f = phaseIdle, nil
 	}()
-	if d := p.cfg.SleepTimeInterval; d > 0 {
+	if d := max(p.cfg.SleepTimeInterval, p.retryPauseLocked()); d > 0 {
 		p.sleepLocked(d, w.done)
 		if !p.mayFetchLocked() || isDone(w.done) {
 			return
@@ -160,7 +163,8 @@ func (p *Processor) fetchLocked(w *worker) {
 
 	start := p.clock.Now()
 	data, raw, bad, err := p.run.fetch(sctx, req)
-	d := p.clock.Now().Sub(start)
+	end := p.clock.Now()
+	d := end.Sub(start)
 	cancel()
 
 	p.mu.Lock()
@@ -180,6 +184,7 @@ func (p *Processor) fetchLocked(w *worker) {
 		}
 	}
 	kept, dups, dropped := 0, 0, 0
+	var adm admitted
 	stale := f.gen != p.gen.Load()
 	if data != nil {
 		if stale {
@@ -187,8 +192,10 @@ func (p *Processor) fetchLocked(w *worker) {
 			p.countDropLocked(dropped)
 			p.run.recycle(data)
 		} else {
-			kept, dups = p.run.admit(data)
+			adm = p.run.admit(data, end)
+			kept, dups = adm.kept, adm.dups
 			st.DuplicatesSuppressed += int64(dups)
+			st.Deferred += int64(adm.held)
 			f.data, f.n = data, kept
 		}
 	}
@@ -225,6 +232,10 @@ func (p *Processor) fetchLocked(w *worker) {
 		// them finishes would return the same records.
 		p.fetchErrs = 0
 		p.dupWait = true
+	case kept == 0 && adm.held > 0:
+		// Every record backs off after a failure: wait for the first.
+		p.fetchErrs = 0
+		pause = heldPause(adm.wake, end, p.cfg.SleepTimeNoData)
 	case kept == 0 && dups > 0:
 		// The duplicates finished while SelectTasks ran and nothing is in
 		// flight: no finish would end a wait, so fetch again at once.
