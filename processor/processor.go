@@ -172,6 +172,9 @@ func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
 	if o.log == nil {
 		o.log = slog.Default()
 	}
+	// Every line of the processor names its ownSign, once: the logger it is
+	// given must not carry it already (the manager gives it one without).
+	o.log = o.log.With("ownSign", cfg.OwnSign)
 	if o.clock == nil {
 		o.clock = SystemClock()
 	}

@@ -184,7 +184,7 @@ func (p *Processor) settleLocked(f *fetchRec, lo, hi int, res execResult, now ti
 // logFailure writes one failure line: a first failure at Warn (Error with the
 // stack for a panic), a repeat with its count.
 func (p *Processor) logFailure(ctx context.Context, n failNote, items []string) {
-	args := []any{"ownSign", p.cfg.OwnSign, "items", items, "err", n.err}
+	args := []any{"items", items, "err", n.err}
 	if n.keys != nil {
 		args = append(args, "keys", n.keys)
 	}

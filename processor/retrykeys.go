@@ -31,7 +31,7 @@ func (r *runnerK[T, K]) failureOf(ctx context.Context, b *batch[T, K], lo, hi in
 			k, perr := r.keyOf(t)
 			if perr != nil {
 				r.env.log.ErrorContext(ctx, "processor: key function panicked; failed record backs off per fetch",
-					"ownSign", r.env.ownSign, "err", perr, "stack", string(perr.Stack))
+					"err", perr, "stack", string(perr.Stack))
 				return f
 			}
 			ks = append(ks, k)

@@ -162,7 +162,7 @@ func (r *runnerK[T, K]) computeKeys(ctx context.Context, b *batch[T, K]) (bad in
 			b.recs = b.recs[:len(b.recs)-1]
 			bad++
 			r.env.log.ErrorContext(ctx, "processor: key function panicked; record dropped",
-				"ownSign", r.env.ownSign, "err", perr, "stack", string(perr.Stack))
+				"err", perr, "stack", string(perr.Stack))
 		}
 	}
 	return bad

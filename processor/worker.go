@@ -58,7 +58,7 @@ func (p *Processor) dropLapsedLocked() {
 	n := p.takeQueuedLocked()
 	p.stats.Lapsed += int64(n)
 	p.mu.Unlock()
-	p.log.Warn("processor: lease lapsed: queued records dropped", "ownSign", p.cfg.OwnSign, "dropped", n)
+	p.log.Warn("processor: lease lapsed: queued records dropped", "dropped", n)
 	p.mDropped(n, DropLapsed)
 	p.mu.Lock()
 }
@@ -255,10 +255,10 @@ func (p *Processor) fetchLocked(w *worker) {
 	}
 	if err != nil {
 		if perr != nil {
-			p.log.Error("processor: SelectTasks panicked", "ownSign", p.cfg.OwnSign,
+			p.log.Error("processor: SelectTasks panicked",
 				"items", itemIDs(items), "err", err, "stack", string(perr.Stack))
 		} else {
-			p.log.Warn("processor: SelectTasks failed", "ownSign", p.cfg.OwnSign,
+			p.log.Warn("processor: SelectTasks failed",
 				"items", itemIDs(items), "err", err, "retryIn", pause)
 		}
 	}

@@ -42,6 +42,7 @@ type Manager struct {
 	window  windowPlan
 	cfg     ManagerConfig
 	log     *slog.Logger
+	procLog *slog.Logger // log without ownSign, for the processor
 	clock   Clock
 	metrics Metrics
 
@@ -117,9 +118,11 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 	m := &Manager{
 		store: store, tt: tt, ownSign: ownSign, runtime: runtime, deal: deal, window: w,
 		cfg: o.cfg, clock: o.clock, metrics: o.metrics,
-		log:  o.log.With("task", tt.BaseTaskType, "ownSign", ownSign),
-		wake: make(chan struct{}, 1),
-		defs: slices.Clone(tt.TaskItems), paused: tt.Sts == StsPause,
+		log: o.log.With("task", tt.BaseTaskType, "ownSign", ownSign),
+		// The processor adds ownSign to its lines itself.
+		procLog: o.log.With("task", tt.BaseTaskType),
+		wake:    make(chan struct{}, 1),
+		defs:    slices.Clone(tt.TaskItems), paused: tt.Sts == StsPause,
 	}
 	m.status = Status{Runtime: runtime, Session: SessionClosed}
 	return m, nil

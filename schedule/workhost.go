@@ -248,7 +248,7 @@ func (w *workHost) startProcessor() {
 	if m.window.noDataEnd {
 		cfg.OnNoData = func() { signal(w.noData) }
 	}
-	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.log), processor.WithClock(procClock{m.clock}),
+	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.procLog), processor.WithClock(procClock{m.clock}),
 		processor.WithLease(w.leaseValid))
 	if err != nil {
 		m.setError(err)

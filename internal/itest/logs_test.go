@@ -2,9 +2,11 @@ package itest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/internal/fakeclock"
+	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
 )
@@ -124,4 +127,50 @@ func TestLeaderLogsWhatHappensToVanishedItems(t *testing.T) {
 		return len(book.matching("vanished without releasing its items; granting them after its lock delay")) > 0
 	}, 20*time.Second, 5*time.Millisecond, "the grant after the lock delay is logged")
 	assert.Empty(t, rec.overlaps())
+}
+
+// syncBuf is a bytes.Buffer safe for concurrent writes.
+type syncBuf struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A processor's lines under a manager name the ownSign once, not once from
+// the manager's logger and again from the processor's own attributes.
+func TestProcessorLinesNameOwnSignOnce(t *testing.T) {
+	b := memBackend(t)
+	obs := b.open(t)
+	tt := testTaskType("ownsignlog", 1)
+	tt.ThreadNumber = 1
+	createTaskType(t, obs, tt)
+	var out syncBuf
+	log := slog.New(slog.NewTextHandler(&out, nil))
+	var failed atomic.Bool
+	deal := processor.SingleFunc(
+		func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return []int{1}, nil },
+		func(ctx context.Context, n int, ownSign string) error {
+			if failed.CompareAndSwap(false, true) {
+				return errors.New("the first record fails")
+			}
+			return nil
+		})
+	startManagerSign(t, b, b.open(t), tt, "m1", "", deal, schedule.WithLogger(log))
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "processor: deal failed") }, 20*time.Second, time.Millisecond)
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "processor:") {
+			assert.Equal(t, 1, strings.Count(line, "ownSign="), "%s", line)
+		}
+	}
 }
