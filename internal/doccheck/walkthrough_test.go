@@ -219,7 +219,8 @@ type statusReport struct {
 		Runtimes     []struct {
 			Servers []struct {
 				UUID    string `json:"uuid"`
-				Session int64  `json:"session"`
+				Name    string `json:"name"`
+				Session string `json:"session"`
 				Items   int    `json:"items"`
 			} `json:"servers"`
 			Items      []json.RawMessage `json:"items"`
@@ -242,11 +243,11 @@ func holders(statusJSON string) (owners []string, sessions int, why string) {
 			continue
 		}
 		rt := tt.Runtimes[0]
-		seen := map[int64]bool{}
+		seen := map[string]bool{}
 		held := 0
 		for _, s := range rt.Servers {
 			if s.Items > 0 {
-				owners = append(owners, s.UUID)
+				owners = append(owners, s.Name)
 				seen[s.Session] = true
 				held += s.Items
 			}
