@@ -195,6 +195,11 @@ func (m *Manager) windowMessage(st windowState, noData bool) string {
 
 // applyWindow starts or stops the processor to match the window.
 func (w *workHost) applyWindow(st windowState, noData bool, msg string) {
+	if !st.Open {
+		// The processor stops (its running records finish) before the
+		// window reads closed: a window that says closed runs nothing.
+		w.stopProcessor()
+	}
 	w.mu.Lock()
 	wasOpen, first := w.ws.state.Open, !w.windowSet
 	w.ws, w.windowSet = windowView{state: st, noData: noData, message: msg}, true
@@ -213,7 +218,7 @@ func (w *workHost) applyWindow(st windowState, noData bool, msg string) {
 	if st.Open {
 		w.startProcessor()
 	} else {
-		w.stopProcessor()
+		w.stopProcessor() // one started meanwhile by a deferred start
 	}
 }
 

@@ -151,7 +151,8 @@ func TestManagerPermitWindow(t *testing.T) {
 
 	require.Eventually(t, func() bool { return len(m.Status().Owned) == 2 }, 10*time.Second, 5*time.Millisecond)
 	assert.Equal(t, "closed", m.Status().Window.State)
-	time.Sleep(100 * time.Millisecond)
+	beats := heartbeatsOf(t, obs, m, clk, tt.HeartBeatRate)
+	beats()
 	assert.Zero(t, runs.Load(), "nothing runs before the window opens")
 
 	clk.Advance(61 * time.Second) // 09:00:01
@@ -161,9 +162,33 @@ func TestManagerPermitWindow(t *testing.T) {
 	clk.Advance(time.Hour) // 10:00:01
 	require.Eventually(t, func() bool { return m.Status().Window.State == "closed" }, 10*time.Second, 5*time.Millisecond)
 	stopped := runs.Load()
-	time.Sleep(100 * time.Millisecond)
+	beats()
 	assert.Equal(t, stopped, runs.Load(), "nothing runs after the window closed")
 	assert.Equal(t, time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC), m.Status().Window.NextStart.Time)
+}
+
+// heartbeatsOf returns a function that moves the test's fake clock on by
+// heartbeat periods until m's server has written two more heartbeats:
+// proof that the manager lived through that time. The first call waits for
+// the server to register.
+func heartbeatsOf(t *testing.T, obs schedule.Store, m *schedule.Manager, clk *fakeclock.Clock, period time.Duration) func() {
+	t.Helper()
+	require.Eventually(t, func() bool { return m.Status().Server != "" }, 10*time.Second, time.Millisecond)
+	return func() {
+		t.Helper()
+		id, rt := m.Status().Server, m.Runtime()
+		last := serverRecord(t, obs, rt, id).HeartBeatTime
+		seen := 0
+		require.Eventually(t, func() bool {
+			if hb := serverRecord(t, obs, rt, id).HeartBeatTime; hb.After(last.Time) {
+				last, seen = hb, seen+1
+			}
+			if seen < 2 {
+				clk.Advance(period)
+			}
+			return seen >= 2
+		}, 10*time.Second, 5*time.Millisecond, "two heartbeats of %s", id)
+	}
 }
 
 // With an end of "-1" the window closes when SelectTasks returns nothing,
