@@ -1,6 +1,6 @@
 module github.com/tbschedule/tbschedule-go
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/go-zookeeper/zk v1.0.4
@@ -11,3 +11,5 @@ require (
 )
 
 require go.yaml.in/yaml/v3 v3.0.5
+
+require golang.org/x/text v0.44.0

@@ -28,10 +28,6 @@ type plan struct {
 
 type applyOpts struct {
 	dryRun bool
-	// strictExisting refuses (unless force) to overwrite a stored object
-	// that differs: the rule of import.
-	strictExisting bool
-	force          bool
 }
 
 // applyEntries validates every entry, compares it with the store, prints
@@ -72,47 +68,13 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 	}
 	var plans []plan
 	for _, e := range valid {
-		p := plan{entry: e}
-		var cur, next any
-		var rerr error
-		if e.tt != nil {
-			var t schedule.TaskType
-			t, _, rerr = store.TaskType(ctx, e.tt.BaseTaskType)
-			if rerr == nil && !e.hasSts {
-				e.tt.Sts = t.Sts
-			}
-			cur, next = t, *e.tt
-		} else {
-			var s schedule.Strategy
-			s, _, rerr = store.Strategy(ctx, e.st.StrategyName)
-			if rerr == nil && !e.hasSts {
-				e.st.Sts = s.Sts
-			}
-			cur, next = s, *e.st
-			if e.st.Kind == schedule.KindSchedule {
-				base, _, _ := schedule.SplitRuntimeName(e.st.TaskName)
-				if !fileTT[base] {
-					if _, _, err := store.TaskType(ctx, base); errors.Is(err, schedule.ErrNotFound) {
-						errs = append(errs, fmt.Errorf("%s: strategy %q: taskName %q: task type %q is neither in the file nor stored", e.where, e.st.StrategyName, e.st.TaskName, base))
-						continue
-					}
-				}
-			}
-		}
-		switch {
-		case rerr == nil:
-			p.found = true
-			p.diff = diffJSON(cur, next)
-		case errors.Is(rerr, schedule.ErrNotFound):
-		case errors.Is(rerr, schedule.ErrCorrupt):
-			p.found, p.corrupt = true, true
-			p.diff = "replaces undecodable data"
-		default:
-			return rerr
-		}
-		if o.strictExisting && !o.force && p.found && p.diff != "" {
-			errs = append(errs, fmt.Errorf("%s: %s %q exists and differs (%s): use --force to overwrite", e.where, e.kind(), e.name(), p.diff))
+		if problem := scheduleTaskMissing(ctx, store, e, fileTT); problem != nil {
+			errs = append(errs, problem)
 			continue
+		}
+		p, err := comparePlan(ctx, store, e)
+		if err != nil {
+			return err
 		}
 		plans = append(plans, p)
 	}
@@ -161,11 +123,72 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 	return nil
 }
 
+// configReader reads the stored task types and strategies.
+type configReader interface {
+	TaskType(ctx context.Context, name string) (schedule.TaskType, schedule.Version, error)
+	Strategy(ctx context.Context, name string) (schedule.Strategy, schedule.Version, error)
+}
+
+// scheduleTaskMissing is the problem of a Schedule strategy whose task
+// type is neither among have (the task types being written) nor stored;
+// nil when there is none.
+func scheduleTaskMissing(ctx context.Context, store configReader, e entry, have map[string]bool) error {
+	if e.st == nil || e.st.Kind != schedule.KindSchedule {
+		return nil
+	}
+	base, _, _ := schedule.SplitRuntimeName(e.st.TaskName)
+	if have[base] {
+		return nil
+	}
+	if _, _, err := store.TaskType(ctx, base); errors.Is(err, schedule.ErrNotFound) {
+		return fmt.Errorf("%s: strategy %q: taskName %q: task type %q is neither in the file nor stored", e.where, e.st.StrategyName, e.st.TaskName, base)
+	}
+	return nil
+}
+
+// comparePlan compares an entry with what is stored. A document without
+// sts takes the stored one.
+func comparePlan(ctx context.Context, store configReader, e entry) (plan, error) {
+	p := plan{entry: e}
+	var cur, next any
+	var rerr error
+	if e.tt != nil {
+		var t schedule.TaskType
+		t, _, rerr = store.TaskType(ctx, e.tt.BaseTaskType)
+		if rerr == nil && !e.hasSts {
+			e.tt.Sts = t.Sts
+		}
+		cur, next = t, *e.tt
+	} else {
+		var s schedule.Strategy
+		s, _, rerr = store.Strategy(ctx, e.st.StrategyName)
+		if rerr == nil && !e.hasSts {
+			e.st.Sts = s.Sts
+		}
+		cur, next = s, *e.st
+	}
+	switch {
+	case rerr == nil:
+		p.found = true
+		p.diff = diffJSON(cur, next)
+	case errors.Is(rerr, schedule.ErrNotFound):
+	case errors.Is(rerr, schedule.ErrCorrupt):
+		p.found, p.corrupt = true, true
+		p.diff = "replaces undecodable data"
+	default:
+		return plan{}, rerr
+	}
+	return p, nil
+}
+
 // leafErrors splits joined errors (errors.Join, at any depth) into the
 // problems they hold, so each is printed on its own line and counted once.
 func leafErrors(err error) []error {
 	if err == nil {
 		return nil
+	}
+	if u, ok := err.(*unreadable); ok {
+		return leafErrors(u.err)
 	}
 	j, ok := err.(interface{ Unwrap() []error })
 	if !ok {
@@ -561,21 +584,42 @@ func importCmd() command {
 The format is detected (--format auto): the Java console's export has one
 JSON record per line, {"rootPath","configType","name","value"} (or the later
 console's TASK{...}/STRATEGY{...} lines); anything else is read as our
-format (see apply). The target is always the root given to tbsctl, never
-the rootPath inside the file. A field it does not know is an error, as for
-apply. Objects that do not exist are created; an
-existing one that differs is refused unless --force (then overwritten).
-Everything is validated first: nothing is written if anything is wrong.`,
-		example: `  tbsctl import -f tbschedule-console-export.txt --dry-run
-  tbsctl import -f tbschedule-console-export.txt
+format (see apply). The encoding is detected (--encoding auto): UTF-8, with
+or without a byte order mark, else GBK (the Java console's), else the file
+is refused naming the line; nothing is decoded into U+FFFD. The target is
+always the root given to tbsctl, never the rootPath inside the file.
+
+Records written by TBSchedule are mapped to what they did there (each
+mapping is printed under its object): a strategy with a null, empty or
+blank IPList ran nowhere and is imported paused with no host; IPList
+entries are trimmed; kind Java becomes kind Bean under the class name (a Go
+task of that name must be registered); assignNum 0 stays 0 (runs nowhere);
+task types get the time zone their crons ran in: --time-zone, else this
+machine's zone (TZ, /etc/localtime), printed; never UTC by default.
+
+Each object is reported: created, updated, unchanged, or skipped with the
+reasons (invalid, a field it does not know, an existing object that differs
+without --force, a strategy whose task type is skipped). When one is
+skipped nothing is written, unless --partial: then the others are written.
+The exit code is 1 when anything was skipped. --dry-run shows the same
+report and writes nothing.`,
+		example: `  tbsctl import -f tbschedule-console-export.txt --time-zone Asia/Shanghai --dry-run
+  tbsctl import -f tbschedule-console-export.txt --time-zone Asia/Shanghai --partial
   tbsctl -root /orders-copy import -f backup.json --force`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
 			file := fs.String("f", "", "the file to import (- for standard input)")
 			format := fs.String("format", formatAuto, "auto, ours or java")
+			enc := fs.String("encoding", encAuto, "auto, utf-8 or gbk")
+			zone := fs.String("time-zone", "", "the zone the Java crons ran in (default: this machine's zone)")
 			force := fs.Bool("force", false, "overwrite existing objects that differ")
+			partial := fs.Bool("partial", false, "write the valid objects even if some are skipped")
 			dry := fs.Bool("dry-run", false, "validate and show what would change, write nothing")
 			return func(ctx context.Context, c *cli, args []string) error {
-				data, err := c.readFileArg("import", args, *file)
+				raw, err := c.readFileArg("import", args, *file)
+				if err != nil {
+					return err
+				}
+				data, gotEnc, err := decodeText(*file, raw, *enc)
 				if err != nil {
 					return err
 				}
@@ -584,9 +628,36 @@ Everything is validated first: nothing is written if anything is wrong.`,
 				if errors.As(perr, &ue) {
 					return perr
 				}
-				c.out("importing %d object(s) (%s format) into %s\n", len(es), got, c.g.root)
-				return c.applyEntries(ctx, es, perr, applyOpts{dryRun: *dry, strictExisting: true, force: *force})
+				c.out("importing %d object(s) (%s format, %s) into %s\n", len(es), got, gotEnc, c.g.root)
+				if err := c.mapJava(es, *zone); err != nil {
+					return err
+				}
+				return c.importEntries(ctx, es, perr, importOpts{dryRun: *dry, force: *force, partial: *partial})
 			}
 		},
 	}
+}
+
+// mapJava applies javaSemantics to the entries written by TBSchedule,
+// with the zone their crons ran in (printed) when one needs it.
+func (c *cli) mapJava(es []entry, flagZone string) error {
+	need := false
+	for _, e := range es {
+		need = need || (e.java && e.tt != nil && !e.hasTimeZone && e.tt.TimeZone == "")
+	}
+	zone := ""
+	if need {
+		z, from, err := importZone(flagZone, c.io.Getenv, osReadlink)
+		if err != nil {
+			return err
+		}
+		zone = z
+		c.out("Java task types: crons run in %s (from %s)\n", zoneOffsetNow(z, time.Now()), from)
+	}
+	for i := range es {
+		if es[i].java {
+			es[i].notes = javaSemantics(&es[i], zone)
+		}
+	}
+	return nil
 }
