@@ -23,8 +23,8 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // encoding it was read in. enc is auto, utf-8 or gbk. auto: valid UTF-8
 // (with or without a byte order mark) is UTF-8; otherwise the file must
 // decode as GBK (the Java console writes its export in GBK) without one
-// invalid sequence, else it is refused naming the first line that is
-// neither. Nothing is ever replaced by U+FFFD.
+// invalid sequence and hold no line of non-ASCII UTF-8, else it is refused
+// naming the line (see gbkProblem). Nothing is ever replaced by U+FFFD.
 func decodeText(src string, data []byte, enc string) ([]byte, string, error) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	switch strings.ToLower(enc) {
@@ -32,10 +32,10 @@ func decodeText(src string, data []byte, enc string) ([]byte, string, error) {
 		if utf8.Valid(data) {
 			return data, encUTF8, nil
 		}
-		out, line := decodeGBK(data)
-		if line > 0 {
-			return nil, "", fmt.Errorf("%s: line %d: neither UTF-8 nor GBK (give --encoding to say which it is)", src, line)
+		if p := gbkProblem(data); p != "" {
+			return nil, "", fmt.Errorf("%s: %s", src, p)
 		}
+		out, _ := decodeGBK(data)
 		return out, encGBK, nil
 	case encUTF8, "utf8":
 		if line := badUTF8Line(data); line > 0 {
@@ -65,6 +65,39 @@ func decodeGBK(data []byte) ([]byte, int) {
 		out.Write(dec)
 	}
 	return out.Bytes(), 0
+}
+
+// gbkProblem says why a file that is not UTF-8 cannot be taken for GBK:
+// a line that is neither, or a line of non-ASCII UTF-8 among lines that
+// are not (an editor mixed the two; reading it all as GBK would turn that
+// line into other characters). "" when the file reads as GBK.
+func gbkProblem(data []byte) string {
+	notUTF8, isUTF8 := 0, 0
+	for i, line := range bytes.SplitAfter(data, []byte("\n")) {
+		u := utf8.Valid(line)
+		if _, bad := decodeGBK(line); !u && bad > 0 {
+			return fmt.Sprintf("line %d: neither UTF-8 nor GBK (give --encoding to say which it is)", i+1)
+		}
+		switch {
+		case !u && notUTF8 == 0:
+			notUTF8 = i + 1
+		case u && !isASCII(line) && isUTF8 == 0:
+			isUTF8 = i + 1
+		}
+	}
+	if isUTF8 > 0 {
+		return fmt.Sprintf("mixed encodings: line %d is UTF-8 and line %d is not (re-save the file in one encoding, or give --encoding)", isUTF8, notUTF8)
+	}
+	return ""
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // badUTF8Line returns the number of the first line that is not valid
