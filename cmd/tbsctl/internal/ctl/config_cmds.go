@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -614,21 +615,33 @@ report and writes nothing.`,
 			force := fs.Bool("force", false, "overwrite existing objects that differ")
 			partial := fs.Bool("partial", false, "write the valid objects even if some are skipped")
 			dry := fs.Bool("dry-run", false, "validate and show what would change, write nothing")
+			javaRoot := fs.String("from-java-root", "", "read TBSchedule's task types and strategies from this root of a live Java deployment (read only)")
+			javaZK := fs.String("java-zk", "", "with --from-java-root: the ZooKeeper servers of the Java root (default: those of -zk)")
 			return func(ctx context.Context, c *cli, args []string) error {
-				raw, err := c.readFileArg("import", args, *file)
-				if err != nil {
-					return err
+				var es []entry
+				var perr error
+				if *javaRoot != "" {
+					var err error
+					if es, perr, err = c.readJavaSource(ctx, args, *file, *javaRoot, *javaZK); err != nil {
+						return err
+					}
+				} else {
+					raw, err := c.readFileArg("import", args, *file)
+					if err != nil {
+						return err
+					}
+					data, gotEnc, err := decodeText(*file, raw, *enc)
+					if err != nil {
+						return err
+					}
+					var got string
+					es, got, perr = readEntries(*file, data, *format)
+					var ue *usageError
+					if errors.As(perr, &ue) {
+						return perr
+					}
+					c.out("importing %d object(s) (%s format, %s) into %s\n", len(es), got, gotEnc, c.g.root)
 				}
-				data, gotEnc, err := decodeText(*file, raw, *enc)
-				if err != nil {
-					return err
-				}
-				es, got, perr := readEntries(*file, data, *format)
-				var ue *usageError
-				if errors.As(perr, &ue) {
-					return perr
-				}
-				c.out("importing %d object(s) (%s format, %s) into %s\n", len(es), got, gotEnc, c.g.root)
 				if err := c.mapJava(es, *zone); err != nil {
 					return err
 				}
@@ -636,6 +649,54 @@ report and writes nothing.`,
 			}
 		},
 	}
+}
+
+// readJavaSource reads the configuration of a live Java root (never
+// writing to it) for import. The Java root must not be the target root,
+// nor hold it or lie inside it, on the same ZooKeeper.
+func (c *cli) readJavaSource(ctx context.Context, args []string, file, javaRoot, javaZK string) ([]entry, error, error) {
+	if err := needArgs("import", args, 0, 0, "no arguments"); err != nil {
+		return nil, nil, err
+	}
+	if file != "" {
+		return nil, nil, usagef("import: give -f FILE or --from-java-root ROOT, not both")
+	}
+	if !strings.HasPrefix(javaRoot, "/") || path.Clean(javaRoot) != javaRoot || javaRoot == "/" {
+		return nil, nil, usagef("import: --from-java-root %q: must be an absolute path such as /taobao-pamirs-schedule/app", javaRoot)
+	}
+	if javaZK == "" && (within(javaRoot, c.g.root) || within(c.g.root, javaRoot)) {
+		return nil, nil, usagef("import: --from-java-root %s and the target root %s overlap: import into a root of its own", javaRoot, c.g.root)
+	}
+	r, closeConn, err := c.javaConn(ctx, javaZK)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer closeConn()
+	es, perr := readJavaRoot(r, javaRoot)
+	if len(es) == 0 && perr != nil && !isUnreadable(perr) {
+		return nil, nil, perr
+	}
+	from := javaRoot
+	if javaZK != "" {
+		from = javaZK + javaRoot
+	}
+	c.out("importing %d object(s) (Java root %s, read only) into %s\n", len(es), from, c.g.root)
+	return es, perr, nil
+}
+
+// within reports whether p is dir or lies under it.
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// isUnreadable reports whether err holds only unreadable records.
+func isUnreadable(err error) bool {
+	for _, e := range recordErrors(err) {
+		if _, ok := e.(*unreadable); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // mapJava applies javaSemantics to the entries written by TBSchedule,

@@ -51,7 +51,7 @@ func schemaFinding(root string, data []byte, exists bool) *finding {
 	}
 	if strings.HasPrefix(text, "tbschedule-") || strings.HasPrefix(text, "taobao-pamirs-schedule") {
 		f.Detail = fmt.Sprintf("the root belongs to TBSchedule (Java), version %q", text)
-		f.Fix = "use another root for tbschedule-go; move the configuration with the Java console's export and \"tbsctl import\""
+		f.Fix = fmt.Sprintf("migrate, leaving this root to the Java processes: \"tbsctl -root /NEW-ROOT import --from-java-root %s --time-zone ZONE --dry-run\" (reads it, never writes it), then without --dry-run; see docs/MIGRATING.md", root)
 		return f
 	}
 	var info struct {

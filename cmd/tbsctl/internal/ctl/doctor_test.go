@@ -55,7 +55,7 @@ func TestDoctorSchema(t *testing.T) {
 	require.NoError(t, err)
 	r = e.fails(ctl.ExitFailed, "doctor")
 	assert.Contains(t, r.out, "PROBLEM [schema] "+e.root+`: the root belongs to TBSchedule (Java), version "tbschedule-3.4.0"`)
-	assert.Contains(t, r.out, "fix: use another root")
+	assert.Contains(t, r.out, `fix: migrate, leaving this root to the Java processes: "tbsctl -root /NEW-ROOT import --from-java-root `+e.root+` --time-zone ZONE --dry-run"`)
 	// The other commands refuse it too, naming the schema.
 	r = e.fails(ctl.ExitFailed, "status")
 	assert.Contains(t, r.err, "incompatible schema")
