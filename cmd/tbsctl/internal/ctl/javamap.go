@@ -24,6 +24,9 @@ import (
 //   - assignNum 0 stays 0: no thread group runs anywhere, as before.
 //   - A task type gets timeZone tz unless the record set one (our own
 //     export does), since our crons otherwise run in UTC.
+//   - judgeDeadInterval below 5*heartBeatRate (TBSchedule asked for 2x) is
+//     raised to it: here it only marks servers stale (liveness is the
+//     session), so the schedule is the same.
 //   - Item parameters with white space at their ends are trimmed when the
 //     items are parsed, as TBSchedule does; a note says which.
 func javaSemantics(e *entry, tz string) []string {
@@ -40,6 +43,13 @@ func javaTaskType(t *schedule.TaskType, hasTimeZone bool, tz string) []string {
 		if t.PermitRunStartTime != "" || t.PermitRunEndTime != "" {
 			notes = append(notes, fmt.Sprintf("timeZone %s: the permit window crons run in %s, as in the JVM they ran in", tz, tz))
 		}
+	}
+	if floor := 5 * t.HeartBeatRate; t.HeartBeatRate > 0 && t.JudgeDeadInterval < floor {
+		notes = append(notes, fmt.Sprintf("judgeDeadInterval %v is raised to %v (5*heartBeatRate, our minimum): here it only marks a server stale in status and doctor; a dead server is found by its session", t.JudgeDeadInterval, floor))
+		t.JudgeDeadInterval = floor
+	}
+	if t.Version != 0 {
+		notes = append(notes, fmt.Sprintf("version %d is kept and, as in TBSchedule, unused", t.Version))
 	}
 	for i, it := range t.TaskItems {
 		open := strings.IndexByte(it, '{')

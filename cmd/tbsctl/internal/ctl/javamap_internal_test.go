@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,6 +60,21 @@ func TestJavaTaskTypeSemantics(t *testing.T) {
 		"timeZone Asia/Shanghai: the permit window crons run in Asia/Shanghai, as in the JVM they ran in",
 		`taskItems[0] " 2 : { b = 3 } ": parameter " b = 3 " is read as "b = 3" (trimmed, as TBSchedule does)`,
 	}, notes)
+
+	short := schedule.TaskType{HeartBeatRate: 5 * time.Second, JudgeDeadInterval: 10 * time.Second, Version: 3}
+	e = entry{tt: &short, java: true, hasTimeZone: true}
+	assert.Equal(t, []string{
+		"judgeDeadInterval 10s is raised to 25s (5*heartBeatRate, our minimum): here it only marks a server stale in status and doctor; a dead server is found by its session",
+		"version 3 is kept and, as in TBSchedule, unused",
+	}, javaSemantics(&e, "UTC"))
+	assert.Equal(t, 25*time.Second, short.JudgeDeadInterval)
+	require.NoError(t, func() error {
+		v := schedule.DefaultTaskType("t")
+		v.DealBeanName = "d"
+		v.TaskItems = []string{"0"}
+		v.HeartBeatRate, v.JudgeDeadInterval = short.HeartBeatRate, short.JudgeDeadInterval
+		return v.Validate()
+	}())
 
 	noCron := schedule.TaskType{}
 	e = entry{tt: &noCron, java: true}
