@@ -161,3 +161,26 @@ func TestDecodeText(t *testing.T) {
 		})
 	}
 }
+
+func TestTextDamage(t *testing.T) {
+	tests := []struct {
+		in      string
+		damage  string
+		pos     int
+		problem bool
+	}{
+		{"AREA=杭州", "", 0, false},
+		{"", "", 0, false},
+		{"café, naïve, Zürich", "", 0, false},
+		{"AREA=\uFFFD", "U+FFFD (the replacement character)", 5, true},
+		{"AREA=\x1a", "U+001A (the substitute character)", 5, true},
+		{"AREA=\u00e6\u009d\u00ad", "UTF-8 read as Latin-1", 5, false},
+		{"Ã©t\u00e9", "UTF-8 read as Latin-1", 0, false},
+	}
+	for _, tt := range tests {
+		damage, pos, problem := textDamage(tt.in)
+		assert.Equal(t, tt.damage, damage, "%q", tt.in)
+		assert.Equal(t, tt.pos, pos, "%q", tt.in)
+		assert.Equal(t, tt.problem, problem, "%q", tt.in)
+	}
+}
