@@ -8,8 +8,7 @@ require (
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
+	golang.org/x/text v0.44.0
 )
 
 require go.yaml.in/yaml/v3 v3.0.5
-
-require golang.org/x/text v0.44.0
