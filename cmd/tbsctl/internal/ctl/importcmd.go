@@ -12,8 +12,8 @@ import (
 func importCmd() command {
 	return command{
 		name:    "import",
-		args:    "-f FILE",
-		summary: "import task types and strategies from our export or the Java console's export",
+		args:    "-f FILE | --from-java-root ROOT",
+		summary: "import task types and strategies from our export, the Java console's export, or a live Java root",
 		help: `
 The format is detected (--format auto): the Java console's export has one
 JSON record per line, {"rootPath","configType","name","value"} (or the later
@@ -22,6 +22,10 @@ format (see apply). The encoding is detected (--encoding auto): UTF-8, with
 or without a byte order mark, else GBK (the Java console's), else the file
 is refused naming the line; nothing is decoded into U+FFFD. The target is
 always the root given to tbsctl, never the rootPath inside the file.
+
+--from-java-root reads the task types and strategies of a running
+TBSchedule deployment straight from its root (on the -zk servers, or on
+--java-zk), with reads only: the Java root is left exactly as it was.
 
 Records written by TBSchedule are mapped to what they did there (each
 mapping is printed under its object): a strategy with a null, empty or
@@ -37,7 +41,8 @@ without --force, a strategy whose task type is skipped). When one is
 skipped nothing is written, unless --partial: then the others are written.
 The exit code is 1 when anything was skipped. --dry-run shows the same
 report and writes nothing.`,
-		example: `  tbsctl import -f tbschedule-console-export.txt --time-zone Asia/Shanghai --dry-run
+		example: `  tbsctl -root /orders-go import --from-java-root /taobao-pamirs-schedule/orders --time-zone Asia/Shanghai --dry-run
+  tbsctl import -f tbschedule-console-export.txt --time-zone Asia/Shanghai --dry-run
   tbsctl import -f tbschedule-console-export.txt --time-zone Asia/Shanghai --partial
   tbsctl -root /orders-copy import -f backup.json --force`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
@@ -52,28 +57,14 @@ report and writes nothing.`,
 			javaZK := fs.String("java-zk", "", "with --from-java-root: the ZooKeeper servers of the Java root (default: those of -zk)")
 			return func(ctx context.Context, c *cli, args []string) error {
 				var es []entry
-				var perr error
+				var perr, err error
 				if *javaRoot != "" {
-					var err error
-					if es, perr, err = c.readJavaSource(ctx, args, *file, *javaRoot, *javaZK); err != nil {
-						return err
-					}
+					es, perr, err = c.readJavaSource(ctx, args, *file, *javaRoot, *javaZK)
 				} else {
-					raw, err := c.readFileArg("import", args, *file)
-					if err != nil {
-						return err
-					}
-					data, gotEnc, err := decodeText(*file, raw, *enc)
-					if err != nil {
-						return err
-					}
-					var got string
-					es, got, perr = readEntries(*file, data, *format)
-					var ue *usageError
-					if errors.As(perr, &ue) {
-						return perr
-					}
-					c.out("importing %d object(s) (%s format, %s) into %s\n", len(es), got, gotEnc, c.g.root)
+					es, perr, err = c.readImportFile(args, *file, *enc, *format)
+				}
+				if err != nil {
+					return err
 				}
 				if err := c.mapJava(es, *zone); err != nil {
 					return err
@@ -82,6 +73,27 @@ report and writes nothing.`,
 			}
 		},
 	}
+}
+
+// readImportFile reads and decodes the file to import: the records read,
+// the records that could not be read (unread, each skipped), and err when
+// the file cannot be imported at all.
+func (c *cli) readImportFile(args []string, file, enc, format string) (es []entry, unread, err error) {
+	raw, err := c.readFileArg("import", args, file)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, gotEnc, err := decodeText(file, raw, enc)
+	if err != nil {
+		return nil, nil, err
+	}
+	es, got, unread := readEntries(file, data, format)
+	var ue *usageError
+	if errors.As(unread, &ue) {
+		return nil, nil, unread
+	}
+	c.out("importing %d object(s) (%s format, %s) into %s\n", len(es), got, gotEnc, c.g.root)
+	return es, unread, nil
 }
 
 // readJavaSource reads the configuration of a live Java root (never
