@@ -33,6 +33,9 @@ func (o outcome) skipped() bool { return len(o.problems) > 0 }
 func (c *cli) importEntries(ctx context.Context, es []entry, parseErr error, o importOpts) error {
 	unread := recordErrors(parseErr)
 	outs := checkImport(es)
+	if len(outs) == 0 { // nothing readable: report without connecting
+		return c.reportImport(unread, nil, false, o)
+	}
 	_, store, err := c.adminAPI(ctx)
 	if err != nil {
 		return err

@@ -274,3 +274,13 @@ func TestImportPerObject(t *testing.T) {
 	assert.Equal(t, "Good", got.Strategies[0].StrategyName)
 	require.Len(t, got.TaskTypes, 1)
 }
+
+// TestImportUnreadableWithoutConnecting: a file with nothing readable is
+// reported without reaching ZooKeeper.
+func TestImportUnreadableWithoutConnecting(t *testing.T) {
+	e := &env{t: t, servers: "127.0.0.1:1", root: "/nowhere", vars: map[string]string{}}
+	r := e.fails(ctl.ExitFailed, "import", "-f", file(t, "x.txt", `TASK{"name":"a","heartBeatRate":"x"}`))
+	assert.Contains(t, r.out, "skipped: ")
+	assert.Contains(t, r.err, "heartBeatRate must be a number")
+	assert.Contains(t, r.err, "1 problem(s); nothing was written")
+}
