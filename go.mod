@@ -1,6 +1,6 @@
 module github.com/tbschedule/tbschedule-go
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/go-zookeeper/zk v1.0.4
@@ -8,6 +8,7 @@ require (
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
+	golang.org/x/text v0.44.0
 )
 
 require go.yaml.in/yaml/v3 v3.0.5

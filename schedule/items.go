@@ -40,8 +40,9 @@ func FormatItemDefs(defs []ItemDef) []string {
 // ParseItemDefs parses task item definitions, each "id" or
 // "id:{parameter}". White space around the whole definition, around ':' and
 // before '{' is ignored (TBSchedule's `\s*:\s*\{`); the parameter is the text
-// inside the braces, verbatim, and may hold commas but no braces or control
-// characters. Ids must be valid NameItemID names and unique.
+// inside the braces with the white space at its ends trimmed (as TBSchedule
+// trims it: " 2 : { b = 3 } " is item "2" with parameter "b = 3"), and may
+// hold commas but no braces or control characters. Ids must be valid NameItemID names and unique.
 //
 // Every problem is reported, joined with errors.Join; each wraps ErrInvalid
 // and names the index and the text, as in
@@ -120,7 +121,7 @@ func parseItemDef(s string) (ItemDef, string) {
 	case rest[closing] == '{':
 		return ItemDef{}, "'{' inside the parameter is not allowed (braces do not nest)"
 	}
-	param := rest[:closing]
+	param := strings.TrimFunc(rest[:closing], unicode.IsSpace)
 	for i, r := range []rune(param) {
 		if unicode.IsControl(r) {
 			return ItemDef{}, fmt.Sprintf("control character %q at position %d of the parameter is not allowed", r, i)

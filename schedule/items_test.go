@@ -21,7 +21,8 @@ func TestParseItemDefs(t *testing.T) {
 		{"bare ids", []string{"0", "1", "10"}, []ItemDef{{ID: "0"}, {ID: "1"}, {ID: "10"}}},
 		{"parameter", []string{"0:{TYPE=A,KIND=1}"}, []ItemDef{{ID: "0", Parameter: "TYPE=A,KIND=1"}}},
 		{"white space around colon and brace", []string{"  3 \t:\n {X=1}  "}, []ItemDef{{ID: "3", Parameter: "X=1"}}},
-		{"parameter kept verbatim", []string{"4:{ a = 1 , b }"}, []ItemDef{{ID: "4", Parameter: " a = 1 , b "}}},
+		{"parameter trimmed at its ends, as TBSchedule does", []string{"4:{ a = 1 , b }"}, []ItemDef{{ID: "4", Parameter: "a = 1 , b"}}},
+		{"spaces everywhere", []string{" 2 : { b = 3 } "}, []ItemDef{{ID: "2", Parameter: "b = 3"}}},
 		{"empty parameter", []string{"5:{}"}, []ItemDef{{ID: "5"}}},
 		{"unicode parameter", []string{"6:{AREA=杭州}"}, []ItemDef{{ID: "6", Parameter: "AREA=杭州"}}},
 		{"non-numeric id", []string{"east:{R=1}", "west"}, []ItemDef{{ID: "east", Parameter: "R=1"}, {ID: "west"}}},
@@ -100,7 +101,7 @@ func TestItemDefString(t *testing.T) {
 	}{
 		{"bare", ItemDef{ID: "7"}, "7"},
 		{"parameter", ItemDef{ID: "7", Parameter: "A=1,B=2"}, "7:{A=1,B=2}"},
-		{"spaces kept", ItemDef{ID: "7", Parameter: " x "}, "7:{ x }"},
+		{"inner spaces kept", ItemDef{ID: "7", Parameter: "x = 1, y"}, "7:{x = 1, y}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

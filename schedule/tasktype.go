@@ -82,11 +82,13 @@ type Strategy struct {
 	// StrategyName is the strategy's name and node name. Required.
 	StrategyName string
 	// IPList lists the hosts (IP or hostname) allowed to run it; "127.0.0.1" or
-	// "localhost" admits every factory.
+	// "localhost" admits every factory. Empty admits none: the strategy runs
+	// nowhere (allowed only while paused, see Validate).
 	IPList []string
 	// NumOfSingleServer caps the thread groups one factory runs; 0 = no cap.
 	NumOfSingleServer int
-	// AssignNum is the number of thread groups (or Bean copies) in the cluster.
+	// AssignNum is the number of thread groups (or Bean copies) in the
+	// cluster; 0 runs none (every factory's requestNum is 0).
 	AssignNum int
 	// Kind is "Schedule" (run a task type) or "Bean" (run a registered Go task).
 	Kind StrategyKind

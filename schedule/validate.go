@@ -217,13 +217,15 @@ func (t TaskType) Location() (*time.Location, error) {
 
 // Validate checks every field of the strategy and reports every problem at
 // once (joined with errors.Join); each wraps ErrInvalid and names the field by
-// its JSON name, as in `schedule: strategy "s1": assignNum (0) must be at least 1`.
+// its JSON name, as in `schedule: strategy "s1": assignNum (-1) must not be negative`.
 //
 // Rules: strategyName is a valid name; kind is Schedule or Bean; taskName is
 // "base" or "base$ownSign" with valid parts for Schedule, a valid bean name
-// for Bean; assignNum >= 1 (to run nothing, pause the strategy);
-// numOfSingleServer >= 0 (0 = no cap); IPList is not empty and every entry is
-// a valid host; sts is resume or pause.
+// for Bean; assignNum >= 0 (0: no thread group anywhere, as in
+// TBSchedule); numOfSingleServer >= 0 (0 = no cap); every IPList entry is a
+// valid host, and IPList is not empty unless the strategy is paused (an
+// empty IPList admits no factory: the strategy runs nowhere, TBSchedule's
+// meaning of a null or empty list); sts is resume or pause.
 func (s Strategy) Validate() error {
 	var ps fieldProblems
 	ps.name("strategyName", NameStrategy, s.StrategyName)
@@ -237,14 +239,14 @@ func (s Strategy) Validate() error {
 	default:
 		ps.addf("kind", "%q must be %s or %s", s.Kind, KindSchedule, KindBean)
 	}
-	if s.AssignNum < 1 {
-		ps.addf("assignNum", "(%d) must be at least 1 (to run nothing, set sts to %s)", s.AssignNum, StsPause)
+	if s.AssignNum < 0 {
+		ps.addf("assignNum", "(%d) must not be negative (0 runs no thread group)", s.AssignNum)
 	}
 	if s.NumOfSingleServer < 0 {
 		ps.addf("numOfSingleServer", "(%d) must not be negative (0 = no cap)", s.NumOfSingleServer)
 	}
-	if len(s.IPList) == 0 {
-		ps.addf("IPList", "must not be empty (127.0.0.1 or localhost admits every host)")
+	if len(s.IPList) == 0 && s.Sts != StsPause {
+		ps.addf("IPList", "must not be empty unless sts is %s (127.0.0.1 or localhost admits every host)", StsPause)
 	}
 	for i, ip := range s.IPList {
 		ps.name(fmt.Sprintf("IPList[%d]", i), NameHost, ip)

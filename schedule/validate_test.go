@@ -132,11 +132,13 @@ func TestStrategyValidate(t *testing.T) {
 		{"taskName empty ownSign", func(s *Strategy) { s.TaskName = "orders$" }, `taskName "orders$": ownSign: must not be empty`},
 		{"taskName two ownSigns", func(s *Strategy) { s.TaskName = "a$B$C" }, `taskName "a$B$C": ownSign: '$' at position 3`},
 		{"Bean taskName with dollar", func(s *Strategy) { s.Kind = KindBean; s.TaskName = "a$b" }, `taskName "a$b": '$' at position 1`},
-		{"assignNum zero", func(s *Strategy) { s.AssignNum = 0 }, `assignNum (0) must be at least 1 (to run nothing, set sts to pause)`},
+		{"assignNum negative", func(s *Strategy) { s.AssignNum = -1 }, `assignNum (-1) must not be negative (0 runs no thread group)`},
+		{"assignNum 0 ok (runs nowhere)", func(s *Strategy) { s.AssignNum = 0 }, ""},
 		{"assignNum many ok", func(s *Strategy) { s.AssignNum = 100 }, ""},
 		{"numOfSingleServer negative", func(s *Strategy) { s.NumOfSingleServer = -1 }, `numOfSingleServer (-1) must not be negative (0 = no cap)`},
 		{"numOfSingleServer positive ok", func(s *Strategy) { s.NumOfSingleServer = 2 }, ""},
-		{"IPList empty", func(s *Strategy) { s.IPList = nil }, `IPList must not be empty`},
+		{"IPList empty", func(s *Strategy) { s.IPList = nil }, `IPList must not be empty unless sts is pause`},
+		{"IPList empty ok while paused (runs nowhere)", func(s *Strategy) { s.IPList, s.Sts = nil, StsPause }, ""},
 		{"IPList entries ok", func(s *Strategy) { s.IPList = []string{"10.0.0.1", "localhost", "fe80::1", "host-a"} }, ""},
 		{"IPList bad entry", func(s *Strategy) { s.IPList = []string{"10.0.0.1", "bad host"} }, `IPList[1] "bad host": white space ' ' at position 3`},
 		{"IPList empty entry", func(s *Strategy) { s.IPList = []string{""} }, `IPList[0] "": must not be empty`},
@@ -198,15 +200,15 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	assert.Equal(t, []string{"judgeDeadInterval", "threadNumber", "processorType", "permitRunStartTime",
 		"taskItems[1]", "taskItems[2]", "dealBeanName"}, fields)
 
-	s := Strategy{StrategyName: "s$1", Kind: "Java", AssignNum: 0, NumOfSingleServer: -1, Sts: ""}
+	s := Strategy{StrategyName: "s$1", Kind: "Java", AssignNum: -1, NumOfSingleServer: -1, Sts: ""}
 	err = s.Validate()
 	require.Error(t, err)
 	assert.Equal(t, strings.Join([]string{
 		`schedule: strategy "s$1": strategyName "s$1": '$' at position 1 is not allowed`,
 		`schedule: strategy "s$1": kind "Java" is not supported: register a Go task and use Bean`,
-		`schedule: strategy "s$1": assignNum (0) must be at least 1 (to run nothing, set sts to pause)`,
+		`schedule: strategy "s$1": assignNum (-1) must not be negative (0 runs no thread group)`,
 		`schedule: strategy "s$1": numOfSingleServer (-1) must not be negative (0 = no cap)`,
-		`schedule: strategy "s$1": IPList must not be empty (127.0.0.1 or localhost admits every host)`,
+		`schedule: strategy "s$1": IPList must not be empty unless sts is pause (127.0.0.1 or localhost admits every host)`,
 		`schedule: strategy "s$1": sts "" must be resume or pause`,
 	}, "\n"), err.Error())
 }

@@ -91,7 +91,7 @@ func TestAdminApplyTaskType(t *testing.T) {
 
 func TestAdminApplyStrategyAndStates(t *testing.T) {
 	e := newEnv(t)
-	bad := scheduleStrategy("s", "", 0, -1)
+	bad := scheduleStrategy("s", "", -1, -1)
 	_, err := e.admin.ApplyStrategy(e.ctx, bad)
 	require.ErrorIs(t, err, schedule.ErrInvalid)
 	for _, field := range []string{"taskName", "assignNum", "numOfSingleServer"} {

@@ -156,6 +156,7 @@ func TestDistributeTable(t *testing.T) {
 		{name: "no factories", assignNum: 4, wantSorted: []int{}, wantShortfall: 4},
 		{name: "no factories and nothing to run", wantSorted: []int{}},
 		{name: "nothing to run", factories: f[:3], current: map[schedule.FactoryID]int{f[0]: 2}, wantSorted: []int{0, 0, 0}, wantStops: 2},
+		{name: "assignNum 0 (imported from TBSchedule) runs nowhere", assignNum: 0, factories: f[:3], wantSorted: []int{0, 0, 0}},
 		{name: "negative assignNum counts as zero", assignNum: -3, factories: f[:2], wantSorted: []int{0, 0}},
 		{name: "6 over 3 with 3 each", assignNum: 6, single: 3, factories: f[:3], wantSorted: []int{2, 2, 2}},
 		{

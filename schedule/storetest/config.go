@@ -272,7 +272,7 @@ func testConfigValidation(e *env) {
 	assert.Equal(e, schedule.Version(0), v, "an invalid update wrote")
 
 	badS := SampleStrategy(e.name, e.name)
-	badS.AssignNum = 0
+	badS.AssignNum = -1
 	badS.Kind = "Foo"
 	_, err = s.CreateStrategy(e.ctx, badS)
 	require.ErrorIs(e, err, schedule.ErrInvalid)

@@ -28,10 +28,6 @@ type plan struct {
 
 type applyOpts struct {
 	dryRun bool
-	// strictExisting refuses (unless force) to overwrite a stored object
-	// that differs: the rule of import.
-	strictExisting bool
-	force          bool
 }
 
 // applyEntries validates every entry, compares it with the store, prints
@@ -76,47 +72,13 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 	}
 	var plans []plan
 	for _, e := range valid {
-		p := plan{entry: e}
-		var cur, next any
-		var rerr error
-		if e.tt != nil {
-			var t schedule.TaskType
-			t, _, rerr = store.TaskType(ctx, e.tt.BaseTaskType)
-			if rerr == nil && !e.hasSts {
-				e.tt.Sts = t.Sts
-			}
-			cur, next = t, *e.tt
-		} else {
-			var s schedule.Strategy
-			s, _, rerr = store.Strategy(ctx, e.st.StrategyName)
-			if rerr == nil && !e.hasSts {
-				e.st.Sts = s.Sts
-			}
-			cur, next = s, *e.st
-			if e.st.Kind == schedule.KindSchedule {
-				base, _, _ := schedule.SplitRuntimeName(e.st.TaskName)
-				if !fileTT[base] {
-					if _, _, err := store.TaskType(ctx, base); errors.Is(err, schedule.ErrNotFound) {
-						errs = append(errs, fmt.Errorf("%s: strategy %q: taskName %q: task type %q is neither in the file nor stored", e.where, e.st.StrategyName, e.st.TaskName, base))
-						continue
-					}
-				}
-			}
-		}
-		switch {
-		case rerr == nil:
-			p.found = true
-			p.diff = diffJSON(cur, next)
-		case errors.Is(rerr, schedule.ErrNotFound):
-		case errors.Is(rerr, schedule.ErrCorrupt):
-			p.found, p.corrupt = true, true
-			p.diff = "replaces undecodable data"
-		default:
-			return rerr
-		}
-		if o.strictExisting && !o.force && p.found && p.diff != "" {
-			errs = append(errs, fmt.Errorf("%s: %s %q exists and differs (%s): use --force to overwrite", e.where, e.kind(), e.name(), p.diff))
+		if problem := scheduleTaskMissing(ctx, store, e, fileTT); problem != nil {
+			errs = append(errs, problem)
 			continue
+		}
+		p, err := comparePlan(ctx, store, e)
+		if err != nil {
+			return err
 		}
 		plans = append(plans, p)
 	}
@@ -165,11 +127,72 @@ func (c *cli) applyEntries(ctx context.Context, es []entry, parseErr error, o ap
 	return nil
 }
 
+// configReader reads the stored task types and strategies.
+type configReader interface {
+	TaskType(ctx context.Context, name string) (schedule.TaskType, schedule.Version, error)
+	Strategy(ctx context.Context, name string) (schedule.Strategy, schedule.Version, error)
+}
+
+// scheduleTaskMissing is the problem of a Schedule strategy whose task
+// type is neither among have (the task types being written) nor stored;
+// nil when there is none.
+func scheduleTaskMissing(ctx context.Context, store configReader, e entry, have map[string]bool) error {
+	if e.st == nil || e.st.Kind != schedule.KindSchedule {
+		return nil
+	}
+	base, _, _ := schedule.SplitRuntimeName(e.st.TaskName)
+	if have[base] {
+		return nil
+	}
+	if _, _, err := store.TaskType(ctx, base); errors.Is(err, schedule.ErrNotFound) {
+		return fmt.Errorf("%s: strategy %q: taskName %q: task type %q is neither in the file nor stored", e.where, e.st.StrategyName, e.st.TaskName, base)
+	}
+	return nil
+}
+
+// comparePlan compares an entry with what is stored. A document without
+// sts takes the stored one.
+func comparePlan(ctx context.Context, store configReader, e entry) (plan, error) {
+	p := plan{entry: e}
+	var cur, next any
+	var rerr error
+	if e.tt != nil {
+		var t schedule.TaskType
+		t, _, rerr = store.TaskType(ctx, e.tt.BaseTaskType)
+		if rerr == nil && !e.hasSts {
+			e.tt.Sts = t.Sts
+		}
+		cur, next = t, *e.tt
+	} else {
+		var s schedule.Strategy
+		s, _, rerr = store.Strategy(ctx, e.st.StrategyName)
+		if rerr == nil && !e.hasSts {
+			e.st.Sts = s.Sts
+		}
+		cur, next = s, *e.st
+	}
+	switch {
+	case rerr == nil:
+		p.found = true
+		p.diff = diffJSON(cur, next)
+	case errors.Is(rerr, schedule.ErrNotFound):
+	case errors.Is(rerr, schedule.ErrCorrupt):
+		p.found, p.corrupt = true, true
+		p.diff = "replaces undecodable data"
+	default:
+		return plan{}, rerr
+	}
+	return p, nil
+}
+
 // leafErrors splits joined errors (errors.Join, at any depth) into the
 // problems they hold, so each is printed on its own line and counted once.
 func leafErrors(err error) []error {
 	if err == nil {
 		return nil
+	}
+	if u, ok := err.(*unreadable); ok {
+		return leafErrors(u.err)
 	}
 	j, ok := err.(interface{ Unwrap() []error })
 	if !ok {
@@ -551,45 +574,6 @@ console export: one JSON line per node, {"rootPath","configType","name",
 				}
 				fmt.Fprintf(c.io.Err, "exported %d task type(s) and %d strategy(ies) to %s\n", len(cf.TaskTypes), len(cf.Strategies), *file)
 				return nil
-			}
-		},
-	}
-}
-
-func importCmd() command {
-	return command{
-		name:    "import",
-		args:    "-f FILE",
-		summary: "import task types and strategies from our export or the Java console's export",
-		help: `
-The format is detected (--format auto): the Java console's export has one
-JSON record per line, {"rootPath","configType","name","value"} (or the later
-console's TASK{...}/STRATEGY{...} lines); anything else is read as our
-format (see apply). The target is always the root given to tbsctl, never
-the rootPath inside the file. A field it does not know is an error, as for
-apply. Objects that do not exist are created; an
-existing one that differs is refused unless --force (then overwritten).
-Everything is validated first: nothing is written if anything is wrong.`,
-		example: `  tbsctl import -f tbschedule-console-export.txt --dry-run
-  tbsctl import -f tbschedule-console-export.txt
-  tbsctl -root /orders-copy import -f backup.json --force`,
-		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
-			file := fs.String("f", "", "the file to import (- for standard input)")
-			format := fs.String("format", formatAuto, "auto, ours or java")
-			force := fs.Bool("force", false, "overwrite existing objects that differ")
-			dry := fs.Bool("dry-run", false, "validate and show what would change, write nothing")
-			return func(ctx context.Context, c *cli, args []string) error {
-				data, err := c.readFileArg("import", args, *file)
-				if err != nil {
-					return err
-				}
-				es, got, perr := readEntries(*file, data, *format)
-				var ue *usageError
-				if errors.As(perr, &ue) {
-					return perr
-				}
-				c.out("importing %d object(s) (%s format) into %s\n", len(es), got, c.g.root)
-				return c.applyEntries(ctx, es, perr, applyOpts{dryRun: *dry, strictExisting: true, force: *force})
 			}
 		},
 	}

@@ -100,7 +100,7 @@ func commands() []command {
 		treeCmd(), statusCmd(), factoriesCmd(), strategiesCmd(),
 		applyCmd(), getCmd(), deleteCmd(),
 		pauseCmd(), resumeCmd(), stopCmd(), startCmd(), drainCmd(),
-		exportCmd(), importCmd(), doctorCmd(), deleteRootCmd(),
+		exportCmd(), importCmd(), doctorCmd(), createRootCmd(), deleteRootCmd(),
 	}
 }
 
@@ -340,6 +340,9 @@ func (c *cli) open(ctx context.Context, readOnly bool) (*zkstore.Store, error) {
 	cfg.ReadOnly = readOnly
 	s, err := zkstore.Open(ctx, cfg, zkstore.WithLogger(c.log))
 	if err != nil {
+		if readOnly && errors.Is(err, schedule.ErrNotFound) {
+			return nil, fmt.Errorf("connect to %s root %s: %w (a new root is made on purpose with \"tbsctl create-root %s\")", c.g.zk, c.g.root, err, c.g.root)
+		}
 		return nil, fmt.Errorf("connect to %s root %s: %w", c.g.zk, c.g.root, err)
 	}
 	if c.store != nil {

@@ -18,6 +18,7 @@
 //	stop/start/drain FACTORY
 //	export, import         ours, and the Java console's one-record-per-line format
 //	doctor                 problems with a fix each; exit code 1 if one needs a person
+//	create-root ROOT       an empty tree, made on purpose (reads and dry runs refuse a missing root)
 //	delete-root ROOT       the whole tree; refused while anything is live unless --force
 //
 // # Files
@@ -31,6 +32,18 @@
 // value being the record's JSON as a string), and the later console's
 // TASK{...}/STRATEGY{...} lines are detected and read by import; the
 // rootPath in the lines is ignored, the target is -root.
+//
+// import reads the file as UTF-8 (with or without a byte order mark) or
+// GBK (the Java console's charset), detected strictly: a line that is
+// neither is refused, never decoded into U+FFFD (--encoding overrides).
+// import --from-java-root reads the task types and strategies of a live
+// TBSchedule root instead, through a connection it only reads with. The
+// records written by TBSchedule are then mapped to what they did there
+// (javaSemantics: an empty IPList ran nowhere, kind Java, assignNum 0, the
+// crons' zone), each mapping printed under its object. Each object is
+// reported (created, updated, unchanged, or skipped with its reasons);
+// nothing is written when one is skipped unless --partial, and the exit
+// code is 1 when one is. docs/MIGRATING.md is the guide.
 //
 // apply and import are strict: a key that is not a field of its record
 // (unknown, or a known name in another case, such as "ipList" for "IPList")
@@ -49,9 +62,10 @@
 //
 // # Guarantees
 //
-//   - Nothing is written when anything in a file is invalid; every problem
-//     is reported, named by file, document or line, and field, and counted
-//     once.
+//   - apply writes nothing when anything in a file is invalid; import
+//     writes nothing when an object is skipped, unless --partial. Every
+//     problem is reported, named by file, document or line (or node), and
+//     field, and counted once.
 //   - Credentials come only from TBSCTL_AUTH and are never printed.
 //   - Exit codes: 0 success (doctor: nothing needs a person), 1 failure
 //     (doctor: a problem that needs a person), 2 usage. doctor's findings

@@ -26,6 +26,16 @@ type entry struct {
 	// at is the place of each key in the file (nil when unknown), so a
 	// problem with a field names its line.
 	at map[string]pos
+	// java: the record was written by TBSchedule (a console export line or
+	// a node of a Java root), so javaSemantics maps its meanings.
+	java bool
+	// noIPList: the Java record had no IPList, or null (Gson leaves a null
+	// field out): the strategy ran nowhere.
+	noIPList bool
+	// hasTimeZone: the record set timeZone (only our export writes it).
+	hasTimeZone bool
+	// notes say what javaSemantics mapped and what behaves differently.
+	notes []string
 }
 
 func (e entry) kind() string {
@@ -168,7 +178,7 @@ func parseJava(src string, data []byte) ([]entry, error) {
 		where := fmt.Sprintf("%s: line %d", src, n)
 		e, err := parseJavaLine(where, line)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &unreadable{err})
 			continue
 		}
 		es = append(es, e)
@@ -182,10 +192,11 @@ func parseJava(src string, data []byte) ([]entry, error) {
 func parseJavaLine(where, line string) (entry, error) {
 	for prefix, kind := range map[string]string{"TASK": "taskType", "STRATEGY": "strategy"} {
 		if rest, ok := strings.CutPrefix(line, prefix); ok && strings.HasPrefix(rest, "{") {
-			if err := checkRawFields(where, kind, []byte(rest)); err != nil {
-				return entry{}, err
+			value, err := renameLater(kind, []byte(rest))
+			if err != nil {
+				return entry{}, fmt.Errorf("%s: %s{...}: not a JSON object: %v", where, prefix, err)
 			}
-			return decodeEntry(where, kind, []byte(rest), hasKey([]byte(rest), "sts"))
+			return javaRecord(where, kind, "", value)
 		}
 	}
 	var node javaNode
@@ -213,6 +224,13 @@ func parseJavaLine(where, line string) (entry, error) {
 	if len(value) == 0 || string(value) == "null" {
 		return entry{}, fmt.Errorf("%s: value: missing (node %q)", where, node.Name)
 	}
+	return javaRecord(where, kind, node.Name, value)
+}
+
+// javaRecord decodes the JSON of a Java task type or strategy (node names
+// the node it was stored under, "" when unknown), marked for
+// javaSemantics.
+func javaRecord(where, kind, node string, value []byte) (entry, error) {
 	if err := checkRawFields(where, kind, value); err != nil {
 		return entry{}, err
 	}
@@ -220,16 +238,63 @@ func parseJavaLine(where, line string) (entry, error) {
 	if err != nil {
 		return entry{}, err
 	}
+	e.java = true
+	e.noIPList = kind == "strategy" && !hasNonNull(value, "IPList")
+	e.hasTimeZone = hasKey(value, "timeZone")
 	// The node name is the record's name; a record without one takes it.
 	switch {
 	case e.name() == "" && e.tt != nil:
-		e.tt.BaseTaskType = node.Name
+		e.tt.BaseTaskType = node
 	case e.name() == "" && e.st != nil:
-		e.st.StrategyName = node.Name
-	case node.Name != "" && node.Name != e.name():
-		return entry{}, fmt.Errorf("%s: name %q differs from the record's own name %q", where, node.Name, e.name())
+		e.st.StrategyName = node
+	case node != "" && node != e.name():
+		return entry{}, fmt.Errorf("%s: name %q differs from the record's own name %q", where, node, e.name())
 	}
 	return e, nil
+}
+
+// laterNames are the keys of the later console's TASK{...}/STRATEGY{...}
+// records that differ from TBSchedule's: its classes call the name "name",
+// and its JSON library writes the strategy's IPList as "iPList".
+var laterNames = map[string]map[string]string{
+	"taskType": {"name": "baseTaskType"},
+	"strategy": {"name": "strategyName", "iPList": "IPList", "ipList": "IPList"},
+}
+
+// renameLater rewrites the later console's keys to TBSchedule's, keeping
+// the others (and their order does not matter to the decoder).
+func renameLater(kind string, obj []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &m); err != nil {
+		return nil, err
+	}
+	for from, to := range laterNames[kind] {
+		if v, ok := m[from]; ok {
+			if _, both := m[to]; !both {
+				m[to] = v
+				delete(m, from)
+			}
+		}
+	}
+	return json.Marshal(m)
+}
+
+// hasNonNull reports whether obj has key with a value other than null.
+func hasNonNull(obj []byte, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(obj, &m) != nil {
+		return false
+	}
+	v, ok := m[key]
+	return ok && jsonKind(v) != "null"
+}
+
+func jsonKind(v json.RawMessage) string {
+	b := bytes.TrimSpace(v)
+	if len(b) > 0 && b[0] == 'n' {
+		return "null"
+	}
+	return "value"
 }
 
 // checkRawFields reports the unknown fields of a record given as JSON
@@ -293,12 +358,19 @@ func blockStyle(n *yaml.Node) {
 }
 
 // writeJava writes the Java console's export format: one line per node,
-// value holding the record's JSON as a string.
+// value holding the record's JSON as a string. A task type always carries
+// timeZone ("" for UTC; the Java console ignores the field), so importing
+// the file gives back the same zone.
 func writeJava(w io.Writer, root string, f configFile) error {
 	line := func(kind, name string, rec any) error {
 		v, err := json.Marshal(rec)
 		if err != nil {
 			return err
+		}
+		if t, ok := rec.(schedule.TaskType); ok && t.TimeZone == "" {
+			// Say "UTC" by its absence no more: an explicit empty zone
+			// keeps import from giving the task type the importer's zone.
+			v = append(bytes.TrimSuffix(v, []byte("}")), []byte(`,"timeZone":""}`)...)
 		}
 		s, err := json.Marshal(string(v))
 		if err != nil {

@@ -87,7 +87,7 @@ func parseValue(where string, v *pnode) ([]entry, error) {
 		if isTT || isSt {
 			e, err := parseObject(where, v, "")
 			if err != nil {
-				return nil, err
+				return nil, &unreadable{err}
 			}
 			return []entry{e}, nil
 		}
@@ -128,7 +128,7 @@ func parseList(where, key string, list *pnode, kind string) ([]entry, error) {
 	for i, el := range list.arr {
 		e, err := parseObject(fmt.Sprintf("%s: %s[%d]", where, key, i), el, kind)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &unreadable{err})
 			continue
 		}
 		es = append(es, e)

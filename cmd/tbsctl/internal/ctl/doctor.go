@@ -51,7 +51,7 @@ func schemaFinding(root string, data []byte, exists bool) *finding {
 	}
 	if strings.HasPrefix(text, "tbschedule-") || strings.HasPrefix(text, "taobao-pamirs-schedule") {
 		f.Detail = fmt.Sprintf("the root belongs to TBSchedule (Java), version %q", text)
-		f.Fix = "use another root for tbschedule-go; move the configuration with the Java console's export and \"tbsctl import\""
+		f.Fix = fmt.Sprintf("migrate, leaving this root to the Java processes: \"tbsctl -root /NEW-ROOT import --from-java-root %s --time-zone ZONE --dry-run\" (reads it, never writes it), then without --dry-run; see docs/MIGRATING.md", root)
 		return f
 	}
 	var info struct {
@@ -86,7 +86,9 @@ servers that are not live and items with no owner while servers are live;
 servers whose heartbeat is older than the task type's judgeDeadInterval;
 runtimes with no server whose items were built longer ago than
 expireOwnSignInterval; undecodable nodes; stored task types and strategies
-with fields this version does not know.
+with fields this version does not know; damaged text in parameters, item
+definitions and deal descriptions (U+FFFD or U+001A where a decoder lost
+characters: a PROBLEM; UTF-8 read as Latin-1: a WARNING).
 
 Items of a server that vanished (a crash) are held by the runtime's leader
 for that server's lock delay before they move: doctor reports them as HOLD
@@ -263,6 +265,7 @@ func (c *cli) diagnose(ctx context.Context, maxDrift time.Duration) ([]finding, 
 			out = append(out, c.runtimeFindings(conn, v.At, tv.TaskType, rt)...)
 		}
 	}
+	out = append(out, textFindings(root, v)...)
 	return append(out, storedFieldFindings(conn, root)...), nil
 }
 

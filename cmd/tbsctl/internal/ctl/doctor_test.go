@@ -55,7 +55,7 @@ func TestDoctorSchema(t *testing.T) {
 	require.NoError(t, err)
 	r = e.fails(ctl.ExitFailed, "doctor")
 	assert.Contains(t, r.out, "PROBLEM [schema] "+e.root+`: the root belongs to TBSchedule (Java), version "tbschedule-3.4.0"`)
-	assert.Contains(t, r.out, "fix: use another root")
+	assert.Contains(t, r.out, `fix: migrate, leaving this root to the Java processes: "tbsctl -root /NEW-ROOT import --from-java-root `+e.root+` --time-zone ZONE --dry-run"`)
 	// The other commands refuse it too, naming the schema.
 	r = e.fails(ctl.ExitFailed, "status")
 	assert.Contains(t, r.err, "incompatible schema")
@@ -151,4 +151,33 @@ strategies:
 	st = findingsOf(fs, "strategy")
 	require.Len(t, st, 1, "%+v", fs)
 	assert.Contains(t, st[0].Detail, "every factory IPList [127.0.0.1] admits (1) is stopped")
+}
+
+// TestDoctorFindsDamagedText: text a wrong charset damaged is reported
+// with its node, field and a fix: U+FFFD as a problem, UTF-8 read as
+// Latin-1 as a warning.
+func TestDoctorFindsDamagedText(t *testing.T) {
+	e := newEnv(t)
+	e.ok("apply", "-f", file(t, "damaged.yaml", `taskTypes:
+  - baseTaskType: lost
+    dealBeanName: idle
+    taskParameter: "AREA=\uFFFD\uFFFD"
+    taskItems: ["0:{CITY=Ã©}", "1"]
+strategies:
+  - strategyName: lost-s
+    taskName: lost
+    IPList: ["127.0.0.1"]
+    taskParameter: "ok 杭州"
+`))
+	r := e.fails(ctl.ExitFailed, "doctor")
+	assert.Contains(t, r.out, "PROBLEM [damaged text] "+e.root+"/baseTaskType/lost: taskParameter \"AREA=\uFFFD\uFFFD\" holds U+FFFD (the replacement character) at character 5: it was decoded in the wrong charset")
+	assert.Contains(t, r.out, "fix: re-enter the text (tbsctl get taskType lost -o yaml > t.yaml; edit; tbsctl apply -f t.yaml)")
+	assert.Contains(t, r.out, "WARNING [damaged text] "+e.root+`/baseTaskType/lost: taskItems[0] "0:{CITY=Ã©}" holds UTF-8 read as Latin-1 at character 8`)
+	assert.NotContains(t, r.out, "lost-s: taskParameter", "intact text is not reported")
+
+	// The items the leader builds carry the damaged parameter too.
+	e.startFactory("127.0.0.1", "h1")
+	waitFor(t, 30*time.Second, "the item's damaged parameter reported", func() bool {
+		return strings.Contains(e.run("doctor").out, "WARNING [damaged text] "+e.root+`/baseTaskType/lost/lost/taskItem/0: parameter "CITY=Ã©" holds UTF-8 read as Latin-1 at character 5`)
+	})
 }

@@ -125,3 +125,18 @@ func TestDeleteRoot(t *testing.T) {
 	assert.Contains(t, out, "root "+e.root+": deleted (")
 	assert.False(t, exists(e.root), "the root survived delete-root --force")
 }
+
+// TestCreateRoot: a dry run refuses a missing root; create-root makes an
+// empty one on purpose (and leaves an existing one alone), after which the
+// dry run works and still writes nothing.
+func TestCreateRoot(t *testing.T) {
+	e := newEnv(t)
+	f := file(t, "c.yaml", "taskTypes:\n  - baseTaskType: orders\n    dealBeanName: d\n    taskItems: [\"0\"]\n")
+	r := e.fails(ctl.ExitFailed, "apply", "-f", f, "--dry-run")
+	assert.Contains(t, r.err, "no tbschedule-go tree here")
+	e.fails(ctl.ExitUsage, "create-root", "/elsewhere")
+	assert.Contains(t, e.ok("create-root", e.root), "root "+e.root+": created")
+	assert.Contains(t, e.ok("create-root", e.root), "exists already; nothing was changed")
+	assert.Contains(t, e.ok("apply", "-f", f, "--dry-run"), "taskType orders: would be created")
+	assert.Contains(t, e.ok("status"), "no task types", "the dry run wrote nothing")
+}

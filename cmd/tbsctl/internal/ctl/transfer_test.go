@@ -44,7 +44,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	b := a.otherRoot()
 	ours := file(t, "backup.json", a.ok("export"))
 	out := b.ok("import", "-f", ours)
-	assert.Contains(t, out, "(ours format) into "+b.root)
+	assert.Contains(t, out, "(ours format, utf-8) into "+b.root)
 	assert.Contains(t, out, "4 created")
 	got := b.export()
 	assert.Equal(t, src.TaskTypes, got.TaskTypes)
@@ -61,7 +61,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	a.ok("export", "--format", "java", "--out", javaFile)
 	r := c.run("import", "-f", javaFile)
 	require.Equal(t, 0, r.code, "%s", r)
-	assert.Contains(t, r.out, "(java format) into "+c.root)
+	assert.Contains(t, r.out, "(java format, utf-8) into "+c.root)
 	got = c.export()
 	assert.Equal(t, src.TaskTypes, got.TaskTypes)
 	assert.Equal(t, src.Strategies, got.Strategies)
@@ -87,11 +87,11 @@ func TestExportImportRoundTrip(t *testing.T) {
 func TestImportJavaConsoleExport(t *testing.T) {
 	e := newEnv(t)
 	e.store() // a dry run reads an existing root (it creates none)
-	out := e.ok("import", "-f", "testdata/java-console-export.txt", "--dry-run")
-	assert.Contains(t, out, "importing 6 object(s) (java format) into "+e.root)
+	out := e.ok("import", "-f", "testdata/java-console-export.txt", "--dry-run", "--time-zone", "Asia/Shanghai")
+	assert.Contains(t, out, "importing 6 object(s) (java format, utf-8) into "+e.root)
 	assert.Contains(t, out, "taskType DemoTask: would be created")
-	out = e.ok("import", "-f", "testdata/java-console-export.txt")
-	assert.Contains(t, out, "6 created, 0 updated, 0 unchanged")
+	out = e.ok("import", "-f", "testdata/java-console-export.txt", "--time-zone", "Asia/Shanghai")
+	assert.Contains(t, out, "6 created, 0 updated, 0 unchanged, 0 skipped")
 
 	s := e.store()
 	ctx := context.Background()
@@ -130,12 +130,12 @@ func TestImportJavaConsoleExport(t *testing.T) {
 	assert.Equal(t, "keepDays=30", bean.TaskParameter)
 
 	// Importing again changes nothing.
-	assert.Contains(t, e.ok("import", "-f", "testdata/java-console-export.txt"), "0 created, 0 updated, 6 unchanged")
+	assert.Contains(t, e.ok("import", "-f", "testdata/java-console-export.txt", "--time-zone", "Asia/Shanghai"), "0 created, 0 updated, 6 unchanged")
 
 	// Bad lines are named by line and field, and nothing is written. The
 	// later console's TASK{...}/STRATEGY{...} lines are read too.
 	bad := file(t, "bad.txt", strings.Join([]string{
-		`{"rootPath":"/x","configType":"strategy","name":"JavaKind","value":"{\"strategyName\":\"JavaKind\",\"kind\":\"Java\",\"taskName\":\"com.example.Job\",\"assignNum\":1,\"IPList\":[\"127.0.0.1\"]}"}`,
+		`{"rootPath":"/x","configType":"strategy","name":"NoTask","value":"{\"strategyName\":\"NoTask\",\"kind\":\"Schedule\",\"taskName\":\"Nowhere\",\"assignNum\":1,\"IPList\":[\"127.0.0.1\"]}"}`,
 		``,
 		`{"rootPath":"/x","configType":"machine","name":"m","value":"{}"}`,
 		`{"rootPath":"/x","configType":"baseTaskType","name":"Other","value":"{\"baseTaskType\":\"Renamed\",\"dealBeanName\":\"b\",\"taskItems\":[\"0\"]}"}`,
@@ -143,8 +143,7 @@ func TestImportJavaConsoleExport(t *testing.T) {
 		`STRATEGY{"strategyName":"Fine","taskName":"DemoTask","assignNum":1}`,
 	}, "\n"))
 	r := e.fails(ctl.ExitFailed, "import", "-f", bad)
-	assert.Contains(t, r.err, "bad.txt: line 1: ")
-	assert.Contains(t, r.err, "kind")
+	assert.Contains(t, r.err, `bad.txt: line 1: strategy "NoTask": taskName "Nowhere": task type "Nowhere" is neither in the file nor stored`)
 	assert.Contains(t, r.err, `bad.txt: line 3: configType "machine": must be baseTaskType or strategy`)
 	assert.Contains(t, r.err, `bad.txt: line 4: name "Other" differs from the record's own name "Renamed"`)
 	assert.Contains(t, r.err, "bad.txt: line 5: ")
@@ -153,6 +152,6 @@ func TestImportJavaConsoleExport(t *testing.T) {
 	_, _, err = s.Strategy(ctx, "Fine")
 	assert.ErrorIs(t, err, schedule.ErrNotFound)
 	out = e.ok("import", "-f", file(t, "new.txt", `STRATEGY{"strategyName":"Fine","taskName":"DemoTask","assignNum":1}`+"\n"))
-	assert.Contains(t, out, "(java format)")
-	assert.Contains(t, out, "strategy Fine: created")
+	assert.Contains(t, out, "(java format, utf-8)")
+	assert.Contains(t, out, "strategy Fine: created\n  mapped: IPList is null, empty or blank: TBSchedule ran it nowhere; imported paused (was resume) with no host")
 }
