@@ -3,6 +3,7 @@ package zkstore
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/go-zookeeper/zk"
 
@@ -107,8 +108,14 @@ func opErr(op, path string, kind, cause error) error {
 // isConnLoss tells whether err means the request's outcome is unknown or the
 // request was not sent because the connection (not the session) is down:
 // retry after re-reading.
+//
+// A request the client could not write (the server went away under it, as
+// when an ensemble member is killed) comes back with the socket's own error
+// (a *net.OpError such as "connection reset by peer"): a lost connection
+// too.
 func isConnLoss(err error) bool {
+	var netErr net.Error
 	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
 		errors.Is(err, zk.ErrSessionMoved) || errors.Is(err, zk.ErrClosing) ||
-		errors.Is(err, zk.ErrSessionExpired)
+		errors.Is(err, zk.ErrSessionExpired) || errors.As(err, &netErr)
 }

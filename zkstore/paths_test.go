@@ -3,6 +3,8 @@ package zkstore
 import (
 	"errors"
 	"fmt"
+	"net"
+	"syscall"
 	"testing"
 
 	"github.com/go-zookeeper/zk"
@@ -166,7 +168,9 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestConnLoss(t *testing.T) {
-	for _, err := range []error{zk.ErrConnectionClosed, zk.ErrNoServer, zk.ErrSessionMoved, zk.ErrClosing, zk.ErrSessionExpired} {
+	// The socket's own error for a request written as the server went away.
+	reset := &net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET}
+	for _, err := range []error{zk.ErrConnectionClosed, zk.ErrNoServer, zk.ErrSessionMoved, zk.ErrClosing, zk.ErrSessionExpired, reset} {
 		assert.True(t, isConnLoss(err), "%v", err)
 		assert.True(t, isConnLoss(fmt.Errorf("x: %w", err)), "%v wrapped", err)
 	}
