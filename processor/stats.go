@@ -136,3 +136,17 @@ type Metrics interface {
 	// Dropped is called when fetched records are dropped without execution.
 	Dropped(records int, reason DropReason)
 }
+
+// NopMetrics is a Metrics that records nothing. Embed it in an
+// implementation: methods may be added to Metrics in later versions, and the
+// embedded no-op implements them until the implementation catches up.
+type NopMetrics struct{}
+
+// Fetched implements Metrics; it does nothing.
+func (NopMetrics) Fetched(int, int, time.Duration, error) {}
+
+// Dealt implements Metrics; it does nothing.
+func (NopMetrics) Dealt(int, int, time.Duration) {}
+
+// Dropped implements Metrics; it does nothing.
+func (NopMetrics) Dropped(int, DropReason) {}

@@ -44,6 +44,8 @@ type Manager struct {
 	log     *slog.Logger
 	clock   Clock
 	metrics Metrics
+	// procMetrics receives the processors' events (metrics.Processor); nil: none.
+	procMetrics processor.Metrics
 
 	started atomic.Bool
 	// registered: the server registered at least once (a refusal by the
@@ -121,6 +123,7 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 		wake: make(chan struct{}, 1),
 		defs: slices.Clone(tt.TaskItems), paused: tt.Sts == StsPause,
 	}
+	m.procMetrics = o.metrics.Processor(runtime)
 	m.status = Status{Runtime: runtime, Session: SessionClosed}
 	return m, nil
 }

@@ -142,6 +142,7 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, items 
 		m.log.Warn("items beyond the capacity of the live servers stay unassigned",
 			"unassigned", p.Unassigned, "maxTaskItemsOfOneThreadGroup", m.tt.MaxTaskItemsOfOneThreadGroup)
 	}
+	m.metrics.Balanced(m.runtime, len(p.Writes), p.Held, p.Unassigned)
 	again, err = m.applyLead(ctx, s, items, p.Writes)
 	return items, again, err
 }
