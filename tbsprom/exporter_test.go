@@ -3,6 +3,7 @@ package tbsprom_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +142,34 @@ func mustFormat(t *testing.T, e *tbsprom.Exporter) []byte {
 		require.NoError(t, enc.Encode(f))
 	}
 	return buf.Bytes()
+}
+
+// TestDurationHistograms checks the processor's histograms: buckets are
+// cumulative, a duration equal to a bound falls in that bound's bucket.
+func TestDurationHistograms(t *testing.T) {
+	e := tbsprom.New()
+	exercise(e) // fetches of 3ms and 1ms, a deal of 2ms
+	exercise(e)
+	buckets := func(name string, counts [9]int) string {
+		var b strings.Builder
+		for i, le := range []string{"0.001", "0.004", "0.016", "0.064", "0.256", "1.024", "4.096", "16.384", "65.536"} {
+			fmt.Fprintf(&b, "%s_bucket{own_sign=\"TEST\",task_type=\"orders\",le=\"%s\"} %d\n", name, le, counts[i])
+		}
+		return b.String()
+	}
+	want := `# HELP tbschedule_processor_deal_duration_seconds Duration of the execution of a group of records a goroutine took.
+# TYPE tbschedule_processor_deal_duration_seconds histogram
+` + buckets("tbschedule_processor_deal_duration_seconds", [9]int{0, 2, 2, 2, 2, 2, 2, 2, 2}) +
+		`tbschedule_processor_deal_duration_seconds_bucket{own_sign="TEST",task_type="orders",le="+Inf"} 2
+tbschedule_processor_deal_duration_seconds_sum{own_sign="TEST",task_type="orders"} 0.004
+tbschedule_processor_deal_duration_seconds_count{own_sign="TEST",task_type="orders"} 2
+# HELP tbschedule_processor_fetch_duration_seconds Duration of SelectTasks calls.
+# TYPE tbschedule_processor_fetch_duration_seconds histogram
+` + buckets("tbschedule_processor_fetch_duration_seconds", [9]int{2, 4, 4, 4, 4, 4, 4, 4, 4}) +
+		`tbschedule_processor_fetch_duration_seconds_bucket{own_sign="TEST",task_type="orders",le="+Inf"} 4
+tbschedule_processor_fetch_duration_seconds_sum{own_sign="TEST",task_type="orders"} 0.008
+tbschedule_processor_fetch_duration_seconds_count{own_sign="TEST",task_type="orders"} 4
+`
+	require.NoError(t, testutil.CollectAndCompare(e, strings.NewReader(want),
+		"tbschedule_processor_deal_duration_seconds", "tbschedule_processor_fetch_duration_seconds"))
 }

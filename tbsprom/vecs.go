@@ -97,7 +97,7 @@ func (v managerVecs) collectors() []prometheus.Collector {
 type processorVecs struct {
 	fetches, fetchErrors, fetched, duplicates *prometheus.CounterVec
 	succeeded, failed, dropped                *prometheus.CounterVec
-	fetchTime, dealTime                       *prometheus.HistogramVec
+	fetchTime, dealTime                       *durationHistVec
 }
 
 func newProcessorVecs() processorVecs {
@@ -112,9 +112,9 @@ func newProcessorVecs() processorVecs {
 		failed:    counterVec("processor", "records_failed_total", "Records whose deal returned an error or panicked.", rt...),
 		dropped: counterVec("processor", "records_dropped_total",
 			"Fetched records dropped unexecuted, by reason (fenced, stopped, lease lapsed).", runtimeAnd("reason")...),
-		fetchTime: histogramVec("processor", "fetch_duration_seconds", "Duration of SelectTasks calls.", rt...),
-		dealTime: histogramVec("processor", "deal_duration_seconds",
-			"Duration of the execution of a group of records a goroutine took.", rt...),
+		fetchTime: newDurationHistVec("processor", "fetch_duration_seconds", "Duration of SelectTasks calls.", latencyBuckets),
+		dealTime: newDurationHistVec("processor", "deal_duration_seconds",
+			"Duration of the execution of a group of records a goroutine took.", latencyBuckets),
 	}
 }
 
@@ -130,7 +130,7 @@ func (v processorVecs) bind(taskType, ownSign string) processor.Metrics {
 		fetches: v.fetches.WithLabelValues(taskType, ownSign), fetchErrors: v.fetchErrors.WithLabelValues(taskType, ownSign),
 		fetched: v.fetched.WithLabelValues(taskType, ownSign), duplicates: v.duplicates.WithLabelValues(taskType, ownSign),
 		succeeded: v.succeeded.WithLabelValues(taskType, ownSign), failed: v.failed.WithLabelValues(taskType, ownSign),
-		fetchTime: v.fetchTime.WithLabelValues(taskType, ownSign), dealTime: v.dealTime.WithLabelValues(taskType, ownSign),
+		fetchTime: v.fetchTime.with(taskType, ownSign), dealTime: v.dealTime.with(taskType, ownSign),
 		dropped: v.dropped.MustCurryWith(prometheus.Labels{"task_type": taskType, "own_sign": ownSign}),
 	}
 }
@@ -139,7 +139,7 @@ func (v processorVecs) bind(taskType, ownSign string) processor.Metrics {
 type processorMetrics struct {
 	processor.NopMetrics
 	fetches, fetchErrors, fetched, duplicates, succeeded, failed prometheus.Counter
-	fetchTime, dealTime                                          prometheus.Observer
+	fetchTime, dealTime                                          *durationHist
 	dropped                                                      *prometheus.CounterVec
 }
 
@@ -152,7 +152,7 @@ func (p *processorMetrics) Fetched(records, duplicates int, d time.Duration, err
 	if duplicates > 0 {
 		p.duplicates.Add(float64(duplicates))
 	}
-	p.fetchTime.Observe(seconds(d))
+	p.fetchTime.observe(d)
 }
 
 func (p *processorMetrics) Dealt(succeeded, failed int, d time.Duration) {
@@ -162,7 +162,7 @@ func (p *processorMetrics) Dealt(succeeded, failed int, d time.Duration) {
 	if failed > 0 {
 		p.failed.Add(float64(failed))
 	}
-	p.dealTime.Observe(seconds(d))
+	p.dealTime.observe(d)
 }
 
 func (p *processorMetrics) Dropped(records int, reason processor.DropReason) {
