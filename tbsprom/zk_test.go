@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,6 +32,14 @@ import (
 
 func TestMain(m *testing.M) { zktest.Main(m) }
 
+// testLogger discards the library's logs unless TBS_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("TBS_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
 const (
 	taskType  = "mtt"
 	stratName = "mstrat"
@@ -53,12 +62,13 @@ func startNode(t *testing.T, servers []string, root, host string) *node {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(exp)
 	ctx, cancel := context.WithCancel(context.Background())
+	log := testLogger().With("host", host)
 	store, err := zkstore.Open(ctx, zkstore.Config{Servers: servers, Root: root, SessionTimeout: 4 * time.Second},
-		zkstore.WithMetrics(exp.Store()))
+		zkstore.WithMetrics(exp.Store()), zkstore.WithLogger(log))
 	require.NoError(t, err)
 	cfg := strategy.DefaultConfig()
 	cfg.IP, cfg.HostName = "127.0.0.1", host
-	f, err := strategy.NewFactory(store, cfg, strategy.WithMetrics(exp))
+	f, err := strategy.NewFactory(store, cfg, strategy.WithMetrics(exp), strategy.WithLogger(log))
 	require.NoError(t, err)
 	require.NoError(t, f.RegisterDeal("mdeal", countingDeal()))
 	n := &node{store: store, cancel: cancel, done: make(chan error, 1),
@@ -177,11 +187,19 @@ func TestScrapeFactoriesOnZooKeeper(t *testing.T) {
 		value(bFams, "tbschedule_manager_item_assignments_total", base)
 	assert.GreaterOrEqual(t, assignments, float64(numItems), "the leader granted every item")
 
-	// Kill b: its store closes under its running factory.
+	// Kill b: its store closes under its running factory. The survivor
+	// leads, holds b's items for b's lock delay, then owns them all.
 	b.store.Close()
+	held := func() float64 {
+		fams, _ := a.scrape(t)
+		return value(fams, "tbschedule_manager_items_held", base)
+	}
+	require.Eventually(t, func() bool { return held() > 0 }, 30*time.Second, 20*time.Millisecond,
+		"the survivor holds the dead factory's items for its lock delay")
 	require.Eventually(t, func() bool { return owned(a) == numItems }, 30*time.Second, 20*time.Millisecond,
 		"the survivor owns every item")
 	after, body := a.scrape(t)
+	assert.Equal(t, 0.0, value(after, "tbschedule_manager_items_held", base), "no hold once the items are granted")
 	assert.Greater(t, value(after, "tbschedule_processor_records_succeeded_total", base),
 		value(before, "tbschedule_processor_records_succeeded_total", base), "records executed grow")
 	assert.Equal(t, 1.0, value(after, "tbschedule_manager_leader", base), "the survivor leads")
