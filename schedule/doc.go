@@ -91,10 +91,10 @@
 //
 // WithMetrics gives a Manager a Metrics receiver (default NopMetrics:
 // nothing is recorded). The manager reports items owned, leadership, the
-// leader's balancing rounds (writes, lock-delay holds, unassigned items),
-// releases and their wait, window and session changes and lost
-// compare-and-sets, and asks Metrics.Processor once for the receiver of its
-// processors' events. strategy.WithMetrics passes the factory's receiver
+// leader's balancing rounds (writes, lock-delay holds, unassigned items)
+// and how long each hold lasted, releases and their wait, window and
+// session changes and lost compare-and-sets, and asks Metrics.Processor
+// once for the receiver of its processors' events. strategy.WithMetrics passes the factory's receiver
 // here. Implementations embed NopMetrics.
 //
 // All methods of Manager are safe for concurrent use.

@@ -32,6 +32,10 @@ type Metrics interface {
 	// delay of vanished servers, and the items beyond the live servers'
 	// capacity left unassigned.
 	Balanced(runtime string, writes, held, unassigned int)
+	// HoldEnded reports the end of a lock-delay hold of a vanished server's
+	// items (they were granted again, or the server came back) and how long
+	// it lasted since the leader first saw the server gone.
+	HoldEnded(runtime string, d time.Duration)
 	// Processor returns the receiver of the events of the runtime's
 	// processors (records fetched, executed, failed, dropped), or nil for
 	// none. The manager calls it once, when it is created.
@@ -51,6 +55,9 @@ func (NopMetrics) Conflict(string, string)                    {}
 
 // Balanced implements Metrics; it does nothing.
 func (NopMetrics) Balanced(string, int, int, int) {}
+
+// HoldEnded implements Metrics; it does nothing.
+func (NopMetrics) HoldEnded(string, time.Duration) {}
 
 // Processor implements Metrics; it returns nil (no processor metrics).
 func (NopMetrics) Processor(string) processor.Metrics { return nil }

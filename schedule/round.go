@@ -115,9 +115,13 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, items 
 	for i, sv := range servers {
 		ids[i] = sv.UUID
 	}
+	now := m.clock.Now()
 	p := plan.Lead(plan.LeadInput[ItemID, ServerID]{Items: planItems(items.Items), Servers: ids,
-		MaxPerServer: m.tt.MaxTaskItemsOfOneThreadGroup, Seed: m.runtime, Now: m.clock.Now(),
+		MaxPerServer: m.tt.MaxTaskItemsOfOneThreadGroup, Seed: m.runtime, Now: now,
 		OwnDelay: m.lockDelay(s.sess), Delays: s.delays, Gone: s.gone})
+	for _, d := range endedHolds(s.gone, p.Gone, now) {
+		m.metrics.HoldEnded(m.runtime, d)
+	}
 	s.gone, s.heldUntil = p.Gone, p.HeldUntil
 	for _, id := range p.ForgetDelays {
 		delete(s.delays, id)
@@ -145,6 +149,21 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, items 
 	m.metrics.Balanced(m.runtime, len(p.Writes), p.Held, p.Unassigned)
 	again, err = m.applyLead(ctx, s, items, p.Writes)
 	return items, again, err
+}
+
+// endedHolds returns how long each hold lasted that ended between the
+// leader's states before and after a round: a vanished server in before
+// (with when the leader first saw it gone) but not in after, its items
+// granted again or the server back. Sorted, shortest first.
+func endedHolds(before, after map[ServerID]time.Time, now time.Time) []time.Duration {
+	var out []time.Duration
+	for id, since := range before {
+		if _, still := after[id]; !still {
+			out = append(out, now.Sub(since))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // build (re)builds the items from the configuration when the leader's mark

@@ -20,7 +20,8 @@
 //     session_state_changes_total{state}, session_connected.
 //   - manager{task_type, own_sign}: items_owned, leader, window_open,
 //     items_held, items_unassigned, item_releases_total,
-//     item_release_wait_seconds, session_state_changes_total{state},
+//     item_release_wait_seconds, hold_duration_seconds,
+//     session_state_changes_total{state},
 //     conflicts_total{op}, rebalance_rounds_total, item_assignments_total.
 //   - processor{task_type, own_sign}: fetches_total, fetch_errors_total,
 //     fetch_duration_seconds, records_fetched_total,

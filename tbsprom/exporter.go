@@ -156,6 +156,11 @@ func (e *Exporter) Balanced(runtime string, writes, held, unassigned int) {
 	e.m.unassigned.WithLabelValues(tt, own).Set(float64(unassigned))
 }
 
+// HoldEnded implements schedule.Metrics.
+func (e *Exporter) HoldEnded(runtime string, d time.Duration) {
+	e.m.holdTime.WithLabelValues(runtimeLabels(runtime)).Observe(seconds(d))
+}
+
 // Processor implements schedule.Metrics: the receiver of the runtime's
 // processors, with its labels bound once.
 func (e *Exporter) Processor(runtime string) processor.Metrics {

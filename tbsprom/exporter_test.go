@@ -34,6 +34,7 @@ func exercise(e *tbsprom.Exporter) {
 	e.WindowChanged(rt, true)
 	e.Conflict(rt, "assign")
 	e.Balanced(rt, 5, 2, 1)
+	e.HoldEnded(rt, 3*time.Second)
 	p := e.Processor(rt)
 	p.Fetched(10, 2, 3*time.Millisecond, nil)
 	p.Fetched(0, 0, time.Millisecond, errors.New("db down"))
@@ -172,4 +173,23 @@ tbschedule_processor_fetch_duration_seconds_count{own_sign="TEST",task_type="ord
 `
 	require.NoError(t, testutil.CollectAndCompare(e, strings.NewReader(want),
 		"tbschedule_processor_deal_duration_seconds", "tbschedule_processor_fetch_duration_seconds"))
+}
+
+// TestManagerHistograms checks the count and sum of the manager's
+// histograms (client_golang's, with its buckets).
+func TestManagerHistograms(t *testing.T) {
+	e := tbsprom.New()
+	exercise(e) // a hold of 3s, a release wait of 40ms
+	exercise(e)
+	out := string(mustFormat(t, e))
+	for _, want := range []string{
+		`tbschedule_manager_hold_duration_seconds_count{own_sign="TEST",task_type="orders"} 2`,
+		`tbschedule_manager_hold_duration_seconds_sum{own_sign="TEST",task_type="orders"} 6`,
+		`tbschedule_manager_hold_duration_seconds_bucket{own_sign="TEST",task_type="orders",le="1.024"} 0`,
+		`tbschedule_manager_hold_duration_seconds_bucket{own_sign="TEST",task_type="orders",le="4.096"} 2`,
+		`tbschedule_manager_item_release_wait_seconds_count{own_sign="TEST",task_type="orders"} 2`,
+		`tbschedule_manager_item_release_wait_seconds_sum{own_sign="TEST",task_type="orders"} 0.08`,
+	} {
+		assert.Contains(t, out, want)
+	}
 }

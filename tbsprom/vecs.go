@@ -61,7 +61,7 @@ type managerVecs struct {
 	owned, leader, window, held, unassigned *prometheus.GaugeVec
 	releases, sessions, conflicts           *prometheus.CounterVec
 	rounds, writes                          *prometheus.CounterVec
-	releaseWait                             *prometheus.HistogramVec
+	releaseWait, holdTime                   *prometheus.HistogramVec
 }
 
 func newManagerVecs(itemLabels bool) managerVecs {
@@ -86,12 +86,14 @@ func newManagerVecs(itemLabels bool) managerVecs {
 			"Item writes of the leader's balancing rounds (grants and handover requests).", rt...),
 		releaseWait: histogramVec("manager", "item_release_wait_seconds",
 			"How long a release waited for the item's in-flight records before the handover.", waitLabels...),
+		holdTime: histogramVec("manager", "hold_duration_seconds",
+			"How long the leader held a vanished server's items for its lock delay, from seeing it gone to the hold's end.", rt...),
 	}
 }
 
 func (v managerVecs) collectors() []prometheus.Collector {
 	return []prometheus.Collector{v.owned, v.leader, v.window, v.held, v.unassigned, v.releases, v.sessions,
-		v.conflicts, v.rounds, v.writes, v.releaseWait}
+		v.conflicts, v.rounds, v.writes, v.releaseWait, v.holdTime}
 }
 
 type processorVecs struct {

@@ -200,6 +200,7 @@ func TestScrapeFactoriesOnZooKeeper(t *testing.T) {
 		"the survivor owns every item")
 	after, body := a.scrape(t)
 	assert.Equal(t, 0.0, value(after, "tbschedule_manager_items_held", base), "no hold once the items are granted")
+	assert.Positive(t, value(after, "tbschedule_manager_hold_duration_seconds", base), "the hold's end was observed")
 	assert.Greater(t, value(after, "tbschedule_processor_records_succeeded_total", base),
 		value(before, "tbschedule_processor_records_succeeded_total", base), "records executed grow")
 	assert.Equal(t, 1.0, value(after, "tbschedule_manager_leader", base), "the survivor leads")
