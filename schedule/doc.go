@@ -90,7 +90,8 @@
 // # Metrics
 //
 // WithMetrics gives a Manager a Metrics receiver (default NopMetrics:
-// nothing is recorded). The manager reports items owned, leadership, the
+// nothing is recorded). The manager reports items owned and newly granted
+// (each grant a new epoch), leadership, the
 // leader's balancing rounds (writes, lock-delay holds, unassigned items)
 // and how long each hold lasted, releases and their wait, window and
 // session changes and lost compare-and-sets, and asks Metrics.Processor

@@ -31,3 +31,30 @@ func TestEndedHolds(t *testing.T) {
 		})
 	}
 }
+
+func TestNewGrants(t *testing.T) {
+	items := func(epochs map[ItemID]int64) map[ItemID]Item {
+		out := map[ItemID]Item{}
+		for id, e := range epochs {
+			out[id] = Item{ID: id, Epoch: e}
+		}
+		return out
+	}
+	tests := []struct {
+		name          string
+		before, after map[ItemID]int64
+		want          int
+	}{
+		{"nothing", nil, nil, 0},
+		{"first grants", nil, map[ItemID]int64{"0": 5, "1": 6}, 2},
+		{"kept", map[ItemID]int64{"0": 5}, map[ItemID]int64{"0": 5}, 0},
+		{"lost", map[ItemID]int64{"0": 5, "1": 6}, map[ItemID]int64{"1": 6}, 0},
+		{"granted again under a new epoch", map[ItemID]int64{"0": 5}, map[ItemID]int64{"0": 9}, 1},
+		{"one kept, one new", map[ItemID]int64{"0": 5}, map[ItemID]int64{"0": 5, "2": 7}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, newGrants(items(tc.before), items(tc.after)))
+		})
+	}
+}

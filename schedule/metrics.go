@@ -16,6 +16,10 @@ import (
 type Metrics interface {
 	// ItemsOwned reports how many items the server owns now.
 	ItemsOwned(runtime string, server ServerID, n int)
+	// ItemsGranted counts items newly granted to the server, each grant
+	// with a new, larger epoch (an item it already owned under an older
+	// epoch and got again counts too).
+	ItemsGranted(runtime string, n int)
 	// LeaderChanged reports whether this server leads its runtime now.
 	LeaderChanged(runtime string, server ServerID, leader bool)
 	// ItemReleased reports a handover at a batch boundary and how long the
@@ -55,6 +59,9 @@ func (NopMetrics) Conflict(string, string)                    {}
 
 // Balanced implements Metrics; it does nothing.
 func (NopMetrics) Balanced(string, int, int, int) {}
+
+// ItemsGranted implements Metrics; it does nothing.
+func (NopMetrics) ItemsGranted(string, int) {}
 
 // HoldEnded implements Metrics; it does nothing.
 func (NopMetrics) HoldEnded(string, time.Duration) {}

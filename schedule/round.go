@@ -259,10 +259,14 @@ func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, i
 	for _, id := range p.Forget {
 		delete(s.releasing, id)
 	}
-	s.owned = make(map[ItemID]Item, len(p.Owned))
+	owned := make(map[ItemID]Item, len(p.Owned))
 	for _, i := range p.Owned {
-		s.owned[items.Items[i].ID] = items.Items[i]
+		owned[items.Items[i].ID] = items.Items[i]
 	}
+	if n := newGrants(s.owned, owned); n > 0 {
+		m.metrics.ItemsGranted(m.runtime, n)
+	}
+	s.owned = owned
 	var keep []processor.TaskItem
 	for _, i := range p.Keep {
 		it := items.Items[i]
@@ -275,6 +279,19 @@ func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, i
 	again, err := m.handOver(ctx, s, items, p.Handovers, now)
 	m.publishOwned(s, keep)
 	return again, err
+}
+
+// newGrants counts the items of after that before did not hold under the
+// same epoch: grants this server received since the last round (every
+// grant carries a new, larger epoch).
+func newGrants(before, after map[ItemID]Item) int {
+	n := 0
+	for id, it := range after {
+		if old, ok := before[id]; !ok || old.Epoch != it.Epoch {
+			n++
+		}
+	}
+	return n
 }
 
 // startReleases asks the processor to let go of ids at its batch boundary

@@ -18,7 +18,8 @@
 //
 //   - store: requests_total{kind}, request_errors_total{kind},
 //     session_state_changes_total{state}, session_connected.
-//   - manager{task_type, own_sign}: items_owned, leader, window_open,
+//   - manager{task_type, own_sign}: items_owned, items_granted_total,
+//     leader, window_open,
 //     items_held, items_unassigned, item_releases_total,
 //     item_release_wait_seconds, hold_duration_seconds,
 //     session_state_changes_total{state},

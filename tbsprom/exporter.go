@@ -113,6 +113,11 @@ func (e *Exporter) ItemsOwned(runtime string, _ schedule.ServerID, n int) {
 	e.m.owned.WithLabelValues(runtimeLabels(runtime)).Set(float64(n))
 }
 
+// ItemsGranted implements schedule.Metrics.
+func (e *Exporter) ItemsGranted(runtime string, n int) {
+	e.m.granted.WithLabelValues(runtimeLabels(runtime)).Add(float64(n))
+}
+
 // LeaderChanged implements schedule.Metrics.
 func (e *Exporter) LeaderChanged(runtime string, _ schedule.ServerID, leader bool) {
 	e.m.leader.WithLabelValues(runtimeLabels(runtime)).Set(boolGauge(leader))

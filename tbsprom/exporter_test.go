@@ -28,6 +28,7 @@ func exercise(e *tbsprom.Exporter) {
 	st.Request("set", true)
 	st.SessionState(schedule.SessionSuspect)
 	e.ItemsOwned(rt, "s1", 3)
+	e.ItemsGranted(rt, 2)
 	e.LeaderChanged(rt, "s1", true)
 	e.ItemReleased(rt, "7", 40*time.Millisecond)
 	e.SessionState(rt, schedule.SessionExpired)
@@ -72,6 +73,7 @@ tbschedule_store_requests_total{kind="set"} 2`},
 		{"tbschedule_store_request_errors_total", `tbschedule_store_request_errors_total{kind="set"} 2`},
 		{"tbschedule_store_session_connected", `tbschedule_store_session_connected 0`},
 		{"tbschedule_manager_items_owned", `tbschedule_manager_items_owned{` + lbl + `} 3`},
+		{"tbschedule_manager_items_granted_total", `tbschedule_manager_items_granted_total{` + lbl + `} 4`},
 		{"tbschedule_manager_leader", `tbschedule_manager_leader{` + lbl + `} 1`},
 		{"tbschedule_manager_item_releases_total", `tbschedule_manager_item_releases_total{` + lbl + `} 2`},
 		{"tbschedule_manager_session_state_changes_total", `tbschedule_manager_session_state_changes_total{own_sign="TEST",state="expired",task_type="orders"} 2`},

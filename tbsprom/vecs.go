@@ -60,7 +60,7 @@ func (v storeVecs) collectors() []prometheus.Collector {
 type managerVecs struct {
 	owned, leader, window, held, unassigned *prometheus.GaugeVec
 	releases, sessions, conflicts           *prometheus.CounterVec
-	rounds, writes                          *prometheus.CounterVec
+	rounds, writes, granted                 *prometheus.CounterVec
 	releaseWait, holdTime                   *prometheus.HistogramVec
 }
 
@@ -82,6 +82,8 @@ func newManagerVecs(itemLabels bool) managerVecs {
 		conflicts: counterVec("manager", "conflicts_total", "Lost compare-and-sets (concurrent changes, retried), by operation.",
 			runtimeAnd("op")...),
 		rounds: counterVec("manager", "rebalance_rounds_total", "Balancing rounds of the leader.", rt...),
+		granted: counterVec("manager", "items_granted_total",
+			"Items granted to this process's thread groups, each grant with a new, larger epoch.", rt...),
 		writes: counterVec("manager", "item_assignments_total",
 			"Item writes of the leader's balancing rounds (grants and handover requests).", rt...),
 		releaseWait: histogramVec("manager", "item_release_wait_seconds",
@@ -93,7 +95,7 @@ func newManagerVecs(itemLabels bool) managerVecs {
 
 func (v managerVecs) collectors() []prometheus.Collector {
 	return []prometheus.Collector{v.owned, v.leader, v.window, v.held, v.unassigned, v.releases, v.sessions,
-		v.conflicts, v.rounds, v.writes, v.releaseWait, v.holdTime}
+		v.conflicts, v.rounds, v.writes, v.granted, v.releaseWait, v.holdTime}
 }
 
 type processorVecs struct {

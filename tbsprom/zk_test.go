@@ -186,6 +186,10 @@ func TestScrapeFactoriesOnZooKeeper(t *testing.T) {
 	assignments := value(before, "tbschedule_manager_item_assignments_total", base) +
 		value(bFams, "tbschedule_manager_item_assignments_total", base)
 	assert.GreaterOrEqual(t, assignments, float64(numItems), "the leader granted every item")
+	granted := value(before, "tbschedule_manager_items_granted_total", base) +
+		value(bFams, "tbschedule_manager_items_granted_total", base)
+	assert.GreaterOrEqual(t, granted, float64(numItems), "every item was granted")
+	bOwned := value(bFams, "tbschedule_manager_items_owned", base)
 
 	// Kill b: its store closes under its running factory. The survivor
 	// leads, holds b's items for b's lock delay, then owns them all.
@@ -201,6 +205,9 @@ func TestScrapeFactoriesOnZooKeeper(t *testing.T) {
 	after, body := a.scrape(t)
 	assert.Equal(t, 0.0, value(after, "tbschedule_manager_items_held", base), "no hold once the items are granted")
 	assert.Positive(t, value(after, "tbschedule_manager_hold_duration_seconds", base), "the hold's end was observed")
+	assert.Equal(t, bOwned, value(after, "tbschedule_manager_items_granted_total", base)-
+		value(before, "tbschedule_manager_items_granted_total", base),
+		"the survivor got the dead factory's items, under new epochs")
 	assert.Greater(t, value(after, "tbschedule_processor_records_succeeded_total", base),
 		value(before, "tbschedule_processor_records_succeeded_total", base), "records executed grow")
 	assert.Equal(t, 1.0, value(after, "tbschedule_manager_leader", base), "the survivor leads")
