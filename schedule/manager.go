@@ -485,6 +485,7 @@ func (m *Manager) dropSession(s *session, work *workHost) {
 	if s.leader {
 		m.metrics.LeaderChanged(m.runtime, s.me, false)
 	}
+	m.metrics.ItemsOwned(m.runtime, s.me, 0)
 }
 
 // reloadConfig picks up an edited item list and the task type's sts

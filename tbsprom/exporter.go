@@ -22,6 +22,7 @@ type Exporter struct {
 	m                   managerVecs
 	p                   processorVecs
 	f                   factoryVecs
+	owned, leaders      *perServer
 	all                 []prometheus.Collector
 }
 
@@ -44,6 +45,7 @@ func New(opts ...Option) *Exporter {
 	e.m = newManagerVecs(e.itemLabels)
 	e.p = newProcessorVecs()
 	e.f = newFactoryVecs()
+	e.owned, e.leaders = newPerServer(e.m.owned), newPerServer(e.m.leader)
 	e.all = append(append(append(e.s.collectors(), e.m.collectors()...), e.p.collectors()...), e.f.collectors()...)
 	return e
 }
@@ -108,9 +110,10 @@ func (s storeMetrics) SessionState(st schedule.SessionState) {
 	s.v.connected.Set(boolGauge(st == schedule.SessionConnected))
 }
 
-// ItemsOwned implements schedule.Metrics.
-func (e *Exporter) ItemsOwned(runtime string, _ schedule.ServerID, n int) {
-	e.m.owned.WithLabelValues(runtimeLabels(runtime)).Set(float64(n))
+// ItemsOwned implements schedule.Metrics: the gauge is the sum over the
+// runtime's servers in this process.
+func (e *Exporter) ItemsOwned(runtime string, server schedule.ServerID, n int) {
+	e.owned.set(runtime, server, n)
 }
 
 // ItemsGranted implements schedule.Metrics.
@@ -118,9 +121,11 @@ func (e *Exporter) ItemsGranted(runtime string, n int) {
 	e.m.granted.WithLabelValues(runtimeLabels(runtime)).Add(float64(n))
 }
 
-// LeaderChanged implements schedule.Metrics.
-func (e *Exporter) LeaderChanged(runtime string, _ schedule.ServerID, leader bool) {
-	e.m.leader.WithLabelValues(runtimeLabels(runtime)).Set(boolGauge(leader))
+// LeaderChanged implements schedule.Metrics: the gauge counts the
+// runtime's servers in this process that lead (0 or 1 but for a moment of
+// handover).
+func (e *Exporter) LeaderChanged(runtime string, server schedule.ServerID, leader bool) {
+	e.leaders.set(runtime, server, int(boolGauge(leader)))
 }
 
 // ItemReleased implements schedule.Metrics.

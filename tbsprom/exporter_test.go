@@ -195,3 +195,29 @@ func TestManagerHistograms(t *testing.T) {
 		assert.Contains(t, out, want)
 	}
 }
+
+// TestSeveralServersOfOneRuntime: a process may run several thread groups
+// of one runtime; items owned is their sum, leader their count, and a
+// server that stopped (reported zero) no longer counts.
+func TestSeveralServersOfOneRuntime(t *testing.T) {
+	e := tbsprom.New()
+	sample := func(name string) string {
+		out, err := testutil.CollectAndFormat(e, expfmt.TypeTextPlain, name)
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return lines[len(lines)-1]
+	}
+	lbl := `{own_sign="TEST",task_type="orders"}`
+	e.ItemsOwned(rt, "s1", 3)
+	e.ItemsOwned(rt, "s2", 2)
+	assert.Equal(t, "tbschedule_manager_items_owned"+lbl+" 5", sample("tbschedule_manager_items_owned"))
+	e.ItemsOwned(rt, "s1", 0)
+	assert.Equal(t, "tbschedule_manager_items_owned"+lbl+" 2", sample("tbschedule_manager_items_owned"))
+
+	e.LeaderChanged(rt, "s1", true)
+	e.LeaderChanged(rt, "s2", true) // the new leader reports before the old one
+	e.LeaderChanged(rt, "s1", false)
+	assert.Equal(t, "tbschedule_manager_leader"+lbl+" 1", sample("tbschedule_manager_leader"))
+	e.LeaderChanged(rt, "s2", false)
+	assert.Equal(t, "tbschedule_manager_leader"+lbl+" 0", sample("tbschedule_manager_leader"))
+}
