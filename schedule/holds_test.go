@@ -7,54 +7,37 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestEndedHolds(t *testing.T) {
-	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
-	now := t0.Add(10 * time.Second)
-	tests := []struct {
-		name          string
-		before, after map[ServerID]time.Time
-		want          []time.Duration
-	}{
-		{"none", nil, nil, nil},
-		{"a hold begins", nil, map[ServerID]time.Time{"a": t0}, nil},
-		{"a hold goes on", map[ServerID]time.Time{"a": t0}, map[ServerID]time.Time{"a": t0}, nil},
-		{"a hold ends", map[ServerID]time.Time{"a": t0}, map[ServerID]time.Time{}, []time.Duration{10 * time.Second}},
-		{"a hold ends, after is nil", map[ServerID]time.Time{"a": t0.Add(3 * time.Second)}, nil, []time.Duration{7 * time.Second}},
-		{"two end, one goes on, one begins",
-			map[ServerID]time.Time{"a": t0, "b": t0.Add(4 * time.Second), "c": t0.Add(time.Second)},
-			map[ServerID]time.Time{"c": t0.Add(time.Second), "d": now},
-			[]time.Duration{6 * time.Second, 10 * time.Second}},
+func TestClusterHolds(t *testing.T) {
+	local := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	cluster := local.Add(-3 * time.Second) // this host runs 3s ahead
+	holds := []ServerHold{
+		{Server: "b$1", Items: 2, Until: Time{local.Add(5 * time.Second)}},
+		{Server: "a$1", HostName: "h", Items: 1, Until: Time{local.Add(time.Second)}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, endedHolds(tc.before, tc.after, now))
-		})
-	}
+	got := clusterHolds(holds, local, cluster)
+	assert.Equal(t, []ServerHold{
+		{Server: "a$1", HostName: "h", Items: 1, Until: Time{cluster.Add(time.Second)}},
+		{Server: "b$1", Items: 2, Until: Time{cluster.Add(5 * time.Second)}},
+	}, got)
+	assert.Equal(t, local.Add(5*time.Second), holds[0].Until.Time, "the input is not changed")
+	assert.Nil(t, clusterHolds(nil, local, cluster))
 }
 
-func TestNewGrants(t *testing.T) {
-	items := func(epochs map[ItemID]int64) map[ItemID]Item {
-		out := map[ItemID]Item{}
-		for id, e := range epochs {
-			out[id] = Item{ID: id, Epoch: e}
-		}
-		return out
-	}
-	tests := []struct {
-		name          string
-		before, after map[ItemID]int64
-		want          int
+func TestSameHolds(t *testing.T) {
+	at := Time{time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)}
+	later := Time{at.Add(time.Second)}
+	for _, tc := range []struct {
+		name     string
+		pub, cur []ServerHold
+		want     bool
 	}{
-		{"nothing", nil, nil, 0},
-		{"first grants", nil, map[ItemID]int64{"0": 5, "1": 6}, 2},
-		{"kept", map[ItemID]int64{"0": 5}, map[ItemID]int64{"0": 5}, 0},
-		{"lost", map[ItemID]int64{"0": 5, "1": 6}, map[ItemID]int64{"1": 6}, 0},
-		{"granted again under a new epoch", map[ItemID]int64{"0": 5}, map[ItemID]int64{"0": 9}, 1},
-		{"one kept, one new", map[ItemID]int64{"0": 5}, map[ItemID]int64{"0": 5, "2": 7}, 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, newGrants(items(tc.before), items(tc.after)))
-		})
+		{"both empty", nil, nil, true},
+		{"ends differ only", []ServerHold{{Server: "a", Items: 1, Until: at}}, []ServerHold{{Server: "a", Items: 1, Until: later}}, true},
+		{"a hold began", nil, []ServerHold{{Server: "a", Items: 1}}, false},
+		{"a hold ended", []ServerHold{{Server: "a", Items: 1}}, nil, false},
+		{"other server", []ServerHold{{Server: "a", Items: 1}}, []ServerHold{{Server: "b", Items: 1}}, false},
+		{"items changed", []ServerHold{{Server: "a", Items: 2}}, []ServerHold{{Server: "a", Items: 1}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, sameHolds(tc.pub, tc.cur)) })
 	}
 }
