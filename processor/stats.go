@@ -152,10 +152,19 @@ type Metrics interface {
 	Retrying(records, keys int)
 }
 
-// NopMetrics is a Metrics that records nothing.
+// NopMetrics is a Metrics that records nothing. Embed it in an
+// implementation: methods may be added to Metrics in later versions, and the
+// embedded no-op implements them until the implementation catches up.
 type NopMetrics struct{}
 
+// Fetched implements Metrics; it does nothing.
 func (NopMetrics) Fetched(int, int, time.Duration, error) {}
-func (NopMetrics) Dealt(int, int, time.Duration)          {}
-func (NopMetrics) Dropped(int, DropReason)                {}
-func (NopMetrics) Retrying(int, int)                      {}
+
+// Dealt implements Metrics; it does nothing.
+func (NopMetrics) Dealt(int, int, time.Duration) {}
+
+// Dropped implements Metrics; it does nothing.
+func (NopMetrics) Dropped(int, DropReason) {}
+
+// Retrying implements Metrics; it does nothing.
+func (NopMetrics) Retrying(int, int) {}

@@ -87,5 +87,16 @@
 // forever. Cluster time is as good as the
 // calibration against ZooKeeper (see ClockInfo).
 //
+// # Metrics
+//
+// WithMetrics gives a Manager a Metrics receiver (default NopMetrics:
+// nothing is recorded). The manager reports items owned and newly granted
+// (each grant a new epoch), leadership, the
+// leader's balancing rounds (writes, lock-delay holds, unassigned items)
+// and how long each hold lasted, releases and their wait, window and
+// session changes and lost compare-and-sets, and asks Metrics.Processor
+// once for the receiver of its processors' events. strategy.WithMetrics passes the factory's receiver
+// here. Implementations embed NopMetrics.
+//
 // All methods of Manager are safe for concurrent use.
 package schedule

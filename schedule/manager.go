@@ -45,6 +45,8 @@ type Manager struct {
 	procLog *slog.Logger // log without ownSign, for the processor
 	clock   Clock
 	metrics Metrics
+	// procMetrics receives the processors' events (metrics.Processor); nil: none.
+	procMetrics processor.Metrics
 
 	started atomic.Bool
 	// registered: the server registered at least once (a refusal by the
@@ -124,6 +126,7 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 		wake:    make(chan struct{}, 1),
 		defs:    slices.Clone(tt.TaskItems), paused: tt.Sts == StsPause,
 	}
+	m.procMetrics = o.metrics.Processor(runtime)
 	m.status = Status{Runtime: runtime, Session: SessionClosed}
 	return m, nil
 }
@@ -485,6 +488,7 @@ func (m *Manager) dropSession(s *session, work *workHost) {
 	if s.leader {
 		m.metrics.LeaderChanged(m.runtime, s.me, false)
 	}
+	m.metrics.ItemsOwned(m.runtime, s.me, 0)
 }
 
 // reloadConfig picks up an edited item list and the task type's sts

@@ -115,9 +115,13 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, items 
 	for i, sv := range servers {
 		ids[i] = sv.UUID
 	}
+	now := m.clock.Now()
 	p := plan.Lead(plan.LeadInput[ItemID, ServerID]{Items: planItems(items.Items), Servers: ids,
-		MaxPerServer: m.tt.MaxTaskItemsOfOneThreadGroup, Seed: m.runtime, Now: m.clock.Now(),
+		MaxPerServer: m.tt.MaxTaskItemsOfOneThreadGroup, Seed: m.runtime, Now: now,
 		OwnDelay: m.lockDelay(s.sess), Delays: s.delays, Gone: s.gone})
+	for _, d := range endedHolds(s.gone, p.Gone, now) {
+		m.metrics.HoldEnded(m.runtime, d)
+	}
 	s.gone, s.heldUntil = p.Gone, p.HeldUntil
 	for _, id := range p.ForgetDelays {
 		delete(s.delays, id)
@@ -142,8 +146,24 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, items 
 		m.log.Warn("items beyond the capacity of the live servers stay unassigned",
 			"unassigned", p.Unassigned, "maxTaskItemsOfOneThreadGroup", m.tt.MaxTaskItemsOfOneThreadGroup)
 	}
+	m.metrics.Balanced(m.runtime, len(p.Writes), p.Held, p.Unassigned)
 	again, err = m.applyLead(ctx, s, items, p.Writes)
 	return items, again, err
+}
+
+// endedHolds returns how long each hold lasted that ended between the
+// leader's states before and after a round: a vanished server in before
+// (with when the leader first saw it gone) but not in after, its items
+// granted again or the server back. Sorted, shortest first.
+func endedHolds(before, after map[ServerID]time.Time, now time.Time) []time.Duration {
+	var out []time.Duration
+	for id, since := range before {
+		if _, still := after[id]; !still {
+			out = append(out, now.Sub(since))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // build (re)builds the items from the configuration when the leader's mark
@@ -239,10 +259,14 @@ func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, i
 	for _, id := range p.Forget {
 		delete(s.releasing, id)
 	}
-	s.owned = make(map[ItemID]Item, len(p.Owned))
+	owned := make(map[ItemID]Item, len(p.Owned))
 	for _, i := range p.Owned {
-		s.owned[items.Items[i].ID] = items.Items[i]
+		owned[items.Items[i].ID] = items.Items[i]
 	}
+	if n := newGrants(s.owned, owned); n > 0 {
+		m.metrics.ItemsGranted(m.runtime, n)
+	}
+	s.owned = owned
 	var keep []processor.TaskItem
 	for _, i := range p.Keep {
 		it := items.Items[i]
@@ -255,6 +279,19 @@ func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, i
 	again, err := m.handOver(ctx, s, items, p.Handovers, now)
 	m.publishOwned(s, keep)
 	return again, err
+}
+
+// newGrants counts the items of after that before did not hold under the
+// same epoch: grants this server received since the last round (every
+// grant carries a new, larger epoch).
+func newGrants(before, after map[ItemID]Item) int {
+	n := 0
+	for id, it := range after {
+		if old, ok := before[id]; !ok || old.Epoch != it.Epoch {
+			n++
+		}
+	}
+	return n
 }
 
 // startReleases asks the processor to let go of ids at its batch boundary

@@ -254,7 +254,7 @@ func (w *workHost) startProcessor() {
 		cfg.OnNoData = func() { signal(w.noData) }
 	}
 	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.procLog), processor.WithClock(procClock{m.clock}),
-		processor.WithLease(w.leaseValid))
+		processor.WithLease(w.leaseValid), processor.WithMetrics(m.procMetrics))
 	if err != nil {
 		m.setError(err)
 		m.log.Error("starting the processor failed", "err", err)

@@ -182,9 +182,14 @@ func WithMetrics(m Metrics) Option {
 }
 
 // Metrics receives the events of a Factory worth counting or graphing, and
-// (through the embedded schedule.Metrics) those of its managers. All methods
-// must be cheap and safe for concurrent use. Embed NopMetrics to implement
-// only some of them.
+// (through the embedded schedule.Metrics) those of its managers and their
+// processors: one receiver given to WithMetrics reaches every layer (pass
+// it to the store too, e.g. zkstore.WithMetrics, which is opened before the
+// factory). All methods must be cheap and safe for concurrent use.
+//
+// Implementations must embed NopMetrics: methods may be added to this
+// interface in later versions, and the embedded no-op implements them until
+// the implementation catches up.
 type Metrics interface {
 	schedule.Metrics
 	// StrategyLeader reports whether this factory distributes the strategy's
@@ -195,6 +200,12 @@ type Metrics interface {
 	Running(strategy string, n int)
 	// StartFailed counts a failed start (retried with backoff).
 	StartFailed(strategy string)
+	// Wanted reports how many thread groups (or Bean copies) of the strategy
+	// the cluster asks this factory to run now (its requestNum).
+	Wanted(strategy string, n int)
+	// MachineStopped reports the operator's stop flag of this machine
+	// (tbsctl machine stop/start): true while every strategy is left.
+	MachineStopped(stopped bool)
 }
 
 // NopMetrics is a Metrics that records nothing.
@@ -208,3 +219,9 @@ func (NopMetrics) Running(string, int) {}
 
 // StartFailed implements Metrics; it does nothing.
 func (NopMetrics) StartFailed(string) {}
+
+// Wanted implements Metrics; it does nothing.
+func (NopMetrics) Wanted(string, int) {}
+
+// MachineStopped implements Metrics; it does nothing.
+func (NopMetrics) MachineStopped(bool) {}

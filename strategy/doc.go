@@ -116,6 +116,16 @@
 // is fixed; running units are left as they are meanwhile, and the refresh
 // is retried with backoff (Config.RetryMin to RetryMax), never at once.
 //
+// # Metrics
+//
+// WithMetrics gives the factory one Metrics receiver that reaches every
+// layer it runs: the factory's own events (units wanted and running, failed
+// starts, strategy leadership, the machine's stop flag), its managers'
+// (schedule.Metrics) and, through schedule.Metrics.Processor, their
+// processors'. The store is opened before the factory and takes its own
+// receiver (zkstore.WithMetrics). Implementations embed NopMetrics; the
+// default records nothing. Module tbsprom is a Prometheus implementation.
+//
 // # Thread safety
 //
 // Register deals and tasks before Run; Run may be called once. Status and

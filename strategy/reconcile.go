@@ -78,6 +78,7 @@ func (l *loop) readFactories(ctx context.Context) ([]schedule.Factory, error) {
 		return nil, err
 	}
 	if st.Stopped != l.state.Stopped {
+		f.metrics.MachineStopped(st.Stopped)
 		if st.Stopped {
 			f.log.Warn("machine stopped by the operator: leaving every strategy", "by", st.By, "reason", st.Reason)
 		} else {

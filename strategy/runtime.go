@@ -130,6 +130,7 @@ func (l *loop) leave(ctx context.Context, s *strat) error {
 	s.lastErr, s.failKey, s.retryAt, s.healthyAt = nil, "", time.Time{}, time.Time{}
 	s.bo.Reset()
 	l.f.metrics.Running(s.name, 0)
+	l.f.metrics.Wanted(s.name, 0)
 	return nil
 }
 
@@ -151,6 +152,7 @@ func (l *loop) report(ctx context.Context, s *strat) error {
 	}
 	l.f.metrics.Running(s.name, running)
 	mine := *s.rt
+	l.f.metrics.Wanted(s.name, max(mine.RequestNum, 0))
 	cur, msg := len(s.units), s.message()
 	if mine.CurrentNum == cur && mine.Message == msg {
 		return nil

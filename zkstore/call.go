@@ -134,7 +134,9 @@ func call[T any](s *Store, ctx context.Context, k reqKind, f func(*zk.Conn) (T, 
 	}
 	s.stats.n[k].Add(1)
 	if ctx.Done() == nil {
-		return f(s.conn)
+		v, err := f(s.conn)
+		s.countRequest(k, err)
+		return v, err
 	}
 	type result struct {
 		v   T
@@ -143,6 +145,7 @@ func call[T any](s *Store, ctx context.Context, k reqKind, f func(*zk.Conn) (T, 
 	ch := make(chan result, 1)
 	if !s.goFunc(func() {
 		v, err := f(s.conn)
+		s.countRequest(k, err)
 		ch <- result{v, err}
 	}) {
 		return zero, zk.ErrConnectionClosed

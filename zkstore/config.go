@@ -241,8 +241,9 @@ func validateRoot(root string) error {
 type Option func(*options)
 
 type options struct {
-	logger *slog.Logger
-	clock  schedule.Clock
+	logger  *slog.Logger
+	clock   schedule.Clock
+	metrics Metrics // nil: none
 }
 
 // WithLogger makes the store log through l (default slog.Default()).

@@ -159,6 +159,16 @@
 // half of it), and an offset above Config.ClockDriftWarning is logged. A client without write access cannot
 // calibrate and uses its local clock (with a warning).
 //
+// # Metrics
+//
+// WithMetrics at Open hands the store a Metrics receiver: every request sent
+// to ZooKeeper by kind (and whether it failed: connection loss, timeout; not
+// an expected answer such as "no node"), and every session state change
+// (connected, suspect, expired, closed). Without it nothing is recorded.
+// Pass the same receiver's store part as to the factory (strategy.WithMetrics)
+// to see every layer in one place; module tbsprom exports both to
+// Prometheus.
+//
 // # Guarantees and non-guarantees
 //
 // Guaranteed: single atomic version-checked writes for ownership; fencing by

@@ -106,6 +106,7 @@ func (x *session) set(st schedule.SessionState) bool {
 	x.state = st
 	close(x.changed)
 	x.changed = make(chan struct{})
+	x.store.sessionChanged(st)
 	return true
 }
 
@@ -122,6 +123,7 @@ func (x *session) end(st schedule.SessionState, err error) bool {
 	close(x.changed)
 	x.changed = make(chan struct{})
 	close(x.done)
+	x.store.sessionChanged(st)
 	return true
 }
 
@@ -219,6 +221,7 @@ func (s *Store) sessionEvent(st zk.State) {
 				s.log.Error("zkstore: session lost", keySession, sessionHex(s.cur.id))
 			}
 			s.cur = newSession(s, id, timeout)
+			s.sessionChanged(schedule.SessionConnected)
 			close(s.curCh)
 			s.curCh = make(chan struct{})
 			s.log.Debug("zkstore: session established", keySession, sessionHex(id), "timeout", timeout)

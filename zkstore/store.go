@@ -41,9 +41,11 @@ type Store struct {
 	cfg   Config
 	log   *slog.Logger
 	clock schedule.Clock
-	p     paths
-	acl   []zk.ACL
-	start time.Time // local reference for monotonic readings
+	// metrics receives requests and session states; nil: none.
+	metrics Metrics
+	p       paths
+	acl     []zk.ACL
+	start   time.Time // local reference for monotonic readings
 
 	conn     *zk.Conn
 	connPtr  atomic.Pointer[zk.Conn] // for the event callback, set once Connect returns
@@ -123,6 +125,7 @@ func newStore(cfg Config, opts []Option) *Store {
 		cfg:       cfg,
 		log:       o.logger,
 		clock:     o.clock,
+		metrics:   o.metrics,
 		p:         paths{root: cfg.Root},
 		acl:       aclFor(cfg.Auth),
 		curCh:     make(chan struct{}),
