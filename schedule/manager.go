@@ -603,7 +603,11 @@ func (m *Manager) heartbeat(ctx context.Context, s *session, work *workHost) err
 	s.rec.NextRunStartTime, s.rec.NextRunEndTime = m.window.describe(ws.state)
 	s.rec.WindowState = ws.name()
 	s.rec.Message = m.errorText()
-	s.rec.Holds = clusterHolds(s.holds, m.clock.Now(), now)
+	if !sameHolds(s.rec.Holds, s.holds) {
+		// Converted once per hold: a later heartbeat's conversion would
+		// move the published end by the clocks' jitter.
+		s.rec.Holds = clusterHolds(s.holds, m.clock.Now(), now)
+	}
 	return m.store.UpdateServer(ctx, s.rec)
 }
 
