@@ -245,13 +245,7 @@ func setup(t *testing.T, servers []string, root string) {
 // test command, CI): then it fails.
 func promtoolCheck(t *testing.T, scrape []byte) {
 	t.Helper()
-	bin, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("TBS_REQUIRE_ZK") == "1" {
-			t.Fatalf("promtool not found (Debian: apt-get install prometheus): %v", err)
-		}
-		t.Skipf("promtool not found (Debian: apt-get install prometheus); set TBS_REQUIRE_ZK=1 to fail instead")
-	}
+	bin := promtool(t)
 	path := filepath.Join(t.TempDir(), "scrape.prom")
 	require.NoError(t, os.WriteFile(path, scrape, 0o600))
 	f, err := os.Open(path)
@@ -262,4 +256,18 @@ func promtoolCheck(t *testing.T, scrape []byte) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "promtool check metrics:\n%s", out)
 	t.Logf("promtool check metrics: ok (%d bytes)", len(scrape))
+}
+
+// promtool is the path of promtool. Without it the test is skipped, unless
+// TBS_REQUIRE_ZK=1 (the test command, CI): then it fails.
+func promtool(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("TBS_REQUIRE_ZK") == "1" {
+			t.Fatalf("promtool not found (Debian: apt-get install prometheus): %v", err)
+		}
+		t.Skipf("promtool not found (Debian: apt-get install prometheus); set TBS_REQUIRE_ZK=1 to fail instead")
+	}
+	return bin
 }
