@@ -126,10 +126,21 @@
 // receiver (zkstore.WithMetrics). Implementations embed NopMetrics; the
 // default records nothing. Module tbsprom is a Prometheus implementation.
 //
+// # Health
+//
+// Factory.Health is an http.Handler for Kubernetes-style probes, with a
+// JSON body giving the reasons of a failure. /healthz (liveness) fails when
+// Run is not running or its main loop has not woken for
+// max(RefreshInterval, RetryMax) plus one minute (waiting for the store's
+// session and a graceful stop are alive). /readyz (readiness) also fails
+// while the factory is not registered, its session is not connected, the
+// operator has stopped the machine, or a thread group's session is suspect
+// or expired.
+//
 // # Thread safety
 //
-// Register deals and tasks before Run; Run may be called once. Status and
-// ForceStop are safe for concurrent use at any time. An Admin is safe for
+// Register deals and tasks before Run; Run may be called once. Status,
+// Health and ForceStop are safe for concurrent use at any time. An Admin is safe for
 // concurrent use and may share its store with a Factory.
 //
 // # Example

@@ -57,10 +57,14 @@ type Factory struct {
 	processUUID string
 
 	running atomic.Bool
-	wg      sync.WaitGroup // helper goroutines (guards, watch forwarders)
-	wake    chan struct{}  // coalescing: the main loop should look again
-	force   chan struct{}  // closed by ForceStop
-	forceMu sync.Once
+	// loopAt (unix nanoseconds, of clock) and loopPhase are the main
+	// loop's last wake and its phase, for Health.
+	loopAt    atomic.Int64
+	loopPhase atomic.Int32
+	wg        sync.WaitGroup // helper goroutines (guards, watch forwarders)
+	wake      chan struct{}  // coalescing: the main loop should look again
+	force     chan struct{}  // closed by ForceStop
+	forceMu   sync.Once
 
 	mu     sync.Mutex // guards deals, tasks, status
 	deals  map[string]processor.Deal
@@ -193,10 +197,12 @@ func (f *Factory) Run(ctx context.Context) error {
 	f.store = &refusalWatch{Store: f.store, refuse: refuse}
 	l := newLoop(f)
 	defer l.closeWatches()
+	defer f.beat(phaseStopped)
 	err := l.run(ctx)
 	if cause := context.Cause(ctx); errors.Is(cause, errRefused) {
 		err = cause
 	}
+	f.beat(phaseStopping)
 	serr := l.shutdown()
 	l.closeWatches()
 	f.wg.Wait()

@@ -95,10 +95,13 @@ func (l *loop) run(ctx context.Context) error {
 	f := l.f
 	bo := backoff.New(f.cfg.RetryMin, f.cfg.RetryMax)
 	for ctx.Err() == nil {
+		f.beat(phaseRunning)
 		err := l.ensureWatches()
 		var sess schedule.Session
 		if err == nil {
+			f.beat(phaseSession) // as long as the store takes to connect
 			sess, err = f.store.Session(ctx)
+			f.beat(phaseRunning)
 		}
 		served := false
 		if err == nil {
@@ -174,6 +177,7 @@ func (l *loop) runSession(ctx context.Context, sess schedule.Session) (served bo
 	tick := f.clock.NewTicker(f.cfg.RefreshInterval)
 	defer tick.Stop()
 	for dirty := true; ; {
+		f.beat(phaseRunning)
 		if dirty && sess.State() == schedule.SessionConnected {
 			dirty = false
 			registered, err := l.round(sctx, bo)

@@ -3,17 +3,27 @@
 // as you start, coordinated through ZooKeeper.
 //
 //	go run ./examples/service -zk 127.0.0.1:2181
+//
+// It serves Kubernetes-style probes on -http (by default a free port of
+// 127.0.0.1, logged at the start; give a fixed one in a pod, e.g. -http
+// :8080): /healthz (alive) and /readyz (ready to work). /metrics is left out here: the Prometheus exporter is the
+// nested module tbsprom, which this module does not depend on (see the
+// README's "Metrics").
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"log/slog"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
@@ -24,13 +34,18 @@ import (
 func main() {
 	zk := flag.String("zk", "127.0.0.1:2181", "ZooKeeper servers, host:port[,host:port...]")
 	root := flag.String("root", "/emails-app", "root of this application's tree in ZooKeeper")
+	addr := flag.String("http", "127.0.0.1:0", "address of the probes /healthz and /readyz")
 	flag.Parse()
-	if err := run(context.Background(), strings.Split(*zk, ","), *root, newOutbox(100)); err != nil {
+	probes, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := run(context.Background(), strings.Split(*zk, ","), *root, probes, newOutbox(100)); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, servers []string, root string, box *outbox) error {
+func run(ctx context.Context, servers []string, root string, probes net.Listener, box *outbox) error {
 	store, err := zkstore.Open(ctx, zkstore.Config{Servers: servers, Root: root})
 	if err != nil {
 		return err
@@ -59,6 +74,21 @@ func run(ctx context.Context, servers []string, root string, box *outbox) error 
 	if err := f.RegisterDeal("emailDeal", processor.Single[int64](box)); err != nil {
 		return err
 	}
+	// /healthz fails only when the factory is not running or its loop is
+	// stuck (restart the process); /readyz also while the ZooKeeper session
+	// is not connected, the factory not registered or stopped by the
+	// operator. Both answer JSON with the reasons.
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", f.Health())
+	mux.Handle("/readyz", f.Health())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(probes); !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("probes stopped", "err", err)
+		}
+	}()
+	defer srv.Close()
+	slog.Info("probes: /healthz and /readyz", "addr", probes.Addr().String())
 	// SIGINT or SIGTERM: graceful stop (items handed over, nodes removed);
 	// a second one forces the stop.
 	runCtx, release := f.StopOnSignal(ctx)

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -24,7 +27,9 @@ func TestServiceSendsEverything(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, c.Servers(), root, box) }()
+	probes, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { done <- run(ctx, c.Servers(), root, probes, box) }()
 
 	deadline := time.Now().Add(30 * time.Second)
 	for left(box) > 0 {
@@ -35,6 +40,11 @@ func TestServiceSendsEverything(t *testing.T) {
 		}
 		require.False(t, time.Now().After(deadline), "%d emails not sent within 30s", left(box))
 		time.Sleep(20 * time.Millisecond)
+	}
+	// Its probes answer over HTTP: alive and ready while it runs.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		require.Eventually(t, func() bool { return probe(t, "http://"+probes.Addr().String()+path) == http.StatusOK },
+			30*time.Second, 20*time.Millisecond, "%s answers 200", path)
 	}
 	cancel()
 	select {
@@ -64,6 +74,18 @@ func TestREADMEShowsThisProgram(t *testing.T) {
 	require.GreaterOrEqual(t, end, 0, "unterminated go block")
 	assert.Equal(t, string(src), text[:end],
 		"the README's program differs from examples/service/main.go: copy main.go into the README")
+}
+
+// probe GETs url and returns the status code, after checking the body is
+// the JSON of a probe.
+func probe(t *testing.T, url string) int {
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body struct{ Status string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body), url)
+	require.Contains(t, []string{"ok", "fail"}, body.Status, url)
+	return resp.StatusCode
 }
 
 // left returns how many emails are still to send.
