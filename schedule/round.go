@@ -49,7 +49,7 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 	}
 	if s.leader {
 		var leadAgain bool
-		items, leadAgain, err = m.lead(ctx, s, servers, items)
+		items, leadAgain, err = m.lead(ctx, s, servers, live, items)
 		if err != nil {
 			return false, err
 		}
@@ -106,7 +106,7 @@ func countActive(items []Item) int {
 // balance them over the live servers (plan.Lead decides, with the
 // lock-delay holds of vanished servers). Every write is guarded by the
 // leader's own server node, so a deposed leader's writes fail.
-func (m *Manager) lead(ctx context.Context, s *session, servers []Server, items Items) (Items, bool, error) {
+func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live map[ServerID]bool, items Items) (Items, bool, error) {
 	items, again, err := m.build(ctx, s, items)
 	if err != nil || again {
 		return items, again, err
@@ -125,10 +125,6 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, items 
 	s.gone, s.heldUntil = p.Gone, p.HeldUntil
 	for _, id := range p.ForgetDelays {
 		delete(s.delays, id)
-	}
-	live := make(map[ServerID]bool, len(ids))
-	for _, id := range ids {
-		live[id] = true
 	}
 	for id := range s.hosts {
 		if _, gone := s.gone[id]; !live[id] && !gone {
