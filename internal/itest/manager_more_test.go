@@ -176,18 +176,7 @@ func heartbeatsOf(t *testing.T, obs schedule.Store, m *schedule.Manager, clk *fa
 	require.Eventually(t, func() bool { return m.Status().Server != "" }, 10*time.Second, time.Millisecond)
 	return func() {
 		t.Helper()
-		id, rt := m.Status().Server, m.Runtime()
-		last := serverRecord(t, obs, rt, id).HeartBeatTime
-		seen := 0
-		require.Eventually(t, func() bool {
-			if hb := serverRecord(t, obs, rt, id).HeartBeatTime; hb.After(last.Time) {
-				last, seen = hb, seen+1
-			}
-			if seen < 2 {
-				clk.Advance(period)
-			}
-			return seen >= 2
-		}, 10*time.Second, 5*time.Millisecond, "two heartbeats of %s", id)
+		waitHeartbeats(t, obs, m.Runtime(), m.Status().Server, 2, func() { clk.Advance(period) })
 	}
 }
 

@@ -33,7 +33,7 @@ func TestManagerTaskTypePaused(t *testing.T) {
 
 		// Let time pass in a way the test can see: three heartbeats of the
 		// server, the last of which publishes the paused window.
-		waitHeartbeats(t, obs, "paused", me, 3)
+		waitHeartbeats(t, obs, "paused", me, 3, nil)
 		assert.Equal(t, selects, rec.selects(), "a paused task type must not fetch")
 		o := readOwnership(t, obs, "paused")
 		assert.Len(t, o.owner, 4)
@@ -80,14 +80,17 @@ func serverRecord(t *testing.T, s schedule.Store, runtime string, id schedule.Se
 }
 
 // waitHeartbeats waits until the record of server id has been rewritten n
-// times by its heartbeat.
-func waitHeartbeats(t *testing.T, s schedule.Store, runtime string, id schedule.ServerID, n int) {
+// times by its heartbeat. tick, if not nil, runs at every look that has not
+// seen enough yet (a test on a manual fake clock moves it there).
+func waitHeartbeats(t *testing.T, s schedule.Store, runtime string, id schedule.ServerID, n int, tick func()) {
 	t.Helper()
-	first := serverRecord(t, s, runtime, id).HeartBeatTime
-	seen, last := 0, first
+	seen, last := 0, serverRecord(t, s, runtime, id).HeartBeatTime
 	require.Eventually(t, func() bool {
 		if hb := serverRecord(t, s, runtime, id).HeartBeatTime; hb.After(last.Time) {
 			seen, last = seen+1, hb
+		}
+		if seen < n && tick != nil {
+			tick()
 		}
 		return seen >= n
 	}, 30*time.Second, 5*time.Millisecond, "server %s heartbeats %d times", id, n)
