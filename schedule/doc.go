@@ -75,7 +75,12 @@
 // This is Chubby's lock-delay. A crashed server's items are therefore
 // granted again after its session timeout plus the lock delay plus one
 // round; a graceful stop deletes its node and then releases its items
-// itself, so they move at once.
+// itself, so they move at once. Each step of a stop after the deals'
+// ShutdownTimeout and CancelGrace is bounded by ManagerConfig.StopTimeout;
+// Run then returns ErrStopIncomplete naming what was left (a deal that
+// ignores its context keeps its items with this server until the session
+// ends). A task type paused by the operator (sts: pause) keeps its items
+// and fetches nothing until resumed.
 //
 // Non-guarantees. A deal that ignores its context can still run after the
 // fence; the epoch in processor.ItemsFromContext is there so that its writes

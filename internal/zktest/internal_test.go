@@ -167,10 +167,16 @@ func TestStartDetectsPortInUse(t *testing.T) {
 	Require(t)
 	inst, err := findInstall()
 	require.NoError(t, err)
-	c, err := newCluster(inst, t.TempDir(), 1)
-	require.NoError(t, err)
-	l, err := net.Listen("tcp", c.members[0].addr)
-	require.NoError(t, err)
+	// Take the port the cluster was given; another process may have taken
+	// that free port first (tests run in parallel), then choose again.
+	var c *Cluster
+	var l net.Listener
+	for try := 0; l == nil && try < 10; try++ {
+		c, err = newCluster(inst, t.TempDir(), 1)
+		require.NoError(t, err)
+		l, _ = net.Listen("tcp", c.members[0].addr)
+	}
+	require.NotNil(t, l, "no free port could be held")
 	defer l.Close()
 
 	err = c.startAll()
