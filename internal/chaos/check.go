@@ -60,8 +60,11 @@ type Result struct {
 	Killed      int // executions ended by a kill -9
 	Checked     int // records whose completion (b) was checked
 	Fetches     int // fetch starts (per item) read from the logs
-	FrozenSpans int // overlaps explained by a SIGSTOP of the older execution, and refused
-	FrozenStart int // window starts explained by a SIGSTOP (late by at most the grace)
+	FrozenSpans int // overlaps explained by a SIGSTOP of the older execution
+	// FrozenCommitted counts the FrozenSpans whose older execution committed:
+	// before the newer epoch reached the database, so it was not refused.
+	FrozenCommitted int
+	FrozenStart     int // window starts explained by a SIGSTOP (late by at most the grace)
 	// MaxThawLag is the longest time after a SIGCONT that an excused
 	// execution went on (it must stay within Input.ResumeGrace).
 	MaxThawLag time.Duration
@@ -90,12 +93,17 @@ var Checks = []struct{ ID, What string }{
 // excused reports whether e ran on past instant at (when a newer owner
 // started) only because its worker was frozen: e began before a freeze of
 // its worker that began by at, e ended within the grace after that freeze's
-// SIGCONT, and e committed nothing (its epoch was refused). A frozen process
-// cannot run its self-fencing; the epoch is what protects the data then. An
-// execution that began after the SIGCONT is never excused: the lease, judged
-// before every record, must have stopped it.
-func excused(in Input, e Exec, at int64) bool {
-	if e.Outcome == OutcomeDone {
+// SIGCONT, and its commit did not land under a newer owner: e committed
+// nothing (its epoch was refused), or it committed before the newer epoch
+// reached the database (reached: see newerReached). A frozen process cannot
+// run its self-fencing; the epoch is what protects the data then, from the
+// moment the newer owner's claim is granted. The newer owner's fetch starts
+// before that: its claim can wait for the item's lock, which the frozen
+// worker may hold until its SIGCONT. An execution that began after the
+// SIGCONT is never excused: the lease, judged before every record, must
+// have stopped it.
+func excused(in Input, e Exec, at, reached int64) bool {
+	if e.Outcome == OutcomeDone && e.End >= reached {
 		return false
 	}
 	for _, f := range in.Freezes {
@@ -175,6 +183,24 @@ func Check(in Input) Result {
 		r.MaxEpoch = max(r.MaxEpoch, e.Epoch)
 	}
 	r.Records = len(byRec)
+	claims := map[string][]Claim{}
+	for _, wl := range in.Logs {
+		for _, c := range wl.Claims {
+			claims[c.Item] = append(claims[c.Item], c)
+		}
+	}
+	reached := newerReached(byItem, claims)
+	excuse := func(e Exec, at int64) bool {
+		if !excused(in, e, at, reached(e.Item, e.Epoch)) {
+			return false
+		}
+		r.FrozenSpans++
+		r.MaxThawLag = max(r.MaxThawLag, thawLag(in, e, at))
+		if e.Outcome == OutcomeDone {
+			r.FrozenCommitted++
+		}
+		return true
+	}
 	add := func(check, format string, a ...any) {
 		r.Violations = append(r.Violations, Violation{check, fmt.Sprintf(format, a...)})
 	}
@@ -191,9 +217,7 @@ func Check(in Input) Result {
 				if y.Epoch < x.Epoch {
 					older, newer = y, x
 				}
-				if older.Epoch < newer.Epoch && excused(in, older, newer.Start) {
-					r.FrozenSpans++
-					r.MaxThawLag = max(r.MaxThawLag, thawLag(in, older, newer.Start))
+				if older.Epoch < newer.Epoch && excuse(older, newer.Start) {
 					continue
 				}
 				add("a", "item %s record %d: %s ran it [%s] while %s ran it [%s]",
@@ -242,7 +266,7 @@ func Check(in Input) Result {
 			r.Fetches++
 		}
 	}
-	checkEpochs(in, byItem, fetches, &r, add)
+	checkEpochs(in, byItem, fetches, &r, excuse, add)
 
 	// (d) Ownership after the faults.
 	switch {
@@ -289,7 +313,8 @@ func Check(in Input) Result {
 // under an epoch older than one that already started (an execution or a
 // fetch), and no execution under an older epoch is still running when a
 // newer one starts, unless its worker's freeze excuses it.
-func checkEpochs(in Input, byItem map[string][]Exec, fetches map[string][]Fetch, r *Result, add func(check, format string, a ...any)) {
+func checkEpochs(in Input, byItem map[string][]Exec, fetches map[string][]Fetch, r *Result,
+	excuse func(e Exec, at int64) bool, add func(check, format string, a ...any)) {
 	items := map[string]bool{}
 	for item := range byItem {
 		items[item] = true
@@ -302,9 +327,7 @@ func checkEpochs(in Input, byItem map[string][]Exec, fetches map[string][]Fetch,
 		newer := newerEpoch(es, fs)
 		for _, e := range es {
 			if n, at, ok := newer(e.Epoch, e.Start); ok {
-				if excused(in, e, at) {
-					r.FrozenSpans++
-					r.MaxThawLag = max(r.MaxThawLag, thawLag(in, e, at))
+				if excuse(e, at) {
 					continue
 				}
 				if resumed(in, e.Worker, e.Start) {
@@ -315,9 +338,7 @@ func checkEpochs(in Input, byItem map[string][]Exec, fetches map[string][]Fetch,
 				continue
 			}
 			if n, at, ok := newer(e.Epoch, e.End); ok && at > e.Start {
-				if excused(in, e, at) {
-					r.FrozenSpans++
-					r.MaxThawLag = max(r.MaxThawLag, thawLag(in, e, at))
+				if excuse(e, at) {
 					continue
 				}
 				add("c", "item %s: %s ran record %d under epoch %d [%s], still running when epoch %d started at %d (outcome %q)",
@@ -334,6 +355,28 @@ func checkEpochs(in Input, byItem map[string][]Exec, fetches map[string][]Fetch,
 					item, x.Worker, x.Epoch, x.Start, n, at)
 			}
 		}
+	}
+}
+
+// newerReached returns reached(item, ep): when an epoch of item newer than
+// ep first reached the database, as the logs show it: the first claim
+// granted under it (C lines) or the first execution under it (its fetch's
+// claim was granted before), whichever came first; math.MaxInt64 if none
+// did.
+func newerReached(byItem map[string][]Exec, claims map[string][]Claim) func(item string, ep int64) int64 {
+	return func(item string, ep int64) int64 {
+		first := int64(math.MaxInt64)
+		for _, e := range byItem[item] {
+			if e.Epoch > ep && e.Start < first {
+				first = e.Start
+			}
+		}
+		for _, c := range claims[item] {
+			if c.Epoch > ep && c.At < first {
+				first = c.At
+			}
+		}
+		return first
 	}
 }
 
@@ -414,7 +457,8 @@ func (r Result) Print(w io.Writer, maxEvidence int) {
 	fmt.Fprintf(tw, "records checked complete (b)\t%d\n", r.Checked)
 	fmt.Fprintf(tw, "committed / cancelled / refused stale / killed\t%d / %d / %d / %d\n", r.Committed, r.Cancelled, r.Refused, r.Killed)
 	fmt.Fprintf(tw, "records committed by a worker killed before its end line\t%d\n", r.KilledCommitted)
-	fmt.Fprintf(tw, "overlaps explained by SIGSTOP, refused by epoch\t%d\n", r.FrozenSpans)
+	fmt.Fprintf(tw, "overlaps explained by SIGSTOP: refused or cancelled / committed before the newer claim\t%d / %d\n",
+		r.FrozenSpans-r.FrozenCommitted, r.FrozenCommitted)
 	fmt.Fprintf(tw, "window starts explained by SIGSTOP\t%d\n", r.FrozenStart)
 	fmt.Fprintf(tw, "longest run of an excused execution after its SIGCONT\t%v\n", r.MaxThawLag.Round(time.Microsecond))
 	fmt.Fprintf(tw, "started under a superseded epoch after a SIGCONT: executions / fetches\t%d / %d\n", r.ResumedStarts, r.ResumedFetches)

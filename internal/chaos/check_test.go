@@ -60,6 +60,22 @@ func withFetches(logs []WorkerLog, fs ...Fetch) []WorkerLog {
 	return logs
 }
 
+func claim(worker, item string, epoch, at int64) Claim {
+	return Claim{Worker: worker, Item: item, Epoch: epoch, At: at}
+}
+
+// withClaims adds granted claims to the logs of their workers.
+func withClaims(logs []WorkerLog, cs ...Claim) []WorkerLog {
+	for _, c := range cs {
+		for i := range logs {
+			if logs[i].Worker == c.Worker {
+				logs[i].Claims = append(logs[i].Claims, c)
+			}
+		}
+	}
+	return logs
+}
+
 // TestCheck: every check passes a clean history and fails the history that
 // breaks it, with the evidence.
 func TestCheck(t *testing.T) {
@@ -69,6 +85,8 @@ func TestCheck(t *testing.T) {
 		in     Input
 		want   map[string]int // violations per check
 		frozen int
+		// of them committed before the newer epoch reached the database
+		frozenCommitted int
 		// started after a SIGCONT under a superseded epoch
 		resumed, resumedFetches int
 		inProof                 string // a substring of the evidence
@@ -95,6 +113,19 @@ func TestCheck(t *testing.T) {
 			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 10, 1001, OutcomeDone), ex("w2.1", "0", 2, 0, 500, 510, OutcomeDone)),
 				Freezes: frozenW1, ResumeGrace: 10},
 			want: map[string]int{"a": 1, "c": 1}},
+		{name: "frozen older execution that committed before the newer owner's claim was granted: excused",
+			// w2.1's fetch began at 500, its claim waited for the item's
+			// lock until after the thaw: the database took w1.1's commit
+			// first, and w2.1 found record 0 done.
+			in: Input{Logs: withClaims(withFetches(logsOf(ex("w1.1", "0", 1, 0, 10, 1001, OutcomeDone), ex("w2.1", "0", 2, 1, 1003, 1010, OutcomeDone)),
+				fetch("w2.1", "0", 2, 500)), claim("w2.1", "0", 2, 1002)),
+				Freezes: frozenW1, ResumeGrace: 10},
+			frozen: 1, frozenCommitted: 1},
+		{name: "frozen older execution that committed after the newer owner's claim was granted: not excused",
+			in: Input{Logs: withClaims(withFetches(logsOf(ex("w1.1", "0", 1, 0, 10, 1001, OutcomeDone), ex("w2.1", "0", 2, 1, 1003, 1010, OutcomeDone)),
+				fetch("w2.1", "0", 2, 500)), claim("w2.1", "0", 2, 501)),
+				Freezes: frozenW1, ResumeGrace: 10},
+			want: map[string]int{"c": 1}, inProof: "still running when epoch 2 started at 500"},
 		{name: "frozen older execution ending long after the thaw: not excused",
 			in: Input{Logs: logsOf(ex("w1.1", "0", 1, 0, 10, 5000, OutcomeCancelled), ex("w2.1", "0", 2, 0, 500, 510, OutcomeDone)),
 				Freezes: frozenW1, ResumeGrace: 10},
@@ -171,6 +202,7 @@ func TestCheck(t *testing.T) {
 			}
 			assert.Equal(t, want, got, "violations: %v", r.Violations)
 			assert.Equal(t, tc.frozen, r.FrozenSpans)
+			assert.Equal(t, tc.frozenCommitted, r.FrozenCommitted)
 			assert.Equal(t, tc.resumed, r.ResumedStarts)
 			assert.Equal(t, tc.resumedFetches, r.ResumedFetches)
 			if tc.inProof != "" {
@@ -196,11 +228,12 @@ func TestCheck(t *testing.T) {
 func TestReadLog(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "w.log")
-	require.NoError(t, os.WriteFile(p, []byte("W 1 w1.1 42\nF 9 3 7\nB 10 3 7 100\nB 11 3 7 101\nE 20 3 7 100 done\nB 30 3 7 102\nE 31 3 7 1"), 0o644))
+	require.NoError(t, os.WriteFile(p, []byte("W 1 w1.1 42\nF 9 3 7\nC 9 3 7\nB 10 3 7 100\nB 11 3 7 101\nE 20 3 7 100 done\nB 30 3 7 102\nE 31 3 7 1"), 0o644))
 	wl, err := ReadLog(p, "w1.1", 99)
 	require.NoError(t, err)
 	assert.True(t, wl.Torn)
 	assert.Equal(t, []Fetch{fetch("w1.1", "3", 7, 9)}, wl.Fetches)
+	assert.Equal(t, []Claim{claim("w1.1", "3", 7, 9)}, wl.Claims)
 	require.Len(t, wl.Execs, 3)
 	assert.Equal(t, ex("w1.1", "3", 7, 100, 10, 20, OutcomeDone), wl.Execs[0])
 	assert.Equal(t, ex("w1.1", "3", 7, 101, 11, 99, ""), wl.Execs[1], "ended by the kill")
@@ -212,7 +245,7 @@ func TestReadLog(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(math.MaxInt64), wl.Execs[1].End, "no kill: the end is unknown")
 
-	for _, bad := range []string{"E 1 3 7 100 done\n", "B x 3 7 100\n", "Q 1\n", "B 1 3 7\n", "X 5 z\n", "F 1 3\n", "F 1 3 x\n"} {
+	for _, bad := range []string{"E 1 3 7 100 done\n", "B x 3 7 100\n", "Q 1\n", "B 1 3 7\n", "X 5 z\n", "F 1 3\n", "F 1 3 x\n", "C 1 3\n", "C 1 3 x\n"} {
 		require.NoError(t, os.WriteFile(p, []byte(bad), 0o644))
 		_, err := ReadLog(p, "w1.1", 0)
 		assert.ErrorContains(t, err, "line 1", "%q", bad)

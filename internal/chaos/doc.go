@@ -38,8 +38,9 @@
 // server, factory, strategy runtime or systime node; (f) no execution
 // starts outside the permit window (cluster time). A frozen (SIGSTOPped)
 // process cannot fence itself: an execution of one that runs past a newer
-// owner's start only until just after its SIGCONT, and commits nothing (its
-// epoch is refused), is counted apart, not as a violation.
+// owner's start only until just after its SIGCONT is counted apart, not as
+// a violation, if it commits nothing (its epoch is refused) or commits
+// before the newer owner's claim of the item is granted (C lines).
 //
 // TestChaos is the short run of the test command (about 70 s of faults);
 // scripts/chaos -duration 30m is the soak; TestChaosBrokenBuild

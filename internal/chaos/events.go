@@ -28,6 +28,8 @@ const (
 //
 //	W <t> <worker> <pid>                 the worker started
 //	F <t> <item> <epoch>                 a fetch (SelectTasks) began for the item
+//	C <t> <item> <epoch>                 the fetch's claim of the item was granted by
+//	                                     the database (t: after it returned)
 //	B <t> <item> <epoch> <record>        an execution began
 //	E <t> <item> <epoch> <record> <outcome>   t: when the deal finished its
 //	                                          work and asked to commit (the
@@ -90,11 +92,22 @@ type Fetch struct {
 	Start  int64 // Mono() ns
 }
 
+// Claim is a claim of an item granted by the database under an epoch, read
+// back from a log: from At on, the database refuses commits under older
+// epochs of the item (it may have done so a little earlier).
+type Claim struct {
+	Worker string
+	Item   string
+	Epoch  int64
+	At     int64 // Mono() ns, taken after the claim returned
+}
+
 // WorkerLog is what one worker incarnation logged.
 type WorkerLog struct {
 	Worker  string
 	Execs   []Exec
 	Fetches []Fetch
+	Claims  []Claim
 	Open    int   // executions with no end line (ended by a kill, or lost)
 	Stopped bool  // an X line: it stopped gracefully
 	Leaked  int   // goroutines left after a graceful stop
@@ -154,6 +167,12 @@ func ReadLog(path, worker string, killedAt int64) (WorkerLog, error) {
 				return wl, err
 			}
 			wl.Fetches = append(wl.Fetches, Fetch{Worker: worker, Item: f[2], Epoch: epoch, Start: at})
+		case "C":
+			epoch, err := num(3)
+			if err != nil {
+				return wl, err
+			}
+			wl.Claims = append(wl.Claims, Claim{Worker: worker, Item: f[2], Epoch: epoch, At: at})
 		case "X":
 			n, err := num(2)
 			if err != nil {

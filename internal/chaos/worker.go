@@ -98,6 +98,36 @@ type record struct {
 	n     int64
 }
 
+// claimRecords is the deal's SelectTasks: it claims every item of req
+// under its epoch and returns a fair share of FetchNum per item of the
+// records not done, so no item starves behind the backlog of another. It
+// logs the start of the fetch per item (F), and each claim the database
+// granted once it returned (C): a claim can wait for the item's lock, held
+// for as long as its holder runs (a frozen worker holds it until its
+// SIGCONT), and only a granted claim makes the database refuse commits
+// under older epochs.
+func claimRecords(db *DB, line func(kind string, at int64, args ...any), req processor.SelectRequest) ([]record, error) {
+	now := Mono()
+	for _, it := range req.Items {
+		line("F", now, it.ID, it.Epoch)
+	}
+	share := max(1, (req.FetchNum+len(req.Items)-1)/len(req.Items))
+	var out []record
+	for _, it := range req.Items {
+		recs, stale, err := db.Claim(it.ID, it.Epoch, now, share)
+		if err != nil {
+			return out, err
+		}
+		if !stale {
+			line("C", Mono(), it.ID, it.Epoch)
+		}
+		for _, n := range recs {
+			out = append(out, record{item: it.ID, epoch: it.Epoch, n: n})
+		}
+	}
+	return out, nil
+}
+
 // RunWorker runs one worker until ctx ends (graceful stop) and returns nil
 // after a clean stop. It prints "ready <factory id>" and "session <id>"
 // lines on stdout for the driver. The log gets every execution.
@@ -161,24 +191,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, logger *slog.Logger) error
 	}
 	deal := processor.SingleFunc(
 		func(ctx context.Context, req processor.SelectRequest) ([]record, error) {
-			// A fair share of FetchNum per item, so no item starves behind
-			// the backlog of another.
-			now := Mono()
-			for _, it := range req.Items {
-				line("F", now, it.ID, it.Epoch)
-			}
-			share := max(1, (req.FetchNum+len(req.Items)-1)/len(req.Items))
-			var out []record
-			for _, it := range req.Items {
-				recs, _, err := db.Claim(it.ID, it.Epoch, now, share)
-				if err != nil {
-					return out, err
-				}
-				for _, n := range recs {
-					out = append(out, record{item: it.ID, epoch: it.Epoch, n: n})
-				}
-			}
-			return out, nil
+			return claimRecords(db, line, req)
 		},
 		func(ctx context.Context, r record, _ string) error {
 			line("B", Mono(), r.item, r.epoch, r.n)
