@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -188,6 +189,21 @@ func (c *fakeClock) Active() int {
 		}
 	}
 	return n
+}
+
+// Armed returns how long each armed timer has left, shortest first: what a
+// test checks to see how long the processor decided to wait.
+func (c *fakeClock) Armed() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []time.Duration
+	for _, t := range c.timers {
+		if t.active {
+			out = append(out, t.at.Sub(c.now))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Advance moves time and fires due timers.

@@ -126,9 +126,12 @@ func TestFailingDeal(t *testing.T) {
 }
 
 // TestSelectTasksErrorsAndPanics: fetch failures are counted, logged and
-// retried with backoff (no hot loop).
+// retried with an exponential backoff on the processor's clock (no hot loop):
+// after the n-th failure in a row the fetcher holds the fetch turn on one
+// timer of 100ms*2^(n-1), jittered ±20%, and fetches again when it fires.
 func TestSelectTasksErrorsAndPanics(t *testing.T) {
 	log, buf := newLogger()
+	clk := newFakeClock()
 	var calls atomic.Int64
 	d := SingleFunc(func(context.Context, SelectRequest) ([]int, error) {
 		if calls.Add(1)%2 == 0 {
@@ -141,17 +144,27 @@ func TestSelectTasksErrorsAndPanics(t *testing.T) {
 	})
 	cfg := testConfig(NotSleep, 3)
 	cfg.SleepTimeNoData = time.Millisecond // backoff base is still 100ms
-	p, err := New(d, cfg, WithLogger(log))
+	p, err := New(d, cfg, WithLogger(log), WithClock(clk))
 	require.NoError(t, err)
 	p.SetItems(items("0"))
 	r := start(t, p)
-	eventually(t, func() bool { return calls.Load() >= 2 }, "two fetches")
-	time.Sleep(150 * time.Millisecond)
+	want := 100 * time.Millisecond
+	for n := int64(1); n <= 4; n++ {
+		eventually(t, func() bool { return calls.Load() == n && clk.Active() == 1 }, "fetch %d, then a backoff timer", n)
+		armed := clk.Armed()
+		require.Len(t, armed, 1)
+		assert.GreaterOrEqual(t, armed[0], want*8/10, "backoff after failure %d", n)
+		assert.LessOrEqual(t, armed[0], want*12/10, "backoff after failure %d", n)
+		assert.Equal(t, n, calls.Load(), "fetched again before the backoff timer fired")
+		clk.Advance(armed[0])
+		want *= 2
+	}
+	eventually(t, func() bool { return calls.Load() == 5 && clk.Active() == 1 }, "fetch 5, then a backoff timer")
 	require.NoError(t, r.stop())
 	s := p.Stats()
-	assert.LessOrEqual(t, s.FetchCalls, int64(4), "backoff: 100ms, 200ms, ...")
+	assert.EqualValues(t, 5, s.FetchCalls)
 	assert.Equal(t, s.FetchCalls, s.FetchErrors)
-	assert.EqualValues(t, 1, s.Panics)
+	assert.EqualValues(t, 2, s.Panics)
 	assert.Zero(t, s.Fetched)
 	assert.Contains(t, buf.String(), "select failed")
 	assert.Contains(t, buf.String(), "SelectTasks panicked")
@@ -222,25 +235,32 @@ func TestShutdownWaitsForRunningDeal(t *testing.T) {
 }
 
 // TestShutdownCancelsAfterTimeout: a deal that honours ctx is cancelled at
-// ShutdownTimeout and Run returns nil.
+// ShutdownTimeout (on the processor's clock), not before, and Run returns nil.
 func TestShutdownCancelsAfterTimeout(t *testing.T) {
+	clk := newFakeClock()
 	started := make(chan struct{}, 1)
+	var cancelled atomic.Bool
 	d := SingleFunc(func(context.Context, SelectRequest) ([]int, error) { return []int{1}, nil },
 		func(ctx context.Context, _ int, _ string) error {
 			started <- struct{}{}
 			<-ctx.Done()
+			cancelled.Store(true)
 			return ctx.Err()
 		})
 	cfg := testConfig(Sleep, 1)
 	cfg.ShutdownTimeout = 20 * time.Millisecond
-	p, err := New(d, cfg)
+	p, err := New(d, cfg, WithClock(clk))
 	require.NoError(t, err)
 	p.SetItems(items("0"))
 	r := start(t, p)
 	<-started
-	t0 := time.Now()
+	r.cancel()
+	eventually(t, func() bool { return clk.Active() == 1 }, "the shutdown waits on a timer")
+	assert.Equal(t, []time.Duration{20 * time.Millisecond}, clk.Armed(), "it waits ShutdownTimeout")
+	assert.False(t, cancelled.Load(), "the deal's ctx was cancelled before ShutdownTimeout")
+	clk.Advance(20 * time.Millisecond)
 	require.NoError(t, r.stop())
-	assert.GreaterOrEqual(t, time.Since(t0), 20*time.Millisecond)
+	assert.True(t, cancelled.Load())
 	assert.EqualValues(t, 1, p.Stats().Failed)
 }
 
@@ -266,15 +286,24 @@ func TestShutdownReportsStuckDeal(t *testing.T) {
 	cfg := testConfig(NotSleep, 2)
 	cfg.ShutdownTimeout = 30 * time.Millisecond
 	cfg.CancelGrace = 20 * time.Millisecond
-	p, err := New(d, cfg)
+	clk := newFakeClock()
+	p, err := New(d, cfg, WithClock(clk))
 	require.NoError(t, err)
 	p.SetItems(items("7"))
 	r := start(t, p)
 	<-started
-	t0 := time.Now()
+	r.cancel()
+	// ShutdownTimeout on the clock, then the contexts are cancelled and
+	// CancelGrace more before Run gives up.
+	eventually(t, func() bool { return clk.Active() == 1 }, "the shutdown waits on a timer")
+	assert.Equal(t, []time.Duration{30 * time.Millisecond}, clk.Armed(), "it waits ShutdownTimeout")
+	clk.Advance(30 * time.Millisecond)
+	eventually(t, func() bool { return clk.Active() == 1 }, "then on another timer")
+	assert.Equal(t, []time.Duration{20 * time.Millisecond}, clk.Armed(), "it waits CancelGrace")
+	clk.Advance(20 * time.Millisecond)
 	err = r.stop()
 	require.ErrorIs(t, err, ErrStuck)
-	assert.GreaterOrEqual(t, time.Since(t0), 50*time.Millisecond)
+	assert.Contains(t, err.Error(), "still running 50ms after Run was cancelled")
 	assert.Contains(t, err.Error(), "1 goroutine(s)")
 	assert.Contains(t, err.Error(), "in Execute for items [7]")
 	st := p.Status()
@@ -356,9 +385,7 @@ func TestFence(t *testing.T) {
 			assert.Positive(t, failed, "cancelled deals report ctx errors")
 			assert.Zero(t, p.Status().Queued)
 			assert.Zero(t, p.Status().Unfinished)
-			c := calls.Load()
-			time.Sleep(20 * time.Millisecond)
-			assert.Equal(t, c, calls.Load(), "no fetch while fenced")
+			// A fetch from Fence to Unfence fails the test in SelectTasks.
 
 			fenced.Store(false)
 			p.Unfence()
@@ -502,10 +529,16 @@ func TestNoItemsNoFetch(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
 			src := &source{total: 10}
-			p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), testConfig(mode, 3))
+			sel := func(ctx context.Context, req SelectRequest) ([]int, error) {
+				if len(req.Items) == 0 {
+					t.Error("SelectTasks called without items")
+				}
+				return src.selectTasks(ctx, req)
+			}
+			p, err := New(SingleFunc(sel, func(context.Context, int, string) error { return nil }), testConfig(mode, 3))
 			require.NoError(t, err)
 			start(t, p)
-			time.Sleep(30 * time.Millisecond)
+			eventually(t, func() bool { return p.Status().Running }, "running")
 			assert.Zero(t, src.Calls())
 			p.SetItems(items("0"))
 			eventually(t, func() bool { return p.Stats().Succeeded == 10 }, "fetches once items are set")
@@ -525,17 +558,19 @@ func TestSleepsInterruptible(t *testing.T) {
 				if which == "interval" {
 					cfg.SleepTimeInterval = time.Hour
 				}
-				p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg)
+				// The fake clock never moves: Run returns only if
+				// the cancel ends the sleep.
+				clk := newFakeClock()
+				p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg, WithClock(clk))
 				require.NoError(t, err)
 				p.SetItems(items("0"))
 				r := start(t, p)
 				if which == "nodata" {
 					eventually(t, func() bool { return src.Calls() == 1 }, "first fetch")
 				}
-				eventually(t, func() bool { return p.Status().Fetching }, "sleeping with the fetch turn")
-				t0 := time.Now()
+				eventually(t, func() bool { return p.Status().Fetching && clk.Active() == 1 }, "sleeping with the fetch turn")
+				assert.Equal(t, []time.Duration{time.Hour}, clk.Armed())
 				require.NoError(t, r.stop())
-				assert.Less(t, time.Since(t0), time.Second)
 			})
 		}
 	}
@@ -554,10 +589,9 @@ func TestSleepTimeNoDataUsesClock(t *testing.T) {
 	p.SetItems(items("0"))
 	start(t, p)
 	eventually(t, func() bool { return src.Calls() == 1 && clk.Active() == 1 }, "first fetch, then a timer")
-	time.Sleep(10 * time.Millisecond)
-	assert.Equal(t, 1, src.Calls())
+	assert.Equal(t, []time.Duration{time.Minute}, clk.Armed(), "the fetcher waits SleepTimeNoData")
 	clk.Advance(59 * time.Second)
-	time.Sleep(10 * time.Millisecond)
+	assert.Equal(t, []time.Duration{time.Second}, clk.Armed(), "the timer has not fired after 59s")
 	assert.Equal(t, 1, src.Calls())
 	clk.Advance(time.Second)
 	eventually(t, func() bool { return p.Stats().FetchCalls == 2 }, "second fetch after a minute")
@@ -586,9 +620,8 @@ func TestFetchDataCountEachSchedule(t *testing.T) {
 			p.SetItems(items("0"))
 			r := start(t, p)
 			eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(pauses) == 1 }, "paused")
-			time.Sleep(20 * time.Millisecond)
 			require.NoError(t, r.stop())
-			assert.Equal(t, 3, src.Calls())
+			assert.Equal(t, 3, src.Calls(), "fetches of the Run, counted after it returned")
 			assert.EqualValues(t, 30, p.Stats().Succeeded)
 			assert.Equal(t, []PauseReason{PauseFetchLimit}, pauses)
 			assert.Equal(t, PauseFetchLimit, p.Status().Paused)
@@ -613,22 +646,26 @@ func TestPauseWhenNoData(t *testing.T) {
 			cfg.SleepTimeNoData = time.Hour // not used when pausing
 			var noData atomic.Int64
 			cfg.OnNoData = func() { noData.Add(1) }
+			var p *Processor
 			cfg.OnPause = func(r PauseReason) {
 				assert.Equal(t, PauseNoData, r)
+				assert.Zero(t, p.Status().Unfinished, "paused before drained")
 				pauses.Add(1)
 			}
-			p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error {
-				time.Sleep(time.Millisecond)
-				return nil
-			}), cfg)
+			sel := func(ctx context.Context, req SelectRequest) ([]int, error) {
+				if pauses.Load() > 0 {
+					t.Error("fetch after the pause")
+				}
+				return src.selectTasks(ctx, req)
+			}
+			p, err := New(SingleFunc(sel, func(context.Context, int, string) error { return nil }), cfg)
 			require.NoError(t, err)
 			p.SetItems(items("0"))
-			start(t, p)
+			r := start(t, p)
 			eventually(t, func() bool { return pauses.Load() == 1 }, "paused")
-			calls := src.Calls()
 			assert.EqualValues(t, 25, p.Stats().Succeeded)
-			time.Sleep(20 * time.Millisecond)
-			assert.Equal(t, calls, src.Calls(), "no fetch once paused")
+			require.NoError(t, r.stop())
+			assert.Equal(t, 4, src.Calls(), "fetches of the Run: 10, 10, 5, then the empty one")
 			assert.EqualValues(t, 1, pauses.Load())
 			assert.EqualValues(t, 1, noData.Load())
 		})
@@ -644,8 +681,11 @@ func TestNotSleepSuppressesInFlight(t *testing.T) {
 	var doneMu sync.Mutex
 	done := map[int]bool{}
 	var calls atomic.Int64
+	var opened atomic.Bool
 	d := SingleFunc(func(context.Context, SelectRequest) ([]int, error) {
-		calls.Add(1)
+		if n := calls.Add(1); n > 2 && !opened.Load() {
+			t.Errorf("fetch %d while every record is in flight: a fetch loop", n)
+		}
 		doneMu.Lock()
 		defer doneMu.Unlock()
 		var out []int
@@ -674,8 +714,8 @@ func TestNotSleepSuppressesInFlight(t *testing.T) {
 	p.SetItems(items("0"))
 	start(t, p)
 	eventually(t, func() bool { return p.Status().Executing == 4 }, "4 records executing")
-	time.Sleep(30 * time.Millisecond)
 	assert.LessOrEqual(t, calls.Load(), int64(2), "no fetch loop while everything is in flight")
+	opened.Store(true)
 	close(gate)
 	// Execute marks a record done before it returns, so the pause can come
 	// before the last executions are counted: wait for both.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -97,11 +98,13 @@ func (db *propDB) execute(ctx context.Context, recs []int) {
 		}
 	}
 	db.mu.Unlock()
+	// A random length of work (not a wait): some executions are long, some
+	// yield, most return at once, to vary the interleavings.
 	switch x := rand.IntN(10); {
 	case x == 0:
 		time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
 	case x < 3:
-		time.Sleep(0)
+		runtime.Gosched() // time.Sleep(0) returned at once without yielding
 	}
 	db.mu.Lock()
 	for _, r := range recs {

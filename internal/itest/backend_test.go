@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,10 @@ type backend struct {
 	sessionTimeout time.Duration
 	// root is the ZooKeeper root of the stores ("" on memstore).
 	root string
+	// freeze stops the fake clock's moving forward until the test ends
+	// (memstore only; nil on ZooKeeper): what happens next cannot be
+	// waiting for time to pass.
+	freeze func()
 }
 
 // testLogger logs warnings and worse to the test log when TBS_TEST_LOG is set.
@@ -52,6 +57,10 @@ func memBackend(t testing.TB) backend {
 	clk := fakeclock.New(time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	var (
+		mu     sync.Mutex // guards frozen, held across each Advance
+		frozen bool
+	)
 	go func() {
 		defer close(done)
 		tk := time.NewTicker(time.Millisecond)
@@ -61,7 +70,11 @@ func memBackend(t testing.TB) backend {
 			case <-ctx.Done():
 				return
 			case <-tk.C:
-				clk.Advance(20 * time.Millisecond)
+				mu.Lock()
+				if !frozen {
+					clk.Advance(20 * time.Millisecond)
+				}
+				mu.Unlock()
 			}
 		}
 	}()
@@ -77,6 +90,7 @@ func memBackend(t testing.TB) backend {
 		},
 		expire: func(t testing.TB, s schedule.Store) { srv.ExpireSession(s.(*memstore.Client)) },
 		clock:  clk, sessionTimeout: timeout,
+		freeze: func() { mu.Lock(); frozen = true; mu.Unlock() },
 	}
 }
 

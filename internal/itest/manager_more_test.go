@@ -2,6 +2,7 @@ package itest
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,28 +98,37 @@ func TestManagerExpiresStaleOwnSign(t *testing.T) {
 
 	dev := startManagerSign(t, b, b.open(t), tt, "dev", "DEV", rec.deal("dev", time.Millisecond))
 	waitBalanced(t, obs, "stale$DEV", 1, 2, 20*time.Second)
+	old := startManagerSign(t, b, b.open(t), tt, "old", "OLD", rec.deal("old", time.Millisecond))
+	waitBalanced(t, obs, "stale$OLD", 1, 2, 20*time.Second)
 	startManagerSign(t, b, b.open(t), tt, "base", "", rec.deal("base", time.Millisecond))
 	waitBalanced(t, obs, "stale", 1, 2, 20*time.Second)
 
-	// While the DEV server lives, an hour passing removes nothing.
+	// Two hours after the OLD server left, a leader removes its runtime. A
+	// leader's pass lists the runtimes in order and skips its own, so the
+	// pass that removes stale$OLD (by the base's or DEV's leader) has first
+	// looked at a runtime whose server lives (stale$DEV or stale), and kept it.
+	old.stop(t)
 	clk.Advance(2 * time.Hour)
-	time.Sleep(200 * time.Millisecond)
-	rts, err := obs.Runtimes(context.Background(), "stale")
-	require.NoError(t, err)
-	assert.Contains(t, rts, "stale$DEV")
+	waitRuntimes(t, obs, "stale", []string{"stale", "stale$DEV"}, "stale$OLD removed, the live ones kept")
 
 	dev.stop(t)
 	clk.Advance(2 * time.Hour)
-	require.Eventually(t, func() bool {
-		rts, err := obs.Runtimes(context.Background(), "stale")
-		require.NoError(t, err)
-		for _, r := range rts {
-			if r == "stale$DEV" {
-				return false
-			}
+	waitRuntimes(t, obs, "stale", []string{"stale"}, "the stale DEV runtime is removed an hour after its last server left")
+}
+
+// waitRuntimes waits until the runtimes of base are want (sorted).
+func waitRuntimes(t *testing.T, obs schedule.Store, base string, want []string, what string) {
+	t.Helper()
+	runtimes := func() []string {
+		rts, err := obs.Runtimes(context.Background(), base)
+		if err != nil {
+			return []string{err.Error()}
 		}
-		return true
-	}, 20*time.Second, 20*time.Millisecond, "the stale DEV runtime is removed an hour after its last server left")
+		return rts
+	}
+	if !assert.Eventually(t, func() bool { return slices.Equal(runtimes(), want) }, 20*time.Second, 20*time.Millisecond, what) {
+		t.Fatalf("runtimes of %s: %v, want %v", base, runtimes(), want)
+	}
 }
 
 // A permit window on cluster time: closed → nothing runs; at the start cron

@@ -5,6 +5,7 @@ package itest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,15 +41,24 @@ func TestRegressionFlapThenPartitionStillFences(t *testing.T) {
 
 	proxy.Blackhole()
 	require.Eventually(t, func() bool { return victim.m.Status().Session == schedule.SessionSuspect }, 5*time.Second, time.Millisecond)
-	time.Sleep(100 * time.Millisecond)
 	proxy.Delay(250 * time.Millisecond) // answers again, slowly: reconcile takes several round trips
 	require.Eventually(t, func() bool { return victim.m.Status().Session == schedule.SessionConnected }, 5*time.Second, 100*time.Microsecond)
-	time.Sleep(50 * time.Millisecond)
-	proxy.Blackhole() // before the session loop's reconcile can complete
+	// Silence again at once: every round trip of the reconcile that lifts
+	// the hold takes 250ms, so it cannot have completed.
+	proxy.Blackhole()
 	cut := time.Now()
-	_, took := waitBalanced(t, obs, "flap", 1, 4, 30*time.Second)
+	o, took := waitBalanced(t, obs, "flap", 1, 4, 30*time.Second)
 	t.Logf("victim's items re-owned %v after the second cut", took)
-	time.Sleep(time.Second) // let the new owner run on the items
+	// The new owner has run (and finished) records of every item since the
+	// cut: an execution of the victim still going on would overlap them.
+	require.Eventually(t, func() bool {
+		for item := range o.owner {
+			if !slices.Contains(rec.executedSince(string(item), cut), "m1") {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 10*time.Millisecond, "m1 runs every item after the cut")
 	proxy.Pass()
 	victim.stop(t)
 	m1.stop(t) // executions are recorded when they end
@@ -121,12 +131,14 @@ func TestRegressionProcessesAfterExpiryZK(t *testing.T) {
 	waitBalanced(t, obs, "heldzk", 2, 6, 30*time.Second)
 	require.Eventually(t, func() bool { return len(victim.m.Status().Owned) == 3 }, 10*time.Second, 10*time.Millisecond)
 	healed := time.Now()
-	time.Sleep(3 * time.Second)
-	n := 0
-	for _, e := range victim.m.Status().Owned {
-		n += len(rec.executedSince(string(e.ID), healed))
-	}
-	require.Positive(t, n, "the re-registered victim owns %d items but ran none of them in 3s", len(victim.m.Status().Owned))
+	require.Eventually(t, func() bool {
+		for _, e := range victim.m.Status().Owned {
+			if slices.Contains(rec.executedSince(string(e.ID), healed), "m2") {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "the re-registered victim owns %d items but runs none of them", len(victim.m.Status().Owned))
 }
 
 // Regression: a config edit made while a manager is between sessions is never
@@ -158,8 +170,9 @@ func TestRegressionMissedEditNotReverted(t *testing.T) {
 	waitBalanced(t, obs, "stale", 2, 8, 20*time.Second)
 
 	m1.stop(t) // m2 leads now
-	time.Sleep(500 * time.Millisecond)
-	o := readOwnership(t, obs, "stale")
+	// m1's items are ownerless until m2, leading, runs a round: that round
+	// assigns the items of its list, all 8 unless it reverted the edit.
+	o, _ := waitBalanced(t, obs, "stale", 1, 8, 20*time.Second)
 	assert.Len(t, o.owner, 8, "active items after the leader change; removed: %v", o.removed)
 }
 
@@ -181,16 +194,20 @@ func TestRegressionStopDuringBlipLeavesNoNode(t *testing.T) {
 
 	store.(*memstore.Client).Disconnect(time.Second) // a blip: well under the 4s session timeout
 	m2.stop(t)                                       // the factory stops this thread group now
-	time.Sleep(500 * time.Millisecond)               // 10s of fake time: the blip is long over
-	o := readOwnership(t, obs, "zombie")
-	assert.NotContains(t, o.servers, zombie, "the stopped manager's node is still registered")
 	stopped := time.Now()
-	time.Sleep(300 * time.Millisecond)
-	for item, owner := range o.owner {
-		if owner == zombie {
-			assert.NotEmpty(t, rec.executedSince(string(item), stopped), "item %s owned by the stopped manager: processed by nobody", item)
+	// Balanced over one server: the stopped manager's node is gone and m1
+	// owns every item (a node left behind would stay "live" and keep its
+	// items, so this never holds).
+	o, _ := waitBalanced(t, obs, "zombie", 1, 4, 20*time.Second)
+	assert.NotContains(t, o.servers, zombie, "the stopped manager's node is still registered")
+	require.Eventually(t, func() bool {
+		for item := range o.owner {
+			if len(rec.executedSince(string(item), stopped)) == 0 {
+				return false
+			}
 		}
-	}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "every item processed after the stop")
 }
 
 // ForceStop ends a graceful stop at once even when the factory's
