@@ -22,6 +22,9 @@
 //	        taskItem                             P    mark: {"leader","builtAt","defs"}
 //	          <item>                             P    {"id","cur_server","req_server","epoch",
 //	                                                   "sts","parameter","deal_desc"}
+//	        notes                                P    -       (created with the first note)
+//	          leader | <serverID>                P    -       a note box (see Notes)
+//	            n<seq>                           P+S  {"by","items"}: items that changed for the box
 //	  strategy                                   P    -
 //	    <name>                                   P    strategy (TBSchedule's field names)
 //	      <factoryID>                            E    {"strategyName","uuid","requestNum","currentNum","message",
@@ -83,6 +86,38 @@
 // a create that ran on a newer session than the caller's (queued while
 // disconnected, sent after an expiry) is deleted and reported as
 // schedule.ErrSessionLost.
+//
+// # Notes
+//
+// An item write tells the servers it concerns in the same multi, so that no
+// server watches or reads every item. Each runtime has a note box per server
+// (<runtime>/notes/<serverID>) and one for its leader (<runtime>/notes/leader;
+// server ids always hold a "$", so no server is called "leader"). UpdateItem
+// and UpdateItems add, per multi, one persistent-sequential note
+// {"by":<guard>,"items":[...]} to the box of each server whose items changed:
+// the item's old owner when its owner or request changes (it lost the item, or
+// is asked to hand it over), the new owner when the owner changes; and one to
+// the leader box for every write (the leader skips the notes it wrote itself).
+// A server watches its own box's children (WatchNotes: one watch), reads the
+// notes (Notes), then only the items they name (ItemsByID), and deletes what
+// it consumed (DeleteNotes, one multi per chunk). The mark (WatchMark: one
+// data watch) tells every server of a rebuild; the server directory of joins
+// and leaves. A server thus holds a constant number of watches whatever the
+// item count, and a rebalance that moves k items costs each affected server
+// reads of its own changed items, and the others nothing.
+//
+// Boxes are created before the first note that needs them (a store remembers
+// the boxes it created; a note whose box vanished meanwhile makes the multi
+// fail with "no node", and the store creates the box and writes again). The
+// leader deletes the boxes of servers that are no longer live (NoteBoxes,
+// DeleteNotes with no names). Notes never decide anything: ownership is the
+// item's data, version-checked and epoch-fenced as before; a lost or late note
+// only delays a server's noticing, and every owner re-reads its own items at
+// each resync. The layout is additive: a tree written before notes existed
+// simply gains the notes directory with the first write; nothing to migrate.
+// A leader of an earlier release writes no notes, so upgrade a runtime's
+// servers together (stop them all, start the new release): a new server
+// under an old leader would learn of its grants late.
 //
 // # Epochs
 //
