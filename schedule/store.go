@@ -235,8 +235,11 @@ type ItemStore interface {
 	// box never written to has none).
 	Notes(ctx context.Context, taskType string, box ServerID) ([]Note, error)
 	// DeleteNotes deletes the named notes of a box (missing ones are
-	// skipped); with names nil, the box and every note in it.
-	DeleteNotes(ctx context.Context, taskType string, box ServerID, names []string) error
+	// skipped); with names nil, the box and every note in it. The deletes
+	// happen only while the guard server's node exists (ErrConflict
+	// otherwise; an empty guard skips the check): a leader deposed
+	// meanwhile cannot consume the next leader's notes.
+	DeleteNotes(ctx context.Context, taskType string, guard, box ServerID, names []string) error
 	// NoteBoxes lists the boxes of a runtime (LeaderBox among them once
 	// written to), sorted.
 	NoteBoxes(ctx context.Context, taskType string) ([]ServerID, error)

@@ -3,6 +3,7 @@ package zkstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path"
 	"slices"
 
@@ -40,8 +41,13 @@ func (s *Store) ensureBoxes(ctx context.Context, boxes []string) error {
 		return nil
 	}
 	dir := path.Dir(missing[0])
-	if err := s.createIfMissing(ctx, dir); err != nil {
-		return err
+	s.boxMu.Lock()
+	known := s.boxes[dir]
+	s.boxMu.Unlock()
+	if !known {
+		if err := s.createIfMissing(ctx, dir); err != nil {
+			return err
+		}
 	}
 	errs := make([]error, len(missing))
 	err := s.parallelDo(ctx, len(missing), func(i int) {
@@ -51,9 +57,16 @@ func (s *Store) ensureBoxes(ctx context.Context, boxes []string) error {
 		return err
 	}
 	if err := errors.Join(errs...); err != nil {
+		if known && errors.Is(err, zk.ErrNoNode) {
+			// The notes directory went (with its runtime, maybe created
+			// again since): start from it.
+			s.forgetBox(missing[0])
+			return s.ensureBoxes(ctx, boxes)
+		}
 		return err
 	}
 	s.boxMu.Lock()
+	s.boxes[dir] = true
 	for _, b := range missing {
 		s.boxes[b] = true
 	}
@@ -61,10 +74,12 @@ func (s *Store) ensureBoxes(ctx context.Context, boxes []string) error {
 	return nil
 }
 
-// forgetBox makes the next write to the box create it first (it vanished).
+// forgetBox makes the next write to the box create it (and the notes
+// directory) first: it vanished.
 func (s *Store) forgetBox(p string) {
 	s.boxMu.Lock()
 	delete(s.boxes, p)
+	delete(s.boxes, path.Dir(p))
 	s.boxMu.Unlock()
 }
 
@@ -152,46 +167,75 @@ func (s *Store) Notes(ctx context.Context, taskType string, box schedule.ServerI
 	return out, nil
 }
 
-// DeleteNotes deletes the named notes in multis of at most maxMulti bytes;
-// with names nil the whole box.
-func (s *Store) DeleteNotes(ctx context.Context, taskType string, box schedule.ServerID, names []string) error {
+// DeleteNotes deletes the named notes in multis of at most maxMulti bytes,
+// each guarded; with names nil the whole box.
+func (s *Store) DeleteNotes(ctx context.Context, taskType string, guard schedule.ServerID, box schedule.ServerID, names []string) error {
+	const op = "delete notes"
 	bp, err := s.p.noteBox(taskType, box)
 	if err != nil {
 		return err
 	}
-	if names == nil {
-		s.forgetBox(bp)
-		err := s.deleteTree(ctx, bp, -1)
-		if errors.Is(err, zk.ErrNoNode) {
-			return nil
-		}
-		return s.wrapErr("delete notes", bp, err)
-	}
-	var ops []any
-	for _, n := range names {
-		if err := checkName(schedule.NameItemID, n); err != nil {
+	var checks []any
+	if guard != "" {
+		gp, err := s.p.server(taskType, guard)
+		if err != nil {
 			return err
 		}
-		ops = append(ops, &zk.DeleteRequest{Path: bp + "/" + n, Version: -1})
+		checks = append(checks, &zk.CheckVersionRequest{Path: gp, Version: -1})
 	}
-	for _, c := range chunk(ops, nil, s.maxMulti-256) {
-		if err := s.deleteAll(ctx, bp, c); err != nil {
-			return s.wrapErr("delete notes", bp, err)
+	whole := names == nil
+	for attempt := 0; ; attempt++ {
+		if whole {
+			s.forgetBox(bp)
+			if err := s.retry(ctx, "list", bp, func() error {
+				var err error
+				names, err = s.children(ctx, bp)
+				return err
+			}, nil); errors.Is(err, zk.ErrNoNode) {
+				return nil
+			} else if err != nil {
+				return s.wrapErr(op, bp, err)
+			}
 		}
+		var ops []any
+		for _, n := range names {
+			if err := checkName(schedule.NameItemID, n); err != nil {
+				return err
+			}
+			ops = append(ops, &zk.DeleteRequest{Path: bp + "/" + n, Version: -1})
+		}
+		chunks := chunk(ops, checks, s.maxMulti-256)
+		if whole {
+			chunks = append(chunks, append(slices.Clone(checks), &zk.DeleteRequest{Path: bp, Version: -1}))
+		}
+		err := s.deleteChunks(ctx, bp, len(checks), chunks)
+		var fe *failedOp
+		switch {
+		case whole && errors.As(err, &fe) && fe.path == bp && errors.Is(fe.err, zk.ErrNotEmpty) && attempt < 5:
+			continue // a note came in meanwhile
+		case errors.As(err, &fe) && fe.index < len(checks) && errors.Is(fe.err, zk.ErrNoNode):
+			return opErr(op, fe.path, schedule.ErrConflict, fmt.Errorf("guard server gone: %w", fe.err))
+		}
+		return s.wrapErr(op, bp, err)
 	}
-	return nil
 }
 
-// deleteAll runs a multi of deletes, dropping the deletes of nodes that are
-// gone already (after a lost connection too) and running the rest again.
-func (s *Store) deleteAll(ctx context.Context, at string, ops []any) error {
-	for len(ops) > 0 {
-		_, err := s.runMulti(ctx, at, ops, nil)
-		var fe *failedOp
-		if !errors.As(err, &fe) || !errors.Is(fe.err, zk.ErrNoNode) {
-			return err
+// deleteChunks runs multis of checks (the first n operations of each) and
+// deletes, dropping the deletes of nodes that are gone already (after a
+// lost connection too) and running the rest again.
+func (s *Store) deleteChunks(ctx context.Context, at string, n int, chunks [][]any) error {
+	for _, ops := range chunks {
+		for len(ops) > n {
+			_, err := s.runMulti(ctx, at, ops, nil)
+			var fe *failedOp
+			if err == nil {
+				break
+			}
+			if !errors.As(err, &fe) || fe.index < n || !errors.Is(fe.err, zk.ErrNoNode) {
+				return err
+			}
+			ops = slices.Delete(slices.Clone(ops), fe.index, fe.index+1)
 		}
-		ops = slices.Delete(slices.Clone(ops), fe.index, fe.index+1)
 	}
 	return nil
 }

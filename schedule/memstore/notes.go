@@ -212,7 +212,7 @@ func (c *Client) Notes(ctx context.Context, taskType string, box schedule.Server
 }
 
 // DeleteNotes implements schedule.ItemStore.
-func (c *Client) DeleteNotes(ctx context.Context, taskType string, box schedule.ServerID, names []string) error {
+func (c *Client) DeleteNotes(ctx context.Context, taskType string, guard, box schedule.ServerID, names []string) error {
 	if err := checkRuntime(taskType); err != nil {
 		return err
 	}
@@ -224,6 +224,9 @@ func (c *Client) DeleteNotes(ctx context.Context, taskType string, box schedule.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := c.begin(ctx, "delete", path, opMulti); err != nil {
+		return err
+	}
+	if err := s.checkGuard(taskType, guard); err != nil {
 		return err
 	}
 	var tx txn

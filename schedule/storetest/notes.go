@@ -34,7 +34,7 @@ func (e *env) consume(s schedule.Store, rt string, box schedule.ServerID) {
 	for _, n := range notes {
 		names = append(names, n.Name)
 	}
-	require.NoError(e, s.DeleteNotes(e.ctx, rt, box, names))
+	require.NoError(e, s.DeleteNotes(e.ctx, rt, "", box, names))
 }
 
 // testItemNotes: item writes leave one note per batch in the box of each
@@ -88,10 +88,11 @@ func testItemNotes(e *env) {
 	// Deleting by name, missing names skipped; deleting a whole box.
 	notes, err = s.Notes(e.ctx, e.name, A)
 	require.NoError(e, err)
-	require.NoError(e, s.DeleteNotes(e.ctx, e.name, A, []string{notes[0].Name, notes[0].Name + "0"}))
+	require.ErrorIs(e, s.DeleteNotes(e.ctx, e.name, "", A, []string{"a/b"}), schedule.ErrInvalid, "a note name with a slash")
+	require.NoError(e, s.DeleteNotes(e.ctx, e.name, A, A, []string{notes[0].Name, notes[0].Name + "0"}))
 	assert.Equal(e, []string{":[0]"}, e.noteItems(s, e.name, A))
-	require.NoError(e, s.DeleteNotes(e.ctx, e.name, B, nil))
-	require.NoError(e, s.DeleteNotes(e.ctx, e.name, B, nil), "deleting a missing box")
+	require.NoError(e, s.DeleteNotes(e.ctx, e.name, A, B, nil))
+	require.NoError(e, s.DeleteNotes(e.ctx, e.name, "", B, nil), "deleting a missing box")
 	boxes, err = s.NoteBoxes(e.ctx, e.name)
 	require.NoError(e, err)
 	assert.NotContains(e, boxes, B)
@@ -137,6 +138,13 @@ func testUpdateItems(e *env) {
 	_, err = s.UpdateItems(e.ctx, e.name, gone, []schedule.ItemUpdate{{Old: e.item(snap, "3"), Cur: gone}})
 	require.ErrorIs(e, err, schedule.ErrConflict, "guard gone")
 	assert.Equal(e, e.item(snap, "3"), e.item(e.items(s, e.name), "3"), "nothing written without the guard")
+	kept := e.noteItems(s, e.name, A)
+	require.NotEmpty(e, kept)
+	require.ErrorIs(e, s.DeleteNotes(e.ctx, e.name, gone, A, nil), schedule.ErrConflict, "DeleteNotes, guard gone")
+	notes, err := s.Notes(e.ctx, e.name, A)
+	require.NoError(e, err)
+	require.ErrorIs(e, s.DeleteNotes(e.ctx, e.name, gone, A, []string{notes[0].Name}), schedule.ErrConflict, "DeleteNotes, guard gone")
+	assert.Equal(e, kept, e.noteItems(s, e.name, A), "nothing deleted without the guard")
 
 	e.consume(s, e.name, A)
 	var ups []schedule.ItemUpdate
@@ -151,7 +159,7 @@ func testUpdateItems(e *env) {
 		require.Equal(e, r.Item, e.item(after, r.Item.ID))
 		require.Equal(e, schedule.NoServer, r.Item.ReqServer)
 	}
-	notes, err := s.Notes(e.ctx, e.name, A)
+	notes, err = s.Notes(e.ctx, e.name, A)
 	require.NoError(e, err)
 	noted := map[schedule.ItemID]bool{}
 	for _, nt := range notes {
