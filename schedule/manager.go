@@ -304,6 +304,13 @@ type session struct {
 	// this server leads.
 	full, recheck bool
 	leaderNotes   <-chan struct{}
+	// servers is the last read of the live servers, read again when
+	// serversStale (see liveServers).
+	servers      []Server
+	serversStale bool
+	// resyncs counts the resyncs; every recheckEvery-th re-reads the items
+	// held.
+	resyncs int
 	// The lock delay (see holdVanished): when this leader first saw each
 	// vanished server that still owned items (local clock), the lock delays
 	// the servers published while live, and the earliest end of a hold under
@@ -448,13 +455,14 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 				m.dropSession(s, work)
 				return served, fmt.Errorf("%w: session %#x %s", ErrSessionLost, sess.ID(), st)
 			case SessionConnected:
-				dirty = true
+				dirty, s.serversStale, s.recheck = true, true, true
 			}
 		// A watch channel closes only when the store closes (the session
 		// ends with it): a closed one is not selected again, or it would
 		// call for a round at once, forever.
 		case _, open := <-serversCh:
 			serversCh, dirty = openOrNil(serversCh, open), true
+			s.serversStale = true
 		case _, open := <-itemsCh:
 			itemsCh, dirty = openOrNil(itemsCh, open), true
 			s.recheck = true
@@ -473,7 +481,9 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 			dirty = true
 		case <-resync.C():
 			m.reloadConfig(sctx)
-			dirty, s.recheck = true, true
+			dirty, s.serversStale = true, true
+			s.resyncs++
+			s.recheck = s.recheck || s.resyncs%recheckEvery == 0
 			if s.leader {
 				m.expireOwnSigns(sctx)
 			}
@@ -491,6 +501,12 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		}
 	}
 }
+
+// recheckEvery is how many resyncs pass between two re-reads of the items
+// a server holds (the safety net of the note boxes): often enough that a
+// note lost to an operator's mistake delays little, rarely enough that an
+// idle server's load does not grow with its items.
+const recheckEvery = 10
 
 // openOrNil returns ch while it is open, nil (never ready) once closed.
 func openOrNil(ch <-chan struct{}, open bool) <-chan struct{} {

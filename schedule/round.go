@@ -18,7 +18,7 @@ import (
 // reconcile reads servers and items, leads if this server leads, and acts as
 // owner. It reports whether another round is needed soon (a write lost a race).
 func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again bool, err error) {
-	servers, err := m.store.Servers(ctx, m.runtime)
+	servers, err := m.liveServers(ctx, s)
 	if err != nil {
 		return false, err
 	}

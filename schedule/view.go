@@ -13,10 +13,25 @@ import (
 // it re-reads only what the leader box names (writes by others) and what a
 // write of its own found changed. Notes only bring news sooner: every
 // write is still version-checked and epoch-fenced, and every owner re-reads
-// its own items at each resync and after each rebuild.
+// its own items after each rebuild, after a disconnect and every
+// recheckEvery resyncs.
 //
 // The previous way (a watch on every item, all read when the items stamp
 // moved) stays behind Manager.oldReads for benchmarks (internal/readpath).
+
+// liveServers returns the live servers: read again when the servers watch
+// fired, at a resync or when the session is back (serversStale), else the
+// last read (the previous way reads them at every round).
+func (m *Manager) liveServers(ctx context.Context, s *session) ([]Server, error) {
+	if m.oldReads || s.serversStale || len(s.servers) == 0 {
+		list, err := m.store.Servers(ctx, m.runtime)
+		if err != nil {
+			return nil, err
+		}
+		s.servers, s.serversStale = list, false
+	}
+	return s.servers, nil
+}
 
 // followItems returns this round's items: every item for the leader, the
 // items it owns (and the mark) for any other server.
