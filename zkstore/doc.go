@@ -63,8 +63,11 @@
 //
 // Every ownership change is one atomic ZooKeeper request. UpdateItem is a
 // multi of a check that the guard's server node exists (a check of version
-// -1: the write only happens while the guard's session is alive) and the
-// item's setData at the expected version. BuildItems is one multi: the guard
+// -1: the write only happens while the guard's session is alive), the
+// item's setData at the expected version and its notes (see Notes).
+// UpdateItems writes many such changes in multis of up to about 1 MiB, each
+// all or nothing: an item found stale is left out of its multi (reported
+// as a conflict) and the multi runs again without it. BuildItems is one multi: the guard
 // check, the mark's setData at the expected version (or its create), and a
 // create or setData per changed item. A build too large for one request
 // (ZooKeeper's limit is about 1 MiB, some 4,000 items) is written in chunks,
@@ -178,7 +181,13 @@
 // # Watches
 //
 // Watch arms ZooKeeper watches (children of a directory, data of its
-// children) that go-zookeeper's event callback dispatches by path: no
+// children) that go-zookeeper's event callback dispatches by path. A
+// manager holds, per runtime, the servers directory's children watch, the
+// mark's data watch (WatchMark) and its note box's children watch
+// (WatchNotes; the leader also the leader box's), besides the config
+// watches its store shares: a constant number whatever the items.
+// WatchItems (a data watch on every item) stays for tools and for the
+// managers' previous read path. No
 // goroutine per watch and no polling. A watch that fires is re-armed (only
 // that one) before the channels are signalled; every caller of one scope
 // shares its watches; after a session expiry every scope is re-armed on the
