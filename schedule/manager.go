@@ -486,6 +486,9 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 			s.recheck = s.recheck || s.resyncs%recheckEvery == 0
 			if s.leader {
 				m.expireOwnSigns(sctx)
+				if !m.oldReads {
+					m.sweepBoxes(sctx, s)
+				}
 			}
 		case <-hb.C():
 			if guard.restrained() {

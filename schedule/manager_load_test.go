@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -204,4 +205,30 @@ func TestManagerFollowsItemsByNotes(t *testing.T) {
 	require.LessOrEqual(t, stores[other].byIDMax.Load(), int64(20), "a resync read more than the owned items")
 
 	require.Zero(t, stores[other].items.Load(), "a server that does not lead read every item")
+}
+
+// The leader removes, at its resyncs, the note box of a server whose
+// registration is gone (here its session expired; it registers again under
+// a new id, with a box of its own).
+func TestLeaderSweepsBoxesOfGoneServers(t *testing.T) {
+	srv := memstore.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stores, mgrs := startLoad(t, ctx, srv, 2, 40, 20*time.Millisecond)
+	other := 0
+	if mgrs[0].Status().IsLeader {
+		other = 1
+	}
+	admin := srv.Connect()
+	defer admin.Close()
+	gone := mgrs[other].Status().Server
+	boxes, err := admin.NoteBoxes(ctx, "load")
+	require.NoError(t, err)
+	require.Contains(t, boxes, gone, "the grants left notes in the server's box")
+	srv.ExpireSession(stores[other].Store.(*memstore.Client))
+	require.Eventually(t, func() bool {
+		boxes, err := admin.NoteBoxes(ctx, "load")
+		now := mgrs[other].Status().Server
+		return err == nil && !slices.Contains(boxes, gone) && now != "" && now != gone
+	}, 30*time.Second, time.Millisecond, "the box of the expired registration stayed")
 }

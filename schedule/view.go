@@ -3,6 +3,8 @@ package schedule
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // How a manager follows its runtime's items without watching or reading
@@ -215,4 +217,50 @@ func ownedIDs(s *session) []ItemID {
 	}
 	SortItemIDs(ids)
 	return slices.Compact(ids)
+}
+
+// sweepBoxes deletes the note boxes of servers that are gone (the leader's
+// chore at its resyncs). The servers are read afresh first: a box is
+// swept only if its server is not among them and registered before the
+// newest of them (a lower sequence), so the box of a server that
+// registered after that read is never taken for a dead one's.
+func (m *Manager) sweepBoxes(ctx context.Context, s *session) {
+	servers, err := m.store.Servers(ctx, m.runtime)
+	if err != nil {
+		return
+	}
+	boxes, err := m.store.NoteBoxes(ctx, m.runtime)
+	if err != nil {
+		return
+	}
+	for _, box := range sweepable(boxes, servers) {
+		if err := m.store.DeleteNotes(ctx, m.runtime, s.me, box, nil); err != nil {
+			m.log.Warn("removing the note box of a server that is gone failed", "box", box, "err", err)
+			return
+		}
+	}
+}
+
+// sweepable returns the boxes of servers that are gone: not among the live
+// servers and with a sequence below the newest live one's. LeaderBox and
+// names without a sequence are kept. It is pure.
+func sweepable(boxes []ServerID, live []Server) []ServerID {
+	isLive := make(map[ServerID]bool, len(live))
+	var newest int64 = -1
+	for _, sv := range live {
+		isLive[sv.UUID] = true
+		newest = max(newest, sv.Seq)
+	}
+	var out []ServerID
+	for _, b := range boxes {
+		i := strings.LastIndexByte(string(b), '$')
+		if b == LeaderBox || isLive[b] || i < 0 {
+			continue
+		}
+		seq, err := strconv.ParseInt(string(b[i+1:]), 10, 64)
+		if err == nil && seq < newest {
+			out = append(out, b)
+		}
+	}
+	return out
 }

@@ -51,3 +51,18 @@ func TestNotedItems(t *testing.T) {
 	assert.Equal(t, []ItemID{"1", "2", "3"}, notedItems(notes, "L"), "the leader skips its own writes")
 	assert.Empty(t, notedItems(nil, "L"))
 }
+
+func TestSweepable(t *testing.T) {
+	sv := func(id ServerID, seq int64) Server { return Server{UUID: id, Seq: seq} }
+	live := []Server{sv("t$ip$u1$0000000003", 3), sv("t$ip$u2$0000000007", 7)}
+	boxes := []ServerID{
+		LeaderBox,
+		"t$ip$u0$0000000001", // gone, older than the newest live: swept
+		"t$ip$u1$0000000003", // live
+		"t$ip$u4$0000000005", // gone: swept
+		"t$ip$u9$0000000009", // registered after the read: kept
+		"t$ip$ux$notaseq",    // no sequence: kept
+	}
+	assert.Equal(t, []ServerID{"t$ip$u0$0000000001", "t$ip$u4$0000000005"}, sweepable(boxes, live))
+	assert.Empty(t, sweepable(boxes, nil), "no live server: nothing known to be older")
+}
