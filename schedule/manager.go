@@ -303,7 +303,10 @@ type session struct {
 	// rebuild, the resync); leaderNotes: the leader box's watch, once
 	// this server leads.
 	full, recheck bool
-	leaderNotes   <-chan struct{}
+	// ownNotes and leaderNotes are the watches of this server's note box
+	// and, once it leads, the leader box (armed by the rounds, see
+	// followItems).
+	ownNotes, leaderNotes <-chan struct{}
 	// servers is the last read of the live servers, read again when
 	// serversStale (see liveServers).
 	servers      []Server
@@ -368,14 +371,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	served = true
 	s := &session{sess: sess, me: rec.UUID, rec: rec, releasing: map[ItemID]time.Time{}, owned: map[ItemID]Item{},
 		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}, hosts: map[ServerID]string{}, recheck: true}
-	var notesCh <-chan struct{}
-	if !m.oldReads {
-		// Our box is named after our registration; the first round reads
-		// whatever it got before the watch.
-		if notesCh, err = m.store.Watch(sctx, WatchScope{Kind: WatchNotes, Name: m.runtime, Server: s.me}); err != nil {
-			return served, err
-		}
-	}
+
 	m.mu.Lock()
 	m.session, m.finished = s, nil
 	m.registered.Store(true)
@@ -466,8 +462,8 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		case _, open := <-itemsCh:
 			itemsCh, dirty = openOrNil(itemsCh, open), true
 			s.recheck = true
-		case _, open := <-notesCh:
-			notesCh, dirty = openOrNil(notesCh, open), true
+		case _, open := <-s.ownNotes:
+			s.ownNotes, dirty = openOrNil(s.ownNotes, open), true
 		case _, open := <-s.leaderNotes:
 			s.leaderNotes, dirty = openOrNil(s.leaderNotes, open), true
 		case _, open := <-configCh:

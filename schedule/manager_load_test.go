@@ -92,14 +92,7 @@ func TestManagerResyncReadsItemsOnlyWhenStampMoves(t *testing.T) {
 		c := srv.Connect()
 		defer c.Close()
 		ls := &loadStore{Store: c}
-		cfg := schedule.DefaultManagerConfig()
-		cfg.IP, cfg.HostName, cfg.ResyncInterval = "127.0.0.1", "load-"+strconv.Itoa(i), resync
-		deal := processor.SingleFunc(
-			func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return nil, nil },
-			func(ctx context.Context, n int, ownSign string) error { return nil })
-		m, err := schedule.NewManager(ls, tt, "", deal, schedule.WithManagerConfig(cfg),
-			schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-		require.NoError(t, err)
+		m := newLoadManager(t, ls, tt, "load-"+strconv.Itoa(i), resync)
 		stores, mgrs = append(stores, ls), append(mgrs, m)
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = m.Run(ctx) }()
@@ -155,14 +148,7 @@ func startLoad(t *testing.T, ctx context.Context, srv *memstore.Server, n, items
 		c := srv.Connect()
 		t.Cleanup(func() { c.Close() })
 		ls := &loadStore{Store: c}
-		cfg := schedule.DefaultManagerConfig()
-		cfg.IP, cfg.HostName, cfg.ResyncInterval = "127.0.0.1", "load-"+strconv.Itoa(i), resync
-		deal := processor.SingleFunc(
-			func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return nil, nil },
-			func(ctx context.Context, n int, ownSign string) error { return nil })
-		m, err := schedule.NewManager(ls, tt, "", deal, schedule.WithManagerConfig(cfg),
-			schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-		require.NoError(t, err)
+		m := newLoadManager(t, ls, tt, "load-"+strconv.Itoa(i), resync)
 		stores, mgrs = append(stores, ls), append(mgrs, m)
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = m.Run(ctx) }()
@@ -231,4 +217,18 @@ func TestLeaderSweepsBoxesOfGoneServers(t *testing.T) {
 		now := mgrs[other].Status().Server
 		return err == nil && !slices.Contains(boxes, gone) && now != "" && now != gone
 	}, 30*time.Second, time.Millisecond, "the box of the expired registration stayed")
+}
+
+// newLoadManager builds a manager with an idle deal on store.
+func newLoadManager(t *testing.T, store schedule.Store, tt schedule.TaskType, host string, resync time.Duration) *schedule.Manager {
+	t.Helper()
+	cfg := schedule.DefaultManagerConfig()
+	cfg.IP, cfg.HostName, cfg.ResyncInterval = "127.0.0.1", host, resync
+	deal := processor.SingleFunc(
+		func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return nil, nil },
+		func(ctx context.Context, n int, ownSign string) error { return nil })
+	m, err := schedule.NewManager(store, tt, "", deal, schedule.WithManagerConfig(cfg),
+		schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	require.NoError(t, err)
+	return m
 }

@@ -38,6 +38,16 @@ func (m *Manager) liveServers(ctx context.Context, s *session) ([]Server, error)
 // followItems returns this round's items: every item for the leader, the
 // items it owns (and the mark) for any other server.
 func (m *Manager) followItems(ctx context.Context, s *session) (Items, error) {
+	if s.ownNotes == nil {
+		// Armed by a round, not between registering and the session loop:
+		// a failure here is a failed round, retried, and a stop still
+		// unregisters. The round reads the box after arming its watch.
+		ch, err := m.store.Watch(ctx, WatchScope{Kind: WatchNotes, Name: m.runtime, Server: s.me})
+		if err != nil {
+			return Items{}, err
+		}
+		s.ownNotes = ch
+	}
 	if s.leader {
 		return m.leaderItems(ctx, s)
 	}
