@@ -169,7 +169,7 @@ func startLoad(t *testing.T, ctx context.Context, srv *memstore.Server, n, items
 // leader once, when it starts leading), and a server reads by id at most
 // the items it owns, also at the resyncs of an idle runtime. The balance
 // itself is reached with every event of the notes and mark watches lost
-// (loadStore): the owners re-read their items at each resync, and every
+// (loadStore): the owners re-read their items every tenth resync, and every
 // round reads the server's notes.
 func TestManagerFollowsItemsByNotes(t *testing.T) {
 	srv := memstore.New()

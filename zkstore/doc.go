@@ -112,11 +112,13 @@
 // Boxes are created before the first note that needs them (a store remembers
 // the boxes it created; a note whose box vanished meanwhile makes the multi
 // fail with "no node", and the store creates the box and writes again). The
-// leader deletes the boxes of servers that are no longer live (NoteBoxes,
-// DeleteNotes with no names). Notes never decide anything: ownership is the
+// leader deletes, at its resyncs, the boxes of servers that are no longer
+// live and registered before the newest live one (NoteBoxes, DeleteNotes
+// with no names); deleting notes is guarded by the deleter's server node, so
+// a deposed leader cannot consume its successor's notes. Notes never decide anything: ownership is the
 // item's data, version-checked and epoch-fenced as before; a lost or late note
-// only delays a server's noticing, and every owner re-reads its own items at
-// each resync. The layout is additive: a tree written before notes existed
+// only delays a server's noticing, and every owner re-reads its own items
+// after a rebuild, after a disconnect and at every tenth resync. The layout is additive: a tree written before notes existed
 // simply gains the notes directory with the first write; nothing to migrate.
 // A leader of an earlier release writes no notes, so upgrade a runtime's
 // servers together (stop them all, start the new release): a new server
