@@ -115,8 +115,9 @@
 // leader deletes, at its resyncs, the boxes of servers that are no longer
 // live and registered before the newest live one (NoteBoxes, DeleteNotes
 // with no names); deleting notes is guarded by the deleter's server node, so
-// a deposed leader cannot consume its successor's notes. Notes never decide anything: ownership is the
-// item's data, version-checked and epoch-fenced as before; a lost or late note
+// a deposed leader cannot consume its successor's notes. Notes never decide
+// anything: ownership is the item's data, version-checked and epoch-fenced
+// as before; a lost or late note
 // only delays a server's noticing, and every owner re-reads its own items
 // after a rebuild, after a disconnect and at every tenth resync. The layout is additive: a tree written before notes existed
 // simply gains the notes directory with the first write; nothing to migrate.
