@@ -39,7 +39,11 @@
 //   - every server runs the task type's processor (package processor) on the
 //     items it owns, inside the permit window, on cluster time;
 //   - the server record is rewritten every heartBeatRate with statistics and
-//     window state.
+//     window state;
+//   - no server watches or reads every item: each item write leaves a note
+//     (ItemStore.Notes) for the servers it concerns, a server watches its
+//     own note box and reads only the items it names, and the leader reads
+//     every item once when it starts leading and keeps them between rounds.
 //
 // Guarantees. Every ownership change is one version-checked write guarded by
 // the writer's own registration, so a server whose session expired cannot

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
 	"github.com/tbschedule/tbschedule-go/internal/plan"
+	"github.com/tbschedule/tbschedule-go/internal/readpath"
 	"github.com/tbschedule/tbschedule-go/processor"
 )
 
@@ -47,6 +48,10 @@ type Manager struct {
 	metrics Metrics
 	// procMetrics receives the processors' events (metrics.Processor); nil: none.
 	procMetrics processor.Metrics
+	// oldReads: follow the items the previous way (a watch on every item,
+	// all read when the stamp moved), for benchmarks; set at construction
+	// from internal/readpath.
+	oldReads bool
 
 	started atomic.Bool
 	// registered: the server registered at least once (a refusal by the
@@ -125,6 +130,7 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 		procLog: o.log.With("task", tt.BaseTaskType),
 		wake:    make(chan struct{}, 1),
 		defs:    slices.Clone(tt.TaskItems), paused: tt.Sts == StsPause,
+		oldReads: readpath.Old(),
 	}
 	m.procMetrics = o.metrics.Processor(runtime)
 	m.status = Status{Runtime: runtime, Session: SessionClosed}
@@ -288,9 +294,26 @@ type session struct {
 	leader    bool
 	releasing map[ItemID]time.Time // release under way → since when
 	owned     map[ItemID]Item      // last seen own items
-	// items is the last full read of the items; a round whose stamp still
-	// matches uses it instead of reading every item again.
+	// items is what the server knows of the items (see followItems): every
+	// item when full (the leader), else the ones it owns, with the mark.
+	// The previous way (Manager.oldReads): the last full read, used while
+	// its stamp is current.
 	items Items
+	// full: items holds every item; recheck: re-read the items held (a
+	// rebuild, the resync); leaderNotes: the leader box's watch, once
+	// this server leads.
+	full, recheck bool
+	// ownNotes and leaderNotes are the watches of this server's note box
+	// and, once it leads, the leader box (armed by the rounds, see
+	// followItems).
+	ownNotes, leaderNotes <-chan struct{}
+	// servers is the last read of the live servers, read again when
+	// serversStale (see liveServers).
+	servers      []Server
+	serversStale bool
+	// resyncs counts the resyncs; every recheckEvery-th re-reads the items
+	// held.
+	resyncs int
 	// The lock delay (see holdVanished): when this leader first saw each
 	// vanished server that still owned items (local clock), the lock delays
 	// the servers published while live, and the earliest end of a hold under
@@ -329,7 +352,11 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	if err != nil {
 		return false, err
 	}
-	itemsCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchItems, Name: m.runtime})
+	itemsScope := WatchScope{Kind: WatchMark, Name: m.runtime}
+	if m.oldReads {
+		itemsScope.Kind = WatchItems
+	}
+	itemsCh, err := m.store.Watch(sctx, itemsScope)
 	if err != nil {
 		return false, err
 	}
@@ -343,7 +370,8 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	}
 	served = true
 	s := &session{sess: sess, me: rec.UUID, rec: rec, releasing: map[ItemID]time.Time{}, owned: map[ItemID]Item{},
-		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}, hosts: map[ServerID]string{}}
+		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}, hosts: map[ServerID]string{}, recheck: true}
+
 	m.mu.Lock()
 	m.session, m.finished = s, nil
 	m.registered.Store(true)
@@ -423,15 +451,21 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 				m.dropSession(s, work)
 				return served, fmt.Errorf("%w: session %#x %s", ErrSessionLost, sess.ID(), st)
 			case SessionConnected:
-				dirty = true
+				dirty, s.serversStale, s.recheck = true, true, true
 			}
 		// A watch channel closes only when the store closes (the session
 		// ends with it): a closed one is not selected again, or it would
 		// call for a round at once, forever.
 		case _, open := <-serversCh:
 			serversCh, dirty = openOrNil(serversCh, open), true
+			s.serversStale = true
 		case _, open := <-itemsCh:
 			itemsCh, dirty = openOrNil(itemsCh, open), true
+			s.recheck = true
+		case _, open := <-s.ownNotes:
+			s.ownNotes, dirty = openOrNil(s.ownNotes, open), true
+		case _, open := <-s.leaderNotes:
+			s.leaderNotes, dirty = openOrNil(s.leaderNotes, open), true
 		case _, open := <-configCh:
 			configCh = openOrNil(configCh, open)
 			m.reloadConfig(sctx)
@@ -443,9 +477,14 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 			dirty = true
 		case <-resync.C():
 			m.reloadConfig(sctx)
-			dirty = true
+			dirty, s.serversStale = true, true
+			s.resyncs++
+			s.recheck = s.recheck || s.resyncs%recheckEvery == 0
 			if s.leader {
 				m.expireOwnSigns(sctx)
+				if !m.oldReads {
+					m.sweepBoxes(sctx, s)
+				}
 			}
 		case <-hb.C():
 			if guard.restrained() {
@@ -461,6 +500,12 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		}
 	}
 }
+
+// recheckEvery is how many resyncs pass between two re-reads of the items
+// a server holds (the safety net of the note boxes): often enough that a
+// note lost to an operator's mistake delays little, rarely enough that an
+// idle server's load does not grow with its items.
+const recheckEvery = 10
 
 // openOrNil returns ch while it is open, nil (never ready) once closed.
 func openOrNil(ch <-chan struct{}, open bool) <-chan struct{} {
@@ -703,7 +748,7 @@ func (m *Manager) stopGracefully(s *session, work *workHost) error {
 // item left owned by this vanished server would wait for the lock delay.
 func (m *Manager) releaseAll(ctx context.Context, s *session) error {
 	for pass := 0; ; pass++ {
-		items, err := m.store.Items(ctx, m.runtime)
+		items, err := m.mine(ctx, s)
 		if err != nil {
 			return err
 		}
@@ -737,6 +782,15 @@ func (m *Manager) releaseAll(ctx context.Context, s *session) error {
 			return err
 		}
 	}
+}
+
+// mine reads the items s.me may still own: those of its view (and its
+// releases under way), or every item the previous way.
+func (m *Manager) mine(ctx context.Context, s *session) (Items, error) {
+	if m.oldReads {
+		return m.store.Items(ctx, m.runtime)
+	}
+	return m.store.ItemsByID(ctx, m.runtime, ownedIDs(s))
 }
 
 // unregister deletes the server node, retrying until it succeeds, the
@@ -789,7 +843,7 @@ func (m *Manager) expireOwnSigns(ctx context.Context) {
 		if err != nil || len(servers) > 0 {
 			continue
 		}
-		items, err := m.store.Items(ctx, rt)
+		items, err := m.store.ItemsByID(ctx, rt, nil) // the mark
 		if err != nil {
 			continue
 		}

@@ -67,11 +67,12 @@ type ManagerConfig struct {
 	// delay (only the item's epoch then protects the data). A positive value
 	// is used as is; below the default it narrows that window, not closes it.
 	LockDelay time.Duration
-	// ResyncInterval is how often the manager re-reads servers and items even
-	// when no watch fired (a safety net; watches do the work). Items are read
-	// again in full only when the store's items stamp moved (see
-	// ItemStore.ItemsStamp); otherwise a resync costs a few requests whatever
-	// the number of items. Default: the task type's judgeDeadInterval.
+	// ResyncInterval is how often the manager re-reads the servers and its
+	// note box even when no watch fired (a safety net; watches do the work),
+	// and, every tenth time, the items it owns (the leader: the mark). A
+	// resync never reads every item: it costs a few requests, plus the
+	// server's own items now and then, whatever the number of items.
+	// Default: the task type's judgeDeadInterval.
 	ResyncInterval time.Duration
 	// WriteParallelism bounds concurrent item writes of a leader's rebalance.
 	// Default 32.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/plan"
@@ -19,7 +18,7 @@ import (
 // reconcile reads servers and items, leads if this server leads, and acts as
 // owner. It reports whether another round is needed soon (a write lost a race).
 func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again bool, err error) {
-	servers, err := m.store.Servers(ctx, m.runtime)
+	servers, err := m.liveServers(ctx, s)
 	if err != nil {
 		return false, err
 	}
@@ -64,17 +63,21 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 		if !s.leader {
 			st.Unassigned, st.Held = 0, 0
 		}
-		st.Items = countActive(items.Items)
+		st.Items = m.itemCount(s, items)
 	})
 	return again || ownAgain, nil
 }
 
-// readItems returns the runtime's items. When the last full read's stamp is
+// readItems returns the runtime's items: by the notes (followItems), or the
+// previous way kept for benchmarks. When the last full read's stamp is
 // still the store's current one, nothing was written since, and that
 // snapshot is used: one request instead of one per item, which keeps the
 // periodic resync and rounds started by server changes as cheap with 10,000
 // items as with 10. Otherwise it reads them all and keeps the result.
 func (m *Manager) readItems(ctx context.Context, s *session) (Items, error) {
+	if !m.oldReads {
+		return m.followItems(ctx, s)
+	}
 	if s.items.Stamp != "" {
 		stamp, err := m.store.ItemsStamp(ctx, m.runtime)
 		if err != nil {
@@ -108,8 +111,14 @@ func countActive(items []Item) int {
 // leader's own server node, so a deposed leader's writes fail.
 func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live map[ServerID]bool, items Items) (Items, bool, error) {
 	items, again, err := m.build(ctx, s, items)
+	if again {
+		s.full = false // someone else wrote the mark: read everything again
+	}
 	if err != nil || again {
 		return items, again, err
+	}
+	if !m.oldReads {
+		s.items = items
 	}
 	ids := make([]ServerID, len(servers))
 	for i, sv := range servers {
@@ -203,30 +212,48 @@ func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, 
 	return items, false, nil
 }
 
-// applyLead writes the leader's plan in parallel. A write that lost a race
-// (the item changed or vanished meanwhile) is counted, not an error: again
-// asks for another round soon.
+// applyLead writes the leader's plan in atomic batches. A write that lost a
+// race (the item changed or vanished meanwhile) is counted, not an error:
+// the item is read again and again asks for another round soon.
 func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes []plan.Write[ServerID]) (again bool, err error) {
 	if len(writes) == 0 {
 		return false, nil
 	}
-	var conflicts atomic.Int32
-	errs := m.parallel(ctx, len(writes), func(i int) error {
-		w := writes[i]
-		_, err := m.store.UpdateItem(ctx, m.runtime, s.me, items.Items[w.At], w.Cur, w.Req)
-		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
-			conflicts.Add(1)
-			m.metrics.Conflict(m.runtime, "assign")
-			return nil
-		}
-		return err
-	})
-	if errs != nil {
-		return false, errs
+	ups := make([]ItemUpdate, len(writes))
+	for i, w := range writes {
+		ups[i] = ItemUpdate{Old: items.Items[w.At], Cur: w.Cur, Req: w.Req}
 	}
-	m.log.Debug("items balanced", "server", s.me, "writes", len(writes), "conflicts", conflicts.Load())
-	// Our own writes fire the items watch, which brings the next round.
-	return conflicts.Load() > 0, nil
+	res, err := m.store.UpdateItems(ctx, m.runtime, s.me, ups)
+	if errors.Is(err, ErrConflict) {
+		m.metrics.Conflict(m.runtime, "assign")
+		return true, nil // our node is gone: the next round says so
+	}
+	if err != nil {
+		return false, err
+	}
+	var written []Item
+	var stale []ItemID
+	for i, r := range res {
+		switch {
+		case r.Err == nil:
+			written = append(written, r.Item)
+		case errors.Is(r.Err, ErrConflict) || errors.Is(r.Err, ErrNotFound):
+			stale = append(stale, ups[i].Old.ID)
+			m.metrics.Conflict(m.runtime, "assign")
+		default:
+			return false, r.Err
+		}
+	}
+	m.patch(s, written)
+	m.log.Debug("items balanced", "server", s.me, "writes", len(writes), "conflicts", len(stale))
+	if len(stale) > 0 && !m.oldReads {
+		if err := m.refresh(ctx, s, stale); err != nil {
+			return true, err
+		}
+	}
+	// Our own writes fire our note boxes' (or the items') watch, which
+	// brings the next round.
+	return len(stale) > 0, nil
 }
 
 // planItems is what the planners see of the items, position for position.
@@ -269,7 +296,7 @@ func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, i
 		keep = append(keep, processor.TaskItem{ID: string(it.ID), Parameter: it.Parameter, Epoch: it.Epoch})
 	}
 	work.setItems(keep)
-	work.setItemNum(countActive(items.Items))
+	work.setItemNum(m.itemCount(s, items))
 	now := m.clock.Now()
 	m.startReleases(ctx, s, work, p.Release, now)
 	again, err := m.handOver(ctx, s, items, p.Handovers, now)
@@ -315,34 +342,54 @@ func (m *Manager) startReleases(ctx context.Context, s *session, work *workHost,
 	})
 }
 
-// handOver writes the releases whose batch boundary passed. A release that
-// fails stays finished, to be looked at again on the next round; a
-// conflict (the item changed meanwhile) asks for that round soon.
+// handOver writes the releases whose batch boundary passed, in atomic
+// batches. A release that fails stays finished, to be looked at again on
+// the next round; a conflict (the item changed meanwhile) asks for that
+// round soon.
 func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []plan.Write[ServerID], now time.Time) (again bool, err error) {
+	if len(hs) == 0 {
+		return false, nil
+	}
+	ups := make([]ItemUpdate, len(hs))
+	for i, h := range hs {
+		ups[i] = ItemUpdate{Old: items.Items[h.At], Cur: h.Cur}
+	}
+	res, callErr := m.store.UpdateItems(ctx, m.runtime, s.me, ups)
 	var errs []error
-	for _, h := range hs {
-		it := items.Items[h.At]
-		_, err := m.store.UpdateItem(ctx, m.runtime, s.me, it, h.Cur, "")
+	var written []Item
+	for i, u := range ups {
+		it, err := u.Old, callErr
+		if callErr == nil {
+			err = res[i].Err
+		}
 		switch {
 		case err == nil:
+			written = append(written, res[i].Item)
 			m.metrics.ItemReleased(m.runtime, it.ID, now.Sub(s.releasing[it.ID]))
-			m.log.Info("item handed over", "server", s.me, "item", it.ID, "to", h.Cur)
+			m.log.Info("item handed over", "server", s.me, "item", it.ID, "to", u.Cur)
 			delete(s.releasing, it.ID)
 		case errors.Is(err, ErrConflict):
 			// The item changed meanwhile; keep it released and look again.
 			m.metrics.Conflict(m.runtime, "release")
-			m.mu.Lock()
-			m.finished = append(m.finished, it.ID)
-			m.mu.Unlock()
+			m.refinish(it.ID)
 			again = true
 		default:
-			m.mu.Lock()
-			m.finished = append(m.finished, it.ID)
-			m.mu.Unlock()
+			m.refinish(it.ID)
 			errs = append(errs, err)
 		}
 	}
+	m.patch(s, written)
+	if callErr != nil && !errors.Is(callErr, ErrConflict) {
+		return again, callErr
+	}
 	return again, errors.Join(errs...)
+}
+
+// refinish puts a release whose write failed back among the finished ones.
+func (m *Manager) refinish(id ItemID) {
+	m.mu.Lock()
+	m.finished = append(m.finished, id)
+	m.mu.Unlock()
 }
 
 // publishOwned shows the items kept and the releases under way in Status

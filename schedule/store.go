@@ -209,6 +209,69 @@ type ItemStore interface {
 	// (another program editing the nodes) may not move it; the items watch
 	// still sees them.
 	ItemsStamp(ctx context.Context, taskType string) (ItemsStamp, error)
+
+	// UpdateItems applies several UpdateItem changes with the same guard,
+	// batched into as few atomic requests as the backend's request size
+	// allows (each batch all or nothing), and returns one result per
+	// update, in order. An update whose item is stale or gone gets
+	// ErrConflict or ErrNotFound in its result and the others are written
+	// without it. The returned error is for the call as a whole (the guard
+	// server's node gone: ErrConflict; a closed store; a lost connection):
+	// the updates it left unwritten carry it in their results too.
+	UpdateItems(ctx context.Context, taskType string, guard ServerID, ups []ItemUpdate) ([]ItemUpdateResult, error)
+	// ItemsByID reads the mark and the items named (those that do not exist
+	// are left out), sorted like Items; its Stamp is empty. Its cost grows
+	// with len(ids), not with the number of items.
+	ItemsByID(ctx context.Context, taskType string, ids []ItemID) (Items, error)
+
+	// Notes. UpdateItem and UpdateItems leave, in the same atomic request
+	// as each batch of item writes, one Note per concerned box naming the
+	// items of the batch that concern it: the box of an item's old owner
+	// when its owner or requested owner changes, the box of its new owner
+	// when the owner changes, and LeaderBox for every write. A server
+	// watches its own box (WatchNotes) instead of every item.
+
+	// Notes lists the notes of a box in the order they were written (a
+	// box never written to has none).
+	Notes(ctx context.Context, taskType string, box ServerID) ([]Note, error)
+	// DeleteNotes deletes the named notes of a box (missing ones are
+	// skipped); with names nil, the box and every note in it. The deletes
+	// happen only while the guard server's node exists (ErrConflict
+	// otherwise; an empty guard skips the check): a leader deposed
+	// meanwhile cannot consume the next leader's notes.
+	DeleteNotes(ctx context.Context, taskType string, guard, box ServerID, names []string) error
+	// NoteBoxes lists the boxes of a runtime (LeaderBox among them once
+	// written to), sorted.
+	NoteBoxes(ctx context.Context, taskType string) ([]ServerID, error)
+}
+
+// LeaderBox is the note box of a runtime's leader, whoever it is. Server ids
+// always contain a '$', so no server's box has this name.
+const LeaderBox ServerID = "leader"
+
+// ItemUpdate is one change of ItemStore.UpdateItems: Old's owner and
+// requested owner become Cur and Req, with UpdateItem's rules.
+type ItemUpdate struct {
+	Old      Item
+	Cur, Req ServerID
+}
+
+// ItemUpdateResult is the outcome of one ItemUpdate: the stored item, or
+// why it was not written.
+type ItemUpdateResult struct {
+	Item Item
+	Err  error
+}
+
+// Note tells a server which items changed for it (see ItemStore.Notes).
+type Note struct {
+	// Name identifies the note in its box (for DeleteNotes); names sort in
+	// the order the notes were written.
+	Name string
+	// By is the guard of the write ("" for an unguarded one).
+	By ServerID
+	// Items are the items the write changed that concern the box, sorted.
+	Items []ItemID
 }
 
 // ItemsStamp identifies one state of a runtime's items (see
@@ -264,13 +327,21 @@ const (
 	// WatchStrategyRuntimes: registrations under one strategy joining,
 	// leaving or changing.
 	WatchStrategyRuntimes
+	// WatchNotes: notes added to or deleted from one note box (Name the
+	// runtime, Server the box). One watch, whatever the number of items.
+	WatchNotes
+	// WatchMark: the mark of one runtime's items rewritten (a build), or
+	// the items created or deleted as a whole. One watch.
+	WatchMark
 )
 
-// WatchScope names what to watch: Kind, and Name (the runtime for servers and
-// items, the strategy for strategy runtimes, empty otherwise).
+// WatchScope names what to watch: Kind, and Name (the runtime for servers,
+// items, notes and the mark, the strategy for strategy runtimes, empty
+// otherwise), and Server (the note box, for WatchNotes only).
 type WatchScope struct {
-	Kind WatchKind
-	Name string
+	Kind   WatchKind
+	Name   string
+	Server ServerID
 }
 
 // Watcher delivers "something changed" signals; the receiver re-reads.

@@ -56,6 +56,31 @@ func TestChunkedWrites(t *testing.T) {
 	assert.Equal(t, n/2, removed)
 	assert.Equal(t, "P=1", snap2.Items[0].Parameter)
 
+	// Bulk grants in chunks: every item written, its notes complete.
+	var ups []schedule.ItemUpdate
+	for _, it := range snap2.Items {
+		ups = append(ups, schedule.ItemUpdate{Old: it, Cur: srv.UUID})
+	}
+	before = s.RequestStats()
+	res, err := s.UpdateItems(ctx, "t1", srv.UUID, ups)
+	require.NoError(t, err)
+	d = s.RequestStats().Sub(before)
+	t.Logf("chunked grant of %d items: %s", len(ups), d)
+	assert.Greater(t, d.Multi, uint64(3), "the grant was split")
+	snap2 = mustItems(t, s, "t1")
+	for i, r := range res {
+		require.NoError(t, r.Err)
+		require.Equal(t, snap2.Items[i], r.Item)
+	}
+	notes, err := s.Notes(ctx, "t1", srv.UUID)
+	require.NoError(t, err)
+	noted := 0
+	for _, n := range notes {
+		noted += len(n.Items)
+	}
+	assert.Equal(t, len(ups), noted, "one note per chunk, every item in one")
+	assert.Equal(t, int(d.Multi), len(notes))
+
 	// DeleteRuntime in chunks: refused while a server lives, then done.
 	require.ErrorIs(t, s.DeleteRuntime(ctx, "t1"), schedule.ErrNotEmpty)
 	assert.Equal(t, snap2, mustItems(t, s, "t1"), "a refused chunked DeleteRuntime removed items")

@@ -22,6 +22,9 @@
 //	        taskItem                             P    mark: {"leader","builtAt","defs"}
 //	          <item>                             P    {"id","cur_server","req_server","epoch",
 //	                                                   "sts","parameter","deal_desc"}
+//	        notes                                P    -       (created with the first note)
+//	          leader | <serverID>                P    -       a note box (see Notes)
+//	            n<seq>                           P+S  {"by","items"}: items that changed for the box
 //	  strategy                                   P    -
 //	    <name>                                   P    strategy (TBSchedule's field names)
 //	      <factoryID>                            E    {"strategyName","uuid","requestNum","currentNum","message",
@@ -60,8 +63,11 @@
 //
 // Every ownership change is one atomic ZooKeeper request. UpdateItem is a
 // multi of a check that the guard's server node exists (a check of version
-// -1: the write only happens while the guard's session is alive) and the
-// item's setData at the expected version. BuildItems is one multi: the guard
+// -1: the write only happens while the guard's session is alive), the
+// item's setData at the expected version and its notes (see Notes).
+// UpdateItems writes many such changes in multis of up to about 1 MiB, each
+// all or nothing: an item found stale is left out of its multi (reported
+// as a conflict) and the multi runs again without it. BuildItems is one multi: the guard
 // check, the mark's setData at the expected version (or its create), and a
 // create or setData per changed item. A build too large for one request
 // (ZooKeeper's limit is about 1 MiB, some 4,000 items) is written in chunks,
@@ -83,6 +89,41 @@
 // a create that ran on a newer session than the caller's (queued while
 // disconnected, sent after an expiry) is deleted and reported as
 // schedule.ErrSessionLost.
+//
+// # Notes
+//
+// An item write tells the servers it concerns in the same multi, so that no
+// server watches or reads every item. Each runtime has a note box per server
+// (<runtime>/notes/<serverID>) and one for its leader (<runtime>/notes/leader;
+// server ids always hold a "$", so no server is called "leader"). UpdateItem
+// and UpdateItems add, per multi, one persistent-sequential note
+// {"by":<guard>,"items":[...]} to the box of each server whose items changed:
+// the item's old owner when its owner or request changes (it lost the item, or
+// is asked to hand it over), the new owner when the owner changes; and one to
+// the leader box for every write (the leader skips the notes it wrote itself).
+// A server watches its own box's children (WatchNotes: one watch), reads the
+// notes (Notes), then only the items they name (ItemsByID), and deletes what
+// it consumed (DeleteNotes, one multi per chunk). The mark (WatchMark: one
+// data watch) tells every server of a rebuild; the server directory of joins
+// and leaves. A server thus holds a constant number of watches whatever the
+// item count, and a rebalance that moves k items costs each affected server
+// reads of its own changed items, and the others nothing.
+//
+// Boxes are created before the first note that needs them (a store remembers
+// the boxes it created; a note whose box vanished meanwhile makes the multi
+// fail with "no node", and the store creates the box and writes again). The
+// leader deletes, at its resyncs, the boxes of servers that are no longer
+// live and registered before the newest live one (NoteBoxes, DeleteNotes
+// with no names); deleting notes is guarded by the deleter's server node, so
+// a deposed leader cannot consume its successor's notes. Notes never decide
+// anything: ownership is the item's data, version-checked and epoch-fenced
+// as before; a lost or late note only delays a server's noticing, and every
+// owner re-reads its own items after a rebuild, after a disconnect and at
+// every tenth resync. The layout is additive: a tree written before notes
+// existed simply gains the notes directory with the first write; nothing to
+// migrate. A leader of an earlier release writes no notes, so upgrade a
+// runtime's servers together (stop them all, start the new release): a new
+// server under an old leader would learn of its grants late.
 //
 // # Epochs
 //
@@ -143,7 +184,13 @@
 // # Watches
 //
 // Watch arms ZooKeeper watches (children of a directory, data of its
-// children) that go-zookeeper's event callback dispatches by path: no
+// children) that go-zookeeper's event callback dispatches by path. A
+// manager holds, per runtime, the servers directory's children watch, the
+// mark's data watch (WatchMark) and its note box's children watch
+// (WatchNotes; the leader also the leader box's), besides the config
+// watches its store shares: a constant number whatever the items.
+// WatchItems (a data watch on every item) stays for tools and for the
+// managers' previous read path. No
 // goroutine per watch and no polling. A watch that fires is re-armed (only
 // that one) before the channels are signalled; every caller of one scope
 // shares its watches; after a session expiry every scope is re-armed on the

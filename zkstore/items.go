@@ -437,80 +437,20 @@ func (s *Store) buildErr(op, dir string, err error, taskType string) error {
 	return s.wrapErr(op, dir, err)
 }
 
-// UpdateItem changes one item's owner and requested owner: one multi of a
-// check that the guard's server node exists (none without guard), a setData
-// of the item at old.Version and the bump of the items stamp. The epoch grows by one when
-// cur is non-empty and differs from old.CurServer.
+// UpdateItem changes one item's owner and requested owner: UpdateItems with
+// one update, so one multi of a check that the guard's server node exists
+// (none without guard), a setData of the item at old.Version, the notes to
+// the boxes it concerns and the bump of the items stamp. The epoch grows by
+// one when cur is non-empty and differs from old.CurServer.
 func (s *Store) UpdateItem(ctx context.Context, taskType string, guard schedule.ServerID, old schedule.Item, cur, req schedule.ServerID) (schedule.Item, error) {
-	const op = "update item"
-	path, err := s.p.item(taskType, old.ID)
+	res, err := s.UpdateItems(ctx, taskType, guard, []schedule.ItemUpdate{{Old: old, Cur: cur, Req: req}})
 	if err != nil {
 		return schedule.Item{}, err
 	}
-	dir, _ := s.p.items(taskType)
-	var checks []any
-	if guard != "" {
-		gp, err := s.p.server(taskType, guard)
-		if err != nil {
-			return schedule.Item{}, err
-		}
-		checks = append(checks, &zk.CheckVersionRequest{Path: gp, Version: -1})
+	if res[0].Err != nil {
+		return schedule.Item{}, res[0].Err
 	}
-	if old.Version == schedule.AnyVersion {
-		// Unconditional: apply the epoch rule to the stored item.
-		data, st, err := s.readNode(ctx, path)
-		if err != nil {
-			return schedule.Item{}, s.wrapErr("get", path, err)
-		}
-		if old, err = decodeItem(path, old.ID, data, st.Version); err != nil {
-			return schedule.Item{}, err
-		}
-	}
-	it := old
-	it.CurServer, it.ReqServer = cur, req
-	if cur != "" && cur != old.CurServer {
-		it.Epoch = old.Epoch + 1
-	}
-	if it.Sts == "" {
-		it.Sts = schedule.ItemActive
-	}
-	data, err := encode(it)
-	if err != nil {
-		return schedule.Item{}, err
-	}
-	set := &zk.SetDataRequest{Path: path, Data: data, Version: int32(old.Version)}
-	ops := append(checks, set, bump(dir))
-	var nv int32
-	verify := func() (bool, error) {
-		got, st, err := s.get(ctx, path)
-		switch {
-		case err != nil:
-			return !isConnLoss(err), err
-		case st.Version == int32(old.Version):
-			return false, nil
-		case bytes.Equal(got, data) && st.Version == int32(old.Version)+1:
-			nv = st.Version
-			return true, nil
-		}
-		return true, zk.ErrBadVersion
-	}
-	res, err := s.runMulti(ctx, path, ops, verify)
-	if err == nil && len(res) == len(ops) && res[len(checks)].Stat != nil {
-		nv = res[len(checks)].Stat.Version
-	}
-	if err != nil {
-		var fe *failedOp
-		switch {
-		case errors.Is(err, zk.ErrBadVersion):
-			return schedule.Item{}, opErr(op, path, schedule.ErrConflict, zk.ErrBadVersion)
-		case errors.As(err, &fe) && fe.path != path && errors.Is(fe.err, zk.ErrNoNode):
-			return schedule.Item{}, opErr(op, fe.path, schedule.ErrConflict, fmt.Errorf("guard server gone: %w", fe.err))
-		case errors.As(err, &fe):
-			return schedule.Item{}, s.wrapErr(op, fe.path, fe.err)
-		}
-		return schedule.Item{}, s.wrapErr(op, path, err)
-	}
-	it.Version = schedule.Version(nv)
+	it := res[0].Item
 	s.log.Debug("zkstore: updated item", keyTask, taskType, keyItem, it.ID, keyServer, it.CurServer, "req", it.ReqServer, "epoch", it.Epoch)
 	return it, nil
 }

@@ -23,6 +23,7 @@ const (
 	nodeFactories     = "factory"
 	nodeFactoryStates = "factoryState"
 	nodeSystime       = "systime"
+	nodeNotes         = "notes"
 	// sep separates the fields of registration names and the ownSign.
 	sep = "$"
 	// seqLen is the length of ZooKeeper's sequential suffix.
@@ -102,6 +103,29 @@ func (p paths) item(rt string, id schedule.ItemID) (string, error) {
 		return "", err
 	}
 	return dir + "/" + string(id), nil
+}
+
+// notes is <root>/baseTaskType/<base>/<runtime>/notes.
+func (p paths) notes(rt string) (string, error) {
+	r, err := p.runtime(rt)
+	if err != nil {
+		return "", err
+	}
+	return r + "/" + nodeNotes, nil
+}
+
+// noteBox is the note box of a server (or schedule.LeaderBox).
+func (p paths) noteBox(rt string, box schedule.ServerID) (string, error) {
+	dir, err := p.notes(rt)
+	if err != nil {
+		return "", err
+	}
+	if box != schedule.LeaderBox {
+		if err := checkName(schedule.NameServerID, string(box)); err != nil {
+			return "", err
+		}
+	}
+	return dir + "/" + string(box), nil
 }
 
 // strategy is <root>/strategy/<name>.

@@ -178,7 +178,7 @@ func (s *Store) DeleteRuntime(ctx context.Context, taskType string) error {
 	srvDir, _ := s.p.servers(taskType)
 	itemDir, _ := s.p.items(taskType)
 	for attempt := 0; ; attempt++ {
-		var servers, items, others []string
+		var servers, items, others, deep []string
 		srvMissing := false
 		err := s.retry(ctx, "list", rtPath, func() error {
 			var err error
@@ -186,9 +186,15 @@ func (s *Store) DeleteRuntime(ctx context.Context, taskType string) error {
 			if err != nil {
 				return err
 			}
-			others = others[:0]
+			others, deep = others[:0], deep[:0]
 			for _, c := range children {
 				if c != nodeServers && c != nodeItems {
+					// The notes directory holds boxes of notes: children first.
+					under, err := s.listTree(ctx, rtPath+"/"+c)
+					if err != nil {
+						return err
+					}
+					deep = append(deep, under...)
 					others = append(others, rtPath+"/"+c)
 				}
 			}
@@ -218,6 +224,9 @@ func (s *Store) DeleteRuntime(ctx context.Context, taskType string) error {
 		var itemOps []any
 		for _, it := range items {
 			itemOps = append(itemOps, &zk.DeleteRequest{Path: itemDir + "/" + it, Version: -1})
+		}
+		for _, p := range deep {
+			itemOps = append(itemOps, &zk.DeleteRequest{Path: p, Version: -1})
 		}
 		tail := []any{}
 		if items != nil {

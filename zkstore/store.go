@@ -80,6 +80,9 @@ type Store struct {
 	// maxMulti is the size above which a multi is split (maxMultiBytes;
 	// tests lower it).
 	maxMulti int
+
+	boxMu sync.Mutex      // guards boxes
+	boxes map[string]bool // note boxes this store created or saw (paths)
 }
 
 var _ schedule.Store = (*Store)(nil)
@@ -132,6 +135,7 @@ func newStore(cfg Config, opts []Option) *Store {
 		zkState:   zk.StateDisconnected,
 		probeWake: make(chan struct{}, 1),
 		maxMulti:  maxMultiBytes,
+		boxes:     map[string]bool{},
 		hosts:     newHostProvider(),
 		dials:     newDialWatch(),
 	}

@@ -49,6 +49,7 @@ type watchKey struct {
 type dirSpec struct {
 	path      string
 	self      bool // watch the directory node's own data
+	selfOnly  bool // only that: no children watch (their names are not read)
 	childData bool // watch the data of each child
 }
 
@@ -187,6 +188,18 @@ func (s *Store) scopeDirs(scope schedule.WatchScope) ([]dirSpec, error) {
 			return nil, err
 		}
 		return []dirSpec{{path: p, self: true, childData: true}}, nil
+	case schedule.WatchMark:
+		p, err := s.p.items(scope.Name)
+		if err != nil {
+			return nil, err
+		}
+		return []dirSpec{{path: p, self: true, selfOnly: true}}, nil
+	case schedule.WatchNotes:
+		p, err := s.p.noteBox(scope.Name, scope.Server)
+		if err != nil {
+			return nil, err
+		}
+		return []dirSpec{{path: p}}, nil
 	case schedule.WatchConfig:
 		return []dirSpec{{path: s.p.taskTypes(), childData: true}, {path: s.p.strategies(), childData: true}}, nil
 	case schedule.WatchFactories:
@@ -482,6 +495,9 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 			default:
 				return err
 			}
+		}
+		if !missing && d.selfOnly {
+			return nil
 		}
 		if !missing {
 			var children []string

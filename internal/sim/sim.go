@@ -89,9 +89,15 @@ type Result struct {
 	Writes int
 	// Moved counts the items whose owner differs before and after.
 	Moved int
-	// Reads counts the full item reads the real managers would make: every
-	// live server reads the items once per round in which they changed.
+	// Reads counts the full item reads the managers' previous read path
+	// would make: every live server reads the items once per round in
+	// which they changed.
 	Reads int
+	// NoteReads counts the items the managers read by id (following their
+	// note boxes, as schedule.Manager does): each server the items its
+	// notes name, the leader those written by others. MaxNoteReads is the
+	// most one server read in the event.
+	NoteReads, MaxNoteReads int
 	// StoreOps counts the memstore operations of the simulation (reads,
 	// writes and multis: what the leader and owners sent).
 	StoreOps int64
@@ -299,6 +305,10 @@ func (s *Sim) event(ctx context.Context, name string, do func() (time.Duration, 
 		return Result{}, fmt.Errorf("sim: %s: %w", name, err)
 	}
 	res := Result{Event: name, SimTime: simTime, Writes: writes}
+	perServer := map[schedule.ServerID]int{}
+	if err := s.readNotes(ctx, perServer); err != nil { // the event's own writes
+		return res, err
+	}
 	for {
 		if res.Rounds >= s.cfg.MaxRounds {
 			return res, fmt.Errorf("sim: %s: no convergence after %d rounds", name, res.Rounds)
@@ -313,6 +323,9 @@ func (s *Sim) event(ctx context.Context, name string, do func() (time.Duration, 
 		res.Rounds++
 		res.Writes += w
 		res.Reads += len(s.live)
+		if err := s.readNotes(ctx, perServer); err != nil {
+			return res, err
+		}
 		if w == 0 {
 			// Only held items are left: the leader looks again when the
 			// lock delay ends.
@@ -331,12 +344,63 @@ func (s *Sim) event(ctx context.Context, name string, do func() (time.Duration, 
 			res.Moved++
 		}
 	}
+	for _, n := range perServer {
+		res.NoteReads += n
+		res.MaxNoteReads = max(res.MaxNoteReads, n)
+	}
 	ops := s.srv.Stats()
 	res.StoreOps = (ops.Reads - ops0.Reads) + (ops.Writes - ops0.Writes) + (ops.Multis - ops0.Multis)
 	res.Servers = len(s.live)
 	res.Balanced, err = s.balanced(ctx)
 	res.Elapsed = time.Since(start)
 	return res, err
+}
+
+// readNotes consumes every live server's note box (and the leader's) and
+// adds to perServer the items each would read by id: all its notes name,
+// and for the leader those of notes written by others.
+func (s *Sim) readNotes(ctx context.Context, perServer map[schedule.ServerID]int) error {
+	consume := func(c *memstore.Client, box, skip schedule.ServerID) (int, error) {
+		notes, err := c.Notes(ctx, s.rt, box)
+		if err != nil || len(notes) == 0 {
+			return 0, err
+		}
+		ids := map[schedule.ItemID]bool{}
+		names := make([]string, len(notes))
+		for i, n := range notes {
+			names[i] = n.Name
+			if skip != "" && n.By == skip {
+				continue
+			}
+			for _, id := range n.Items {
+				ids[id] = true
+			}
+		}
+		return len(ids), c.DeleteNotes(ctx, s.rt, "", box, names)
+	}
+	for i, sv := range s.live {
+		skip := schedule.ServerID("")
+		if i == 0 {
+			// The leader knows every item: its own box tells it nothing new
+			// beyond what the leader box says.
+			n, err := consume(sv.c, schedule.LeaderBox, sv.id)
+			if err != nil {
+				return err
+			}
+			perServer[sv.id] += n
+			skip = sv.id
+			if _, err := consume(sv.c, sv.id, ""); err != nil {
+				return err
+			}
+			continue
+		}
+		n, err := consume(sv.c, sv.id, skip)
+		if err != nil {
+			return err
+		}
+		perServer[sv.id] += n
+	}
+	return nil
 }
 
 // owners maps every item to its owner.

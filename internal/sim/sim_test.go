@@ -33,6 +33,25 @@ func TestRunWritesFollowMovedItems(t *testing.T) {
 	assert.Equal(t, 2*leave.Moved, leave.Writes, "graceful: a release and a grant per moved item")
 }
 
+// Following the note boxes, a rebalance makes each server read only the
+// items that changed for it: the items it gained or was asked to give up
+// (the leader: those others wrote), not every item as the previous read
+// path did once per round.
+func TestNoteReadsFollowChangedItems(t *testing.T) {
+	res, err := Run(context.Background(), Config{Servers: 50, Items: 2000})
+	require.NoError(t, err)
+	start, kill, join, leave := res[0], res[1], res[2], res[3]
+	for _, r := range res {
+		t.Logf("%-12s moved %5d  note reads %5d (most by one server %4d)  full reads before %d×%d items",
+			r.Event, r.Moved, r.NoteReads, r.MaxNoteReads, r.Reads, 2000)
+		assert.LessOrEqual(t, r.NoteReads, 3*r.Moved+r.Servers, "%s: reads O(moved)", r.Event)
+	}
+	assert.LessOrEqual(t, start.MaxNoteReads, 2000/50+1, "start: a server reads its own grants")
+	assert.LessOrEqual(t, kill.MaxNoteReads, kill.Moved, "kill: nobody reads more than what moved")
+	assert.LessOrEqual(t, join.MaxNoteReads, 2*join.Moved, "join: the requests and handovers")
+	assert.LessOrEqual(t, leave.MaxNoteReads, 2*leave.Moved, "graceful stop: the releases")
+}
+
 func TestConfigErrors(t *testing.T) {
 	_, err := New(context.Background(), Config{Servers: 0, Items: -1, KillShare: 2})
 	require.Error(t, err)

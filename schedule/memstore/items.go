@@ -202,54 +202,15 @@ func (s *Server) checkGuard(rt string, guard schedule.ServerID) error {
 	return nil
 }
 
-// UpdateItem implements schedule.ItemStore. With old.Version = AnyVersion
-// the write is unconditional; the epoch is always computed from the stored
-// item.
+// UpdateItem implements schedule.ItemStore: UpdateItems with one update.
+// With old.Version = AnyVersion the write is unconditional; the epoch is
+// always computed from the stored item.
 func (c *Client) UpdateItem(ctx context.Context, taskType string, guard schedule.ServerID, old schedule.Item, cur, req schedule.ServerID) (schedule.Item, error) {
-	if err := checkRuntime(taskType); err != nil {
-		return schedule.Item{}, err
-	}
-	if err := checkName(schedule.NameItemID, string(old.ID)); err != nil {
-		return schedule.Item{}, err
-	}
-	path := itemPath(taskType, old.ID)
-	kind := opWrite
-	if guard != "" {
-		kind = opMulti
-	}
-	s := c.srv
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := c.begin(ctx, "set", path, kind); err != nil {
-		return schedule.Item{}, err
-	}
-	if err := s.checkGuard(taskType, guard); err != nil {
-		return schedule.Item{}, err
-	}
-	n := s.lookup(path)
-	if n == nil {
-		return schedule.Item{}, fmt.Errorf("memstore: set %s: %w", path, schedule.ErrNotFound)
-	}
-	if err := checkVersion("set", path, n, old.Version); err != nil {
-		return schedule.Item{}, err
-	}
-	it, err := decodeItem(path, string(old.ID), n)
+	res, err := c.UpdateItems(ctx, taskType, guard, []schedule.ItemUpdate{{Old: old, Cur: cur, Req: req}})
 	if err != nil {
 		return schedule.Item{}, err
 	}
-	if cur != "" && cur != it.CurServer {
-		it.Epoch++
-	}
-	it.CurServer, it.ReqServer = cur, req
-	data, err := encodeItem(path, it)
-	if err != nil {
-		return schedule.Item{}, err
-	}
-	var tx txn
-	s.set(&tx, path, n, data)
-	s.fire(&tx)
-	it.Version = schedule.Version(n.version)
-	return it, nil
+	return res[0].Item, res[0].Err
 }
 
 // SetItemDesc implements schedule.ItemStore. The text is kept in the item's

@@ -19,6 +19,7 @@ import (
 //	/baseTaskType/<base>/<runtime>/taskItem              items mark JSON
 //	/baseTaskType/<base>/<runtime>/taskItem/<item>       item JSON (deal_desc kept apart)
 //	/baseTaskType/<base>/<runtime>/taskItem/<item>/deal_desc   text
+//	/baseTaskType/<base>/<runtime>/notes/<box>/n<seq>    note JSON (notes.go)
 //	/strategy/<name>                                     strategy JSON
 //	/strategy/<name>/<factoryID>                         strategy runtime JSON, ephemeral
 //	/factory/<factoryID>                                 factory JSON, ephemeral, sequential
@@ -165,7 +166,14 @@ func scopesOf(path string, ev eventKind) []schedule.WatchScope {
 				return []schedule.WatchScope{{Kind: schedule.WatchServers, Name: seg[2]}}
 			}
 		case len(seg) >= 4 && seg[3] == nodeItems:
+			if len(seg) == 4 {
+				return []schedule.WatchScope{{Kind: schedule.WatchItems, Name: seg[2]}, {Kind: schedule.WatchMark, Name: seg[2]}}
+			}
 			return []schedule.WatchScope{{Kind: schedule.WatchItems, Name: seg[2]}}
+		case len(seg) >= 5 && seg[3] == nodeNotes:
+			if joinLeave && len(seg) <= 6 {
+				return []schedule.WatchScope{{Kind: schedule.WatchNotes, Name: seg[2], Server: schedule.ServerID(seg[4])}}
+			}
 		}
 	case dirStrategies[1:]:
 		switch len(seg) {

@@ -25,16 +25,25 @@ type watch struct {
 // when it reconnects, as ZooKeeper re-sets watches on reconnect.
 func (c *Client) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan struct{}, error) {
 	switch scope.Kind {
-	case schedule.WatchServers, schedule.WatchItems:
+	case schedule.WatchServers, schedule.WatchItems, schedule.WatchMark:
 		if err := checkRuntime(scope.Name); err != nil {
+			return nil, fmt.Errorf("memstore: watch: %w", err)
+		}
+		scope.Server = ""
+	case schedule.WatchNotes:
+		if err := checkRuntime(scope.Name); err != nil {
+			return nil, fmt.Errorf("memstore: watch: %w", err)
+		}
+		if err := checkBox(scope.Server); err != nil {
 			return nil, fmt.Errorf("memstore: watch: %w", err)
 		}
 	case schedule.WatchStrategyRuntimes:
 		if err := checkName(schedule.NameStrategy, scope.Name); err != nil {
 			return nil, fmt.Errorf("memstore: watch: %w", err)
 		}
+		scope.Server = ""
 	case schedule.WatchConfig, schedule.WatchFactories:
-		scope.Name = ""
+		scope.Name, scope.Server = "", ""
 	default:
 		return nil, fmt.Errorf("memstore: watch: unknown kind %d: %w", scope.Kind, schedule.ErrInvalid)
 	}
@@ -64,8 +73,10 @@ func scopePath(sc schedule.WatchScope) string {
 	switch sc.Kind {
 	case schedule.WatchServers:
 		return serverDirPath(sc.Name)
-	case schedule.WatchItems:
+	case schedule.WatchItems, schedule.WatchMark:
 		return itemsPath(sc.Name)
+	case schedule.WatchNotes:
+		return noteBoxPath(sc.Name, sc.Server)
 	case schedule.WatchConfig:
 		return dirTaskTypes + "," + dirStrategies
 	case schedule.WatchFactories:

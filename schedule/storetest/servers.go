@@ -291,6 +291,10 @@ func testDeleteRuntime(e *env) {
 	srv := e.registerServer(s, rt, "10.0.0.1")
 	keep := e.registerServer(s, e.name, "10.0.0.1")
 	built := e.build(s, rt, srv.UUID, "0", "1", "2")
+	granted, err := s.UpdateItem(e.ctx, rt, srv.UUID, e.item(built, "0"), srv.UUID, "")
+	require.NoError(e, err, "a grant, which leaves notes")
+	built.Items[0] = granted
+	built.Stamp = e.items(s, rt).Stamp
 
 	require.ErrorIs(e, s.DeleteRuntime(e.ctx, rt), schedule.ErrNotEmpty)
 	assert.Equal(e, built, e.items(s, rt), "a refused DeleteRuntime removed items")
@@ -320,4 +324,10 @@ func testDeleteRuntime(e *env) {
 	srv = e.registerServer(s, rt, "10.0.0.1")
 	snap = e.build(s, rt, srv.UUID, "7")
 	assert.Len(e, snap.Items, 1)
+	boxes, err := s.NoteBoxes(e.ctx, rt)
+	require.NoError(e, err)
+	assert.Empty(e, boxes, "the notes went with the runtime")
+	_, err = s.UpdateItem(e.ctx, rt, srv.UUID, snap.Items[0], srv.UUID, "")
+	require.NoError(e, err, "a write whose note boxes went with the runtime")
+	assert.Len(e, e.noteItems(s, rt, srv.UUID), 1)
 }

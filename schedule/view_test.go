@@ -1,0 +1,68 @@
+package schedule
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestPatchItems(t *testing.T) {
+	mine := func(it Item) bool { return it.CurServer == "A" }
+	all := func(Item) bool { return true }
+	it := func(id ItemID, cur ServerID, v Version) Item { return Item{ID: id, CurServer: cur, Version: v} }
+	view := []Item{it("1", "A", 1), it("2", "A", 1), it("10", "A", 1)}
+	cases := []struct {
+		name string
+		ids  []ItemID
+		got  []Item
+		keep func(Item) bool
+		want []Item
+	}{
+		{"nothing read", nil, nil, mine, view},
+		{"an owned item changes", []ItemID{"2"}, []Item{it("2", "A", 2)}, mine,
+			[]Item{it("1", "A", 1), it("2", "A", 2), it("10", "A", 1)}},
+		{"an item handed over leaves", []ItemID{"2"}, []Item{it("2", "B", 2)}, mine,
+			[]Item{it("1", "A", 1), it("10", "A", 1)}},
+		{"a grant comes in, in id order", []ItemID{"3"}, []Item{it("3", "A", 5)}, mine,
+			[]Item{it("1", "A", 1), it("2", "A", 1), it("3", "A", 5), it("10", "A", 1)}},
+		{"an item gone leaves", []ItemID{"10", "11"}, nil, mine,
+			[]Item{it("1", "A", 1), it("2", "A", 1)}},
+		{"the leader keeps every item", []ItemID{"2", "4"}, []Item{it("2", "B", 2), it("4", "", 0)}, all,
+			[]Item{it("1", "A", 1), it("2", "B", 2), it("4", "", 0), it("10", "A", 1)}},
+		{"a repeated id counts once", []ItemID{"4", "4"}, []Item{it("4", "A", 1), it("4", "A", 1)}, mine,
+			[]Item{it("1", "A", 1), it("2", "A", 1), it("4", "A", 1), it("10", "A", 1)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := append([]Item(nil), view...)
+			assert.Equal(t, c.want, patchItems(view, c.ids, c.got, c.keep))
+			assert.Equal(t, before, view, "the view was modified")
+		})
+	}
+}
+
+func TestNotedItems(t *testing.T) {
+	notes := []Note{
+		{Name: "n1", By: "L", Items: []ItemID{"10", "2"}},
+		{Name: "n2", By: "", Items: []ItemID{"2", "3"}},
+		{Name: "n3", By: "B", Items: []ItemID{"1"}},
+	}
+	assert.Equal(t, []ItemID{"1", "2", "3", "10"}, notedItems(notes, ""), "every note, sorted, once each")
+	assert.Equal(t, []ItemID{"1", "2", "3"}, notedItems(notes, "L"), "the leader skips its own writes")
+	assert.Empty(t, notedItems(nil, "L"))
+}
+
+func TestSweepable(t *testing.T) {
+	sv := func(id ServerID, seq int64) Server { return Server{UUID: id, Seq: seq} }
+	live := []Server{sv("t$ip$u1$0000000003", 3), sv("t$ip$u2$0000000007", 7)}
+	boxes := []ServerID{
+		LeaderBox,
+		"t$ip$u0$0000000001", // gone, older than the newest live: swept
+		"t$ip$u1$0000000003", // live
+		"t$ip$u4$0000000005", // gone: swept
+		"t$ip$u9$0000000009", // registered after the read: kept
+		"t$ip$ux$notaseq",    // no sequence: kept
+	}
+	assert.Equal(t, []ServerID{"t$ip$u0$0000000001", "t$ip$u4$0000000005"}, sweepable(boxes, live))
+	assert.Empty(t, sweepable(boxes, nil), "no live server: nothing known to be older")
+}
