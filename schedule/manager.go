@@ -47,6 +47,7 @@ type Manager struct {
 	metrics Metrics
 	// procMetrics receives the processors' events (metrics.Processor); nil: none.
 	procMetrics processor.Metrics
+	events      func(Event) // nil: none (WithEvents)
 
 	started atomic.Bool
 	// registered: the server registered at least once (a refusal by the
@@ -119,7 +120,7 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 	}
 	m := &Manager{
 		store: store, tt: tt, ownSign: ownSign, runtime: runtime, deal: deal, window: w,
-		cfg: o.cfg, clock: o.clock, metrics: o.metrics,
+		cfg: o.cfg, clock: o.clock, metrics: o.metrics, events: o.events,
 		log: o.log.With("task", tt.BaseTaskType, "ownSign", ownSign),
 		// The processor adds ownSign to its lines itself.
 		procLog: o.log.With("task", tt.BaseTaskType),

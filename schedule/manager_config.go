@@ -177,6 +177,7 @@ type managerOptions struct {
 	log     *slog.Logger
 	clock   Clock
 	metrics Metrics
+	events  func(Event)
 }
 
 // WithManagerConfig sets the process-side tunables.

@@ -119,6 +119,7 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 	p := plan.Lead(plan.LeadInput[ItemID, ServerID]{Items: planItems(items.Items), Servers: ids,
 		MaxPerServer: m.tt.MaxTaskItemsOfOneThreadGroup, Seed: m.runtime, Now: now,
 		OwnDelay: m.lockDelay(s.sess), Delays: s.delays, Gone: s.gone})
+	m.emitHolds(s.gone, p.Gone, p.Holds, items.Items)
 	for _, d := range endedHolds(s.gone, p.Gone, now) {
 		m.metrics.HoldEnded(m.runtime, d)
 	}
@@ -211,9 +212,13 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 		return false, nil
 	}
 	var conflicts atomic.Int32
+	written := make([]*Item, len(writes)) // for the events
 	errs := m.parallel(ctx, len(writes), func(i int) error {
 		w := writes[i]
-		_, err := m.store.UpdateItem(ctx, m.runtime, s.me, items.Items[w.At], w.Cur, w.Req)
+		up, err := m.store.UpdateItem(ctx, m.runtime, s.me, items.Items[w.At], w.Cur, w.Req)
+		if err == nil {
+			written[i] = &up
+		}
 		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
 			conflicts.Add(1)
 			m.metrics.Conflict(m.runtime, "assign")
@@ -221,6 +226,7 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 		}
 		return err
 	})
+	m.emitLead(items.Items, writes, written)
 	if errs != nil {
 		return false, errs
 	}
@@ -261,6 +267,7 @@ func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, i
 	}
 	if n := newGrants(s.owned, owned); n > 0 {
 		m.metrics.ItemsGranted(m.runtime, n)
+		m.emitAcquired(s.me, s.owned, owned)
 	}
 	s.owned = owned
 	var keep []processor.TaskItem
@@ -320,6 +327,7 @@ func (m *Manager) startReleases(ctx context.Context, s *session, work *workHost,
 // conflict (the item changed meanwhile) asks for that round soon.
 func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []plan.Write[ServerID], now time.Time) (again bool, err error) {
 	var errs []error
+	var released []plan.Write[ServerID] // for the events
 	for _, h := range hs {
 		it := items.Items[h.At]
 		_, err := m.store.UpdateItem(ctx, m.runtime, s.me, it, h.Cur, "")
@@ -328,6 +336,7 @@ func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []pl
 			m.metrics.ItemReleased(m.runtime, it.ID, now.Sub(s.releasing[it.ID]))
 			m.log.Info("item handed over", "server", s.me, "item", it.ID, "to", h.Cur)
 			delete(s.releasing, it.ID)
+			released = append(released, h)
 		case errors.Is(err, ErrConflict):
 			// The item changed meanwhile; keep it released and look again.
 			m.metrics.Conflict(m.runtime, "release")
@@ -342,6 +351,7 @@ func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []pl
 			errs = append(errs, err)
 		}
 	}
+	m.emitReleased(s.me, items.Items, released)
 	return again, errors.Join(errs...)
 }
 

@@ -207,6 +207,7 @@ func (w *workHost) applyWindow(st windowState, noData bool, msg string) {
 	changed := st.Open != wasOpen
 	if changed {
 		w.m.metrics.WindowChanged(w.m.runtime, st.Open)
+		w.m.emitWindow(st.Open, msg)
 	}
 	// The window's state at start is logged with the registration
 	// ("server registered ... window=closed"), where the server id is
@@ -254,7 +255,7 @@ func (w *workHost) startProcessor() {
 		cfg.OnNoData = func() { signal(w.noData) }
 	}
 	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.procLog), processor.WithClock(procClock{m.clock}),
-		processor.WithLease(w.leaseValid), processor.WithMetrics(m.procMetrics))
+		processor.WithLease(w.leaseValid), processor.WithMetrics(m.procMetrics), processor.WithFailing(m.failingHook()))
 	if err != nil {
 		m.setError(err)
 		m.log.Error("starting the processor failed", "err", err)

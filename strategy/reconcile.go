@@ -368,6 +368,7 @@ func (l *loop) fail(s *strat, err error, now time.Time, key string) {
 	d := s.bo.Next()
 	s.startRetry = s.failed(err, key, now, d)
 	l.f.metrics.StartFailed(s.name)
+	l.f.event(s.name, startFailedEvent(key, err))
 	l.f.log.Warn("start failed; retrying", "strategy", s.name, "err", firstLine(err.Error()), "in", d)
 }
 
