@@ -59,7 +59,8 @@ type Manager struct {
 
 	mu        sync.Mutex // guards the fields below
 	defs      []string
-	paused    bool // the task type's sts is pause
+	paused    bool          // the task type's sts is pause
+	runNow    runNowRequest // the task type's last run-now request (runnow.go)
 	status    Status
 	finished  []ItemID // releases of session whose batch boundary passed; read by the session loop
 	session   *session // the current session's state, to tag releases
@@ -504,6 +505,7 @@ func (m *Manager) reloadConfig(ctx context.Context) {
 		}
 		return
 	}
+	m.noteRunNow(tt)
 	paused := tt.Sts == StsPause
 	m.mu.Lock()
 	changed := !slices.Equal(m.defs, tt.TaskItems)

@@ -51,6 +51,9 @@ func newHistory(size int) *history {
 // add numbers e and keeps it, dropping the oldest when the ring is full.
 // It never blocks for long: safe to call from any loop.
 func (h *history) add(e schedule.Event) {
+	if h == nil {
+		return // a Factory not made by NewFactory (tests)
+	}
 	h.mu.Lock()
 	e.Seq = h.next
 	h.ring[int(h.next%uint64(len(h.ring)))] = e
@@ -62,6 +65,9 @@ func (h *history) add(e schedule.Event) {
 // since returns the events kept with Seq >= from, oldest first, and how many
 // events from that point were dropped from the ring before they were read.
 func (h *history) since(from uint64) (evs []schedule.Event, skipped uint64) {
+	if h == nil {
+		return nil, 0
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := uint64(len(h.ring))

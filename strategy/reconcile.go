@@ -318,10 +318,12 @@ func (l *loop) prepare(ctx context.Context, s *strat) (string, func(int) (*unit,
 	return "", nil, fmt.Errorf("%w: strategy %q: kind %q is not supported", schedule.ErrInvalid, d.StrategyName, d.Kind)
 }
 
-// taskTypeKey identifies a task type's configuration except its items and
-// its sts (pause/resume), which a running manager picks up by itself.
+// taskTypeKey identifies a task type's configuration except its items, its
+// sts (pause/resume) and its run-now request, which a running manager picks
+// up by itself.
 func taskTypeKey(tt schedule.TaskType) string {
 	tt.TaskItems, tt.Sts = nil, ""
+	tt.RunNowAt, tt.RunNowBy = time.Time{}, ""
 	return fmt.Sprintf("%#v", tt)
 }
 
