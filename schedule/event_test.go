@@ -140,3 +140,24 @@ func TestEventKindNames(t *testing.T) {
 		Items: []OwnedItem{{ID: "7", Epoch: 4}, {ID: "8"}}, Message: "m"}
 	assert.Equal(t, "2026-12-04T03:12:00.000Z grant t$BASE server=s items=7@4,8: m", e.String())
 }
+
+// Without a hook the event sites build nothing.
+func TestNilEventsHookCostsNothing(t *testing.T) {
+	m := &Manager{}
+	items := []Item{{ID: "0", CurServer: "a", Epoch: 1}}
+	writes := []plan.Write[ServerID]{{At: 0, Cur: "b"}}
+	written := []*Item{{ID: "0", CurServer: "b", Epoch: 2}}
+	before := map[ServerID]time.Time{"a": {}}
+	owned := map[ItemID]Item{"0": items[0]}
+	allocs := testing.AllocsPerRun(100, func() {
+		m.emitLead(items, writes, written)
+		m.emitAcquired("a", nil, owned)
+		m.emitReleased("a", items, writes)
+		m.emitHolds(before, nil, nil, items)
+		m.emitFence(true, fence.Lost)
+		m.emitWindow(true, "open")
+		m.emit(Event{Kind: EventRunNow})
+	})
+	assert.Zero(t, allocs)
+	assert.Nil(t, m.failingHook(), "no hook: the processor gets none")
+}
