@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
@@ -46,7 +47,7 @@ func (a *Admin) RunNow(ctx context.Context, name, by string) (schedule.TaskType,
 		if err != nil {
 			return schedule.TaskType{}, err
 		}
-		tt.RunNowAt, tt.RunNowBy = now, by
+		tt.RunNowAt, tt.RunNowBy = now.UTC().Truncate(time.Millisecond), by // as stored
 		_, err = a.store.UpdateTaskType(ctx, tt, v)
 		if errors.Is(err, schedule.ErrConflict) {
 			continue
