@@ -216,7 +216,7 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 	errs := m.parallel(ctx, len(writes), func(i int) error {
 		w := writes[i]
 		up, err := m.store.UpdateItem(ctx, m.runtime, s.me, items.Items[w.At], w.Cur, w.Req)
-		if err == nil {
+		if err == nil && m.events != nil {
 			written[i] = &up
 		}
 		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
@@ -336,7 +336,9 @@ func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []pl
 			m.metrics.ItemReleased(m.runtime, it.ID, now.Sub(s.releasing[it.ID]))
 			m.log.Info("item handed over", "server", s.me, "item", it.ID, "to", h.Cur)
 			delete(s.releasing, it.ID)
-			released = append(released, h)
+			if m.events != nil {
+				released = append(released, h)
+			}
 		case errors.Is(err, ErrConflict):
 			// The item changed meanwhile; keep it released and look again.
 			m.metrics.Conflict(m.runtime, "release")
