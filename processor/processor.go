@@ -23,8 +23,9 @@ type Processor struct {
 	env     env
 	log     *slog.Logger
 	clock   Clock
-	metrics Metrics     // nil: none
-	lease   func() bool // nil: always valid
+	metrics Metrics                     // nil: none
+	failing func(key string, err error) // WithFailing; nil: none
+	lease   func() bool                 // nil: always valid
 
 	// gen is bumped by Fence and by shutdown: a goroutine drops, unexecuted,
 	// the records of a fetch made in an older generation.
@@ -116,6 +117,7 @@ type options struct {
 	clock   Clock
 	metrics Metrics
 	lease   func() bool
+	failing func(key string, err error)
 }
 
 // WithLogger sets the logger; default slog.Default(). The manager passes one
@@ -127,6 +129,16 @@ func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
 
 // WithMetrics sets the receiver of the processor's events; default none.
 func WithMetrics(m Metrics) Option { return func(o *options) { o.metrics = m } }
+
+// WithFailing sets fn to be told when a record key starts failing (its
+// first failure, with the deal's error; the retries that follow are not
+// told) and when a failing key succeeds (err nil). Only deals with a key
+// (WithKey, or records that are their own key) have failing keys; at most
+// 10,000 are remembered. fn is called
+// on processor goroutines without locks held, and must be fast; a panic in
+// it is recovered and logged. The manager passes one that makes events
+// (schedule.EventRecordFailing).
+func WithFailing(fn func(key string, err error)) Option { return func(o *options) { o.failing = fn } }
 
 // WithLease makes the processor ask valid before every SelectTasks call and
 // before handing every record (or batch) to the deal. While it reports false
@@ -183,16 +195,16 @@ func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
 		desc:    info.desc,
 		log:     o.log,
 		clock:   o.clock,
-		metrics: o.metrics,
-		lease:   o.lease,
-		kick:    make(chan struct{}, 1),
-		exited:  make(chan struct{}),
+		metrics: o.metrics, failing: o.failing,
+		lease:  o.lease,
+		kick:   make(chan struct{}, 1),
+		exited: make(chan struct{}),
 
 		taskItemNum: cfg.TaskItemNum,
 	}
 	close(p.exited)
 	p.cond.L = &p.mu
-	p.env = env{ownSign: cfg.OwnSign, execNum: 1, dedupe: cfg.Type == NotSleep, gen: &p.gen, lease: o.lease, log: o.log}
+	p.env = env{ownSign: cfg.OwnSign, execNum: 1, dedupe: cfg.Type == NotSleep, gen: &p.gen, lease: o.lease, log: o.log, failing: o.failing != nil}
 	p.env.retry.pol = cfg.retryPolicy()
 	if strings.HasPrefix(info.desc, "multi") {
 		p.env.execNum = cfg.ExecuteNumber

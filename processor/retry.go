@@ -147,6 +147,16 @@ type failNote struct {
 type settled struct {
 	keyed, untracked int
 	notes            []failNote
+	// failing and recovered name the keys whose first failure this was and
+	// the failing keys that succeeded (only with WithFailing).
+	failing   []failedKey
+	recovered []string
+}
+
+// failedKey is a key's first failure, for WithFailing.
+type failedKey struct {
+	key string
+	err error
 }
 
 // retryPauseLocked applies fetchPause before a fetch. Lock held.
@@ -169,11 +179,15 @@ func (p *Processor) settleLocked(f *fetchRec, lo, hi int, res execResult, now ti
 	}
 	s := p.run.settle(f.data, lo, hi, res.fails, now)
 	rs.untracked += s.untracked
-	if s.keyed+s.untracked == 0 {
+	if s.keyed+s.untracked == 0 && len(s.recovered) == 0 {
 		return
 	}
 	p.mu.Unlock()
 	defer p.mu.Lock()
+	p.reportKeys(s)
+	if s.keyed+s.untracked == 0 {
+		return
+	}
 	items := itemIDs(ItemsFromContext(f.ctx))
 	for _, n := range s.notes {
 		p.logFailure(f.ctx, n, items)
@@ -214,4 +228,19 @@ func (p *Processor) mRetrying(records, keys int) {
 	}
 	defer p.recoverHook("Metrics.Retrying")
 	p.metrics.Retrying(records, keys)
+}
+
+// reportKeys calls the WithFailing hook for the keys that started failing
+// and those that recovered. No lock held.
+func (p *Processor) reportKeys(s settled) {
+	if p.failing == nil {
+		return
+	}
+	defer p.recoverHook("WithFailing")
+	for _, f := range s.failing {
+		p.failing(f.key, f.err)
+	}
+	for _, k := range s.recovered {
+		p.failing(k, nil)
+	}
 }

@@ -102,7 +102,7 @@ type poisonRun struct {
 	attempts []time.Time
 }
 
-func newPoisonRun(t *testing.T, mode Type) *poisonRun {
+func newPoisonRun(t *testing.T, mode Type, opts ...Option) *poisonRun {
 	r := &poisonRun{clk: newFakeClock(), tb: &table{}, m: &recMetrics{}}
 	r.failing.Store(true)
 	r.tb.add(0, 201) // the poison and 200 others
@@ -123,7 +123,7 @@ func newPoisonRun(t *testing.T, mode Type) *poisonRun {
 	cfg.RetryMin, cfg.RetryMax = 100*time.Millisecond, 3200*time.Millisecond
 	log, buf := newLogger()
 	r.log = buf
-	p, err := New(deal, cfg, WithClock(r.clk), WithLogger(log), WithMetrics(r.m))
+	p, err := New(deal, cfg, append([]Option{WithClock(r.clk), WithLogger(log), WithMetrics(r.m)}, opts...)...)
 	require.NoError(t, err)
 	r.p = p
 	return r

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
 	"time"
@@ -57,7 +58,7 @@ func (r *runnerK[T, K]) keyOf(t T) (k K, perr *PanicError) {
 func (r *runnerK[T, K]) settle(data any, lo, hi int, fails []failure, now time.Time) (s settled) {
 	b, _ := data.(*batch[T, K])
 	if len(r.fails) > 0 && b != nil && len(b.keys) == len(b.recs) {
-		r.forgetSucceeded(b.keys, lo, hi, fails)
+		s.recovered = r.forgetSucceeded(b.keys, lo, hi, fails)
 	}
 	for _, f := range fails {
 		r.settleFailure(f, now, &s)
@@ -66,8 +67,9 @@ func (r *runnerK[T, K]) settle(data any, lo, hi int, fails []failure, now time.T
 	return s
 }
 
-// forgetSucceeded forgets the keys of [lo, hi) outside the failed ranges.
-func (r *runnerK[T, K]) forgetSucceeded(keys []K, lo, hi int, fails []failure) {
+// forgetSucceeded forgets the keys of [lo, hi) outside the failed ranges,
+// and names those that were failing when WithFailing is set.
+func (r *runnerK[T, K]) forgetSucceeded(keys []K, lo, hi int, fails []failure) (recovered []string) {
 	j := 0
 	for i := lo; i < hi; i++ {
 		for j < len(fails) && fails[j].hi <= i {
@@ -76,8 +78,12 @@ func (r *runnerK[T, K]) forgetSucceeded(keys []K, lo, hi int, fails []failure) {
 		if j < len(fails) && i >= fails[j].lo {
 			continue
 		}
+		if _, was := r.fails[keys[i]]; was && r.env.failing {
+			recovered = append(recovered, fmt.Sprint(keys[i]))
+		}
 		delete(r.fails, keys[i])
 	}
+	return recovered
 }
 
 // settleFailure backs off the keys of one failed deal call.
@@ -111,6 +117,7 @@ func (r *runnerK[T, K]) settleFailure(f failure, now time.Time, s *settled) {
 	}
 	if len(fresh) > 0 {
 		s.notes = append(s.notes, failNote{first: true, keys: fresh, err: f.err, retryIn: firstIn})
+		noteFailing(s, r.env.failing, fresh, f.err)
 	}
 	if again == 0 {
 		return
@@ -146,4 +153,15 @@ func (r *runnerK[T, K]) roomFor(now time.Time) bool {
 		}
 	}
 	return len(r.fails) < maxFailingKeys
+}
+
+// noteFailing names keys, failing for the first time with err, when
+// WithFailing is set (on).
+func noteFailing[K comparable](s *settled, on bool, keys []K, err error) {
+	if !on {
+		return
+	}
+	for _, k := range keys {
+		s.failing = append(s.failing, failedKey{key: fmt.Sprint(k), err: err})
+	}
 }

@@ -18,6 +18,7 @@ type env struct {
 	dedupe  bool           // NOTSLEEP: admit and forget keys
 	gen     *atomic.Uint64 // current generation; records of an older one are dropped
 	lease   func() bool    // WithLease; nil: always valid
+	failing bool           // WithFailing is set: settle names the keys that start failing or recover
 	log     *slog.Logger
 	retry   retryState // the backoff of failed records (retry.go)
 }

@@ -34,6 +34,8 @@ type taskTypeJSON struct {
 	Sts                          string   `json:"sts"`
 	FetchDataCountEachSchedule   int      `json:"fetchDataCountEachSchedule"`
 	TimeZone                     string   `json:"timeZone,omitempty"`
+	RunNowAt                     *Time    `json:"runNowAt,omitempty"`
+	RunNowBy                     string   `json:"runNowBy,omitempty"`
 }
 
 // MarshalJSON encodes the task type with TBSchedule's field names, so the
@@ -68,7 +70,17 @@ func (t TaskType) MarshalJSON() ([]byte, error) {
 		Sts:                          t.Sts,
 		FetchDataCountEachSchedule:   t.FetchDataCountEachSchedule,
 		TimeZone:                     t.TimeZone,
+		RunNowAt:                     runNowAt(t.RunNowAt),
+		RunNowBy:                     t.RunNowBy,
 	})
+}
+
+// runNowAt is the stored form of TaskType.RunNowAt: left out when zero.
+func runNowAt(t time.Time) *Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &Time{t}
 }
 
 // UnmarshalJSON decodes a task type written by TBSchedule's console or by
@@ -123,6 +135,8 @@ func (t *TaskType) UnmarshalJSON(b []byte) error {
 	}
 	d.int("fetchDataCountEachSchedule", &v.FetchDataCountEachSchedule)
 	d.str("timeZone", &v.TimeZone)
+	d.time("runNowAt", &v.RunNowAt)
+	d.str("runNowBy", &v.RunNowBy)
 	if err := joinProblems(d.subject, d.ps); err != nil {
 		return err
 	}
@@ -439,4 +453,19 @@ func daysOf(d time.Duration) float64 {
 		up, down = math.Nextafter(up, math.Inf(1)), math.Nextafter(down, math.Inf(-1))
 	}
 	return f
+}
+
+// time reads a time field written as Time (RFC 3339 or TBSchedule's
+// layout); null or "" reads as the zero time.
+func (d *fieldDecoder) time(key string, dst *time.Time) {
+	b, ok := d.raw(key)
+	if !ok {
+		return
+	}
+	var t Time
+	if err := t.UnmarshalJSON(b); err != nil {
+		d.ps.addf(key, "%v", err)
+		return
+	}
+	*dst = t.Time
 }

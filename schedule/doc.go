@@ -107,5 +107,14 @@
 // once for the receiver of its processors' events. strategy.WithMetrics passes the factory's receiver
 // here. Implementations embed NopMetrics.
 //
+// # Events
+//
+// WithEvents gives a Manager a function that receives its Events: the
+// leader's grants, handover requests and lock-delay holds, the owner's
+// acquires and releases (with the items' epochs), fences, window changes,
+// run-now requests (TaskType.RunNowAt) and failing record keys. It is called
+// synchronously and must be fast; strategy.Factory passes one that appends
+// to its ring (see strategy.WithEvents). Without it nothing is built.
+//
 // All methods of Manager are safe for concurrent use.
 package schedule

@@ -85,6 +85,7 @@ func (g guardWork) Hold(on bool, c fence.Condition) {
 
 func (g guardWork) Fence(on bool, c fence.Condition) {
 	g.w.setFenced(on)
+	g.m.emitFence(on, c)
 	if on {
 		g.m.log.Error("session "+c.String()+": running deals cancelled (self-fenced)", "session", fmt.Sprintf("%#x", g.sess))
 	} else {

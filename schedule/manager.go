@@ -52,6 +52,7 @@ type Manager struct {
 	// all read when the stamp moved), for benchmarks; set at construction
 	// from internal/readpath.
 	oldReads bool
+	events   func(Event) // nil: none (WithEvents)
 
 	started atomic.Bool
 	// registered: the server registered at least once (a refusal by the
@@ -63,7 +64,8 @@ type Manager struct {
 
 	mu        sync.Mutex // guards the fields below
 	defs      []string
-	paused    bool // the task type's sts is pause
+	paused    bool          // the task type's sts is pause
+	runNow    runNowRequest // the task type's last run-now request (runnow.go)
 	status    Status
 	finished  []ItemID // releases of session whose batch boundary passed; read by the session loop
 	session   *session // the current session's state, to tag releases
@@ -124,7 +126,7 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 	}
 	m := &Manager{
 		store: store, tt: tt, ownSign: ownSign, runtime: runtime, deal: deal, window: w,
-		cfg: o.cfg, clock: o.clock, metrics: o.metrics,
+		cfg: o.cfg, clock: o.clock, metrics: o.metrics, events: o.events,
 		log: o.log.With("task", tt.BaseTaskType, "ownSign", ownSign),
 		// The processor adds ownSign to its lines itself.
 		procLog: o.log.With("task", tt.BaseTaskType),
@@ -548,6 +550,7 @@ func (m *Manager) reloadConfig(ctx context.Context) {
 		}
 		return
 	}
+	m.noteRunNow(tt)
 	paused := tt.Sts == StsPause
 	m.mu.Lock()
 	changed := !slices.Equal(m.defs, tt.TaskItems)

@@ -178,6 +178,7 @@ type managerOptions struct {
 	log     *slog.Logger
 	clock   Clock
 	metrics Metrics
+	events  func(Event)
 }
 
 // WithManagerConfig sets the process-side tunables.

@@ -128,6 +128,7 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 	p := plan.Lead(plan.LeadInput[ItemID, ServerID]{Items: planItems(items.Items), Servers: ids,
 		MaxPerServer: m.tt.MaxTaskItemsOfOneThreadGroup, Seed: m.runtime, Now: now,
 		OwnDelay: m.lockDelay(s.sess), Delays: s.delays, Gone: s.gone})
+	m.emitHolds(s.gone, p.Gone, p.Holds, items.Items)
 	for _, d := range endedHolds(s.gone, p.Gone, now) {
 		m.metrics.HoldEnded(m.runtime, d)
 	}
@@ -233,10 +234,17 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 	}
 	var written []Item
 	var stale []ItemID
+	var forEvents []*Item // position for position with writes; nil: not written
+	if m.events != nil {
+		forEvents = make([]*Item, len(writes))
+	}
 	for i, r := range res {
 		switch {
 		case r.Err == nil:
 			written = append(written, r.Item)
+			if forEvents != nil {
+				forEvents[i] = &res[i].Item
+			}
 		case errors.Is(r.Err, ErrConflict) || errors.Is(r.Err, ErrNotFound):
 			stale = append(stale, ups[i].Old.ID)
 			m.metrics.Conflict(m.runtime, "assign")
@@ -245,6 +253,7 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 		}
 	}
 	m.patch(s, written)
+	m.emitLead(items.Items, writes, forEvents)
 	m.log.Debug("items balanced", "server", s.me, "writes", len(writes), "conflicts", len(stale))
 	if len(stale) > 0 && !m.oldReads {
 		if err := m.refresh(ctx, s, stale); err != nil {
@@ -288,6 +297,7 @@ func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, i
 	}
 	if n := newGrants(s.owned, owned); n > 0 {
 		m.metrics.ItemsGranted(m.runtime, n)
+		m.emitAcquired(s.me, s.owned, owned)
 	}
 	s.owned = owned
 	var keep []processor.TaskItem
@@ -357,6 +367,7 @@ func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []pl
 	res, callErr := m.store.UpdateItems(ctx, m.runtime, s.me, ups)
 	var errs []error
 	var written []Item
+	var released []plan.Write[ServerID] // for the events
 	for i, u := range ups {
 		it, err := u.Old, callErr
 		if callErr == nil {
@@ -368,6 +379,9 @@ func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []pl
 			m.metrics.ItemReleased(m.runtime, it.ID, now.Sub(s.releasing[it.ID]))
 			m.log.Info("item handed over", "server", s.me, "item", it.ID, "to", u.Cur)
 			delete(s.releasing, it.ID)
+			if m.events != nil {
+				released = append(released, hs[i])
+			}
 		case errors.Is(err, ErrConflict):
 			// The item changed meanwhile; keep it released and look again.
 			m.metrics.Conflict(m.runtime, "release")
@@ -379,6 +393,7 @@ func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []pl
 		}
 	}
 	m.patch(s, written)
+	m.emitReleased(s.me, items.Items, released)
 	if callErr != nil && !errors.Is(callErr, ErrConflict) {
 		return again, callErr
 	}

@@ -74,6 +74,14 @@ type TaskType struct {
 	// TimeZone is the IANA zone the window crons are evaluated in. Empty = UTC.
 	// (Ours: TBSchedule used the JVM's default zone.)
 	TimeZone string
+	// RunNowAt and RunNowBy are the operator's last run-now request (cluster
+	// time, and who asked), written by strategy.Admin.RunNow: each manager
+	// whose window is closed opens it once, as "startrun:" does at start,
+	// unless the window's regular start came since. Zero: none. Managers
+	// pick a request up from the configuration watch; nothing is restarted.
+	// (Ours: TBSchedule has no run-now; its console ignores the fields.)
+	RunNowAt time.Time
+	RunNowBy string
 }
 
 // Strategy says where and how many thread groups of a task (or copies of a

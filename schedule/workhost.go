@@ -18,8 +18,12 @@ type workHost struct {
 	m       *Manager
 	changed chan struct{} // coalescing: the run loop should look again
 	noData  chan struct{} // coalescing: the processor found no data
-	quit    chan struct{} // closed by the first stop
-	quitOne sync.Once
+	runNowC chan struct{} // coalescing: the task type's run-now request changed
+	// runNowDone is the time of the last run-now request the run loop
+	// handled (runnow.go); owned by the run loop.
+	runNowDone time.Time
+	quit       chan struct{} // closed by the first stop
+	quitOne    sync.Once
 	// lease is the session whose lease (Session.Alive) gates every fetch
 	// and every record of the processor; nil: none yet, nothing starts. The
 	// session loop sets it once a read of servers and items under that
@@ -88,7 +92,7 @@ func (w *workHost) leaseValid() bool {
 }
 
 func newWorkHost(m *Manager) *workHost {
-	return &workHost{m: m, changed: make(chan struct{}, 1), noData: make(chan struct{}, 1), quit: make(chan struct{})}
+	return &workHost{m: m, changed: make(chan struct{}, 1), noData: make(chan struct{}, 1), runNowC: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
 func signal(c chan struct{}) {
@@ -109,6 +113,7 @@ func (w *workHost) run(ctx context.Context) {
 	}
 	st := m.window.initial(now)
 	w.applyWindow(st, false, m.windowMessage(st, false))
+	st = w.applyRunNow(ctx, st)
 	for {
 		var timerC <-chan time.Time
 		var next time.Time
@@ -136,6 +141,8 @@ func (w *workHost) run(ctx context.Context) {
 				t.Stop()
 			}
 			return
+		case <-w.runNowC:
+			st = w.applyRunNow(ctx, st)
 		case <-w.noData:
 			if st.Open && m.window.noDataEnd {
 				now, ok := w.clusterNow(ctx)
@@ -207,6 +214,7 @@ func (w *workHost) applyWindow(st windowState, noData bool, msg string) {
 	changed := st.Open != wasOpen
 	if changed {
 		w.m.metrics.WindowChanged(w.m.runtime, st.Open)
+		w.m.emitWindow(st.Open, msg)
 	}
 	// The window's state at start is logged with the registration
 	// ("server registered ... window=closed"), where the server id is
@@ -254,7 +262,7 @@ func (w *workHost) startProcessor() {
 		cfg.OnNoData = func() { signal(w.noData) }
 	}
 	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.procLog), processor.WithClock(procClock{m.clock}),
-		processor.WithLease(w.leaseValid), processor.WithMetrics(m.procMetrics))
+		processor.WithLease(w.leaseValid), processor.WithMetrics(m.procMetrics), processor.WithFailing(m.failingHook()))
 	if err != nil {
 		m.setError(err)
 		m.log.Error("starting the processor failed", "err", err)

@@ -98,10 +98,10 @@ func (a *Admin) ApplyTaskType(ctx context.Context, t schedule.TaskType) (changed
 		case errors.Is(err, schedule.ErrCorrupt):
 		case err != nil:
 			return false, err
-		case reflect.DeepEqual(normTaskType(cur), normTaskType(t)):
+		case reflect.DeepEqual(normTaskType(cur), normTaskType(keepRunNow(t, cur))):
 			return false, nil
 		}
-		_, err = a.store.UpdateTaskType(ctx, t, v)
+		_, err = a.store.UpdateTaskType(ctx, keepRunNow(t, cur), v)
 		if errors.Is(err, schedule.ErrConflict) || errors.Is(err, schedule.ErrNotFound) {
 			continue
 		}

@@ -79,6 +79,12 @@ type Config struct {
 	// factory starts. Its IP, HostName and FactoryID are ignored: the factory
 	// sets them to its own.
 	ManagerConfig schedule.ManagerConfig
+	// EventHistory is how many of the last events (schedule.Event) the
+	// factory keeps in memory for Status.Events and the health JSON, and as
+	// the lead a slow WithEvents hook may fall behind. Default (0): 1,000.
+	// An event is a few hundred bytes; too small and an operator looking
+	// at a busy process finds only the last seconds.
+	EventHistory int
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -121,6 +127,9 @@ func (c Config) Validate() error {
 	if c.FenceAfter < 0 {
 		bad("Config.FenceAfter (%v) must not be negative", c.FenceAfter)
 	}
+	if c.EventHistory < 0 {
+		bad("Config.EventHistory (%d) must not be negative", c.EventHistory)
+	}
 	if c.RetryMin <= 0 {
 		bad("Config.RetryMin (%v) must be positive", c.RetryMin)
 	}
@@ -149,6 +158,7 @@ type options struct {
 	log     *slog.Logger
 	clock   schedule.Clock
 	metrics Metrics
+	events  func(schedule.Event)
 }
 
 // WithLogger sets the logger of the factory and of its managers (default

@@ -126,6 +126,29 @@
 // receiver (zkstore.WithMetrics). Implementations embed NopMetrics; the
 // default records nothing. Module tbsprom is a Prometheus implementation.
 //
+// # Events
+//
+// Every ownership change (a leader's grant or handover request, an owner's
+// acquire or release), lock-delay hold (start and end), fence and unfence,
+// permit window opening and closing, run-now request, failed start and
+// failing record key (its first failure and its recovery, not each retry)
+// is a schedule.Event. The factory keeps the last Config.EventHistory of
+// them (default 1,000) in memory, numbered by Seq, and shows them in
+// Status.Events and on the health handler's /events path; WithEvents hands
+// them to a hook, in order, on a goroutine of Run's: the loops append to the
+// ring and never wait for the hook (a hook that falls behind by more than
+// the ring misses what it dropped: a gap in Seq). See docs/monitoring.
+//
+// # Run now
+//
+// Admin.RunNow (tbsctl run-now) records an operator's request in the task
+// type (TaskType.RunNowAt, RunNowBy). Each manager sees it through the
+// configuration watch it already has and, if its permit window is closed,
+// opens it once, as "startrun:" does at start, until the window's end (no
+// data left, or its end cron); a manager whose window is open does nothing
+// new. Both are run-now events. A request is consumed once per manager and
+// lapses at the window's next regular start; it restarts nothing.
+//
 // # Health
 //
 // Factory.Health is an http.Handler for Kubernetes-style probes, with a
@@ -140,7 +163,7 @@
 // # Thread safety
 //
 // Register deals and tasks before Run; Run may be called once. Status,
-// Health and ForceStop are safe for concurrent use at any time. An Admin is safe for
+// Health (with /events) and ForceStop are safe for concurrent use at any time. An Admin is safe for
 // concurrent use and may share its store with a Factory.
 //
 // # Example

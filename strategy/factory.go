@@ -54,6 +54,8 @@ type Factory struct {
 	log         *slog.Logger
 	clock       schedule.Clock
 	metrics     Metrics
+	hook        func(schedule.Event) // WithEvents; nil: none
+	history     *history             // the last events
 	processUUID string
 
 	running atomic.Bool
@@ -93,7 +95,8 @@ func NewFactory(store schedule.Store, cfg Config, opts ...Option) (*Factory, err
 		return nil, err
 	}
 	f := &Factory{
-		store: store, cfg: cfg, clock: o.clock, metrics: o.metrics,
+		store: store, cfg: cfg, clock: o.clock, metrics: o.metrics, hook: o.events,
+		history:     newHistory(cfg.EventHistory),
 		processUUID: strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", "")),
 		wake:        make(chan struct{}, 1),
 		force:       make(chan struct{}),
@@ -196,6 +199,7 @@ func (f *Factory) Run(ctx context.Context) error {
 	defer refuse(nil)
 	f.store = &refusalWatch{Store: f.store, refuse: refuse}
 	l := newLoop(f)
+	stopDelivery := f.startDelivery()
 	defer l.closeWatches()
 	defer f.beat(phaseStopped)
 	err := l.run(ctx)
@@ -205,6 +209,7 @@ func (f *Factory) Run(ctx context.Context) error {
 	f.beat(phaseStopping)
 	serr := l.shutdown()
 	l.closeWatches()
+	stopDelivery()
 	f.wg.Wait()
 	f.log.Info("factory stopped")
 	return errors.Join(err, serr)

@@ -138,7 +138,7 @@ func newHealthBody(in healthInput, reasons []string) healthBody {
 
 // Health returns the handler of the factory's probes for Kubernetes-style
 // health checks. It answers GET and HEAD (405 otherwise) on a path ending
-// in /healthz or /readyz (404 otherwise), 200 when the check passes and 503
+// in /healthz, /readyz or /events (404 otherwise), 200 when the check passes and 503
 // when it fails, with a JSON body: "status" ("ok" or "fail"), "reasons",
 // the factory id, the session state, the main loop's phase and last wake,
 // and per strategy the thread groups with their session and owned items.
@@ -154,8 +154,14 @@ func newHealthBody(in healthInput, reasons []string) healthBody {
 //     ready), and no thread group's session is suspect or expired (it is
 //     held or fenced).
 //
-// Mount it on both paths, e.g. mux.Handle("/healthz", h) and
-// mux.Handle("/readyz", h). It is safe for concurrent use.
+// On a path ending in /events it answers 200 with the factory's last
+// events as JSON, {"events": [...]}, oldest first (see WithEvents and
+// Config.EventHistory); ?since=N keeps those with a Seq above N, for a
+// poller, and a bad N is a 400.
+//
+// Mount it on the paths, e.g. mux.Handle("/healthz", h),
+// mux.Handle("/readyz", h) and mux.Handle("/events", h). It is safe for
+// concurrent use.
 func (f *Factory) Health() http.Handler {
 	return http.HandlerFunc(f.serveHealth)
 }
@@ -164,6 +170,10 @@ func (f *Factory) serveHealth(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if strings.HasSuffix(r.URL.Path, "/events") {
+		f.serveEvents(w, r)
 		return
 	}
 	in := healthInput{st: f.Status(), phase: loopPhase(f.loopPhase.Load()),

@@ -318,10 +318,12 @@ func (l *loop) prepare(ctx context.Context, s *strat) (string, func(int) (*unit,
 	return "", nil, fmt.Errorf("%w: strategy %q: kind %q is not supported", schedule.ErrInvalid, d.StrategyName, d.Kind)
 }
 
-// taskTypeKey identifies a task type's configuration except its items and
-// its sts (pause/resume), which a running manager picks up by itself.
+// taskTypeKey identifies a task type's configuration except its items, its
+// sts (pause/resume) and its run-now request, which a running manager picks
+// up by itself.
 func taskTypeKey(tt schedule.TaskType) string {
 	tt.TaskItems, tt.Sts = nil, ""
+	tt.RunNowAt, tt.RunNowBy = time.Time{}, ""
 	return fmt.Sprintf("%#v", tt)
 }
 
@@ -368,6 +370,7 @@ func (l *loop) fail(s *strat, err error, now time.Time, key string) {
 	d := s.bo.Next()
 	s.startRetry = s.failed(err, key, now, d)
 	l.f.metrics.StartFailed(s.name)
+	l.f.event(s.name, startFailedEvent(key, err))
 	l.f.log.Warn("start failed; retrying", "strategy", s.name, "err", firstLine(err.Error()), "in", d)
 }
 

@@ -27,6 +27,9 @@ type Status struct {
 	LastError string
 	// Strategies lists every strategy the factory knows of, sorted by name.
 	Strategies []StrategyStatus
+	// Events are the last events of the factory and its managers, oldest
+	// first, at most Config.EventHistory (see WithEvents).
+	Events []schedule.Event
 }
 
 // StrategyStatus is a factory's view of one strategy.
@@ -147,6 +150,7 @@ func (f *Factory) Status() Status {
 		}
 		st.Strategies = append(st.Strategies, ss)
 	}
+	st.Events = f.lastEvents(0)
 	return st
 }
 

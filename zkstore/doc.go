@@ -13,7 +13,10 @@
 //
 //	/<root>                                      P    {"schema":1,"software":"tbschedule-go"}
 //	  baseTaskType                               P    -
-//	    <base>                                   P    task type (TBSchedule's field names)
+//	    <base>                                   P    task type (TBSchedule's field names; ours add
+//	                                                   "timeZone", and "runNowAt","runNowBy": the last
+//	                                                   run-now request, which every manager sees through
+//	                                                   the configuration watch it already has)
 //	      <runtime>                              P    -       ("base" or "base$ownSign"; rewritten, still
 //	                                                   empty, by every item write: the items stamp)
 //	        server                               P    -

@@ -6,7 +6,7 @@
 //
 // It serves Kubernetes-style probes on -http (by default a free port of
 // 127.0.0.1, logged at the start; give a fixed one in a pod, e.g. -http
-// :8080): /healthz (alive) and /readyz (ready to work). /metrics is left out here: the Prometheus exporter is the
+// :8080): /healthz (alive), /readyz (ready to work) and /events (what happened). /metrics is left out here: the Prometheus exporter is the
 // nested module tbsprom, which this module does not depend on (see the
 // README's "Metrics").
 package main
@@ -77,10 +77,12 @@ func run(ctx context.Context, servers []string, root string, probes net.Listener
 	// /healthz fails only when the factory is not running or its loop is
 	// stuck (restart the process); /readyz also while the ZooKeeper session
 	// is not connected, the factory not registered or stopped by the
-	// operator. Both answer JSON with the reasons.
+	// operator. Both answer JSON with the reasons. /events lists the last
+	// ownership changes, holds, fences, windows and failures.
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", f.Health())
 	mux.Handle("/readyz", f.Health())
+	mux.Handle("/events", f.Health())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(probes); !errors.Is(err, http.ErrServerClosed) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -50,6 +51,14 @@ func TestServiceSendsEverything(t *testing.T) {
 		require.Eventually(t, func() bool { return probe(t, "http://"+probes.Addr().String()+path) == http.StatusOK },
 			30*time.Second, 20*time.Millisecond, "%s answers 200", path)
 	}
+	// /events lists what happened: the thread groups acquired the items.
+	resp, err := http.Get("http://" + probes.Addr().String() + "/events")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), `"kind":"acquire"`)
 	cancel()
 	select {
 	case err := <-done:

@@ -99,7 +99,7 @@ func commands() []command {
 	return []command{
 		treeCmd(), statusCmd(), factoriesCmd(), strategiesCmd(),
 		applyCmd(), getCmd(), deleteCmd(),
-		pauseCmd(), resumeCmd(), stopCmd(), startCmd(), drainCmd(),
+		pauseCmd(), resumeCmd(), runNowCmd(), stopCmd(), startCmd(), drainCmd(),
 		exportCmd(), importCmd(), doctorCmd(), createRootCmd(), deleteRootCmd(),
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
@@ -16,6 +17,7 @@ var knownFields = map[string][]string{
 	"taskType": jsonKeys(func() any {
 		t := schedule.DefaultTaskType("x")
 		t.PermitRunStartTime, t.PermitRunEndTime, t.TimeZone = "0 * * * * ?", "0 * * * * ?", "UTC"
+		t.RunNowAt, t.RunNowBy = time.Unix(1, 0), "x"
 		return t
 	}()),
 	"strategy": jsonKeys(schedule.DefaultStrategy("x")),

@@ -24,8 +24,12 @@ type taskTypeJSON struct {
 	BaseTaskType string `json:"baseTaskType"`
 	// NextWindowStart is when the permit window next opens (absent when the
 	// task type has no window: always open).
-	NextWindowStart *time.Time    `json:"nextWindowStart,omitempty"`
-	Runtimes        []runtimeJSON `json:"runtimes"`
+	NextWindowStart *time.Time `json:"nextWindowStart,omitempty"`
+	// RunNowAt and RunNowBy are the last run-now request (tbsctl run-now),
+	// absent when none was made.
+	RunNowAt *time.Time    `json:"runNowAt,omitempty"`
+	RunNowBy string        `json:"runNowBy,omitempty"`
+	Runtimes []runtimeJSON `json:"runtimes"`
 }
 
 type runtimeJSON struct {
@@ -83,6 +87,9 @@ func buildStatus(root string, v strategy.RuntimeView, only string) statusJSON {
 		tj := taskTypeJSON{BaseTaskType: tv.BaseTaskType, Runtimes: []runtimeJSON{}}
 		if next, ok := nextWindowStart(tv.TaskType, v.At); ok {
 			tj.NextWindowStart = &next
+		}
+		if at := tv.RunNowAt; !at.IsZero() {
+			tj.RunNowAt, tj.RunNowBy = &at, tv.RunNowBy
 		}
 		for _, rt := range tv.Runtimes {
 			tj.Runtimes = append(tj.Runtimes, buildRuntime(v.At, rt))
@@ -229,6 +236,9 @@ func printStatus(w io.Writer, st statusJSON, wide bool) {
 		window := "always open (no permit window)"
 		if tt.NextWindowStart != nil {
 			window = "next window start " + fmtTime(schedule.Time{Time: *tt.NextWindowStart})
+		}
+		if tt.RunNowAt != nil {
+			window += "; last run-now by " + tt.RunNowBy + " at " + fmtTime(schedule.Time{Time: *tt.RunNowAt})
 		}
 		fmt.Fprintf(w, "\ntaskType %s: %s\n", tt.BaseTaskType, window)
 		if len(tt.Runtimes) == 0 {
