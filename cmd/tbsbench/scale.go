@@ -39,6 +39,11 @@ type scaleResult struct {
 	goroutinesPerSession float64
 	expired              int64
 	stuck                int
+	// settled: how long the sessions took to go quiet after the first
+	// balance (quiet false: they did not within the bound); the watches,
+	// heap and goroutines are counted then.
+	settled time.Duration
+	quiet   bool
 }
 
 // scale runs every size of b.scaleSizes on the read paths b.readPath asks,
@@ -68,12 +73,13 @@ func (b *bench) scale(ctx context.Context) (Section, error) {
 				return sec, ctx.Err()
 			}
 			part := Section{Columns: sec.Columns}
-			if err != nil {
-				part.row(z.String(), string(p), "not measured: "+err.Error(), "", "", "", "", "", "")
-			} else {
+			if r != nil {
 				res[p] = r
 				supported = supported && r.supported
 				r.addTo(&part)
+			}
+			if err != nil {
+				part.row(z.String(), string(p), "not measured: "+err.Error(), "", "", "", "", "", "", "")
 			}
 			if old, nw := res[readOld], res[readNew]; old != nil && nw != nil {
 				addRatios(&part, old, nw)
@@ -115,11 +121,7 @@ func (b *bench) scaleSetUp(ctx context.Context, z scaleSize) (*observerStore, er
 			return nil, err
 		}
 	}
-	every := 250 * time.Millisecond
-	if z.items > 5000 {
-		every = time.Second
-	}
-	return &observerStore{root: root, observer: observer{store: admin, tts: tts, every: every}}, nil
+	return &observerStore{root: root, observer: observer{store: admin, tts: tts, every: 250 * time.Millisecond}}, nil
 }
 
 // observerStore is a size's root and its observer.
@@ -128,75 +130,100 @@ type observerStore struct {
 	observer
 }
 
+// sizeRun is the state of one size on one read path.
+type sizeRun struct {
+	b   *bench
+	obs *observerStore
+	res *scaleResult
+	// live: the sessions running now; all: every session opened.
+	live, all []*scaleSession
+	// closing: the crashed sessions being finished.
+	closing sync.WaitGroup
+}
+
 // scaleRun runs one size on one read path: start, crash of 10 %, join.
+// Each step runs only if the one before reached the balance.
 func (b *bench) scaleRun(ctx context.Context, z scaleSize, p readPath) (*scaleResult, error) {
-	run, err := b.scaleSetUp(ctx, z)
+	obs, err := b.scaleSetUp(ctx, z)
 	if err != nil {
 		return nil, err
 	}
-	defer run.store.Close()
-	res := &scaleResult{size: z, path: p}
+	defer obs.store.Close()
+	r := &sizeRun{b: b, obs: obs, res: &scaleResult{size: z, path: p}}
 	heap0, g0 := heapInUse()
 	t0 := time.Now()
-	live, supported, err := b.openSessions(ctx, run.root, 0, z.sessions, run.tts, p == readOld)
-	if err != nil {
+	if r.live, r.res.supported, err = b.openSessions(ctx, obs.root, 0, z.sessions, obs.tts, p == readOld); err != nil {
 		return nil, err
 	}
-	res.opened, res.supported = time.Since(t0), supported
-	all := append([]*scaleSession(nil), live...)
-	run.expired = func() int64 { return expiredOf(all) }
-	var closing sync.WaitGroup
-	defer func() {
-		closing.Wait()
-		res.stuck += finishAll(all, finishBound)
-		res.expired = expiredOf(all)
-	}()
-
-	current := func() []*scaleSession { return live }
-	start := b.scalePhase(ctx, &run.observer, "start → all balanced", current, z.sessions, func() {
-		for _, ss := range live {
+	r.res.opened = time.Since(t0)
+	r.all = append([]*scaleSession(nil), r.live...)
+	obs.expired = func() int64 { return expiredOf(r.all) }
+	defer r.finish()
+	if !r.step(ctx, "start → all balanced", z.sessions, func() {
+		for _, ss := range r.live {
 			ss.start(ctx)
 		}
-	})
-	res.phases = append(res.phases, start)
-	if !start.reached {
-		return res, nil
+	}) {
+		return r.res, nil
 	}
+	r.res.settled, r.res.quiet = settle(ctx, r.live, time.Second, 10*time.Second)
 	heap1, g1 := heapInUse()
-	res.heapPerSession = (float64(heap1) - float64(heap0)) / float64(z.sessions)
-	res.goroutinesPerSession = float64(g1-g0) / float64(z.sessions)
-	res.watches, res.watchErr = b.watchesOf(ctx, live, run.tts)
+	r.res.heapPerSession = (float64(heap1) - float64(heap0)) / float64(z.sessions)
+	r.res.goroutinesPerSession = float64(g1-g0) / float64(z.sessions)
+	r.res.watches, r.res.watchErr = b.watchesOf(ctx, r.live, obs.tts)
+	if !r.crash(ctx) {
+		return r.res, nil
+	}
+	return r.res, r.join(ctx)
+}
 
+// finish ends every session and counts what is left to count.
+func (r *sizeRun) finish() {
+	r.closing.Wait()
+	r.res.stuck += finishAll(r.all, finishBound)
+	r.res.expired = expiredOf(r.all)
+}
+
+// step runs one phase and records it; it reports whether the balance was
+// reached.
+func (r *sizeRun) step(ctx context.Context, name string, want int, act func()) bool {
+	ph := r.b.scalePhase(ctx, &r.obs.observer, name, func() []*scaleSession { return r.live }, want, act)
+	r.res.phases = append(r.res.phases, ph)
+	return ph.reached
+}
+
+// crash crashes the first 10 % of the sessions (at least one; the first
+// registered, so the leaders are likely among them).
+func (r *sizeRun) crash(ctx context.Context) bool {
+	z := r.res.size
 	kill := max(1, z.sessions/10)
-	victims := live[:kill]
-	live = live[kill:]
-	crash := b.scalePhase(ctx, &run.observer, fmt.Sprintf("%d of %d sessions crashed → balanced again", kill, z.sessions), current, len(live), func() {
+	victims := r.live[:kill]
+	r.live = r.live[kill:]
+	return r.step(ctx, fmt.Sprintf("%d of %d sessions crashed → balanced again", kill, z.sessions), len(r.live), func() {
 		for _, ss := range victims {
 			ss.crash()
 		}
-		closing.Add(1)
-		go func() { defer closing.Done(); finishAll(victims, finishBound) }()
+		r.closing.Add(1)
+		go func() { defer r.closing.Done(); finishAll(victims, finishBound) }()
 	})
-	res.phases = append(res.phases, crash)
-	if !crash.reached {
-		return res, nil
-	}
+}
 
-	var joinErr error
-	join := b.scalePhase(ctx, &run.observer, "1 session joins → balanced", current, len(live)+1, func() {
+// join opens and starts one more session.
+func (r *sizeRun) join(ctx context.Context) error {
+	var err error
+	r.step(ctx, "1 session joins → balanced", len(r.live)+1, func() {
 		var joined []*scaleSession
-		joined, _, joinErr = b.openSessions(ctx, run.root, z.sessions, 1, run.tts, p == readOld)
-		if joinErr == nil {
+		joined, _, err = r.b.openSessions(ctx, r.obs.root, len(r.all), 1, r.obs.tts, r.res.path == readOld)
+		if err == nil {
 			joined[0].start(ctx)
-			live = append(live, joined[0])
-			all = append(all, joined[0])
+			r.live = append(r.live, joined[0])
+			r.all = append(r.all, joined[0])
 		}
 	})
-	if joinErr != nil {
-		return res, fmt.Errorf("join: %w", joinErr)
+	if err != nil {
+		return fmt.Errorf("join: %w", err)
 	}
-	res.phases = append(res.phases, join)
-	return res, nil
+	return nil
 }
 
 // scalePhase measures the live sessions, runs act, waits until the observer
@@ -205,15 +232,16 @@ func (b *bench) scaleRun(ctx context.Context, z scaleSize, p readPath) (*scaleRe
 // wait.
 func (b *bench) scalePhase(ctx context.Context, o *observer, name string, live func() []*scaleSession, want int, act func()) phase {
 	ph := phase{name: name}
-	m0 := measure(live())
+	m0, o0 := measure(live()), o.store.RequestStats()
 	t0 := time.Now()
 	act()
 	ph.took, ph.reached, ph.last = o.waitBalanced(ctx, t0, want, b.scaleLimit)
 	ph.between(m0, measure(live()), live())
+	ph.observer = o.store.RequestStats().Sub(o0).Total()
 	if ph.reached {
-		fmt.Printf("  %s: %s\n", name, secs(ph.took))
+		fmt.Printf("  %s: %s (the observer sent %d requests)\n", name, secs(ph.took), ph.observer)
 	} else {
-		fmt.Printf("  %s: not reached after %.0f s (%v)\n", name, ph.took.Seconds(), ph.last)
+		fmt.Printf("  %s: not reached after %.0f s (%v; the observer sent %d requests)\n", name, ph.took.Seconds(), ph.last, ph.observer)
 	}
 	return ph
 }

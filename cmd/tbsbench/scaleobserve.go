@@ -30,6 +30,48 @@ type observer struct {
 	tts     []schedule.TaskType
 	every   time.Duration
 	expired func() int64
+	// cache holds the last items read per task type, reused while the
+	// items stamp has not moved (for at most fullReadEvery).
+	cache map[string]cachedItems
+}
+
+type cachedItems struct {
+	items schedule.Items
+	at    time.Time
+}
+
+// fullReadEvery: the observer reads every item at least this often, even
+// when the stamp says nothing changed.
+const fullReadEvery = 5 * time.Second
+
+// read returns the registered servers and the items of rt: the servers
+// and the stamp every time (two requests), the items only when the stamp
+// moved or the last full read is fullReadEvery old.
+func (o *observer) read(ctx context.Context, rt string) (state, error) {
+	svs, err := o.store.Servers(ctx, rt)
+	if err != nil {
+		return state{}, err
+	}
+	var st state
+	for _, sv := range svs {
+		st.servers = append(st.servers, sv.UUID)
+	}
+	stamp, err := o.store.ItemsStamp(ctx, rt)
+	if err != nil {
+		return state{}, err
+	}
+	if c, ok := o.cache[rt]; ok && stamp != "" && c.items.Stamp == stamp && time.Since(c.at) < fullReadEvery {
+		st.items = c.items
+		return st, nil
+	}
+	if st.items, err = o.store.Items(ctx, rt); err != nil {
+		return state{}, err
+	}
+	if o.cache == nil {
+		o.cache = map[string]cachedItems{}
+	}
+	o.cache[rt] = cachedItems{items: st.items, at: time.Now()}
+	return st, nil
 }
 
 // look reads every task type once; a read that fails (a busy server may
@@ -39,7 +81,7 @@ func (o *observer) look(ctx context.Context, want int) (progress, bool) {
 	p := progress{types: len(o.tts), minServers: -1}
 	complete := true
 	for _, tt := range o.tts {
-		st, err := observe(ctx, o.store, tt.BaseTaskType)
+		st, err := o.read(ctx, tt.BaseTaskType)
 		if err != nil {
 			complete = false
 			continue
@@ -57,13 +99,17 @@ func (o *observer) look(ctx context.Context, want int) (progress, bool) {
 	return p, complete && p.typesBalanced == p.types
 }
 
-// waitBalanced looks every o.every until every task type is balanced over
-// want servers (reached), limit has passed since t0 (not reached) or ctx
-// ends. It prints the progress every 5 s.
+// waitBalanced looks until every task type is balanced over want servers
+// (reached), limit has passed since t0 (not reached) or ctx ends. It waits
+// o.every between looks, or four times as long as the last look took, so
+// that the observer's own reads stay a small part of ZooKeeper's work. It
+// prints the progress every 5 s.
 func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, limit time.Duration) (took time.Duration, reached bool, last progress) {
 	lastReport := time.Now()
 	for {
+		lookStart := time.Now()
 		p, ok := o.look(ctx, want)
+		pause := max(o.every, 4*time.Since(lookStart))
 		last = p
 		if ok {
 			return time.Since(t0), true, last
@@ -77,7 +123,7 @@ func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, lim
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(o.every):
+		case <-time.After(pause):
 		}
 	}
 }
@@ -121,6 +167,8 @@ type phase struct {
 	took    time.Duration
 	last    progress
 	servers int
+	// observer: the requests of the observer's session (its looks).
+	observer uint64
 	// req and bytes: used by the servers live at the end of the phase.
 	req     zkstore.RequestStats
 	bytes   uint64
@@ -170,4 +218,34 @@ func heapInUse() (uint64, int) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse, runtime.NumGoroutine()
+}
+
+// settle waits until the sessions have armed no watch and made no
+// structural write (create, delete, multi; heartbeats are sets) for
+// quietFor, at most bound, so that the watches counted next are those of
+// the balanced state, not a snapshot of re-arming. It returns how long it
+// waited and whether it found the quiet.
+func settle(ctx context.Context, sessions []*scaleSession, quietFor, bound time.Duration) (time.Duration, bool) {
+	count := func() uint64 {
+		var n uint64
+		for _, ss := range sessions {
+			r := ss.store.RequestStats()
+			n += r.Watch + r.Create + r.Delete + r.Multi
+		}
+		return n
+	}
+	t0 := time.Now()
+	last, since := count(), time.Now()
+	for ctx.Err() == nil && time.Since(t0) < bound {
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+		if n := count(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= quietFor {
+			return time.Since(t0), true
+		}
+	}
+	return time.Since(t0), false
 }

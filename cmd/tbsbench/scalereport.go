@@ -31,7 +31,11 @@ func (r *scaleResult) addTo(sec *Section) {
 		r.addPhase(sec, ph, key+phaseKeys[i]+"_")
 	}
 	if len(r.phases) > 0 && r.phases[0].reached {
-		dash("ZooKeeper watches per server per task type", r.watchText())
+		quiet := fmt.Sprintf("quiet %s after the balance", secs(r.settled))
+		if !r.quiet {
+			quiet = fmt.Sprintf("still arming watches or writing %s after the balance", secs(r.settled))
+		}
+		dash("ZooKeeper watches per server per task type ("+quiet+")", r.watchText())
 		dash("heap in use per session (factory, managers, store)", fmt.Sprintf("%.0f KiB", r.heapPerSession/1024))
 		dash("goroutines per session", fmt.Sprintf("%.1f", r.goroutinesPerSession))
 		sec.set(key+"watches_total", float64(r.watches.total))
@@ -72,6 +76,7 @@ func (r *scaleResult) addPhase(sec *Section, ph phase, key string) {
 	sec.set(key+"writes_per_server", float64(ph.req.Create+ph.req.Set+ph.req.Delete+ph.req.Multi)/n)
 	sec.set(key+"bytes", float64(ph.bytes))
 	sec.set(key+"sessions_expired", float64(ph.expired))
+	sec.set(key+"observer_requests", float64(ph.observer))
 }
 
 // reads counts every read, with a watch or not.
