@@ -69,9 +69,6 @@ func (b *bench) scale(ctx context.Context) (Section, error) {
 			}
 			fmt.Printf("  %s, read path %s\n", z, p)
 			r, err := b.scaleRun(ctx, z, p)
-			if ctx.Err() != nil {
-				return sec, ctx.Err()
-			}
 			part := Section{Columns: sec.Columns}
 			if r != nil {
 				res[p] = r
@@ -87,6 +84,10 @@ func (b *bench) scale(ctx context.Context) (Section, error) {
 			sec.Rows = append(sec.Rows, part.Rows...)
 			for k, v := range part.Values {
 				sec.set(k, v)
+			}
+			if ctx.Err() != nil {
+				// Cut short: keep what this size measured.
+				return sec, ctx.Err()
 			}
 		}
 	}

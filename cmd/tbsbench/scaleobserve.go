@@ -12,7 +12,9 @@ import (
 
 // progress is one look at every task type of a scale run.
 type progress struct {
-	typesBalanced, types   int
+	typesBalanced, types int
+	// read: the task types the look could read.
+	read                   int
 	owned, active, pending int
 	// minServers, maxServers: the fewest and most servers registered in a
 	// task type's runtime.
@@ -20,8 +22,15 @@ type progress struct {
 }
 
 func (p progress) String() string {
-	return fmt.Sprintf("%d/%d task types balanced, %d/%d items owned by live servers, %d pending handovers, %d–%d servers registered",
-		p.typesBalanced, p.types, p.owned, p.active, p.pending, p.minServers, p.maxServers)
+	s := fmt.Sprintf("%d/%d task types balanced, %d/%d items owned by live servers, %d pending handovers",
+		p.typesBalanced, p.types, p.owned, p.active, p.pending)
+	if p.read < p.types {
+		s += fmt.Sprintf(" (%d/%d task types could be read)", p.read, p.types)
+	}
+	if p.read > 0 {
+		s += fmt.Sprintf(", %d–%d servers registered", p.minServers, p.maxServers)
+	}
+	return s
 }
 
 // observer watches a scale run's task types through its own session.
@@ -86,6 +95,7 @@ func (o *observer) look(ctx context.Context, want int) (progress, bool) {
 			complete = false
 			continue
 		}
+		p.read++
 		b, ok := checkBalance(st.servers, st.items.Items, want, tt.MaxTaskItemsOfOneThreadGroup)
 		if ok {
 			p.typesBalanced++
@@ -106,11 +116,17 @@ func (o *observer) look(ctx context.Context, want int) (progress, bool) {
 // prints the progress every 5 s.
 func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, limit time.Duration) (took time.Duration, reached bool, last progress) {
 	lastReport := time.Now()
+	// A look ends at the limit too: on an overloaded server one look can
+	// take minutes (every read retried until it times out).
+	lctx, cancel := context.WithDeadline(ctx, t0.Add(limit))
+	defer cancel()
 	for {
 		lookStart := time.Now()
-		p, ok := o.look(ctx, want)
+		p, ok := o.look(lctx, want)
 		pause := max(o.every, 4*time.Since(lookStart))
-		last = p
+		if p.read > 0 || last.types == 0 {
+			last = p // keep the last look that read something
+		}
 		if ok {
 			return time.Since(t0), true, last
 		}
