@@ -26,9 +26,12 @@ type bench struct {
 	zk     *zktest.Cluster
 	quick  bool
 	trials int
-	// scaleSize overrides the scale scenario's sessions, task types and
-	// items (all zero: the defaults).
-	scaleSize [3]int
+	// scaleSizes overrides the scale scenario's sizes (empty: the
+	// default); readPath chooses the managers' read path there, and
+	// scaleLimit bounds each of its waits for balance.
+	scaleSizes scaleSizes
+	readPath   readPath
+	scaleLimit time.Duration
 	// steadyItems overrides the steady scenario's item counts;
 	// steadyNoBaseline skips its runs without the stamp.
 	steadyItems      []int
@@ -184,27 +187,8 @@ func (st state) ownedBy(live map[schedule.ServerID]bool) bool {
 
 // balanced: every item owned by a live server, loads within ±1, nothing pending.
 func (st state) balanced(wantServers int) bool {
-	if len(st.servers) != wantServers {
-		return false
-	}
-	load := map[schedule.ServerID]int{}
-	for _, id := range st.servers {
-		load[id] = 0
-	}
-	for _, it := range st.items.Items {
-		if it.Sts == schedule.ItemRemoved {
-			continue
-		}
-		if _, ok := load[it.CurServer]; !ok || it.ReqServer != "" {
-			return false
-		}
-		load[it.CurServer]++
-	}
-	lo, hi := len(st.items.Items), 0
-	for _, n := range load {
-		lo, hi = min(lo, n), max(hi, n)
-	}
-	return len(st.items.Items) > 0 && hi-lo <= 1
+	_, ok := checkBalance(st.servers, st.items.Items, wantServers, 0)
+	return ok
 }
 
 // poll calls cond every interval until it returns true, an error, or the

@@ -6,7 +6,8 @@
 // Usage:
 //
 //	go run ./cmd/tbsbench [-quick] [-json tbsbench.json] [-only takeover,steady,...]
-//	                      [-trials 20] [-scale sessions,taskTypes,items]
+//	                      [-trials 20] [-scale sessions,taskTypes,items[;...]]
+//	                      [-read-path both|old|new] [-scale-limit 1m]
 //	                      [-steady-items 100,1000,10000] [-steady-no-baseline]
 //	                      [-deadline 1h]
 //
@@ -17,8 +18,12 @@
 //	steady    requests per server per second with nothing changing, for
 //	          100, 1,000 and 10,000 items, counted by the client and by ZooKeeper
 //	throughput records per second through a strategy factory (empty and 1 ms deals)
-//	scale     many sessions × task types × items in one process (default
-//	          200 sessions, 5 task types, 10,000 items in all)
+//	scale     per size (default 200 sessions, 5 task types, 10,000 items in
+//	          all; -scale repeats), one process with that many sessions, each a
+//	          strategy.Factory running one strategy per task type: start →
+//	          balanced, crash of 10 % of the sessions → balanced, one join →
+//	          balanced, with requests, bytes, watches, heap, CPU and session
+//	          expiries; on the old read path, the new one or both (-read-path)
 //	sim       memstore + fake clock: 1,000 servers × 100,000 items
 //
 // -quick runs every scenario smaller and shorter (for CI, under two minutes).
@@ -93,7 +98,10 @@ func main() {
 	jsonPath := flag.String("json", "tbsbench.json", "write the figures here as JSON (empty: do not)")
 	only := flag.String("only", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ", "))
 	trials := flag.Int("trials", 0, "takeover trials per event (default 20, 2 with -quick)")
-	scaleArg := flag.String("scale", "", "scale scenario size as sessions,taskTypes,items (default 200,5,10000; 10,2,1000 with -quick)")
+	var sizes scaleSizes
+	flag.Var(&sizes, "scale", "scale scenario size as sessions,taskTypes,items; repeat the flag or separate sizes with ';' (default 200,5,10000; 10,2,1000 with -quick)")
+	readPathArg := flag.String("read-path", string(readBoth), "scale scenario: the managers' read path, new, old or both (each size old then new, and the ratio)")
+	scaleLimit := flag.Duration("scale-limit", defaultScaleLimit, "scale scenario: give up each wait for balance (start, crash, join) of a size after this long")
 	steadyArg := flag.String("steady-items", "", "steady scenario item counts, comma-separated (default 100,1000,10000; 100,1000 with -quick)")
 	noBaseline := flag.Bool("steady-no-baseline", false, "steady scenario: skip the runs without the items stamp")
 	deadline := flag.Duration("deadline", 0, "end the whole run after this long, finished or not (default 1h, 15m with -quick)")
@@ -109,19 +117,14 @@ func main() {
 			steadyItems = append(steadyItems, n)
 		}
 	}
-	var scaleSize [3]int
-	if *scaleArg != "" {
-		f := strings.Split(*scaleArg, ",")
-		ok := len(f) == 3
-		for i := 0; ok && i < 3; i++ {
-			n, err := strconv.Atoi(strings.TrimSpace(f[i]))
-			ok = err == nil && n > 0
-			scaleSize[i] = n
-		}
-		if !ok || scaleSize[2] < scaleSize[1] {
-			fmt.Fprintf(os.Stderr, "tbsbench: -scale %q: want three positive numbers sessions,taskTypes,items with items ≥ taskTypes\n", *scaleArg)
-			os.Exit(2)
-		}
+	path, err := parseReadPath(*readPathArg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tbsbench: %v\n", err)
+		os.Exit(2)
+	}
+	if *scaleLimit <= 0 {
+		fmt.Fprintf(os.Stderr, "tbsbench: -scale-limit %v: must be positive\n", *scaleLimit)
+		os.Exit(2)
 	}
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "tbsbench: unexpected arguments %q\n", flag.Args())
@@ -156,7 +159,8 @@ func main() {
 			*deadline = 15 * time.Minute
 		}
 	}
-	opts := bench{quick: *quick, trials: *trials, scaleSize: scaleSize, steadyItems: steadyItems, steadyNoBaseline: *noBaseline}
+	opts := bench{quick: *quick, trials: *trials, scaleSizes: sizes, readPath: path, scaleLimit: *scaleLimit,
+		steadyItems: steadyItems, steadyNoBaseline: *noBaseline}
 	os.Exit(supervise(&opts, want, *jsonPath, *deadline))
 }
 
@@ -196,6 +200,12 @@ func run(ctx context.Context, b *bench, want []string, rep *report) error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			fmt.Printf("FAILED: %v\n", err)
+			if len(sec.Rows) > 0 {
+				// Keep what was measured before the failure, and say so.
+				sec.Note = strings.TrimPrefix(sec.Note+"; ", "; ") + "INCOMPLETE: " + err.Error()
+				printTable(sec)
+				rep.add(sec)
+			}
 			continue
 		}
 		sec.set("scenario_seconds", time.Since(t0).Seconds())

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/internal/zktest"
+	"github.com/tbschedule/tbschedule-go/strategy"
+	"github.com/tbschedule/tbschedule-go/zkstore"
 )
 
 // exitBound is how long a test waits for tbsbench to exit: stopGrace and
@@ -179,4 +181,29 @@ func TestDeadlineEndsRun(t *testing.T) {
 	for _, pid := range kids {
 		assert.False(t, running(pid), "process %d left running", pid)
 	}
+}
+
+// A size that does not balance within -scale-limit is reported as not
+// reached and the run goes on with the next size, then ends normally.
+func TestScaleLimitMovesOn(t *testing.T) {
+	zktest.Require(t)
+	r := startBench(t, buildBench(t), "-only", "scale", "-scale", "30,2,2000;2,1,4", "-scale-limit", "1ms",
+		"-read-path", "old", "-json", "out.json")
+	var got []string
+	for line := range r.lines {
+		got = append(got, line)
+	}
+	require.Equal(t, 0, r.waitExit(t), "exit status; stderr: %s", r.stderr.String())
+	out := strings.Join(got, "\n")
+	assert.Contains(t, out, "30×2×2000, read path old")
+	assert.Regexp(t, `30×2×2000 .*\| start → all balanced .*\| not reached after`, out)
+	assert.Contains(t, out, "2×1×4, read path old", "the next size runs")
+	assert.Regexp(t, `2×1×4 .*\| start → all balanced `, out)
+	if !setReadPath(&zkstore.Config{}, &strategy.Config{}, true) {
+		assert.Contains(t, out, readPathUnavailable, "the output says the switch is missing")
+	}
+	b, err := os.ReadFile(filepath.Join(r.cmd.Dir, "out.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"30x2x2000_old_start_reached": 0`)
+	assert.Contains(t, string(b), `"2x1x4_old_start_reached"`)
 }
