@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/tbschedule/tbschedule-go/internal/readpath"
 	"strconv"
 	"strings"
 
@@ -106,12 +107,15 @@ func (p readPath) runs() []readPath {
 // setReadPath has no switch to set.
 const readPathUnavailable = "read-path switch not available in this build: old and new run the same code"
 
-// setReadPath makes the stores and factories of the scale scenario run the
-// previous read path (old) or the current one, and reports whether this
-// build has such a switch. It is the one place to wire the benchmark-only
-// switch of the managers' read path; until then it changes nothing and
-// returns false.
+// setReadPath makes the managers that the scale scenario's factories build
+// from now on follow their items the previous way (old: a watch on every
+// item, every item read when the stamp moved) or by note boxes, and reports
+// whether this build has the switch. The switch (internal/readpath) is read
+// by each manager once, when it is built; the scenario runs the old and the
+// new path one after the other, never at once, so setting it as each
+// session opens is enough. Store and factory settings are the same for both.
 func setReadPath(store *zkstore.Config, factory *strategy.Config, old bool) (supported bool) {
-	_, _, _ = store, factory, old
-	return false
+	_, _ = store, factory
+	readpath.UseOld(old)
+	return true
 }
