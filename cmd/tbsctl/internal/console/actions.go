@@ -155,4 +155,3 @@ func (s *server) importChange(q request, _ session) (change, error) {
 	return change{action: action, target: "configuration", input: q.Doc, snap: s.readSnap("export"),
 		run: func(ctx context.Context) Result { return s.cfg.Backend.Write(ctx, []byte(q.Doc), args...) }}, nil
 }
-

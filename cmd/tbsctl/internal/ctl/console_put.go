@@ -53,7 +53,9 @@ type objectRW struct {
 
 func taskTypeRW(store *zkstore.Store, e entry) objectRW {
 	return objectRW{
-		read: func(ctx context.Context) (any, schedule.Version, error) { return store.TaskType(ctx, e.tt.BaseTaskType) },
+		read: func(ctx context.Context) (any, schedule.Version, error) {
+			return store.TaskType(ctx, e.tt.BaseTaskType)
+		},
 		next: func(cur any) any {
 			if t, ok := cur.(schedule.TaskType); ok && !e.hasSts {
 				e.tt.Sts = t.Sts
@@ -61,13 +63,18 @@ func taskTypeRW(store *zkstore.Store, e entry) objectRW {
 			return *e.tt
 		},
 		create: func(ctx context.Context) error { _, err := store.CreateTaskType(ctx, *e.tt); return err },
-		update: func(ctx context.Context, v schedule.Version) error { _, err := store.UpdateTaskType(ctx, *e.tt, v); return err },
+		update: func(ctx context.Context, v schedule.Version) error {
+			_, err := store.UpdateTaskType(ctx, *e.tt, v)
+			return err
+		},
 	}
 }
 
 func strategyRW(store *zkstore.Store, e entry) objectRW {
 	return objectRW{
-		read: func(ctx context.Context) (any, schedule.Version, error) { return store.Strategy(ctx, e.st.StrategyName) },
+		read: func(ctx context.Context) (any, schedule.Version, error) {
+			return store.Strategy(ctx, e.st.StrategyName)
+		},
 		next: func(cur any) any {
 			if s, ok := cur.(schedule.Strategy); ok && !e.hasSts {
 				e.st.Sts = s.Sts
@@ -75,7 +82,10 @@ func strategyRW(store *zkstore.Store, e entry) objectRW {
 			return *e.st
 		},
 		create: func(ctx context.Context) error { _, err := store.CreateStrategy(ctx, *e.st); return err },
-		update: func(ctx context.Context, v schedule.Version) error { _, err := store.UpdateStrategy(ctx, *e.st, v); return err },
+		update: func(ctx context.Context, v schedule.Version) error {
+			_, err := store.UpdateStrategy(ctx, *e.st, v)
+			return err
+		},
 	}
 }
 
