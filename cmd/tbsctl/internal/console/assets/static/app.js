@@ -148,8 +148,9 @@ async function overview() {
 // ---- task type
 
 async function taskTypePage(name) {
-  const [st, obj] = await Promise.all([getJSON("/api/status"), getJSON("/api/get?kind=taskType&name=" + encodeURIComponent(name)).catch(e => ({ error: e.message }))]);
+  const [st, obj, sts] = await Promise.all([getJSON("/api/status"), getJSON("/api/get?kind=taskType&name=" + encodeURIComponent(name)).catch(e => ({ error: e.message })), getJSON("/api/strategies")]);
   const tt = st.taskTypes.find(t => t.baseTaskType === name);
+  const mine = sts.filter(s => s.kind === "Schedule" && s.taskName.split("$")[0] === name);
   const parts = [el("h1", {}, "Task type " + name),
     el("p", {}, tt && tt.nextWindowStart ? "Permit window next opens " + fmtTime(tt.nextWindowStart) : "Permit window: always open"),
     el("p", { class: "actions" },
@@ -157,6 +158,8 @@ async function taskTypePage(name) {
       // RUN-NOW: enabled when "tbsctl run-now" lands (see changes.go).
       el("button", { type: "button", id: "run-now", disabled: true, title: "not in this version: tbsctl run-now is being added" }, "Run now"), " ",
       button("Delete", "delete-tasktype", () => { if (confirm("Delete task type " + name + " and its runtimes?")) act("/api/delete", { kind: "taskType", name: name }, "delete " + name); }, { cls: "danger" }))];
+  parts.push(el("h2", {}, "Strategies running it"), el("ul", { id: "tasktype-strategies" }, mine.map(s => el("li", {},
+    `${s.strategyName}: ${s.sts}, ${s.currentNum} / ${s.requestNum} thread group(s) running / wanted `, stsButton(s)))));
   if (!tt) parts.push(el("p", { class: "error" }, "no such task type in the status"));
   for (const rt of (tt ? tt.runtimes : [])) parts.push(runtimeSection(rt));
   if (obj.doc) parts.push(el("h2", {}, "Configuration (version " + obj.version + ")"), el("pre", { id: "tasktype-doc" }, obj.doc));
@@ -179,6 +182,11 @@ function runtimeSection(rt) {
 
 // ---- strategies
 
+function stsButton(s) {
+  return s.sts === "pause" ? button("Resume", "resume-" + s.strategyName, () => act("/api/resume", { name: s.strategyName }, "resume " + s.strategyName))
+    : button("Pause", "pause-" + s.strategyName, () => act("/api/pause", { name: s.strategyName }, "pause " + s.strategyName));
+}
+
 async function strategiesPage() {
   const [sts, fac] = await Promise.all([getJSON("/api/strategies"), getJSON("/api/factories")]);
   const names = Object.fromEntries(fac.map(f => [f.uuid, f.name]));
@@ -190,8 +198,7 @@ async function strategiesPage() {
       s.strategyName, s.kind, s.taskName, s.sts, `${s.currentNum} / ${s.requestNum}`, dist, failed.join("; "),
       el("span", {},
         el("a", { href: "/edit/strategy/" + encodeURIComponent(s.strategyName), class: "button", id: "edit-" + s.strategyName }, "Edit"), " ",
-        paused ? button("Resume", "resume-" + s.strategyName, () => act("/api/resume", { name: s.strategyName }, "resume " + s.strategyName))
-          : button("Pause", "pause-" + s.strategyName, () => act("/api/pause", { name: s.strategyName }, "pause " + s.strategyName)), " ",
+        stsButton(s), " ",
         button("Delete", "delete-" + s.strategyName, () => { if (confirm("Delete strategy " + s.strategyName + "?")) act("/api/delete", { kind: "strategy", name: s.strategyName }, "delete " + s.strategyName); }, { cls: "danger" }))] };
   });
   return el("section", {}, el("h1", {}, "Strategies"), el("p", {}, el("a", { href: "/new/strategy" }, "New strategy")),
