@@ -238,3 +238,16 @@ func TestConsoleNeverShowsAuth(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(audit), "other-secret-7")
 }
+
+// TestConsoleDefaults: the console listens on loopback unless told
+// otherwise, and needs a ZooKeeper and a root like every command.
+func TestConsoleDefaults(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := ctl.Main(context.Background(), []string{"help", "console"}, ctl.IO{Out: &out, Err: &errb})
+	require.Equal(t, ctl.ExitOK, code, errb.String())
+	assert.Regexp(t, `-addr string\n.*\n?.*\(default "127\.0\.0\.1:7070"\)`, out.String())
+	out.Reset()
+	code = ctl.Main(context.Background(), []string{"console"}, ctl.IO{Out: &out, Err: &errb})
+	assert.Equal(t, ctl.ExitUsage, code)
+	assert.Contains(t, errb.String(), "no ZooKeeper servers")
+}
