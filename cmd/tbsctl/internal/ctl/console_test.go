@@ -251,3 +251,28 @@ func TestConsoleDefaults(t *testing.T) {
 	assert.Equal(t, ctl.ExitUsage, code)
 	assert.Contains(t, errb.String(), "no ZooKeeper servers")
 }
+
+// TestConsoleExportImport: the console exports in the Java console's
+// format and imports it back with import's report, object by object.
+func TestConsoleExportImport(t *testing.T) {
+	e := newEnv(t)
+	e.ok("apply", "-f", file(t, "c.yaml", runtimeYAML))
+	c := e.startConsole()
+	java := c.get("/api/export?format=java")
+	assert.Contains(t, java, `"configType"`)
+	code, body := c.post("/api/import", map[string]any{"doc": java, "format": "java", "timeZone": "UTC", "dryRun": true})
+	require.Equal(t, http.StatusOK, code, body)
+	for _, want := range []string{"importing 2 object(s) (java format", "taskType orders: unchanged", "strategy orders-base: unchanged", "dry run: nothing was written"} {
+		assert.Contains(t, body, want)
+	}
+
+	ours := strings.Replace(c.get("/api/export?format=ours"), `"assignNum": 2`, `"assignNum": 3`, 1)
+	code, body = c.post("/api/import", map[string]any{"doc": ours})
+	assert.Equal(t, http.StatusUnprocessableEntity, code, "a differing object is skipped without force: %s", body)
+	assert.Contains(t, body, "orders-base")
+	assert.Contains(t, e.ok("get", "strategy", "orders-base"), `"assignNum": 2`)
+	code, body = c.post("/api/import", map[string]any{"doc": ours, "force": true})
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "strategy orders-base: updated")
+	assert.Contains(t, e.ok("get", "strategy", "orders-base"), `"assignNum": 3`)
+}
