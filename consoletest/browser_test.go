@@ -202,11 +202,25 @@ func TestConsoleInBrowser(t *testing.T) {
 			waitFor(`window.sameLoad === true`, time.Second))
 	})
 
+	t.Run("stop and start a factory", func(t *testing.T) {
+		row := `[...document.querySelectorAll("#factories tbody tr")].find(r => r.cells[0].textContent.startsWith("w2#"))`
+		run(t, ctx, "factories page", chromedp.Navigate(u+"/factories"), waitFor(row+` != null`, 30*time.Second),
+			chromedp.SendKeys(chromedp.CSS("#stop-reason"), "kernel upgrade"))
+		stop := value(t, ctx, "stop button", chromedp.Evaluate[string](row+`.querySelector("button").id`))
+		run(t, ctx, "stop", chromedp.Click(chromedp.CSS("#"+stop)),
+			waitFor(row+`.cells[3].textContent.includes("kernel upgrade (console user ops)")`, 30*time.Second))
+		if got := c.ctl(nil, "factories"); !strings.Contains(got, "STOPPED") || !strings.Contains(got, "kernel upgrade (console user ops)") {
+			t.Fatalf("the stop flag is not set:\n%s", got)
+		}
+		shot(t, ctx, "factories")
+		start := value(t, ctx, "start button", chromedp.Evaluate[string](row+`.querySelector("button").id`))
+		run(t, ctx, "start", chromedp.Click(chromedp.CSS("#"+start)), waitFor(row+`.cells[3].textContent == "running"`, 30*time.Second))
+	})
+
 	t.Run("strategies, factories and tree pages", func(t *testing.T) {
 		run(t, ctx, "strategies", chromedp.Navigate(u+"/strategies"), waitFor(`document.querySelector("#strategies") && document.querySelector("#strategies").textContent.includes("orders-s")`, 10*time.Second))
 		shot(t, ctx, "strategies")
 		run(t, ctx, "factories", chromedp.Navigate(u+"/factories"), waitFor(`document.querySelectorAll("#factories tbody tr").length == 2`, 30*time.Second))
-		shot(t, ctx, "factories")
 		run(t, ctx, "tree", chromedp.Navigate(u+"/tree"), waitFor(`document.querySelector("#tree") && document.querySelector("#tree").textContent.includes("baseTaskType")`, 10*time.Second))
 	})
 

@@ -80,9 +80,13 @@ function button(text, id, onclick, opts) {
 }
 
 // live renders a page now and again every pollMs, until another page.
+// target is where the page is rendered (default #view); a page with
+// inputs keeps them outside it, so a refresh does not reset them.
 let render = null;
-function live(fn) {
+let liveTarget = null;
+function live(fn, target) {
   render = fn;
+  liveTarget = target || null;
   refresh();
   clearInterval(timer);
   timer = setInterval(refresh, me.pollMs);
@@ -93,8 +97,7 @@ async function refresh() {
   const upd = document.getElementById("updated");
   try {
     const node = await render();
-    const view = document.getElementById("view");
-    view.replaceChildren(node);
+    (liveTarget || document.getElementById("view")).replaceChildren(node);
     upd.textContent = "updated " + new Date().toLocaleTimeString();
     upd.className = "";
   } catch (e) {
@@ -207,21 +210,36 @@ async function strategiesPage() {
 
 // ---- factories
 
+// factoriesShell shows the factories page: the reason for a stop, kept
+// across refreshes, above the live table.
+function factoriesShell() {
+  const table = el("div", { id: "factories-live" }, "Loading…");
+  show(el("section", {}, el("h1", {}, "Factories"),
+    el("p", {}, el("label", {}, "Reason for a stop or drain ", el("input", { id: "stop-reason", size: 40, placeholder: "recorded with the stop flag" }))),
+    table));
+  live(factoriesPage, table);
+}
+
+function stopReason(verb) {
+  const v = document.getElementById("stop-reason").value.trim();
+  return v || verb;
+}
+
 async function factoriesPage() {
   const fs = await getJSON("/api/factories");
   const rows = fs.map(f => {
     const st = f.State || {};
     const machine = f.ip + "$" + f.hostName;
+    const fid = f.name.replace(/[^A-Za-z0-9_-]/g, "_");
     return { cls: st.stopped ? "paused" : "", cells: [f.name, f.hostName + "/" + f.ip, f.session,
       st.stopped ? `STOPPED by ${st.by || "-"} at ${fmtTime(st.at)}${st.reason ? " (" + st.reason + ")" : ""}` : "running",
       (f.registrations || []).map(r => `${r.strategyName} ${r.currentNum}/${r.requestNum}${r.message ? " " + r.message : ""}`).join("; "),
       el("span", {},
-        st.stopped ? button("Start", "start-" + f.name, () => act("/api/factory/start", { name: machine }, "start " + machine))
-          : button("Stop", "stop-" + f.name, () => act("/api/factory/stop", { name: machine, reason: prompt("Why stop " + machine + "?") || "" }, "stop " + machine)), " ",
-        button("Drain", "drain-" + f.name, () => act("/api/factory/drain", { name: machine, reason: "drain" }, "drain " + machine)))] };
+        st.stopped ? button("Start", "start-" + fid, () => act("/api/factory/start", { name: machine }, "start " + machine))
+          : button("Stop", "stop-" + fid, () => act("/api/factory/stop", { name: machine, reason: stopReason("stop") }, "stop " + machine)), " ",
+        button("Drain", "drain-" + fid, () => act("/api/factory/drain", { name: machine, reason: stopReason("drain") }, "drain " + machine)))] };
   });
-  return el("section", {}, el("h1", {}, "Factories"),
-    table("factories", ["factory", "host", "session", "state", "registrations (running/wanted)", ""], rows));
+  return table("factories", ["factory", "host", "session", "state", "registrations (running/wanted)", ""], rows);
 }
 
 // ---- tree

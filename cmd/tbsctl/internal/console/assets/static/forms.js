@@ -96,7 +96,7 @@ async function start() {
     case "": live(overview); break;
     case "tasktype": live(() => taskTypePage(p[2])); break;
     case "strategies": live(strategiesPage); break;
-    case "factories": live(factoriesPage); break;
+    case "factories": factoriesShell(); break;
     case "tree": live(treePage); break;
     case "edit": await editPage(p[2], p[3]); break;
     case "new": await editPage(p[2], null); break;
