@@ -269,7 +269,7 @@ func forgedPost(t *testing.T, ctx context.Context, c *cluster) {
 	}))
 	defer evil.Close()
 	run(t, ctx, "forged post", chromedp.Navigate(evil.URL),
-		waitFor(`location.href.startsWith("`+u+`") && document.body.innerText.includes("refused")`, 10*time.Second))
+		waitFor(`location.href.startsWith("`+u+`") && document.body.innerText.includes("refused: the request did not come from the console")`, 10*time.Second))
 	body := value(t, ctx, "page", chromedp.Evaluate[string](`document.body.innerText`))
 	if got := c.ctl(nil, "get", "strategy", "orders-s"); !strings.Contains(got, `"sts": "resume"`) {
 		t.Fatalf("the forged POST paused the strategy (page: %s):\n%s", body, got)

@@ -117,7 +117,8 @@ func TestAssetsHaveNoInlineCode(t *testing.T) {
 }
 
 // TestLoginCookie: a good login sets an HttpOnly, SameSite=Strict session
-// cookie; a wrong password sets none and says only that it was wrong.
+// cookie; a wrong password sets none and says only that it was wrong; a
+// login posted from another site is refused (login CSRF).
 func TestLoginCookie(t *testing.T) {
 	s := newSite(t)
 	c := s.client()
@@ -128,6 +129,13 @@ func TestLoginCookie(t *testing.T) {
 	resp = c.login("nobody", "op-password")
 	if loc := resp.Header.Get("Location"); loc != "/login?error=bad" {
 		t.Errorf("unknown user: Location %q, want the same answer as a wrong password", loc)
+	}
+	cross, _ := http.NewRequest(http.MethodPost, s.srv.URL+"/login", strings.NewReader("user=op&password=op-password"))
+	cross.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	cross.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, _ = c.do(cross)
+	if loc := resp.Header.Get("Location"); loc != "/login?error=origin" || len(resp.Cookies()) != 0 {
+		t.Errorf("login posted from another site: Location %q, cookies %v", loc, resp.Cookies())
 	}
 	resp = c.login("op", "op-password")
 	if len(resp.Cookies()) != 1 {
