@@ -12,3 +12,5 @@ require (
 )
 
 require go.yaml.in/yaml/v3 v3.0.5
+
+require golang.org/x/crypto v0.59.0

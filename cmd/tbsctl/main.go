@@ -2,7 +2,8 @@
 // operator's console. It shows the tree, the runtime of every task type and
 // strategy, applies and exports configuration (also in the export format of
 // TBSchedule's Java console), pauses and resumes strategies, stops, starts
-// and drains factories, and diagnoses problems.
+// and drains factories, and diagnoses problems; "tbsctl console" serves all
+// of it as a web console (docs/CONSOLE.md).
 //
 // Run "tbsctl help" for the commands, "tbsctl help COMMAND" for one of them.
 // The connection comes from flags or the environment:

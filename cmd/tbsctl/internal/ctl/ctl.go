@@ -93,6 +93,9 @@ type command struct {
 	help    string
 	example string
 	setup   func(fs *flag.FlagSet) func(ctx context.Context, c *cli, args []string) error
+	// serves: the command runs until interrupted (console); -timeout
+	// bounds each command it runs instead of the whole run.
+	serves bool
 }
 
 func commands() []command {
@@ -101,6 +104,7 @@ func commands() []command {
 		applyCmd(), getCmd(), deleteCmd(),
 		pauseCmd(), resumeCmd(), runNowCmd(), stopCmd(), startCmd(), drainCmd(),
 		exportCmd(), importCmd(), doctorCmd(), createRootCmd(), deleteRootCmd(),
+		consoleCmd(),
 	}
 }
 
@@ -125,6 +129,12 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	c := &cli{io: stdio}
 	err := c.run(ctx, args)
 	c.close()
+	return c.exitCode(err)
+}
+
+// exitCode prints err as Main does and returns the exit code for it.
+func (c *cli) exitCode(err error) int {
+	stdio := c.io
 	var ue *usageError
 	switch {
 	case err == nil:
@@ -194,7 +204,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		level = slog.LevelDebug
 	}
 	c.log = slog.New(slog.NewTextHandler(c.io.Err, &slog.HandlerOptions{Level: level}))
-	if c.g.timeout > 0 {
+	if c.g.timeout > 0 && !cmd.serves {
 		timeout := c.g.timeout
 		// A command's own --wait comes on top of the connection timeout.
 		if f := cfs.Lookup("wait"); f != nil {

@@ -20,6 +20,8 @@
 //	doctor                 problems with a fix each; exit code 1 if one needs a person
 //	create-root ROOT       an empty tree, made on purpose (reads and dry runs refuse a missing root)
 //	delete-root ROOT       the whole tree; refused while anything is live unless --force
+//	console                the web console (package console) on -addr; its pages and
+//	                       changes run these commands in-process (console_backend.go)
 //
 // # Files
 //
