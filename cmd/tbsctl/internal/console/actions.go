@@ -88,6 +88,18 @@ func (s *server) stsChange(verb string) func(request, session) (change, error) {
 	}
 }
 
+// runNowChange opens a task type's permit window once ("tbsctl run-now"),
+// recorded as asked by the console user.
+func (s *server) runNowChange(q request, sess session) (change, error) {
+	if err := checkArg("strategy or task type", q.Name); err != nil {
+		return change{}, err
+	}
+	return change{action: "run-now", target: q.Name, snap: s.objectSnap("taskType", q.Name),
+		run: func(ctx context.Context) Result {
+			return s.cfg.Backend.Write(ctx, nil, "run-now", q.Name, "--by", "console user "+sess.user.Name)
+		}}, nil
+}
+
 // factoryChange stops, starts or drains a factory's machine ("tbsctl
 // stop/start/drain"); the reason recorded with the flag names the user.
 func (s *server) factoryChange(verb string) func(request, session) (change, error) {

@@ -28,10 +28,7 @@ func (s *server) changeRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/factory/drain", s.authed(RoleOperator, s.changeHandler(s.factoryChange("drain"))))
 	mux.Handle("POST /api/delete", s.authed(RoleOperator, s.changeHandler(s.deleteChange)))
 	mux.Handle("POST /api/import", s.authed(RoleOperator, s.changeHandler(s.importChange)))
-	// RUN-NOW: "tbsctl run-now" is being added separately. When it lands,
-	// register "POST /api/run-now" here as a change running
-	// s.cfg.Backend.Write(ctx, nil, "run-now", ...) and enable the button
-	// the task type page shows disabled (assets/static/app.js, RUN-NOW).
+	mux.Handle("POST /api/run-now", s.authed(RoleOperator, s.changeHandler(s.runNowChange)))
 }
 
 // request is the JSON body of every change (each uses some fields).

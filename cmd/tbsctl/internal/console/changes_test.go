@@ -150,6 +150,7 @@ func TestChangesRunTheCommands(t *testing.T) {
 	c.login("op", "op-password")
 	for _, tc := range []struct{ path, body string }{
 		{"/api/pause", `{"name":"s1"}`},
+		{"/api/run-now", `{"name":"t1"}`},
 		{"/api/factory/stop", `{"name":"10.0.0.1$w1","reason":"kernel"}`},
 		{"/api/delete", `{"kind":"taskType","name":"t1","force":true}`},
 		{"/api/import", `{"doc":"x","format":"java","timeZone":"Asia/Shanghai","dryRun":true}`},
@@ -159,7 +160,7 @@ func TestChangesRunTheCommands(t *testing.T) {
 			t.Errorf("%s: %d %s", tc.path, resp.StatusCode, body)
 		}
 	}
-	want := []string{"pause s1", "stop 10.0.0.1$w1 --reason kernel (console user op)", "delete taskType t1 --force",
+	want := []string{"pause s1", "run-now t1 --by console user op", "stop 10.0.0.1$w1 --reason kernel (console user op)", "delete taskType t1 --force",
 		"import -f - --format java --time-zone Asia/Shanghai --dry-run", "apply -f - --dry-run"}
 	got := s.b.writes()
 	if len(got) != len(want) {

@@ -24,6 +24,7 @@ group and no longer applies once the window's regular start has come. Each
 thread group records what it did as an event (Status.Events, /events).`,
 		example: "  tbsctl run-now orders-base\n  tbsctl run-now orders",
 		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
+			by := fs.String("by", "", "who asks, recorded as runNowBy (default: this user@host)")
 			return func(ctx context.Context, c *cli, args []string) error {
 				if err := needArgs("run-now", args, 1, 1, "one strategy or task type name"); err != nil {
 					return err
@@ -32,7 +33,7 @@ thread group records what it did as an event (Status.Events, /events).`,
 				if err != nil {
 					return err
 				}
-				tt, err := admin.RunNow(ctx, args[0], "")
+				tt, err := admin.RunNow(ctx, args[0], *by)
 				if errors.Is(err, schedule.ErrNotFound) {
 					return fmt.Errorf("run-now: %w", c.missing(err, "strategy or task type", args[0], runNowHint(ctx, store, args[0])))
 				}

@@ -57,8 +57,8 @@ func TestRunNowCommand(t *testing.T) {
 		}
 		return false
 	})
-	out = e.ok("run-now", "nightly-base")
-	assert.Contains(t, out, "run-now nightly-base: task type nightly, asked by ")
+	out = e.ok("run-now", "nightly-base", "--by", "console user op")
+	assert.Contains(t, out, "run-now nightly-base: task type nightly, asked by console user op at ")
 	assert.Contains(t, out, "  nightly: 1 thread group(s): ")
 	assert.Contains(t, e.ok("status", "nightly"), "; last run-now by ")
 	doctor := e.run("doctor")

@@ -158,8 +158,7 @@ async function taskTypePage(name) {
     el("p", {}, tt && tt.nextWindowStart ? "Permit window next opens " + fmtTime(tt.nextWindowStart) : "Permit window: always open"),
     el("p", { class: "actions" },
       el("a", { href: "/edit/taskType/" + encodeURIComponent(name), id: "edit-tasktype", class: "button" }, "Edit"), " ",
-      // RUN-NOW: enabled when "tbsctl run-now" lands (see changes.go).
-      el("button", { type: "button", id: "run-now", disabled: true, title: "not in this version: tbsctl run-now is being added" }, "Run now"), " ",
+      button("Run now", "run-now", () => act("/api/run-now", { name: name }, "run-now " + name)), " ",
       button("Delete", "delete-tasktype", () => { if (confirm("Delete task type " + name + " and its runtimes?")) act("/api/delete", { kind: "taskType", name: name }, "delete " + name); }, { cls: "danger" }))];
   parts.push(el("h2", {}, "Strategies running it"), el("ul", { id: "tasktype-strategies" }, mine.map(s => el("li", {},
     `${s.strategyName}: ${s.sts}, ${s.currentNum} / ${s.requestNum} thread group(s) running / wanted `, stsButton(s)))));
