@@ -379,7 +379,6 @@ func (s *Sim) readNotes(ctx context.Context, perServer map[schedule.ServerID]int
 		return len(ids), c.DeleteNotes(ctx, s.rt, "", box, names)
 	}
 	for i, sv := range s.live {
-		skip := schedule.ServerID("")
 		if i == 0 {
 			// The leader knows every item: its own box tells it nothing new
 			// beyond what the leader box says.
@@ -388,13 +387,12 @@ func (s *Sim) readNotes(ctx context.Context, perServer map[schedule.ServerID]int
 				return err
 			}
 			perServer[sv.id] += n
-			skip = sv.id
 			if _, err := consume(sv.c, sv.id, ""); err != nil {
 				return err
 			}
 			continue
 		}
-		n, err := consume(sv.c, sv.id, skip)
+		n, err := consume(sv.c, sv.id, "")
 		if err != nil {
 			return err
 		}
