@@ -183,7 +183,14 @@ func TestManagerEventsOwnership(t *testing.T) {
 	ho := ra.await(t, schedule.EventHandover, nil, nil)
 	assert.Equal(t, a, ho.Server)
 	assert.Contains(t, ho.Message, string(b))
-	released := ra.union(schedule.EventRelease, func(e schedule.Event) bool { return e.Message == "handed over to "+string(b) })
+	// A emits its release events after its write returns, and B can have
+	// acquired the items from its notes before that: wait for them.
+	toB := func(e schedule.Event) bool { return e.Message == "handed over to "+string(b) }
+	var released []schedule.OwnedItem
+	require.Eventually(t, func() bool {
+		released = ra.union(schedule.EventRelease, toB)
+		return len(released) >= len(ownedB)
+	}, 30*time.Second, time.Millisecond, "A's release events for B")
 	require.Equal(t, itemIDs(ownedB), itemIDs(released), "A's release events name what B got")
 	for i, it := range released {
 		assert.Less(t, it.Epoch, ownedB[i].Epoch, "item %s: B's epoch is newer than the one A gave up", it.ID)

@@ -788,12 +788,22 @@ func (m *Manager) releaseAll(ctx context.Context, s *session) error {
 }
 
 // mine reads the items s.me may still own: those of its view (and its
-// releases under way), or every item the previous way.
+// releases under way) and those its note box names (grants it has not
+// taken up yet); every item for a leader that holds them all (a grant to
+// itself cut short by the stop may have been written unseen), and the
+// previous way.
 func (m *Manager) mine(ctx context.Context, s *session) (Items, error) {
-	if m.oldReads {
+	if m.oldReads || s.full {
 		return m.store.Items(ctx, m.runtime)
 	}
-	return m.store.ItemsByID(ctx, m.runtime, ownedIDs(s))
+	ids := ownedIDs(s)
+	notes, err := m.store.Notes(ctx, m.runtime, s.me)
+	if err != nil {
+		return Items{}, err
+	}
+	ids = append(ids, notedItems(notes, "")...)
+	SortItemIDs(ids)
+	return m.store.ItemsByID(ctx, m.runtime, slices.Compact(ids))
 }
 
 // unregister deletes the server node, retrying until it succeeds, the

@@ -25,7 +25,11 @@ import (
 // fired, at a resync or when the session is back (serversStale), else the
 // last read (the previous way reads them at every round).
 func (m *Manager) liveServers(ctx context.Context, s *session) ([]Server, error) {
-	if m.oldReads || s.serversStale || len(s.servers) == 0 {
+	// The leader reads them every round: it grants only to servers it
+	// saw live, and a server that left since the cache was filled (its
+	// releases written, its node gone, the watch not yet seen) would be
+	// granted items that then wait out its whole lock delay.
+	if m.oldReads || s.serversStale || len(s.servers) == 0 || s.leader {
 		list, err := m.store.Servers(ctx, m.runtime)
 		if err != nil {
 			return nil, err
