@@ -63,7 +63,9 @@ type Factory struct {
 	// loop's last wake and its phase, for Health.
 	loopAt    atomic.Int64
 	loopPhase atomic.Int32
-	wg        sync.WaitGroup // helper goroutines (guards, watch forwarders)
+	wg        sync.WaitGroup // helper goroutines (guards, watch forwarders, the stop's ForceStop relay)
+	units     sync.WaitGroup // unit goroutines (managers, Bean copies); see goUnit
+	unitExit  func()         // tests: runs last on a unit's goroutine; nil: none
 	wake      chan struct{}  // coalescing: the main loop should look again
 	force     chan struct{}  // closed by ForceStop
 	forceMu   sync.Once
@@ -163,6 +165,19 @@ func (f *Factory) goFunc(fn func()) {
 	}()
 }
 
+// goUnit starts a unit's goroutine tied to the units WaitGroup, which Run
+// waits for unless a unit is stuck (ErrShutdownTimeout).
+func (f *Factory) goUnit(fn func()) {
+	f.units.Add(1)
+	go func() {
+		defer f.units.Done()
+		fn()
+		if f.unitExit != nil {
+			f.unitExit()
+		}
+	}()
+}
+
 func (f *Factory) poke() { signal(f.wake) }
 
 // ForceStop makes a graceful stop under way (or the next one) stop waiting:
@@ -211,6 +226,9 @@ func (f *Factory) Run(ctx context.Context) error {
 	l.closeWatches()
 	stopDelivery()
 	f.wg.Wait()
+	if !errors.Is(serr, ErrShutdownTimeout) {
+		f.units.Wait() // every unit has returned: only its last steps remain
+	}
 	f.log.Info("factory stopped")
 	return errors.Join(err, serr)
 }

@@ -39,13 +39,13 @@ func (l *loop) shutdown() error {
 	// ForceStop: a node that cannot be removed vanishes with the session.
 	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.ShutdownTimeout)
 	defer cancel()
-	go func() {
+	f.goFunc(func() { // Run waits for it (f.wg) after shutdown returns
 		select {
 		case <-f.force:
 			cancel()
 		case <-ctx.Done():
 		}
-	}()
+	})
 	stuck, why := l.awaitUnits(ctx, canWrite)
 	if canWrite && len(stuck) == 0 {
 		l.handOverBean(ctx, bean)

@@ -94,11 +94,11 @@ func (f *Factory) startManager(strategyName, key string, tt schedule.TaskType, o
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	u := &unit{strategy: strategyName, key: key, mgr: m, started: f.clock.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	go func() {
+	f.goUnit(func() {
 		defer f.poke()
 		defer close(u.done)
 		u.err = m.Run(ctx)
-	}()
+	})
 	return u, nil
 }
 
@@ -107,7 +107,7 @@ func (f *Factory) startManager(strategyName, key string, tt schedule.TaskType, o
 func (f *Factory) startCopy(parent context.Context, strategyName, key string, task Task, param string, copyNo int) *unit {
 	ctx, cancel := context.WithCancelCause(parent)
 	u := &unit{strategy: strategyName, key: key, copyNo: copyNo, started: f.clock.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	go func() {
+	f.goUnit(func() {
 		defer f.poke()
 		defer close(u.done)
 		defer func() {
@@ -124,6 +124,6 @@ func (f *Factory) startCopy(parent context.Context, strategyName, key string, ta
 			}
 		}
 		u.err = err
-	}()
+	})
 	return u
 }

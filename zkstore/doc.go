@@ -197,7 +197,10 @@
 // goroutine per watch and no polling. A watch that fires is re-armed (only
 // that one) before the channels are signalled; every caller of one scope
 // shares its watches; after a session expiry every scope is re-armed on the
-// new session and signalled.
+// new session and signalled. Arming is serialized and holds its lock across
+// ZooKeeper calls (re-arming after a reconnect can take seconds while a
+// connection hangs); a Watch waiting for that lock returns its context's
+// error when the context ends first, and subscribes nothing.
 //
 // # Cluster time
 //

@@ -75,15 +75,36 @@ type watchHub struct {
 	scopes map[schedule.WatchScope]*scopeState
 	closed bool
 
-	armMu sync.Mutex // serializes arming; guards armed
+	armMu armLock // serializes arming; guards armed
 	armed map[watchKey]bool
 }
+
+// armLock is a mutex that a waiter can give up on: arming holds it across
+// ZooKeeper calls (seconds while a connection hangs), and Watch must not
+// outlive its context waiting for it.
+type armLock chan struct{}
+
+// lock takes the lock, or returns ctx's error if ctx ends first.
+func (l armLock) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l armLock) unlock() { <-l }
 
 func newWatchHub(s *Store) *watchHub {
 	return &watchHub{
 		s:      s,
 		wake:   make(chan struct{}, 1),
 		scopes: make(map[schedule.WatchScope]*scopeState),
+		armMu:  make(armLock, 1),
 		armed:  make(map[watchKey]bool),
 	}
 }
@@ -146,7 +167,10 @@ func (s *Store) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan st
 	// watch already is armed (the hub keeps it so): nothing to send.
 	// Without a session, the hub arms the scope (and signals it) when the
 	// session is back.
-	h.armMu.Lock()
+	if err := h.armMu.lock(ctx); err != nil {
+		h.unsubscribe(scope, sub)
+		return nil, err
+	}
 	switch {
 	case !h.isDirty(st):
 	case !s.hasSession():
@@ -154,7 +178,7 @@ func (s *Store) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan st
 	default:
 		err = h.armScope(ctx, st, true)
 	}
-	h.armMu.Unlock()
+	h.armMu.unlock()
 	switch {
 	case err == nil:
 	case isConnLoss(err) && !s.isClosed():
@@ -308,8 +332,10 @@ func (h *watchHub) loop() {
 // (to be retried).
 func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 	s := h.s
-	h.armMu.Lock()
-	defer h.armMu.Unlock()
+	if h.armMu.lock(s.ctx) != nil {
+		return false // the store is closing
+	}
+	defer h.armMu.unlock()
 	// Listed under armMu: a scope that Watch armed before counts too.
 	scopes := h.activeScopes()
 
