@@ -26,13 +26,12 @@ const (
 
 // scaleResult is one size run on one read path.
 type scaleResult struct {
-	size      scaleSize
-	path      readPath
-	supported bool
-	opened    time.Duration
-	phases    []phase
-	watches   watchFigures
-	watchErr  error
+	size     scaleSize
+	path     readPath
+	opened   time.Duration
+	phases   []phase
+	watches  watchFigures
+	watchErr error
 	// heapPerSession, goroutinesPerSession: growth of the process from
 	// before the sessions were opened to the first balance, per session.
 	heapPerSession       float64
@@ -60,7 +59,6 @@ func (b *bench) scale(ctx context.Context) (Section, error) {
 		Note: fmt.Sprintf("per size sessions × task types × items in all: one process with that many sessions, each its own store (session timeout %v) "+
 			"running a strategy.Factory; one strategy per task type (AssignNum = sessions, one thread group per factory); "+
 			"an observer session reads every task type until all are balanced; each wait gives up after %v (-scale-limit)", sessionTimeout, b.scaleLimit)}
-	supported := true
 	for _, z := range sizes {
 		res := map[readPath]*scaleResult{}
 		for _, p := range b.readPath.runs() {
@@ -72,7 +70,6 @@ func (b *bench) scale(ctx context.Context) (Section, error) {
 			part := Section{Columns: sec.Columns}
 			if r != nil {
 				res[p] = r
-				supported = supported && r.supported
 				r.addTo(&part)
 			}
 			if err != nil {
@@ -90,10 +87,6 @@ func (b *bench) scale(ctx context.Context) (Section, error) {
 				return sec, ctx.Err()
 			}
 		}
-	}
-	if !supported {
-		sec.Note += "; " + readPathUnavailable
-		fmt.Println(readPathUnavailable)
 	}
 	return sec, nil
 }
@@ -153,7 +146,8 @@ func (b *bench) scaleRun(ctx context.Context, z scaleSize, p readPath) (*scaleRe
 	r := &sizeRun{b: b, obs: obs, res: &scaleResult{size: z, path: p}}
 	heap0, g0 := heapInUse()
 	t0 := time.Now()
-	if r.live, r.res.supported, err = b.openSessions(ctx, obs.root, 0, z.sessions, obs.tts, p == readOld); err != nil {
+	setReadPath(p)
+	if r.live, err = b.openSessions(ctx, obs.root, 0, z.sessions, obs.tts); err != nil {
 		return nil, err
 	}
 	r.res.opened = time.Since(t0)
@@ -214,7 +208,7 @@ func (r *sizeRun) join(ctx context.Context) error {
 	var err error
 	r.step(ctx, "1 session joins → balanced", len(r.live)+1, func() {
 		var joined []*scaleSession
-		joined, _, err = r.b.openSessions(ctx, r.obs.root, len(r.all), 1, r.obs.tts, r.res.path == readOld)
+		joined, err = r.b.openSessions(ctx, r.obs.root, len(r.all), 1, r.obs.tts)
 		if err == nil {
 			joined[0].start(ctx)
 			r.live = append(r.live, joined[0])

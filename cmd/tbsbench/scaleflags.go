@@ -5,9 +5,6 @@ import (
 	"github.com/tbschedule/tbschedule-go/internal/readpath"
 	"strconv"
 	"strings"
-
-	"github.com/tbschedule/tbschedule-go/strategy"
-	"github.com/tbschedule/tbschedule-go/zkstore"
 )
 
 // scaleSize is one size of the scale scenario: sessions (one factory each),
@@ -103,19 +100,12 @@ func (p readPath) runs() []readPath {
 	return []readPath{p}
 }
 
-// readPathUnavailable is printed (and put in the section's note) while
-// setReadPath has no switch to set.
-const readPathUnavailable = "read-path switch not available in this build: old and new run the same code"
-
-// setReadPath makes the managers that the scale scenario's factories build
-// from now on follow their items the previous way (old: a watch on every
-// item, every item read when the stamp moved) or by note boxes, and reports
-// whether this build has the switch. The switch (internal/readpath) is read
-// by each manager once, when it is built; the scenario runs the old and the
-// new path one after the other, never at once, so setting it as each
-// session opens is enough. Store and factory settings are the same for both.
-func setReadPath(store *zkstore.Config, factory *strategy.Config, old bool) (supported bool) {
-	_, _ = store, factory
-	readpath.UseOld(old)
-	return true
+// setReadPath makes the managers built from now on follow their items the
+// previous way (readOld: a watch on every item, every item read when the
+// stamp moved) or by note boxes. Each manager reads the switch
+// (internal/readpath) once, when it is built, and a size runs its read
+// paths one after the other, never at once: a factory rebuilding a manager
+// after a session loss keeps the path of its run.
+func setReadPath(p readPath) {
+	readpath.UseOld(p == readOld)
 }

@@ -12,9 +12,6 @@ var scaleColumns = []string{"size", "read path", "event", "time / amount", "requ
 var phaseKeys = []string{"start", "crash10", "join"}
 
 func (r *scaleResult) label() string {
-	if !r.supported {
-		return string(r.path) + " (no switch: same code)"
-	}
 	return string(r.path)
 }
 
@@ -102,9 +99,6 @@ func (r *scaleResult) watchText() string {
 func addRatios(sec *Section, old, nw *scaleResult) {
 	size := old.size.String()
 	label := "old ÷ new"
-	if !old.supported || !nw.supported {
-		label += " (no switch: same code)"
-	}
 	ratio := func(a, b float64) string {
 		if b == 0 {
 			return "–"

@@ -93,29 +93,27 @@ type scaleSession struct {
 }
 
 // openSession opens session i's store on root and makes its factory, with
-// a deal for each task type. supported reports whether setReadPath could
-// set the read path asked for.
-func (b *bench) openSession(ctx context.Context, root string, i int, tts []schedule.TaskType, old bool) (ss *scaleSession, supported bool, err error) {
+// a deal for each task type.
+func (b *bench) openSession(ctx context.Context, root string, i int, tts []schedule.TaskType) (ss *scaleSession, err error) {
 	ss = &scaleSession{net: &netCtl{}, expired: &expiries{}}
 	cfg := storeConfig(b.zk.Servers(), root)
 	cfg.Dialer = ss.net.dial
 	fc := strategy.DefaultConfig()
 	fc.IP, fc.HostName = "127.0.0.1", fmt.Sprintf("scale-%d", i)
-	supported = setReadPath(&cfg, &fc, old)
 	if ss.store, err = zkstore.Open(ctx, cfg, zkstore.WithLogger(quiet), zkstore.WithMetrics(ss.expired)); err != nil {
-		return nil, supported, err
+		return nil, err
 	}
 	if ss.factory, err = strategy.NewFactory(ss.store, fc, strategy.WithLogger(quiet)); err != nil {
 		_ = ss.store.Close()
-		return nil, supported, err
+		return nil, err
 	}
 	for _, tt := range tts {
 		if err := ss.factory.RegisterDeal(tt.DealBeanName, onceDeal(nil)); err != nil {
 			_ = ss.store.Close()
-			return nil, supported, err
+			return nil, err
 		}
 	}
-	return ss, supported, nil
+	return ss, nil
 }
 
 // start runs the factory until stop or crash.
@@ -173,10 +171,9 @@ func finishAll(sessions []*scaleSession, bound time.Duration) int {
 }
 
 // openSessions opens n sessions, 16 at a time, numbered from first.
-func (b *bench) openSessions(ctx context.Context, root string, first, n int, tts []schedule.TaskType, old bool) ([]*scaleSession, bool, error) {
+func (b *bench) openSessions(ctx context.Context, root string, first, n int, tts []schedule.TaskType) ([]*scaleSession, error) {
 	out := make([]*scaleSession, n)
 	errs := make([]error, n)
-	var supported atomic.Bool
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i := range out {
@@ -185,9 +182,7 @@ func (b *bench) openSessions(ctx context.Context, root string, first, n int, tts
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			var ok bool
-			out[i], ok, errs[i] = b.openSession(ctx, root, first+i, tts, old)
-			supported.Store(ok)
+			out[i], errs[i] = b.openSession(ctx, root, first+i, tts)
 		}()
 	}
 	wg.Wait()
@@ -199,7 +194,7 @@ func (b *bench) openSessions(ctx context.Context, root string, first, n int, tts
 			}
 		}
 		finishAll(opened, time.Second)
-		return nil, false, err
+		return nil, err
 	}
-	return out, supported.Load(), nil
+	return out, nil
 }
