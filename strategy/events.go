@@ -84,8 +84,26 @@ func (h *history) since(from uint64) (evs []schedule.Event, skipped uint64) {
 	return evs, skipped
 }
 
+// first returns the oldest event kept with Seq >= from (ok false when there
+// is none yet), and how many events from that point were dropped from the
+// ring before they were read.
+func (h *history) first(from uint64) (e schedule.Event, skipped uint64, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := uint64(len(h.ring))
+	if h.next > n && from < h.next-n {
+		skipped, from = h.next-n-from, h.next-n
+	}
+	if from >= h.next {
+		return schedule.Event{}, skipped, false
+	}
+	return h.ring[int(from%n)], skipped, true
+}
+
 // deliver hands the events to fn in order until stop is closed, then hands
-// over what is left and returns.
+// over what is left and returns. It takes one event from the ring at a time,
+// so a hook that blocks holds up only the event it was given: the ring alone
+// decides what is dropped.
 func (f *Factory) deliver(stop <-chan struct{}, fn func(schedule.Event)) {
 	next := uint64(1)
 	for {
@@ -95,12 +113,15 @@ func (f *Factory) deliver(stop <-chan struct{}, fn func(schedule.Event)) {
 		case <-stop:
 			stopping = true
 		}
-		evs, skipped := f.history.since(next)
-		if skipped > 0 {
-			f.log.Warn("the events hook fell behind; events dropped from the ring before it saw them",
-				"skipped", skipped, "eventHistory", len(f.history.ring))
-		}
-		for _, e := range evs {
+		for {
+			e, skipped, ok := f.history.first(next)
+			if skipped > 0 {
+				f.log.Warn("the events hook fell behind; events dropped from the ring before it saw them",
+					"skipped", skipped, "eventHistory", len(f.history.ring))
+			}
+			if !ok {
+				break
+			}
 			f.callHook(fn, e)
 			next = e.Seq + 1
 		}

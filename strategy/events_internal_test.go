@@ -2,6 +2,8 @@ package strategy
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -58,4 +60,35 @@ func TestStartFailedEvent(t *testing.T) {
 	e := startFailedEvent("Schedule|t|x", errors.New("no deal\nstack"))
 	assert.Equal(t, schedule.Event{Kind: schedule.EventStartFailed, Message: "Schedule|t|x: no deal"}, e)
 	assert.Equal(t, "no deal", startFailedEvent("", errors.New("no deal")).Message)
+}
+
+// A blocked hook holds up only the event it was given: while it waits on
+// event 1 the ring (3) moves on to 3..5, so after it returns it hears 3, 4
+// and 5 and event 2 is skipped. (Taking the ring's whole contents at once
+// hid the drop: the hook then heard 1..5 from a ring of 3.)
+func TestDeliverTakesOneEventAtATime(t *testing.T) {
+	f := &Factory{history: newHistory(3), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for range 3 {
+		f.history.add(schedule.Event{Kind: schedule.EventGrant})
+	}
+	entered, gate := make(chan uint64, 10), make(chan struct{})
+	var heard []uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		f.deliver(stop, func(e schedule.Event) {
+			heard = append(heard, e.Seq)
+			entered <- e.Seq
+			if e.Seq == 1 {
+				<-gate
+			}
+		})
+	}()
+	require.Equal(t, uint64(1), <-entered, "the hook is handed event 1 and blocks")
+	f.history.add(schedule.Event{Kind: schedule.EventGrant})
+	f.history.add(schedule.Event{Kind: schedule.EventGrant})
+	close(gate)
+	close(stop)
+	<-done
+	assert.Equal(t, []uint64{1, 3, 4, 5}, heard, "event 2 left the ring while the hook was blocked")
 }
