@@ -135,7 +135,7 @@ func TestEventKindNames(t *testing.T) {
 	b, err := json.Marshal(Event{Kind: EventHoldStart, Time: time.Date(2026, 12, 4, 3, 12, 0, 0, time.UTC),
 		Items: []OwnedItem{{ID: "7", Epoch: 4}}})
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"time":"2026-12-04T03:12:00Z","kind":"hold-start","items":[{"ID":"7","Parameter":"","Epoch":4}]}`, string(b))
+	assert.JSONEq(t, `{"time":"2026-12-04T03:12:00Z","kind":"hold-start","items":[{"id":"7","epoch":4}]}`, string(b))
 	e := Event{Time: time.Date(2026, 12, 4, 3, 12, 0, 0, time.UTC), Kind: EventGrant, Runtime: "t$BASE", Server: "s",
 		Items: []OwnedItem{{ID: "7", Epoch: 4}, {ID: "8"}}, Message: "m"}
 	assert.Equal(t, "2026-12-04T03:12:00.000Z grant t$BASE server=s items=7@4,8: m", e.String())

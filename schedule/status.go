@@ -8,9 +8,9 @@ import (
 
 // OwnedItem is an item a server owns, with the epoch of its grant.
 type OwnedItem struct {
-	ID        ItemID
-	Parameter string
-	Epoch     int64
+	ID        ItemID `json:"id"`
+	Parameter string `json:"parameter,omitempty"`
+	Epoch     int64  `json:"epoch,omitempty"`
 }
 
 // WindowStatus says whether the permit window is open and when it changes.
