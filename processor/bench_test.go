@@ -130,6 +130,8 @@ func benchProcessor(b *testing.B, c benchCase) {
 		}
 		return out, nil
 	}
+	// The sleeping deals are the work being measured (a deal of c.deal),
+	// not synchronisation.
 	var d Deal
 	switch {
 	case c.multi && c.deal > 0:
@@ -189,7 +191,7 @@ func benchProcessor(b *testing.B, c benchCase) {
 	if c.deal > 0 {
 		ideal := float64(c.threads*cfg.ExecuteNumber) / c.deal.Seconds()
 		b.ReportMetric(100*rate/ideal, "%ideal")
-		// The same against the deal's measured duration (time.Sleep
+		// The same against the deal's measured duration (a sleep
 		// overshoots): what the processor itself loses.
 		calls := float64(b.N) / float64(cfg.ExecuteNumber)
 		mean := p.Stats().DealTime.Seconds() / calls
@@ -199,7 +201,7 @@ func benchProcessor(b *testing.B, c benchCase) {
 
 // BenchmarkSleepCeiling measures what 10 goroutines that only sleep 1ms in a
 // loop achieve: the ceiling of the 1ms-deal benchmarks on this machine
-// (time.Sleep overshoots 1ms).
+// (a sleep overshoots 1ms).
 func BenchmarkSleepCeiling(b *testing.B) {
 	const threads = 10
 	var left atomic.Int64
@@ -209,7 +211,7 @@ func BenchmarkSleepCeiling(b *testing.B) {
 	for range threads {
 		wg.Go(func() {
 			for left.Add(-1) >= 0 {
-				time.Sleep(time.Millisecond)
+				time.Sleep(time.Millisecond) // the 1ms of work measured, not synchronisation
 			}
 		})
 	}

@@ -76,7 +76,7 @@ func benchPoison(b *testing.B, mode Type) {
 	s := &stream{n: b.N, done: make([]bool, b.N+1), left: b.N, empty: make(chan struct{})}
 	var tries atomic.Int64
 	deal := SingleFunc(s.selectTasks, func(_ context.Context, id int, _ string) error {
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // a deal's work (the benchmark's unit), not synchronisation
 		if id == 0 {
 			tries.Add(1)
 			return errors.New("poison")

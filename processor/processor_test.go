@@ -739,6 +739,8 @@ func TestSleepNoFetchDuringExecution(t *testing.T) {
 		executing.Add(1)
 		defer executing.Add(-1)
 		if id%7 == 0 {
+			// Some deals take a while (work, not synchronisation), so a
+			// fetch that does not wait for them would overlap them.
 			time.Sleep(200 * time.Microsecond)
 		}
 		return nil

@@ -104,7 +104,7 @@ func (db *propDB) execute(ctx context.Context, recs []int) {
 	case x == 0:
 		time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
 	case x < 3:
-		runtime.Gosched() // time.Sleep(0) returned at once without yielding
+		runtime.Gosched() // a zero sleep returned at once without yielding
 	}
 	db.mu.Lock()
 	for _, r := range recs {
@@ -201,6 +201,9 @@ func runProperty(t *testing.T, mode Type, multi bool, seed uint64) {
 		require.True(t, time.Now().Before(deadline), "records left undone: stats %+v", p.Stats())
 		switch x := rng.IntN(10); {
 		case x < 5:
+			// Let the processor work a random while before the next
+			// action: the pace of this random driver, not a wait for
+			// anything (the loop ends on allDone, whatever happened).
 			time.Sleep(time.Duration(rng.IntN(500)) * time.Microsecond)
 		case x < 8: // hand some items over and take them back
 			var ids []string
@@ -217,6 +220,8 @@ func runProperty(t *testing.T, mode Type, multi bool, seed uint64) {
 				delete(owned, id)
 			}
 			db.mu.Unlock()
+			// The items stay away a random while (the behaviour under
+			// test: nothing of them may run meanwhile), not a wait.
 			time.Sleep(time.Duration(rng.IntN(300)) * time.Microsecond)
 			db.mu.Lock()
 			for _, id := range ids {
