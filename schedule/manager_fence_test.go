@@ -138,15 +138,14 @@ func TestManagerGuardWiring(t *testing.T) {
 	}
 }
 
+// waitFor polls f until it holds, failing with msg after 10 s.
 func waitFor(t *testing.T, f func() bool, msg string) {
 	t.Helper()
-	for i := 0; i < 200; i++ {
-		if f() {
-			return
+	for deadline := time.Now().Add(10 * time.Second); !f(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatal(msg)
 }
 
 type nopStore struct{ Store }
@@ -195,18 +194,34 @@ func TestReleaseWaitsForADrainingWindow(t *testing.T) {
 	go func() { w.applyWindow(windowState{}, true, "paused: no data"); close(closed) }()
 	waitFor(t, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.proc == nil }, "proc cleared")
 
+	// The release is answered by the draining processor: its channel is
+	// open while the deal runs, and closes once the deal has returned.
 	ch := w.release([]ItemID{"0"})
-	select {
-	case <-ch:
-		if running.Load() {
-			close(unblock)
-			<-closed
-			t.Fatal("release reported the batch boundary while a deal of item 0 still runs")
-		}
-	case <-time.After(200 * time.Millisecond):
+	if isClosed(ch) {
+		close(unblock)
+		<-closed
+		t.Fatal("release reported the batch boundary while a deal of item 0 still runs")
 	}
 	close(unblock)
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("release did not report the batch boundary after the deal returned")
+	}
+	if running.Load() {
+		t.Error("release reported the batch boundary before the deal returned")
+	}
 	<-closed
+}
+
+// isClosed tells whether ch is closed now.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // A graceful stop while the window's processor is still draining waits for
@@ -276,7 +291,9 @@ func TestStopWaitsForCancelledDeals(t *testing.T) {
 			running.Store(true)
 			defer running.Store(false)
 			<-ctx.Done()
-			time.Sleep(50 * time.Millisecond) // honours ctx: rolls back, returns
+			// Honours ctx, but its rollback takes a while: the work whose
+			// end the stop must wait for (not synchronisation).
+			time.Sleep(50 * time.Millisecond)
 			return ctx.Err()
 		})
 	tt := DefaultTaskType("grace")
@@ -297,7 +314,7 @@ func TestStopWaitsForCancelledDeals(t *testing.T) {
 	waitFor(t, running.Load, "deal running")
 	w.stop()
 	still := running.Load()
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, func() bool { return !running.Load() }, "deal returned")
 	if still {
 		t.Fatalf("work.stop() returned (lastError=%v) while a deal that honours ctx was still returning", m.lastError)
 	}

@@ -107,15 +107,22 @@ func TestManagerResyncReadsItemsOnlyWhenStampMoves(t *testing.T) {
 		return true
 	}, 30*time.Second, 10*time.Millisecond, "two managers own 20 items each")
 
-	// Idle: resyncs read the stamp only. Wait until a whole stretch of
-	// resyncs passes without a full read (the last handover's rounds end).
+	// Idle: resyncs read the stamp only. Wait until a stretch of two
+	// resyncs of each manager passes without a full read (the last
+	// handover's rounds end).
+	items := func() int64 { return stores[0].items.Load() + stores[1].items.Load() }
 	quiet := func() bool {
-		i0, s0 := stores[0].items.Load()+stores[1].items.Load(), stores[0].stamps.Load()+stores[1].stamps.Load()
-		time.Sleep(10 * resync)
-		i1, s1 := stores[0].items.Load()+stores[1].items.Load(), stores[0].stamps.Load()+stores[1].stamps.Load()
-		return i1 == i0 && s1-s0 >= 4
+		i0, s0, s1 := items(), stores[0].stamps.Load(), stores[1].stamps.Load()
+		require.Eventually(t, func() bool { return stores[0].stamps.Load() >= s0+2 && stores[1].stamps.Load() >= s1+2 },
+			10*time.Second, time.Millisecond, "two resyncs of each manager")
+		return items() == i0
 	}
-	require.Eventually(t, quiet, 30*time.Second, time.Millisecond, "resyncs keep reading every item while nothing changes")
+	waitQuiet := func(msg string) {
+		for deadline := time.Now().Add(30 * time.Second); !quiet(); {
+			require.False(t, time.Now().After(deadline), msg)
+		}
+	}
+	waitQuiet("resyncs keep reading every item while nothing changes")
 
 	// A write whose watch event is lost: the next resync sees the stamp move
 	// and reads the items in full, once per manager.
@@ -124,7 +131,7 @@ func TestManagerResyncReadsItemsOnlyWhenStampMoves(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return stores[0].items.Load() > before[0] && stores[1].items.Load() > before[1]
 	}, 30*time.Second, time.Millisecond, "a resync after an item write did not read the items again")
-	require.Eventually(t, quiet, 30*time.Second, time.Millisecond, "full reads go on after the write was read")
+	waitQuiet("full reads go on after the write was read")
 }
 
 // startLoad starts n managers of a task type of items items on memstore,
