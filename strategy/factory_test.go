@@ -202,18 +202,28 @@ func TestStopFlagDurable(t *testing.T) {
 		return id != "" && id != st.Factory, "re-registered under a new session"
 	})
 	assertFactoryListed(t, e, "a", true)
-	time.Sleep(200 * time.Millisecond) // a round that might wrongly register
-	e.waitRunning("stop-s", "stop", map[string]int{"b": 2}, 5*time.Second)
+	// Status is published at the end of a round: the round that registered
+	// the factory again has reconciled the strategies, and must have left
+	// stop-s alone.
+	assertNotRegistered(t, e, a, "stop-s", map[string]int{"b": 2})
 
 	require.NoError(t, a.stop(t))
-	a = e.start("a")
-	time.Sleep(200 * time.Millisecond)
-	e.waitRunning("stop-s", "stop", map[string]int{"b": 2}, 5*time.Second)
+	a = e.start("a") // returns once the first round has published
+	assertNotRegistered(t, e, a, "stop-s", map[string]int{"b": 2})
 	assert.True(t, a.f.Status().Stopped)
 
 	require.NoError(t, e.admin.StartFactory(e.ctx, "127.0.0.1", "a"))
 	took = e.waitRunning("stop-s", "stop", map[string]int{"a": 1, "b": 1}, 5*time.Second)
 	t.Logf("start factory: effect after %v", took)
+}
+
+// assertNotRegistered checks, after a round of p has published, that p is
+// not registered under the strategy and that the registrations ask for want.
+func assertNotRegistered(t *testing.T, e *env, p *proc, name string, want map[string]int) {
+	t.Helper()
+	st, _ := p.f.Status().Strategy(name)
+	assert.False(t, st.Registered, "%s registered under %s: %+v", p.host, name, st)
+	assert.Equal(t, want, e.requestNums(name))
 }
 
 func assertFactoryListed(t *testing.T, e *env, host string, want bool) {
@@ -495,7 +505,11 @@ func TestGracefulShutdown(t *testing.T) {
 		})
 		c.cancel()
 		c.cancel = nil
-		time.Sleep(100 * time.Millisecond)
+		// ForceStop during the graceful stop, not before it began.
+		waitFor(t, 5*time.Second, func() (bool, string) {
+			loop := healthLoop(t, c.f)
+			return loop == "stopping", "the health check's loop phase is " + loop
+		})
 		c.f.ForceStop()
 		select {
 		case err := <-c.done:
@@ -578,10 +592,12 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 	e := newEnv(t)
 	var log copyLog
 	e.applyStrategy(beanStrategy("quiet", "job", 2))
+	var stores []*countingStore
 	for _, h := range []string{"a", "b", "c"} {
 		cfg := testConfig(h)
 		cfg.RefreshInterval = 50 * time.Millisecond
-		e.startCfg(cfg, withTask("job", log.task(h)))
+		_, cs := e.startCounted(cfg, withTask("job", log.task(h)))
+		stores = append(stores, cs)
 	}
 	waitFor(t, 5*time.Second, func() (bool, string) {
 		cur := e.currentNums("quiet")
@@ -591,9 +607,26 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 		}
 		return sum == 2 && len(log.runningOn()) == 2, fmt.Sprintf("currentNum %v", cur)
 	})
-	time.Sleep(100 * time.Millisecond) // the last reports settle
+	// rounds waits until every factory has begun n more refreshes, so
+	// that n-1 of them have run whole.
+	rounds := func(n int64) {
+		t.Helper()
+		var from []int64
+		for _, cs := range stores {
+			from = append(from, cs.refreshes.Load())
+		}
+		waitFor(t, 10*time.Second, func() (bool, string) {
+			for i, cs := range stores {
+				if got := cs.refreshes.Load() - from[i]; got < n {
+					return false, fmt.Sprintf("factory %d: %d refreshes of %d", i, got, n)
+				}
+			}
+			return true, ""
+		})
+	}
+	rounds(2) // the last reports settle: a whole round of every factory
 	before := e.srv.Stats()
-	time.Sleep(500 * time.Millisecond) // ten refresh intervals
+	rounds(10)
 	after := e.srv.Stats()
 	assert.Equal(t, before.Writes, after.Writes, "writes at steady state")
 	assert.Equal(t, before.Multis, after.Multis, "multis at steady state")
@@ -601,24 +634,28 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 }
 
 // A start that keeps failing is retried at the backoff's pace, not in a
-// busy loop, and so is one that succeeds after failures (its probation).
+// busy loop.
 func TestFailingStartDoesNotSpin(t *testing.T) {
-	e := newEnv(t)
-	var calls atomic.Int32
+	var calls atomic.Int64
 	failing := strategy.TaskFunc(func(ctx context.Context, _, _ string) error {
 		calls.Add(1)
 		return errors.New("always")
 	})
+	e := newFakeEnv(t, nil, withTask("spin", failing))
 	e.applyStrategy(beanStrategy("spin", "spin", 1))
-	cfg := testConfig("a")
-	cfg.RetryMin, cfg.RetryMax = 100*time.Millisecond, 100*time.Millisecond
-	cfg.RefreshInterval = time.Minute
-	e.startCfg(cfg, withTask("spin", failing))
-	waitFor(t, 5*time.Second, func() (bool, string) { return calls.Load() >= 2, "retried" })
-	before, n0 := e.srv.Stats(), calls.Load()
-	time.Sleep(time.Second)
-	after, n1 := e.srv.Stats(), calls.Load()
-	t.Logf("in 1s: %d starts, %d reads", n1-n0, after.Reads-before.Reads)
-	assert.LessOrEqual(t, n1-n0, int32(15), "starts in 1s with a 50..100ms backoff")
-	assert.Less(t, after.Reads-before.Reads, int64(300), "reads in 1s")
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		st, ok := e.f.Status().Strategy("spin")
+		return ok && !st.RetryAt.IsZero(), fmt.Sprintf("a failed start: %+v", st)
+	})
+	before := e.srv.Stats().Reads
+
+	const total, retryMin = 20 * time.Second, time.Second
+	// Starts are retried with backoff: at least RetryMin/2 apart.
+	limit := int64(total/(retryMin/2)) + 2
+	n := e.span(total, 100*time.Millisecond, calls.Load, limit)
+	reads := e.srv.Stats().Reads - before
+	t.Logf("over %v of fake time: %d starts, %d reads", total, n, reads)
+	assert.LessOrEqual(t, n, limit, "starts over %v with a backoff of at least %v", total, retryMin/2)
+	assert.Positive(t, n, "the failed start is retried")
+	assert.LessOrEqual(t, reads, 10*limit, "reads over %v", total)
 }

@@ -2,9 +2,12 @@ package strategy_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"strings"
@@ -79,11 +82,29 @@ func (e *env) start(host string, setups ...setup) *proc {
 }
 
 func (e *env) startCfg(cfg strategy.Config, setups ...setup) *proc {
+	e.t.Helper()
+	return e.startOn(cfg, nil, setups...)
+}
+
+// startCounted starts a factory whose store counts its refreshes.
+func (e *env) startCounted(cfg strategy.Config, setups ...setup) (*proc, *countingStore) {
+	e.t.Helper()
+	var cs *countingStore
+	p := e.startOn(cfg, func(c *memstore.Client) schedule.Store { cs = &countingStore{Store: c}; return cs }, setups...)
+	return p, cs
+}
+
+// startOn starts a factory on its own client, wrapped by wrap if not nil.
+func (e *env) startOn(cfg strategy.Config, wrap func(*memstore.Client) schedule.Store, setups ...setup) *proc {
 	t := e.t
 	t.Helper()
 	c := e.srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
 	t.Cleanup(func() { _ = c.Close() })
-	f, err := strategy.NewFactory(c, cfg, strategy.WithLogger(testLogger().With("host", cfg.HostName)))
+	var store schedule.Store = c
+	if wrap != nil {
+		store = wrap(c)
+	}
+	f, err := strategy.NewFactory(store, cfg, strategy.WithLogger(testLogger().With("host", cfg.HostName)))
 	require.NoError(t, err)
 	require.NoError(t, f.RegisterDeal("idle", idleDeal()))
 	for _, s := range setups {
@@ -176,6 +197,18 @@ func waitFor(t testing.TB, within time.Duration, cond func() (bool, string)) tim
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// healthLoop returns the main loop's phase that f's health check reports.
+func healthLoop(t testing.TB, f *strategy.Factory) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	f.Health().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	var body struct {
+		Loop string `json:"loop"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
+	return body.Loop
 }
 
 // hostOf returns the host name part of a factory id.
