@@ -88,7 +88,7 @@ strategies:
 	// ago to be stale; and a live server whose heartbeat stopped.
 	ctx := context.Background()
 	ghost := fastTaskType("ghost", 3)
-	ghost.ExpireOwnSignInterval = time.Second
+	ghost.ExpireOwnSignInterval = 100 * time.Millisecond
 	admin := e.store()
 	_, err := admin.CreateTaskType(ctx, ghost)
 	require.NoError(t, err)
@@ -109,7 +109,13 @@ strategies:
 	old := schedule.Time{Time: time.Now().Add(-time.Hour)}
 	_, err = stuck.RegisterServer(ctx, sess2, schedule.Server{TaskType: "ghost$LIVE", BaseTaskType: "ghost", OwnSign: "LIVE", IP: "10.0.0.6", HostName: "stuck-host", HeartBeatTime: old})
 	require.NoError(t, err)
-	time.Sleep(1200 * time.Millisecond) // let the ghost runtime grow older than its expireOwnSignInterval
+	// The ghost runtime grows older than its expireOwnSignInterval (with a
+	// margin for the doctor's own reading of the cluster's time).
+	waitFor(t, 10*time.Second, "the ghost runtime is stale", func() bool {
+		now, err := admin.Now(ctx)
+		require.NoError(t, err)
+		return now.Sub(items.Mark.BuiltAt.Time) > 2*ghost.ExpireOwnSignInterval
+	})
 
 	fs := e.doctor(ctl.ExitFailed, "--max-drift", "1ns")
 	st := findingsOf(fs, "strategy")
