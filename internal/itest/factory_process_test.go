@@ -92,15 +92,7 @@ func TestFactoryWorkerProcess(t *testing.T) {
 	})); err != nil {
 		fail(3, err)
 	}
-	go func() {
-		for ctx.Err() == nil {
-			if id := f.Status().Factory; id != "" {
-				fmt.Println("ready", id)
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	go announceReady(ctx, func() string { return string(f.Status().Factory) })
 	if err := f.Run(ctx); err != nil {
 		fail(4, err)
 	}

@@ -159,17 +159,13 @@ func (o ownership) balanced(n, items int) string {
 // waitBalanced waits until the runtime is balanced and returns how long it took.
 func waitBalanced(t testing.TB, s schedule.Store, runtime string, servers, items int, within time.Duration) (ownership, time.Duration) {
 	t.Helper()
-	start := time.Now()
-	var why string
-	for time.Since(start) < within {
-		o := readOwnership(t, s, runtime)
-		if why = o.balanced(servers, items); why == "" {
-			return o, time.Since(start)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("runtime %s not balanced over %d servers within %v: %s", runtime, servers, within, why)
-	return ownership{}, 0
+	var o ownership
+	took := waitUntil(t, within, func() (bool, string) {
+		o = readOwnership(t, s, runtime)
+		why := o.balanced(servers, items)
+		return why == "", fmt.Sprintf("runtime %s not balanced over %d servers: %s", runtime, servers, why)
+	})
+	return o, took
 }
 
 // serverOf returns the server id a running manager registered under.

@@ -70,20 +70,25 @@ func TestWorkerProcess(t *testing.T) {
 		fmt.Println("error", err)
 		os.Exit(3)
 	}
-	go func() {
-		for ctx.Err() == nil {
-			if id := m.Status().Server; id != "" {
-				fmt.Println("ready", id)
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	go announceReady(ctx, func() string { return string(m.Status().Server) })
 	if err := m.Run(ctx); err != nil {
 		fmt.Println("error", err)
 		os.Exit(4)
 	}
 	os.Exit(0)
+}
+
+// announceReady prints "ready <id>" for the parent once id returns one: it
+// polls, as the child has no deadline but its context (the parent's
+// startChild has one).
+func announceReady(ctx context.Context, id func() string) {
+	for ctx.Err() == nil {
+		if s := id(); s != "" {
+			fmt.Println("ready", s)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // worker is a manager in a separate process.
