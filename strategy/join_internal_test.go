@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -15,9 +16,14 @@ import (
 
 // Run does not return while a unit's goroutine still runs, even after the
 // unit has reported that it returned: the goroutine is held on its last
-// step (unitExit) and Run must wait for it. Nothing tells "Run waits" from
-// "Run is slow", so the check gives Run a second to return wrongly.
+// step (unitExit) and Run must wait for it. The test runs in a synctest
+// bubble: once every goroutine of it is blocked, Run has either returned
+// or waits, which tells "Run waits" from "Run is slow".
 func TestRunWaitsForUnitGoroutines(t *testing.T) {
+	synctest.Test(t, testRunWaitsForUnitGoroutines)
+}
+
+func testRunWaitsForUnitGoroutines(t *testing.T) {
 	srv := memstore.New()
 	obs, store := srv.Connect(), srv.Connect()
 	defer obs.Close()
@@ -58,11 +64,12 @@ func TestRunWaitsForUnitGoroutines(t *testing.T) {
 	}
 	stop()
 	<-exiting // the copy returned; its goroutine is held on its last step
+	synctest.Wait()
 	select {
 	case err := <-done:
 		close(release)
 		t.Fatalf("Run returned (%v) while a unit's goroutine still ran", err)
-	case <-time.After(time.Second):
+	default:
 	}
 	close(release)
 	require.NoError(t, <-done)
