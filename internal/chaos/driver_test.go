@@ -316,16 +316,31 @@ func (d *driver) terminate(p *proc) {
 
 // waitStopped waits until every thread of pid is stopped (state T).
 func waitStopped(pid int) {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	pollUntil(5*time.Second, time.Millisecond, func() (bool, string) {
 		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
-			return
+			return true, "" // gone
 		}
-		if i := strings.LastIndexByte(string(data), ')'); i > 0 && i+2 < len(data) && data[i+2] == 'T' {
-			return
+		i := strings.LastIndexByte(string(data), ')')
+		return i > 0 && i+2 < len(data) && data[i+2] == 'T', ""
+	})
+}
+
+// pollUntil calls cond every interval until it holds or limit has passed.
+// It returns how long that took (negative: not within limit) and cond's
+// last explanation ("" once it holds). It is the driver's one wait on a
+// condition.
+func pollUntil(limit, every time.Duration, cond func() (bool, string)) (time.Duration, string) {
+	start := time.Now()
+	for {
+		ok, why := cond()
+		if ok {
+			return time.Since(start), ""
 		}
-		time.Sleep(time.Millisecond)
+		if time.Since(start) >= limit {
+			return -1, why
+		}
+		time.Sleep(every)
 	}
 }
 
@@ -411,7 +426,7 @@ func (d *driver) run() {
 	}
 	end := time.Now().Add(d.cfg.duration)
 	for time.Now().Before(end) {
-		time.Sleep(d.between(d.cfg.gapMin, d.cfg.gapMax))
+		time.Sleep(d.between(d.cfg.gapMin, d.cfg.gapMax)) // the random gap between faults: the run's pace
 		class, h, member := d.pick()
 		if class == "" {
 			continue
@@ -465,34 +480,37 @@ func (d *driver) inject(class string, h *host, member int) {
 		what = fmt.Sprintf("%s (member %d)", class, member)
 	}
 	d.event("start %s", what)
+	// The sleeps below are the faults' random durations and the quiet
+	// after them before the fault counts as healed: the chaos under test,
+	// not waits for anything.
 	switch class {
 	case faultKill:
 		d.kill(p)
-		time.Sleep(d.between(200*time.Millisecond, 3*time.Second))
+		time.Sleep(d.between(200*time.Millisecond, 3*time.Second)) // down a while
 		d.start(st, h, 0)
 	case faultPause:
 		_ = p.cmd.Process.Signal(syscall.SIGSTOP)
 		waitStopped(p.cmd.Process.Pid)
 		from := Mono()
-		time.Sleep(d.between(to*6/5, to*2))
+		time.Sleep(d.between(to*6/5, to*2)) // frozen past the session timeout
 		thaw := Mono()
 		_ = p.cmd.Process.Signal(syscall.SIGCONT)
 		d.mu.Lock()
 		d.freezes = append(d.freezes, Freeze{Worker: p.name, From: from, To: thaw})
 		d.mu.Unlock()
-		time.Sleep(d.between(0, time.Second))
+		time.Sleep(d.between(0, time.Second)) // quiet after the fault
 	case faultPartition:
 		h.proxy.Blackhole()
 		time.Sleep(d.between(to/2, to*5/2)) // shorter and longer than the session
 		h.proxy.Pass()
-		time.Sleep(d.between(0, time.Second))
+		time.Sleep(d.between(0, time.Second)) // quiet after the fault
 	case faultExpire:
 		id := p.session.Load()
 		if id == 0 {
 			st.Fatalf("worker %s: no session known", p.name)
 		}
 		d.c.ExpireSession(st, id)
-		time.Sleep(d.between(0, time.Second))
+		time.Sleep(d.between(0, time.Second)) // quiet after the fault
 	case faultRestart:
 		d.terminate(p)
 		d.start(st, h, 0)
@@ -513,12 +531,12 @@ func (d *driver) inject(class string, h *host, member int) {
 		} else {
 			m.Kill(st)
 		}
-		time.Sleep(d.between(500*time.Millisecond, 4*time.Second))
+		time.Sleep(d.between(500*time.Millisecond, 4*time.Second)) // the member is down a while
 		m.Restart(st)
 	case faultZKPause:
 		m := d.c.Member(member)
 		m.Pause(st)
-		time.Sleep(d.between(500*time.Millisecond, 3*time.Second))
+		time.Sleep(d.between(500*time.Millisecond, 3*time.Second)) // the member is paused a while
 		m.Resume(st)
 	case faultAddItem, faultDelItem:
 		d.mu.Lock()
@@ -573,17 +591,7 @@ func (d *driver) event(format string, a ...any) {
 // current session and returns how long that took (negative: not within
 // limit).
 func (d *driver) owned(limit time.Duration) (time.Duration, string) {
-	start := time.Now()
-	why := ""
-	for time.Since(start) < limit {
-		ok, w := d.ownedNow()
-		if ok {
-			return time.Since(start), ""
-		}
-		why = w
-		time.Sleep(100 * time.Millisecond)
-	}
-	return -1, why
+	return pollUntil(limit, 100*time.Millisecond, d.ownedNow)
 }
 
 func (d *driver) ownedNow() (bool, string) {
@@ -628,27 +636,26 @@ func (d *driver) ownedNow() (bool, string) {
 
 // waitComplete waits until every item's first need records are committed.
 func (d *driver) waitComplete(need map[string]int64, limit time.Duration) string {
-	deadline := time.Now().Add(limit)
-	for {
+	failed := ""
+	_, why := pollUntil(limit, 200*time.Millisecond, func() (bool, string) {
 		var behind []string
 		for item, n := range need {
 			low, err := d.db.Low(item)
 			if err != nil {
-				return err.Error()
+				failed = err.Error()
+				return true, ""
 			}
 			if low < n {
 				behind = append(behind, fmt.Sprintf("%s at %d of %d", item, low, n))
 			}
 		}
-		if len(behind) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			sort.Strings(behind)
-			return "records still pending: " + strings.Join(behind, ", ")
-		}
-		time.Sleep(200 * time.Millisecond)
+		sort.Strings(behind)
+		return len(behind) == 0, "records still pending: " + strings.Join(behind, ", ")
+	})
+	if failed != "" {
+		return failed
 	}
+	return why
 }
 
 // leaks stops every worker gracefully and then checks the tree: no server,
@@ -670,14 +677,10 @@ func (d *driver) leaks() []string {
 	wg.Wait()
 	var out []string
 	// Sessions of killed workers end within the session timeout.
-	deadline := time.Now().Add(d.cfg.sessionTimeout + 10*time.Second)
-	for {
+	pollUntil(d.cfg.sessionTimeout+10*time.Second, 200*time.Millisecond, func() (bool, string) {
 		out = d.treeLeft()
-		if len(out) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return len(out) == 0, ""
+	})
 	return out
 }
 
