@@ -215,6 +215,10 @@ func pauseLive(t *testing.T, ctx context.Context, c *cluster) {
 	shot(t, ctx, "tasktype")
 	run(t, ctx, "pause", chromedp.Click(chromedp.CSS("#pause-orders-s")),
 		waitFor(`(() => { const s = `+itemStates+`; return s.length == 8 && s.every(x => x == "UNASSIGNED"); })()`, 30*time.Second),
+		// The recent events: the pause through the console (its audit
+		// record), and what the console then saw in the tree.
+		waitFor(`(() => { const t = document.querySelector("#events").textContent;
+			return t.includes("ops (operator) through this console: pause orders-s: done") && t.includes("strategy orders-s paused") && t.includes("(now unassigned)"); })()`, 10*time.Second),
 		waitFor(`window.sameLoad === true`, time.Second))
 	run(t, ctx, "resume", chromedp.Click(chromedp.CSS("#resume-orders-s")), waitFor(allOwned, 30*time.Second))
 }
@@ -229,6 +233,9 @@ func killTakeover(t *testing.T, ctx context.Context, c *cluster) {
 	run(t, ctx, "hold", waitFor(`(`+itemStates+`).some(x => x.startsWith("HELD until")) && document.querySelector("li.hold") != null`, 30*time.Second))
 	shot(t, ctx, "tasktype-hold")
 	run(t, ctx, "takeover", waitFor(allOwned+` && ![...document.querySelectorAll("#items-BASE tbody tr")].some(r => r.cells[1].textContent.startsWith("w1#"))`, 30*time.Second),
+		// The recent events tell the crash in the console's words.
+		waitFor(`(() => { const t = document.querySelector("#events").textContent;
+			return /server w1#\d+ vanished/.test(t) && /holding \d+ items? of vanished w1#/.test(t) && /the hold on the items of w1#\d+ ended/.test(t); })()`, 10*time.Second),
 		waitFor(`window.sameLoad === true`, time.Second))
 }
 

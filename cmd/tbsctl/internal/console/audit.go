@@ -31,8 +31,11 @@ type auditLog struct {
 	now func() time.Time
 }
 
+// write writes rec, stamped now unless it says when.
 func (a *auditLog) write(rec auditRecord) error {
-	rec.At = a.now().UTC()
+	if rec.At.IsZero() {
+		rec.At = a.now().UTC()
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err

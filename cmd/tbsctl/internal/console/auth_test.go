@@ -14,7 +14,7 @@ import (
 var pages = []string{"/", "/tasktype/orders", "/strategies", "/factories", "/tree", "/edit/taskType/orders", "/new/strategy", "/transfer"}
 
 var apis = []string{"/api/me", "/api/status", "/api/doctor", "/api/factories", "/api/strategies", "/api/tree",
-	"/api/get?kind=strategy&name=s1", "/api/export?format=ours", "/api/template?kind=taskType"}
+	"/api/get?kind=strategy&name=s1", "/api/export?format=ours", "/api/template?kind=taskType", "/api/events?taskType=orders"}
 
 // TestEverythingButLoginNeedsASession: pages send to the login page, the
 // API answers 401, and no command runs.

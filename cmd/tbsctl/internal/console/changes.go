@@ -103,11 +103,12 @@ func (s *server) apply(w http.ResponseWriter, ctx context.Context, sess session,
 	res := c.run(ctx)
 	s.cache.forget()
 	after := c.snap(ctx)
-	rec := auditRecord{User: sess.user.Name, Role: sess.user.Role, Action: c.action, Target: c.target,
+	rec := auditRecord{At: s.now().UTC(), User: sess.user.Name, Role: sess.user.Role, Action: c.action, Target: c.target,
 		Input: c.input, Before: before, After: after, OK: res.OK(), Result: res}
 	if err := s.audit.write(rec); err != nil {
 		s.log.Error("console: audit log", "err", err)
 	}
+	s.events.observeAudit(rec)
 	if !res.OK() {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": failure(res), "result": res})
 		return

@@ -18,7 +18,10 @@ type readCache struct {
 	b   Backend
 	ttl time.Duration
 	now func() time.Time
-	mu  sync.Mutex // guards byKey
+	// observe, when set, is told every read made (not the cached ones):
+	// its command line, when it started and ended, and its result.
+	observe func(args []string, started, ended time.Time, res Result)
+	mu      sync.Mutex // guards byKey
 	// byKey maps a command line to its last result.
 	byKey map[string]cached
 }
@@ -40,10 +43,15 @@ func (c *readCache) read(ctx context.Context, args ...string) Result {
 	if ok && c.now().Sub(e.at) < c.ttl {
 		return e.res
 	}
+	started := c.now()
 	res := c.b.Read(ctx, args...)
+	ended := c.now()
 	c.mu.Lock()
-	c.byKey[key] = cached{at: c.now(), res: res}
+	c.byKey[key] = cached{at: ended, res: res}
 	c.mu.Unlock()
+	if c.observe != nil {
+		c.observe(args, started, ended, res)
+	}
 	return res
 }
 
@@ -54,15 +62,21 @@ func (c *readCache) forget() {
 	c.mu.Unlock()
 }
 
+// The reads the recent events are found in (see events.go).
+var (
+	statusArgs     = []string{"status", "-o", "json"}
+	strategiesArgs = []string{"strategies", "-o", "json"}
+)
+
 func (s *server) readRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/me", s.authed(RoleViewer, s.me))
 	// Each view is the JSON output of the tbsctl command of the same name;
 	// doctor exits 1 when it found a problem, which is still its report.
 	views := map[string][]string{
-		"status":     {"status", "-o", "json"},
+		"status":     statusArgs,
 		"doctor":     {"doctor", "-o", "json"},
 		"factories":  {"factories", "-o", "json"},
-		"strategies": {"strategies", "-o", "json"},
+		"strategies": strategiesArgs,
 	}
 	for name, args := range views {
 		mux.Handle("GET /api/"+name, s.authed(RoleViewer, func(w http.ResponseWriter, r *http.Request, _ session) {
@@ -84,6 +98,7 @@ func (s *server) readRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"tree": res.Out})
 	}))
 	mux.Handle("GET /api/get", s.authed(RoleViewer, s.getObject))
+	mux.Handle("GET /api/events", s.authed(RoleViewer, s.recentEvents))
 	mux.Handle("GET /api/export", s.authed(RoleViewer, s.export))
 	mux.Handle("GET /api/template", s.authed(RoleViewer, template))
 }
@@ -136,10 +151,14 @@ func (s *server) getObject(w http.ResponseWriter, r *http.Request, _ session) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	started := s.now()
 	doc, v, err := s.cfg.Backend.Get(r.Context(), kind, name)
 	if err != nil {
 		writeError(w, http.StatusNotFound, err.Error())
 		return
+	}
+	if kind == "taskType" {
+		s.events.observeConfig(name, doc, v, started, s.now())
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"doc": string(doc), "version": v})
 }
@@ -162,4 +181,24 @@ func (s *server) export(w http.ResponseWriter, r *http.Request, _ session) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	_, _ = w.Write([]byte(res.Out))
+}
+
+// recentEvents answers a task type's recent events: the changes this
+// console saw in the tree, and the changes made through it (see events.go).
+// It reads status and strategies first (through the cache, so no more
+// often than the pages do), so the list is as new as the page.
+func (s *server) recentEvents(w http.ResponseWriter, r *http.Request, _ session) {
+	name := r.URL.Query().Get("taskType")
+	if err := checkArg("taskType", name); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.cache.read(r.Context(), statusArgs...)
+	s.cache.read(r.Context(), strategiesArgs...)
+	since, evs := s.events.events(name)
+	var sinceP *time.Time
+	if !since.IsZero() {
+		sinceP = &since
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"since": sinceP, "events": evs})
 }

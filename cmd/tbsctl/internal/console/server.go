@@ -23,6 +23,7 @@ type server struct {
 	limiter  *limiter
 	cache    *readCache
 	audit    *auditLog
+	events   *eventLog
 	log      *slog.Logger
 }
 
@@ -50,8 +51,11 @@ func newServer(cfg Config, now func() time.Time) (*server, error) {
 		cfg.Users = []User{u}
 		fmt.Fprintf(cfg.Out, "tbsctl console: no accounts configured: log in as %q with the one-time password %s (valid until the console stops)\n", u.Name, pw)
 	}
-	return &server{cfg: cfg, now: now, sessions: newSessions(), limiter: newLimiter(),
-		cache: newReadCache(cfg.Backend, cfg.Poll/2, now), audit: &auditLog{w: cfg.Audit, now: now}, log: cfg.Log}, nil
+	s := &server{cfg: cfg, now: now, sessions: newSessions(), limiter: newLimiter(),
+		cache: newReadCache(cfg.Backend, cfg.Poll/2, now), audit: &auditLog{w: cfg.Audit, now: now},
+		events: newEventLog(max(5*cfg.Poll, 10*time.Second)), log: cfg.Log}
+	s.cache.observe = s.events.observeRead
+	return s, nil
 }
 
 // routes is the whole site. Every response carries the security headers;

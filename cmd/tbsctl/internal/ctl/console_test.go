@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -225,7 +226,7 @@ func TestConsoleNeverShowsAuth(t *testing.T) {
 	c := e.startConsole()
 	var all strings.Builder
 	for _, p := range []string{"/", "/strategies", "/tree", "/api/me", "/api/status", "/api/doctor", "/api/factories", "/api/strategies",
-		"/api/tree", "/api/get?kind=strategy&name=orders-base", "/api/export?format=ours", "/api/export?format=java", "/static/app.js"} {
+		"/api/tree", "/api/get?kind=strategy&name=orders-base", "/api/events?taskType=orders", "/api/export?format=ours", "/api/export?format=java", "/static/app.js"} {
 		all.WriteString(c.get(p))
 	}
 	_, body := c.post("/api/pause", map[string]any{"name": "orders-base"})
@@ -276,4 +277,96 @@ func TestConsoleExportImport(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, "strategy orders-base: updated")
 	assert.Contains(t, e.ok("get", "strategy", "orders-base"), `"assignNum": 3`)
+}
+
+// consoleEvents reads a task type's recent events through the console, as
+// its task type page does: the data first, then the events.
+type consoleEvents struct {
+	Since  *time.Time
+	Events []struct {
+		At      time.Time
+		After   *time.Time
+		OwnSign string
+		Kind    string
+		Text    string
+		Source  string
+	}
+}
+
+func (c *consoleClient) events(taskType string) consoleEvents {
+	c.t.Helper()
+	c.get("/api/status")
+	c.get("/api/get?kind=taskType&name=" + taskType)
+	var ev consoleEvents
+	body := c.get("/api/events?taskType=" + taskType)
+	require.NoError(c.t, json.Unmarshal([]byte(body), &ev), body)
+	return ev
+}
+
+// has reports whether an event of the source holds every part.
+func (ev consoleEvents) has(source string, parts ...string) bool {
+	for _, e := range ev.Events {
+		if e.Source != source {
+			continue
+		}
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(e.Kind+": "+e.Text, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+func (ev consoleEvents) String() string {
+	var b strings.Builder
+	for _, e := range ev.Events {
+		fmt.Fprintf(&b, "%s %s %s %s: %s\n", e.At.Format("15:04:05.000"), e.Source, e.OwnSign, e.Kind, e.Text)
+	}
+	return b.String()
+}
+
+// TestConsoleRecentEvents: the task type page's recent events are the
+// changes the console saw in the tree between its reads (a process
+// joins, the items are granted to it, a strategy paused, the task type
+// edited behind its back) and the changes made through it, marked as such.
+func TestConsoleRecentEvents(t *testing.T) {
+	e := newEnv(t)
+	e.ok("apply", "-f", file(t, "c.yaml", runtimeYAML))
+	c := e.startConsole()
+	ev := c.events("orders")
+	require.NotNil(t, ev.Since, "the first look starts the list")
+	assert.Empty(t, ev.Events, "the first look is no change: %s", ev)
+
+	e.startFactory("10.0.0.1", "worker-1") // two thread groups (assignNum 2), three items each
+	waitFor(t, 30*time.Second, "the console saw the servers join and the items granted", func() bool {
+		ev = c.events("orders")
+		return ev.has("seen", "server-join: server worker-1#", "(process worker-1#f") && ev.has("seen", "grant: granted 3 items to worker-1#")
+	})
+
+	code, body := c.post("/api/pause", map[string]any{"name": "orders-base"})
+	require.Equal(t, http.StatusOK, code, body)
+	waitFor(t, 30*time.Second, "the console saw the pause and the items released", func() bool {
+		ev = c.events("orders")
+		return ev.has("seen", "paused: strategy orders-base paused") && ev.has("seen", "release: worker-1#", "released 3 items (now unassigned)")
+	})
+	assert.True(t, ev.has("audit", "console change: op (operator) through this console: pause orders-base: done"), "%s", ev)
+
+	e.ok("apply", "-f", file(t, "c2.yaml", strings.Replace(runtimeYAML, "threadNumber: 1", "threadNumber: 3", 1)))
+	waitFor(t, 10*time.Second, "the console saw the edit", func() bool {
+		ev = c.events("orders")
+		return ev.has("seen", "edit: configuration changed (version 0 -> 1): threadNumber 1 -> 3")
+	})
+	// A refused change is listed as refused (orders has no permit window).
+	code, body = c.post("/api/run-now", map[string]any{"name": "orders"})
+	require.Equal(t, http.StatusUnprocessableEntity, code, body)
+	ev = c.events("orders")
+	assert.True(t, ev.has("audit", "run-now orders: REFUSED: tbsctl: run-now: ", "has no permit window"), "%s", ev)
+	assert.Contains(t, c.get("/api/status"), `"itemsStamp"`, "status gives the items stamp the console compares")
+	for i := 1; i < len(ev.Events); i++ {
+		assert.False(t, ev.Events[i].At.After(ev.Events[i-1].At), "newest first:\n%s", ev)
+	}
+	assert.Contains(t, c.get("/static/app.js"), "Changes this console saw since ${hhmm(ev.since)} (not the processes' own event history; see each process's /events)")
 }

@@ -45,6 +45,10 @@ type runtimeJSON struct {
 	Orphaned   int                   `json:"orphaned"`
 	Held       int                   `json:"held"`
 	Holds      []schedule.ServerHold `json:"holds,omitempty"`
+	// ItemsStamp moves with every write of the items (see
+	// schedule.ItemsStamp): a reader that compares two reads skips the
+	// items when it did not move (the web console's recent events).
+	ItemsStamp schedule.ItemsStamp `json:"itemsStamp,omitempty"`
 }
 
 type markJSON struct {
@@ -130,7 +134,7 @@ func buildRuntime(at time.Time, rt strategy.RuntimeInfo) runtimeJSON {
 	_, own, _ := schedule.SplitRuntimeName(rt.Name)
 	rj := runtimeJSON{TaskType: rt.Name, OwnSign: own,
 		Mark:    markJSON{Leader: rt.Items.Mark.Leader, LeaderName: names[rt.Items.Mark.Leader], BuiltAt: rt.Items.Mark.BuiltAt},
-		Servers: []serverJSON{}, Items: []itemJSON{}}
+		Servers: []serverJSON{}, Items: []itemJSON{}, ItemsStamp: rt.Items.Stamp}
 	live := map[schedule.ServerID]int{}
 	holds := map[schedule.ServerID]schedule.ServerHold{}
 	for i, s := range rt.Servers {

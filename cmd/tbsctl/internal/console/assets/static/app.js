@@ -164,6 +164,8 @@ async function taskTypePage(name) {
     `${s.strategyName}: ${s.sts}, ${s.currentNum} / ${s.requestNum} thread group(s) running / wanted `, stsButton(s)))));
   if (!tt) parts.push(el("p", { class: "error" }, "no such task type in the status"));
   for (const rt of (tt ? tt.runtimes : [])) parts.push(runtimeSection(rt));
+  // After the reads above, so the list has what they saw.
+  parts.push(eventsSection(await getJSON("/api/events?taskType=" + encodeURIComponent(name))));
   if (obj.doc) parts.push(el("h2", {}, "Configuration (version " + obj.version + ")"), el("pre", { id: "tasktype-doc" }, obj.doc));
   return el("section", {}, parts);
 }
@@ -180,6 +182,30 @@ function runtimeSection(rt) {
     el("h2", {}, `Runtime ${rt.taskType} (ownSign ${rt.ownSign})`),
     el("p", {}, `${rt.servers.length} server(s), ${rt.items.length} item(s), ${rt.unassigned} unassigned, ${rt.held} held; items built by ${rt.mark.leaderName || rt.mark.leader || "-"} at ${fmtTime(rt.mark.builtAt)}`),
     el("ul", { class: "holds" }, holds), el("h3", {}, "Servers"), servers, el("h3", {}, "Items"), items);
+}
+
+// hhmm is a time's hour and minute (UTC), with the day when not today.
+function hhmm(t) {
+  const d = new Date(t), now = new Date();
+  const s = d.toISOString();
+  return (s.slice(0, 10) === now.toISOString().slice(0, 10) ? "" : s.slice(0, 10) + " ") + s.slice(11, 16) + " UTC";
+}
+
+// eventsSection lists what the console saw change in the tree, and the
+// changes made through it, newest first.
+function eventsSection(ev) {
+  const note = ev.since
+    ? `Changes this console saw since ${hhmm(ev.since)} (not the processes' own event history; see each process's /events). ` +
+      "It looks while a page is open; a change it found after a time no page was open says between which times it happened."
+    : "This console has not looked at this task type yet.";
+  const rows = ev.events.map(e => ({ cls: e.source === "audit" ? "audit" : "", cells: [
+    e.after ? `between ${fmtTime(e.after)} and ${fmtTime(e.at)}` : fmtTime(e.at),
+    e.ownSign, e.source === "audit" ? "console change (audit)" : e.kind, e.text] }));
+  return el("section", { id: "recent-events" },
+    el("h2", {}, "Recent events"),
+    el("p", { id: "events-note" }, note),
+    ev.events.length === 0 ? el("p", { id: "events-none" }, "no changes seen yet")
+      : el("div", { class: "events" }, table("events", ["seen", "ownSign", "what", "change"], rows)));
 }
 
 // ---- strategies
