@@ -745,7 +745,8 @@ func (m *Manager) stopGracefully(s *session, work *workHost) error {
 }
 
 // releaseAll hands over every item still owned by s.me (to its requested
-// owner, if any, else to nobody), after the server node is gone. A release
+// owner, if any, else to nobody, also when the requested owner's node is
+// gone), after the server node is gone. A release
 // that conflicts (the leader wrote the item meanwhile, a request for
 // example) is tried again on a fresh read while the item is still ours: an
 // item left owned by this vanished server would wait for the lock delay.
@@ -775,6 +776,12 @@ func (m *Manager) releaseAll(ctx context.Context, s *session) error {
 				next = ""
 			}
 			_, err := m.store.UpdateItem(ctx, m.runtime, "", it, next, "")
+			if next != "" && errors.Is(err, ErrConflict) {
+				// The requested server may have left too (its node is
+				// gone): release to nobody. If the item changed instead,
+				// this conflicts as well.
+				_, err = m.store.UpdateItem(ctx, m.runtime, "", it, "", "")
+			}
 			if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
 				conflicts.Add(1) // looked at again on a fresh read
 				return nil

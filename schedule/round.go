@@ -214,8 +214,11 @@ func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, 
 }
 
 // applyLead writes the leader's plan in atomic batches. A write that lost a
-// race (the item changed or vanished meanwhile) is counted, not an error:
-// the item is read again and again asks for another round soon.
+// race (the item changed or vanished meanwhile, or the server it grants the
+// item to, or requests it for, left after this round read the servers) is
+// counted, not an error: the store wrote the other updates, the item is
+// read again, and again asks for another round soon, which reads the
+// servers afresh and plans without the one that left.
 func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes []plan.Write[ServerID]) (again bool, err error) {
 	if len(writes) == 0 {
 		return false, nil
@@ -354,8 +357,8 @@ func (m *Manager) startReleases(ctx context.Context, s *session, work *workHost,
 
 // handOver writes the releases whose batch boundary passed, in atomic
 // batches. A release that fails stays finished, to be looked at again on
-// the next round; a conflict (the item changed meanwhile) asks for that
-// round soon.
+// the next round; a conflict (the item changed meanwhile, or the requested
+// server's node is gone) asks for that round soon.
 func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []plan.Write[ServerID], now time.Time) (again bool, err error) {
 	if len(hs) == 0 {
 		return false, nil
@@ -383,9 +386,12 @@ func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []pl
 				released = append(released, hs[i])
 			}
 		case errors.Is(err, ErrConflict):
-			// The item changed meanwhile; keep it released and look again.
+			// The item changed meanwhile, or the requested server left
+			// (its node is gone): keep it released and look again, with
+			// the servers read afresh so that a gone one is not asked again.
 			m.metrics.Conflict(m.runtime, "release")
 			m.refinish(it.ID)
+			s.serversStale = true
 			again = true
 		default:
 			m.refinish(it.ID)

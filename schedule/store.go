@@ -186,8 +186,15 @@ type ItemStore interface {
 	BuildItems(ctx context.Context, taskType string, guard ServerID, mark ItemsMark, defs []string) (Items, error)
 	// UpdateItem changes one item's owner and requested owner in one atomic,
 	// version-checked step (ErrConflict if old.Version is stale or if the
-	// guard server's node is gone; an empty guard skips that check). If
-	// cur is non-empty and differs from old.CurServer, the epoch grows by one;
+	// guard server's node is gone; an empty guard skips that check). A
+	// server the step newly names, other than the guard, must exist too:
+	// cur when it differs from old.CurServer (a grant), req when it differs
+	// from old.ReqServer (a request; NoServer names none). If its node is
+	// gone (it stopped, or its session ended, after the caller read the
+	// servers), the step fails with ErrConflict and writes nothing, guard or
+	// not: no item is granted to a server that no longer exists. A newly
+	// named cur or req that is not a server id is ErrInvalid. If cur is
+	// non-empty and differs from old.CurServer, the epoch grows by one;
 	// otherwise it is kept. It returns the stored item. Together with
 	// BuildItems's rule for new items: every grant of an item has a larger
 	// epoch than every earlier grant of an item of that name and runtime,
@@ -214,10 +221,12 @@ type ItemStore interface {
 	// batched into as few atomic requests as the backend's request size
 	// allows (each batch all or nothing), and returns one result per
 	// update, in order. An update whose item is stale or gone gets
-	// ErrConflict or ErrNotFound in its result and the others are written
-	// without it. The returned error is for the call as a whole (the guard
-	// server's node gone: ErrConflict; a closed store; a lost connection):
-	// the updates it left unwritten carry it in their results too.
+	// ErrConflict or ErrNotFound in its result, an update that names a
+	// server whose node is gone (see UpdateItem) ErrConflict, and the
+	// others are written without it. The returned error is for the call as
+	// a whole (the guard server's node gone: ErrConflict; a closed store; a
+	// lost connection): the updates it left unwritten carry it in their
+	// results too.
 	UpdateItems(ctx context.Context, taskType string, guard ServerID, ups []ItemUpdate) ([]ItemUpdateResult, error)
 	// ItemsByID reads the mark and the items named (those that do not exist
 	// are left out), sorted like Items; its Stamp is empty. Its cost grows

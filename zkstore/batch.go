@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/go-zookeeper/zk"
 
@@ -20,6 +21,16 @@ type pendingUpdate struct {
 	old  schedule.Item
 	it   schedule.Item // the item after the write (Version: old's)
 	data []byte
+	// grantees are the servers, other than the guard, that the write makes
+	// the item's owner or requested owner: their nodes must exist.
+	grantees []grantee
+}
+
+// A grantee is a server an update grants its item to (or requests it for),
+// with the path of its server node.
+type grantee struct {
+	id   schedule.ServerID
+	path string
 }
 
 // errAllMoved: after a lost connection, every item of a batch was found
@@ -27,10 +38,13 @@ type pendingUpdate struct {
 var errAllMoved = errors.New("zkstore: every item of the batch changed meanwhile")
 
 // UpdateItems writes the updates in multis of at most maxMulti bytes, each
-// one a check of the guard's server node, the version-checked setData of
-// each item, one note per concerned box and the bump of the items stamp. An
-// item whose version moved (or that is gone) is left out of its multi with
-// ErrConflict (ErrNotFound) and the multi runs again without it.
+// one a check of the guard's server node, a check of the server node of
+// each distinct grantee (a new owner or a new requested owner other than
+// the guard), the version-checked setData of each item, one note per
+// concerned box and the bump of the items stamp. An item whose version
+// moved (or that is gone) is left out of its multi with ErrConflict
+// (ErrNotFound), and so are, with ErrConflict, the updates that grant to a
+// server whose node is gone; the multi runs again without them.
 func (s *Store) UpdateItems(ctx context.Context, taskType string, guard schedule.ServerID, ups []schedule.ItemUpdate) ([]schedule.ItemUpdateResult, error) {
 	const op = "update items"
 	res := make([]schedule.ItemUpdateResult, len(ups))
@@ -46,18 +60,17 @@ func (s *Store) UpdateItems(ctx context.Context, taskType string, guard schedule
 		}
 		checks = append(checks, &zk.CheckVersionRequest{Path: gp, Version: -1})
 	}
-	pend, err := s.prepareUpdates(ctx, taskType, ups, res)
+	pend, err := s.prepareUpdates(ctx, taskType, guard, ups, res)
 	if err != nil {
 		return nil, err
 	}
 	limit := s.maxMulti - 256 - sumSize(checks)
+	// Server ids are never reused: a grantee found gone stays gone, and
+	// the later batches leave its grants out without asking.
+	gone := map[schedule.ServerID]bool{}
 	for len(pend) > 0 {
-		n, size := 0, 0
-		for n < len(pend) && (n == 0 || size+updateSize(pend[n]) <= limit) {
-			size += updateSize(pend[n])
-			n++
-		}
-		if err := s.writeBatch(ctx, taskType, dir, guard, checks, pend[:n], res); err != nil {
+		n := batchLen(pend, limit)
+		if err := s.writeBatch(ctx, taskType, dir, guard, checks, pend[:n], gone, res); err != nil {
 			err = s.wrapErr(op, dir, err)
 			for _, p := range pend {
 				if res[p.at].Err == nil && res[p.at].Item.ID == "" {
@@ -71,17 +84,82 @@ func (s *Store) UpdateItems(ctx context.Context, taskType string, guard schedule
 	return res, nil
 }
 
+// batchLen returns how many of pend (at least one) go into the next multi:
+// as many as fit in limit bytes, each update counted with updateSize and
+// each distinct grantee's check once.
+func batchLen(pend []pendingUpdate, limit int) int {
+	checked := map[schedule.ServerID]bool{}
+	n, size := 0, 0
+	for n < len(pend) {
+		add := updateSize(pend[n])
+		var fresh []schedule.ServerID
+		for _, g := range pend[n].grantees {
+			if !checked[g.id] && !slices.Contains(fresh, g.id) {
+				fresh = append(fresh, g.id)
+				add += granteeCheckSize(g)
+			}
+		}
+		if n > 0 && size+add > limit {
+			break
+		}
+		for _, id := range fresh {
+			checked[id] = true
+		}
+		size += add
+		n++
+	}
+	return n
+}
+
 // updateSize bounds the bytes one update adds to a multi: its setData and
 // its share of up to three notes (old owner, new owner, leader), each note
-// possibly in a box of its own.
+// possibly in a box of its own. Its grantees' checks are counted apart
+// (granteeCheckSize), once per multi.
 func updateSize(p pendingUpdate) int {
 	return len(p.path) + len(p.data) + 32 + 3*(len(p.it.ID)+4) + 2*(len(p.path)+64)
 }
 
+// granteeCheckSize is the size of the check of a grantee's server node.
+func granteeCheckSize(g grantee) int {
+	return opSize(&zk.CheckVersionRequest{Path: g.path, Version: -1})
+}
+
+// granteesOf returns the servers other than guard that an update makes
+// the item's owner (a new owner) or requested owner (a new request), in
+// that order, without NoServer.
+func granteesOf(old, it schedule.Item, guard schedule.ServerID) []schedule.ServerID {
+	var out []schedule.ServerID
+	named := func(id schedule.ServerID) bool { return id != "" && id != schedule.NoServer && id != guard }
+	if named(it.CurServer) && it.CurServer != old.CurServer {
+		out = append(out, it.CurServer)
+	}
+	if named(it.ReqServer) && it.ReqServer != old.ReqServer && !slices.Contains(out, it.ReqServer) {
+		out = append(out, it.ReqServer)
+	}
+	return out
+}
+
+// batchGrantees returns the distinct grantees of a batch, sorted.
+func batchGrantees(batch []pendingUpdate) []grantee {
+	var out []grantee
+	seen := map[schedule.ServerID]bool{}
+	for _, p := range batch {
+		for _, g := range p.grantees {
+			if !seen[g.id] {
+				seen[g.id] = true
+				out = append(out, g)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b grantee) int { return strings.Compare(string(a.id), string(b.id)) })
+	return out
+}
+
 // prepareUpdates validates the updates and computes what each writes. An
 // update with schedule.AnyVersion applies the epoch rule to the stored
-// item (read first).
-func (s *Store) prepareUpdates(ctx context.Context, taskType string, ups []schedule.ItemUpdate, res []schedule.ItemUpdateResult) ([]pendingUpdate, error) {
+// item (read first). A grantee that is not a valid server id fails the
+// call before anything is written.
+func (s *Store) prepareUpdates(ctx context.Context, taskType string, guard schedule.ServerID, ups []schedule.ItemUpdate, res []schedule.ItemUpdateResult) ([]pendingUpdate, error) {
 	pend := make([]pendingUpdate, 0, len(ups))
 	var unversioned []int
 	for i, u := range ups {
@@ -133,6 +211,13 @@ func (s *Store) prepareUpdates(ctx context.Context, taskType string, ups []sched
 			return nil, err
 		}
 		pend[i].it, pend[i].data = it, data
+		for _, id := range granteesOf(pend[i].old, it, guard) {
+			sp, err := s.p.server(taskType, id)
+			if err != nil {
+				return nil, err
+			}
+			pend[i].grantees = append(pend[i].grantees, grantee{id: id, path: sp})
+		}
 	}
 	return pend, nil
 }
@@ -169,11 +254,31 @@ func noteBoxes(batch []pendingUpdate) (boxes []schedule.ServerID, items map[sche
 }
 
 // writeBatch writes one batch in one multi, again without the updates whose
-// item moved, and with boxes created again when one vanished. It fills res
-// for every update of the batch; an error is for the batch as a whole.
-func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard schedule.ServerID, checks []any, batch []pendingUpdate, res []schedule.ItemUpdateResult) error {
+// item moved or whose grantee is gone, and with boxes created again when
+// one vanished. It fills res for every update of the batch; an error is for
+// the batch as a whole.
+func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard schedule.ServerID, guardChecks []any, batch []pendingUpdate, gone map[schedule.ServerID]bool, res []schedule.ItemUpdateResult) error {
+	// dropGone fails, and leaves out, the updates that grant to a gone server.
+	dropGone := func() {
+		batch = slices.DeleteFunc(batch, func(p pendingUpdate) bool {
+			for _, g := range p.grantees {
+				if gone[g.id] {
+					res[p.at].Err = opErr("update item", p.path, schedule.ErrConflict,
+						fmt.Errorf("grantee server %s gone (%s): %w", g.id, g.path, zk.ErrNoNode))
+					return true
+				}
+			}
+			return false
+		})
+	}
 	batch = slices.Clone(batch)
+	dropGone()
 	for attempt := 0; len(batch) > 0; attempt++ {
+		grantees := batchGrantees(batch)
+		checks := slices.Clip(guardChecks)
+		for _, g := range grantees {
+			checks = append(checks, &zk.CheckVersionRequest{Path: g.path, Version: -1})
+		}
 		ops, notes, err := s.batchOps(ctx, taskType, dir, guard, checks, batch)
 		if err != nil {
 			return err
@@ -202,8 +307,13 @@ func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard sche
 			return err
 		}
 		switch k := fe.index - len(checks); {
-		case fe.index < len(checks) && errors.Is(fe.err, zk.ErrNoNode):
+		case fe.index < len(guardChecks) && errors.Is(fe.err, zk.ErrNoNode):
 			return opErr("update items", fe.path, schedule.ErrConflict, fmt.Errorf("guard server gone: %w", fe.err))
+		case fe.index < len(checks) && errors.Is(fe.err, zk.ErrNoNode):
+			// A grantee left between the caller's read and this write:
+			// its grants fail, the others go again without them.
+			gone[grantees[fe.index-len(guardChecks)].id] = true
+			dropGone()
 		case k >= 0 && k < len(batch) && errors.Is(fe.err, zk.ErrBadVersion):
 			res[batch[k].at].Err = opErr("update item", fe.path, schedule.ErrConflict, zk.ErrBadVersion)
 			batch = slices.Delete(batch, k, k+1)
@@ -219,8 +329,8 @@ func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard sche
 	return nil
 }
 
-// batchOps builds the multi of a batch: the checks, the item writes (in
-// batch order), the notes and the bump. It creates the boxes first.
+// batchOps builds the multi of a batch: the checks (the guard's, then the
+// grantees'), the item writes (in batch order), the notes and the bump. It creates the boxes first.
 func (s *Store) batchOps(ctx context.Context, taskType, dir string, guard schedule.ServerID, checks []any, batch []pendingUpdate) ([]any, int, error) {
 	boxes, items := noteBoxes(batch)
 	boxPaths := make([]string, len(boxes))

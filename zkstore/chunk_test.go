@@ -117,3 +117,115 @@ func mustItems(t *testing.T, s *Store, rt string) schedule.Items {
 	require.NoError(t, err)
 	return snap
 }
+
+// TestChunkedGrantsToGoneServer: bulk grants in chunks (a tiny limit) to
+// three servers, one of which is gone: only its grants fail (ErrConflict),
+// every other grant is written, with its notes, in every chunk.
+func TestChunkedGrantsToGoneServer(t *testing.T) {
+	t.Parallel()
+	c := sharedCluster(t)
+	s := openStore(t, testConfig(c, c.UniqueRoot(t), testAuth))
+	s.maxMulti = 2 << 10
+	ctx := ctxT(t, time.Minute)
+	const n = 60
+	tt := sampleTaskType("t1", n)
+	_, err := s.CreateTaskType(ctx, tt)
+	require.NoError(t, err)
+	var ids []schedule.ServerID
+	for _, ip := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"} {
+		srv, err := s.RegisterServer(ctx, sessionOf(t, s), sampleServer("t1", ip))
+		require.NoError(t, err)
+		ids = append(ids, srv.UUID)
+	}
+	guard, gone := ids[0], ids[3]
+	require.NoError(t, s.UnregisterServer(ctx, "t1", gone))
+	snap, err := s.BuildItems(ctx, "t1", guard, schedule.ItemsMark{Version: schedule.AnyVersion}, tt.TaskItems)
+	require.NoError(t, err)
+	ups := make([]schedule.ItemUpdate, len(snap.Items))
+	for i, it := range snap.Items {
+		ups[i] = schedule.ItemUpdate{Old: it, Cur: ids[1+i%3]}
+	}
+	before := s.RequestStats()
+	res, err := s.UpdateItems(ctx, "t1", guard, ups)
+	require.NoError(t, err)
+	d := s.RequestStats().Sub(before)
+	t.Logf("chunked grants of %d items, a third to a gone server: %s", n, d)
+	assert.Greater(t, d.Multi, uint64(3), "the grant was split")
+	after := mustItems(t, s, "t1")
+	noted := map[schedule.ServerID]int{}
+	for i, r := range res {
+		if ups[i].Cur == gone {
+			require.ErrorIs(t, r.Err, schedule.ErrConflict, "grant %d to the gone server", i)
+			assert.Equal(t, snap.Items[i], after.Items[i])
+			continue
+		}
+		require.NoError(t, r.Err, "grant %d", i)
+		require.Equal(t, after.Items[i], r.Item)
+		noted[ups[i].Cur]++
+	}
+	assert.Equal(t, map[schedule.ServerID]int{ids[1]: n / 3, ids[2]: n / 3}, noted)
+	for _, id := range ids[1:3] {
+		notes, err := s.Notes(ctx, "t1", id)
+		require.NoError(t, err)
+		got := 0
+		for _, nt := range notes {
+			got += len(nt.Items)
+		}
+		assert.Equal(t, n/3, got, "every grant to %s in its notes", id)
+	}
+}
+
+// TestBatchLen: a batch holds what fits in the limit, each distinct
+// grantee's check counted once.
+func TestBatchLen(t *testing.T) {
+	g := func(id string) grantee {
+		return grantee{id: schedule.ServerID(id), path: "/r/baseTaskType/t/t/server/" + id}
+	}
+	up := func(gs ...grantee) pendingUpdate {
+		return pendingUpdate{path: "/r/baseTaskType/t/t/taskItem/1", data: make([]byte, 100),
+			it: schedule.Item{ID: "1"}, grantees: gs}
+	}
+	a, b := g("t$1$A$1"), g("t$1$B$2")
+	one, check := updateSize(up()), granteeCheckSize(a)
+	for _, c := range []struct {
+		name  string
+		pend  []pendingUpdate
+		limit int
+		want  int
+	}{
+		{"no grantees", []pendingUpdate{up(), up(), up()}, 3 * one, 3},
+		{"no grantees, a byte short", []pendingUpdate{up(), up(), up()}, 3*one - 1, 2},
+		{"one grantee checked once", []pendingUpdate{up(a), up(a), up(a)}, 3*one + check, 3},
+		{"one grantee, a byte short", []pendingUpdate{up(a), up(a), up(a)}, 3*one + check - 1, 2},
+		{"two grantees", []pendingUpdate{up(a), up(b), up(a)}, 3*one + 2*check, 3},
+		{"two grantees, a byte short", []pendingUpdate{up(a), up(b), up(a)}, 3*one + 2*check - 1, 2},
+		{"grant and request", []pendingUpdate{up(a, b), up(b, a)}, 2*one + 2*check, 2},
+		{"the first always goes", []pendingUpdate{up(a, b), up()}, 1, 1},
+	} {
+		assert.Equal(t, c.want, batchLen(c.pend, c.limit), c.name)
+	}
+}
+
+// TestGranteesOf: what a write newly names, other than its guard, must be
+// live: a new owner and a new request; NoServer and the guard are not checked.
+func TestGranteesOf(t *testing.T) {
+	const guard, x, y = "g$1$G$1", "x$1$X$1", "y$1$Y$1"
+	item := func(cur, req schedule.ServerID) schedule.Item { return schedule.Item{CurServer: cur, ReqServer: req} }
+	for _, c := range []struct {
+		name     string
+		old, new schedule.Item
+		want     []schedule.ServerID
+	}{
+		{"grant", item("", ""), item(x, ""), []schedule.ServerID{x}},
+		{"grant to the guard", item("", ""), item(guard, ""), nil},
+		{"takeover", item(y, ""), item(x, ""), []schedule.ServerID{x}},
+		{"owner kept", item(x, ""), item(x, schedule.NoServer), nil},
+		{"request", item(x, ""), item(x, y), []schedule.ServerID{y}},
+		{"request kept", item(x, y), item("", y), nil},
+		{"grant and request", item("", ""), item(x, y), []schedule.ServerID{x, y}},
+		{"grant and request of one server", item("", ""), item(x, x), []schedule.ServerID{x}},
+		{"release", item(x, y), item("", ""), nil},
+	} {
+		assert.Equal(t, c.want, granteesOf(c.old, c.new, guard), c.name)
+	}
+}

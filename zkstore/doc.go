@@ -66,11 +66,18 @@
 //
 // Every ownership change is one atomic ZooKeeper request. UpdateItem is a
 // multi of a check that the guard's server node exists (a check of version
-// -1: the write only happens while the guard's session is alive), the
-// item's setData at the expected version and its notes (see Notes).
+// -1: the write only happens while the guard's session is alive), a check
+// of the same kind on the server node of the grantee (the new owner, or
+// the newly requested owner, when it is not the guard: an item is never
+// granted to a server that has left since the writer read the servers),
+// the item's setData at the expected version and its notes (see Notes).
 // UpdateItems writes many such changes in multis of up to about 1 MiB, each
-// all or nothing: an item found stale is left out of its multi (reported
-// as a conflict) and the multi runs again without it. BuildItems is one multi: the guard
+// all or nothing, with one check per distinct grantee of the multi
+// (counted against the size limit once): an item found stale is left out
+// of its multi (reported as a conflict), so are the updates that name a
+// grantee found gone (reported as conflicts too; the later multis of the
+// call leave them out without asking, server ids are never reused), and
+// the multi runs again without them. BuildItems is one multi: the guard
 // check, the mark's setData at the expected version (or its create), and a
 // create or setData per changed item. A build too large for one request
 // (ZooKeeper's limit is about 1 MiB, some 4,000 items) is written in chunks,

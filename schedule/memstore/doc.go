@@ -76,6 +76,10 @@
 //     does not exist is schedule.ErrNotFound.
 //   - RegisterServer needs the base task type (schedule.ErrNotFound).
 //   - BuildItems and UpdateItem with an empty guard skip the guard check.
+//     UpdateItem and UpdateItems check, guard or not, that the server a
+//     write newly names as owner or requested owner exists (as zkstore's
+//     multi does); an update naming a gone one fails alone with
+//     schedule.ErrConflict, the rest of the call is written.
 //     BuildItems with mark.Version = AnyVersion creates or overwrites the
 //     mark; any other version when no mark exists is schedule.ErrConflict.
 //     Items whose definition did not change are not rewritten (their

@@ -39,7 +39,9 @@ func checkBox(box schedule.ServerID) error {
 }
 
 // UpdateItems implements schedule.ItemStore: every update that applies is
-// written, with its notes, in one atomic step (one multi).
+// written, with its notes, in one atomic step (one multi). An update that
+// grants its item to (or requests it for) a server other than the guard
+// whose node does not exist fails with ErrConflict, as a stale one does.
 func (c *Client) UpdateItems(ctx context.Context, taskType string, guard schedule.ServerID, ups []schedule.ItemUpdate) ([]schedule.ItemUpdateResult, error) {
 	if err := checkRuntime(taskType); err != nil {
 		return nil, err
@@ -58,11 +60,24 @@ func (c *Client) UpdateItems(ctx context.Context, taskType string, guard schedul
 	if err := s.checkGuard(taskType, guard); err != nil {
 		return nil, err
 	}
+	for _, u := range ups {
+		old := u.Old
+		if n := s.lookup(itemPath(taskType, u.Old.ID)); n != nil && old.Version == schedule.AnyVersion {
+			if stored, err := decodeItem(itemPath(taskType, u.Old.ID), string(u.Old.ID), n); err == nil {
+				old = stored
+			}
+		}
+		for _, g := range granteesOf(old, u, guard) {
+			if err := checkName(schedule.NameServerID, string(g)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	res := make([]schedule.ItemUpdateResult, len(ups))
 	var tx txn
 	notes := map[schedule.ServerID][]schedule.ItemID{}
 	for i, u := range ups {
-		res[i] = s.updateItem(&tx, taskType, u, notes)
+		res[i] = s.updateItem(&tx, taskType, guard, u, notes)
 	}
 	if err := s.writeNotes(&tx, taskType, guard, notes); err != nil {
 		return nil, err
@@ -71,9 +86,23 @@ func (c *Client) UpdateItems(ctx context.Context, taskType string, guard schedul
 	return res, nil
 }
 
+// granteesOf returns the servers other than guard that u makes the item's
+// owner (a new owner) or requested owner (a new request), without NoServer.
+func granteesOf(old schedule.Item, u schedule.ItemUpdate, guard schedule.ServerID) []schedule.ServerID {
+	var out []schedule.ServerID
+	named := func(id schedule.ServerID) bool { return id != "" && id != schedule.NoServer && id != guard }
+	if named(u.Cur) && u.Cur != old.CurServer {
+		out = append(out, u.Cur)
+	}
+	if named(u.Req) && u.Req != old.ReqServer && !slices.Contains(out, u.Req) {
+		out = append(out, u.Req)
+	}
+	return out
+}
+
 // updateItem applies one update (the epoch computed from the stored item)
 // and records the boxes it concerns in notes. s.mu must be held.
-func (s *Server) updateItem(tx *txn, rt string, u schedule.ItemUpdate, notes map[schedule.ServerID][]schedule.ItemID) schedule.ItemUpdateResult {
+func (s *Server) updateItem(tx *txn, rt string, guard schedule.ServerID, u schedule.ItemUpdate, notes map[schedule.ServerID][]schedule.ItemID) schedule.ItemUpdateResult {
 	path := itemPath(rt, u.Old.ID)
 	n := s.lookup(path)
 	if n == nil {
@@ -87,6 +116,11 @@ func (s *Server) updateItem(tx *txn, rt string, u schedule.ItemUpdate, notes map
 		return schedule.ItemUpdateResult{Err: err}
 	}
 	old := it
+	for _, g := range granteesOf(old, u, guard) {
+		if sp := serverPath(rt, g); s.lookup(sp) == nil {
+			return schedule.ItemUpdateResult{Err: fmt.Errorf("memstore: check %s: grantee server %s is gone: %w", sp, g, schedule.ErrConflict)}
+		}
+	}
 	if u.Cur != "" && u.Cur != it.CurServer {
 		it.Epoch++
 	}

@@ -259,6 +259,12 @@ func testItemConcurrentUpdate(e *env) {
 	}
 	e.build(a, e.name, ids[0], "0")
 	const writers = 6
+	// Each writer requests the item for a server of its own (a requested
+	// server must exist), so the stored item tells which writer won.
+	reqs := make([]schedule.ServerID, writers)
+	for i := range reqs {
+		reqs[i] = e.registerServer(a, e.name, fmt.Sprintf("10.0.1.%d", i)).UUID
+	}
 	for round := range 5 {
 		it := e.item(e.items(a, e.name), "0")
 		fns := make([]func() error, writers)
@@ -266,7 +272,7 @@ func testItemConcurrentUpdate(e *env) {
 		for i := range fns {
 			s, id := stores[i%2], ids[(i/2)%2]
 			fns[i] = func() (err error) {
-				results[i], err = s.UpdateItem(e.ctx, e.name, id, it, id, schedule.ServerID(fmt.Sprint(i)))
+				results[i], err = s.UpdateItem(e.ctx, e.name, id, it, id, reqs[i])
 				return err
 			}
 		}
@@ -288,7 +294,7 @@ func testItemDesc(e *env) {
 	e.createTaskType(s, e.name)
 	srv := e.registerServer(s, e.name, "10.0.0.1")
 	snap := e.build(s, e.name, srv.UUID, "0", "1")
-	it, err := s.UpdateItem(e.ctx, e.name, srv.UUID, e.item(snap, "0"), srv.UUID, "x")
+	it, err := s.UpdateItem(e.ctx, e.name, srv.UUID, e.item(snap, "0"), srv.UUID, schedule.NoServer)
 	require.NoError(e, err)
 	require.NoError(e, s.SetItemDesc(e.ctx, e.name, "0", "FetchDataCount=3 说明"))
 	got := e.item(e.items(s, e.name), "0")

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -168,6 +169,93 @@ func testUpdateItems(e *env) {
 		}
 	}
 	assert.Len(e, noted, len(ups), "every item granted to or requested of A is in A's notes")
+}
+
+// testGranteeGone: a write that grants an item to (or requests it for) a
+// server other than the guard whose node does not exist (it stopped, or its
+// session ended, after the writer read the servers) fails with ErrConflict
+// and writes nothing, guarded or not; in UpdateItems only those updates
+// fail, the others are written. A release by an owner whose node is gone,
+// and a write that keeps a gone owner or request as it is, still go
+// through: only what the write newly names must be live. A grantee that is
+// not a server id is invalid input.
+func testGranteeGone(e *env) {
+	s := e.client()
+	e.createTaskType(s, e.name)
+	A := e.registerServer(s, e.name, "10.0.0.1").UUID
+	B := e.registerServer(s, e.name, "10.0.0.2").UUID
+	G := e.registerServer(s, e.name, "10.0.0.3").UUID
+	snap := e.build(s, e.name, A, "0", "1", "2", "3", "4", "5")
+	owned, err := s.UpdateItem(e.ctx, e.name, A, e.item(snap, "5"), G, "")
+	require.NoError(e, err, "grant to G while it is live")
+	require.NoError(e, s.UnregisterServer(e.ctx, e.name, G))
+	never := schedule.ServerID(strings.Replace(string(G), "$10.0.0.3$", "$10.0.0.9$", 1))
+	require.NoError(e, schedule.ValidateName(schedule.NameServerID, string(never)))
+
+	nothingWritten := func(what string, before schedule.Items, leaderNotes []string) {
+		e.Helper()
+		after := e.items(s, e.name)
+		assert.Equal(e, before.Items, after.Items, "%s: an item was written", what)
+		stamp, err := s.ItemsStamp(e.ctx, e.name)
+		require.NoError(e, err)
+		assert.Equal(e, before.Stamp, stamp, "%s: the items stamp moved", what)
+		assert.Equal(e, leaderNotes, e.noteItems(s, e.name, schedule.LeaderBox), "%s: a note was written", what)
+	}
+	before, notes := e.items(s, e.name), e.noteItems(s, e.name, schedule.LeaderBox)
+	for _, c := range []struct {
+		what     string
+		guard    schedule.ServerID
+		cur, req schedule.ServerID
+	}{
+		{"guarded grant to a gone server", A, G, ""},
+		{"unguarded grant to a gone server", "", G, ""},
+		{"grant to a server that never was", A, never, ""},
+		{"request for a gone server", A, "", G},
+		{"grant to a live server, request for a gone one", A, B, G},
+	} {
+		_, err := s.UpdateItem(e.ctx, e.name, c.guard, e.item(before, "0"), c.cur, c.req)
+		require.ErrorIs(e, err, schedule.ErrConflict, c.what)
+		assert.NotErrorIs(e, err, schedule.ErrNotFound, "%s: the item is there", c.what)
+		nothingWritten(c.what, before, notes)
+	}
+	_, err = s.UpdateItem(e.ctx, e.name, A, e.item(before, "0"), "not-a-server", "")
+	require.ErrorIs(e, err, schedule.ErrInvalid, "a grantee that is not a server id")
+	nothingWritten("invalid grantee", before, notes)
+
+	// One batch: the grants to live servers are written, those to G fail.
+	res, err := s.UpdateItems(e.ctx, e.name, A, []schedule.ItemUpdate{
+		{Old: e.item(before, "0"), Cur: B},
+		{Old: e.item(before, "1"), Cur: G},
+		{Old: e.item(before, "2"), Cur: A},
+		{Old: e.item(before, "3"), Cur: B, Req: G},
+		{Old: e.item(before, "4"), Cur: never},
+	})
+	require.NoError(e, err, "one gone grantee does not fail the call")
+	require.Len(e, res, 5)
+	for _, i := range []int{1, 3, 4} {
+		assert.ErrorIs(e, res[i].Err, schedule.ErrConflict, "update %d grants to a gone server", i)
+	}
+	require.NoError(e, res[0].Err)
+	require.NoError(e, res[2].Err)
+	after := e.items(s, e.name)
+	assert.Equal(e, B, e.item(after, "0").CurServer)
+	assert.Equal(e, A, e.item(after, "2").CurServer)
+	for _, id := range []schedule.ItemID{"1", "3", "4"} {
+		assert.Equal(e, e.item(before, id), e.item(after, id), "item %s was written", id)
+	}
+	assert.Equal(e, []schedule.Item{res[0].Item, res[2].Item}, []schedule.Item{e.item(after, "0"), e.item(after, "2")})
+
+	// What names no new server goes through: G's own release (after its
+	// node is gone, as a graceful stop does) and a write keeping G as it is.
+	kept, err := s.UpdateItem(e.ctx, e.name, A, owned, G, schedule.NoServer)
+	require.NoError(e, err, "a request to let go, the gone owner kept")
+	assert.Equal(e, owned.Epoch, kept.Epoch)
+	released, err := s.UpdateItem(e.ctx, e.name, "", kept, "", "")
+	require.NoError(e, err, "the gone owner's release to nobody")
+	assert.Empty(e, released.CurServer)
+	granted, err := s.UpdateItem(e.ctx, e.name, B, released, B, "")
+	require.NoError(e, err, "a grant by the grantee itself")
+	assert.Equal(e, owned.Epoch+1, granted.Epoch)
 }
 
 // testWatchNotes: a notes watch, opened before its box exists, fires on

@@ -60,6 +60,7 @@ var suite = []subtest{
 	{name: "ItemsStamp", fn: testItemsStamp},
 	{name: "ItemNotes", fn: testItemNotes},
 	{name: "UpdateItems", fn: testUpdateItems},
+	{name: "GranteeGone", fn: testGranteeGone},
 	{name: "WatchNotes", fn: testWatchNotes},
 	{name: "EpochsAfterTaskTypeDelete", fn: testEpochsAfterTaskTypeDelete},
 	{name: "EpochsAfterRuntimeDelete", fn: testEpochsAfterRuntimeDelete},
