@@ -153,8 +153,33 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 			"unassigned", p.Unassigned, "maxTaskItemsOfOneThreadGroup", m.tt.MaxTaskItemsOfOneThreadGroup)
 	}
 	m.metrics.Balanced(m.runtime, len(p.Writes), p.Held, p.Unassigned)
-	again, err = m.applyLead(ctx, s, items, p.Writes)
+	written, again, err := m.applyLead(ctx, s, items, p.Writes)
+	// The owner's part of this same round must see these writes: a leader
+	// that owns items it just asked itself to hand over (at the start it
+	// is granted every item first) hands them to their new target, against
+	// their new version. The items as read before the writes made every
+	// such handover conflict (the whole batch with it) and wait for the
+	// retry's backoff, round after round while servers were joining.
+	if m.oldReads {
+		items = withWritten(items, written)
+	} else {
+		items = s.items // patched with the writes (and re-read where they lost a race)
+	}
 	return items, again, err
+}
+
+// withWritten returns items with the items just written in place of their
+// versions as read. It is pure; items is not modified.
+func withWritten(items Items, written []Item) Items {
+	if len(written) == 0 {
+		return items
+	}
+	ids := make([]ItemID, len(written))
+	for i, it := range written {
+		ids[i] = it.ID
+	}
+	items.Items = patchItems(items.Items, ids, written, func(Item) bool { return true })
+	return items
 }
 
 // endedHolds returns how long each hold lasted that ended between the
@@ -219,9 +244,9 @@ func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, 
 // counted, not an error: the store wrote the other updates, the item is
 // read again, and again asks for another round soon, which reads the
 // servers afresh and plans without the one that left.
-func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes []plan.Write[ServerID]) (again bool, err error) {
+func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes []plan.Write[ServerID]) (written []Item, again bool, err error) {
 	if len(writes) == 0 {
-		return false, nil
+		return nil, false, nil
 	}
 	ups := make([]ItemUpdate, len(writes))
 	for i, w := range writes {
@@ -230,12 +255,11 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 	res, err := m.store.UpdateItems(ctx, m.runtime, s.me, ups)
 	if errors.Is(err, ErrConflict) {
 		m.metrics.Conflict(m.runtime, "assign")
-		return true, nil // our node is gone: the next round says so
+		return nil, true, nil // our node is gone: the next round says so
 	}
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
-	var written []Item
 	var stale []ItemID
 	var forEvents []*Item // position for position with writes; nil: not written
 	if m.events != nil {
@@ -252,7 +276,7 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 			stale = append(stale, ups[i].Old.ID)
 			m.metrics.Conflict(m.runtime, "assign")
 		default:
-			return false, r.Err
+			return written, false, r.Err
 		}
 	}
 	m.patch(s, written)
@@ -260,12 +284,12 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 	m.log.Debug("items balanced", "server", s.me, "writes", len(writes), "conflicts", len(stale))
 	if len(stale) > 0 && !m.oldReads {
 		if err := m.refresh(ctx, s, stale); err != nil {
-			return true, err
+			return written, true, err
 		}
 	}
 	// Our own writes fire our note boxes' (or the items') watch, which
 	// brings the next round.
-	return len(stale) > 0, nil
+	return written, len(stale) > 0, nil
 }
 
 // planItems is what the planners see of the items, position for position.

@@ -3,6 +3,7 @@ package zkstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -376,6 +377,14 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 	// failure of a batch stops its requests the same way.
 	down := !s.hasSession()
 	toSignal := make(map[*scopeState]bool)
+	// The data watches of children that fired are re-armed together at
+	// the end, pipelined (armDataMany): one round trip for the batch, not
+	// one each. A write of many registrations or items at once fires as
+	// many watches in every session that follows them, and a batch
+	// re-armed one round trip at a time held armMu (so every Watch call
+	// and the next batch's signals) for seconds under load.
+	var childPaths []string
+	childScopes := make(map[*scopeState]bool)
 	for _, k := range fired {
 		var want []*scopeState
 		for _, st := range scopes {
@@ -397,7 +406,15 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 			// armed already.
 			var err error
 			for _, st := range want {
-				if err = h.rearm(s.ctx, st, k); err != nil {
+				d, child := rearmTarget(st, k)
+				switch {
+				case d != nil:
+					err = h.armDir(s.ctx, *d, false)
+				case child:
+					childPaths = append(childPaths, k.path)
+					childScopes[st] = true
+				}
+				if err != nil {
 					break
 				}
 			}
@@ -412,6 +429,25 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 		}
 		for _, st := range want {
 			h.markDirty(st)
+		}
+	}
+	if len(childPaths) > 0 {
+		err := zk.ErrConnectionClosed // down: not sent
+		if !down {
+			slices.Sort(childPaths)
+			err = h.armDataMany(s.ctx, slices.Compact(childPaths))
+		}
+		if err != nil {
+			if s.isClosed() {
+				return false
+			}
+			if !down {
+				s.log.Debug("zkstore: re-arming watches failed; will retry", keyPath, childPaths[0], "err", err)
+			}
+			failed, down = true, true
+			for st := range childScopes {
+				h.markDirty(st)
+			}
 		}
 	}
 	for _, st := range scopes {
@@ -474,19 +510,21 @@ func interested(st *scopeState, k watchKey) bool {
 	return false
 }
 
-// rearm re-arms what key k of scope st needs after it fired. Caller holds armMu.
-func (h *watchHub) rearm(ctx context.Context, st *scopeState, k watchKey) error {
-	for _, d := range st.dirs {
-		if k.path == d.path {
-			return h.armDir(ctx, d, false)
+// rearmTarget says what key k of scope st needs re-armed after it fired:
+// one of its directories (d), or the data watch of a child (child), or
+// nothing. It is pure.
+func rearmTarget(st *scopeState, k watchKey) (d *dirSpec, child bool) {
+	for i := range st.dirs {
+		if k.path == st.dirs[i].path {
+			return &st.dirs[i], false
 		}
 	}
 	for _, d := range st.dirs {
 		if d.childData && parentOf(k.path) == d.path {
-			return h.armData(ctx, k.path)
+			return nil, true
 		}
 	}
-	return nil
+	return nil, false
 }
 
 // armScope arms every watch of st that is not armed. Caller holds armMu.

@@ -2,9 +2,12 @@ package zkstore
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -57,3 +60,140 @@ func TestWatchHonoursContextWhileArming(t *testing.T) {
 	require.NoError(t, err, "Watch once the lock is free")
 	require.NotNil(t, ch)
 }
+
+// TestWatchRearmsFiredChildrenInOneRoundTrip: one write that changes many
+// children of a watched directory (a leader's distribution rewrites every
+// registration under a strategy at once) fires as many data watches in
+// every session that follows them. The hub re-arms them pipelined, about
+// one round trip for the batch: one round trip each held the arming lock
+// (so every Watch call of the store, and the signals of the next batch)
+// for seconds when ZooKeeper answered slowly. The client here sees every
+// answer rtt late, as over a slow link.
+func TestWatchRearmsFiredChildrenInOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	const n, rtt = 50, 40 * time.Millisecond
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	ctx := ctxT(t, time.Minute)
+	admin := openStore(t, testConfig(c, root, testAuth))
+	st := schedule.DefaultStrategy("st")
+	st.TaskName = "t1"
+	_, err := admin.CreateStrategy(ctx, st)
+	require.NoError(t, err)
+	dir, err := admin.p.strategy("st")
+	require.NoError(t, err)
+	conn := superConn(t, c)
+	var sets []any
+	for i := range n {
+		p := fmt.Sprintf("%s/child%03d", dir, i)
+		_, err := conn.Create(p, []byte("0"), 0, zk.WorldACL(zk.PermAll))
+		require.NoError(t, err)
+		sets = append(sets, &zk.SetDataRequest{Path: p, Data: []byte("1"), Version: -1})
+	}
+
+	cfg := testConfig(c, root, testAuth)
+	cfg.Dialer = slowAnswers(cfg.Dialer, rtt)
+	s := openStore(t, cfg)
+	ch, err := s.Watch(ctx, schedule.WatchScope{Kind: schedule.WatchStrategyRuntimes, Name: "st"})
+	require.NoError(t, err)
+	armedChildren := func() int {
+		require.NoError(t, s.hub.armMu.lock(ctx))
+		defer s.hub.armMu.unlock()
+		k := 0
+		for i := range n {
+			if s.hub.armed[watchKey{fmt.Sprintf("%s/child%03d", dir, i), wData}] {
+				k++
+			}
+		}
+		return k
+	}
+	require.Equal(t, n, armedChildren(), "Watch armed every child's data watch")
+
+	before := s.RequestStats().Watch
+	t0 := time.Now()
+	_, err = conn.Multi(sets...) // one write changes every child
+	require.NoError(t, err)
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatal("no signal after the children changed")
+	}
+	waitFor(t, 30*time.Second, "every fired watch re-armed", func() error {
+		if got := s.RequestStats().Watch - before; got < n {
+			return fmt.Errorf("%d of %d re-armed", got, n)
+		}
+		if k := armedChildren(); k < n {
+			return fmt.Errorf("%d of %d armed", k, n)
+		}
+		return nil
+	})
+	took := time.Since(t0)
+	t.Logf("%d fired watches re-armed %v after the write (round trip %v)", n, took, rtt)
+	// Pipelined: the notifications' and the re-arms' round trips, a few
+	// rtt in all; one at a time: n rtt (2 s).
+	assert.Less(t, took, n*rtt/3, "re-arming %d fired watches took %v with a round trip of %v", n, took, rtt)
+}
+
+// slowAnswers wraps dial so that every byte from the server reaches the
+// client d late, without limiting how many are on the way (a long link,
+// not a slow one): requests sent together are answered together.
+func slowAnswers(dial zk.Dialer, d time.Duration) zk.Dialer {
+	return func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := dial(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		sc := &slowConn{Conn: c, d: d, in: make(chan slowChunk, 4096)}
+		go sc.pump()
+		return sc, nil
+	}
+}
+
+type slowChunk struct {
+	at   time.Time
+	data []byte
+	err  error
+}
+
+type slowConn struct {
+	net.Conn
+	d    time.Duration
+	in   chan slowChunk
+	rest []byte // of the chunk being read
+}
+
+func (c *slowConn) pump() {
+	for {
+		buf := make([]byte, 64<<10)
+		k, err := c.Conn.Read(buf)
+		c.in <- slowChunk{at: time.Now().Add(c.d), data: buf[:k], err: err}
+		if err != nil {
+			close(c.in)
+			return
+		}
+	}
+}
+
+func (c *slowConn) Read(p []byte) (int, error) {
+	if len(c.rest) == 0 {
+		ch, ok := <-c.in
+		if !ok {
+			return 0, net.ErrClosed
+		}
+		if wait := time.Until(ch.at); wait > 0 {
+			t := time.NewTimer(wait)
+			<-t.C
+		}
+		if len(ch.data) == 0 {
+			return 0, ch.err
+		}
+		c.rest = ch.data
+	}
+	k := copy(p, c.rest)
+	c.rest = c.rest[k:]
+	return k, nil
+}
+
+// SetReadDeadline is ignored: the wrapped connection's deadline would end
+// the pump's read, not this one.
+func (c *slowConn) SetReadDeadline(time.Time) error { return nil }

@@ -32,6 +32,10 @@ type bench struct {
 	scaleSizes scaleSizes
 	readPath   readPath
 	scaleLimit time.Duration
+	// timelinePath: write each scale run's timeline there (-scale-timeline;
+	// empty: none); tl is the timeline of the run under way.
+	timelinePath string
+	tl           *timeline
 	// steadyItems overrides the steady scenario's item counts;
 	// steadyNoBaseline skips its runs without the stamp.
 	steadyItems      []int

@@ -8,6 +8,7 @@
 //	go run ./cmd/tbsbench [-quick] [-json tbsbench.json] [-only takeover,steady,...]
 //	                      [-trials 20] [-scale sessions,taskTypes,items[;...]]
 //	                      [-read-path both|old|new] [-scale-limit 1m]
+//	                      [-scale-timeline FILE]
 //	                      [-steady-items 100,1000,10000] [-steady-no-baseline]
 //	                      [-deadline 1h]
 //
@@ -27,6 +28,16 @@
 //	sim       memstore + fake clock: 1,000 servers × 100,000 items
 //
 // -quick runs every scenario smaller and shorter (for CI, under two minutes).
+//
+// -scale-timeline FILE records every scale session's events, log lines
+// (debug level), store calls with their latencies and watch notifications,
+// with offsets from one origin, into FILE (one line each; with several
+// sizes or read paths, one file per run, named after them), and prints per
+// phase where the time went: the milestones of the start path, each
+// manager's wait from its start to its server's registration, the handover
+// cycles (asked → released → acquired) and the slowest one's chain, item
+// writes that lost a race, the store calls' latencies, suspect sessions,
+// and the observer's lag behind the last ownership change.
 //
 // The run ends on its own at -deadline (default 1 h, 15 min with -quick)
 // and on SIGTERM or SIGINT: every scenario is cancelled; if they have not
@@ -102,6 +113,7 @@ func main() {
 	flag.Var(&sizes, "scale", "scale scenario size as sessions,taskTypes,items; repeat the flag or separate sizes with ';' (default 200,5,10000; 10,2,1000 with -quick)")
 	readPathArg := flag.String("read-path", string(readBoth), "scale scenario: the managers' read path, new, old or both (each size old then new, and the ratio)")
 	scaleLimit := flag.Duration("scale-limit", defaultScaleLimit, "scale scenario: give up each wait for balance (start, crash, join) of a size after this long")
+	timelinePath := flag.String("scale-timeline", "", "scale scenario: record every session's events, log lines, store calls and watch notifications with their times into this file, and print where the time went")
 	steadyArg := flag.String("steady-items", "", "steady scenario item counts, comma-separated (default 100,1000,10000; 100,1000 with -quick)")
 	noBaseline := flag.Bool("steady-no-baseline", false, "steady scenario: skip the runs without the items stamp")
 	deadline := flag.Duration("deadline", 0, "end the whole run after this long, finished or not (default 1h, 15m with -quick)")
@@ -160,7 +172,8 @@ func main() {
 		}
 	}
 	opts := bench{quick: *quick, trials: *trials, scaleSizes: sizes, readPath: path, scaleLimit: *scaleLimit,
-		steadyItems: steadyItems, steadyNoBaseline: *noBaseline}
+		timelinePath: *timelinePath,
+		steadyItems:  steadyItems, steadyNoBaseline: *noBaseline}
 	os.Exit(supervise(&opts, want, *jsonPath, *deadline))
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -144,6 +145,18 @@ func (b *bench) scaleRun(ctx context.Context, z scaleSize, p readPath) (*scaleRe
 	}
 	defer obs.store.Close()
 	r := &sizeRun{b: b, obs: obs, res: &scaleResult{size: z, path: p}}
+	if b.timelinePath != "" {
+		b.tl = newTimeline()
+		defer func() {
+			b.tl.summary(os.Stdout)
+			if err := b.tl.write(timelineFile(b.timelinePath, z, p, len(b.scaleSizes) > 1 || b.readPath == readBoth)); err != nil {
+				fmt.Printf("  timeline not written: %v\n", err)
+			}
+			b.tl, obs.tl = nil, nil
+		}()
+		b.tl.phase("open sessions")
+		obs.tl = b.tl
+	}
 	heap0, g0 := heapInUse()
 	t0 := time.Now()
 	setReadPath(p)
@@ -227,6 +240,10 @@ func (r *sizeRun) join(ctx context.Context) error {
 // wait.
 func (b *bench) scalePhase(ctx context.Context, o *observer, name string, live func() []*scaleSession, want int, act func()) phase {
 	ph := phase{name: name}
+	if b.tl != nil {
+		b.tl.phase(name)
+		defer func() { b.tl.seen(name, ph.took, ph.reached) }()
+	}
 	m0, o0 := measure(live()), o.store.RequestStats()
 	t0 := time.Now()
 	act()

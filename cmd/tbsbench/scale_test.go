@@ -4,7 +4,9 @@ import (
 	"flag"
 	"io"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -203,4 +205,33 @@ func TestParseWchc(t *testing.T) {
 	assert.ErrorContains(t, err, `path "/a/b" before any session id`)
 	_, err = parseWchc("zzz\n", nil)
 	assert.ErrorContains(t, err, `"zzz" is neither a session id nor an indented path`)
+}
+
+// The timeline's summary follows an item through a handover cycle and
+// tells the observer's lag from the last ownership change.
+func TestTimelineSummaryCycles(t *testing.T) {
+	tl := newTimeline()
+	s := time.Second
+	tl.recs = []tlRec{
+		{at: 0, sess: -1, src: "phase", what: "start → all balanced"},
+		{at: s, sess: 0, src: "event", what: "handover", runtime: "rt", ids: []string{"7"}},
+		{at: s + 100*time.Millisecond, sess: 0, src: "event", what: "handover", runtime: "rt", ids: []string{"7"}},
+		{at: 2 * s, sess: 0, src: "event", what: "release", runtime: "rt", ids: []string{"7"}},
+		{at: 2*s + 500*time.Millisecond, sess: 1, src: "event", what: "acquire", runtime: "rt", ids: []string{"7"}},
+		{at: 3 * s, sess: -1, src: "seen", what: "observer saw the balance", dur: 3 * s},
+	}
+	var b strings.Builder
+	tl.summary(&b)
+	out := b.String()
+	for _, want := range []string{
+		"the last ownership change was at +2.50 s: the observer's lag 0.50 s",
+		"handover cycles completed: 1 (1 asks re-targeted",
+		"asked → released (owner notices, batch boundary, write): median 1000 ms",
+		"released → acquired (new owner notices):               median 500 ms",
+		"slowest: item 7 of rt asked +1.00 s, released +2.00 s by s00, acquired +2.50 s by s01",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
 }

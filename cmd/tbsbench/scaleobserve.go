@@ -39,6 +39,8 @@ type observer struct {
 	tts     []schedule.TaskType
 	every   time.Duration
 	expired func() int64
+	// tl, if not nil, records every look (-scale-timeline).
+	tl *timeline
 	// cache holds the last items read per task type, reused while the
 	// items stamp has not moved (for at most fullReadEvery).
 	cache map[string]cachedItems
@@ -124,6 +126,10 @@ func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, lim
 		lookStart := time.Now()
 		p, ok := o.look(lctx, want)
 		pause := max(o.every, 4*time.Since(lookStart))
+		if o.tl != nil {
+			o.tl.add(tlRec{at: o.tl.since(lookStart), sess: -1, src: "look", what: fmt.Sprintf("balanced=%v", ok),
+				dur: time.Since(lookStart), detail: p.String()})
+		}
 		if p.read > 0 || last.types == 0 {
 			last = p // keep the last look that read something
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -100,10 +101,21 @@ func (b *bench) openSession(ctx context.Context, root string, i int, tts []sched
 	cfg.Dialer = ss.net.dial
 	fc := strategy.DefaultConfig()
 	fc.IP, fc.HostName = "127.0.0.1", fmt.Sprintf("scale-%d", i)
-	if ss.store, err = zkstore.Open(ctx, cfg, zkstore.WithLogger(quiet), zkstore.WithMetrics(ss.expired)); err != nil {
+	storeLog := quiet
+	if b.tl != nil {
+		storeLog = slog.New(b.tl.handler(i))
+	}
+	if ss.store, err = zkstore.Open(ctx, cfg, zkstore.WithLogger(storeLog), zkstore.WithMetrics(ss.expired)); err != nil {
 		return nil, err
 	}
-	if ss.factory, err = strategy.NewFactory(ss.store, fc, strategy.WithLogger(quiet)); err != nil {
+	var fstore schedule.Store = ss.store
+	opts := []strategy.Option{strategy.WithLogger(quiet)}
+	if tl := b.tl; tl != nil {
+		fstore = &tracedStore{Store: ss.store, t: tl, sess: i}
+		opts = []strategy.Option{strategy.WithLogger(slog.New(tl.handler(i))),
+			strategy.WithEvents(func(e schedule.Event) { tl.event(i, e) })}
+	}
+	if ss.factory, err = strategy.NewFactory(fstore, fc, opts...); err != nil {
 		_ = ss.store.Close()
 		return nil, err
 	}

@@ -1,0 +1,41 @@
+package schedule
+
+import (
+	"context"
+	"time"
+)
+
+// TestRound runs single rounds of a manager's session loop (reconcile) on a
+// session and a server registered by the test, for tests of what one round
+// does.
+type TestRound struct {
+	m *Manager
+	s *session
+	w *workHost
+}
+
+// NewTestRound returns the rounds of m as server me, registered under sess.
+func NewTestRound(m *Manager, sess Session, me ServerID) *TestRound {
+	s := &session{sess: sess, me: me, releasing: map[ItemID]time.Time{}, owned: map[ItemID]Item{},
+		gone: map[ServerID]time.Time{}, delays: map[ServerID]time.Duration{}, hosts: map[ServerID]string{}, recheck: true}
+	m.mu.Lock()
+	m.session = s
+	m.mu.Unlock()
+	return &TestRound{m: m, s: s, w: newWorkHost(m)}
+}
+
+// Released makes ids releases under way whose batch boundary has passed,
+// as when an earlier round started them and the processor let them go.
+func (r *TestRound) Released(ids ...ItemID) {
+	for _, id := range ids {
+		r.s.releasing[id] = r.m.clock.Now()
+	}
+	r.m.mu.Lock()
+	r.m.finished = append(r.m.finished, ids...)
+	r.m.mu.Unlock()
+}
+
+// Reconcile runs one round.
+func (r *TestRound) Reconcile(ctx context.Context) (again bool, err error) {
+	return r.m.reconcile(ctx, r.s, r.w)
+}

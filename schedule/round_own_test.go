@@ -1,0 +1,87 @@
+package schedule_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tbschedule/tbschedule-go/internal/readpath"
+	"github.com/tbschedule/tbschedule-go/processor"
+	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+)
+
+// A leader that owns an item it had asked itself to hand over, whose
+// release has passed its batch boundary, and whose request it changes in
+// this round (the requested server left and another takes its place, as
+// while servers join at the start), hands the item to the new target in
+// the same round: its owner's part sees the leader's writes. Against the
+// items as read before those writes the handover conflicted (and the whole
+// batch of handovers with it) and waited for the retry's backoff.
+func TestLeaderOwnerHandsOverToTheTargetItJustWrote(t *testing.T) {
+	for _, old := range []bool{false, true} {
+		t.Run(map[bool]string{false: "notes", true: "previous way"}[old], func(t *testing.T) {
+			if old {
+				readpath.UseOld(true)
+				t.Cleanup(func() { readpath.UseOld(false) })
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			st := memstore.New().Connect()
+			defer st.Close()
+			tt := schedule.DefaultTaskType("own")
+			tt.DealBeanName = "d"
+			tt.TaskItems = []string{"0", "1"}
+			_, err := st.CreateTaskType(ctx, tt)
+			require.NoError(t, err)
+			rt := schedule.RuntimeName(tt.BaseTaskType, "")
+			sess, err := st.Session(ctx)
+			require.NoError(t, err)
+			register := func(host string) schedule.ServerID {
+				now := schedule.Time{Time: time.Now()}
+				rec, err := st.RegisterServer(ctx, sess, schedule.Server{TaskType: rt, BaseTaskType: tt.BaseTaskType,
+					OwnSign: schedule.DefaultOwnSign, IP: "127.0.0.1", HostName: host, ThreadNum: 1,
+					RegisterTime: now, HeartBeatTime: now, IsRegister: true})
+				require.NoError(t, err)
+				return rec.UUID
+			}
+			me := register("leader") // the lowest sequence: it leads
+			other := register("other")
+			now, err := st.Now(ctx)
+			require.NoError(t, err)
+			built, err := st.BuildItems(ctx, rt, me, schedule.ItemsMark{Leader: me, BuiltAt: schedule.Time{Time: now},
+				Defs: tt.TaskItems, Version: schedule.AnyVersion}, tt.TaskItems)
+			require.NoError(t, err)
+			// Both items are the leader's; item 1 was asked for by a server
+			// that has left since.
+			_, err = st.UpdateItems(ctx, rt, me, []schedule.ItemUpdate{
+				{Old: built.Items[0], Cur: me},
+				{Old: built.Items[1], Cur: me, Req: "own$127.0.0.1$GONE$0000000099"},
+			})
+			require.NoError(t, err)
+
+			deal := processor.SingleFunc(
+				func(context.Context, processor.SelectRequest) ([]string, error) { return nil, nil },
+				func(context.Context, string, string) error { return nil })
+			m, err := schedule.NewManager(st, tt, "", deal, schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			require.NoError(t, err)
+			r := schedule.NewTestRound(m, sess, me)
+			r.Released("1")
+			again, err := r.Reconcile(ctx)
+			require.NoError(t, err)
+
+			items, err := st.Items(ctx, rt)
+			require.NoError(t, err)
+			require.Len(t, items.Items, 2)
+			assert.Equal(t, me, items.Items[0].CurServer, "item 0 stays")
+			assert.Equal(t, other, items.Items[1].CurServer, "item 1 handed over to the new target in the same round")
+			assert.Empty(t, items.Items[1].ReqServer)
+			assert.False(t, again, "the round asked for another one soon (a conflict)")
+		})
+	}
+}
