@@ -28,7 +28,7 @@
 //
 //   - the live server with the lowest sequence leads: it builds the task items
 //     from the task type (picking up edits while running) and balances them
-//     over the live servers with Assign — within ±1, capped by
+//     over the live servers — within ±1, capped by
 //     maxTaskItemsOfOneThreadGroup, sticky, deterministic;
 //   - unowned items are granted directly, and so are items of servers whose
 //     node is gone, once the vanished server's lock delay has passed (see
