@@ -70,8 +70,8 @@
 // them. So the leader grants the items of a server whose node vanished
 // while it owned them only after that server's lock delay
 // (ManagerConfig.LockDelay, published as Server.TakeoverDelay; by default
-// FenceTimes' takeover delay: a third of the session timeout for the
-// store's suspicion, plus FenceAfter, plus 100ms), counted from when the
+// the takeover delay: a third of the session timeout for the store's
+// suspicion, plus FenceAfter, plus 100ms), counted from when the
 // leader first saw the node gone; Status.Held counts the items it holds,
 // and the leader publishes each hold with its end in its own record
 // (Server.Holds), written as soon as a hold begins or ends, so operator

@@ -81,8 +81,8 @@
 //     that fence, so the copies of a factory that vanished with its session
 //     keep counting against assignNum for its lock delay (Config.LockDelay,
 //     published in its registrations; by default a third of the session
-//     timeout + FenceAfter + 100ms, see schedule.FenceTimes), as every
-//     registered factory remembers them (StrategyStatus.Held); a graceful
+//     timeout + FenceAfter + 100ms, see schedule.ManagerConfig.LockDelay),
+//     as every registered factory remembers them (StrategyStatus.Held); a graceful
 //     stop keeps the factory node until the leader has moved its copies,
 //     so they are not held. With
 //     assignNum 1 this is a cluster singleton that moves to another factory
