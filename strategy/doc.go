@@ -15,7 +15,7 @@
 //     requestNum, currentNum and message).
 //   - Among the live factories registered under a strategy, the one with
 //     the lowest sequence is its leader. It computes every registration's
-//     requestNum with Distribute — assignNum spread within ±1, at most
+//     requestNum — assignNum spread within ±1, at most
 //     numOfSingleServer per factory, the remainder spread by a hash of the
 //     strategy name (not piled on the leader), sticky to what runs — and
 //     writes only the values that change, in one step guarded by its own

@@ -61,7 +61,7 @@ func TestAdmits(t *testing.T) {
 	}
 }
 
-// For Kind Schedule the plan is Distribute's, and registrations of
+// For Kind Schedule the plan is plan.Distribute's, and registrations of
 // factories that are not live get 0.
 func TestPlanSchedule(t *testing.T) {
 	live := []schedule.Factory{planFactory(1), planFactory(2), planFactory(3)}
