@@ -1,8 +1,6 @@
 package strategy
 
 import (
-	"strings"
-
 	iplan "github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
@@ -97,20 +95,4 @@ func plan(s schedule.Strategy, rts []schedule.StrategyRuntime, live []schedule.F
 		}
 	}
 	return next, shortfall
-}
-
-// admits reports whether a strategy's IPList admits the factory: an entry
-// "127.0.0.1" or "localhost" admits every factory; otherwise an entry must
-// equal the factory's IP or host name, case-insensitively.
-func admits(ipList []string, ip, hostName string) bool {
-	for _, e := range ipList {
-		e = strings.TrimSpace(e)
-		switch {
-		case e == schedule.AnyHost, strings.EqualFold(e, "localhost"):
-			return true
-		case strings.EqualFold(e, ip), strings.EqualFold(e, hostName):
-			return true
-		}
-	}
-	return false
 }

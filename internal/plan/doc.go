@@ -2,8 +2,9 @@
 // item owner: the balanced assignment (Assign), the leader's round (Lead:
 // items × live servers × lock-delay holds → grants and requests) and the
 // owner's round (Own: my items × requests × batch state → releases and
-// handovers); and, for a strategy's leader factory, the balanced
-// distribution of thread groups over factories (Distribute).
+// handovers); and, for the factories, which strategies admit a factory
+// (Admits) and the strategy leader's balanced distribution of thread groups
+// over factories (Distribute).
 //
 // Nothing here reads a clock or calls a store: each function takes a
 // snapshot and "now" and returns a plan. schedule.Manager's session loop
