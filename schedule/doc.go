@@ -7,8 +7,34 @@
 // stored as JSON with TBSchedule's field names so that the Java console's
 // documents decode unchanged; both Validate every field at once. Item
 // definitions ("0", "1:{TYPE=A}") parse with ParseItemDefs; permit windows are
-// Quartz-style crons (ParseCron, with Quartz's day-of-week numbering). Server,
-// Factory, StrategyRuntime and Item are the runtime records.
+// Quartz-style crons (see Permit windows). Server, Factory, StrategyRuntime
+// and Item are the runtime records.
+//
+// # Permit windows
+//
+// TaskType.PermitRunStartTime and PermitRunEndTime are crons in TBSchedule's
+// Quartz dialect, with seconds:
+//
+//	second minute hour day-of-month month day-of-week [year]
+//
+// Each field is "*", a value, a range "a-b", a step "a/n", "*/n" or "a-b/n",
+// or a comma-separated list of those. Ranges may wrap ("22-2", "FRI-MON"),
+// as in Quartz. Months are 1-12 or JAN-DEC; days of week are Quartz's 1-7 =
+// SUN-SAT (not Unix's 0-6) or SUN-SAT; names are case-insensitive. The year
+// (1970-2199) is optional; when given it filters the other fields. "?" ("no
+// specific value") is allowed in day-of-month, day-of-week and year; as in
+// Quartz, one of day-of-month and day-of-week must be "?" when the other is
+// set, but "*" is accepted in place of that "?" (so "0 0 2 * * MON" means
+// Mondays). L, W, # and C are not supported. A start prefixed "startrun:"
+// also opens the window at once; a blank start means always permitted; an
+// end that is blank or "-1" means pause when SelectTasks returns nothing.
+//
+// Crons run on the wall clock of TaskType.TimeZone. Across daylight-saving
+// changes no fire is lost: a wall time that does not exist (spring forward)
+// fires when the clock jumps, shifted by the gap; one that happens twice
+// (fall back) fires twice. A spec that does not parse is reported by
+// TaskType.Validate, and by NewManager as a *CronError naming the field at
+// fault.
 //
 // # The Store contract
 //
@@ -28,7 +54,7 @@
 //
 //   - the live server with the lowest sequence leads: it builds the task items
 //     from the task type (picking up edits while running) and balances them
-//     over the live servers with Assign — within ±1, capped by
+//     over the live servers — within ±1, capped by
 //     maxTaskItemsOfOneThreadGroup, sticky, deterministic;
 //   - unowned items are granted directly, and so are items of servers whose
 //     node is gone, once the vanished server's lock delay has passed (see
@@ -70,8 +96,8 @@
 // them. So the leader grants the items of a server whose node vanished
 // while it owned them only after that server's lock delay
 // (ManagerConfig.LockDelay, published as Server.TakeoverDelay; by default
-// FenceTimes' takeover delay: a third of the session timeout for the
-// store's suspicion, plus FenceAfter, plus 100ms), counted from when the
+// the takeover delay: a third of the session timeout for the store's
+// suspicion, plus FenceAfter, plus 100ms), counted from when the
 // leader first saw the node gone; Status.Held counts the items it holds,
 // and the leader publishes each hold with its end in its own record
 // (Server.Holds), written as soon as a hold begins or ends, so operator

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/internal/readpath"
 	"github.com/tbschedule/tbschedule-go/processor"
@@ -347,7 +348,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		IP: m.cfg.IP, HostName: host, ThreadNum: m.tt.ThreadNumber,
 		RegisterTime: Time{now}, HeartBeatTime: Time{now}, IsRegister: true,
 		ManagerFactoryUUID: string(m.cfg.FactoryID), Session: sess.ID(),
-		TakeoverDelay: EncodeLockDelay(m.lockDelay(sess)),
+		TakeoverDelay: fence.EncodeLockDelay(m.lockDelay(sess)),
 	}
 	// Watch before registering, so no change after our registration is missed.
 	serversCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchServers, Name: m.runtime})
@@ -520,7 +521,7 @@ func openOrNil(ch <-chan struct{}, open bool) <-chan struct{} {
 // lockDelay is this server's lock delay (ManagerConfig.LockDelay), published
 // in its record (Server.TakeoverDelay).
 func (m *Manager) lockDelay(sess Session) time.Duration {
-	return LockDelayOf(sess.Timeout(), m.cfg.FenceAfter, m.cfg.LockDelay)
+	return fence.LockDelay(sess.Timeout(), m.cfg.FenceAfter, m.cfg.LockDelay)
 }
 
 // dropSession forgets everything owned under a lost session: the processor

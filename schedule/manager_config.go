@@ -56,8 +56,8 @@ type ManagerConfig struct {
 	// LockDelay is how long a leader waits, once this server's node has
 	// vanished while it still owned items, before it grants them elsewhere.
 	// The server publishes it in its record (Server.TakeoverDelay); leaders
-	// honour the published value. Zero means the safe default, FenceTimes'
-	// takeover delay (a third of the session timeout + FenceAfter + 100ms):
+	// honour the published value. Zero means the safe default, the takeover
+	// delay (a third of the session timeout + FenceAfter + 100ms):
 	// a session closed early by another client or an operator, while this
 	// server is cut off and still running deals, cannot let a deal overlap
 	// the item's next owner. The price is a slower takeover after a crash:
@@ -86,42 +86,6 @@ type ManagerConfig struct {
 
 // DefaultStopTimeout is the default ManagerConfig.StopTimeout.
 const DefaultStopTimeout = 10 * time.Second
-
-// FenceTimes returns, for a session of the given timeout and a configured
-// FenceAfter (0 means the default), the two delays of self-fencing:
-//
-//   - fence: how long running work may go on once the session is suspect
-//     (the FenceAfter default, a third of the timeout, capped at half of it);
-//   - takeover: the longest work may go on after the last request the
-//     server answered was sent — the store reports a silent session Suspect
-//     within a third of the timeout (SessionSuspect), the fence comes fence
-//     later, plus a margin of 100ms for cancelled work to return.
-//
-// takeover is the default lock delay (ManagerConfig.LockDelay): a leader
-// grants the items (or counts the Bean copies) of a server or factory whose
-// node vanished only that long after it saw it vanish, because a session
-// closed early by someone else (not expired by silence) can end while its
-// client is cut off and still working.
-func FenceTimes(sessionTimeout, fenceAfter time.Duration) (fence, takeover time.Duration) {
-	return fencing.Times(sessionTimeout, fenceAfter)
-}
-
-// LockDelayOf returns the lock delay of a server or factory with the given
-// session timeout, FenceAfter and LockDelay settings (0 meaning the
-// defaults), as published in its records: FenceTimes' takeover for 0, none
-// for a negative setting, else the setting.
-func LockDelayOf(sessionTimeout, fenceAfter, configured time.Duration) time.Duration {
-	return fencing.LockDelay(sessionTimeout, fenceAfter, configured)
-}
-
-// EncodeLockDelay is the form of a lock delay in a record
-// (Server.TakeoverDelay, StrategyRuntime.TakeoverDelay): milliseconds, and
-// -1 for none, since 0 is what a record without it holds.
-func EncodeLockDelay(d time.Duration) int64 { return fencing.EncodeLockDelay(d) }
-
-// DecodeLockDelay reads a record's lock delay; known is false for a record
-// without one (the reader then applies its own).
-func DecodeLockDelay(v int64) (d time.Duration, known bool) { return fencing.DecodeLockDelay(v) }
 
 // DefaultManagerConfig returns the defaults documented on ManagerConfig.
 func DefaultManagerConfig() ManagerConfig {

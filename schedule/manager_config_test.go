@@ -30,37 +30,3 @@ func TestManagerConfigValidate(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid)
 	assert.Error(t, ManagerConfig{}.Validate(), "IP is required")
 }
-
-func TestLockDelay(t *testing.T) {
-	// Defaults: fence a third of the timeout; the lock delay adds the
-	// store's suspicion (another third) and 100ms.
-	fence, takeover := FenceTimes(3*time.Second, 0)
-	assert.Equal(t, time.Second, fence)
-	assert.Equal(t, 2100*time.Millisecond, takeover)
-	// FenceAfter is capped at half the timeout.
-	fence, takeover = FenceTimes(3*time.Second, 5*time.Second)
-	assert.Equal(t, 1500*time.Millisecond, fence)
-	assert.Equal(t, 2600*time.Millisecond, takeover)
-
-	assert.Equal(t, 2100*time.Millisecond, LockDelayOf(3*time.Second, 0, 0))
-	assert.Equal(t, 700*time.Millisecond, LockDelayOf(3*time.Second, 0, 700*time.Millisecond))
-	assert.Zero(t, LockDelayOf(3*time.Second, 0, -1))
-
-	for _, tc := range []struct {
-		d    time.Duration
-		rec  int64
-		back time.Duration
-	}{
-		{0, -1, 0}, {-time.Second, -1, 0},
-		{time.Microsecond, 1, time.Millisecond}, // never rounded down to "absent" or "none"
-		{2100 * time.Millisecond, 2100, 2100 * time.Millisecond},
-	} {
-		rec := EncodeLockDelay(tc.d)
-		assert.Equal(t, tc.rec, rec, "%v", tc.d)
-		back, known := DecodeLockDelay(rec)
-		assert.True(t, known, "%v", tc.d)
-		assert.Equal(t, tc.back, back, "%v", tc.d)
-	}
-	_, known := DecodeLockDelay(0)
-	assert.False(t, known, "a record without a lock delay")
-}

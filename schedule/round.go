@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/processor"
 )
@@ -25,7 +26,7 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 	live := make(map[ServerID]bool, len(servers))
 	for _, sv := range servers {
 		live[sv.UUID] = true
-		if d, known := DecodeLockDelay(sv.TakeoverDelay); known {
+		if d, known := fence.DecodeLockDelay(sv.TakeoverDelay); known {
 			s.delays[sv.UUID] = d
 		}
 		s.hosts[sv.UUID] = sv.HostName

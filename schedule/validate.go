@@ -128,11 +128,11 @@ func (t TaskType) Validate() error {
 		ps.addf("processorType", "%q must be %s or %s", t.ProcessorType, ProcessorSleep, ProcessorNotSleep)
 	}
 
-	if _, _, err := ParseWindowStart(t.PermitRunStartTime); err != nil {
+	if _, _, err := parseWindowStart(t.PermitRunStartTime); err != nil {
 		ps.addf("permitRunStartTime", "%q: %s", t.PermitRunStartTime, cronProblem(err))
 	}
-	if !IsPauseWhenNoDataEnd(t.PermitRunEndTime) {
-		if _, err := ParseCron(t.PermitRunEndTime); err != nil {
+	if !isPauseWhenNoDataEnd(t.PermitRunEndTime) {
+		if _, err := parseCron(t.PermitRunEndTime); err != nil {
 			ps.addf("permitRunEndTime", "%q: %s", t.PermitRunEndTime, cronProblem(err))
 		}
 		if blankSpec(t.PermitRunStartTime) {

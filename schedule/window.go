@@ -3,15 +3,17 @@ package schedule
 import (
 	"fmt"
 	"time"
+
+	"github.com/tbschedule/tbschedule-go/internal/quartz"
 )
 
 // windowPlan is a task type's permit window: when its processor may run,
 // evaluated on cluster time in the task type's zone. It is pure: no clocks.
 type windowPlan struct {
-	start     *Cron // nil: always permitted
-	runNow    bool  // "startrun:": also open at once
-	end       *Cron // nil with start != nil: pause when no data
-	noDataEnd bool  // end is "" or "-1"
+	start     *quartz.Cron // nil: always permitted
+	runNow    bool         // "startrun:": also open at once
+	end       *quartz.Cron // nil with start != nil: pause when no data
+	noDataEnd bool         // end is "" or "-1"
 	loc       *time.Location
 }
 
@@ -37,16 +39,16 @@ func newWindowPlan(t TaskType) (windowPlan, error) {
 	if t.PermitRunStartTime == "" {
 		return w, nil
 	}
-	start, runNow, err := ParseWindowStart(t.PermitRunStartTime)
+	start, runNow, err := parseWindowStart(t.PermitRunStartTime)
 	if err != nil {
 		return windowPlan{}, fmt.Errorf("permitRunStartTime: %w", err)
 	}
 	w.start, w.runNow = start, runNow
-	if IsPauseWhenNoDataEnd(t.PermitRunEndTime) {
+	if isPauseWhenNoDataEnd(t.PermitRunEndTime) {
 		w.noDataEnd = true
 		return w, nil
 	}
-	end, err := ParseCron(t.PermitRunEndTime)
+	end, err := parseCron(t.PermitRunEndTime)
 	if err != nil {
 		return windowPlan{}, fmt.Errorf("permitRunEndTime: %w", err)
 	}

@@ -89,10 +89,17 @@ func TestWindowTransitions(t *testing.T) {
 }
 
 func TestWindowBadSpecs(t *testing.T) {
-	for _, tc := range []struct{ name, start, end, zone, want string }{
-		{"L in start", "0 0 9 L * ?", "", "", "permitRunStartTime"},
-		{"hash in end", "0 0 9 * * ?", "0 0 17 ? * 2#1", "", "permitRunEndTime"},
-		{"bad zone", "0 0 9 * * ?", "", "Mars/Olympus", "timeZone"},
+	for _, tc := range []struct {
+		name, start, end, zone, want string
+		cron                         *CronError // the cron error wrapped, nil for none
+	}{
+		{"L in start", "0 0 9 L * ?", "", "", `permitRunStartTime: schedule: cron "0 0 9 L * ?": day-of-month: `,
+			&CronError{Spec: "0 0 9 L * ?", Field: "day-of-month"}},
+		{"startrun alone", "startrun:", "", "", `permitRunStartTime: schedule: cron "startrun:": a cron must follow`,
+			&CronError{Spec: "startrun:"}},
+		{"hash in end", "0 0 9 * * ?", "0 0 17 ? * 2#1", "", `permitRunEndTime: schedule: cron "0 0 17 ? * 2#1": day-of-week: `,
+			&CronError{Spec: "0 0 17 ? * 2#1", Field: "day-of-week"}},
+		{"bad zone", "0 0 9 * * ?", "", "Mars/Olympus", "timeZone", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tt := DefaultTaskType("w")
@@ -101,6 +108,13 @@ func TestWindowBadSpecs(t *testing.T) {
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrInvalid)
 			assert.Contains(t, err.Error(), tc.want)
+			if tc.cron != nil {
+				var ce *CronError
+				require.ErrorAs(t, err, &ce)
+				assert.Equal(t, tc.cron.Spec, ce.Spec)
+				assert.Equal(t, tc.cron.Field, ce.Field)
+				assert.NotEmpty(t, ce.Problem)
+			}
 		})
 	}
 }

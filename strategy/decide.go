@@ -10,7 +10,7 @@ import (
 // The factory loop's decisions. Each is pure: it takes what the loop knows
 // (and "now" as an argument) and returns what to do; the loop reads the
 // store, calls these, applies the result and waits. The leader's
-// distribution (plan, Distribute) and the Bean lock delay (ghostCopies)
+// distribution (plan) and the Bean lock delay (ghostCopies)
 // are decided the same way.
 
 // nextWake is when the loop must run a round without being told to: the

@@ -15,7 +15,7 @@
 //     requestNum, currentNum and message).
 //   - Among the live factories registered under a strategy, the one with
 //     the lowest sequence is its leader. It computes every registration's
-//     requestNum with Distribute — assignNum spread within ±1, at most
+//     requestNum — assignNum spread within ±1, at most
 //     numOfSingleServer per factory, the remainder spread by a hash of the
 //     strategy name (not piled on the leader), sticky to what runs — and
 //     writes only the values that change, in one step guarded by its own
@@ -81,8 +81,8 @@
 //     that fence, so the copies of a factory that vanished with its session
 //     keep counting against assignNum for its lock delay (Config.LockDelay,
 //     published in its registrations; by default a third of the session
-//     timeout + FenceAfter + 100ms, see schedule.FenceTimes), as every
-//     registered factory remembers them (StrategyStatus.Held); a graceful
+//     timeout + FenceAfter + 100ms, see schedule.ManagerConfig.LockDelay),
+//     as every registered factory remembers them (StrategyStatus.Held); a graceful
 //     stop keeps the factory node until the leader has moved its copies,
 //     so they are not held. With
 //     assignNum 1 this is a cluster singleton that moves to another factory

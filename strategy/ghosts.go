@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
@@ -39,7 +40,7 @@ func (l *loop) ghostCopies(s *strat, rts []schedule.StrategyRuntime, live []sche
 			o := seen[rt.UUID]
 			o.copies = max(o.copies, rt.CurrentNum, rt.RequestNum)
 			var known bool
-			if o.delay, known = schedule.DecodeLockDelay(rt.TakeoverDelay); !known {
+			if o.delay, known = fence.DecodeLockDelay(rt.TakeoverDelay); !known {
 				o.delay = l.guard.lockDelay
 			}
 			seen[rt.UUID] = o

@@ -52,7 +52,7 @@ func newCopyGuard(f *Factory, sess schedule.Session) *copyGuard {
 	p := fence.PolicyOf(sess.Timeout(), f.cfg.FenceAfter, fence.Fault{})
 	g := fence.NewGuard(copySession{sess}, w, copyClock{f.clock}, p, fence.Start(false))
 	return &copyGuard{g: g, sess: sess, changed: g.Changed(), work: w,
-		lockDelay: schedule.LockDelayOf(sess.Timeout(), f.cfg.FenceAfter, f.cfg.LockDelay)}
+		lockDelay: fence.LockDelay(sess.Timeout(), f.cfg.FenceAfter, f.cfg.LockDelay)}
 }
 
 func (g *copyGuard) run(ctx context.Context) { g.g.Run(ctx) }

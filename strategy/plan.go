@@ -1,8 +1,7 @@
 package strategy
 
 import (
-	"strings"
-
+	iplan "github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
@@ -40,9 +39,10 @@ func liveRegistered(rts []schedule.StrategyRuntime, live []schedule.Factory) []s
 // registration under the strategy should have now, and the shortfall
 // (thread groups that cannot run because of numOfSingleServer).
 //
-// The target is Distribute over the live registered factories, sticky to
-// what each runs or was asked to run (max of currentNum and requestNum).
-// Registrations of factories that are not live get 0.
+// The target is the balanced distribution (internal/plan.Distribute) over
+// the live registered factories, sticky to what each runs or was asked to
+// run (max of currentNum and requestNum). Registrations of factories that
+// are not live get 0.
 //
 // For Kind Bean the move is made safe for "at most assignNum copies at any
 // time": requestNums go down at once, but one goes up only as far as the
@@ -60,7 +60,7 @@ func plan(s schedule.Strategy, rts []schedule.StrategyRuntime, live []schedule.F
 	for _, rt := range rts {
 		current[rt.UUID] = max(rt.CurrentNum, rt.RequestNum, current[rt.UUID])
 	}
-	target, shortfall := Distribute(s.AssignNum, s.NumOfSingleServer, ids, current, s.StrategyName)
+	target, shortfall := iplan.Distribute(s.AssignNum, s.NumOfSingleServer, ids, current, s.StrategyName)
 	want = make(map[schedule.FactoryID]int, len(rts))
 	for _, rt := range rts {
 		want[rt.UUID] = target[rt.UUID] // 0 for factories that are not live
@@ -95,20 +95,4 @@ func plan(s schedule.Strategy, rts []schedule.StrategyRuntime, live []schedule.F
 		}
 	}
 	return next, shortfall
-}
-
-// admits reports whether a strategy's IPList admits the factory: an entry
-// "127.0.0.1" or "localhost" admits every factory; otherwise an entry must
-// equal the factory's IP or host name, case-insensitively.
-func admits(ipList []string, ip, hostName string) bool {
-	for _, e := range ipList {
-		e = strings.TrimSpace(e)
-		switch {
-		case e == schedule.AnyHost, strings.EqualFold(e, "localhost"):
-			return true
-		case strings.EqualFold(e, ip), strings.EqualFold(e, hostName):
-			return true
-		}
-	}
-	return false
 }

@@ -40,28 +40,7 @@ func TestLeaderOf(t *testing.T) {
 	}
 }
 
-func TestAdmits(t *testing.T) {
-	tests := []struct {
-		list []string
-		want bool
-	}{
-		{[]string{"127.0.0.1"}, true},
-		{[]string{"localhost"}, true},
-		{[]string{"LocalHost"}, true},
-		{[]string{"10.0.0.9", "10.0.0.5"}, true},
-		{[]string{"WORKER-1"}, true},
-		{[]string{" worker-1 "}, true},
-		{[]string{"10.0.0.6", "worker-2"}, false},
-		{nil, false},
-	}
-	for _, tc := range tests {
-		t.Run(fmt.Sprint(tc.list), func(t *testing.T) {
-			assert.Equal(t, tc.want, admits(tc.list, "10.0.0.5", "worker-1"))
-		})
-	}
-}
-
-// For Kind Schedule the plan is Distribute's, and registrations of
+// For Kind Schedule the plan is plan.Distribute's, and registrations of
 // factories that are not live get 0.
 func TestPlanSchedule(t *testing.T) {
 	live := []schedule.Factory{planFactory(1), planFactory(2), planFactory(3)}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
+	iplan "github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
@@ -148,7 +149,7 @@ func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory,
 	f := l.f
 	l.reap(s, now)
 	want := s.exists && s.def.Sts != schedule.StsPause && !l.state.Stopped &&
-		admits(s.def.IPList, f.cfg.IP, f.cfg.HostName)
+		iplan.Admits(s.def.IPList, f.cfg.IP, f.cfg.HostName)
 
 	var key string
 	var start func(copyNo int) (*unit, error)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
@@ -94,7 +95,7 @@ func (l *loop) register(ctx context.Context, s *strat) error {
 	}
 	rt, err := f.store.RegisterStrategyRuntime(ctx, l.sess, schedule.StrategyRuntime{
 		StrategyName: s.name, UUID: l.me.UUID, RequestNum: running, CurrentNum: len(s.units),
-		TakeoverDelay: schedule.EncodeLockDelay(l.guard.lockDelay),
+		TakeoverDelay: fence.EncodeLockDelay(l.guard.lockDelay),
 	})
 	switch {
 	case errors.Is(err, schedule.ErrExists):

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	iplan "github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
@@ -103,7 +104,7 @@ func (l *loop) publish() {
 		s := l.strats[name]
 		st := StrategyStatus{
 			Name: s.name, Kind: s.def.Kind, TaskName: s.def.TaskName, Sts: s.def.Sts, Deleted: !s.exists,
-			Admitted:   admits(s.def.IPList, f.cfg.IP, f.cfg.HostName),
+			Admitted:   iplan.Admits(s.def.IPList, f.cfg.IP, f.cfg.HostName),
 			Registered: s.rt != nil, Leader: s.leader, CurrentNum: len(s.units), Shortfall: s.shortfall, Held: s.held(),
 			Message: s.message(), RetryAt: s.retryAt,
 		}

@@ -3,14 +3,14 @@ package zkstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/tbschedule/tbschedule-go/internal/zkreq"
 )
 
 // Retry policy for requests whose connection was lost: jittered exponential
@@ -28,7 +28,8 @@ const (
 	parallelReads = 256
 )
 
-// reqKind classifies the requests sent to ZooKeeper for RequestStats.
+// reqKind classifies the requests sent to ZooKeeper (counted for
+// internal/zkreq, reported to Metrics).
 type reqKind int
 
 const (
@@ -46,76 +47,19 @@ const (
 	numKinds
 )
 
-// RequestStats counts the requests a Store has sent to ZooKeeper since Open,
-// by kind. Each field counts requests, not round trips: requests issued
-// concurrently share round trips on the one connection.
-type RequestStats struct {
-	// Get, Children, Exists: reads without a watch.
-	Get, Children, Exists uint64
-	// Create, Set, Delete: single writes. Multi: atomic multi-operation
-	// writes (one request whatever the number of operations inside).
-	Create, Set, Delete, Multi uint64
-	// Sync requests.
-	Sync uint64
-	// Watch: reads that arm a watch (getData, getChildren or exists with the
-	// watch flag), sent by Watch and when watches are re-armed.
-	Watch uint64
-	// Probe: liveness probes (exists on the root every sixth of the session
-	// timeout).
-	Probe uint64
-	// Auth: authentication requests.
-	Auth uint64
-}
-
-// Total is the number of requests of every kind.
-func (r RequestStats) Total() uint64 {
-	return r.Get + r.Children + r.Exists + r.Create + r.Set + r.Delete + r.Multi + r.Sync + r.Watch + r.Probe + r.Auth
-}
-
-// String lists the non-zero counts, as "get=101 children=1".
-func (r RequestStats) String() string {
-	var b strings.Builder
-	for _, f := range []struct {
-		name string
-		n    uint64
-	}{
-		{"get", r.Get}, {"children", r.Children}, {"exists", r.Exists}, {"create", r.Create},
-		{"set", r.Set}, {"delete", r.Delete}, {"multi", r.Multi}, {"sync", r.Sync},
-		{"watch", r.Watch}, {"probe", r.Probe}, {"auth", r.Auth},
-	} {
-		if f.n == 0 {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		fmt.Fprintf(&b, "%s=%d", f.name, f.n)
-	}
-	if b.Len() == 0 {
-		return "none"
-	}
-	return b.String()
-}
-
-// Sub returns r - o, field by field (the requests between two snapshots).
-func (r RequestStats) Sub(o RequestStats) RequestStats {
-	return RequestStats{
-		Get: r.Get - o.Get, Children: r.Children - o.Children, Exists: r.Exists - o.Exists,
-		Create: r.Create - o.Create, Set: r.Set - o.Set, Delete: r.Delete - o.Delete, Multi: r.Multi - o.Multi,
-		Sync: r.Sync - o.Sync, Watch: r.Watch - o.Watch, Probe: r.Probe - o.Probe, Auth: r.Auth - o.Auth,
-	}
-}
-
-// RequestStats returns the number of requests sent to ZooKeeper so far.
-func (s *Store) RequestStats() RequestStats {
+// requestStats returns the number of requests sent to ZooKeeper so far
+// (zkreq.Of for the project's benchmarks and tests).
+func (s *Store) requestStats() zkreq.Stats {
 	c := &s.stats
-	return RequestStats{
+	return zkreq.Stats{
 		Get: c.n[kindGet].Load(), Children: c.n[kindChildren].Load(), Exists: c.n[kindExists].Load(),
 		Create: c.n[kindCreate].Load(), Set: c.n[kindSet].Load(), Delete: c.n[kindDelete].Load(),
 		Multi: c.n[kindMulti].Load(), Sync: c.n[kindSync].Load(), Watch: c.n[kindWatch].Load(),
 		Probe: c.n[kindProbe].Load(), Auth: c.n[kindAuth].Load(),
 	}
 }
+
+func init() { zkreq.Of = func(s any) zkreq.Stats { return s.(*Store).requestStats() } }
 
 type counters struct{ n [numKinds]atomic.Uint64 }
 

@@ -27,10 +27,10 @@ func TestChunkedWrites(t *testing.T) {
 	srv, err := s.RegisterServer(ctx, sessionOf(t, s), sampleServer("t1", "10.0.0.1"))
 	require.NoError(t, err)
 
-	before := s.RequestStats()
+	before := s.requestStats()
 	snap, err := s.BuildItems(ctx, "t1", srv.UUID, schedule.ItemsMark{Version: schedule.AnyVersion}, tt.TaskItems)
 	require.NoError(t, err)
-	d := s.RequestStats().Sub(before)
+	d := s.requestStats().Sub(before)
 	t.Logf("chunked first build of %d items: %s", n, d)
 	assert.Greater(t, d.Multi, uint64(3), "the build was split")
 	require.Len(t, snap.Items, n)
@@ -61,10 +61,10 @@ func TestChunkedWrites(t *testing.T) {
 	for _, it := range snap2.Items {
 		ups = append(ups, schedule.ItemUpdate{Old: it, Cur: srv.UUID})
 	}
-	before = s.RequestStats()
+	before = s.requestStats()
 	res, err := s.UpdateItems(ctx, "t1", srv.UUID, ups)
 	require.NoError(t, err)
-	d = s.RequestStats().Sub(before)
+	d = s.requestStats().Sub(before)
 	t.Logf("chunked grant of %d items: %s", len(ups), d)
 	assert.Greater(t, d.Multi, uint64(3), "the grant was split")
 	snap2 = mustItems(t, s, "t1")
@@ -85,9 +85,9 @@ func TestChunkedWrites(t *testing.T) {
 	require.ErrorIs(t, s.DeleteRuntime(ctx, "t1"), schedule.ErrNotEmpty)
 	assert.Equal(t, snap2, mustItems(t, s, "t1"), "a refused chunked DeleteRuntime removed items")
 	require.NoError(t, s.UnregisterServer(ctx, "t1", srv.UUID))
-	before = s.RequestStats()
+	before = s.requestStats()
 	require.NoError(t, s.DeleteRuntime(ctx, "t1"))
-	t.Logf("chunked DeleteRuntime: %s", s.RequestStats().Sub(before))
+	t.Logf("chunked DeleteRuntime: %s", s.requestStats().Sub(before))
 	rts, err := s.Runtimes(ctx, "t1")
 	require.NoError(t, err)
 	assert.Empty(t, rts)
@@ -104,9 +104,9 @@ func TestChunkedWrites(t *testing.T) {
 	rts, err = s.Runtimes(ctx, "t1")
 	require.NoError(t, err)
 	assert.Len(t, rts, 3, "a stale chunked delete removed runtimes")
-	before = s.RequestStats()
+	before = s.requestStats()
 	require.NoError(t, s.DeleteTaskType(ctx, "t1", 0))
-	t.Logf("chunked DeleteTaskType: %s", s.RequestStats().Sub(before))
+	t.Logf("chunked DeleteTaskType: %s", s.requestStats().Sub(before))
 	_, _, err = s.TaskType(ctx, "t1")
 	require.ErrorIs(t, err, schedule.ErrNotFound)
 }
@@ -145,10 +145,10 @@ func TestChunkedGrantsToGoneServer(t *testing.T) {
 	for i, it := range snap.Items {
 		ups[i] = schedule.ItemUpdate{Old: it, Cur: ids[1+i%3]}
 	}
-	before := s.RequestStats()
+	before := s.requestStats()
 	res, err := s.UpdateItems(ctx, "t1", guard, ups)
 	require.NoError(t, err)
-	d := s.RequestStats().Sub(before)
+	d := s.requestStats().Sub(before)
 	t.Logf("chunked grants of %d items, a third to a gone server: %s", n, d)
 	assert.Greater(t, d.Multi, uint64(3), "the grant was split")
 	after := mustItems(t, s, "t1")

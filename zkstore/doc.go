@@ -248,8 +248,9 @@
 // # Thread safety and lifecycle
 //
 // A Store is safe for concurrent use. Every goroutine it starts is tracked
-// and has exited when Close returns. RequestStats counts the requests sent,
-// by kind, for measuring the load an operation puts on ZooKeeper.
+// and has exited when Close returns. WithMetrics (see Metrics) receives every
+// request sent, by kind, for measuring the load an operation puts on
+// ZooKeeper.
 //
 // # Example
 //

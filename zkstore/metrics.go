@@ -16,11 +16,11 @@ import (
 // interface in later versions, and the embedded no-op implements them until
 // the implementation catches up.
 type Metrics interface {
-	// Request counts one request sent to ZooKeeper, by kind (the names of
-	// RequestStats.String: "get", "children", "exists", "create", "set",
-	// "delete", "multi", "sync", "watch", "probe", "auth"). failed: it ended
-	// with an error other than an expected outcome (no node, node exists,
-	// version mismatch, not empty), e.g. a connection loss or a timeout.
+	// Request counts one request sent to ZooKeeper, by kind ("get",
+	// "children", "exists", "create", "set", "delete", "multi", "sync",
+	// "watch", "probe", "auth"). failed: it ended with an error other than
+	// an expected outcome (no node, node exists, version mismatch, not
+	// empty), e.g. a connection loss or a timeout.
 	Request(kind string, failed bool)
 	// SessionState reports every state change of the store's sessions:
 	// connected (also a new session), suspect, expired, closed.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/tbschedule/tbschedule-go/internal/zkreq"
 )
 
 // TestRequestFailed: a request counts as failed for the metrics when it
@@ -36,9 +38,10 @@ func TestRequestFailed(t *testing.T) {
 	}
 }
 
-// TestKindNames: every request kind has the name RequestStats.String uses.
+// TestKindNames: every request kind has, for Metrics, the name
+// zkreq.Stats.String uses.
 func TestKindNames(t *testing.T) {
-	var all RequestStats
+	var all zkreq.Stats
 	all.Get, all.Children, all.Exists, all.Create, all.Set, all.Delete = 1, 1, 1, 1, 1, 1
 	all.Multi, all.Sync, all.Watch, all.Probe, all.Auth = 1, 1, 1, 1, 1
 	want := ""

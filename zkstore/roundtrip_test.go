@@ -9,17 +9,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/zkreq"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
-// measure returns the requests f sent (the liveness probe left out).
-func measure(t *testing.T, s *Store, what string, f func()) RequestStats {
+// measure returns the requests f sent (the liveness probe left out), read
+// through zkreq.Of as tbsbench reads them.
+func measure(t *testing.T, s *Store, what string, f func()) zkreq.Stats {
 	t.Helper()
-	before := s.RequestStats()
+	before := zkreq.Of(s)
 	start := time.Now()
 	f()
 	took := time.Since(start)
-	d := s.RequestStats().Sub(before)
+	d := zkreq.Of(s).Sub(before)
 	d.Probe = 0
 	t.Logf("%-46s %4d requests (%s) in %v", what, d.Total(), d, took.Round(10*time.Microsecond))
 	return d
@@ -47,7 +49,7 @@ func TestRoundTrips(t *testing.T) {
 		_, err = s.CreateTaskType(ctx, tt)
 		require.NoError(t, err)
 	})
-	assert.Equal(t, RequestStats{Create: 1}, d)
+	assert.Equal(t, zkreq.Stats{Create: 1}, d)
 
 	var srv, srv2 schedule.Server
 	measure(t, s, "RegisterServer (first: creates the runtime)", func() {
@@ -58,12 +60,12 @@ func TestRoundTrips(t *testing.T) {
 		srv2, err = s.RegisterServer(ctx, sess, sampleServer("t1", "10.0.0.2"))
 		require.NoError(t, err)
 	})
-	assert.Equal(t, RequestStats{Create: 1}, d, "a registration is one create")
+	assert.Equal(t, zkreq.Stats{Create: 1}, d, "a registration is one create")
 
 	d = measure(t, s, "UpdateServer (heartbeat)", func() {
 		require.NoError(t, s.UpdateServer(ctx, srv))
 	})
-	assert.Equal(t, RequestStats{Set: 1}, d, "a heartbeat is one set")
+	assert.Equal(t, zkreq.Stats{Set: 1}, d, "a heartbeat is one set")
 
 	var snap schedule.Items
 	d = measure(t, s, fmt.Sprintf("BuildItems, first build of %d items", n), func() {
@@ -78,27 +80,27 @@ func TestRoundTrips(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, got.Items, n)
 	})
-	assert.Equal(t, RequestStats{Get: n + 1, Children: 1, Exists: 1}, d, "reading N items is N+3 requests (the stamp, the mark, the children, the items)")
+	assert.Equal(t, zkreq.Stats{Get: n + 1, Children: 1, Exists: 1}, d, "reading N items is N+3 requests (the stamp, the mark, the children, the items)")
 
 	d = measure(t, s, fmt.Sprintf("ItemsStamp of %d items", n), func() {
 		st, err := s.ItemsStamp(ctx, "t1")
 		require.NoError(t, err)
 		require.NotEmpty(t, st)
 	})
-	assert.Equal(t, RequestStats{Exists: 1}, d, "the items stamp is one exists whatever the number of items")
+	assert.Equal(t, zkreq.Stats{Exists: 1}, d, "the items stamp is one exists whatever the number of items")
 
 	var it schedule.Item
 	d = measure(t, s, "UpdateItem (ownership change, guarded)", func() {
 		it, err = s.UpdateItem(ctx, "t1", srv.UUID, snap.Items[0], srv2.UUID, "")
 		require.NoError(t, err)
 	})
-	assert.Equal(t, RequestStats{Multi: 1, Create: 3}, d,
+	assert.Equal(t, zkreq.Stats{Multi: 1, Create: 3}, d,
 		"an ownership change is one multi (the first write to a note box creates it, and the notes directory, once per store)")
 	d = measure(t, s, "UpdateItem (unguarded)", func() {
 		_, err = s.UpdateItem(ctx, "t1", "", it, srv2.UUID, srv.UUID)
 		require.NoError(t, err)
 	})
-	assert.Equal(t, RequestStats{Multi: 1}, d, "the item and the stamp's bump in one multi")
+	assert.Equal(t, zkreq.Stats{Multi: 1}, d, "the item and the stamp's bump in one multi")
 
 	cur, err := s.Items(ctx, "t1")
 	require.NoError(t, err)
@@ -106,14 +108,14 @@ func TestRoundTrips(t *testing.T) {
 		_, err = s.BuildItems(ctx, "t1", srv.UUID, cur.Mark, tt.TaskItems[1:])
 		require.NoError(t, err)
 	})
-	assert.Equal(t, RequestStats{Get: n + 1, Children: 1, Exists: 1, Multi: 1}, d, "a rebuild reads the items, then one multi")
+	assert.Equal(t, zkreq.Stats{Get: n + 1, Children: 1, Exists: 1, Multi: 1}, d, "a rebuild reads the items, then one multi")
 
 	d = measure(t, s, "Servers (2 servers)", func() {
 		list, err := s.Servers(ctx, "t1")
 		require.NoError(t, err)
 		require.Len(t, list, 2)
 	})
-	assert.Equal(t, RequestStats{Children: 1, Get: 2}, d)
+	assert.Equal(t, zkreq.Stats{Children: 1, Get: 2}, d)
 
 	measure(t, s, "SetItemDesc", func() { require.NoError(t, s.SetItemDesc(ctx, "t1", "5", "busy")) })
 
@@ -124,18 +126,18 @@ func TestRoundTrips(t *testing.T) {
 		ch, err = s.Watch(wctx, schedule.WatchScope{Kind: schedule.WatchItems, Name: "t1"})
 		require.NoError(t, err)
 	})
-	assert.Equal(t, RequestStats{Watch: n + 2}, d, "a children watch, the mark's and every item's data watch")
+	assert.Equal(t, zkreq.Stats{Watch: n + 2}, d, "a children watch, the mark's and every item's data watch")
 	d = measure(t, s, "Watch(items) again (shared)", func() {
 		_, err = s.Watch(wctx, schedule.WatchScope{Kind: schedule.WatchItems, Name: "t1"})
 		require.NoError(t, err)
 	})
-	assert.Equal(t, RequestStats{}, d, "a second watcher of a scope shares its watches")
+	assert.Equal(t, zkreq.Stats{}, d, "a second watcher of a scope shares its watches")
 
 	// An item change re-arms that item's watch only (counted once the
 	// watch has fired and been re-armed).
 	cur, err = s.Items(ctx, "t1")
 	require.NoError(t, err)
-	before := s.RequestStats()
+	before := s.requestStats()
 	_, err = s.UpdateItem(ctx, "t1", srv.UUID, cur.Items[3], srv.UUID, "")
 	require.NoError(t, err)
 	select {
@@ -143,25 +145,25 @@ func TestRoundTrips(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the items watch did not fire")
 	}
-	d = s.RequestStats().Sub(before)
+	d = s.requestStats().Sub(before)
 	d.Probe = 0
 	t.Logf("%-46s %4d requests (%s)", "UpdateItem with the items watched", d.Total(), d)
-	assert.Equal(t, RequestStats{Multi: 1, Watch: 1, Create: 1}, d, "the update, and the re-arming of that item's watch (and the new owner's note box, once)")
+	assert.Equal(t, zkreq.Stats{Multi: 1, Watch: 1, Create: 1}, d, "the update, and the re-arming of that item's watch (and the new owner's note box, once)")
 
 	// Steady state: watches only, no polling.
-	before = s.RequestStats()
+	before = s.requestStats()
 	waitFor(t, 10*time.Second, "three liveness probes", func() error {
-		if p := s.RequestStats().Probe - before.Probe; p < 3 {
+		if p := s.requestStats().Probe - before.Probe; p < 3 {
 			return fmt.Errorf("%d probes", p)
 		}
 		return nil
 	})
-	d = s.RequestStats().Sub(before)
+	d = s.requestStats().Sub(before)
 	d.Probe = 0
-	assert.Equal(t, RequestStats{}, d, "requests at steady state besides the probe")
+	assert.Equal(t, zkreq.Stats{}, d, "requests at steady state besides the probe")
 
 	d = measure(t, s, "UnregisterServer", func() { require.NoError(t, s.UnregisterServer(ctx, "t1", srv.UUID)) })
-	assert.Equal(t, RequestStats{Delete: 1}, d)
+	assert.Equal(t, zkreq.Stats{Delete: 1}, d)
 	require.NoError(t, s.UnregisterServer(ctx, "t1", srv2.UUID))
 	d = measure(t, s, fmt.Sprintf("DeleteRuntime (%d items)", n), func() { require.NoError(t, s.DeleteRuntime(ctx, "t1")) })
 	assert.Equal(t, uint64(1), d.Multi, "a runtime goes in one multi")

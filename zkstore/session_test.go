@@ -169,7 +169,7 @@ func TestRegisterLostResponse(t *testing.T) {
 	for attempt := 1; ; attempt++ {
 		proxy.Delay(time.Second) // answers are held back that long
 		ip := fmt.Sprintf("10.0.0.%d", attempt+1)
-		before := s.RequestStats()
+		before := s.requestStats()
 		type result struct {
 			rec schedule.Server
 			err error
@@ -193,7 +193,7 @@ func TestRegisterLostResponse(t *testing.T) {
 		assert.Equal(t, created, []schedule.ServerID{r.rec.UUID}, "the registration is the node that was created")
 		assert.Equal(t, []schedule.ServerID{r.rec.UUID}, serverIDsOf(t, obs, "t1"), "exactly one registration")
 		assert.Equal(t, sess.ID(), sessionOf(t, s).ID())
-		d := s.RequestStats().Sub(before)
+		d := s.requestStats().Sub(before)
 		t.Logf("requests of the ambiguous registration: %s", d)
 		if d.Children == 0 { // the store never looked for its node
 			require.Less(t, attempt, 3, "the answer always came before the cut")
@@ -220,14 +220,14 @@ func TestRegisterAcrossExpiry(t *testing.T) {
 	proxy.Cut()
 	waitState(t, sess, schedule.SessionSuspect, 10*time.Second)
 	c.ExpireSession(t, sess.ID())
-	before := s.RequestStats()
+	before := s.requestStats()
 	done := make(chan error, 1)
 	go func() {
 		_, err := s.RegisterServer(ctx, sess, sampleServer("t1", "10.0.0.2"))
 		done <- err
 	}()
 	waitFor(t, 10*time.Second, "the create is queued", func() error {
-		if s.RequestStats().Create == before.Create {
+		if s.requestStats().Create == before.Create {
 			return fmt.Errorf("not yet")
 		}
 		return nil

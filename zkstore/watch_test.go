@@ -109,7 +109,7 @@ func TestWatchRearmsFiredChildrenInOneRoundTrip(t *testing.T) {
 	}
 	require.Equal(t, n, armedChildren(), "Watch armed every child's data watch")
 
-	before := s.RequestStats().Watch
+	before := s.requestStats().Watch
 	t0 := time.Now()
 	_, err = conn.Multi(sets...) // one write changes every child
 	require.NoError(t, err)
@@ -119,7 +119,7 @@ func TestWatchRearmsFiredChildrenInOneRoundTrip(t *testing.T) {
 		t.Fatal("no signal after the children changed")
 	}
 	waitFor(t, 30*time.Second, "every fired watch re-armed", func() error {
-		if got := s.RequestStats().Watch - before; got < n {
+		if got := s.requestStats().Watch - before; got < n {
 			return fmt.Errorf("%d of %d re-armed", got, n)
 		}
 		if k := armedChildren(); k < n {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/zkreq"
 	"github.com/tbschedule/tbschedule-go/internal/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/strategy"
@@ -244,12 +245,12 @@ func (b *bench) scalePhase(ctx context.Context, o *observer, name string, live f
 		b.tl.phase(name)
 		defer func() { b.tl.seen(name, ph.took, ph.reached) }()
 	}
-	m0, o0 := measure(live()), o.store.RequestStats()
+	m0, o0 := measure(live()), zkreq.Of(o.store)
 	t0 := time.Now()
 	act()
 	ph.took, ph.reached, ph.last = o.waitBalanced(ctx, t0, want, b.scaleLimit)
 	ph.between(m0, measure(live()), live())
-	ph.observer = o.store.RequestStats().Sub(o0).Total()
+	ph.observer = zkreq.Of(o.store).Sub(o0).Total()
 	if ph.reached {
 		fmt.Printf("  %s: %s (the observer sent %d requests)\n", name, secs(ph.took), ph.observer)
 	} else {

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/zkreq"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
@@ -152,7 +153,7 @@ func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, lim
 
 // meter is what the sessions have used so far.
 type meter struct {
-	req     map[*scaleSession]zkstore.RequestStats
+	req     map[*scaleSession]zkreq.Stats
 	bytes   map[*scaleSession]uint64
 	expired int64
 	self    time.Duration
@@ -162,9 +163,9 @@ type meter struct {
 }
 
 func measure(sessions []*scaleSession) meter {
-	m := meter{req: map[*scaleSession]zkstore.RequestStats{}, bytes: map[*scaleSession]uint64{}, at: time.Now()}
+	m := meter{req: map[*scaleSession]zkreq.Stats{}, bytes: map[*scaleSession]uint64{}, at: time.Now()}
 	for _, ss := range sessions {
-		m.req[ss] = ss.store.RequestStats()
+		m.req[ss] = zkreq.Of(ss.store)
 		m.bytes[ss] = ss.net.bytes.Load()
 	}
 	m.expired = expiredOf(sessions)
@@ -192,7 +193,7 @@ type phase struct {
 	// observer: the requests of the observer's session (its looks).
 	observer uint64
 	// req and bytes: used by the servers live at the end of the phase.
-	req     zkstore.RequestStats
+	req     zkreq.Stats
 	bytes   uint64
 	expired int64
 	// selfCores, zkCores: CPU used by tbsbench and by ZooKeeper, in cores
@@ -218,7 +219,7 @@ func (p *phase) between(m0, m1 meter, live []*scaleSession) {
 	}
 }
 
-func addStats(a, d zkstore.RequestStats) zkstore.RequestStats {
+func addStats(a, d zkreq.Stats) zkreq.Stats {
 	a.Get += d.Get
 	a.Children += d.Children
 	a.Exists += d.Exists
@@ -251,7 +252,7 @@ func settle(ctx context.Context, sessions []*scaleSession, quietFor, bound time.
 	count := func() uint64 {
 		var n uint64
 		for _, ss := range sessions {
-			r := ss.store.RequestStats()
+			r := zkreq.Of(ss.store)
 			n += r.Watch + r.Create + r.Delete + r.Multi
 		}
 		return n

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
@@ -297,7 +298,7 @@ func (b *bench) takeover(ctx context.Context) (Section, error) {
 		sec.set(key+"_p99_s", percentile(d, 99).Seconds())
 		sec.set(key+"_max_s", percentile(d, 100).Seconds())
 	}
-	lock := schedule.LockDelayOf(sessionTimeout, 0, 0)
+	lock := fence.LockDelay(sessionTimeout, 0, 0)
 	add("kill -9 → all its items owned by live servers", kills,
 		fmt.Sprintf("≤ session timeout + lock delay + 1 s = %v", (sessionTimeout+lock+time.Second).Round(time.Millisecond)), "kill")
 	add("kill -9 of one with LockDelay < 0 → its items owned", bareKills,

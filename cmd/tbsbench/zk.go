@@ -10,11 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/zkreq"
 	"github.com/tbschedule/tbschedule-go/internal/zktest"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/strategy"
-	"github.com/tbschedule/tbschedule-go/zkstore"
 )
 
 // startGroup opens one store per manager and starts n managers of tt.
@@ -247,7 +247,7 @@ func (b *bench) steadyRun(ctx context.Context, servers, items int, stamp bool, r
 	sumQuiet := func() uint64 {
 		var n uint64
 		for _, s := range g.stores {
-			r := s.RequestStats()
+			r := zkreq.Of(s)
 			n += r.Watch + r.Multi + r.Create + r.Delete
 		}
 		return n
@@ -265,9 +265,9 @@ func (b *bench) steadyRun(ctx context.Context, servers, items int, stamp bool, r
 	// Never quiet (the items keep changing hands): measure anyway, and say so.
 	res.churn = err != nil
 	addr := b.zk.Servers()[0]
-	before := make([]zkstore.RequestStats, len(g.stores))
+	before := make([]zkreq.Stats, len(g.stores))
 	for i, s := range g.stores {
-		before[i] = s.RequestStats()
+		before[i] = zkreq.Of(s)
 	}
 	m0, err := mntr(addr)
 	if err != nil {
@@ -282,9 +282,9 @@ func (b *bench) steadyRun(ctx context.Context, servers, items int, stamp bool, r
 	if err != nil {
 		return res, err
 	}
-	var sum zkstore.RequestStats
+	var sum zkreq.Stats
 	for i, s := range g.stores {
-		d := s.RequestStats().Sub(before[i])
+		d := zkreq.Of(s).Sub(before[i])
 		sum.Get += d.Get
 		sum.Children += d.Children
 		sum.Exists += d.Exists

@@ -209,6 +209,7 @@ type factoryReport struct {
 type report struct {
 	Backend        string
 	SessionTimeout time.Duration
+	LockDelay      time.Duration // the killed thread group's, as its record published it
 	Factories      []factoryReport
 	Takeover       time.Duration // kill -> every item owned by a live thread group
 	MovedItems     []string      // the killed factory's items
@@ -321,6 +322,9 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 			owners, ok := ownersIfBalanced(nodes)
 			if ok {
 				before = owners
+				if ms := managers(victim); len(ms) == 1 {
+					rep.LockDelay = publishedLockDelay(ctx, adminStore, ms[0].Server)
+				}
 				victim.dead.Store(true)
 				victim.kill()
 				killedAt = time.Now()
@@ -506,6 +510,22 @@ func ownersIfBalanced(nodes []*node) (map[string][]string, bool) {
 	return owners, total == numItems
 }
 
+// publishedLockDelay reads the lock delay a thread group published in its
+// server record (Server.TakeoverDelay: milliseconds, -1 for none), 0 when
+// it cannot be read.
+func publishedLockDelay(ctx context.Context, s schedule.Store, id schedule.ServerID) time.Duration {
+	servers, err := s.Servers(ctx, taskTypeName)
+	if err != nil {
+		return 0
+	}
+	for _, sv := range servers {
+		if sv.UUID == id && sv.TakeoverDelay > 0 {
+			return time.Duration(sv.TakeoverDelay) * time.Millisecond
+		}
+	}
+	return 0
+}
+
 // takenOver reads the items from the store: true when every item is owned
 // by a thread group of a live factory.
 func takenOver(ctx context.Context, s schedule.Store, nodes []*node) (bool, error) {
@@ -549,8 +569,10 @@ func cleanup(ctx context.Context, admin *strategy.Admin) {
 func printReport(out io.Writer, r *report) {
 	fmt.Fprintf(out, "\nReport: %s", r.Backend)
 	if r.SessionTimeout > 0 {
-		fmt.Fprintf(out, ", session timeout %v, lock delay %v", r.SessionTimeout,
-			schedule.LockDelayOf(r.SessionTimeout, 0, 0).Round(time.Millisecond))
+		fmt.Fprintf(out, ", session timeout %v", r.SessionTimeout)
+	}
+	if r.LockDelay > 0 {
+		fmt.Fprintf(out, ", lock delay %v", r.LockDelay.Round(time.Millisecond))
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "  factory    items before kill   items at end      records done")

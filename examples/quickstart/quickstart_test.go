@@ -81,6 +81,7 @@ func checkRun(t *testing.T, o options) {
 	// session is only expired after its timeout). How soon after is a figure
 	// for BENCHMARKS.md, not a test.
 	require.NotZero(t, rep.SessionTimeout)
+	assert.Positive(t, rep.LockDelay, "the killed thread group's published lock delay")
 	assert.GreaterOrEqual(t, rep.Takeover, rep.SessionTimeout/2)
 	t.Logf("takeover after %v (session timeout %v)", rep.Takeover, rep.SessionTimeout)
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/readpath"
+	"github.com/tbschedule/tbschedule-go/internal/zkreq"
 	"github.com/tbschedule/tbschedule-go/internal/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/zkstore"
@@ -96,9 +97,9 @@ func readPathRun(b *testing.B, old bool, sessions, types, items int) {
 // process sent until the runtime is balanced and quiet again.
 func measureJoin(b *testing.B, be backend, procs []*process, tts []schedule.TaskType, perType int) []*process {
 	sessions := len(procs)
-	before := make([]zkstore.RequestStats, sessions)
+	before := make([]zkreq.Stats, sessions)
 	for i, p := range procs {
-		before[i] = p.store.RequestStats()
+		before[i] = zkreq.Of(p.store)
 	}
 	joined := time.Now()
 	procs = append(procs, startProcess(b, be, tts, sessions))
@@ -106,14 +107,14 @@ func measureJoin(b *testing.B, be backend, procs []*process, tts []schedule.Task
 	waitQuiet(b, procs)
 	var reads, maxReads, reqs uint64
 	for i := range before {
-		d := procs[i].store.RequestStats().Sub(before[i])
+		d := zkreq.Of(procs[i].store).Sub(before[i])
 		r := d.Get + d.Children + d.Exists
 		reads += r
 		maxReads = max(maxReads, r)
 		reqs += d.Total() - d.Probe
 	}
-	b.Logf("the first session's requests for the join: %s", procs[0].store.RequestStats().Sub(before[0]))
-	joiner := procs[sessions].store.RequestStats()
+	b.Logf("the first session's requests for the join: %s", zkreq.Of(procs[0].store).Sub(before[0]))
+	joiner := zkreq.Of(procs[sessions].store)
 	b.Logf("join of 1 → balanced %v; reads per existing session: mean %.1f, max %d; requests per existing session %.1f; the joiner: %d reads, %d requests",
 		balanced.Sub(joined).Round(time.Millisecond), float64(reads)/float64(sessions), maxReads, float64(reqs)/float64(sessions),
 		joiner.Get+joiner.Children+joiner.Exists, joiner.Total()-joiner.Probe)
@@ -191,7 +192,7 @@ func waitQuiet(b *testing.B, procs []*process) {
 	reads := func() uint64 {
 		var n uint64
 		for _, p := range procs {
-			d := p.store.RequestStats()
+			d := zkreq.Of(p.store)
 			n += d.Get + d.Children + d.Exists
 		}
 		return n

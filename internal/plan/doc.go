@@ -2,7 +2,9 @@
 // item owner: the balanced assignment (Assign), the leader's round (Lead:
 // items × live servers × lock-delay holds → grants and requests) and the
 // owner's round (Own: my items × requests × batch state → releases and
-// handovers).
+// handovers); and, for the factories, which strategies admit a factory
+// (Admits) and the strategy leader's balanced distribution of thread groups
+// over factories (Distribute).
 //
 // Nothing here reads a clock or calls a store: each function takes a
 // snapshot and "now" and returns a plan. schedule.Manager's session loop
@@ -10,8 +12,9 @@
 // very same functions, so the simulation predicts what the managers do.
 //
 // The functions are generic over the id types (I for items, S for servers,
-// schedule.ItemID and schedule.ServerID in production) so that this package
-// does not import schedule, which imports it.
+// F for factories: schedule.ItemID, schedule.ServerID and
+// schedule.FactoryID in production) so that this package does not import
+// schedule, which imports it.
 package plan
 
 // NoServer is the request by which a leader asks the owner of an item to

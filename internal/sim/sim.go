@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/fakeclock"
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
@@ -156,7 +157,7 @@ func New(ctx context.Context, cfg Config) (*Sim, error) {
 	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	srv := memstore.New(memstore.WithClock(clock))
 	s := &Sim{cfg: cfg, clock: clock, srv: srv, admin: srv.Connect(), rt: "sim",
-		lockDelay: schedule.LockDelayOf(cfg.SessionTimeout, 0, cfg.LockDelay)}
+		lockDelay: fence.LockDelay(cfg.SessionTimeout, 0, cfg.LockDelay)}
 	tt := schedule.DefaultTaskType(s.rt)
 	tt.DealBeanName = "simDeal"
 	tt.TaskItems = make([]string, cfg.Items)
@@ -193,7 +194,7 @@ func (s *Sim) join(ctx context.Context) error {
 	rec, err := c.RegisterServer(ctx, sess, schedule.Server{
 		TaskType: s.rt, BaseTaskType: s.rt, IP: "10.0.0.1", HostName: fmt.Sprintf("sim-%d", s.next),
 		ThreadNum: 1, RegisterTime: schedule.Time{Time: now}, HeartBeatTime: schedule.Time{Time: now}, IsRegister: true,
-		Session: sess.ID(), TakeoverDelay: schedule.EncodeLockDelay(s.lockDelay),
+		Session: sess.ID(), TakeoverDelay: fence.EncodeLockDelay(s.lockDelay),
 	})
 	if err != nil {
 		return err
@@ -432,7 +433,7 @@ func (s *Sim) round(ctx context.Context) (int, time.Time, error) {
 	ids := make([]schedule.ServerID, len(servers))
 	for i, sv := range servers {
 		live[sv.UUID], ids[i] = true, sv.UUID
-		if d, known := schedule.DecodeLockDelay(sv.TakeoverDelay); known {
+		if d, known := fence.DecodeLockDelay(sv.TakeoverDelay); known {
 			s.delays[sv.UUID] = d
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/internal/fence"
 )
 
 // Every event converges, balanced, in a few rounds, with writes bounded by
@@ -70,7 +70,7 @@ func TestKillHoldsForTheLockDelay(t *testing.T) {
 		held      int
 		wait      time.Duration
 	}{
-		{"default lock delay", 0, 1, 10*time.Second + schedule.LockDelayOf(10*time.Second, 0, 0)},
+		{"default lock delay", 0, 1, 10*time.Second + fence.LockDelay(10*time.Second, 0, 0)},
 		{"lock delay off", -1, 0, 10 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package spread is the hash that orders servers and factories when a
-// remainder is handed out (schedule.Assign, strategy.Distribute), so that it
+// remainder is handed out (plan.Assign, plan.Distribute), so that it
 // does not always land on the same ones (such as the leader).
 package spread
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	iplan "github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
@@ -242,7 +243,7 @@ func (c *cli) diagnose(ctx context.Context, maxDrift time.Duration) ([]finding, 
 		}
 		var admitted, running int
 		for _, f := range v.Factories {
-			if strategy.Admits(s.Strategy, f.IP, f.HostName) {
+			if iplan.Admits(s.Strategy.IPList, f.IP, f.HostName) {
 				admitted++
 				if !f.State.Stopped {
 					running++

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/quartz"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
@@ -92,7 +93,7 @@ func sessionText(id int64) string {
 // after now, and false when it is always open (or its spec is invalid, which
 // validation reports elsewhere). It is pure.
 func nextWindowStart(tt schedule.TaskType, now time.Time) (time.Time, bool) {
-	c, _, err := schedule.ParseWindowStart(tt.PermitRunStartTime)
+	c, _, err := quartz.ParseStart(tt.PermitRunStartTime)
 	if err != nil || c == nil {
 		return time.Time{}, false
 	}

@@ -1,4 +1,4 @@
-package schedule
+package quartz
 
 import (
 	"errors"
@@ -89,7 +89,7 @@ func TestCronNext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseCron(tt.spec)
+			c, err := Parse(tt.spec)
 			require.NoError(t, err)
 			assert.Equal(t, tt.spec, c.String())
 			at := cronTestTime(t, tt.after)
@@ -154,7 +154,7 @@ func TestCronNextTimeZones(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			loc := cronTestLoc(t, tt.zone)
-			c, err := ParseCron(tt.spec)
+			c, err := Parse(tt.spec)
 			require.NoError(t, err)
 			at := cronTestTime(t, tt.after)
 			for i, w := range tt.want {
@@ -169,7 +169,7 @@ func TestCronNextTimeZones(t *testing.T) {
 }
 
 func TestCronNextNilLocationIsUTC(t *testing.T) {
-	c, err := ParseCron("0 0 2 * * ?")
+	c, err := Parse("0 0 2 * * ?")
 	require.NoError(t, err)
 	got := c.Next(cronTestTime(t, "2026-01-01T05:00:00+08:00"), nil)
 	assert.Equal(t, cronTestTime(t, "2026-01-01T02:00:00Z"), got)
@@ -230,16 +230,15 @@ func TestParseCronErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseCron(tt.spec)
+			c, err := Parse(tt.spec)
 			require.Error(t, err)
 			assert.Nil(t, c)
-			assert.ErrorIs(t, err, ErrInvalid)
-			var ce *CronError
+			var ce *Error
 			require.True(t, errors.As(err, &ce))
 			assert.Equal(t, tt.spec, ce.Spec)
 			assert.Equal(t, tt.wantField, ce.Field)
 			assert.Contains(t, err.Error(), tt.wantErr)
-			assert.Contains(t, err.Error(), fmt.Sprintf("schedule: cron %q: ", tt.spec))
+			assert.Contains(t, err.Error(), fmt.Sprintf("cron %q: ", tt.spec))
 		})
 	}
 }
@@ -255,7 +254,7 @@ func TestParseCronAccepts(t *testing.T) {
 		"0/1 0/1 0/1 1/1 1/1 ? 1970/1",
 	} {
 		t.Run(spec, func(t *testing.T) {
-			_, err := ParseCron(spec)
+			_, err := Parse(spec)
 			assert.NoError(t, err)
 		})
 	}
@@ -283,10 +282,10 @@ func TestParseWindowStart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, runNow, err := ParseWindowStart(tt.spec)
+			c, runNow, err := ParseStart(tt.spec)
 			if tt.wantErr != "" {
 				require.Error(t, err)
-				assert.ErrorIs(t, err, ErrInvalid)
+				assert.IsType(t, (*Error)(nil), err)
 				assert.Contains(t, err.Error(), tt.wantErr)
 				assert.Nil(t, c)
 				return
@@ -320,11 +319,11 @@ func TestWindowEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.wantNoData, IsPauseWhenNoDataEnd(tt.spec))
-			c, err := ParseWindowEnd(tt.spec)
+			assert.Equal(t, tt.wantNoData, NoDataEnd(tt.spec))
+			c, err := ParseEnd(tt.spec)
 			if tt.wantErr != "" {
 				require.Error(t, err)
-				assert.ErrorIs(t, err, ErrInvalid)
+				assert.IsType(t, (*Error)(nil), err)
 				assert.Contains(t, err.Error(), tt.wantErr)
 				return
 			}
@@ -390,7 +389,7 @@ func TestCronNextMatchesBruteForce(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("%s/%s/%s", z.name, tr.UTC().Format(time.DateTime), spec), func(t *testing.T) {
 					t.Parallel()
-					c, err := ParseCron(spec)
+					c, err := Parse(spec)
 					require.NoError(t, err)
 					from, to := tr.Add(-span).Truncate(step), tr.Add(span)
 					var want []time.Time
@@ -413,8 +412,7 @@ func TestCronNextMatchesBruteForce(t *testing.T) {
 	}
 }
 
-// FuzzParseCron: parsing never panics; errors are *CronError wrapping
-// ErrInvalid; for an accepted spec, successive Next results in several zones
+// FuzzParseCron: parsing never panics; errors are *Error; for an accepted spec, successive Next results in several zones
 // (from any instant between 1900 and 2100) are whole seconds, strictly
 // increasing, and fire times by definition.
 func FuzzParseCron(f *testing.F) {
@@ -431,11 +429,10 @@ func FuzzParseCron(f *testing.F) {
 		cronTestLoc(f, "Pacific/Apia"), cronTestLoc(f, "Asia/Shanghai"), cronTestLoc(f, "America/Sao_Paulo")}
 	lo, hi := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	f.Fuzz(func(t *testing.T, spec string, afterUnix int64) {
-		c, err := ParseCron(spec)
+		c, err := Parse(spec)
 		if err != nil {
-			var ce *CronError
+			var ce *Error
 			require.True(t, errors.As(err, &ce))
-			require.ErrorIs(t, err, ErrInvalid)
 			require.Nil(t, c)
 			return
 		}

@@ -1,4 +1,4 @@
-package strategy_test
+package plan_test
 
 import (
 	"fmt"
@@ -10,27 +10,30 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tbschedule/tbschedule-go/schedule"
-	"github.com/tbschedule/tbschedule-go/strategy"
+	"github.com/tbschedule/tbschedule-go/internal/plan"
 )
 
+// factoryID stands for schedule.FactoryID: a distinct string type, as in
+// production.
+type factoryID string
+
 // distFactories returns n factory ids in leader order, shaped like real ones.
-func distFactories(n int) []schedule.FactoryID {
-	out := make([]schedule.FactoryID, n)
+func distFactories(n int) []factoryID {
+	out := make([]factoryID, n)
 	for i := range out {
 		out[i] = distFactory(i + 1)
 	}
 	return out
 }
 
-func distFactory(seq int) schedule.FactoryID {
-	return schedule.FactoryID(fmt.Sprintf("10.0.0.%d$host%d$uuid%d$%010d", seq%250, seq, seq, seq))
+func distFactory(seq int) factoryID {
+	return factoryID(fmt.Sprintf("10.0.0.%d$host%d$uuid%d$%010d", seq%250, seq, seq, seq))
 }
 
 // distUnique drops repeats, keeping first occurrences in order.
-func distUnique(in []schedule.FactoryID) []schedule.FactoryID {
-	seen := map[schedule.FactoryID]bool{}
-	var out []schedule.FactoryID
+func distUnique(in []factoryID) []factoryID {
+	seen := map[factoryID]bool{}
+	var out []factoryID
 	for _, f := range in {
 		if !seen[f] {
 			seen[f] = true
@@ -41,13 +44,13 @@ func distUnique(in []schedule.FactoryID) []schedule.FactoryID {
 }
 
 // distCurrent is the live, non-negative current number of f.
-func distCurrent(current map[schedule.FactoryID]int, f schedule.FactoryID) int {
+func distCurrent(current map[factoryID]int, f factoryID) int {
 	return max(0, current[f])
 }
 
 // distStops is how many thread groups stop: the sum over factories of
 // max(0, current - requestNum).
-func distStops(factories []schedule.FactoryID, current, requestNum map[schedule.FactoryID]int) int {
+func distStops(factories []factoryID, current, requestNum map[factoryID]int) int {
 	stops := 0
 	for _, f := range distUnique(factories) {
 		stops += max(0, distCurrent(current, f)-requestNum[f])
@@ -59,7 +62,7 @@ func distStops(factories []schedule.FactoryID, current, requestNum map[schedule.
 // the factories allows: brute force over every choice of the factories
 // carrying the remainder for small n, otherwise the remainder goes to the
 // factories running the most.
-func distMinStops(factories []schedule.FactoryID, current map[schedule.FactoryID]int, total int) int {
+func distMinStops(factories []factoryID, current map[factoryID]int, total int) int {
 	fs := distUnique(factories)
 	n := len(fs)
 	if n == 0 {
@@ -109,7 +112,7 @@ func distMinStops(factories []schedule.FactoryID, current map[schedule.FactoryID
 }
 
 // checkDistribute verifies every documented property of a result.
-func checkDistribute(t *testing.T, assignNum, single int, factories []schedule.FactoryID, current map[schedule.FactoryID]int, got map[schedule.FactoryID]int, shortfall int) {
+func checkDistribute(t *testing.T, assignNum, single int, factories []factoryID, current map[factoryID]int, got map[factoryID]int, shortfall int) {
 	t.Helper()
 	fs := distUnique(factories)
 	n := len(fs)
@@ -145,33 +148,33 @@ func TestDistributeTable(t *testing.T) {
 		name          string
 		assignNum     int
 		single        int
-		factories     []schedule.FactoryID
-		current       map[schedule.FactoryID]int
+		factories     []factoryID
+		current       map[factoryID]int
 		wantSorted    []int // sorted values
 		wantShortfall int
 		wantStops     int
 		// want, when set, is compared exactly.
-		want map[schedule.FactoryID]int
+		want map[factoryID]int
 	}{
 		{name: "no factories", assignNum: 4, wantSorted: []int{}, wantShortfall: 4},
 		{name: "no factories and nothing to run", wantSorted: []int{}},
-		{name: "nothing to run", factories: f[:3], current: map[schedule.FactoryID]int{f[0]: 2}, wantSorted: []int{0, 0, 0}, wantStops: 2},
+		{name: "nothing to run", factories: f[:3], current: map[factoryID]int{f[0]: 2}, wantSorted: []int{0, 0, 0}, wantStops: 2},
 		{name: "assignNum 0 (imported from TBSchedule) runs nowhere", assignNum: 0, factories: f[:3], wantSorted: []int{0, 0, 0}},
 		{name: "negative assignNum counts as zero", assignNum: -3, factories: f[:2], wantSorted: []int{0, 0}},
 		{name: "6 over 3 with 3 each", assignNum: 6, single: 3, factories: f[:3], wantSorted: []int{2, 2, 2}},
 		{
-			name: "6 over 3 when one leaves", assignNum: 6, single: 3, factories: []schedule.FactoryID{f[0], f[2]},
-			current: map[schedule.FactoryID]int{f[0]: 2, f[1]: 2, f[2]: 2}, want: map[schedule.FactoryID]int{f[0]: 3, f[2]: 3},
+			name: "6 over 3 when one leaves", assignNum: 6, single: 3, factories: []factoryID{f[0], f[2]},
+			current: map[factoryID]int{f[0]: 2, f[1]: 2, f[2]: 2}, want: map[factoryID]int{f[0]: 3, f[2]: 3},
 		},
-		{name: "6 with 3 each over 1 falls short", assignNum: 6, single: 3, factories: f[:1], want: map[schedule.FactoryID]int{f[0]: 3}, wantShortfall: 3},
+		{name: "6 with 3 each over 1 falls short", assignNum: 6, single: 3, factories: f[:1], want: map[factoryID]int{f[0]: 3}, wantShortfall: 3},
 		{name: "1 over 3 runs once", assignNum: 1, factories: f[:3], wantSorted: []int{0, 0, 1}},
 		{
 			name: "1 over 3 stays where it runs", assignNum: 1, factories: f[:3],
-			current: map[schedule.FactoryID]int{f[2]: 1}, want: map[schedule.FactoryID]int{f[0]: 0, f[1]: 0, f[2]: 1},
+			current: map[factoryID]int{f[2]: 1}, want: map[factoryID]int{f[0]: 0, f[1]: 0, f[2]: 1},
 		},
 		{
 			name: "1 over 3 moves when its factory leaves", assignNum: 1, factories: f[:3],
-			current: map[schedule.FactoryID]int{f[4]: 1}, wantSorted: []int{0, 0, 1},
+			current: map[factoryID]int{f[4]: 1}, wantSorted: []int{0, 0, 1},
 		},
 		{name: "remainder", assignNum: 10, factories: f[:3], wantSorted: []int{3, 3, 4}},
 		{name: "exact multiple", assignNum: 12, factories: f[:4], wantSorted: []int{3, 3, 3, 3}},
@@ -182,45 +185,45 @@ func TestDistributeTable(t *testing.T) {
 		{name: "negative cap means none", assignNum: 10, single: -1, factories: f[:3], wantSorted: []int{3, 3, 4}},
 		{
 			name: "balanced numbers are kept", assignNum: 10, factories: f[:4],
-			current: map[schedule.FactoryID]int{f[0]: 2, f[1]: 3, f[2]: 2, f[3]: 3},
-			want:    map[schedule.FactoryID]int{f[0]: 2, f[1]: 3, f[2]: 2, f[3]: 3},
+			current: map[factoryID]int{f[0]: 2, f[1]: 3, f[2]: 2, f[3]: 3},
+			want:    map[factoryID]int{f[0]: 2, f[1]: 3, f[2]: 2, f[3]: 3},
 		},
 		{
 			name: "join with a remainder stops two", assignNum: 10, factories: f[:4],
-			current: map[schedule.FactoryID]int{f[0]: 4, f[1]: 3, f[2]: 3}, wantSorted: []int{2, 2, 3, 3}, wantStops: 2,
+			current: map[factoryID]int{f[0]: 4, f[1]: 3, f[2]: 3}, wantSorted: []int{2, 2, 3, 3}, wantStops: 2,
 		},
 		{
 			name: "join under a cap stops one", assignNum: 6, single: 3, factories: f[:4],
-			current: map[schedule.FactoryID]int{f[0]: 2, f[1]: 2, f[2]: 2}, wantSorted: []int{1, 1, 2, 2}, wantStops: 1,
+			current: map[factoryID]int{f[0]: 2, f[1]: 2, f[2]: 2}, wantSorted: []int{1, 1, 2, 2}, wantStops: 1,
 		},
 		{
 			name: "join fills a shortfall without stops", assignNum: 10, single: 3, factories: f[:3],
-			current: map[schedule.FactoryID]int{f[0]: 3, f[1]: 3}, want: map[schedule.FactoryID]int{f[0]: 3, f[1]: 3, f[2]: 3}, wantShortfall: 1,
+			current: map[factoryID]int{f[0]: 3, f[1]: 3}, want: map[factoryID]int{f[0]: 3, f[1]: 3, f[2]: 3}, wantShortfall: 1,
 		},
 		{
 			name: "leave of a smaller one stops nothing", assignNum: 10, factories: f[:3],
-			current: map[schedule.FactoryID]int{f[0]: 3, f[1]: 3, f[2]: 2, f[3]: 2}, wantSorted: []int{3, 3, 4},
+			current: map[factoryID]int{f[0]: 3, f[1]: 3, f[2]: 2, f[3]: 2}, wantSorted: []int{3, 3, 4},
 		},
 		{
-			name: "leave of a larger one stops nothing", assignNum: 10, factories: []schedule.FactoryID{f[1], f[2], f[3]},
-			current: map[schedule.FactoryID]int{f[0]: 3, f[1]: 3, f[2]: 2, f[3]: 2}, wantSorted: []int{3, 3, 4},
+			name: "leave of a larger one stops nothing", assignNum: 10, factories: []factoryID{f[1], f[2], f[3]},
+			current: map[factoryID]int{f[0]: 3, f[1]: 3, f[2]: 2, f[3]: 2}, wantSorted: []int{3, 3, 4},
 		},
 		{
 			name: "lowered assignNum stops the fewest", assignNum: 6, factories: f[:3],
-			current: map[schedule.FactoryID]int{f[0]: 3, f[1]: 3, f[2]: 3}, want: map[schedule.FactoryID]int{f[0]: 2, f[1]: 2, f[2]: 2}, wantStops: 3,
+			current: map[factoryID]int{f[0]: 3, f[1]: 3, f[2]: 3}, want: map[factoryID]int{f[0]: 2, f[1]: 2, f[2]: 2}, wantStops: 3,
 		},
 		{
 			name: "negative and unknown current values are ignored", assignNum: 4, factories: f[:2],
-			current: map[schedule.FactoryID]int{f[0]: -5, "gone": 9}, want: map[schedule.FactoryID]int{f[0]: 2, f[1]: 2},
+			current: map[factoryID]int{f[0]: -5, "gone": 9}, want: map[factoryID]int{f[0]: 2, f[1]: 2},
 		},
 		{
-			name: "repeated factories count once", assignNum: 3, factories: []schedule.FactoryID{f[0], f[1], f[0]},
-			current: map[schedule.FactoryID]int{f[1]: 2}, want: map[schedule.FactoryID]int{f[0]: 1, f[1]: 2},
+			name: "repeated factories count once", assignNum: 3, factories: []factoryID{f[0], f[1], f[0]},
+			current: map[factoryID]int{f[1]: 2}, want: map[factoryID]int{f[0]: 1, f[1]: 2},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, shortfall := strategy.Distribute(tt.assignNum, tt.single, tt.factories, tt.current, "strategy-1")
+			got, shortfall := plan.Distribute(tt.assignNum, tt.single, tt.factories, tt.current, "strategy-1")
 			checkDistribute(t, tt.assignNum, tt.single, tt.factories, tt.current, got, shortfall)
 			assert.Equal(t, tt.wantShortfall, shortfall, "shortfall")
 			assert.Equal(t, tt.wantStops, distStops(tt.factories, tt.current, got), "stops")
@@ -256,11 +259,11 @@ func TestDistributeRemainderSpread(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := distFactories(tt.factories)
 			base := tt.assignNum / tt.factories
-			extras := map[schedule.FactoryID]int{}
+			extras := map[factoryID]int{}
 			for i := range seeds {
 				seed := fmt.Sprintf("strategy-%d", i)
-				got, _ := strategy.Distribute(tt.assignNum, 0, fs, nil, seed)
-				again, _ := strategy.Distribute(tt.assignNum, 0, fs, nil, seed)
+				got, _ := plan.Distribute(tt.assignNum, 0, fs, nil, seed)
+				again, _ := plan.Distribute(tt.assignNum, 0, fs, nil, seed)
 				require.Equal(t, got, again, "seed %q not deterministic", seed)
 				for f, v := range got {
 					if v > base {
@@ -285,45 +288,45 @@ func TestDistributeProperties(t *testing.T) {
 		if r.IntN(2) == 0 {
 			single = r.IntN(21)
 		}
-		factories := make([]schedule.FactoryID, n)
+		factories := make([]factoryID, n)
 		for k := range factories {
 			factories[k] = distFactory(r.IntN(1000000))
 		}
-		current := map[schedule.FactoryID]int{}
+		current := map[factoryID]int{}
 		for _, f := range factories {
 			if r.IntN(5) > 0 {
 				current[f] = r.IntN(12) - 1
 			}
 		}
 		for k := range r.IntN(3) {
-			current[schedule.FactoryID(fmt.Sprintf("gone-%d", k))] = r.IntN(5)
+			current[factoryID(fmt.Sprintf("gone-%d", k))] = r.IntN(5)
 		}
 		seed := fmt.Sprintf("s%d", r.IntN(1000))
 
 		t.Run(fmt.Sprintf("case%d_n%d_assign%d_single%d", i, n, assignNum, single), func(t *testing.T) {
 			fsCopy, curCopy := slices.Clone(factories), maps.Clone(current)
-			got, shortfall := strategy.Distribute(assignNum, single, factories, current, seed)
+			got, shortfall := plan.Distribute(assignNum, single, factories, current, seed)
 			checkDistribute(t, assignNum, single, factories, current, got, shortfall)
 			assert.Equal(t, fsCopy, factories, "factories modified")
 			assert.Equal(t, curCopy, current, "current modified")
 
 			// Deterministic, also with a map built in another order.
-			rebuilt := map[schedule.FactoryID]int{}
+			rebuilt := map[factoryID]int{}
 			for _, f := range slices.Backward(slices.Sorted(maps.Keys(current))) {
 				rebuilt[f] = current[f]
 			}
-			got2, shortfall2 := strategy.Distribute(assignNum, single, factories, rebuilt, seed)
+			got2, shortfall2 := plan.Distribute(assignNum, single, factories, rebuilt, seed)
 			assert.Equal(t, got, got2)
 			assert.Equal(t, shortfall, shortfall2)
 
 			// A fixed point.
-			got3, _ := strategy.Distribute(assignNum, single, factories, got, seed)
+			got3, _ := plan.Distribute(assignNum, single, factories, got, seed)
 			assert.Equal(t, got, got3)
 
 			// Join: no factory gains but the new one.
-			joiner := schedule.FactoryID(fmt.Sprintf("joiner-%d", i))
+			joiner := factoryID(fmt.Sprintf("joiner-%d", i))
 			joined := slices.Insert(slices.Clone(factories), r.IntN(n+1), joiner)
-			got4, sf4 := strategy.Distribute(assignNum, single, joined, got, seed)
+			got4, sf4 := plan.Distribute(assignNum, single, joined, got, seed)
 			checkDistribute(t, assignNum, single, joined, got, got4, sf4)
 			for f, v := range got {
 				assert.LessOrEqual(t, got4[f], v, "after a join %q grew", f)
@@ -334,8 +337,8 @@ func TestDistributeProperties(t *testing.T) {
 				return
 			}
 			gone := factories[r.IntN(n)]
-			left := slices.DeleteFunc(slices.Clone(factories), func(f schedule.FactoryID) bool { return f == gone })
-			got5, sf5 := strategy.Distribute(assignNum, single, left, got, seed)
+			left := slices.DeleteFunc(slices.Clone(factories), func(f factoryID) bool { return f == gone })
+			got5, sf5 := plan.Distribute(assignNum, single, left, got, seed)
 			checkDistribute(t, assignNum, single, left, got, got5, sf5)
 			for _, f := range left {
 				assert.GreaterOrEqual(t, got5[f], got[f], "after %q left %q shrank", gone, f)
@@ -346,9 +349,9 @@ func TestDistributeProperties(t *testing.T) {
 
 func BenchmarkDistribute(b *testing.B) {
 	fs := distFactories(200)
-	current, _ := strategy.Distribute(1000, 0, fs[1:], nil, "bench")
+	current, _ := plan.Distribute(1000, 0, fs[1:], nil, "bench")
 	b.ReportAllocs()
 	for b.Loop() {
-		strategy.Distribute(1000, 0, fs, current, "bench")
+		plan.Distribute(1000, 0, fs, current, "bench")
 	}
 }

@@ -1,4 +1,4 @@
-package schedule_test
+package plan_test
 
 import (
 	"fmt"
@@ -11,35 +11,44 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/internal/plan"
+)
+
+// itemID and serverID stand for schedule.ItemID and schedule.ServerID:
+// distinct string types, as in production.
+type (
+	itemID       string
+	serverID     string
+	assignInput  = plan.AssignInput[itemID, serverID]
+	assignResult = plan.AssignResult[itemID, serverID]
 )
 
 // assignItems returns the items "0".."n-1" in natural order.
-func assignItems(n int) []schedule.ItemID {
-	out := make([]schedule.ItemID, n)
+func assignItems(n int) []itemID {
+	out := make([]itemID, n)
 	for i := range out {
-		out[i] = schedule.ItemID(strconv.Itoa(i))
+		out[i] = itemID(strconv.Itoa(i))
 	}
 	return out
 }
 
 // assignServers returns n server ids in leader order, shaped like real ones.
-func assignServers(n int) []schedule.ServerID {
-	out := make([]schedule.ServerID, n)
+func assignServers(n int) []serverID {
+	out := make([]serverID, n)
 	for i := range out {
 		out[i] = assignServer(i + 1)
 	}
 	return out
 }
 
-func assignServer(seq int) schedule.ServerID {
-	return schedule.ServerID(fmt.Sprintf("t1$10.0.0.%d$uuid%d$%010d", seq%250, seq, seq))
+func assignServer(seq int) serverID {
+	return serverID(fmt.Sprintf("t1$10.0.0.%d$uuid%d$%010d", seq%250, seq, seq))
 }
 
 // assignOwn gives the listed items (by index) to s.
-func assignOwn(cur map[schedule.ItemID]schedule.ServerID, s schedule.ServerID, idx ...int) {
+func assignOwn(cur map[itemID]serverID, s serverID, idx ...int) {
 	for _, i := range idx {
-		cur[schedule.ItemID(strconv.Itoa(i))] = s
+		cur[itemID(strconv.Itoa(i))] = s
 	}
 }
 
@@ -52,8 +61,8 @@ func assignRange(lo, hi int) []int {
 }
 
 // assignLoads counts the items of every server of servers (0 included).
-func assignLoads(servers []schedule.ServerID, target map[schedule.ItemID]schedule.ServerID) map[schedule.ServerID]int {
-	loads := make(map[schedule.ServerID]int, len(servers))
+func assignLoads(servers []serverID, target map[itemID]serverID) map[serverID]int {
+	loads := make(map[serverID]int, len(servers))
 	for _, s := range servers {
 		loads[s] = 0
 	}
@@ -63,7 +72,7 @@ func assignLoads(servers []schedule.ServerID, target map[schedule.ItemID]schedul
 	return loads
 }
 
-func assignSortedLoads(servers []schedule.ServerID, target map[schedule.ItemID]schedule.ServerID) []int {
+func assignSortedLoads(servers []serverID, target map[itemID]serverID) []int {
 	out := make([]int, 0, len(servers))
 	for _, l := range assignLoads(servers, target) {
 		out = append(out, l)
@@ -123,10 +132,10 @@ func bitsSet(x int) int {
 }
 
 // checkAssign verifies every documented property of res for in.
-func checkAssign(t *testing.T, in schedule.AssignInput, res schedule.AssignResult) {
+func checkAssign(t *testing.T, in assignInput, res assignResult) {
 	t.Helper()
 	items, servers := assignUnique(in.Items), assignUnique(in.Servers)
-	seenItem, live := map[schedule.ItemID]bool{}, map[schedule.ServerID]bool{}
+	seenItem, live := map[itemID]bool{}, map[serverID]bool{}
 	for _, it := range items {
 		seenItem[it] = true
 	}
@@ -155,12 +164,12 @@ func checkAssign(t *testing.T, in schedule.AssignInput, res schedule.AssignResul
 		assert.False(t, both, "item %q both assigned and unassigned", it)
 	}
 	// Unassigned and Moved are in natural order (a subsequence of items).
-	pos := map[schedule.ItemID]int{}
+	pos := map[itemID]int{}
 	for i, it := range items {
 		pos[it] = i
 	}
-	for name, list := range map[string][]schedule.ItemID{"Unassigned": res.Unassigned, "Moved": res.Moved} {
-		assert.True(t, slices.IsSortedFunc(list, func(a, b schedule.ItemID) int { return pos[a] - pos[b] }), "%s not in natural order: %v", name, list)
+	for name, list := range map[string][]itemID{"Unassigned": res.Unassigned, "Moved": res.Moved} {
+		assert.True(t, slices.IsSortedFunc(list, func(a, b itemID) int { return pos[a] - pos[b] }), "%s not in natural order: %v", name, list)
 		assert.Len(t, slices.Compact(slices.Clone(list)), len(list), "%s has repeats", name)
 	}
 
@@ -174,11 +183,11 @@ func checkAssign(t *testing.T, in schedule.AssignInput, res schedule.AssignResul
 	}
 
 	// Moved is exactly the assigned items not kept by their live owner.
-	liveOwner := func(it schedule.ItemID) (schedule.ServerID, bool) {
+	liveOwner := func(it itemID) (serverID, bool) {
 		s, ok := in.Current[it]
 		return s, ok && live[s]
 	}
-	var wantMoved []schedule.ItemID
+	var wantMoved []itemID
 	for _, it := range items {
 		if s, ok := res.Target[it]; ok {
 			if o, owned := liveOwner(it); !owned || o != s {
@@ -189,7 +198,7 @@ func checkAssign(t *testing.T, in schedule.AssignInput, res schedule.AssignResul
 	assert.Equal(t, wantMoved, res.Moved, "moved")
 
 	// Minimal moves: formula with the chosen loads, and no better choice.
-	cur := map[schedule.ServerID]int{}
+	cur := map[serverID]int{}
 	orphans := 0
 	for _, it := range items {
 		if o, owned := liveOwner(it); owned {
@@ -209,7 +218,7 @@ func checkAssign(t *testing.T, in schedule.AssignInput, res schedule.AssignResul
 	assert.Equal(t, capacity-assignBestKept(curList, capacity), len(res.Moved), "moves not minimal")
 
 	// No server both loses a live item and gains a moved one.
-	gains, losses := map[schedule.ServerID]bool{}, map[schedule.ServerID]bool{}
+	gains, losses := map[serverID]bool{}, map[serverID]bool{}
 	for _, it := range res.Moved {
 		gains[res.Target[it]] = true
 	}
@@ -225,114 +234,114 @@ func checkAssign(t *testing.T, in schedule.AssignInput, res schedule.AssignResul
 
 func TestAssignTable(t *testing.T) {
 	s := assignServers(5)
-	dead := schedule.ServerID("t1$10.0.0.99$gone$0000000099")
-	cur := func(f func(map[schedule.ItemID]schedule.ServerID)) map[schedule.ItemID]schedule.ServerID {
-		m := map[schedule.ItemID]schedule.ServerID{}
+	dead := serverID("t1$10.0.0.99$gone$0000000099")
+	cur := func(f func(map[itemID]serverID)) map[itemID]serverID {
+		m := map[itemID]serverID{}
 		f(m)
 		return m
 	}
-	ids := func(idx ...int) []schedule.ItemID {
-		out := []schedule.ItemID{}
+	ids := func(idx ...int) []itemID {
+		out := []itemID{}
 		for _, i := range idx {
-			out = append(out, schedule.ItemID(strconv.Itoa(i)))
+			out = append(out, itemID(strconv.Itoa(i)))
 		}
 		return out
 	}
 
 	tests := []struct {
 		name           string
-		in             schedule.AssignInput
+		in             assignInput
 		wantLoads      []int // sorted
-		wantUnassigned []schedule.ItemID
+		wantUnassigned []itemID
 		wantMoved      int
 		// wantTarget, when set, is compared exactly.
-		wantTarget map[schedule.ItemID]schedule.ServerID
+		wantTarget map[itemID]serverID
 		// check, when set, runs extra assertions.
-		check func(t *testing.T, res schedule.AssignResult)
+		check func(t *testing.T, res assignResult)
 	}{
 		{
 			name:      "no items no servers",
-			in:        schedule.AssignInput{},
+			in:        assignInput{},
 			wantLoads: []int{},
 		},
 		{
 			name:      "no items",
-			in:        schedule.AssignInput{Servers: s[:3]},
+			in:        assignInput{Servers: s[:3]},
 			wantLoads: []int{0, 0, 0},
 		},
 		{
 			name:           "no servers leaves everything unassigned",
-			in:             schedule.AssignInput{Items: assignItems(4), Current: cur(func(m map[schedule.ItemID]schedule.ServerID) { assignOwn(m, dead, 0, 1) })},
+			in:             assignInput{Items: assignItems(4), Current: cur(func(m map[itemID]serverID) { assignOwn(m, dead, 0, 1) })},
 			wantLoads:      []int{},
 			wantUnassigned: ids(0, 1, 2, 3),
 		},
 		{
 			name:      "one server takes all",
-			in:        schedule.AssignInput{Items: assignItems(5), Servers: s[:1]},
+			in:        assignInput{Items: assignItems(5), Servers: s[:1]},
 			wantLoads: []int{5},
 			wantMoved: 5,
 		},
 		{
 			name:      "more servers than items",
-			in:        schedule.AssignInput{Items: assignItems(3), Servers: s[:5]},
+			in:        assignInput{Items: assignItems(3), Servers: s[:5]},
 			wantLoads: []int{0, 0, 1, 1, 1},
 			wantMoved: 3,
 		},
 		{
 			name:      "exact multiple in contiguous blocks by leader order",
-			in:        schedule.AssignInput{Items: assignItems(6), Servers: s[:3]},
+			in:        assignInput{Items: assignItems(6), Servers: s[:3]},
 			wantLoads: []int{2, 2, 2},
 			wantMoved: 6,
-			wantTarget: map[schedule.ItemID]schedule.ServerID{
+			wantTarget: map[itemID]serverID{
 				"0": s[0], "1": s[0], "2": s[1], "3": s[1], "4": s[2], "5": s[2],
 			},
 		},
 		{
 			name:      "remainder",
-			in:        schedule.AssignInput{Items: assignItems(10), Servers: s[:3]},
+			in:        assignInput{Items: assignItems(10), Servers: s[:3]},
 			wantLoads: []int{3, 3, 4},
 			wantMoved: 10,
 		},
 		{
 			name:      "remainder of two over four",
-			in:        schedule.AssignInput{Items: assignItems(10), Servers: s[:4]},
+			in:        assignInput{Items: assignItems(10), Servers: s[:4]},
 			wantLoads: []int{2, 2, 3, 3},
 			wantMoved: 10,
 		},
 		{
 			name:           "cap below fair share",
-			in:             schedule.AssignInput{Items: assignItems(10), Servers: s[:3], MaxPerServer: 2},
+			in:             assignInput{Items: assignItems(10), Servers: s[:3], MaxPerServer: 2},
 			wantLoads:      []int{2, 2, 2},
 			wantUnassigned: ids(6, 7, 8, 9),
 			wantMoved:      6,
 		},
 		{
 			name:      "cap equal to fair share",
-			in:        schedule.AssignInput{Items: assignItems(9), Servers: s[:3], MaxPerServer: 3},
+			in:        assignInput{Items: assignItems(9), Servers: s[:3], MaxPerServer: 3},
 			wantLoads: []int{3, 3, 3},
 			wantMoved: 9,
 		},
 		{
 			name:      "cap equal to the larger share",
-			in:        schedule.AssignInput{Items: assignItems(7), Servers: s[:3], MaxPerServer: 3},
+			in:        assignInput{Items: assignItems(7), Servers: s[:3], MaxPerServer: 3},
 			wantLoads: []int{2, 2, 3},
 			wantMoved: 7,
 		},
 		{
 			name:      "cap above fair share",
-			in:        schedule.AssignInput{Items: assignItems(10), Servers: s[:3], MaxPerServer: 5},
+			in:        assignInput{Items: assignItems(10), Servers: s[:3], MaxPerServer: 5},
 			wantLoads: []int{3, 3, 4},
 			wantMoved: 10,
 		},
 		{
 			name:      "negative cap means none",
-			in:        schedule.AssignInput{Items: assignItems(10), Servers: s[:3], MaxPerServer: -1},
+			in:        assignInput{Items: assignItems(10), Servers: s[:3], MaxPerServer: -1},
 			wantLoads: []int{3, 3, 4},
 			wantMoved: 10,
 		},
 		{
 			name: "all items orphaned",
-			in: schedule.AssignInput{Items: assignItems(8), Servers: s[:4], Current: cur(func(m map[schedule.ItemID]schedule.ServerID) {
+			in: assignInput{Items: assignItems(8), Servers: s[:4], Current: cur(func(m map[itemID]serverID) {
 				assignOwn(m, dead, assignRange(0, 8)...)
 			})},
 			wantLoads: []int{2, 2, 2, 2},
@@ -340,26 +349,26 @@ func TestAssignTable(t *testing.T) {
 		},
 		{
 			name: "balanced assignment is kept",
-			in: schedule.AssignInput{Items: assignItems(7), Servers: s[:3], Current: cur(func(m map[schedule.ItemID]schedule.ServerID) {
+			in: assignInput{Items: assignItems(7), Servers: s[:3], Current: cur(func(m map[itemID]serverID) {
 				assignOwn(m, s[2], 0, 3, 6)
 				assignOwn(m, s[0], 1, 4)
 				assignOwn(m, s[1], 2, 5)
 			})},
 			wantLoads: []int{2, 2, 3},
-			wantTarget: map[schedule.ItemID]schedule.ServerID{
+			wantTarget: map[itemID]serverID{
 				"0": s[2], "3": s[2], "6": s[2], "1": s[0], "4": s[0], "2": s[1], "5": s[1],
 			},
 		},
 		{
 			name: "join of one server takes one item from each",
-			in: schedule.AssignInput{Items: assignItems(12), Servers: s[:4], Current: cur(func(m map[schedule.ItemID]schedule.ServerID) {
+			in: assignInput{Items: assignItems(12), Servers: s[:4], Current: cur(func(m map[itemID]serverID) {
 				assignOwn(m, s[0], 0, 1, 2, 3)
 				assignOwn(m, s[1], 4, 5, 6, 7)
 				assignOwn(m, s[2], 8, 9, 10, 11)
 			})},
 			wantLoads: []int{3, 3, 3, 3},
 			wantMoved: 3,
-			check: func(t *testing.T, res schedule.AssignResult) {
+			check: func(t *testing.T, res assignResult) {
 				// Each old server keeps its first three and sheds its last.
 				assert.Equal(t, ids(3, 7, 11), res.Moved)
 				for _, it := range res.Moved {
@@ -369,14 +378,14 @@ func TestAssignTable(t *testing.T) {
 		},
 		{
 			name: "join with a remainder moves two items, not four as TBSchedule",
-			in: schedule.AssignInput{Items: assignItems(10), Servers: s[:4], Current: cur(func(m map[schedule.ItemID]schedule.ServerID) {
+			in: assignInput{Items: assignItems(10), Servers: s[:4], Current: cur(func(m map[itemID]serverID) {
 				assignOwn(m, s[0], 0, 1, 2, 3)
 				assignOwn(m, s[1], 4, 5, 6)
 				assignOwn(m, s[2], 7, 8, 9)
 			})},
 			wantLoads: []int{2, 2, 3, 3},
 			wantMoved: 2,
-			check: func(t *testing.T, res schedule.AssignResult) {
+			check: func(t *testing.T, res assignResult) {
 				for _, it := range res.Moved {
 					assert.Equal(t, s[3], res.Target[it])
 				}
@@ -384,7 +393,7 @@ func TestAssignTable(t *testing.T) {
 		},
 		{
 			name: "leave of one server moves only its items",
-			in: schedule.AssignInput{Items: assignItems(12), Servers: []schedule.ServerID{s[0], s[2], s[3]}, Current: cur(func(m map[schedule.ItemID]schedule.ServerID) {
+			in: assignInput{Items: assignItems(12), Servers: []serverID{s[0], s[2], s[3]}, Current: cur(func(m map[itemID]serverID) {
 				assignOwn(m, s[0], 0, 1, 2)
 				assignOwn(m, s[1], 3, 4, 5)
 				assignOwn(m, s[2], 6, 7, 8)
@@ -392,7 +401,7 @@ func TestAssignTable(t *testing.T) {
 			})},
 			wantLoads: []int{4, 4, 4},
 			wantMoved: 3,
-			wantTarget: map[schedule.ItemID]schedule.ServerID{
+			wantTarget: map[itemID]serverID{
 				"0": s[0], "1": s[0], "2": s[0], "3": s[0],
 				"4": s[2], "6": s[2], "7": s[2], "8": s[2],
 				"5": s[3], "9": s[3], "10": s[3], "11": s[3],
@@ -400,7 +409,7 @@ func TestAssignTable(t *testing.T) {
 		},
 		{
 			name: "leave with a remainder moves only its items",
-			in: schedule.AssignInput{Items: assignItems(10), Servers: s[:3], Current: cur(func(m map[schedule.ItemID]schedule.ServerID) {
+			in: assignInput{Items: assignItems(10), Servers: s[:3], Current: cur(func(m map[itemID]serverID) {
 				assignOwn(m, s[0], 0, 1, 2)
 				assignOwn(m, s[1], 3, 4, 5)
 				assignOwn(m, s[2], 6, 7)
@@ -408,13 +417,13 @@ func TestAssignTable(t *testing.T) {
 			})},
 			wantLoads: []int{3, 3, 4},
 			wantMoved: 2,
-			check: func(t *testing.T, res schedule.AssignResult) {
+			check: func(t *testing.T, res assignResult) {
 				assert.Equal(t, ids(8, 9), res.Moved)
 			},
 		},
 		{
 			name: "extra stays where it is",
-			in: schedule.AssignInput{Items: assignItems(10), Servers: s[:3], Seed: "any", Current: cur(func(m map[schedule.ItemID]schedule.ServerID) {
+			in: assignInput{Items: assignItems(10), Servers: s[:3], Seed: "any", Current: cur(func(m map[itemID]serverID) {
 				assignOwn(m, s[0], 0, 1, 2)
 				assignOwn(m, s[1], 3, 4, 5, 6)
 				assignOwn(m, s[2], 7, 8, 9)
@@ -423,7 +432,7 @@ func TestAssignTable(t *testing.T) {
 		},
 		{
 			name: "lowered cap sheds the last items of each server",
-			in: schedule.AssignInput{Items: assignItems(9), Servers: s[:3], MaxPerServer: 2, Current: cur(func(m map[schedule.ItemID]schedule.ServerID) {
+			in: assignInput{Items: assignItems(9), Servers: s[:3], MaxPerServer: 2, Current: cur(func(m map[itemID]serverID) {
 				assignOwn(m, s[0], 0, 1, 2)
 				assignOwn(m, s[1], 3, 4, 5)
 				assignOwn(m, s[2], 6, 7, 8)
@@ -433,40 +442,40 @@ func TestAssignTable(t *testing.T) {
 		},
 		{
 			name: "capacity prefers items that keep their owner",
-			in: schedule.AssignInput{Items: assignItems(6), Servers: s[:2], MaxPerServer: 2, Current: cur(func(m map[schedule.ItemID]schedule.ServerID) {
+			in: assignInput{Items: assignItems(6), Servers: s[:2], MaxPerServer: 2, Current: cur(func(m map[itemID]serverID) {
 				assignOwn(m, s[1], 4, 5)
 				assignOwn(m, dead, 0)
 			})},
 			wantLoads:      []int{2, 2},
 			wantUnassigned: ids(2, 3),
 			wantMoved:      2,
-			wantTarget: map[schedule.ItemID]schedule.ServerID{
+			wantTarget: map[itemID]serverID{
 				"0": s[0], "1": s[0], "4": s[1], "5": s[1],
 			},
 		},
 		{
 			name: "owner not in servers counts as unowned",
-			in: schedule.AssignInput{Items: assignItems(4), Servers: s[:2], Current: cur(func(m map[schedule.ItemID]schedule.ServerID) {
+			in: assignInput{Items: assignItems(4), Servers: s[:2], Current: cur(func(m map[itemID]serverID) {
 				assignOwn(m, s[0], 0, 1)
 				assignOwn(m, dead, 2)
 				assignOwn(m, "", 3)
 			})},
 			wantLoads: []int{2, 2},
 			wantMoved: 2,
-			wantTarget: map[schedule.ItemID]schedule.ServerID{
+			wantTarget: map[itemID]serverID{
 				"0": s[0], "1": s[0], "2": s[1], "3": s[1],
 			},
 		},
 		{
 			name:      "repeated items and servers count once",
-			in:        schedule.AssignInput{Items: ids(0, 1, 0, 2, 1), Servers: []schedule.ServerID{s[0], s[1], s[0]}},
+			in:        assignInput{Items: ids(0, 1, 0, 2, 1), Servers: []serverID{s[0], s[1], s[0]}},
 			wantLoads: []int{1, 2},
 			wantMoved: 3,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := schedule.Assign(tt.in)
+			res := plan.Assign(tt.in)
 			checkAssign(t, tt.in, res)
 			assert.Equal(t, tt.wantLoads, assignSortedLoads(assignUnique(tt.in.Servers), res.Target), "loads")
 			assert.Equal(t, tt.wantUnassigned, res.Unassigned, "unassigned")
@@ -513,11 +522,11 @@ func TestAssignRemainderSpread(t *testing.T) {
 			servers := assignServers(tt.servers)
 			items := assignItems(tt.items)
 			base := tt.items / tt.servers
-			extras := map[schedule.ServerID]int{}
+			extras := map[serverID]int{}
 			for i := range seeds {
-				in := schedule.AssignInput{Items: items, Servers: servers, Seed: fmt.Sprintf("t1$env%d", i)}
-				res := schedule.Assign(in)
-				again := schedule.Assign(in)
+				in := assignInput{Items: items, Servers: servers, Seed: fmt.Sprintf("t1$env%d", i)}
+				res := plan.Assign(in)
+				again := plan.Assign(in)
 				require.Equal(t, res, again, "seed %q not deterministic", in.Seed)
 				for s, l := range assignLoads(servers, res.Target) {
 					if l > base {
@@ -535,22 +544,22 @@ func TestAssignRemainderSpread(t *testing.T) {
 
 // assignRandomInput draws a random input: sizes, cap, and current owners that
 // are live, dead, missing, or skewed toward a few servers.
-func assignRandomInput(r *rand.Rand) schedule.AssignInput {
+func assignRandomInput(r *rand.Rand) assignInput {
 	m, n := r.IntN(301), r.IntN(41)
 	capPer := 0
 	if r.IntN(2) == 0 {
 		capPer = r.IntN(21)
 	}
-	items := make([]schedule.ItemID, m)
+	items := make([]itemID, m)
 	for i, p := range r.Perm(m) { // natural order need not be sorted
-		items[i] = schedule.ItemID("item-" + strconv.Itoa(p))
+		items[i] = itemID("item-" + strconv.Itoa(p))
 	}
-	servers := make([]schedule.ServerID, n)
+	servers := make([]serverID, n)
 	for k := range servers {
 		servers[k] = assignServer(r.IntN(1000000))
 	}
-	dead := []schedule.ServerID{"dead-1", "dead-2", ""}
-	cur := map[schedule.ItemID]schedule.ServerID{}
+	dead := []serverID{"dead-1", "dead-2", ""}
+	cur := map[itemID]serverID{}
 	skew := 1 + r.IntN(max(n, 1))
 	for _, it := range items {
 		switch x := r.IntN(10); {
@@ -564,7 +573,7 @@ func assignRandomInput(r *rand.Rand) schedule.AssignInput {
 			cur[it] = servers[r.IntN(n)]
 		}
 	}
-	return schedule.AssignInput{Items: items, Current: cur, Servers: servers, MaxPerServer: capPer, Seed: strconv.Itoa(r.IntN(1000))}
+	return assignInput{Items: items, Current: cur, Servers: servers, MaxPerServer: capPer, Seed: strconv.Itoa(r.IntN(1000))}
 }
 
 func TestAssignProperties(t *testing.T) {
@@ -573,7 +582,7 @@ func TestAssignProperties(t *testing.T) {
 		in := assignRandomInput(r)
 		t.Run(fmt.Sprintf("case%d_items%d_servers%d_cap%d", i, len(in.Items), len(in.Servers), in.MaxPerServer), func(t *testing.T) {
 			items, servers, cur := slices.Clone(in.Items), slices.Clone(in.Servers), maps.Clone(in.Current)
-			res := schedule.Assign(in)
+			res := plan.Assign(in)
 			checkAssign(t, in, res)
 
 			// The input is not modified.
@@ -582,18 +591,18 @@ func TestAssignProperties(t *testing.T) {
 			assert.Equal(t, cur, in.Current)
 
 			// Deterministic, also with a map built in another order.
-			rebuilt := make(map[schedule.ItemID]schedule.ServerID, len(cur))
+			rebuilt := make(map[itemID]serverID, len(cur))
 			for _, it := range slices.Backward(slices.Sorted(maps.Keys(cur))) {
 				rebuilt[it] = cur[it]
 			}
 			in2 := in
 			in2.Current = rebuilt
-			assert.Equal(t, res, schedule.Assign(in2), "not deterministic")
+			assert.Equal(t, res, plan.Assign(in2), "not deterministic")
 
 			// A fixed point: assigning again from the result moves nothing.
 			in3 := in
 			in3.Current = res.Target
-			res3 := schedule.Assign(in3)
+			res3 := plan.Assign(in3)
 			checkAssign(t, in3, res3)
 			assert.Equal(t, res.Target, res3.Target)
 			assert.Equal(t, res.Unassigned, res3.Unassigned)
@@ -601,11 +610,11 @@ func TestAssignProperties(t *testing.T) {
 
 			// Join of one server (at a random place in leader order): items
 			// move only to it.
-			joiner := schedule.ServerID(fmt.Sprintf("joiner-%d", i))
+			joiner := serverID(fmt.Sprintf("joiner-%d", i))
 			at := r.IntN(len(in.Servers) + 1)
 			in4 := in3
 			in4.Servers = slices.Insert(slices.Clone(in.Servers), at, joiner)
-			res4 := schedule.Assign(in4)
+			res4 := plan.Assign(in4)
 			checkAssign(t, in4, res4)
 			for _, it := range res4.Moved {
 				assert.Equal(t, joiner, res4.Target[it], "after a join item %q moved elsewhere", it)
@@ -618,8 +627,8 @@ func TestAssignProperties(t *testing.T) {
 			}
 			gone := in.Servers[r.IntN(len(in.Servers))]
 			in5 := in3
-			in5.Servers = slices.DeleteFunc(slices.Clone(in.Servers), func(s schedule.ServerID) bool { return s == gone })
-			res5 := schedule.Assign(in5)
+			in5.Servers = slices.DeleteFunc(slices.Clone(in.Servers), func(s serverID) bool { return s == gone })
+			res5 := plan.Assign(in5)
 			checkAssign(t, in5, res5)
 			for it, s := range res.Target {
 				if s != gone {
@@ -637,22 +646,22 @@ func TestAssignProperties(t *testing.T) {
 func BenchmarkAssign(b *testing.B) {
 	const m, n = 10000, 200
 	items, servers := assignItems(m), assignServers(n+1)
-	stable := schedule.Assign(schedule.AssignInput{Items: items, Servers: servers[:n], Seed: "bench"}).Target
+	stable := plan.Assign(assignInput{Items: items, Servers: servers[:n], Seed: "bench"}).Target
 	cases := []struct {
 		name string
-		in   schedule.AssignInput
+		in   assignInput
 	}{
-		{"cold", schedule.AssignInput{Items: items, Servers: servers[:n], Seed: "bench"}},
-		{"stable", schedule.AssignInput{Items: items, Current: stable, Servers: servers[:n], Seed: "bench"}},
-		{"join", schedule.AssignInput{Items: items, Current: stable, Servers: servers, Seed: "bench"}},
-		{"leave", schedule.AssignInput{Items: items, Current: stable, Servers: servers[1:n], Seed: "bench"}},
-		{"capped", schedule.AssignInput{Items: items, Current: stable, Servers: servers[:n], MaxPerServer: 40, Seed: "bench"}},
+		{"cold", assignInput{Items: items, Servers: servers[:n], Seed: "bench"}},
+		{"stable", assignInput{Items: items, Current: stable, Servers: servers[:n], Seed: "bench"}},
+		{"join", assignInput{Items: items, Current: stable, Servers: servers, Seed: "bench"}},
+		{"leave", assignInput{Items: items, Current: stable, Servers: servers[1:n], Seed: "bench"}},
+		{"capped", assignInput{Items: items, Current: stable, Servers: servers[:n], MaxPerServer: 40, Seed: "bench"}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				schedule.Assign(c.in)
+				plan.Assign(c.in)
 			}
 		})
 	}

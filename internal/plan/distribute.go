@@ -1,16 +1,16 @@
-package strategy
+package plan
 
 import (
 	"cmp"
 	"slices"
 
 	"github.com/tbschedule/tbschedule-go/internal/spread"
-	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
 // Distribute spreads assignNum thread groups over the registered factories
 // (in leader order, lowest sequence first) and returns the requestNum of
-// every factory. It is the strategy leader's pure function: the same input
+// every factory (F is schedule.FactoryID in production). It is the strategy
+// leader's pure function: the same input
 // gives the same output, whatever the iteration order of current, and the
 // input is not modified.
 //
@@ -32,9 +32,9 @@ import (
 // the total%factories extra ones go first to factories that currently run
 // more than that (in the order of a hash of seed and the factory id), then to
 // the others in the same hash order.
-func Distribute(assignNum, numOfSingleServer int, factories []schedule.FactoryID, current map[schedule.FactoryID]int, seed string) (requestNum map[schedule.FactoryID]int, shortfall int) {
-	uniq := make([]schedule.FactoryID, 0, len(factories))
-	requestNum = make(map[schedule.FactoryID]int, len(factories))
+func Distribute[F ~string](assignNum, numOfSingleServer int, factories []F, current map[F]int, seed string) (requestNum map[F]int, shortfall int) {
+	uniq := make([]F, 0, len(factories))
+	requestNum = make(map[F]int, len(factories))
 	for _, f := range factories {
 		if _, dup := requestNum[f]; !dup {
 			requestNum[f] = 0
