@@ -9,7 +9,9 @@
 //	pkg schedule, type Store interface, Get(context.Context, string) ([]byte, error)
 //
 // Parameter names are left out; constants show their declared type and
-// value as written; an error sentinel shows as "var ErrX error".
+// value as written; an error sentinel shows as "var ErrX error". An alias of
+// a type of an internal package (type Clock = clock.Clock) also lists that
+// type's fields and methods under the alias's name: they are public too.
 //
 // The listings are checked in under api/ (api/tbschedule.txt,
 // api/tbsprom.txt), and this package's test fails when the code's surface
