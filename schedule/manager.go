@@ -139,14 +139,20 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 	return m, nil
 }
 
-// processorConfig maps a task type onto the processor's tunables.
+// processorConfig maps a task type onto the processor's tunables. A task
+// type's zero sleepTimeNoData means no pause (TBSchedule's meaning), which a
+// processor.Config says with a negative value (its zero is the default).
 func processorConfig(tt TaskType, ownSign string, itemNum int, cfg ManagerConfig) processor.Config {
+	noData := tt.SleepTimeNoData
+	if noData == 0 {
+		noData = -1
+	}
 	return processor.Config{
 		Type:                       processor.Type(tt.ProcessorType),
 		ThreadNumber:               tt.ThreadNumber,
 		FetchDataNumber:            tt.FetchDataNumber,
 		ExecuteNumber:              tt.ExecuteNumber,
-		SleepTimeNoData:            tt.SleepTimeNoData,
+		SleepTimeNoData:            noData,
 		SleepTimeInterval:          tt.SleepTimeInterval,
 		ShutdownTimeout:            cfg.ShutdownTimeout,
 		CancelGrace:                cfg.CancelGrace,
@@ -188,10 +194,10 @@ func (m *Manager) poke() {
 // ErrClosed when the store was closed under it. When the store refuses the
 // first registration (wrong or missing credentials) it returns at once
 // with an error wrapping ErrPermission: a permission lost later is retried
-// and shown in Status.
+// and shown in Status. A second call returns ErrRunning.
 func (m *Manager) Run(ctx context.Context) error {
 	if !m.started.CompareAndSwap(false, true) {
-		return fmt.Errorf("schedule: manager of %s: Run called twice", m.runtime)
+		return fmt.Errorf("%w: manager of %s: Run called twice", ErrRunning, m.runtime)
 	}
 	work := newWorkHost(m)
 	work.paused = m.isPaused()

@@ -135,7 +135,7 @@ func register[T any](f *Factory, m map[string]T, what, fn, name string, v T, isN
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.running.Load() {
-		return fmt.Errorf("%w: %s(%q) after Run", ErrRunning, fn, name)
+		return fmt.Errorf("%w: %s(%q) after Run", schedule.ErrRunning, fn, name)
 	}
 	if _, dup := m[name]; dup {
 		return fmt.Errorf("%w: %s %q", ErrDuplicate, what, name)
@@ -208,7 +208,7 @@ func (f *Factory) Run(ctx context.Context) error {
 	already := f.running.Swap(true)
 	f.mu.Unlock()
 	if already {
-		return fmt.Errorf("%w: Run called twice", ErrRunning)
+		return fmt.Errorf("%w: factory: Run called twice", schedule.ErrRunning)
 	}
 	ctx, refuse := context.WithCancelCause(ctx)
 	defer refuse(nil)

@@ -524,9 +524,9 @@ func TestRegisterRules(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
 	waitFor(t, 5*time.Second, func() (bool, string) { return f.Status().Factory != "", "registered" })
-	assert.ErrorIs(t, f.RegisterDeal("d2", idleDeal()), strategy.ErrRunning)
-	assert.ErrorIs(t, f.RegisterTask("t2", strategy.TaskFunc(func(context.Context, string, string) error { return nil })), strategy.ErrRunning)
-	assert.ErrorIs(t, f.Run(ctx), strategy.ErrRunning)
+	assert.ErrorIs(t, f.RegisterDeal("d2", idleDeal()), schedule.ErrRunning)
+	assert.ErrorIs(t, f.RegisterTask("t2", strategy.TaskFunc(func(context.Context, string, string) error { return nil })), schedule.ErrRunning)
+	assert.ErrorIs(t, f.Run(ctx), schedule.ErrRunning)
 	cancel()
 	require.NoError(t, <-done)
 

@@ -350,7 +350,11 @@ func (l *loop) reap(s *strat, now time.Time) {
 			continue
 		}
 		if err := u.failure(); err != nil && !u.stopping {
-			l.f.log.Warn(u.name()+" stopped by itself", "strategy", s.name, "err", firstLine(err.Error()))
+			if pe := (*schedule.PanicError)(nil); errors.As(err, &pe) {
+				l.f.log.Error(u.name()+" panicked", "strategy", s.name, "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+			} else {
+				l.f.log.Warn(u.name()+" stopped by itself", "strategy", s.name, "err", firstLine(err.Error()))
+			}
 			l.fail(s, fmt.Errorf("%s: %w", u.what(), err), now, u.key)
 		} else {
 			l.f.log.Debug(u.name()+" returned", "strategy", s.name)

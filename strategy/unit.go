@@ -112,7 +112,7 @@ func (f *Factory) startCopy(parent context.Context, strategyName, key string, ta
 		defer close(u.done)
 		defer func() {
 			if r := recover(); r != nil {
-				u.err = fmt.Errorf("%w: %v\n%s", ErrTaskPanicked, r, debug.Stack())
+				u.err = &schedule.PanicError{Op: "Start", Value: r, Stack: debug.Stack()}
 			}
 		}()
 		err := task.Start(ctx, strategyName, param)

@@ -1,10 +1,14 @@
-package schedule
+// Package clock is the one local-clock abstraction of the library:
+// schedule.Clock, Timer and Ticker are aliases of its types, and every
+// package (processor included, which cannot import schedule) takes the same
+// interface, so one fake drives them all in tests.
+package clock
 
 import "time"
 
 // Clock is the source of local time: every timer, ticker and timestamp of the
 // library goes through one, so tests can drive time with a fake. Cluster time
-// is a different thing: see ClusterClock.
+// is a different thing: see schedule.ClusterClock.
 type Clock interface {
 	// Now returns the current local time (with a monotonic reading).
 	Now() time.Time
@@ -16,6 +20,7 @@ type Clock interface {
 
 // Timer is the part of *time.Timer the library uses.
 type Timer interface {
+	// C returns the channel the timer fires on.
 	C() <-chan time.Time
 	// Stop prevents the timer from firing; it reports whether it was active.
 	Stop() bool
@@ -25,13 +30,16 @@ type Timer interface {
 
 // Ticker is the part of *time.Ticker the library uses.
 type Ticker interface {
+	// C returns the channel the ticker fires on.
 	C() <-chan time.Time
+	// Stop turns the ticker off.
 	Stop()
+	// Reset changes the ticker's period to d.
 	Reset(d time.Duration)
 }
 
-// SystemClock returns the Clock of the operating system.
-func SystemClock() Clock { return systemClock{} }
+// System returns the Clock of the operating system.
+func System() Clock { return systemClock{} }
 
 type systemClock struct{}
 
