@@ -87,7 +87,7 @@ func (f *Factory) startManager(strategyName, key string, tt schedule.TaskType, o
 	mc := f.cfg.ManagerConfig
 	mc.IP, mc.HostName, mc.FactoryID = f.cfg.IP, f.cfg.HostName, factoryID
 	m, err := schedule.NewManager(f.store, tt, ownSign, deal,
-		schedule.WithManagerConfig(mc), schedule.WithLogger(f.log.With("strategy", strategyName)),
+		mc, schedule.WithLogger(f.log.With("strategy", strategyName)),
 		schedule.WithClock(f.clock), schedule.WithMetrics(f.metrics), schedule.WithEvents(f.managerEvents(strategyName)))
 	if err != nil {
 		return nil, err

@@ -37,7 +37,7 @@ func (b *bench) startGroup(ctx context.Context, root string, tt schedule.TaskTyp
 		if wrap != nil {
 			store = wrap(s)
 		}
-		m, err := schedule.NewManager(store, tt, "", deal(), schedule.WithManagerConfig(mc), schedule.WithLogger(quiet))
+		m, err := schedule.NewManager(store, tt, "", deal(), mc, schedule.WithLogger(quiet))
 		if err != nil {
 			g.stop()
 			return nil, err

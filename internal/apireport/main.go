@@ -3,7 +3,7 @@
 // library module and of the tbsprom module, one line each, sorted, in the
 // manner of Go's own api/ files:
 //
-//	pkg schedule, func NewManager(Store, string, ...ManagerOption) (*Manager, error)
+//	pkg schedule, func NewManager(Store, TaskType, string, processor.Deal, ManagerConfig, ...ManagerOption) (*Manager, error)
 //	pkg schedule, method (*Manager) Run(context.Context) error
 //	pkg schedule, type Item struct, Epoch uint64
 //	pkg schedule, type Store interface, Get(context.Context, string) ([]byte, error)
