@@ -76,7 +76,8 @@ type Factory struct {
 	status statusSnapshot
 }
 
-// NewFactory validates cfg and returns a factory working on store. The
+// NewFactory validates cfg (zero fields take their defaults: Config{} is the
+// default) and returns a factory working on store. The
 // store must be used by this factory alone (it owns the store's session's
 // registrations); close it after Run has returned.
 func NewFactory(store schedule.Store, cfg Config, opts ...Option) (*Factory, error) {
@@ -96,6 +97,7 @@ func NewFactory(store schedule.Store, cfg Config, opts ...Option) (*Factory, err
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	f := &Factory{
 		store: store, cfg: cfg, clock: o.clock, metrics: o.metrics, hook: o.events,
 		history:     newHistory(cfg.EventHistory),

@@ -349,7 +349,7 @@ func (b *bench) throughputRun(ctx context.Context, pt schedule.ProcessorType, de
 		return 0, err
 	}
 	defer store.Close()
-	admin := strategy.NewAdmin(store)
+	admin := strategy.NewAdmin(store, strategy.AdminConfig{})
 	tt := taskType("tput", 1)
 	tt.ThreadNumber = 10
 	tt.FetchDataNumber = 500
