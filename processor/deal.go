@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 )
@@ -183,6 +184,9 @@ func (s dealSpec[T]) build(opts []DealOption[T]) Deal {
 		if o != nil {
 			o(&s)
 		}
+	}
+	if s.keyDesc == "nil WithKey" {
+		s.err = errors.Join(s.err, fmt.Errorf("%w: %s deal of %s: nil WithKey", errInvalid, s.kind, typeName[T]()))
 	}
 	if s.keyDesc == "" {
 		if mk := autoKeys[T](); mk != nil {

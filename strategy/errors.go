@@ -9,13 +9,15 @@ import "errors"
 // Run) wraps schedule.ErrRunning; a Bean task's Start that panicked is a
 // *schedule.PanicError (Op "Start") in its copy's error.
 var (
-	// ErrDuplicate: a deal or task is already registered under that name.
+	// ErrDuplicate: a deal or task is already registered under that name
+	// (the error wraps schedule.ErrInvalid too).
 	ErrDuplicate = errors.New("strategy: duplicate name")
 	// ErrUnknownDeal: a task type names a dealBeanName no RegisterDeal call
-	// registered in this process.
+	// registered in this process (the error wraps schedule.ErrInvalid too,
+	// as NewManager's for a nil deal does).
 	ErrUnknownDeal = errors.New("strategy: no deal registered under that name")
 	// ErrUnknownTask: a Bean strategy names a task no RegisterTask call
-	// registered in this process.
+	// registered in this process (the error wraps schedule.ErrInvalid too).
 	ErrUnknownTask = errors.New("strategy: no task registered under that name")
 	// ErrTaskReturned: a Bean task's Start returned before its copy was
 	// stopped (a nil error counts too: a copy runs until it is cancelled).

@@ -140,7 +140,7 @@ func register[T any](f *Factory, m map[string]T, what, fn, name string, v T, isN
 		return fmt.Errorf("%w: %s(%q) after Run", schedule.ErrRunning, fn, name)
 	}
 	if _, dup := m[name]; dup {
-		return fmt.Errorf("%w: %s %q", ErrDuplicate, what, name)
+		return fmt.Errorf("%w: %w: %s %q", schedule.ErrInvalid, ErrDuplicate, what, name)
 	}
 	m[name] = v
 	return nil

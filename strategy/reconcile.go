@@ -304,7 +304,7 @@ func (l *loop) prepare(ctx context.Context, s *strat) (string, func(int) (*unit,
 		key := "Bean|" + d.TaskName + "|" + d.TaskParameter
 		task := f.task(d.TaskName)
 		if task == nil {
-			return key, nil, fmt.Errorf("%w: %q; register it with RegisterTask", ErrUnknownTask, d.TaskName)
+			return key, nil, fmt.Errorf("%w: %w: %q; register it with RegisterTask", schedule.ErrInvalid, ErrUnknownTask, d.TaskName)
 		}
 		g, sess := l.guard, l.sess
 		return key, func(n int) (*unit, error) {

@@ -82,7 +82,7 @@ func (u *unit) failure() error {
 func (f *Factory) startManager(strategyName, key string, tt schedule.TaskType, ownSign string, factoryID schedule.FactoryID) (*unit, error) {
 	deal := f.deal(tt.DealBeanName)
 	if deal == nil {
-		return nil, fmt.Errorf("%w: task type %q names dealBeanName %q; register it with RegisterDeal", ErrUnknownDeal, tt.BaseTaskType, tt.DealBeanName)
+		return nil, fmt.Errorf("%w: %w: task type %q names dealBeanName %q; register it with RegisterDeal", schedule.ErrInvalid, ErrUnknownDeal, tt.BaseTaskType, tt.DealBeanName)
 	}
 	mc := f.cfg.ManagerConfig
 	mc.IP, mc.HostName, mc.FactoryID = f.cfg.IP, f.cfg.HostName, factoryID
