@@ -23,49 +23,54 @@ const (
 	NotSleep Type = "NOTSLEEP"
 )
 
-// Config holds the tunables of one processor (one thread group). The zero
-// value is not valid: start from DefaultConfig. The manager fills it from the
-// task type (TBSchedule's baseTaskType fields of the same names).
+// Config holds the tunables of one processor (one thread group). A zero
+// field means its default, so Config{} is the default configuration (as is
+// DefaultConfig(), which spells the defaults out); where "none" is a value
+// of its own (no pause, no grace), a negative duration says it. The manager
+// fills it from the task type (TBSchedule's baseTaskType fields of the same
+// names).
 type Config struct {
-	// Type is Sleep or NotSleep. Default Sleep.
+	// Type is Sleep or NotSleep. Default (""): Sleep.
 	Type Type
-	// ThreadNumber is the number of worker goroutines. Must be at least 1.
-	// Default 5. Too few starve a slow deal; each costs one goroutine.
+	// ThreadNumber is the number of worker goroutines. Default (0): 5. Too
+	// few starve a slow deal; each costs one goroutine.
 	ThreadNumber int
 	// FetchDataNumber is passed to SelectTasks as SelectRequest.FetchNum, a hint
-	// of how many records to return. Must be at least 1. Default 500. Small
-	// values mean many SelectTasks calls; large ones delay handover (Release
-	// waits for every record of a fetch).
+	// of how many records to return. Default (0): 500. Small values mean many
+	// SelectTasks calls; large ones delay handover (Release waits for every
+	// record of a fetch).
 	FetchDataNumber int
 	// ExecuteNumber is the largest batch handed to ExecuteBatch of a multi
-	// deal. Must be at least 1. Default 1. Single deals ignore it (as
-	// TBSchedule does). A batch never mixes records of two fetches.
+	// deal. Default (0): 1. Single deals ignore it (as TBSchedule does). A
+	// batch never mixes records of two fetches.
 	ExecuteNumber int
 	// SleepTimeNoData is the pause after a SelectTasks call that returned no
-	// record (unless PauseWhenNoData). Must not be negative. Default 500ms.
-	// Zero makes an idle processor call SelectTasks in a tight loop.
+	// record (unless PauseWhenNoData). Default (0): 500ms. Negative: no
+	// pause, which makes an idle processor call SelectTasks in a tight loop.
 	SleepTimeNoData time.Duration
-	// SleepTimeInterval is the pause before every SelectTasks call. Must not be
-	// negative. Default 0.
+	// SleepTimeInterval is the pause before every SelectTasks call. Default
+	// (0): none. Must not be negative.
 	SleepTimeInterval time.Duration
 	// ShutdownTimeout is how long Run, once its context is cancelled, lets
-	// running deals finish before cancelling their contexts. Must not be
-	// negative. Default 5s. Zero cancels them at once.
+	// running deals finish before cancelling their contexts. Default (0): 5s.
+	// Negative: cancel them at once.
 	ShutdownTimeout time.Duration
 	// CancelGrace is how long Run waits, after cancelling the contexts of deals
 	// still running at ShutdownTimeout, before it returns ErrStuck naming the
-	// deals that ignored the cancellation. Must not be negative. Default 1s.
+	// deals that ignored the cancellation. Default (0): 1s. Negative: no
+	// wait.
 	CancelGrace time.Duration
 	// TaskParameter is passed to every SelectTasks call.
 	TaskParameter string
-	// OwnSign is the environment tag passed to every user call. Default "BASE".
+	// OwnSign is the environment tag passed to every user call. Default
+	// (""): "BASE".
 	OwnSign string
 	// TaskItemNum is the total number of task items of the task type, passed to
 	// SelectTasks (for "mod(id, taskItemNum) in (...)"). Must not be negative.
 	TaskItemNum int
 	// FetchDataCountEachSchedule caps the SelectTasks calls of one Run: when the
 	// cap is reached the processor stops fetching, finishes what it fetched and
-	// reports PauseFetchLimit to OnPause. -1 (default) or 0: no cap.
+	// reports PauseFetchLimit to OnPause. Default (0), or -1: no cap.
 	// Counted per processor, not per goroutine (TBSchedule counted per thread).
 	FetchDataCountEachSchedule int
 	// RetryMin is the backoff of a record after its first failure (the deal
@@ -74,16 +79,15 @@ type Config struct {
 	// from [RetryMin/2, RetryMin] has passed; each further failure in a row
 	// doubles it, up to RetryMax; a success forgets the key. Records of other
 	// keys are not slowed. Without a key, the fetch backs off instead (see the
-	// package doc). Must not be negative; zero means the default, 100ms. Too
+	// package doc). Default (0): 100ms. Must not be negative. Too
 	// small lets a record that keeps failing load the deal's dependencies
 	// (and the logs) many times a second; too large delays a record that
 	// failed once for a transient reason.
 	RetryMin time.Duration
-	// RetryMax caps the backoff of a record that keeps failing. Must not be
-	// negative, and not less than RetryMin; zero means the default, 30s (or
-	// RetryMin if that is larger). Too
-	// small retries a poisoned record often forever; too large delays a
-	// record for that long after its cause was fixed.
+	// RetryMax caps the backoff of a record that keeps failing. Default (0):
+	// 30s, or RetryMin if that is larger. Must not be negative, and not less
+	// than RetryMin. Too small retries a poisoned record often forever; too
+	// large delays a record for that long after its cause was fixed.
 	RetryMax time.Duration
 	// PauseWhenNoData: when true, a SelectTasks call that returns no record
 	// (while the processor owns items) stops fetching for the rest of the Run,
@@ -105,88 +109,108 @@ type Config struct {
 	OnPause func(PauseReason)
 }
 
-// DefaultConfig returns the defaults documented on each Config field.
-func DefaultConfig() Config {
-	return Config{
-		Type:                       Sleep,
-		ThreadNumber:               5,
-		FetchDataNumber:            500,
-		ExecuteNumber:              1,
-		SleepTimeNoData:            500 * time.Millisecond,
-		SleepTimeInterval:          0,
-		ShutdownTimeout:            5 * time.Second,
-		CancelGrace:                time.Second,
-		OwnSign:                    "BASE",
-		FetchDataCountEachSchedule: -1,
-		RetryMin:                   defaultRetryMin,
-		RetryMax:                   defaultRetryMax,
-	}
-}
-
-// Defaults of RetryMin and RetryMax, also used when they are zero.
+// Defaults of Config's fields.
 const (
-	defaultRetryMin = 100 * time.Millisecond
-	defaultRetryMax = 30 * time.Second
+	defaultThreadNumber    = 5
+	defaultFetchDataNumber = 500
+	defaultExecuteNumber   = 1
+	defaultSleepTimeNoData = 500 * time.Millisecond
+	defaultShutdownTimeout = 5 * time.Second
+	defaultCancelGrace     = time.Second
+	defaultOwnSign         = "BASE"
+	defaultRetryMin        = 100 * time.Millisecond
+	defaultRetryMax        = 30 * time.Second
 )
 
-// retryPolicy returns the backoff of failed records, zero fields taking their
-// defaults.
-func (c Config) retryPolicy() retryPolicy {
-	pol := retryPolicy{min: c.RetryMin, max: c.RetryMax}
-	if pol.min == 0 {
-		pol.min = defaultRetryMin
+// DefaultConfig returns the defaults documented on each Config field: the
+// configuration Config{} means, spelled out.
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
+// withDefaults returns c with every zero field set to its default: the one
+// place defaults are applied (New and Validate use it). Negative "none"
+// values are kept (readers take max(v, 0)), so withDefaults is idempotent
+// and its result means what c means.
+func (c Config) withDefaults() Config {
+	if c.Type == "" {
+		c.Type = Sleep
 	}
-	if pol.max == 0 {
-		pol.max = max(defaultRetryMax, pol.min)
+	if c.ThreadNumber == 0 {
+		c.ThreadNumber = defaultThreadNumber
 	}
-	return pol
+	if c.FetchDataNumber == 0 {
+		c.FetchDataNumber = defaultFetchDataNumber
+	}
+	if c.ExecuteNumber == 0 {
+		c.ExecuteNumber = defaultExecuteNumber
+	}
+	if c.SleepTimeNoData == 0 {
+		c.SleepTimeNoData = defaultSleepTimeNoData
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = defaultShutdownTimeout
+	}
+	if c.CancelGrace == 0 {
+		c.CancelGrace = defaultCancelGrace
+	}
+	if c.OwnSign == "" {
+		c.OwnSign = defaultOwnSign
+	}
+	if c.FetchDataCountEachSchedule == 0 {
+		c.FetchDataCountEachSchedule = -1
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = defaultRetryMin
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = max(defaultRetryMax, c.RetryMin)
+	}
+	return c
 }
 
-// Validate reports every invalid field at once, each error naming the field
-// and wrapping ErrInvalid.
+// retryPolicy returns the backoff of failed records (of a config with its
+// defaults applied).
+func (c Config) retryPolicy() retryPolicy {
+	return retryPolicy{min: c.RetryMin, max: c.RetryMax}
+}
+
+// Validate reports every invalid field at once (zero fields take their
+// defaults first), each error naming the field and wrapping
+// schedule.ErrInvalid.
 func (c Config) Validate() error {
+	c = c.withDefaults()
 	var errs []error
 	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...))
+		errs = append(errs, fmt.Errorf("%w: processor.Config."+format, append([]any{errInvalid}, args...)...))
 	}
 	if c.Type != Sleep && c.Type != NotSleep {
-		bad("Config.Type (%q) must be %q or %q", c.Type, Sleep, NotSleep)
+		bad("Type (%q) must be %q or %q", c.Type, Sleep, NotSleep)
 	}
 	if c.ThreadNumber < 1 {
-		bad("Config.ThreadNumber (%d) must be at least 1", c.ThreadNumber)
+		bad("ThreadNumber (%d) must be at least 1", c.ThreadNumber)
 	}
 	if c.FetchDataNumber < 1 {
-		bad("Config.FetchDataNumber (%d) must be at least 1", c.FetchDataNumber)
+		bad("FetchDataNumber (%d) must be at least 1", c.FetchDataNumber)
 	}
 	if c.ExecuteNumber < 1 {
-		bad("Config.ExecuteNumber (%d) must be at least 1", c.ExecuteNumber)
-	}
-	if c.SleepTimeNoData < 0 {
-		bad("Config.SleepTimeNoData (%s) must not be negative", c.SleepTimeNoData)
+		bad("ExecuteNumber (%d) must be at least 1", c.ExecuteNumber)
 	}
 	if c.SleepTimeInterval < 0 {
-		bad("Config.SleepTimeInterval (%s) must not be negative", c.SleepTimeInterval)
-	}
-	if c.ShutdownTimeout < 0 {
-		bad("Config.ShutdownTimeout (%s) must not be negative", c.ShutdownTimeout)
-	}
-	if c.CancelGrace < 0 {
-		bad("Config.CancelGrace (%s) must not be negative", c.CancelGrace)
+		bad("SleepTimeInterval (%s) must not be negative", c.SleepTimeInterval)
 	}
 	if c.TaskItemNum < 0 {
-		bad("Config.TaskItemNum (%d) must not be negative", c.TaskItemNum)
+		bad("TaskItemNum (%d) must not be negative", c.TaskItemNum)
 	}
 	if c.FetchDataCountEachSchedule < -1 {
-		bad("Config.FetchDataCountEachSchedule (%d) must be -1 (no cap) or more", c.FetchDataCountEachSchedule)
+		bad("FetchDataCountEachSchedule (%d) must be -1 (no cap) or more", c.FetchDataCountEachSchedule)
 	}
 	if c.RetryMin < 0 {
-		bad("Config.RetryMin (%s) must not be negative", c.RetryMin)
+		bad("RetryMin (%s) must not be negative", c.RetryMin)
 	}
 	if c.RetryMax < 0 {
-		bad("Config.RetryMax (%s) must not be negative", c.RetryMax)
+		bad("RetryMax (%s) must not be negative", c.RetryMax)
 	}
-	if pol := c.retryPolicy(); c.RetryMin >= 0 && c.RetryMax >= 0 && pol.max < pol.min {
-		bad("Config.RetryMax (%s) must be at least Config.RetryMin (%s)", pol.max, pol.min)
+	if c.RetryMin >= 0 && c.RetryMax >= 0 && c.RetryMax < c.RetryMin {
+		bad("RetryMax (%s) must be at least processor.Config.RetryMin (%s)", c.RetryMax, c.RetryMin)
 	}
 	return errors.Join(errs...)
 }

@@ -33,6 +33,21 @@ func TestDefaultConfig(t *testing.T) {
 	require.NoError(t, c.Validate())
 }
 
+// TestZeroMeansDefault: a zero field is its default, the zero Config is
+// DefaultConfig, negative "none" values survive, and withDefaults is
+// idempotent (its result means what its input meant).
+func TestZeroMeansDefault(t *testing.T) {
+	assert.Equal(t, DefaultConfig(), Config{}.withDefaults())
+	none := Config{SleepTimeNoData: -1, ShutdownTimeout: -1, CancelGrace: -1}.withDefaults()
+	assert.Equal(t, time.Duration(-1), none.SleepTimeNoData)
+	assert.Equal(t, time.Duration(-1), none.ShutdownTimeout)
+	assert.Equal(t, time.Duration(-1), none.CancelGrace)
+	for _, c := range []Config{{}, none, {ThreadNumber: 2, RetryMin: time.Minute}} {
+		d := c.withDefaults()
+		assert.Equal(t, d, d.withDefaults())
+	}
+}
+
 // TestRetryPolicyZeroMeansDefault: a Config built field by field (as the
 // manager builds it) gets the documented backoff of failed records.
 func TestRetryPolicyZeroMeansDefault(t *testing.T) {
@@ -50,7 +65,7 @@ func TestRetryPolicyZeroMeansDefault(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := Config{RetryMin: tt.min, RetryMax: tt.max}
-			assert.Equal(t, tt.want, c.retryPolicy())
+			assert.Equal(t, tt.want, c.withDefaults().retryPolicy())
 		})
 	}
 }
@@ -64,13 +79,13 @@ func TestConfigValidate(t *testing.T) {
 		{"default", func(*Config) {}, nil},
 		{"notsleep", func(c *Config) { c.Type = NotSleep }, nil},
 		{"type", func(c *Config) { c.Type = "sleep" }, []string{`Config.Type ("sleep")`}},
-		{"threads", func(c *Config) { c.ThreadNumber = 0 }, []string{"Config.ThreadNumber (0) must be at least 1"}},
+		{"threads", func(c *Config) { c.ThreadNumber = -2 }, []string{"Config.ThreadNumber (-2) must be at least 1"}},
+		{"threads zero is the default", func(c *Config) { c.ThreadNumber = 0 }, nil},
 		{"fetch", func(c *Config) { c.FetchDataNumber = -3 }, []string{"Config.FetchDataNumber (-3)"}},
-		{"execute", func(c *Config) { c.ExecuteNumber = 0 }, []string{"Config.ExecuteNumber (0)"}},
+		{"execute", func(c *Config) { c.ExecuteNumber = -1 }, []string{"Config.ExecuteNumber (-1)"}},
 		{"sleeps", func(c *Config) { c.SleepTimeNoData, c.SleepTimeInterval = -1, -time.Second },
-			[]string{"Config.SleepTimeNoData (-1ns)", "Config.SleepTimeInterval (-1s)"}},
-		{"timeouts", func(c *Config) { c.ShutdownTimeout, c.CancelGrace = -1, -1 },
-			[]string{"Config.ShutdownTimeout", "Config.CancelGrace"}},
+			[]string{"Config.SleepTimeInterval (-1s)"}},
+		{"negative timeouts mean none", func(c *Config) { c.ShutdownTimeout, c.CancelGrace = -1, -1 }, nil},
 		{"itemnum", func(c *Config) { c.TaskItemNum = -1 }, []string{"Config.TaskItemNum (-1)"}},
 		{"fetchcount", func(c *Config) { c.FetchDataCountEachSchedule = -2 }, []string{"Config.FetchDataCountEachSchedule (-2)"}},
 		{"fetchcount zero ok", func(c *Config) { c.FetchDataCountEachSchedule = 0 }, nil},
@@ -78,11 +93,14 @@ func TestConfigValidate(t *testing.T) {
 		{"retry negative", func(c *Config) { c.RetryMin, c.RetryMax = -1, -time.Second },
 			[]string{"Config.RetryMin (-1ns) must not be negative", "Config.RetryMax (-1s) must not be negative"}},
 		{"retry max below min", func(c *Config) { c.RetryMin, c.RetryMax = time.Second, time.Millisecond },
-			[]string{"Config.RetryMax (1ms) must be at least Config.RetryMin (1s)"}},
+			[]string{"Config.RetryMax (1ms) must be at least processor.Config.RetryMin (1s)"}},
 		{"retry max below default min", func(c *Config) { c.RetryMin, c.RetryMax = 0, time.Millisecond },
-			[]string{"Config.RetryMax (1ms) must be at least Config.RetryMin (100ms)"}},
-		{"all at once", func(c *Config) { *c = Config{ThreadNumber: -1, SleepTimeNoData: -1} },
-			[]string{"Config.Type", "Config.ThreadNumber (-1)", "Config.FetchDataNumber (0)", "Config.ExecuteNumber (0)", "Config.SleepTimeNoData"}},
+			[]string{"Config.RetryMax (1ms) must be at least processor.Config.RetryMin (100ms)"}},
+		{"zero config", func(c *Config) { *c = Config{} }, nil},
+		{"all at once", func(c *Config) {
+			*c = Config{Type: "x", ThreadNumber: -1, FetchDataNumber: -1, ExecuteNumber: -1, SleepTimeInterval: -1}
+		},
+			[]string{"Config.Type", "Config.ThreadNumber (-1)", "Config.FetchDataNumber (-1)", "Config.ExecuteNumber (-1)", "Config.SleepTimeInterval"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,7 +112,7 @@ func TestConfigValidate(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			assert.ErrorIs(t, err, ErrInvalid)
+			assert.ErrorIs(t, err, errInvalid)
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
 			}
@@ -116,21 +134,21 @@ func TestNewErrors(t *testing.T) {
 		in   string
 	}{
 		{"sleep ok", SingleFunc(sel, exec), Sleep, nil, ""},
-		{"nil deal", nil, Sleep, ErrInvalid, "nil deal"},
-		{"nil single", Single[int](nil), Sleep, ErrInvalid, "Single: nil deal"},
-		{"nil multi", Multi[int](nil), Sleep, ErrInvalid, "Multi: nil deal"},
-		{"nil funcs", SingleFunc[int](nil, exec), Sleep, ErrInvalid, "SingleFunc"},
-		{"nil multi funcs", MultiFunc[int](sel, nil), Sleep, ErrInvalid, "MultiFunc"},
+		{"nil deal", nil, Sleep, errInvalid, "nil deal"},
+		{"nil single", Single[int](nil), Sleep, errInvalid, "Single: nil deal"},
+		{"nil multi", Multi[int](nil), Sleep, errInvalid, "Multi: nil deal"},
+		{"nil funcs", SingleFunc[int](nil, exec), Sleep, errInvalid, "SingleFunc"},
+		{"nil multi funcs", MultiFunc[int](sel, nil), Sleep, errInvalid, "MultiFunc"},
 		{"notsleep int auto key", SingleFunc(sel, exec), NotSleep, nil, ""},
 		{"notsleep struct no key", SingleFunc(func(context.Context, SelectRequest) ([]order, error) { return nil, nil },
-			func(context.Context, order, string) error { return nil }), NotSleep, ErrNoKey, "single deal of processor.order (key: none)"},
+			func(context.Context, order, string) error { return nil }), NotSleep, errInvalid, "single deal of processor.order (key: none)"},
 		{"notsleep struct with key", SingleFunc(func(context.Context, SelectRequest) ([]order, error) { return nil, nil },
 			func(context.Context, order, string) error { return nil }, WithKey(func(o order) int64 { return o.ID })), NotSleep, nil, ""},
 		{"notsleep pointer no key", SingleFunc(func(context.Context, SelectRequest) ([]*order, error) { return nil, nil },
-			func(context.Context, *order, string) error { return nil }), NotSleep, ErrNoKey, "*processor.order"},
+			func(context.Context, *order, string) error { return nil }), NotSleep, errInvalid, "*processor.order"},
 		{"notsleep named int auto key", SingleFunc(func(context.Context, SelectRequest) ([]named, error) { return nil, nil },
 			func(context.Context, named, string) error { return nil }), NotSleep, nil, ""},
-		{"notsleep nil key", SingleFunc(sel, exec, WithKey[int, int](nil)), NotSleep, ErrNoKey, "nil WithKey"},
+		{"notsleep nil key", SingleFunc(sel, exec, WithKey[int, int](nil)), NotSleep, errInvalid, "nil WithKey"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,12 +171,13 @@ func TestNewReportsEveryProblem(t *testing.T) {
 	type order struct{ ID int64 }
 	d := SingleFunc(func(context.Context, SelectRequest) ([]order, error) { return nil, nil }, nil)
 	cfg := DefaultConfig()
-	cfg.Type, cfg.ThreadNumber = NotSleep, 0
+	cfg.Type, cfg.ThreadNumber = NotSleep, -1
 	_, err := New(d, cfg)
 	require.Error(t, err)
-	assert.ErrorIs(t, err, ErrInvalid)
-	assert.ErrorIs(t, err, ErrNoKey)
+	assert.ErrorIs(t, err, errInvalid)
+	assert.Len(t, err.(interface{ Unwrap() []error }).Unwrap(), 3, "nil function, ThreadNumber, no key: %v", err)
 	assert.Contains(t, err.Error(), "Config.ThreadNumber")
+	assert.Contains(t, err.Error(), "SingleFunc: nil function")
 }
 
 func TestDealString(t *testing.T) {

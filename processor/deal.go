@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 )
@@ -83,7 +84,7 @@ type DealOption[T any] func(*dealSpec[T])
 // was marked done). key must be a pure function of the record (it is called
 // once per fetched record, on the fetching goroutine, without locks held, and
 // for a record whose deal failed). A nil key is a construction error (New
-// fails with ErrNoKey). SLEEP processors do not deduplicate (nothing executes
+// fails with schedule.ErrInvalid). SLEEP processors do not deduplicate (nothing executes
 // while they fetch); both types use the key to hold back a record that failed
 // until its backoff ends (see "Failed records" in the package doc).
 func WithKey[T any, K comparable](key func(T) K) DealOption[T] {
@@ -99,13 +100,13 @@ func WithKey[T any, K comparable](key func(T) K) DealOption[T] {
 
 // Single adapts a SingleDeal. When no WithKey option is given and T is a
 // string, boolean or integer type (named or not), the record itself is its key;
-// any other type needs WithKey to run as NOTSLEEP (New fails with ErrNoKey).
+// any other type needs WithKey to run as NOTSLEEP (New fails with schedule.ErrInvalid).
 // Structs are not keyed automatically on purpose: a row re-read with a changed
 // status column would not equal its in-flight copy.
 func Single[T any](d SingleDeal[T], opts ...DealOption[T]) Deal {
 	s := dealSpec[T]{kind: "single"}
 	if d == nil {
-		s.err = fmt.Errorf("%w: Single: nil deal", ErrInvalid)
+		s.err = fmt.Errorf("%w: Single: nil deal", errInvalid)
 	} else {
 		s.sel, s.one = d.SelectTasks, d.Execute
 	}
@@ -116,7 +117,7 @@ func Single[T any](d SingleDeal[T], opts ...DealOption[T]) Deal {
 func Multi[T any](d MultiDeal[T], opts ...DealOption[T]) Deal {
 	s := dealSpec[T]{kind: "multi"}
 	if d == nil {
-		s.err = fmt.Errorf("%w: Multi: nil deal", ErrInvalid)
+		s.err = fmt.Errorf("%w: Multi: nil deal", errInvalid)
 	} else {
 		s.sel, s.batch = d.SelectTasks, d.ExecuteBatch
 	}
@@ -128,7 +129,7 @@ func SingleFunc[T any](sel func(ctx context.Context, req SelectRequest) ([]T, er
 	exec func(ctx context.Context, task T, ownSign string) error, opts ...DealOption[T]) Deal {
 	s := dealSpec[T]{kind: "single", sel: sel, one: exec}
 	if sel == nil || exec == nil {
-		s.err = fmt.Errorf("%w: SingleFunc: nil function", ErrInvalid)
+		s.err = fmt.Errorf("%w: SingleFunc: nil function", errInvalid)
 	}
 	return s.build(opts)
 }
@@ -138,7 +139,7 @@ func MultiFunc[T any](sel func(ctx context.Context, req SelectRequest) ([]T, err
 	exec func(ctx context.Context, tasks []T, ownSign string) error, opts ...DealOption[T]) Deal {
 	s := dealSpec[T]{kind: "multi", sel: sel, batch: exec}
 	if sel == nil || exec == nil {
-		s.err = fmt.Errorf("%w: MultiFunc: nil function", ErrInvalid)
+		s.err = fmt.Errorf("%w: MultiFunc: nil function", errInvalid)
 	}
 	return s.build(opts)
 }
@@ -183,6 +184,9 @@ func (s dealSpec[T]) build(opts []DealOption[T]) Deal {
 		if o != nil {
 			o(&s)
 		}
+	}
+	if s.keyDesc == "nil WithKey" {
+		s.err = errors.Join(s.err, fmt.Errorf("%w: %s deal of %s: nil WithKey", errInvalid, s.kind, typeName[T]()))
 	}
 	if s.keyDesc == "" {
 		if mk := autoKeys[T](); mk != nil {

@@ -33,7 +33,8 @@
 //     record with every running one). When a fetch returns only records in
 //     flight, the next fetch waits until one of them finishes.
 //     The key comes from WithKey, or is the record itself for string, boolean
-//     and integer types; without one, New fails with ErrNoKey.
+//     and integer types; without one, New fails with
+//     schedule.ErrInvalid.
 //
 // # Guarantees
 //

@@ -1,49 +1,29 @@
 package processor
 
-import "errors"
+import (
+	"errors"
 
-// Sentinel errors of the processor package. Errors returned by New, Run and
-// Config.Validate wrap them, so callers test with errors.Is.
+	"github.com/tbschedule/tbschedule-go/internal/apierr"
+)
+
+// Errors of the processor package. The errors of New and Config.Validate
+// wrap schedule.ErrInvalid (a NOTSLEEP deal without a key included), a
+// second concurrent Run returns schedule.ErrRunning, and a recovered panic of
+// user code is a *schedule.PanicError: the sentinels and the type every
+// package of the library shares. Test with errors.Is and errors.As.
 var (
-	// ErrInvalid: a Config field or a deal is invalid; the error names every
-	// field at fault.
-	ErrInvalid = errors.New("processor: invalid")
-	// ErrNoKey: a NOTSLEEP processor was asked to run a deal without a key per
-	// task (see WithKey).
-	ErrNoKey = errors.New("processor: NOTSLEEP needs a key per task")
-	// ErrRunning: Run was called while another Run of the same processor is
-	// still running.
-	ErrRunning = errors.New("processor: already running")
 	// ErrStuck: user code (a deal or SelectTasks) did not return within
 	// Config.ShutdownTimeout plus Config.CancelGrace after Run's context was
 	// cancelled; the error names the stuck goroutines and the items they work on.
 	ErrStuck = errors.New("processor: user code did not return at shutdown")
-	// ErrPanic: user code panicked; the error carries the panic value and the
-	// stack (see PanicError).
-	ErrPanic = errors.New("processor: panic in user code")
 )
 
-// PanicError is the error a recovered panic of user code becomes. It unwraps
-// to ErrPanic.
-type PanicError struct {
-	// Op is the user call that panicked: "SelectTasks", "Execute",
-	// "ExecuteBatch", "Key" or a hook name.
-	Op string
-	// Value is the value passed to panic.
-	Value any
-	// Stack is the goroutine's stack at the panic.
-	Stack []byte
-}
+// errInvalid, errRunning and panicError are schedule.ErrInvalid,
+// schedule.ErrRunning and schedule.PanicError (package schedule imports this
+// one, so they live in an internal package both use).
+var (
+	errInvalid = apierr.ErrInvalid
+	errRunning = apierr.ErrRunning
+)
 
-// Error implements error.
-func (e *PanicError) Error() string {
-	return "processor: panic in " + e.Op + ": " + sprint(e.Value)
-}
-
-// Unwrap returns ErrPanic, and the panic value when it is itself an error.
-func (e *PanicError) Unwrap() []error {
-	if err, ok := e.Value.(error); ok {
-		return []error{ErrPanic, err}
-	}
-	return []error{ErrPanic}
-}
+type panicError = apierr.PanicError

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/tbschedule/tbschedule-go/internal/clock"
 )
 
 // waitTimeout bounds every wait of a test.
@@ -170,13 +171,16 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
+func (c *fakeClock) NewTimer(d time.Duration) clock.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &fakeTimer{clk: c, c: make(chan time.Time, 1), at: c.now.Add(d), active: true}
 	c.timers = append(c.timers, t)
 	return t
 }
+
+// NewTicker implements clock.Clock; a processor uses no ticker.
+func (c *fakeClock) NewTicker(time.Duration) clock.Ticker { panic("processor used a ticker") }
 
 // Active counts armed timers.
 func (c *fakeClock) Active() int {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tbschedule/tbschedule-go/internal/clock"
 )
 
 // Processor runs one deal in one thread group: Config.ThreadNumber goroutines
@@ -22,7 +24,7 @@ type Processor struct {
 	run     runner
 	env     env
 	log     *slog.Logger
-	clock   Clock
+	clock   clock.Clock
 	metrics Metrics                     // nil: none
 	failing func(key string, err error) // WithFailing; nil: none
 	lease   func() bool                 // nil: always valid
@@ -114,7 +116,7 @@ type Option func(*options)
 
 type options struct {
 	log     *slog.Logger
-	clock   Clock
+	clock   clock.Clock
 	metrics Metrics
 	lease   func() bool
 	failing func(key string, err error)
@@ -124,8 +126,10 @@ type options struct {
 // that carries the task and ownSign.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
-// WithClock sets the clock of sleeps, timeouts and timestamps; default SystemClock().
-func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+// WithClock sets the clock of sleeps, timeouts and timestamps: a
+// schedule.Clock (the library's one clock interface; a processor uses its
+// Now and NewTimer). Default schedule.SystemClock(); tests pass a fake.
+func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
 
 // WithMetrics sets the receiver of the processor's events; default none.
 func WithMetrics(m Metrics) Option { return func(o *options) { o.metrics = m } }
@@ -151,15 +155,16 @@ func WithFailing(fn func(key string, err error)) Option { return func(o *options
 // at no cost.
 func WithLease(valid func() bool) Option { return func(o *options) { o.lease = valid } }
 
-// New returns a processor running deal with cfg. It fails, naming every
-// problem, when cfg is invalid (ErrInvalid), when the deal was built from nil
-// parts (ErrInvalid), or when cfg.Type is NotSleep and the deal has no key
-// (ErrNoKey).
+// New returns a processor running deal with cfg (zero fields of cfg take
+// their defaults). It fails, naming every problem, with an error wrapping
+// schedule.ErrInvalid when cfg is invalid, when the deal was built from nil
+// parts, or when cfg.Type is NotSleep and the deal has no key (give
+// WithKey).
 func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
 	var errs []error
 	var info *dealInfo
 	if deal == nil {
-		errs = append(errs, fmt.Errorf("%w: nil deal", ErrInvalid))
+		errs = append(errs, fmt.Errorf("%w: nil deal", errInvalid))
 	} else {
 		info = deal.erased()
 		if info.err != nil {
@@ -169,8 +174,9 @@ func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	cfg = cfg.withDefaults()
 	if info != nil && cfg.Type == NotSleep && !info.keyed {
-		errs = append(errs, fmt.Errorf("%w: %s: give WithKey", ErrNoKey, info.desc))
+		errs = append(errs, fmt.Errorf("%w: a NOTSLEEP processor needs a key per task: %s: give WithKey", errInvalid, info.desc))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -188,7 +194,7 @@ func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
 	// given must not carry it already (the manager gives it one without).
 	o.log = o.log.With("ownSign", cfg.OwnSign)
 	if o.clock == nil {
-		o.clock = SystemClock()
+		o.clock = systemClock()
 	}
 	p := &Processor{
 		cfg:     cfg,
@@ -224,13 +230,13 @@ func (p *Processor) String() string { return string(p.cfg.Type) + " processor of
 // an error wrapping ErrStuck that names the user calls still running; those
 // goroutines exit when the calls return, and a later Run waits for them first,
 // so two Runs of a processor never overlap. Run may be called again after it
-// returned (pause and resume); it returns ErrRunning if a Run is in progress.
+// returned (pause and resume); it returns schedule.ErrRunning if a Run is in progress.
 // Items, fencing and Stats carry over from one Run to the next.
 func (p *Processor) Run(ctx context.Context) error {
 	p.mu.Lock()
 	if p.running {
 		p.mu.Unlock()
-		return ErrRunning
+		return errRunning
 	}
 	p.running = true
 	if p.live > 0 {
@@ -328,8 +334,8 @@ func (p *Processor) awaitExit(exited <-chan struct{}, start time.Time) error {
 	n := p.live
 	p.mu.Unlock()
 	p.log.Warn("processor: shutdown timeout: cancelling the contexts of running user calls",
-		"running", n, "timeout", p.cfg.ShutdownTimeout)
-	if p.waitFor(exited, p.cfg.CancelGrace) {
+		"running", n, "timeout", max(p.cfg.ShutdownTimeout, 0))
+	if p.waitFor(exited, max(p.cfg.CancelGrace, 0)) {
 		return nil
 	}
 	p.mu.Lock()
@@ -350,7 +356,7 @@ const stopLogEvery = 5 * time.Second
 // by a slow deal is never silent.
 func (p *Processor) waitLogging(exited <-chan struct{}, start time.Time) bool {
 	for {
-		left := p.cfg.ShutdownTimeout - p.clock.Now().Sub(start)
+		left := max(p.cfg.ShutdownTimeout, 0) - p.clock.Now().Sub(start)
 		if left <= stopLogEvery {
 			return p.waitFor(exited, left)
 		}

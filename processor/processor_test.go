@@ -237,6 +237,19 @@ func TestShutdownWaitsForRunningDeal(t *testing.T) {
 // TestShutdownCancelsAfterTimeout: a deal that honours ctx is cancelled at
 // ShutdownTimeout (on the processor's clock), not before, and Run returns nil.
 func TestShutdownCancelsAfterTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		configured time.Duration
+		waited     time.Duration
+	}{
+		{"set", 20 * time.Millisecond, 20 * time.Millisecond},
+		{"zero is the default", 0, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testShutdownCancelsAfterTimeout(t, tc.configured, tc.waited) })
+	}
+}
+
+func testShutdownCancelsAfterTimeout(t *testing.T, configured, waited time.Duration) {
 	clk := newFakeClock()
 	started := make(chan struct{}, 1)
 	var cancelled atomic.Bool
@@ -248,7 +261,7 @@ func TestShutdownCancelsAfterTimeout(t *testing.T) {
 			return ctx.Err()
 		})
 	cfg := testConfig(Sleep, 1)
-	cfg.ShutdownTimeout = 20 * time.Millisecond
+	cfg.ShutdownTimeout = configured
 	p, err := New(d, cfg, WithClock(clk))
 	require.NoError(t, err)
 	p.SetItems(items("0"))
@@ -256,9 +269,9 @@ func TestShutdownCancelsAfterTimeout(t *testing.T) {
 	<-started
 	r.cancel()
 	eventually(t, func() bool { return clk.Active() == 1 }, "the shutdown waits on a timer")
-	assert.Equal(t, []time.Duration{20 * time.Millisecond}, clk.Armed(), "it waits ShutdownTimeout")
+	assert.Equal(t, []time.Duration{waited}, clk.Armed(), "it waits ShutdownTimeout")
 	assert.False(t, cancelled.Load(), "the deal's ctx was cancelled before ShutdownTimeout")
-	clk.Advance(20 * time.Millisecond)
+	clk.Advance(waited)
 	require.NoError(t, r.stop())
 	assert.True(t, cancelled.Load())
 	assert.EqualValues(t, 1, p.Stats().Failed)
@@ -334,7 +347,7 @@ func TestRunTwice(t *testing.T) {
 	require.NoError(t, err)
 	r := start(t, p)
 	eventually(t, func() bool { return p.Status().Running }, "running")
-	assert.ErrorIs(t, p.Run(context.Background()), ErrRunning)
+	assert.ErrorIs(t, p.Run(context.Background()), errRunning)
 	require.NoError(t, r.stop())
 }
 
@@ -583,7 +596,7 @@ func TestSleepTimeNoDataUsesClock(t *testing.T) {
 	src := &source{total: 0}
 	cfg := testConfig(Sleep, 2)
 	cfg.SleepTimeNoData = time.Minute
-	cfg.ShutdownTimeout = 0
+	cfg.ShutdownTimeout = -1 // none: cancel at once
 	p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg, WithClock(clk))
 	require.NoError(t, err)
 	p.SetItems(items("0"))

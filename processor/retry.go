@@ -205,7 +205,7 @@ func (p *Processor) logFailure(ctx context.Context, n failNote, items []string) 
 	if n.retryIn > 0 {
 		args = append(args, "retryIn", n.retryIn)
 	}
-	var pe *PanicError
+	var pe *panicError
 	panicked := errors.As(n.err, &pe)
 	msg := "processor: deal failed"
 	switch {

@@ -43,10 +43,10 @@ func (r *runnerK[T, K]) failureOf(ctx context.Context, b *batch[T, K], lo, hi in
 }
 
 // keyOf calls the key function, recovering a panic.
-func (r *runnerK[T, K]) keyOf(t T) (k K, perr *PanicError) {
+func (r *runnerK[T, K]) keyOf(t T) (k K, perr *panicError) {
 	defer func() {
 		if v := recover(); v != nil {
-			perr = &PanicError{Op: "Key", Value: v, Stack: debug.Stack()}
+			perr = &panicError{Op: "Key", Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return r.key(t), nil

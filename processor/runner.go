@@ -170,10 +170,10 @@ func (r *runnerK[T, K]) computeKeys(ctx context.Context, b *batch[T, K]) (bad in
 }
 
 // keysFrom appends keys from len(b.keys) on; it stops at a panicking record.
-func (r *runnerK[T, K]) keysFrom(b *batch[T, K]) (perr *PanicError) {
+func (r *runnerK[T, K]) keysFrom(b *batch[T, K]) (perr *panicError) {
 	defer func() {
 		if v := recover(); v != nil {
-			perr = &PanicError{Op: "Key", Value: v, Stack: debug.Stack()}
+			perr = &panicError{Op: "Key", Value: v, Stack: debug.Stack()}
 		}
 	}()
 	for i := len(b.keys); i < len(b.recs); i++ {
@@ -284,7 +284,7 @@ func (r *runnerK[T, K]) run(ctx context.Context, data any, lo, hi int, gen uint6
 // failed records a failed deal call of records [lo, hi) of b; settle backs
 // them off and decides what to log.
 func (r *runnerK[T, K]) failed(ctx context.Context, b *batch[T, K], lo, hi int, err error, res *execResult) {
-	if _, ok := err.(*PanicError); ok {
+	if _, ok := err.(*panicError); ok {
 		res.panics++
 	}
 	res.fails = append(res.fails, r.failureOf(ctx, b, lo, hi, err))
@@ -293,7 +293,7 @@ func (r *runnerK[T, K]) failed(ctx context.Context, b *batch[T, K], lo, hi int, 
 func (r *runnerK[T, K]) callSelect(ctx context.Context, req SelectRequest) (recs []T, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			recs, err = nil, &PanicError{Op: "SelectTasks", Value: v, Stack: debug.Stack()}
+			recs, err = nil, &panicError{Op: "SelectTasks", Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return r.spec.sel(ctx, req)
@@ -302,7 +302,7 @@ func (r *runnerK[T, K]) callSelect(ctx context.Context, req SelectRequest) (recs
 func (r *runnerK[T, K]) callOne(ctx context.Context, t T) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Op: "Execute", Value: v, Stack: debug.Stack()}
+			err = &panicError{Op: "Execute", Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return r.spec.one(ctx, t, r.env.ownSign)
@@ -311,7 +311,7 @@ func (r *runnerK[T, K]) callOne(ctx context.Context, t T) (err error) {
 func (r *runnerK[T, K]) callBatch(ctx context.Context, ts []T) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Op: "ExecuteBatch", Value: v, Stack: debug.Stack()}
+			err = &panicError{Op: "ExecuteBatch", Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return r.spec.batch(ctx, ts, r.env.ownSign)

@@ -176,7 +176,7 @@ func (p *Processor) fetchLocked(w *worker) {
 	st.Fetched += int64(raw)
 	st.Failed += int64(bad)
 	st.Panics += int64(bad)
-	var perr *PanicError
+	var perr *panicError
 	if err != nil {
 		st.FetchErrors++
 		if errors.As(err, &perr) {
@@ -225,7 +225,7 @@ func (p *Processor) fetchLocked(w *worker) {
 				p.paused = PauseNoData
 			}
 		} else {
-			pause = p.cfg.SleepTimeNoData
+			pause = max(p.cfg.SleepTimeNoData, 0)
 		}
 	case kept == 0 && dups > 0 && len(p.active) > 0:
 		// Every record is still in flight: fetching again before one of
@@ -235,14 +235,14 @@ func (p *Processor) fetchLocked(w *worker) {
 	case kept == 0 && adm.held > 0:
 		// Every record backs off after a failure: wait for the first.
 		p.fetchErrs = 0
-		pause = heldPause(adm.wake, end, p.cfg.SleepTimeNoData)
+		pause = heldPause(adm.wake, end, max(p.cfg.SleepTimeNoData, 0))
 	case kept == 0 && dups > 0:
 		// The duplicates finished while SelectTasks ran and nothing is in
 		// flight: no finish would end a wait, so fetch again at once.
 		p.fetchErrs = 0
 	case kept == 0:
 		p.fetchErrs = 0
-		pause = p.cfg.SleepTimeNoData // every key panicked
+		pause = max(p.cfg.SleepTimeNoData, 0) // every key panicked
 	default:
 		p.fetchErrs = 0
 	}

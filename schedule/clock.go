@@ -1,54 +1,21 @@
 package schedule
 
-import "time"
+import "github.com/tbschedule/tbschedule-go/internal/clock"
 
 // Clock is the source of local time: every timer, ticker and timestamp of the
-// library goes through one, so tests can drive time with a fake. Cluster time
-// is a different thing: see ClusterClock.
-type Clock interface {
-	// Now returns the current local time (with a monotonic reading).
-	Now() time.Time
-	// NewTimer returns a timer that fires once after d.
-	NewTimer(d time.Duration) Timer
-	// NewTicker returns a ticker that fires every d (d > 0).
-	NewTicker(d time.Duration) Ticker
-}
+// library goes through one (managers, factories, the store, processors), so
+// tests can drive time with a fake. Cluster time is a different thing: see
+// ClusterClock. Its methods: Now() time.Time, NewTimer(d) Timer and
+// NewTicker(d) Ticker (d > 0).
+type Clock = clock.Clock
 
-// Timer is the part of *time.Timer the library uses.
-type Timer interface {
-	C() <-chan time.Time
-	// Stop prevents the timer from firing; it reports whether it was active.
-	Stop() bool
-	// Reset changes the timer to fire after d; it reports whether it was active.
-	Reset(d time.Duration) bool
-}
+// Timer is the part of *time.Timer the library uses: C() <-chan time.Time,
+// Stop() bool and Reset(d) bool, with time.Timer's meaning.
+type Timer = clock.Timer
 
-// Ticker is the part of *time.Ticker the library uses.
-type Ticker interface {
-	C() <-chan time.Time
-	Stop()
-	Reset(d time.Duration)
-}
+// Ticker is the part of *time.Ticker the library uses: C() <-chan time.Time,
+// Stop() and Reset(d), with time.Ticker's meaning.
+type Ticker = clock.Ticker
 
 // SystemClock returns the Clock of the operating system.
-func SystemClock() Clock { return systemClock{} }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
-
-func (systemClock) NewTicker(d time.Duration) Ticker { return sysTicker{time.NewTicker(d)} }
-
-type sysTimer struct{ t *time.Timer }
-
-func (t sysTimer) C() <-chan time.Time        { return t.t.C }
-func (t sysTimer) Stop() bool                 { return t.t.Stop() }
-func (t sysTimer) Reset(d time.Duration) bool { return t.t.Reset(d) }
-
-type sysTicker struct{ t *time.Ticker }
-
-func (t sysTicker) C() <-chan time.Time   { return t.t.C }
-func (t sysTicker) Stop()                 { t.t.Stop() }
-func (t sysTicker) Reset(d time.Duration) { t.t.Reset(d) }
+func SystemClock() Clock { return clock.System() }

@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// javaTaskKind is the taskKind written for TBSchedule's console: the only
+// kind it runs.
+const javaTaskKind = "static"
+
 // taskTypeJSON is the stored form of a TaskType: TBSchedule's field names, in
 // its order, durations in milliseconds, expireOwnSignInterval in days.
 type taskTypeJSON struct {
@@ -27,10 +31,10 @@ type taskTypeJSON struct {
 	ExpireOwnSignInterval        float64  `json:"expireOwnSignInterval"`
 	DealBeanName                 string   `json:"dealBeanName"`
 	TaskParameter                string   `json:"taskParameter"`
-	TaskKind                     string   `json:"taskKind"`
+	TaskKind                     string   `json:"taskKind"` // always "static": TBSchedule's, no Go field
 	TaskItems                    []string `json:"taskItems"`
 	MaxTaskItemsOfOneThreadGroup int      `json:"maxTaskItemsOfOneThreadGroup"`
-	Version                      int64    `json:"version"`
+	Version                      int64    `json:"version"` // always 0: TBSchedule's, no Go field
 	Sts                          string   `json:"sts"`
 	FetchDataCountEachSchedule   int      `json:"fetchDataCountEachSchedule"`
 	TimeZone                     string   `json:"timeZone,omitempty"`
@@ -42,7 +46,8 @@ type taskTypeJSON struct {
 // Java console reads it: durations as whole milliseconds (sub-millisecond
 // parts are dropped; Validate rejects them), expireOwnSignInterval as days, an
 // empty permit window left out (TBSchedule's null), taskItems always an
-// array, timeZone only when set.
+// array, timeZone only when set, and TBSchedule's taskKind and version with
+// the values its console expects ("static", 0).
 func (t TaskType) MarshalJSON() ([]byte, error) {
 	items := t.TaskItems
 	if items == nil {
@@ -63,10 +68,9 @@ func (t TaskType) MarshalJSON() ([]byte, error) {
 		ExpireOwnSignInterval:        daysOf(t.ExpireOwnSignInterval),
 		DealBeanName:                 t.DealBeanName,
 		TaskParameter:                t.TaskParameter,
-		TaskKind:                     t.TaskKind,
+		TaskKind:                     javaTaskKind,
 		TaskItems:                    items,
 		MaxTaskItemsOfOneThreadGroup: t.MaxTaskItemsOfOneThreadGroup,
-		Version:                      t.Version,
 		Sts:                          t.Sts,
 		FetchDataCountEachSchedule:   t.FetchDataCountEachSchedule,
 		TimeZone:                     t.TimeZone,
@@ -88,8 +92,9 @@ func runNowAt(t time.Time) *Time {
 // numbers) keep TBSchedule's defaults and the previous value of *t is
 // discarded. Numbers may be written as integers or as floats with no
 // fraction (5000.0); null strings read as ""; a blank window cron reads as
-// ""; processorType, taskKind and sts are case-insensitive and normalized,
-// and read as their default when empty. Unknown fields are ignored; keys are
+// ""; processorType and sts are case-insensitive and normalized, and read
+// as their default when empty. Unknown fields are ignored, and so are
+// TBSchedule's taskKind and version, which no field holds; keys are
 // case-sensitive. A field of the wrong JSON type, a fractional or out of
 // range number is an error naming the field (every such field is reported,
 // joined; each wraps ErrInvalid). The JSON null document leaves *t unchanged.
@@ -124,12 +129,8 @@ func (t *TaskType) UnmarshalJSON(b []byte) error {
 	d.days("expireOwnSignInterval", &v.ExpireOwnSignInterval)
 	d.str("dealBeanName", &v.DealBeanName)
 	d.str("taskParameter", &v.TaskParameter)
-	if d.str("taskKind", &v.TaskKind) {
-		v.TaskKind = normEnum(v.TaskKind, DefaultTaskKind, TaskKindStatic, TaskKindDynamic)
-	}
 	d.strs("taskItems", &v.TaskItems)
 	d.int("maxTaskItemsOfOneThreadGroup", &v.MaxTaskItemsOfOneThreadGroup)
-	d.int64("version", &v.Version)
 	if d.str("sts", &v.Sts) {
 		v.Sts = normEnum(v.Sts, DefaultSts, StsResume, StsPause)
 	}
@@ -390,12 +391,6 @@ func parseIntegral(s string, lo, hi int64) (int64, string) {
 func (d *fieldDecoder) int(key string, dst *int) {
 	if n, ok := d.number(key, math.MinInt, math.MaxInt); ok {
 		*dst = int(n)
-	}
-}
-
-func (d *fieldDecoder) int64(key string, dst *int64) {
-	if n, ok := d.number(key, math.MinInt64, math.MaxInt64); ok {
-		*dst = n
 	}
 }
 

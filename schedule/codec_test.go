@@ -45,7 +45,6 @@ func TestDecodeJavaTaskTypes(t *testing.T) {
 			ExpireOwnSignInterval:      24 * time.Hour,
 			DealBeanName:               "demoTaskBean",
 			TaskParameter:              "AREA=杭州,YEAR>30",
-			TaskKind:                   "static",
 			TaskItems:                  demoItems,
 			Sts:                        "resume",
 			FetchDataCountEachSchedule: -1,
@@ -65,10 +64,8 @@ func TestDecodeJavaTaskTypes(t *testing.T) {
 			ExpireOwnSignInterval:        12 * time.Hour,
 			DealBeanName:                 "orderSyncBean",
 			TaskParameter:                "",
-			TaskKind:                     "static",
 			TaskItems:                    []string{"0", "1", " 2 : { REGION=华东, SHARD=2 } ", "10"},
 			MaxTaskItemsOfOneThreadGroup: 2,
-			Version:                      3,
 			Sts:                          "pause",
 			FetchDataCountEachSchedule:   5,
 		}},
@@ -196,7 +193,6 @@ func TestDecodeTaskTypeLenient(t *testing.T) {
 		{"float numbers", `{"heartBeatRate":5000.0,"threadNumber":3.0,"version":1e3,"fetchDataCountEachSchedule":-1.0}`, func(t *testing.T, v TaskType) {
 			assert.Equal(t, 5*time.Second, v.HeartBeatRate)
 			assert.Equal(t, 3, v.ThreadNumber)
-			assert.Equal(t, int64(1000), v.Version)
 			assert.Equal(t, -1, v.FetchDataCountEachSchedule)
 		}},
 		{"null numbers keep defaults", `{"heartBeatRate":null,"threadNumber":null,"expireOwnSignInterval":null}`, func(t *testing.T, v TaskType) {
@@ -211,16 +207,17 @@ func TestDecodeTaskTypeLenient(t *testing.T) {
 		}},
 		{"null enums read as defaults", `{"processorType":null,"taskKind":null,"sts":null}`, func(t *testing.T, v TaskType) {
 			assert.Equal(t, ProcessorSleep, v.ProcessorType)
-			assert.Equal(t, "static", v.TaskKind)
 			assert.Equal(t, "resume", v.Sts)
 		}},
 		{"enums case-insensitive", `{"processorType":"notSleep","taskKind":"DYNAMIC","sts":"Pause"}`, func(t *testing.T, v TaskType) {
 			assert.Equal(t, ProcessorNotSleep, v.ProcessorType)
-			assert.Equal(t, "dynamic", v.TaskKind)
 			assert.Equal(t, "pause", v.Sts)
 		}},
 		{"unknown enum kept for Validate", `{"processorType":"fast"}`, func(t *testing.T, v TaskType) {
 			assert.Equal(t, ProcessorType("fast"), v.ProcessorType)
+		}},
+		{"TBSchedule's taskKind and version are accepted and ignored", `{"taskKind":"dynamic","version":7}`, func(t *testing.T, v TaskType) {
+			assert.Equal(t, DefaultTaskType(""), v)
 		}},
 		{"blank crons read as empty", `{"permitRunStartTime":"  ","permitRunEndTime":""}`, func(t *testing.T, v TaskType) {
 			assert.Equal(t, "", v.PermitRunStartTime)
@@ -264,7 +261,7 @@ func TestDecodeTaskTypeErrors(t *testing.T) {
 			[]string{`schedule: taskType "a": heartBeatRate must be a number, got string`}},
 		{"fractional milliseconds", `{"heartBeatRate":5000.5}`, []string{`heartBeatRate (5000.5) must be a whole number`}},
 		{"fractional int", `{"threadNumber":2.5}`, []string{`threadNumber (2.5) must be a whole number`}},
-		{"int out of range", `{"version":1e20}`, []string{`version (1e20) is out of range`}},
+		{"int out of range", `{"threadNumber":1e20}`, []string{`threadNumber (1e20) is out of range`}},
 		{"millis out of range", `{"judgeDeadInterval":9300000000000}`, []string{`judgeDeadInterval (9300000000000) is out of range`}},
 		{"huge integer", `{"fetchDataNumber":123456789012345678901234567890}`, []string{`fetchDataNumber (123456789012345678901234567890) is out of range`}},
 		{"days out of range", `{"expireOwnSignInterval":1e300}`, []string{`expireOwnSignInterval (1e300) is out of range`}},

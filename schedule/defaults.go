@@ -2,15 +2,6 @@ package schedule
 
 import "time"
 
-// Task kinds (TaskType.TaskKind). TBSchedule never read the field; it is
-// kept for round trips with its console.
-const (
-	// TaskKindStatic is the kind TBSchedule runs: a fixed list of items.
-	TaskKindStatic = "static"
-	// TaskKindDynamic is TBSchedule's unused "dynamic" kind.
-	TaskKindDynamic = "dynamic"
-)
-
 // TBSchedule's defaults for a task type, as in ScheduleTaskType.java.
 const (
 	// DefaultHeartBeatRate is the default TaskType.HeartBeatRate.
@@ -32,8 +23,6 @@ const (
 	// DefaultExpireOwnSignInterval is the default
 	// TaskType.ExpireOwnSignInterval (1 day).
 	DefaultExpireOwnSignInterval = 24 * time.Hour
-	// DefaultTaskKind is the default TaskType.TaskKind.
-	DefaultTaskKind = TaskKindStatic
 	// DefaultSts is the default Sts of task types and strategies.
 	DefaultSts = StsResume
 	// DefaultFetchDataCountEachSchedule is the default
@@ -60,8 +49,7 @@ const (
 // heartBeatRate 5s, judgeDeadInterval 60s, sleepTimeNoData 500ms,
 // sleepTimeInterval 0, fetchDataNumber 500, executeNumber 1, threadNumber 5,
 // processorType SLEEP, no permit window, expireOwnSignInterval 1 day,
-// taskKind static, maxTaskItemsOfOneThreadGroup 0 (no cap), version 0,
-// sts resume, fetchDataCountEachSchedule -1 (no limit), timeZone "" (UTC).
+// maxTaskItemsOfOneThreadGroup 0 (no cap), sts resume, fetchDataCountEachSchedule -1 (no limit), timeZone "" (UTC).
 // DealBeanName and TaskItems are left empty: they are required, so the
 // result does not validate until they are set.
 //
@@ -79,7 +67,6 @@ func DefaultTaskType(base string) TaskType {
 		ThreadNumber:               DefaultThreadNumber,
 		ProcessorType:              DefaultProcessorType,
 		ExpireOwnSignInterval:      DefaultExpireOwnSignInterval,
-		TaskKind:                   DefaultTaskKind,
 		Sts:                        DefaultSts,
 		FetchDataCountEachSchedule: DefaultFetchDataCountEachSchedule,
 	}

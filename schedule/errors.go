@@ -1,6 +1,10 @@
 package schedule
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/tbschedule/tbschedule-go/internal/apierr"
+)
 
 // Sentinel errors of the schedule package and of every Store implementation.
 // Store implementations wrap them with the operation and the path, and keep the
@@ -26,9 +30,17 @@ var (
 	ErrCorrupt = errors.New("schedule: corrupt data")
 	// ErrSchema: the root was written by an incompatible schema or software.
 	ErrSchema = errors.New("schedule: incompatible schema")
-	// ErrInvalid: a configuration, name or item definition is invalid; the error
-	// names every field at fault.
-	ErrInvalid = errors.New("schedule: invalid")
+	// ErrInvalid: a configuration, name, item definition or argument is
+	// invalid; the error names every field at fault. Every validation of
+	// every package of the library wraps it: TaskType, Strategy and
+	// ManagerConfig here, processor.Config and the deals given to
+	// processor.New (a NOTSLEEP deal without a key too), strategy.Config,
+	// zkstore.Config and the names and paths of the stores.
+	ErrInvalid error = apierr.ErrInvalid
+	// ErrRunning: Run was called on an object whose Run is in progress
+	// (Manager, processor.Processor) or was called already (strategy.Factory,
+	// which also refuses registrations once Run has been called).
+	ErrRunning error = apierr.ErrRunning
 	// ErrNotEmpty: a delete found children that must not be removed with it
 	// (for example a runtime that still has live servers).
 	ErrNotEmpty = errors.New("schedule: not empty")
@@ -38,3 +50,10 @@ var (
 	// on the coordination service vanishes with the session.
 	ErrStopIncomplete = errors.New("schedule: stop incomplete")
 )
+
+// PanicError is the error a panic of user code becomes when the library
+// recovers it: a deal's SelectTasks, Execute or ExecuteBatch, a key function
+// (processor.WithKey), a Bean task's Start. Test for it with errors.As; it
+// unwraps to the panic value when that is an error. Every package returns
+// this one type.
+type PanicError = apierr.PanicError

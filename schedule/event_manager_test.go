@@ -121,7 +121,7 @@ func (f *evFixture) start(host string, deal processor.Deal) (*memstore.Client, *
 	rec := &evRec{}
 	cfg := schedule.DefaultManagerConfig()
 	cfg.IP, cfg.HostName = "127.0.0.1", host
-	m, err := schedule.NewManager(c, f.tt, "", deal, schedule.WithManagerConfig(cfg), schedule.WithClock(f.clk),
+	m, err := schedule.NewManager(c, f.tt, "", deal, cfg, schedule.WithClock(f.clk),
 		schedule.WithEvents(rec.add), schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(f.t, err)
 	ctx, cancel := context.WithCancel(context.Background())

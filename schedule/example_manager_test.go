@@ -55,7 +55,7 @@ func ExampleManager() {
 		},
 		processor.WithKey(func(id int) int { return id }),
 	)
-	m, err := schedule.NewManager(store, tt, "", deal, schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	m, err := schedule.NewManager(store, tt, "", deal, schedule.ManagerConfig{}, schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		fmt.Println(err)
 		return

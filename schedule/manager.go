@@ -75,10 +75,13 @@ type Manager struct {
 
 // NewManager validates everything first and returns a Manager for the task
 // type tt (as stored) in the environment ownSign (DefaultOwnSign or "" for
-// the base runtime). deal is the deal registered under tt.DealBeanName; a nil
-// deal is the error of an unknown deal bean. Nothing is registered until Run.
-func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, opts ...ManagerOption) (*Manager, error) {
-	o := managerOptions{cfg: DefaultManagerConfig(), log: slog.Default(), clock: SystemClock(), metrics: NopMetrics{}}
+// the base runtime), with the process-side tunables cfg (zero fields take
+// their defaults: ManagerConfig{} is the default). deal is the deal
+// registered under tt.DealBeanName; a nil deal is the error of an unknown
+// deal bean. Every problem wraps ErrInvalid. Nothing is registered until
+// Run.
+func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, cfg ManagerConfig, opts ...ManagerOption) (*Manager, error) {
+	o := managerOptions{log: slog.Default(), clock: SystemClock(), metrics: NopMetrics{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -99,9 +102,10 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 	if deal == nil {
 		errs = append(errs, fmt.Errorf("%w: taskType %q: no deal registered under dealBeanName %q", ErrInvalid, tt.BaseTaskType, tt.DealBeanName))
 	}
-	if err := o.cfg.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	cfg = cfg.withDefaults()
 	w, err := newWindowPlan(tt)
 	if err != nil {
 		errs = append(errs, err)
@@ -109,25 +113,16 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 	if deal != nil && len(errs) == 0 {
 		// Build a processor once so that a deal unfit for the task type (a
 		// NOTSLEEP deal without a key...) fails here, not at the first window.
-		if _, err := processor.New(deal, processorConfig(tt, ownSign, 1, o.cfg)); err != nil {
+		if _, err := processor.New(deal, processorConfig(tt, ownSign, 1, cfg)); err != nil {
 			errs = append(errs, fmt.Errorf("taskType %q: deal %q: %w", tt.BaseTaskType, tt.DealBeanName, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if o.cfg.ResyncInterval == 0 {
-		o.cfg.ResyncInterval = tt.JudgeDeadInterval
-	}
-	if o.cfg.WriteParallelism == 0 {
-		o.cfg.WriteParallelism = 32
-	}
-	if o.cfg.StopTimeout == 0 {
-		o.cfg.StopTimeout = DefaultStopTimeout
-	}
 	m := &Manager{
 		store: store, tt: tt, ownSign: ownSign, runtime: runtime, deal: deal, window: w,
-		cfg: o.cfg, clock: o.clock, metrics: o.metrics, events: o.events,
+		cfg: cfg, clock: o.clock, metrics: o.metrics, events: o.events,
 		log: o.log.With("task", tt.BaseTaskType, "ownSign", ownSign),
 		// The processor adds ownSign to its lines itself.
 		procLog: o.log.With("task", tt.BaseTaskType),
@@ -140,14 +135,20 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, o
 	return m, nil
 }
 
-// processorConfig maps a task type onto the processor's tunables.
+// processorConfig maps a task type onto the processor's tunables. A task
+// type's zero sleepTimeNoData means no pause (TBSchedule's meaning), which a
+// processor.Config says with a negative value (its zero is the default).
 func processorConfig(tt TaskType, ownSign string, itemNum int, cfg ManagerConfig) processor.Config {
+	noData := tt.SleepTimeNoData
+	if noData == 0 {
+		noData = -1
+	}
 	return processor.Config{
 		Type:                       processor.Type(tt.ProcessorType),
 		ThreadNumber:               tt.ThreadNumber,
 		FetchDataNumber:            tt.FetchDataNumber,
 		ExecuteNumber:              tt.ExecuteNumber,
-		SleepTimeNoData:            tt.SleepTimeNoData,
+		SleepTimeNoData:            noData,
 		SleepTimeInterval:          tt.SleepTimeInterval,
 		ShutdownTimeout:            cfg.ShutdownTimeout,
 		CancelGrace:                cfg.CancelGrace,
@@ -189,10 +190,10 @@ func (m *Manager) poke() {
 // ErrClosed when the store was closed under it. When the store refuses the
 // first registration (wrong or missing credentials) it returns at once
 // with an error wrapping ErrPermission: a permission lost later is retried
-// and shown in Status.
+// and shown in Status. A second call returns ErrRunning.
 func (m *Manager) Run(ctx context.Context) error {
 	if !m.started.CompareAndSwap(false, true) {
-		return fmt.Errorf("schedule: manager of %s: Run called twice", m.runtime)
+		return fmt.Errorf("%w: manager of %s: Run called twice", ErrRunning, m.runtime)
 	}
 	work := newWorkHost(m)
 	work.paused = m.isPaused()
@@ -390,7 +391,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 
 	hb := m.clock.NewTicker(m.tt.HeartBeatRate)
 	defer hb.Stop()
-	resync := m.clock.NewTicker(m.cfg.ResyncInterval)
+	resync := m.clock.NewTicker(m.cfg.resyncInterval(m.tt))
 	defer resync.Stop()
 
 	// Config edits made while this server had no session are not seen by

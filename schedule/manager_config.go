@@ -13,31 +13,35 @@ import (
 
 // ManagerConfig holds the tunables of a Manager. The task type's own settings
 // (heartbeat, threads, windows...) come from the TaskType; these are the
-// process-side ones. Start from DefaultManagerConfig.
+// process-side ones. A zero field means its default, so ManagerConfig{} is
+// the default configuration (DefaultManagerConfig spells it out); where
+// "none" is a value of its own, a negative duration says it.
 type ManagerConfig struct {
 	// IP is the address recorded in the server record and node name.
-	// Default: the first non-loopback IPv4 address, else 127.0.0.1.
+	// Default (""): the first non-loopback IPv4 address, else 127.0.0.1.
 	// Containers sharing an address should set it, or HostName, explicitly.
 	IP string
-	// HostName is recorded in the server record. Default: os.Hostname().
+	// HostName is recorded in the server record. Default (""):
+	// os.Hostname().
 	HostName string
 	// FactoryID is the manager factory this server belongs to (recorded as
 	// managerFactoryUUID). Empty when the manager runs on its own.
 	FactoryID FactoryID
 	// ShutdownTimeout bounds how long a graceful stop waits for running deals
-	// before cancelling their contexts. Default 30s. Too short: deals are
-	// cancelled mid-record on every stop; too long: a stuck deal delays the
-	// handover of every item of this server by that much.
+	// before cancelling their contexts. Default (0): 30s. Negative: cancel
+	// them at once. Too short: deals are cancelled mid-record on every stop;
+	// too long: a stuck deal delays the handover of every item of this
+	// server by that much.
 	ShutdownTimeout time.Duration
 	// CancelGrace is how long a stop waits, after cancelling the contexts of
 	// deals still running at ShutdownTimeout, before it reports them as
-	// stuck. Default 1s. The items of a stuck deal are not handed over until
-	// it returns, whatever this says.
+	// stuck. Default (0): 1s. Negative: no wait. The items of a stuck deal
+	// are not handed over until it returns, whatever this says.
 	CancelGrace time.Duration
 	// StopTimeout bounds each later step of a graceful stop: the wait for
 	// deals still running after ShutdownTimeout and CancelGrace (their
 	// contexts are cancelled), the removal of the server node, and the
-	// release of the items. Default 10s; zero means the default. When a
+	// release of the items. Default (0): 10s. Must not be negative. When a
 	// step runs out, Run returns ErrStopIncomplete naming what was left: a
 	// deal that still runs keeps the server and its items as they are (they
 	// move once the session ends — close the store or exit); a node or an
@@ -51,7 +55,8 @@ type ManagerConfig struct {
 	// Fetching stops at once. Default: a third of the session timeout, which
 	// with the store's own suspicion delay (about a third) cancels deals well
 	// before the server can expire the session and grant the items elsewhere.
-	// Zero means the default; it is capped at half the session timeout.
+	// Zero means the default; it is capped at half the session timeout. Must
+	// not be negative.
 	FenceAfter time.Duration
 	// LockDelay is how long a leader waits, once this server's node has
 	// vanished while it still owned items, before it grants them elsewhere.
@@ -72,10 +77,10 @@ type ManagerConfig struct {
 	// and, every tenth time, the items it owns (the leader: the mark). A
 	// resync never reads every item: it costs a few requests, plus the
 	// server's own items now and then, whatever the number of items.
-	// Default: the task type's judgeDeadInterval.
+	// Default (0): the task type's judgeDeadInterval. Must not be negative.
 	ResyncInterval time.Duration
 	// WriteParallelism bounds concurrent item writes of a leader's rebalance.
-	// Default 32.
+	// Default (0): 32. Must not be negative.
 	WriteParallelism int
 	// FaultTest is for the project's own fault tests only: its zero value,
 	// the only one a program outside this module can give it (its type is
@@ -87,37 +92,66 @@ type ManagerConfig struct {
 // DefaultStopTimeout is the default ManagerConfig.StopTimeout.
 const DefaultStopTimeout = 10 * time.Second
 
-// DefaultManagerConfig returns the defaults documented on ManagerConfig.
-func DefaultManagerConfig() ManagerConfig {
-	host, _ := os.Hostname()
-	return ManagerConfig{
-		IP:               localIP(),
-		HostName:         host,
-		ShutdownTimeout:  30 * time.Second,
-		CancelGrace:      time.Second,
-		StopTimeout:      DefaultStopTimeout,
-		WriteParallelism: 32,
+// Defaults of ManagerConfig not exported as constants.
+const (
+	defaultShutdownTimeout  = 30 * time.Second
+	defaultCancelGrace      = time.Second
+	defaultWriteParallelism = 32
+)
+
+// DefaultManagerConfig returns the defaults documented on ManagerConfig: the
+// configuration ManagerConfig{} means, spelled out (ResyncInterval stays
+// zero: its default is the task type's judgeDeadInterval).
+func DefaultManagerConfig() ManagerConfig { return ManagerConfig{}.withDefaults() }
+
+// withDefaults returns c with every zero field set to its default: the one
+// place they are applied (NewManager and Validate use it). Negative "none"
+// values are kept, so withDefaults is idempotent. FenceAfter and LockDelay
+// keep their zero, whose default depends on the session
+// (see LockDelay and FenceAfter); ResyncInterval keeps its zero, whose default
+// is the task type's (resyncInterval).
+func (c ManagerConfig) withDefaults() ManagerConfig {
+	if c.IP == "" {
+		c.IP = localIP()
 	}
+	if c.HostName == "" {
+		c.HostName, _ = os.Hostname()
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = defaultShutdownTimeout
+	}
+	if c.CancelGrace == 0 {
+		c.CancelGrace = defaultCancelGrace
+	}
+	if c.StopTimeout == 0 {
+		c.StopTimeout = DefaultStopTimeout
+	}
+	if c.WriteParallelism == 0 {
+		c.WriteParallelism = defaultWriteParallelism
+	}
+	return c
 }
 
-// Validate reports every problem of the configuration at once.
+// resyncInterval is the ResyncInterval of a manager of tt.
+func (c ManagerConfig) resyncInterval(tt TaskType) time.Duration {
+	if c.ResyncInterval == 0 {
+		return tt.JudgeDeadInterval
+	}
+	return c.ResyncInterval
+}
+
+// Validate reports every problem of the configuration at once (zero fields
+// take their defaults first); each wraps ErrInvalid and names the field.
 func (c ManagerConfig) Validate() error {
+	c = c.withDefaults()
 	var errs []error
-	if c.IP == "" {
-		errs = append(errs, fmt.Errorf("%w: ManagerConfig.IP must not be empty", ErrInvalid))
-	} else if err := ValidateName(NameHost, c.IP); err != nil {
+	if err := ValidateName(NameHost, c.IP); err != nil {
 		errs = append(errs, fmt.Errorf("ManagerConfig.IP: %w", err))
 	}
 	if c.HostName != "" {
 		if err := ValidateName(NameHost, c.HostName); err != nil {
 			errs = append(errs, fmt.Errorf("ManagerConfig.HostName: %w", err))
 		}
-	}
-	if c.ShutdownTimeout < 0 {
-		errs = append(errs, fmt.Errorf("%w: ManagerConfig.ShutdownTimeout (%v) must not be negative", ErrInvalid, c.ShutdownTimeout))
-	}
-	if c.CancelGrace < 0 {
-		errs = append(errs, fmt.Errorf("%w: ManagerConfig.CancelGrace (%v) must not be negative", ErrInvalid, c.CancelGrace))
 	}
 	if c.StopTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%w: ManagerConfig.StopTimeout (%v) must not be negative", ErrInvalid, c.StopTimeout))
@@ -138,16 +172,10 @@ func (c ManagerConfig) Validate() error {
 type ManagerOption func(*managerOptions)
 
 type managerOptions struct {
-	cfg     ManagerConfig
 	log     *slog.Logger
 	clock   Clock
 	metrics Metrics
 	events  func(Event)
-}
-
-// WithManagerConfig sets the process-side tunables.
-func WithManagerConfig(c ManagerConfig) ManagerOption {
-	return func(o *managerOptions) { o.cfg = c }
 }
 
 // WithLogger sets the logger (default slog.Default()).

@@ -21,12 +21,54 @@ func TestDefaultManagerConfig(t *testing.T) {
 }
 
 func TestManagerConfigValidate(t *testing.T) {
-	c := ManagerConfig{IP: "a/b", HostName: "h$x", ShutdownTimeout: -1, CancelGrace: -1, StopTimeout: -1, FenceAfter: -1, ResyncInterval: -1, WriteParallelism: -1}
+	c := ManagerConfig{IP: "a/b", HostName: "h$x", StopTimeout: -1, FenceAfter: -1, ResyncInterval: -1, WriteParallelism: -1}
 	err := c.Validate()
 	require.Error(t, err)
-	for _, field := range []string{"IP", "HostName", "ShutdownTimeout", "CancelGrace", "StopTimeout", "FenceAfter", "ResyncInterval", "WriteParallelism"} {
+	for _, field := range []string{"IP", "HostName", "StopTimeout", "FenceAfter", "ResyncInterval", "WriteParallelism"} {
 		assert.Contains(t, err.Error(), "ManagerConfig."+field)
 	}
+	assert.Len(t, err.(interface{ Unwrap() []error }).Unwrap(), 6)
 	assert.ErrorIs(t, err, ErrInvalid)
-	assert.Error(t, ManagerConfig{}.Validate(), "IP is required")
+	assert.NoError(t, ManagerConfig{}.Validate(), "the zero config is the default")
+	assert.NoError(t, ManagerConfig{ShutdownTimeout: -1, CancelGrace: -1, LockDelay: -1}.Validate(), "negative: none")
+}
+
+// TestManagerConfigZeroMeansDefault: a zero field is its default, negative
+// "none" values survive withDefaults (which is idempotent), and the
+// processor gets the same meaning: the zero ShutdownTimeout is 30s, not
+// "cancel at once", and a task type's zero sleepTimeNoData is no pause.
+func TestManagerConfigZeroMeansDefault(t *testing.T) {
+	assert.Equal(t, DefaultManagerConfig(), ManagerConfig{}.withDefaults())
+	none := ManagerConfig{ShutdownTimeout: -1, CancelGrace: -1, LockDelay: -1}.withDefaults()
+	assert.Equal(t, time.Duration(-1), none.ShutdownTimeout)
+	assert.Equal(t, time.Duration(-1), none.CancelGrace)
+	assert.Equal(t, time.Duration(-1), none.LockDelay)
+	for _, c := range []ManagerConfig{{}, none, {IP: "10.0.0.1", StopTimeout: time.Minute}} {
+		d := c.withDefaults()
+		assert.Equal(t, d, d.withDefaults())
+	}
+
+	tt := DefaultTaskType("t")
+	tt.TaskItems, tt.DealBeanName = []string{"0"}, "d"
+	for _, tc := range []struct {
+		name                                string
+		cfg                                 ManagerConfig
+		sleepNoData                         time.Duration
+		wantShutdown, wantGrace, wantNoData time.Duration
+	}{
+		{"zero config", ManagerConfig{}, 500 * time.Millisecond, 30 * time.Second, time.Second, 500 * time.Millisecond},
+		{"none", ManagerConfig{ShutdownTimeout: -1, CancelGrace: -1}, 0, -1, -1, -1},
+		{"set", ManagerConfig{ShutdownTimeout: time.Minute, CancelGrace: 2 * time.Second}, time.Second, time.Minute, 2 * time.Second, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tt.SleepTimeNoData = tc.sleepNoData
+			pc := processorConfig(tt, "BASE", 1, tc.cfg.withDefaults())
+			assert.Equal(t, tc.wantShutdown, pc.ShutdownTimeout)
+			assert.Equal(t, tc.wantGrace, pc.CancelGrace)
+			assert.Equal(t, tc.wantNoData, pc.SleepTimeNoData)
+			require.NoError(t, pc.Validate())
+		})
+	}
+	assert.Equal(t, 7*time.Second, ManagerConfig{}.resyncInterval(TaskType{JudgeDeadInterval: 7 * time.Second}))
+	assert.Equal(t, time.Second, ManagerConfig{ResyncInterval: time.Second}.resyncInterval(TaskType{JudgeDeadInterval: 7 * time.Second}))
 }

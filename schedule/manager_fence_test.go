@@ -179,7 +179,7 @@ func TestReleaseWaitsForADrainingWindow(t *testing.T) {
 	tt.ThreadNumber = 1
 	cfg := DefaultManagerConfig()
 	cfg.ShutdownTimeout = 5 * time.Second
-	m, err := NewManager(nopStore{}, tt, "", deal, WithManagerConfig(cfg),
+	m, err := NewManager(nopStore{}, tt, "", deal, cfg,
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestStopWaitsForADrainingWindow(t *testing.T) {
 	tt.ThreadNumber = 1
 	cfg := DefaultManagerConfig()
 	cfg.ShutdownTimeout = 300 * time.Millisecond
-	m, err := NewManager(nopStore{}, tt, "", deal, WithManagerConfig(cfg),
+	m, err := NewManager(nopStore{}, tt, "", deal, cfg,
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +302,7 @@ func TestStopWaitsForCancelledDeals(t *testing.T) {
 	tt.ThreadNumber = 1
 	cfg := DefaultManagerConfig()
 	cfg.ShutdownTimeout = 100 * time.Millisecond
-	m, err := NewManager(nopStore{}, tt, "", deal, WithManagerConfig(cfg),
+	m, err := NewManager(nopStore{}, tt, "", deal, cfg,
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)

@@ -74,8 +74,8 @@ func TestLeaderGrantToVanishedServerGoesElsewhere(t *testing.T) {
 		func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return nil, nil },
 		func(ctx context.Context, n int, ownSign string) error { return nil },
 		processor.WithKey(func(n int) int { return n }))
-	m, err = schedule.NewManager(st, tt, "", deal, schedule.WithClock(clk),
-		schedule.WithManagerConfig(schedule.ManagerConfig{IP: "10.0.0.1", HostName: "leader", LockDelay: time.Minute}),
+	m, err = schedule.NewManager(st, tt, "", deal,
+		schedule.ManagerConfig{IP: "10.0.0.1", HostName: "leader", LockDelay: time.Minute}, schedule.WithClock(clk),
 		schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -167,8 +167,8 @@ func TestStopReleasesRequestForVanishedServerToNobody(t *testing.T) {
 		func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return nil, nil },
 		func(ctx context.Context, n int, ownSign string) error { return nil },
 		processor.WithKey(func(n int) int { return n }))
-	m, err := schedule.NewManager(st, tt, "", deal, schedule.WithClock(clk),
-		schedule.WithManagerConfig(schedule.ManagerConfig{IP: "10.0.0.1", HostName: "stopping", LockDelay: time.Minute}),
+	m, err := schedule.NewManager(st, tt, "", deal,
+		schedule.ManagerConfig{IP: "10.0.0.1", HostName: "stopping", LockDelay: time.Minute}, schedule.WithClock(clk),
 		schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -234,7 +234,7 @@ func newLoadManager(t *testing.T, store schedule.Store, tt schedule.TaskType, ho
 	deal := processor.SingleFunc(
 		func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return nil, nil },
 		func(ctx context.Context, n int, ownSign string) error { return nil })
-	m, err := schedule.NewManager(store, tt, "", deal, schedule.WithManagerConfig(cfg),
+	m, err := schedule.NewManager(store, tt, "", deal, cfg,
 		schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	return m

@@ -71,7 +71,7 @@ func runSpinManager(t *testing.T, prep func(*spinStore)) (*fakeclock.Clock, *spi
 		func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return nil, nil },
 		func(ctx context.Context, n int, ownSign string) error { return nil },
 		processor.WithKey(func(n int) int { return n }))
-	m, err := schedule.NewManager(st, tt, "", deal, schedule.WithClock(clk),
+	m, err := schedule.NewManager(st, tt, "", deal, schedule.ManagerConfig{}, schedule.WithClock(clk),
 		schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

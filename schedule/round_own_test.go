@@ -68,7 +68,7 @@ func TestLeaderOwnerHandsOverToTheTargetItJustWrote(t *testing.T) {
 			deal := processor.SingleFunc(
 				func(context.Context, processor.SelectRequest) ([]string, error) { return nil, nil },
 				func(context.Context, string, string) error { return nil })
-			m, err := schedule.NewManager(st, tt, "", deal, schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			m, err := schedule.NewManager(st, tt, "", deal, schedule.ManagerConfig{}, schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 			require.NoError(t, err)
 			r := schedule.NewTestRound(m, sess, me)
 			r.Released("1")

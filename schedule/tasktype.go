@@ -18,7 +18,11 @@ const (
 // TaskType is the configuration of one data-processing job, TBSchedule's
 // ScheduleTaskType. It is stored as JSON with TBSchedule's field names
 // (durations in milliseconds, expireOwnSignInterval in days) so that a
-// document written by the Java console decodes unchanged.
+// document written by the Java console decodes unchanged. Every field does
+// something here; TBSchedule's taskKind and version, which nothing ever read
+// (TBSchedule ran only "static" task types), have no field: a document
+// carrying them is read as usual (they are ignored) and the encoding writes
+// TBSchedule's values for them ("static", 0) so that its console reads ours.
 type TaskType struct {
 	// BaseTaskType is the name of the task type and its node name. Required.
 	BaseTaskType string
@@ -54,14 +58,10 @@ type TaskType struct {
 	DealBeanName string
 	// TaskParameter is passed to every SelectTasks call.
 	TaskParameter string
-	// TaskKind is "static" (the only kind TBSchedule runs) or "dynamic". Default "static".
-	TaskKind string
 	// TaskItems are the item definitions, "0" or "0:{TYPE=A,KIND=1}".
 	TaskItems []string
 	// MaxTaskItemsOfOneThreadGroup caps the items one thread group owns; 0 = no cap.
 	MaxTaskItemsOfOneThreadGroup int
-	// Version is TBSchedule's unused version field, kept for round trips.
-	Version int64
 	// Sts is "resume" (default) or "pause". A paused task type's managers
 	// keep running and keep their items (no rebalancing, no takeover delay
 	// at resume) but fetch nothing: records already fetched finish, and

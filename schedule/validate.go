@@ -87,8 +87,8 @@ func (ps *fieldProblems) millis(field string, d time.Duration) {
 // threadNumber >= 1; processorType SLEEP or NOTSLEEP; the window crons parse
 // (an end needs a start); timeZone loads and is not "Local"; taskItems is not
 // empty and parses (every item problem is included);
-// maxTaskItemsOfOneThreadGroup >= 0; sts resume or pause; taskKind static or
-// dynamic; expireOwnSignInterval > 0; fetchDataCountEachSchedule -1 or >= 1.
+// maxTaskItemsOfOneThreadGroup >= 0; sts resume or pause;
+// expireOwnSignInterval > 0; fetchDataCountEachSchedule -1 or >= 1.
 func (t TaskType) Validate() error {
 	var ps fieldProblems
 	ps.name("baseTaskType", NameBaseTaskType, t.BaseTaskType)
@@ -155,9 +155,6 @@ func (t TaskType) Validate() error {
 	}
 	if t.Sts != StsResume && t.Sts != StsPause {
 		ps.addf("sts", "%q must be %s or %s", t.Sts, StsResume, StsPause)
-	}
-	if t.TaskKind != TaskKindStatic && t.TaskKind != TaskKindDynamic {
-		ps.addf("taskKind", "%q must be %s or %s", t.TaskKind, TaskKindStatic, TaskKindDynamic)
 	}
 	ps.name("dealBeanName", NameBean, t.DealBeanName)
 	if t.ExpireOwnSignInterval <= 0 {

@@ -82,8 +82,6 @@ func TestTaskTypeValidate(t *testing.T) {
 		{"maxTaskItemsOfOneThreadGroup positive ok", func(t *TaskType) { t.MaxTaskItemsOfOneThreadGroup = 3 }, ""},
 		{"sts pause ok", func(t *TaskType) { t.Sts = StsPause }, ""},
 		{"sts bad", func(t *TaskType) { t.Sts = "stopped" }, `sts "stopped" must be resume or pause`},
-		{"taskKind dynamic ok", func(t *TaskType) { t.TaskKind = TaskKindDynamic }, ""},
-		{"taskKind bad", func(t *TaskType) { t.TaskKind = "static2" }, `taskKind "static2" must be static or dynamic`},
 		{"dealBeanName empty", func(t *TaskType) { t.DealBeanName = "" }, `dealBeanName "": must not be empty`},
 		{"dealBeanName bad", func(t *TaskType) { t.DealBeanName = "deal bean" }, `dealBeanName "deal bean": white space ' ' at position 4`},
 		{"expireOwnSignInterval zero", func(t *TaskType) { t.ExpireOwnSignInterval = 0 }, `expireOwnSignInterval (0s) must be positive`},
@@ -92,7 +90,6 @@ func TestTaskTypeValidate(t *testing.T) {
 		{"fetchDataCountEachSchedule zero", func(t *TaskType) { t.FetchDataCountEachSchedule = 0 },
 			`fetchDataCountEachSchedule (0) must be -1 (no limit) or at least 1`},
 		{"fetchDataCountEachSchedule -2", func(t *TaskType) { t.FetchDataCountEachSchedule = -2 }, `fetchDataCountEachSchedule (-2)`},
-		{"version any", func(t *TaskType) { t.Version = -7 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -261,7 +261,7 @@ func (w *workHost) startProcessor() {
 	if m.window.noDataEnd {
 		cfg.OnNoData = func() { signal(w.noData) }
 	}
-	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.procLog), processor.WithClock(procClock{m.clock}),
+	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.procLog), processor.WithClock(m.clock),
 		processor.WithLease(w.leaseValid), processor.WithMetrics(m.procMetrics), processor.WithFailing(m.failingHook()))
 	if err != nil {
 		m.setError(err)
@@ -482,9 +482,3 @@ func (w *workHost) stats() processor.Stats {
 	}
 	return s
 }
-
-// procClock adapts a Clock to the processor's (identical) clock interface.
-type procClock struct{ c Clock }
-
-func (p procClock) Now() time.Time                           { return p.c.Now() }
-func (p procClock) NewTimer(d time.Duration) processor.Timer { return p.c.NewTimer(d) }

@@ -48,7 +48,7 @@ func TestWorkHostStopsOnLapsedLease(t *testing.T) {
 	tt.DealBeanName = "d"
 	tt.TaskItems = []string{"0"}
 	tt.ThreadNumber = 1
-	m, err := NewManager(nopStore{}, tt, "", deal, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	m, err := NewManager(nopStore{}, tt, "", deal, ManagerConfig{}, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	w := newWorkHost(m)
 	defer w.stop()

@@ -29,51 +29,54 @@ const casRetries = 5
 // session state of its own: it may share a store with a Factory, and is
 // safe for concurrent use.
 type Admin struct {
-	store     schedule.Store
-	operator  string
-	forceWait time.Duration
-	clock     schedule.Clock
+	store schedule.Store
+	cfg   AdminConfig // with its defaults applied
+	clock schedule.Clock
 }
 
-// AdminOption configures an Admin.
-type AdminOption func(*Admin)
+// AdminConfig holds the tunables of an Admin. A zero field means its
+// default, so AdminConfig{} is the default configuration.
+type AdminConfig struct {
+	// Operator names who acts, recorded in the stop flag (FactoryState.By)
+	// and in run-now requests (TaskType.RunNowBy). Default (""):
+	// "<user>@<host>" of this process.
+	Operator string
+	// ForceWait is how long DeleteStrategy with force waits for the
+	// registrations of the strategy it paused to go. Default (0):
+	// DefaultForceWait. Negative: no wait (the strategy is deleted at once,
+	// registrations or not).
+	ForceWait time.Duration
+}
 
-// WithOperator names who acts, recorded in the stop flag (FactoryState.By).
-// Default: "<user>@<host>" of this process.
-func WithOperator(name string) AdminOption { return func(a *Admin) { a.operator = name } }
+// withDefaults returns c with every zero field set to its default: the one
+// place they are applied (NewAdmin uses it).
+func (c AdminConfig) withDefaults() AdminConfig {
+	if c.Operator == "" {
+		host, _ := os.Hostname()
+		user := os.Getenv("USER")
+		if user == "" {
+			user = "admin"
+		}
+		c.Operator = user + "@" + host
+	}
+	if c.ForceWait == 0 {
+		c.ForceWait = DefaultForceWait
+	}
+	return c
+}
 
-// WithForceWait sets how long DeleteStrategy with force waits for the
-// registrations to go after pausing (default DefaultForceWait).
-func WithForceWait(d time.Duration) AdminOption {
-	return func(a *Admin) {
-		if d > 0 {
-			a.forceWait = d
+// NewAdmin returns an Admin working on store with cfg (zero fields take
+// their defaults: AdminConfig{} is the default). Of the options, an Admin
+// uses WithClock (the clock of its waits); the others concern a Factory
+// and are ignored.
+func NewAdmin(store schedule.Store, cfg AdminConfig, opts ...Option) *Admin {
+	o := options{clock: schedule.SystemClock()}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
 		}
 	}
-}
-
-// WithAdminClock sets the local clock of the admin's waits (default
-// schedule.SystemClock()).
-func WithAdminClock(c schedule.Clock) AdminOption {
-	return func(a *Admin) {
-		if c != nil {
-			a.clock = c
-		}
-	}
-}
-
-// NewAdmin returns an Admin working on store.
-func NewAdmin(store schedule.Store, opts ...AdminOption) *Admin {
-	host, _ := os.Hostname()
-	user := os.Getenv("USER")
-	if user == "" {
-		user = "admin"
-	}
-	a := &Admin{store: store, operator: user + "@" + host, forceWait: DefaultForceWait, clock: schedule.SystemClock()}
-	for _, o := range opts {
-		o(a)
-	}
-	return a
+	return &Admin{store: store, cfg: cfg.withDefaults(), clock: o.clock}
 }
 
 // ApplyTaskType creates the task type, or updates it to t if it differs
@@ -270,7 +273,7 @@ func (a *Admin) setSts(ctx context.Context, name, sts string) (bool, error) {
 // while a factory is registered under it: pause it first, wait for the
 // factories to leave, then delete. With force it does exactly that: it
 // pauses the strategy, waits until every registration is gone (at most the
-// force wait, see WithForceWait, and ctx), and deletes the strategy even if
+// force wait, AdminConfig.ForceWait, and ctx), and deletes the strategy even if
 // some registration remains (factories stop the units of a deleted
 // strategy too).
 func (a *Admin) DeleteStrategy(ctx context.Context, name string, force bool) error {
@@ -318,7 +321,7 @@ func (a *Admin) waitUnregistered(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	t := a.clock.NewTimer(a.forceWait)
+	t := a.clock.NewTimer(max(a.cfg.ForceWait, 0))
 	defer t.Stop()
 	for {
 		rts, err := a.store.StrategyRuntimes(ctx, name)
@@ -348,7 +351,7 @@ func (a *Admin) StopFactory(ctx context.Context, ip, hostName, reason string) er
 		return err
 	}
 	return a.store.SetFactoryState(ctx, ip, hostName, schedule.FactoryState{
-		Stopped: true, By: a.operator, At: schedule.Time{Time: now}, Reason: reason,
+		Stopped: true, By: a.cfg.Operator, At: schedule.Time{Time: now}, Reason: reason,
 	})
 }
 
@@ -359,7 +362,7 @@ func (a *Admin) StartFactory(ctx context.Context, ip, hostName string) error {
 	if err != nil {
 		return err
 	}
-	return a.store.SetFactoryState(ctx, ip, hostName, schedule.FactoryState{By: a.operator, At: schedule.Time{Time: now}})
+	return a.store.SetFactoryState(ctx, ip, hostName, schedule.FactoryState{By: a.cfg.Operator, At: schedule.Time{Time: now}})
 }
 
 // RuntimeView is a read of the whole runtime, for operators.

@@ -71,7 +71,7 @@ func TestAdminApplyTaskType(t *testing.T) {
 	// A concurrent writer wins the race once: the admin re-reads and applies.
 	racing := &racingStore{Store: e.obs}
 	tt.ThreadNumber = 4
-	changed, err = strategy.NewAdmin(racing).ApplyTaskType(e.ctx, tt)
+	changed, err = strategy.NewAdmin(racing, strategy.AdminConfig{}).ApplyTaskType(e.ctx, tt)
 	require.NoError(t, err)
 	assert.True(t, changed)
 	assert.True(t, racing.raced.Load())
@@ -112,7 +112,7 @@ func TestAdminApplyStrategyAndStates(t *testing.T) {
 
 	racing := &racingStore{Store: e.obs}
 	s.AssignNum = 3
-	changed, err = strategy.NewAdmin(racing).ApplyStrategy(e.ctx, s)
+	changed, err = strategy.NewAdmin(racing, strategy.AdminConfig{}).ApplyStrategy(e.ctx, s)
 	require.NoError(t, err)
 	assert.True(t, changed)
 	got, _, err := e.obs.Strategy(e.ctx, "s")
@@ -212,7 +212,7 @@ func TestAdminForceDeleteBounded(t *testing.T) {
 		st, _ := a.f.Status().Strategy("stuck")
 		return st.CurrentNum == 1, "copy running"
 	})
-	admin := strategy.NewAdmin(e.obs, strategy.WithForceWait(200*time.Millisecond))
+	admin := strategy.NewAdmin(e.obs, strategy.AdminConfig{ForceWait: 200 * time.Millisecond})
 	start := time.Now()
 	require.NoError(t, admin.DeleteStrategy(e.ctx, "stuck", true))
 	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)

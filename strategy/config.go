@@ -21,23 +21,25 @@ const (
 	DefaultRetryMax = 30 * time.Second
 )
 
-// Config holds the tunables of a Factory. Start from DefaultConfig.
+// Config holds the tunables of a Factory. A zero field means its default, so
+// Config{} is the default configuration (DefaultConfig spells it out).
 type Config struct {
 	// IP is this process's address: part of its factory id, recorded in the
 	// factory record and in every server record of its managers, matched
 	// against the strategies' IPList, and (with HostName) the key of the
-	// durable stop flag. Default: the first non-loopback IPv4 address of the
-	// host, else 127.0.0.1. Processes sharing an address (containers on one
+	// durable stop flag. Default (""): the first non-loopback IPv4 address
+	// of the host, else 127.0.0.1. Processes sharing an address (containers on one
 	// bridge, several processes on one host) must differ in HostName, or an
 	// operator's stop of one stops them all.
 	IP string
-	// HostName is this process's host name, used like IP. Default:
-	// os.Hostname(). Required.
+	// HostName is this process's host name, used like IP. Default (""):
+	// os.Hostname().
 	HostName string
 	// RefreshInterval is how often the factory re-reads its state,
 	// the strategies and its registrations even when no watch fired: a
 	// safety net, since watches do the work (a change takes effect within
-	// one round trip of its watch). Default 10s. Too short: needless reads
+	// one round trip of its watch). Default (0): 10s. Must not be negative.
+	// Too short: needless reads
 	// (each round reads the factory state, the factory list, the strategies,
 	// and per strategy it runs its registrations and task type); too long: a
 	// change whose notification was lost takes effect late.
@@ -45,7 +47,8 @@ type Config struct {
 	// ShutdownTimeout bounds Run's graceful stop: the time for every manager
 	// to hand its items over (each bounded by ManagerConfig.ShutdownTimeout
 	// for its running deals) and every Bean copy to return. After it Run
-	// returns ErrShutdownTimeout naming what is still running. Default 1m.
+	// returns ErrShutdownTimeout naming what is still running. Default (0):
+	// 1m. Must not be negative.
 	// Too short: a slow but healthy stop is reported as stuck and its
 	// registrations left to vanish with the session; too long: a stuck Task
 	// delays the process's exit by that much.
@@ -54,8 +57,8 @@ type Config struct {
 	// suspect (disconnected or silent) before their contexts are cancelled,
 	// so that a copy stops before the session can expire at the server and
 	// the copy be started elsewhere. Default (0): a third of the session
-	// timeout; it is capped at half the session timeout. Managers have their
-	// own (ManagerConfig.FenceAfter).
+	// timeout; it is capped at half the session timeout. Must not be
+	// negative. Managers have their own (ManagerConfig.FenceAfter).
 	FenceAfter time.Duration
 	// LockDelay is how long a strategy's leader counts the Bean copies of
 	// this factory as still running after the factory vanished with its
@@ -71,70 +74,96 @@ type Config struct {
 	// RetryMin and RetryMax bound the jittered exponential backoff after a
 	// failed start (a task type that does not exist or does not validate, a
 	// deal or task not registered, a Bean task that returned or panicked) and
-	// after a failed refresh. Defaults 1s and 30s. Too short: a persistent
+	// after a failed refresh. Defaults (0): 1s and 30s (or RetryMin if that
+	// is larger). Must not be negative. Too short: a persistent
 	// fault floods the log and the store; too long: recovery after the fault
 	// is fixed is late by up to RetryMax.
 	RetryMin, RetryMax time.Duration
 	// ManagerConfig holds the tunables of every manager (thread group) the
-	// factory starts. Its IP, HostName and FactoryID are ignored: the factory
-	// sets them to its own.
+	// factory starts, with the zero fields meaning the managers' defaults
+	// (see schedule.ManagerConfig). Its IP, HostName and FactoryID are
+	// ignored: the factory sets them to its own.
 	ManagerConfig schedule.ManagerConfig
 	// EventHistory is how many of the last events (schedule.Event) the
 	// factory keeps in memory for Status.Events and the health JSON, and as
 	// the lead a slow WithEvents hook may fall behind. Default (0): 1,000.
+	// Must not be negative.
 	// An event is a few hundred bytes; too small and an operator looking
 	// at a busy process finds only the last seconds.
 	EventHistory int
 }
 
-// DefaultConfig returns the defaults documented on Config.
-func DefaultConfig() Config {
-	mc := schedule.DefaultManagerConfig()
-	return Config{
-		IP:              mc.IP,
-		HostName:        mc.HostName,
-		RefreshInterval: DefaultRefreshInterval,
-		ShutdownTimeout: DefaultShutdownTimeout,
-		RetryMin:        DefaultRetryMin,
-		RetryMax:        DefaultRetryMax,
-		ManagerConfig:   mc,
+// DefaultConfig returns the defaults documented on Config: the
+// configuration Config{} means, spelled out (ManagerConfig stays zero: the
+// managers' defaults, applied by schedule.NewManager).
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
+// withDefaults returns c with every zero field set to its default: the one
+// place they are applied (NewFactory and Validate use it). It is
+// idempotent. FenceAfter and LockDelay keep their zero, whose default
+// depends on the session.
+func (c Config) withDefaults() Config {
+	if c.IP == "" || c.HostName == "" {
+		mc := schedule.DefaultManagerConfig()
+		if c.IP == "" {
+			c.IP = mc.IP
+		}
+		if c.HostName == "" {
+			c.HostName = mc.HostName
+		}
 	}
+	if c.RefreshInterval == 0 {
+		c.RefreshInterval = DefaultRefreshInterval
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = DefaultRetryMin
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = max(DefaultRetryMax, c.RetryMin)
+	}
+	if c.EventHistory == 0 {
+		c.EventHistory = defaultEventHistory
+	}
+	return c
 }
 
-// Validate reports every problem of the configuration at once (joined with
-// errors.Join); each wraps schedule.ErrInvalid and names the field.
+// Validate reports every problem of the configuration at once (zero fields
+// take their defaults first; joined with errors.Join); each wraps
+// schedule.ErrInvalid and names the field.
 func (c Config) Validate() error {
+	c = c.withDefaults()
 	var errs []error
 	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{schedule.ErrInvalid}, args...)...))
+		errs = append(errs, fmt.Errorf("%w: strategy.Config."+format, append([]any{schedule.ErrInvalid}, args...)...))
 	}
-	if c.IP == "" {
-		bad("Config.IP must not be empty")
-	} else if err := schedule.ValidateName(schedule.NameHost, c.IP); err != nil {
-		errs = append(errs, fmt.Errorf("Config.IP: %w", err))
+	if err := schedule.ValidateName(schedule.NameHost, c.IP); err != nil {
+		errs = append(errs, fmt.Errorf("strategy.Config.IP: %w", err))
 	}
 	if c.HostName == "" {
-		bad("Config.HostName must not be empty")
+		bad("HostName must not be empty (os.Hostname gave none)")
 	} else if err := schedule.ValidateName(schedule.NameHost, c.HostName); err != nil {
-		errs = append(errs, fmt.Errorf("Config.HostName: %w", err))
+		errs = append(errs, fmt.Errorf("strategy.Config.HostName: %w", err))
 	}
-	if c.RefreshInterval <= 0 {
-		bad("Config.RefreshInterval (%v) must be positive", c.RefreshInterval)
+	if c.RefreshInterval < 0 {
+		bad("RefreshInterval (%v) must not be negative", c.RefreshInterval)
 	}
-	if c.ShutdownTimeout <= 0 {
-		bad("Config.ShutdownTimeout (%v) must be positive", c.ShutdownTimeout)
+	if c.ShutdownTimeout < 0 {
+		bad("ShutdownTimeout (%v) must not be negative", c.ShutdownTimeout)
 	}
 	if c.FenceAfter < 0 {
-		bad("Config.FenceAfter (%v) must not be negative", c.FenceAfter)
+		bad("FenceAfter (%v) must not be negative", c.FenceAfter)
 	}
 	if c.EventHistory < 0 {
-		bad("Config.EventHistory (%d) must not be negative", c.EventHistory)
+		bad("EventHistory (%d) must not be negative", c.EventHistory)
 	}
-	if c.RetryMin <= 0 {
-		bad("Config.RetryMin (%v) must be positive", c.RetryMin)
+	if c.RetryMin < 0 {
+		bad("RetryMin (%v) must not be negative", c.RetryMin)
 	}
-	if c.RetryMax < c.RetryMin {
-		bad("Config.RetryMax (%v) must be at least RetryMin (%v)", c.RetryMax, c.RetryMin)
+	if c.RetryMin >= 0 && c.RetryMax < c.RetryMin {
+		bad("RetryMax (%v) must be at least RetryMin (%v)", c.RetryMax, c.RetryMin)
 	}
 	// IP, HostName and FactoryID are the factory's: checked above.
 	mc := c.ManagerConfig
@@ -145,7 +174,7 @@ func (c Config) Validate() error {
 			list = j.Unwrap()
 		}
 		for _, e := range list {
-			errs = append(errs, fmt.Errorf("Config.ManagerConfig: %w", e))
+			errs = append(errs, fmt.Errorf("strategy.Config.ManagerConfig: %w", e))
 		}
 	}
 	return errors.Join(errs...)

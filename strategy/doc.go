@@ -180,7 +180,7 @@
 //
 // and, once, from a deploy script or the CLI:
 //
-//	admin := strategy.NewAdmin(store)
+//	admin := strategy.NewAdmin(store, strategy.AdminConfig{})
 //	admin.ApplyTaskType(ctx, tt)   // dealBeanName "orderDeal"
 //	admin.ApplyStrategy(ctx, schedule.Strategy{StrategyName: "orders", Kind: schedule.KindSchedule,
 //		TaskName: "orders", AssignNum: 6, NumOfSingleServer: 3, IPList: []string{"127.0.0.1"}, Sts: "resume"})

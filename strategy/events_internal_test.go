@@ -48,7 +48,8 @@ func TestHistoryRingBound(t *testing.T) {
 func TestConfigEventHistory(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.IP, cfg.HostName = "127.0.0.1", "h"
-	assert.Zero(t, cfg.EventHistory, "the default is 0: 1,000 events")
+	assert.Equal(t, defaultEventHistory, cfg.EventHistory, "the default, which 0 means too")
+	assert.Equal(t, defaultEventHistory, Config{}.withDefaults().EventHistory)
 	cfg.EventHistory = -1
 	err := cfg.Validate()
 	require.Error(t, err)

@@ -24,7 +24,7 @@ func ExampleFactory() {
 	defer store.Close()
 
 	// The configuration, as an operator (or tbsctl) would write it.
-	admin := strategy.NewAdmin(store)
+	admin := strategy.NewAdmin(store, strategy.AdminConfig{})
 	tt := schedule.DefaultTaskType("orders")
 	tt.DealBeanName = "orderDeal"
 	tt.TaskItems = []string{"0", "1", "2", "3"}

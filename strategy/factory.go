@@ -76,7 +76,8 @@ type Factory struct {
 	status statusSnapshot
 }
 
-// NewFactory validates cfg and returns a factory working on store. The
+// NewFactory validates cfg (zero fields take their defaults: Config{} is the
+// default) and returns a factory working on store. The
 // store must be used by this factory alone (it owns the store's session's
 // registrations); close it after Run has returned.
 func NewFactory(store schedule.Store, cfg Config, opts ...Option) (*Factory, error) {
@@ -96,6 +97,7 @@ func NewFactory(store schedule.Store, cfg Config, opts ...Option) (*Factory, err
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	f := &Factory{
 		store: store, cfg: cfg, clock: o.clock, metrics: o.metrics, hook: o.events,
 		history:     newHistory(cfg.EventHistory),
@@ -135,10 +137,10 @@ func register[T any](f *Factory, m map[string]T, what, fn, name string, v T, isN
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.running.Load() {
-		return fmt.Errorf("%w: %s(%q) after Run", ErrRunning, fn, name)
+		return fmt.Errorf("%w: %s(%q) after Run", schedule.ErrRunning, fn, name)
 	}
 	if _, dup := m[name]; dup {
-		return fmt.Errorf("%w: %s %q", ErrDuplicate, what, name)
+		return fmt.Errorf("%w: %w: %s %q", schedule.ErrInvalid, ErrDuplicate, what, name)
 	}
 	m[name] = v
 	return nil
@@ -208,7 +210,7 @@ func (f *Factory) Run(ctx context.Context) error {
 	already := f.running.Swap(true)
 	f.mu.Unlock()
 	if already {
-		return fmt.Errorf("%w: Run called twice", ErrRunning)
+		return fmt.Errorf("%w: factory: Run called twice", schedule.ErrRunning)
 	}
 	ctx, refuse := context.WithCancelCause(ctx)
 	defer refuse(nil)

@@ -538,18 +538,18 @@ func TestRegisterRules(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
 	waitFor(t, 5*time.Second, func() (bool, string) { return f.Status().Factory != "", "registered" })
-	assert.ErrorIs(t, f.RegisterDeal("d2", idleDeal()), strategy.ErrRunning)
-	assert.ErrorIs(t, f.RegisterTask("t2", strategy.TaskFunc(func(context.Context, string, string) error { return nil })), strategy.ErrRunning)
-	assert.ErrorIs(t, f.Run(ctx), strategy.ErrRunning)
+	assert.ErrorIs(t, f.RegisterDeal("d2", idleDeal()), schedule.ErrRunning)
+	assert.ErrorIs(t, f.RegisterTask("t2", strategy.TaskFunc(func(context.Context, string, string) error { return nil })), schedule.ErrRunning)
+	assert.ErrorIs(t, f.Run(ctx), schedule.ErrRunning)
 	cancel()
 	require.NoError(t, <-done)
 
-	_, err = strategy.NewFactory(nil, strategy.Config{}, nil)
+	_, err = strategy.NewFactory(nil, strategy.Config{RefreshInterval: -1, RetryMin: -1}, nil)
 	require.Error(t, err)
-	for _, want := range []string{"store must not be nil", "Config.IP", "Config.HostName", "Config.RefreshInterval",
-		"Config.ShutdownTimeout", "Config.RetryMin"} {
+	for _, want := range []string{"store must not be nil", "Config.RefreshInterval", "Config.RetryMin"} {
 		assert.Contains(t, err.Error(), want)
 	}
+	assert.NotContains(t, err.Error(), "Config.IP", "the zero IP is the default")
 }
 
 // After a session expiry the factory registers again (a new id) and its

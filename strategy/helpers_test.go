@@ -46,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	srv := memstore.New()
 	obs := srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
 	t.Cleanup(func() { _ = obs.Close() })
-	return &env{t: t, srv: srv, obs: obs, admin: strategy.NewAdmin(obs, strategy.WithOperator("test")), ctx: context.Background()}
+	return &env{t: t, srv: srv, obs: obs, admin: strategy.NewAdmin(obs, strategy.AdminConfig{Operator: "test"}), ctx: context.Background()}
 }
 
 // testConfig is a factory config with short retries, on host name.

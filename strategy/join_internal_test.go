@@ -32,7 +32,7 @@ func testRunWaitsForUnitGoroutines(t *testing.T) {
 	defer cancel()
 	def := schedule.DefaultStrategy("bean")
 	def.Kind, def.TaskName, def.AssignNum = schedule.KindBean, "job", 1
-	_, err := NewAdmin(obs, WithOperator("test")).ApplyStrategy(ctx, def)
+	_, err := NewAdmin(obs, AdminConfig{Operator: "test"}).ApplyStrategy(ctx, def)
 	require.NoError(t, err)
 
 	cfg := DefaultConfig()

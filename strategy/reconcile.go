@@ -305,7 +305,7 @@ func (l *loop) prepare(ctx context.Context, s *strat) (string, func(int) (*unit,
 		key := "Bean|" + d.TaskName + "|" + d.TaskParameter
 		task := f.task(d.TaskName)
 		if task == nil {
-			return key, nil, fmt.Errorf("%w: %q; register it with RegisterTask", ErrUnknownTask, d.TaskName)
+			return key, nil, fmt.Errorf("%w: %w: %q; register it with RegisterTask", schedule.ErrInvalid, ErrUnknownTask, d.TaskName)
 		}
 		g, sess := l.guard, l.sess
 		return key, func(n int) (*unit, error) {
@@ -351,7 +351,11 @@ func (l *loop) reap(s *strat, now time.Time) {
 			continue
 		}
 		if err := u.failure(); err != nil && !u.stopping {
-			l.f.log.Warn(u.name()+" stopped by itself", "strategy", s.name, "err", firstLine(err.Error()))
+			if pe := (*schedule.PanicError)(nil); errors.As(err, &pe) {
+				l.f.log.Error(u.name()+" panicked", "strategy", s.name, "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+			} else {
+				l.f.log.Warn(u.name()+" stopped by itself", "strategy", s.name, "err", firstLine(err.Error()))
+			}
 			l.fail(s, fmt.Errorf("%s: %w", u.what(), err), now, u.key)
 		} else {
 			l.f.log.Debug(u.name()+" returned", "strategy", s.name)

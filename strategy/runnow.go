@@ -32,7 +32,7 @@ func (a *Admin) RunNow(ctx context.Context, name, by string) (schedule.TaskType,
 		return schedule.TaskType{}, err
 	}
 	if by == "" {
-		by = a.operator
+		by = a.cfg.Operator
 	}
 	for range casRetries {
 		tt, v, err := a.store.TaskType(ctx, base)

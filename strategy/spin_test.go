@@ -64,7 +64,7 @@ func newFakeEnv(t *testing.T, prep func(*countingStore), setups ...setup) *fakeE
 	srv := memstore.New(memstore.WithClock(clock))
 	obs := srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
 	t.Cleanup(func() { _ = obs.Close() })
-	e := &env{t: t, srv: srv, obs: obs, admin: strategy.NewAdmin(obs, strategy.WithOperator("test")), ctx: context.Background()}
+	e := &env{t: t, srv: srv, obs: obs, admin: strategy.NewAdmin(obs, strategy.AdminConfig{Operator: "test"}), ctx: context.Background()}
 	c := srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
 	t.Cleanup(func() { _ = c.Close() })
 	cs := &countingStore{Store: c}
@@ -175,7 +175,7 @@ func TestClosedWatchDoesNotSpin(t *testing.T) {
 	// a timer between rounds (what span waits for). The strategy exists
 	// before the factory starts: no watch tells of it later.
 	e := newFakeEnv(t, func(c *countingStore) {
-		_, err := strategy.NewAdmin(c).ApplyStrategy(context.Background(), beanStrategy("broken", "missing", 1))
+		_, err := strategy.NewAdmin(c, strategy.AdminConfig{}).ApplyStrategy(context.Background(), beanStrategy("broken", "missing", 1))
 		require.NoError(t, err)
 		c.closedWatch.Store(true)
 	})

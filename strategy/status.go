@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -112,7 +113,7 @@ func (l *loop) publish() {
 			st.RequestNum = s.rt.RequestNum
 		}
 		if s.lastErr != nil {
-			st.LastError = s.lastErr.Error()
+			st.LastError = errorWithStack(s.lastErr)
 		}
 		var mgrs []*schedule.Manager
 		for _, u := range s.units {
@@ -172,4 +173,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.SortFunc(keys, strings.Compare)
 	return keys
+}
+
+// errorWithStack is err's message followed, for a recovered panic (a
+// *schedule.PanicError), by the panicking goroutine's stack.
+func errorWithStack(err error) string {
+	msg := err.Error()
+	if pe := (*schedule.PanicError)(nil); errors.As(err, &pe) {
+		msg += "\n" + string(pe.Stack)
+	}
+	return msg
 }

@@ -82,12 +82,12 @@ func (u *unit) failure() error {
 func (f *Factory) startManager(strategyName, key string, tt schedule.TaskType, ownSign string, factoryID schedule.FactoryID) (*unit, error) {
 	deal := f.deal(tt.DealBeanName)
 	if deal == nil {
-		return nil, fmt.Errorf("%w: task type %q names dealBeanName %q; register it with RegisterDeal", ErrUnknownDeal, tt.BaseTaskType, tt.DealBeanName)
+		return nil, fmt.Errorf("%w: %w: task type %q names dealBeanName %q; register it with RegisterDeal", schedule.ErrInvalid, ErrUnknownDeal, tt.BaseTaskType, tt.DealBeanName)
 	}
 	mc := f.cfg.ManagerConfig
 	mc.IP, mc.HostName, mc.FactoryID = f.cfg.IP, f.cfg.HostName, factoryID
 	m, err := schedule.NewManager(f.store, tt, ownSign, deal,
-		schedule.WithManagerConfig(mc), schedule.WithLogger(f.log.With("strategy", strategyName)),
+		mc, schedule.WithLogger(f.log.With("strategy", strategyName)),
 		schedule.WithClock(f.clock), schedule.WithMetrics(f.metrics), schedule.WithEvents(f.managerEvents(strategyName)))
 	if err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func (f *Factory) startCopy(parent context.Context, strategyName, key string, ta
 		defer close(u.done)
 		defer func() {
 			if r := recover(); r != nil {
-				u.err = fmt.Errorf("%w: %v\n%s", ErrTaskPanicked, r, debug.Stack())
+				u.err = &schedule.PanicError{Op: "Start", Value: r, Stack: debug.Stack()}
 			}
 		}()
 		err := task.Start(ctx, strategyName, param)

@@ -224,7 +224,7 @@ func setup(t *testing.T, servers []string, root string) {
 	store, err := zkstore.Open(ctx, zkstore.Config{Servers: servers, Root: root})
 	require.NoError(t, err)
 	defer store.Close()
-	admin := strategy.NewAdmin(store)
+	admin := strategy.NewAdmin(store, strategy.AdminConfig{})
 	tt := schedule.DefaultTaskType(taskType)
 	tt.DealBeanName = "mdeal"
 	tt.SleepTimeInterval = 20 * time.Millisecond

@@ -123,30 +123,23 @@ func (d *DigestAuth) String() string {
 }
 
 // DefaultConfig returns a Config with every default spelled out and no
-// Servers or Root.
-func DefaultConfig() Config {
-	return Config{
-		SessionTimeout:      DefaultSessionTimeout,
-		ConnectTimeout:      DefaultConnectTimeout,
-		CalibrationInterval: DefaultCalibrationInterval,
-		ClockDriftWarning:   DefaultClockDriftWarning,
-	}
-}
+// Servers or Root: what the zero fields mean.
+func DefaultConfig() Config { return Config{}.withDefaults() }
 
-// withDefaults returns c with zero fields replaced by their defaults.
+// withDefaults returns c with zero fields replaced by their defaults: the
+// one place they are applied (Open and Validate use it).
 func (c Config) withDefaults() Config {
-	d := DefaultConfig()
 	if c.SessionTimeout == 0 {
-		c.SessionTimeout = d.SessionTimeout
+		c.SessionTimeout = DefaultSessionTimeout
 	}
 	if c.ConnectTimeout == 0 {
-		c.ConnectTimeout = d.ConnectTimeout
+		c.ConnectTimeout = DefaultConnectTimeout
 	}
 	if c.CalibrationInterval == 0 {
-		c.CalibrationInterval = d.CalibrationInterval
+		c.CalibrationInterval = DefaultCalibrationInterval
 	}
 	if c.ClockDriftWarning == 0 {
-		c.ClockDriftWarning = d.ClockDriftWarning
+		c.ClockDriftWarning = DefaultClockDriftWarning
 	}
 	return c
 }
@@ -155,6 +148,7 @@ func (c Config) withDefaults() Config {
 // wraps schedule.ErrInvalid and names the field. Zero durations are valid
 // (they mean the default).
 func (c Config) Validate() error {
+	c = c.withDefaults()
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, invalidf("Config."+format, args...))
@@ -172,7 +166,7 @@ func (c Config) Validate() error {
 	}
 	if c.SessionTimeout < 0 {
 		bad("SessionTimeout (%v) must not be negative", c.SessionTimeout)
-	} else if c.SessionTimeout > 0 && c.SessionTimeout < 100*time.Millisecond {
+	} else if c.SessionTimeout < 100*time.Millisecond {
 		bad("SessionTimeout (%v) must be at least 100ms", c.SessionTimeout)
 	}
 	if c.ConnectTimeout < 0 {
@@ -180,7 +174,7 @@ func (c Config) Validate() error {
 	}
 	if c.CalibrationInterval < 0 {
 		bad("CalibrationInterval (%v) must not be negative", c.CalibrationInterval)
-	} else if c.CalibrationInterval > 0 && c.CalibrationInterval < time.Second {
+	} else if c.CalibrationInterval < time.Second {
 		bad("CalibrationInterval (%v) must be at least 1s", c.CalibrationInterval)
 	}
 	if c.ClockDriftWarning < 0 {

@@ -136,7 +136,6 @@ func sampleTaskType(base string, n int) schedule.TaskType {
 		ThreadNumber:               2,
 		ProcessorType:              schedule.ProcessorSleep,
 		DealBeanName:               "deal",
-		TaskKind:                   "static",
 		TaskItems:                  items,
 		Sts:                        schedule.StsResume,
 		FetchDataCountEachSchedule: -1,

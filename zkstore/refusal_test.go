@@ -49,7 +49,7 @@ func TestRunRefusedRegistration(t *testing.T) {
 		assert.NoError(t, ctx.Err(), "Run returned because its context ended")
 	})
 	t.Run("manager", func(t *testing.T) {
-		m, err := schedule.NewManager(reader, tt, "", deal, schedule.WithLogger(testLogger(t)))
+		m, err := schedule.NewManager(reader, tt, "", deal, schedule.ManagerConfig{}, schedule.WithLogger(testLogger(t)))
 		require.NoError(t, err)
 		err = m.Run(ctx)
 		require.Error(t, err)

@@ -106,7 +106,7 @@ func (b *bench) scaleSetUp(ctx context.Context, z scaleSize) (*observerStore, er
 	if err != nil {
 		return nil, err
 	}
-	a := strategy.NewAdmin(admin)
+	a := strategy.NewAdmin(admin, strategy.AdminConfig{})
 	for _, tt := range tts {
 		st := schedule.DefaultStrategy(tt.BaseTaskType + "-s")
 		st.TaskName = tt.BaseTaskType

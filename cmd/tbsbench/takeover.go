@@ -55,7 +55,7 @@ func workerMain() int {
 	if os.Getenv(envWorkerNoLockDelay) == "1" {
 		cfg.LockDelay = -1
 	}
-	m, err := schedule.NewManager(store, tt, "", deal, schedule.WithManagerConfig(cfg), schedule.WithLogger(quiet))
+	m, err := schedule.NewManager(store, tt, "", deal, cfg, schedule.WithLogger(quiet))
 	if err != nil {
 		fmt.Println("error", err)
 		return 3

@@ -37,7 +37,7 @@ func (b *bench) startGroup(ctx context.Context, root string, tt schedule.TaskTyp
 		if wrap != nil {
 			store = wrap(s)
 		}
-		m, err := schedule.NewManager(store, tt, "", deal(), schedule.WithManagerConfig(mc), schedule.WithLogger(quiet))
+		m, err := schedule.NewManager(store, tt, "", deal(), mc, schedule.WithLogger(quiet))
 		if err != nil {
 			g.stop()
 			return nil, err
@@ -349,7 +349,7 @@ func (b *bench) throughputRun(ctx context.Context, pt schedule.ProcessorType, de
 		return 0, err
 	}
 	defer store.Close()
-	admin := strategy.NewAdmin(store)
+	admin := strategy.NewAdmin(store, strategy.AdminConfig{})
 	tt := taskType("tput", 1)
 	tt.ThreadNumber = 10
 	tt.FetchDataNumber = 500

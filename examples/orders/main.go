@@ -186,7 +186,7 @@ func cmdSetup(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer store.Close()
-	admin := strategy.NewAdmin(store)
+	admin := strategy.NewAdmin(store, strategy.AdminConfig{})
 	tt := orderTaskType()
 	base := schedule.DefaultStrategy(baseStrategy)
 	base.TaskName, base.AssignNum, base.NumOfSingleServer = taskType, 3, 1

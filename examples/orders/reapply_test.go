@@ -62,7 +62,7 @@ func TestOrdersDeleteReapply(t *testing.T) {
 
 	waitFor(t, 45*time.Second, "a third of the orders done", func() bool { return pending() <= (baseOrders+testOrders)*2/3 })
 	before := epochs(ctx, t, store, runtimes)
-	require.NoError(t, strategy.NewAdmin(store).DeleteTaskType(ctx, taskType, true))
+	require.NoError(t, strategy.NewAdmin(store, strategy.AdminConfig{}).DeleteTaskType(ctx, taskType, true))
 	require.Equal(t, 0, runMain(ctx, append([]string{"setup"}, zkArgs...), os.Stdout, os.Stderr))
 	t.Logf("deleted and applied again after %v with %d orders pending", time.Since(start).Round(time.Millisecond), pending())
 

@@ -248,7 +248,7 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	defer closeAdmin()
-	admin := strategy.NewAdmin(adminStore)
+	admin := strategy.NewAdmin(adminStore, strategy.AdminConfig{})
 	tt := schedule.DefaultTaskType(taskTypeName)
 	tt.DealBeanName = dealName
 	tt.ThreadNumber = 2

@@ -54,7 +54,7 @@ func run(ctx context.Context, servers []string, root string, probes net.Listener
 
 	// The configuration lives in ZooKeeper; any process (or tbsctl apply)
 	// may write it. Applying the same values again changes nothing.
-	admin := strategy.NewAdmin(store)
+	admin := strategy.NewAdmin(store, strategy.AdminConfig{})
 	tt := schedule.DefaultTaskType("emails")
 	tt.DealBeanName = "emailDeal"
 	tt.TaskItems = []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}

@@ -76,6 +76,11 @@ func TestScanPackage(t *testing.T) {
 		"method (*List[T]) Len() int",
 		"method (Config) Validate() error",
 		"type Alias = Config",
+		"type Aliased = q.T",
+		"type Aliased struct, F int",
+		"method (*Aliased) M() string",
+		"type AliasedI = q.I",
+		"type AliasedI interface, N() int",
 		"type Config struct",
 		"type Config struct, Host string",
 		"type Config struct, Name string",
@@ -106,10 +111,11 @@ func TestScanPackage(t *testing.T) {
 		t.Errorf("path = %q, want p", p.path)
 	}
 	// Top level: Kind A B D ErrX Default Shown Config Embedded Store Getter
-	// Number List Alias New Map = 16; methods Len Validate = 2; fields Name
-	// Host OnStop Nested Embedded (Config), Items (List) = 6; interface members Get Watch Getter
-	// (Store), Get (Getter), the type set (Number) = 5.
-	if want := (Counts{TopLevel: 16, Methods: 2, Fields: 6, IfaceMethods: 5}); p.counts != want {
+	// Number List Alias Aliased AliasedI New Map = 18; methods Len Validate,
+	// M (Aliased) = 3; fields Name Host OnStop Nested Embedded (Config), Items
+	// (List), F (Aliased) = 7; interface members Get Watch Getter (Store), Get
+	// (Getter), the type set (Number), N (AliasedI) = 6.
+	if want := (Counts{TopLevel: 18, Methods: 3, Fields: 7, IfaceMethods: 6}); p.counts != want {
 		t.Errorf("counts = %+v, want %+v", p.counts, want)
 	}
 }

@@ -3,13 +3,15 @@
 // library module and of the tbsprom module, one line each, sorted, in the
 // manner of Go's own api/ files:
 //
-//	pkg schedule, func NewManager(Store, string, ...ManagerOption) (*Manager, error)
+//	pkg schedule, func NewManager(Store, TaskType, string, processor.Deal, ManagerConfig, ...ManagerOption) (*Manager, error)
 //	pkg schedule, method (*Manager) Run(context.Context) error
 //	pkg schedule, type Item struct, Epoch uint64
 //	pkg schedule, type Store interface, Get(context.Context, string) ([]byte, error)
 //
 // Parameter names are left out; constants show their declared type and
-// value as written; an error sentinel shows as "var ErrX error".
+// value as written; an error sentinel shows as "var ErrX error". An alias of
+// a type of an internal package (type Clock = clock.Clock) also lists that
+// type's fields and methods under the alias's name: they are public too.
 //
 // The listings are checked in under api/ (api/tbschedule.txt,
 // api/tbsprom.txt), and this package's test fails when the code's surface

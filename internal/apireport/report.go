@@ -52,6 +52,10 @@ type pkgAPI struct {
 	path   string // relative to the repository root, e.g. "schedule/memstore"
 	lines  []string
 	counts Counts
+
+	dir     string            // the package's directory
+	imports map[string]string // of the file being read: local name -> import path
+	err     error             // of reading an aliased internal package
 }
 
 // scanModule lists every importable, non-internal package of the module at
@@ -104,16 +108,19 @@ func scanPackage(root, dir string) (*pkgAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pkgAPI{path: filepath.ToSlash(rel)}
-	fset := token.NewFileSet()
-	for _, name := range bp.GoFiles {
-		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution)
-		if err != nil {
-			return nil, fmt.Errorf("apireport: %w", err)
-		}
+	p := &pkgAPI{path: filepath.ToSlash(rel), dir: dir}
+	files, err := parseFiles(dir, bp.GoFiles)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		p.imports = importNames(f)
 		for _, d := range f.Decls {
 			p.decl(d)
 		}
+	}
+	if p.err != nil {
+		return nil, p.err
 	}
 	slices.Sort(p.lines)
 	p.lines = slices.Compact(p.lines)
@@ -170,23 +177,146 @@ func (p *pkgAPI) typeSpec(s *ast.TypeSpec) {
 	name := s.Name.Name + typeParams(s.TypeParams)
 	if s.Assign.IsValid() {
 		p.emit("type %s = %s", name, typeString(s.Type))
+		p.aliasMembers(s)
 		return
 	}
 	switch t := s.Type.(type) {
 	case *ast.StructType:
 		p.emit("type %s struct", name)
-		for _, m := range members(t.Fields, false) {
-			p.counts.Fields++
-			p.emit("type %s struct, %s", s.Name.Name, m)
-		}
+		p.structMembers(s.Name.Name, t)
 	case *ast.InterfaceType:
 		p.emit("type %s interface", name)
-		for _, m := range members(t.Methods, true) {
-			p.counts.IfaceMethods++
-			p.emit("type %s interface, %s", s.Name.Name, m)
-		}
+		p.interfaceMembers(s.Name.Name, t)
 	default:
 		p.emit("type %s %s", name, typeString(s.Type))
+	}
+}
+
+func (p *pkgAPI) structMembers(name string, t *ast.StructType) {
+	for _, m := range members(t.Fields, false) {
+		p.counts.Fields++
+		p.emit("type %s struct, %s", name, m)
+	}
+}
+
+func (p *pkgAPI) interfaceMembers(name string, t *ast.InterfaceType) {
+	for _, m := range members(t.Methods, true) {
+		p.counts.IfaceMethods++
+		p.emit("type %s interface, %s", name, m)
+	}
+}
+
+// aliasMembers lists, under the alias's name, the fields, interface methods
+// and methods of the type an exported alias names in an internal package of
+// the module (type Clock = clock.Clock): they are public surface although
+// their declarations are not, and a change to them must show here too.
+func (p *pkgAPI) aliasMembers(s *ast.TypeSpec) {
+	sel, ok := s.Type.(*ast.SelectorExpr)
+	if !ok {
+		return
+	}
+	pkg, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return
+	}
+	path := p.imports[pkg.Name]
+	i := strings.LastIndex(path, "/internal/")
+	if i < 0 {
+		return
+	}
+	dir, err := internalDir(p.dir, path[i+1:])
+	if err != nil {
+		p.err = fmt.Errorf("apireport: alias %s: %w", s.Name.Name, err)
+		return
+	}
+	bp, err := build.Default.ImportDir(dir, 0)
+	if err != nil {
+		p.err = fmt.Errorf("apireport: alias %s: %w", s.Name.Name, err)
+		return
+	}
+	files, err := parseFiles(dir, bp.GoFiles)
+	if err != nil {
+		p.err = err
+		return
+	}
+	name := s.Name.Name
+	for _, f := range files {
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					ts, ok := spec.(*ast.TypeSpec)
+					if !ok || ts.Name.Name != sel.Sel.Name {
+						continue
+					}
+					switch t := ts.Type.(type) {
+					case *ast.StructType:
+						p.structMembers(name, t)
+					case *ast.InterfaceType:
+						p.interfaceMembers(name, t)
+					}
+				}
+			case *ast.FuncDecl:
+				if d.Recv == nil || !d.Name.IsExported() {
+					continue
+				}
+				recv := typeString(d.Recv.List[0].Type)
+				if strings.TrimPrefix(recv, "*") != sel.Sel.Name {
+					continue
+				}
+				p.counts.Methods++
+				p.emit("method (%s%s) %s%s", recv[:len(recv)-len(sel.Sel.Name)], name, d.Name.Name, signature(d.Type))
+			}
+		}
+	}
+}
+
+// parseFiles parses the named files of dir.
+func parseFiles(dir string, names []string) ([]*ast.File, error) {
+	fset := token.NewFileSet()
+	var files []*ast.File
+	for _, name := range names {
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, fmt.Errorf("apireport: %w", err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// importNames maps the names a file refers to its imports by to their paths.
+func importNames(f *ast.File) map[string]string {
+	m := map[string]string{}
+	for _, im := range f.Imports {
+		path := strings.Trim(im.Path.Value, `"`)
+		name := path[strings.LastIndex(path, "/")+1:]
+		if im.Name != nil {
+			name = im.Name.Name
+		}
+		m[name] = path
+	}
+	return m
+}
+
+// internalDir finds the directory of the internal package rel
+// ("internal/clock") imported from dir: under dir or one of its parents, as
+// Go's rule for internal packages allows.
+func internalDir(dir, rel string) (string, error) {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		cand := filepath.Join(d, filepath.FromSlash(rel))
+		if st, err := os.Stat(cand); err == nil && st.IsDir() {
+			return cand, nil
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			return "", fmt.Errorf("no %s above %s", rel, dir)
+		}
+		d = up
 	}
 }
 

@@ -181,7 +181,7 @@ func newDriver(t *testing.T, cfg runConfig) *driver {
 		Auth: zkstore.Digest(AuthUser, AuthPassword)}, zkstore.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.obs.Close() })
-	d.admin = strategy.NewAdmin(d.obs, strategy.WithOperator("chaos"))
+	d.admin = strategy.NewAdmin(d.obs, strategy.AdminConfig{Operator: "chaos"})
 	tt := schedule.DefaultTaskType(TaskName)
 	tt.DealBeanName = DealName
 	tt.HeartBeatRate = 500 * time.Millisecond

@@ -1,5 +1,6 @@
-// Package fakeclock is a schedule.Clock whose time moves only when a test
-// says so, for deterministic tests of timers, tickers and timeouts.
+// Package fakeclock is a clock.Clock (the library's one clock interface,
+// schedule.Clock) whose time moves only when a test says so, for
+// deterministic tests of timers, tickers and timeouts.
 package fakeclock
 
 import (
@@ -7,10 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/internal/clock"
 )
 
-// Clock is a fake schedule.Clock. The zero value is not usable; call New.
+// Clock is a fake clock.Clock. The zero value is not usable; call New.
 type Clock struct {
 	mu      sync.Mutex // guards now, waiters, seq
 	now     time.Time
@@ -26,7 +27,7 @@ type waiter struct {
 	active bool
 }
 
-var _ schedule.Clock = (*Clock)(nil)
+var _ clock.Clock = (*Clock)(nil)
 
 // New returns a fake clock set at start.
 func New(start time.Time) *Clock { return &Clock{now: start} }
@@ -132,10 +133,10 @@ func (c *Clock) add(d, period time.Duration, ch chan time.Time) *waiter {
 }
 
 // NewTimer returns a fake timer.
-func (c *Clock) NewTimer(d time.Duration) schedule.Timer { return &timer{c: c, w: c.add(d, 0, nil)} }
+func (c *Clock) NewTimer(d time.Duration) clock.Timer { return &timer{c: c, w: c.add(d, 0, nil)} }
 
 // NewTicker returns a fake ticker; d must be > 0.
-func (c *Clock) NewTicker(d time.Duration) schedule.Ticker {
+func (c *Clock) NewTicker(d time.Duration) clock.Ticker {
 	if d <= 0 {
 		panic("fakeclock: non-positive ticker period")
 	}

@@ -92,7 +92,7 @@ func managerOf(f *strategy.Factory, name string) (schedule.Status, bool) {
 // larger epochs, after the hold ended.
 func TestEventsShowHoldAndGrantOfKilledFactory(t *testing.T) {
 	b := zkBackend(t, zktest.Shared(t))
-	admin := strategy.NewAdmin(b.open(t))
+	admin := strategy.NewAdmin(b.open(t), strategy.AdminConfig{})
 	ctx := context.Background()
 	_, err := admin.ApplyTaskType(ctx, testTaskType("evkill", 4))
 	require.NoError(t, err)

@@ -254,7 +254,7 @@ func TestFactoryProcesses(t *testing.T) {
 	b := zkBackend(t, c)
 	obs := b.open(t)
 	ctx := context.Background()
-	admin := strategy.NewAdmin(obs, strategy.WithOperator("itest"))
+	admin := strategy.NewAdmin(obs, strategy.AdminConfig{Operator: "itest"})
 	_, err := admin.ApplyTaskType(ctx, testTaskType(procTask, 12))
 	require.NoError(t, err)
 	sched := schedule.DefaultStrategy(procSchedule)

@@ -24,7 +24,7 @@ func TestFactoryStopFlagAndAdmin(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		obs := b.open(t)
-		admin := strategy.NewAdmin(obs, strategy.WithOperator("itest"))
+		admin := strategy.NewAdmin(obs, strategy.AdminConfig{Operator: "itest"})
 		_, err := admin.ApplyTaskType(ctx, testTaskType("fstate", 6))
 		require.NoError(t, err)
 		s := schedule.DefaultStrategy("fstate-s")
@@ -263,7 +263,7 @@ func TestFactoryBeanForcedExpiryWhileBlackholed(t *testing.T) {
 // "single", and returns the admin it used.
 func applyBeanSingleton(t *testing.T, obs schedule.Store, name string) *strategy.Admin {
 	t.Helper()
-	admin := strategy.NewAdmin(obs)
+	admin := strategy.NewAdmin(obs, strategy.AdminConfig{})
 	s := schedule.DefaultStrategy(name)
 	s.Kind, s.TaskName = schedule.KindBean, "single"
 	_, err := admin.ApplyStrategy(context.Background(), s)

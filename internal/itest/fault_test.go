@@ -247,10 +247,10 @@ func TestLockDelayOptOut(t *testing.T) {
 	rec := newRecorder()
 	leader := startManager(t, b, tt, "m1", rec.deal("m1", 5*time.Millisecond))
 	serverOf(t, leader)
-	cfg := schedule.DefaultManagerConfig()
-	cfg.IP, cfg.HostName, cfg.ShutdownTimeout, cfg.LockDelay = "127.0.0.1", "m2", 2*time.Second, -1
+	cfg := managerConfig("m2")
+	cfg.LockDelay = -1
 	vstore := b.open(t)
-	victim := startManagerSign(t, b, vstore, tt, "m2", "", rec.deal("m2", 5*time.Millisecond), schedule.WithManagerConfig(cfg))
+	victim := startManagerCfg(t, b, vstore, tt, "m2", "", rec.deal("m2", 5*time.Millisecond), cfg)
 	waitBalanced(t, obs, "nolockdelay", 2, 6, 20*time.Second)
 	id := serverOf(t, victim)
 	servers, err := obs.Servers(context.Background(), "nolockdelay")

@@ -57,7 +57,7 @@ func TestHealthReadyzFollowsBlackholedSession(t *testing.T) {
 	c := zktest.Shared(t)
 	b := zkBackend(t, c)
 	ctx := context.Background()
-	admin := strategy.NewAdmin(b.open(t))
+	admin := strategy.NewAdmin(b.open(t), strategy.AdminConfig{})
 	_, err := admin.ApplyTaskType(ctx, testTaskType("health", 4))
 	require.NoError(t, err)
 	s := schedule.DefaultStrategy("health-s")

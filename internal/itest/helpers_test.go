@@ -59,11 +59,20 @@ func startManagerOn(t *testing.T, b backend, store schedule.Store, tt schedule.T
 // startManagerSign runs a manager named name for ownSign on store.
 func startManagerSign(t *testing.T, b backend, store schedule.Store, tt schedule.TaskType, name, ownSign string, deal processor.Deal, opts ...schedule.ManagerOption) *running {
 	t.Helper()
-	cfg := schedule.DefaultManagerConfig()
-	cfg.IP, cfg.HostName, cfg.ShutdownTimeout = "127.0.0.1", name, 2*time.Second
-	opts = append([]schedule.ManagerOption{schedule.WithManagerConfig(cfg),
+	return startManagerCfg(t, b, store, tt, name, ownSign, deal, managerConfig(name), opts...)
+}
+
+// managerConfig is the configuration of a test manager named name.
+func managerConfig(name string) schedule.ManagerConfig {
+	return schedule.ManagerConfig{IP: "127.0.0.1", HostName: name, ShutdownTimeout: 2 * time.Second}
+}
+
+// startManagerCfg runs a manager named name for ownSign on store with cfg.
+func startManagerCfg(t *testing.T, b backend, store schedule.Store, tt schedule.TaskType, name, ownSign string, deal processor.Deal, cfg schedule.ManagerConfig, opts ...schedule.ManagerOption) *running {
+	t.Helper()
+	opts = append([]schedule.ManagerOption{
 		schedule.WithLogger(testLogger().With("mgr", name)), schedule.WithClock(b.clock)}, opts...)
-	m, err := schedule.NewManager(store, tt, ownSign, deal, opts...)
+	m, err := schedule.NewManager(store, tt, ownSign, deal, cfg, opts...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{name: name, m: m, store: store, cancel: cancel, done: make(chan error, 1)}

@@ -110,10 +110,10 @@ func TestLeaderLogsWhatHappensToVanishedItems(t *testing.T) {
 	require.Eventually(t, func() bool { return leader.m.Status().IsLeader }, 20*time.Second, 5*time.Millisecond)
 	// m2's lock delay is long, so that however slowly its releases arrive,
 	// the leader can only have seen them, never the end of a hold.
-	cfg := schedule.DefaultManagerConfig()
-	cfg.IP, cfg.HostName, cfg.ShutdownTimeout, cfg.LockDelay = "127.0.0.1", "m2", 2*time.Second, time.Hour
-	m2 := startManagerSign(t, b, b.open(t), tt, "m2", "", rec.deal("m2", 5*time.Millisecond),
-		schedule.WithManagerConfig(cfg), schedule.WithLogger(testLogger()))
+	cfg := managerConfig("m2")
+	cfg.LockDelay = time.Hour
+	m2 := startManagerCfg(t, b, b.open(t), tt, "m2", "", rec.deal("m2", 5*time.Millisecond), cfg,
+		schedule.WithLogger(testLogger()))
 	waitBalanced(t, obs, "truthful", 2, 6, 20*time.Second)
 
 	m2.stop(t)

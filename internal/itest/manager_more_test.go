@@ -44,7 +44,7 @@ func TestNewManagerValidates(t *testing.T) {
 		{"NOTSLEEP deal without a key", notSleepNoKey, "", keyless, "key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := schedule.NewManager(store, tc.tt, tc.ownSign, tc.deal)
+			_, err := schedule.NewManager(store, tc.tt, tc.ownSign, tc.deal, schedule.ManagerConfig{})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -152,7 +152,7 @@ func TestManagerPermitWindow(t *testing.T) {
 		processor.WithKey(func(n int) int { return n }))
 	store := srv.Connect()
 	t.Cleanup(func() { _ = store.Close() })
-	m, err := schedule.NewManager(store, tt, "", deal, schedule.WithClock(clk), schedule.WithLogger(testLogger()))
+	m, err := schedule.NewManager(store, tt, "", deal, schedule.ManagerConfig{}, schedule.WithClock(clk), schedule.WithLogger(testLogger()))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -216,7 +216,7 @@ func TestManagerPauseWhenNoData(t *testing.T) {
 		processor.WithKey(func(n int64) int64 { return n }))
 	store := srv.Connect()
 	t.Cleanup(func() { _ = store.Close() })
-	m, err := schedule.NewManager(store, tt, "", deal, schedule.WithClock(clk), schedule.WithLogger(testLogger()))
+	m, err := schedule.NewManager(store, tt, "", deal, schedule.ManagerConfig{}, schedule.WithClock(clk), schedule.WithLogger(testLogger()))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -65,7 +65,7 @@ func TestWorkerProcess(t *testing.T) {
 		}, processor.WithKey(func(n int) int { return n }))
 	mcfg := schedule.DefaultManagerConfig()
 	mcfg.IP, mcfg.HostName = "127.0.0.1", name
-	m, err := schedule.NewManager(store, tt, "", deal, schedule.WithManagerConfig(mcfg), schedule.WithLogger(testLogger()))
+	m, err := schedule.NewManager(store, tt, "", deal, mcfg, schedule.WithLogger(testLogger()))
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(3)

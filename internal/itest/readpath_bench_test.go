@@ -129,7 +129,7 @@ func startProcess(b *testing.B, be backend, tts []schedule.TaskType, i int) *pro
 	for _, tt := range tts {
 		cfg := schedule.DefaultManagerConfig()
 		cfg.IP, cfg.HostName, cfg.ShutdownTimeout = "127.0.0.1", "p"+strconv.Itoa(i), 2*time.Second
-		m, err := schedule.NewManager(store, tt, "", idleDeal(), schedule.WithManagerConfig(cfg),
+		m, err := schedule.NewManager(store, tt, "", idleDeal(), cfg,
 			schedule.WithLogger(testLogger()), schedule.WithClock(be.clock))
 		if err != nil {
 			b.Fatal(err)

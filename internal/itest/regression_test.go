@@ -219,7 +219,7 @@ func TestFactoryForceStopWithHungConnection(t *testing.T) {
 	b := zkBackend(t, c)
 	obs := b.open(t)
 	ctx := context.Background()
-	admin := strategy.NewAdmin(obs)
+	admin := strategy.NewAdmin(obs, strategy.AdminConfig{})
 	_, err := admin.ApplyTaskType(ctx, testTaskType("forcestop", 4))
 	require.NoError(t, err)
 	s := schedule.DefaultStrategy("forcestop-s")

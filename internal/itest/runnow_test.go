@@ -93,7 +93,7 @@ func heartbeats(t *testing.T, s schedule.Store, rt string, n int) {
 func TestRunNowOnClosedWindow(t *testing.T) {
 	b := zkBackend(t, zktest.Shared(t))
 	store := b.open(t)
-	admin := strategy.NewAdmin(store, strategy.WithOperator("ops"))
+	admin := strategy.NewAdmin(store, strategy.AdminConfig{Operator: "ops"})
 	ctx := context.Background()
 	tt := testTaskType("runnow", 4)
 	tt.PermitRunStartTime, tt.PermitRunEndTime = "0 0 0 1 1 ?", "" // yearly, until no data

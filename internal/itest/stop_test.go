@@ -20,7 +20,7 @@ func runBounded(t *testing.T, b backend, store schedule.Store, tt schedule.TaskT
 	cfg := schedule.DefaultManagerConfig()
 	cfg.IP, cfg.HostName = "127.0.0.1", name
 	cfg.ShutdownTimeout, cfg.CancelGrace, cfg.StopTimeout = 300*time.Millisecond, 100*time.Millisecond, time.Second
-	m, err := schedule.NewManager(store, tt, "", deal, schedule.WithManagerConfig(cfg),
+	m, err := schedule.NewManager(store, tt, "", deal, cfg,
 		schedule.WithLogger(testLogger().With("mgr", name)), schedule.WithClock(b.clock))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -417,7 +417,7 @@ runtimes has live servers or a strategy names it, unless --force.`,
 				if err != nil {
 					return err
 				}
-				admin := strategy.NewAdmin(store, strategy.WithForceWait(*wait))
+				admin := strategy.NewAdmin(store, strategy.AdminConfig{ForceWait: *wait})
 				if kind == "taskType" {
 					if _, _, err := store.TaskType(ctx, name); errors.Is(err, schedule.ErrNotFound) {
 						return fmt.Errorf("delete: %w", c.missing(err, "taskType", name, ""))
@@ -436,7 +436,7 @@ runtimes has live servers or a strategy names it, unless --force.`,
 						return err
 					}
 					// Waited above; the admin's own wait is then a formality.
-					admin = strategy.NewAdmin(store, strategy.WithForceWait(time.Millisecond))
+					admin = strategy.NewAdmin(store, strategy.AdminConfig{ForceWait: time.Millisecond})
 				}
 				if err := admin.DeleteStrategy(ctx, name, *force); err != nil {
 					return fmt.Errorf("delete strategy %q: %w", name, err)

@@ -359,7 +359,7 @@ func (c *cli) open(ctx context.Context, readOnly bool) (*zkstore.Store, error) {
 		_ = c.store.Close()
 	}
 	c.store, c.storeRO = s, readOnly
-	c.admin = strategy.NewAdmin(s)
+	c.admin = strategy.NewAdmin(s, strategy.AdminConfig{})
 	return s, nil
 }
 

@@ -34,6 +34,10 @@ type entry struct {
 	noIPList bool
 	// hasTimeZone: the record set timeZone (only our export writes it).
 	hasTimeZone bool
+	// unread: TBSchedule's fields that nothing read and no field of ours
+	// holds (taskKind, version), as "key value", when the record set them
+	// to anything but TBSchedule's defaults.
+	unread []string
 	// notes say what javaSemantics mapped and what behaves differently.
 	notes []string
 }
@@ -241,6 +245,9 @@ func javaRecord(where, kind, node string, value []byte) (entry, error) {
 	e.java = true
 	e.noIPList = kind == "strategy" && !hasNonNull(value, "IPList")
 	e.hasTimeZone = hasKey(value, "timeZone")
+	if kind == "taskType" {
+		e.unread = unreadJavaFields(value)
+	}
 	// The node name is the record's name; a record without one takes it.
 	switch {
 	case e.name() == "" && e.tt != nil:
@@ -305,6 +312,27 @@ func checkRawFields(where, kind string, obj []byte) error {
 		errs = append(errs, fmt.Errorf("%s: %s", where, u))
 	}
 	return errors.Join(errs...)
+}
+
+// unreadJavaFields returns, as "key value", TBSchedule's task type fields
+// that nothing ever read and that no field of ours holds, when obj sets them
+// to anything but the defaults: taskKind other than "static" (TBSchedule
+// ran every task type the static way), version other than 0.
+func unreadJavaFields(obj []byte) []string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(obj, &m) != nil {
+		return nil
+	}
+	var out []string
+	var kind string
+	if json.Unmarshal(m["taskKind"], &kind) == nil && kind != "" && !strings.EqualFold(kind, "static") {
+		out = append(out, fmt.Sprintf("taskKind %q", kind))
+	}
+	var version float64
+	if json.Unmarshal(m["version"], &version) == nil && version != 0 {
+		out = append(out, "version "+string(bytes.TrimSpace(m["version"])))
+	}
+	return out
 }
 
 func hasKey(obj []byte, key string) bool {

@@ -29,14 +29,17 @@ import (
 //     session), so the schedule is the same.
 //   - Item parameters with white space at their ends are trimmed when the
 //     items are parsed, as TBSchedule does; a note says which.
+//   - taskKind and version, which TBSchedule never read, are not kept (no
+//     field holds them; the task type runs as it did); a note names a
+//     value other than TBSchedule's defaults ("static", 0).
 func javaSemantics(e *entry, tz string) []string {
 	if e.tt != nil {
-		return javaTaskType(e.tt, e.hasTimeZone, tz)
+		return javaTaskType(e.tt, e.hasTimeZone, tz, e.unread)
 	}
 	return javaStrategy(e.st, e.noIPList)
 }
 
-func javaTaskType(t *schedule.TaskType, hasTimeZone bool, tz string) []string {
+func javaTaskType(t *schedule.TaskType, hasTimeZone bool, tz string, unread []string) []string {
 	var notes []string
 	if !hasTimeZone && t.TimeZone == "" {
 		t.TimeZone = tz
@@ -48,8 +51,8 @@ func javaTaskType(t *schedule.TaskType, hasTimeZone bool, tz string) []string {
 		notes = append(notes, fmt.Sprintf("judgeDeadInterval %v is raised to %v (5*heartBeatRate, our minimum): here it only marks a server stale in status and doctor; a dead server is found by its session", t.JudgeDeadInterval, floor))
 		t.JudgeDeadInterval = floor
 	}
-	if t.Version != 0 {
-		notes = append(notes, fmt.Sprintf("version %d is kept and, as in TBSchedule, unused", t.Version))
+	for _, u := range unread {
+		notes = append(notes, u+" is not kept: TBSchedule never read it, and the task type runs as it did")
 	}
 	for i, it := range t.TaskItems {
 		open := strings.IndexByte(it, '{')

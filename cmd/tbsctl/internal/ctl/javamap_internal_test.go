@@ -61,12 +61,15 @@ func TestJavaTaskTypeSemantics(t *testing.T) {
 		`taskItems[0] " 2 : { b = 3 } ": parameter " b = 3 " is read as "b = 3" (trimmed, as TBSchedule does)`,
 	}, notes)
 
-	short := schedule.TaskType{HeartBeatRate: 5 * time.Second, JudgeDeadInterval: 10 * time.Second, Version: 3}
-	e = entry{tt: &short, java: true, hasTimeZone: true}
+	short := schedule.TaskType{HeartBeatRate: 5 * time.Second, JudgeDeadInterval: 10 * time.Second}
+	e = entry{tt: &short, java: true, hasTimeZone: true, unread: unreadJavaFields([]byte(`{"taskKind":"dynamic","version":3}`))}
 	assert.Equal(t, []string{
 		"judgeDeadInterval 10s is raised to 25s (5*heartBeatRate, our minimum): here it only marks a server stale in status and doctor; a dead server is found by its session",
-		"version 3 is kept and, as in TBSchedule, unused",
+		`taskKind "dynamic" is not kept: TBSchedule never read it, and the task type runs as it did`,
+		"version 3 is not kept: TBSchedule never read it, and the task type runs as it did",
 	}, javaSemantics(&e, "UTC"))
+	assert.Empty(t, unreadJavaFields([]byte(`{"taskKind":"STATIC","version":0}`)), "TBSchedule's defaults say nothing")
+	assert.Empty(t, unreadJavaFields([]byte(`{"taskKind":null,"version":null}`)))
 	assert.Equal(t, 25*time.Second, short.JudgeDeadInterval)
 	require.NoError(t, func() error {
 		v := schedule.DefaultTaskType("t")

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"example.com/p/internal/q"
 )
 
 // Kind is typed; its constants repeat the type implicitly.
@@ -64,3 +66,10 @@ func New(a, b string, opts ...func(*Config)) (*Config, error) { return nil, nil 
 func Map[T, U any](in []T, f func(T) U) []U { return nil }
 
 func helper() {}
+
+// Aliased names a type of an internal package: its fields and methods are
+// listed under this name.
+type Aliased = q.T
+
+// AliasedI names an interface of an internal package.
+type AliasedI = q.I
