@@ -59,9 +59,8 @@ func distStops(factories []factoryID, current, requestNum map[factoryID]int) int
 }
 
 // distMinStops is the fewest stops any balanced distribution of total over
-// the factories allows: brute force over every choice of the factories
-// carrying the remainder for small n, otherwise the remainder goes to the
-// factories running the most.
+// the factories allows: what they run now less the most of it any balanced
+// distribution keeps (assignBestKept, the same oracle as the items').
 func distMinStops(factories []factoryID, current map[factoryID]int, total int) int {
 	fs := distUnique(factories)
 	n := len(fs)
@@ -74,41 +73,7 @@ func distMinStops(factories []factoryID, current map[factoryID]int, total int) i
 		cur[k] = distCurrent(current, f)
 		sum += cur[k]
 	}
-	base, extra := total/n, total%n
-	kept := func(plusOne func(k int) bool) int {
-		kept := 0
-		for k, c := range cur {
-			t := base
-			if plusOne(k) {
-				t++
-			}
-			kept += min(c, t)
-		}
-		return kept
-	}
-	best := 0
-	if n <= 10 {
-		for mask := range 1 << n {
-			ones := 0
-			for x := mask; x != 0; x &= x - 1 {
-				ones++
-			}
-			if ones == extra {
-				best = max(best, kept(func(k int) bool { return mask&(1<<k) != 0 }))
-			}
-		}
-		return sum - best
-	}
-	order := make([]int, n)
-	for k := range order {
-		order[k] = k
-	}
-	slices.SortFunc(order, func(a, b int) int { return cur[b] - cur[a] })
-	plus := make([]bool, n)
-	for _, k := range order[:extra] {
-		plus[k] = true
-	}
-	return sum - kept(func(k int) bool { return plus[k] })
+	return sum - assignBestKept(cur, total)
 }
 
 // checkDistribute verifies every documented property of a result.
