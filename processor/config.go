@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -131,39 +132,17 @@ func DefaultConfig() Config { return Config{}.withDefaults() }
 // values are kept (readers take max(v, 0)), so withDefaults is idempotent
 // and its result means what c means.
 func (c Config) withDefaults() Config {
-	if c.Type == "" {
-		c.Type = Sleep
-	}
-	if c.ThreadNumber == 0 {
-		c.ThreadNumber = defaultThreadNumber
-	}
-	if c.FetchDataNumber == 0 {
-		c.FetchDataNumber = defaultFetchDataNumber
-	}
-	if c.ExecuteNumber == 0 {
-		c.ExecuteNumber = defaultExecuteNumber
-	}
-	if c.SleepTimeNoData == 0 {
-		c.SleepTimeNoData = defaultSleepTimeNoData
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = defaultShutdownTimeout
-	}
-	if c.CancelGrace == 0 {
-		c.CancelGrace = defaultCancelGrace
-	}
-	if c.OwnSign == "" {
-		c.OwnSign = defaultOwnSign
-	}
-	if c.FetchDataCountEachSchedule == 0 {
-		c.FetchDataCountEachSchedule = -1
-	}
-	if c.RetryMin == 0 {
-		c.RetryMin = defaultRetryMin
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = max(defaultRetryMax, c.RetryMin)
-	}
+	c.Type = cmp.Or(c.Type, Sleep)
+	c.ThreadNumber = cmp.Or(c.ThreadNumber, defaultThreadNumber)
+	c.FetchDataNumber = cmp.Or(c.FetchDataNumber, defaultFetchDataNumber)
+	c.ExecuteNumber = cmp.Or(c.ExecuteNumber, defaultExecuteNumber)
+	c.SleepTimeNoData = cmp.Or(c.SleepTimeNoData, defaultSleepTimeNoData)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, defaultShutdownTimeout)
+	c.CancelGrace = cmp.Or(c.CancelGrace, defaultCancelGrace)
+	c.OwnSign = cmp.Or(c.OwnSign, defaultOwnSign)
+	c.FetchDataCountEachSchedule = cmp.Or(c.FetchDataCountEachSchedule, -1)
+	c.RetryMin = cmp.Or(c.RetryMin, defaultRetryMin)
+	c.RetryMax = cmp.Or(c.RetryMax, max(defaultRetryMax, c.RetryMin))
 	return c
 }
 

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,18 +118,10 @@ func (c ManagerConfig) withDefaults() ManagerConfig {
 	if c.HostName == "" {
 		c.HostName, _ = os.Hostname()
 	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = defaultShutdownTimeout
-	}
-	if c.CancelGrace == 0 {
-		c.CancelGrace = defaultCancelGrace
-	}
-	if c.StopTimeout == 0 {
-		c.StopTimeout = DefaultStopTimeout
-	}
-	if c.WriteParallelism == 0 {
-		c.WriteParallelism = defaultWriteParallelism
-	}
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, defaultShutdownTimeout)
+	c.CancelGrace = cmp.Or(c.CancelGrace, defaultCancelGrace)
+	c.StopTimeout = cmp.Or(c.StopTimeout, DefaultStopTimeout)
+	c.WriteParallelism = cmp.Or(c.WriteParallelism, defaultWriteParallelism)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -112,21 +113,11 @@ func (c Config) withDefaults() Config {
 			c.HostName = mc.HostName
 		}
 	}
-	if c.RefreshInterval == 0 {
-		c.RefreshInterval = DefaultRefreshInterval
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if c.RetryMin == 0 {
-		c.RetryMin = DefaultRetryMin
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = max(DefaultRetryMax, c.RetryMin)
-	}
-	if c.EventHistory == 0 {
-		c.EventHistory = defaultEventHistory
-	}
+	c.RefreshInterval = cmp.Or(c.RefreshInterval, DefaultRefreshInterval)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
+	c.RetryMin = cmp.Or(c.RetryMin, DefaultRetryMin)
+	c.RetryMax = cmp.Or(c.RetryMax, max(DefaultRetryMax, c.RetryMin))
+	c.EventHistory = cmp.Or(c.EventHistory, defaultEventHistory)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package zkstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,18 +130,10 @@ func DefaultConfig() Config { return Config{}.withDefaults() }
 // withDefaults returns c with zero fields replaced by their defaults: the
 // one place they are applied (Open and Validate use it).
 func (c Config) withDefaults() Config {
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = DefaultSessionTimeout
-	}
-	if c.ConnectTimeout == 0 {
-		c.ConnectTimeout = DefaultConnectTimeout
-	}
-	if c.CalibrationInterval == 0 {
-		c.CalibrationInterval = DefaultCalibrationInterval
-	}
-	if c.ClockDriftWarning == 0 {
-		c.ClockDriftWarning = DefaultClockDriftWarning
-	}
+	c.SessionTimeout = cmp.Or(c.SessionTimeout, DefaultSessionTimeout)
+	c.ConnectTimeout = cmp.Or(c.ConnectTimeout, DefaultConnectTimeout)
+	c.CalibrationInterval = cmp.Or(c.CalibrationInterval, DefaultCalibrationInterval)
+	c.ClockDriftWarning = cmp.Or(c.ClockDriftWarning, DefaultClockDriftWarning)
 	return c
 }
 
