@@ -19,7 +19,7 @@ import (
 // rate); for deals that sleep, the percentage of the ideal rate
 // (threads*batch / deal time), against the nominal and the measured deal time.
 //
-//	go test -bench . -benchmem -run '^$' -cpu 1,2 ./processor/
+//	go test -bench . -benchmem -run '^$' -cpu 1,2 ./internal/engine/
 
 type benchCase struct {
 	mode    processor.Type

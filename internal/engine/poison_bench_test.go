@@ -21,7 +21,7 @@ import (
 // lines of level Warn and above, and the rate of the stream (100/s when
 // nothing holds it up). About 10 s:
 //
-//	go test -bench PoisonRecord -benchtime 1000x -run '^$' ./processor/
+//	go test -bench PoisonRecord -benchtime 1000x -run '^$' ./internal/engine/
 func BenchmarkPoisonRecord(b *testing.B) {
 	for _, mode := range []processor.Type{processor.Sleep, processor.NotSleep} {
 		b.Run(string(mode), func(b *testing.B) { benchPoison(b, mode) })
