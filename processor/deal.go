@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+
+	"github.com/tbschedule/tbschedule-go/internal/dealrun"
 )
 
 // TaskItem is one task item a thread group owns while it fetches: its id, its
@@ -51,8 +53,8 @@ type SingleDeal[T any] interface {
 	Execute(ctx context.Context, task T, ownSign string) error
 }
 
-// MultiDeal handles up to Config.ExecuteNumber records per call (TBSchedule's
-// IScheduleTaskDealMulti).
+// MultiDeal handles up to the task type's executeNumber records per call
+// (TBSchedule's IScheduleTaskDealMulti).
 type MultiDeal[T any] interface {
 	Selector[T]
 	// ExecuteBatch processes a batch of records of one fetch. The slice is
@@ -71,7 +73,7 @@ type Deal interface {
 
 	// erased returns the construction data; unexported so that only this
 	// package makes Deals.
-	erased() *dealInfo
+	erased() *dealrun.Info[SelectRequest]
 }
 
 // DealOption configures Single, Multi, SingleFunc and MultiFunc.
@@ -83,10 +85,11 @@ type DealOption[T any] func(*dealSpec[T])
 // SelectTasks call that returned it ran (the call may have read it before it
 // was marked done). key must be a pure function of the record (it is called
 // once per fetched record, on the fetching goroutine, without locks held, and
-// for a record whose deal failed). A nil key is a construction error (New
-// fails with schedule.ErrInvalid). SLEEP processors do not deduplicate (nothing executes
-// while they fetch); both types use the key to hold back a record that failed
-// until its backoff ends (see "Failed records" in the package doc).
+// for a record whose deal failed). A nil key is a construction error (the
+// manager refuses the deal with schedule.ErrInvalid). SLEEP processors do
+// not deduplicate (nothing executes while they fetch); both types use the
+// key to hold back a record that failed until its backoff ends (see "Failed
+// records" in the package doc).
 func WithKey[T any, K comparable](key func(T) K) DealOption[T] {
 	return func(s *dealSpec[T]) {
 		if key == nil {
@@ -100,7 +103,8 @@ func WithKey[T any, K comparable](key func(T) K) DealOption[T] {
 
 // Single adapts a SingleDeal. When no WithKey option is given and T is a
 // string, boolean or integer type (named or not), the record itself is its key;
-// any other type needs WithKey to run as NOTSLEEP (New fails with schedule.ErrInvalid).
+// any other type needs WithKey to run as NOTSLEEP (the manager refuses it
+// with schedule.ErrInvalid).
 // Structs are not keyed automatically on purpose: a row re-read with a changed
 // status column would not equal its in-flight copy.
 func Single[T any](d SingleDeal[T], opts ...DealOption[T]) Deal {
@@ -144,14 +148,11 @@ func MultiFunc[T any](sel func(ctx context.Context, req SelectRequest) ([]T, err
 	return s.build(opts)
 }
 
-// itemsKey is the context key of ItemsFromContext.
-type itemsKey struct{}
-
 // ItemsFromContext returns the items (with their epochs) of the fetch whose
 // records the deal is executing, or nil outside a deal call. It is also set on
 // the ctx of SelectTasks. The slice is shared: do not modify it.
 func ItemsFromContext(ctx context.Context) []TaskItem {
-	items, _ := ctx.Value(itemsKey{}).([]TaskItem)
+	items, _ := ctx.Value(dealrun.ItemsKey{}).([]TaskItem)
 	return items
 }
 
@@ -161,24 +162,23 @@ type dealSpec[T any] struct {
 	sel     func(context.Context, SelectRequest) ([]T, error)
 	one     func(context.Context, T, string) error
 	batch   func(context.Context, []T, string) error
-	mk      func(*dealSpec[T], *env) runner // nil: no key
+	mk      func(*dealSpec[T], *dealrun.Env) dealRunner // nil: no key
 	keyDesc string
-	err     error // construction error, reported by New
+	err     error // construction error, reported by the engine's New
 }
 
-// dealInfo is the erased view of a deal that New uses.
-type dealInfo struct {
-	desc      string
-	keyed     bool
-	err       error
-	newRunner func(env *env) runner
-}
+// dealRunner is the runner of a deal, as the engine sees it.
+type dealRunner = dealrun.Runner[SelectRequest]
 
-type deal struct{ info dealInfo }
+type deal struct{ info dealrun.Info[SelectRequest] }
 
-func (d *deal) String() string    { return d.info.desc }
-func (d *deal) erased() *dealInfo { return &d.info }
-func typeName[T any]() string     { return reflect.TypeFor[T]().String() }
+func (d *deal) String() string                       { return d.info.Desc }
+func (d *deal) erased() *dealrun.Info[SelectRequest] { return &d.info }
+
+// DealInfo implements dealrun.Source: the engine reads the deal through it.
+func (d *deal) DealInfo() *dealrun.Info[SelectRequest] { return &d.info }
+
+func typeName[T any]() string { return reflect.TypeFor[T]().String() }
 func (s dealSpec[T]) build(opts []DealOption[T]) Deal {
 	for _, o := range opts {
 		if o != nil {
@@ -200,11 +200,12 @@ func (s dealSpec[T]) build(opts []DealOption[T]) Deal {
 	if mk == nil {
 		mk = keyedMaker[T, struct{}](nil)
 	}
-	return &deal{info: dealInfo{
-		desc:      fmt.Sprintf("%s deal of %s (key: %s)", s.kind, typeName[T](), s.keyDesc),
-		keyed:     s.mk != nil,
-		err:       s.err,
-		newRunner: func(e *env) runner { return mk(&spec, e) },
+	return &deal{info: dealrun.Info[SelectRequest]{
+		Desc:      fmt.Sprintf("%s deal of %s (key: %s)", s.kind, typeName[T](), s.keyDesc),
+		Multi:     s.kind == "multi",
+		Keyed:     s.mk != nil,
+		Err:       s.err,
+		NewRunner: func(e *dealrun.Env) dealRunner { return mk(&spec, e) },
 	}}
 }
 
@@ -212,7 +213,7 @@ func (s dealSpec[T]) build(opts []DealOption[T]) Deal {
 // are their own identity: strings, booleans and integers. Exact predeclared
 // types get a typed map (no allocation per record); named types go through a
 // map keyed by interface (an allocation per record for most values).
-func autoKeys[T any]() func(*dealSpec[T], *env) runner {
+func autoKeys[T any]() func(*dealSpec[T], *dealrun.Env) dealRunner {
 	var zero T
 	switch any(zero).(type) {
 	case string:
@@ -240,6 +241,6 @@ func autoKeys[T any]() func(*dealSpec[T], *env) runner {
 }
 
 // identityKeys builds a runner maker for a T that is exactly K.
-func identityKeys[T any, K comparable]() func(*dealSpec[T], *env) runner {
+func identityKeys[T any, K comparable]() func(*dealSpec[T], *dealrun.Env) dealRunner {
 	return keyedMaker(any(func(v K) K { return v }).(func(T) K))
 }

@@ -3,74 +3,32 @@ package processor_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"slices"
-	"strconv"
-	"sync"
 
 	"github.com/tbschedule/tbschedule-go/processor"
 )
 
-// A deal over a fixed table of orders: SelectTasks returns the unshipped
-// orders of the items it is given (order % TaskItemNum), Execute ships one.
-// The processor owns item "0" only, so it ships the even orders, then pauses
-// when no data is left.
+type order struct {
+	ID     int64
+	Status string
+}
+
+// A deal of a struct type: WithKey names the record's identity, which a
+// NOTSLEEP task type needs (to keep two copies of a record from running at
+// once) and both types use to back a failing record off by itself. The Deal
+// is then registered with a factory (strategy.Factory.RegisterDeal) under the
+// task type's dealBeanName.
 func Example() {
-	orders := []int{101, 102, 103, 104, 105, 106}
-	var mu sync.Mutex
-	shipped := map[int]bool{}
-
 	deal := processor.SingleFunc(
-		func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
-			mine := map[string]bool{}
-			for _, it := range req.Items {
-				mine[it.ID] = true
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			var out []int
-			for _, o := range orders {
-				if !shipped[o] && mine[strconv.Itoa(o%req.TaskItemNum)] && len(out) < req.FetchNum {
-					out = append(out, o)
-				}
-			}
-			return out, nil
+		func(ctx context.Context, req processor.SelectRequest) ([]order, error) {
+			// SELECT ... WHERE own_sign = req.OwnSign AND
+			// mod(id, req.TaskItemNum) IN (req.Items) LIMIT req.FetchNum
+			return nil, nil
 		},
-		func(ctx context.Context, order int, ownSign string) error {
-			mu.Lock()
-			defer mu.Unlock()
-			shipped[order] = true
+		func(ctx context.Context, o order, ownSign string) error {
+			// ship o, then mark it done
 			return nil
-		})
-
-	cfg := processor.DefaultConfig()
-	cfg.Type = processor.NotSleep // the order id (an int) is its own key
-	cfg.ThreadNumber = 2
-	cfg.TaskItemNum = 2
-	cfg.PauseWhenNoData = true
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cfg.OnPause = func(processor.PauseReason) { cancel() } // drained: stop
-	p, err := processor.New(deal, cfg, processor.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	p.SetItems([]processor.TaskItem{{ID: "0", Epoch: 1}})
-	if err := p.Run(ctx); err != nil {
-		fmt.Println(err)
-		return
-	}
-
-	var done []int
-	for o := range shipped {
-		done = append(done, o)
-	}
-	slices.Sort(done)
-	s := p.Stats()
-	fmt.Println("shipped:", done)
-	fmt.Printf("fetched=%d succeeded=%d failed=%d paused=%q\n", s.Fetched, s.Succeeded, s.Failed, p.Status().Paused)
-	// Output:
-	// shipped: [102 104 106]
-	// fetched=3 succeeded=3 failed=0 paused="no data"
+		},
+		processor.WithKey(func(o order) int64 { return o.ID }))
+	fmt.Println(deal)
+	// Output: single deal of processor_test.order (key: WithKey)
 }

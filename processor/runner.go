@@ -2,69 +2,12 @@ package processor
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/tbschedule/tbschedule-go/internal/dealrun"
 )
-
-// env is what a runner needs of its processor. Immutable after New, except
-// gen, which is atomic, and retry, guarded by the processor's mu.
-type env struct {
-	ownSign string
-	execNum int
-	dedupe  bool           // NOTSLEEP: admit and forget keys
-	gen     *atomic.Uint64 // current generation; records of an older one are dropped
-	lease   func() bool    // WithLease; nil: always valid
-	failing bool           // WithFailing is set: settle names the keys that start failing or recover
-	log     *slog.Logger
-	retry   retryState // the backoff of failed records (retry.go)
-}
-
-// valid tells whether a record of generation gen may start now.
-func (e *env) valid(gen uint64) bool { return e.gen.Load() == gen && (e.lease == nil || e.lease()) }
-
-// runner is the erased, per-processor engine of one deal: it holds the typed
-// records of each fetch (data) and, for NOTSLEEP, the set of in-flight keys.
-type runner interface {
-	// fetch calls SelectTasks and, when deduplicating, computes the keys of the
-	// records (no lock held: both are user code). It returns the batch, the
-	// number of records SelectTasks returned and how many were dropped because
-	// their key panicked.
-	fetch(ctx context.Context, req SelectRequest) (data any, raw, bad int, err error)
-	// beginFetch starts remembering the keys that finish from now on, until
-	// endFetch: a SelectTasks call that started while a record was in flight
-	// may return it even if it finished before admit. Lock held.
-	beginFetch()
-	// endFetch forgets those keys. Lock held.
-	endFetch()
-	// admit drops the records whose key is in flight, or was at any time since
-	// beginFetch, or repeats in the batch (dups), holds back those whose key
-	// backs off after a failure at now (held), and marks the rest in flight.
-	// Called with the processor's lock held.
-	admit(data any, now time.Time) admitted
-	// run executes records [lo, hi) of data, batching for a multi deal, and
-	// stops early when the generation moves away from gen or the lease
-	// lapses. No lock held.
-	run(ctx context.Context, data any, lo, hi int, gen uint64) execResult
-	// settle books the outcome of executed records [lo, hi) of data: the
-	// keys of fails back off, the others are forgotten (retrykeys.go). Lock
-	// held.
-	settle(data any, lo, hi int, fails []failure, now time.Time) settled
-	// forget removes records [lo, hi) from the in-flight set. Lock held.
-	forget(data any, lo, hi int)
-	// recycle takes back a batch whose records are all finished. Lock held.
-	recycle(data any)
-}
-
-// execResult counts what run did: done records were executed (ok + failed);
-// the rest of the range was dropped. fails are the failed deal calls.
-type execResult struct {
-	done, ok, failed, panics int
-	fails                    []failure
-}
 
 // batch holds the records of one fetch and, when deduplicating, their keys.
 type batch[T any, K comparable] struct {
@@ -77,24 +20,24 @@ type batch[T any, K comparable] struct {
 type runnerK[T any, K comparable] struct {
 	spec *dealSpec[T]
 	key  func(T) K
-	env  *env
+	env  *dealrun.Env
 	set  map[K]struct{} // in-flight keys; guarded by the processor's mu
 	// recent holds the keys that finished during the SelectTasks call in
 	// progress (tracking); guarded by the processor's mu.
 	recent   map[K]struct{}
 	tracking bool
 	// fails holds the keys whose records failed and back off; guarded by the
-	// processor's mu; bounded by maxFailingKeys.
-	fails map[K]failState
+	// processor's mu; bounded by dealrun.MaxFailingKeys.
+	fails map[K]dealrun.FailState
 	fmu   sync.Mutex     // guards free
 	free  []*batch[T, K] // recycled batches, to reuse their keys slices
 }
 
 // keyedMaker returns a maker of runners of T keyed by key.
-func keyedMaker[T any, K comparable](key func(T) K) func(*dealSpec[T], *env) runner {
-	return func(s *dealSpec[T], e *env) runner {
+func keyedMaker[T any, K comparable](key func(T) K) func(*dealSpec[T], *dealrun.Env) dealRunner {
+	return func(s *dealSpec[T], e *dealrun.Env) dealRunner {
 		r := &runnerK[T, K]{spec: s, key: key, env: e}
-		if e.dedupe && key != nil {
+		if e.Dedupe && key != nil {
 			r.set = make(map[K]struct{})
 			r.recent = make(map[K]struct{})
 		}
@@ -116,7 +59,7 @@ func (r *runnerK[T, K]) getBatch() *batch[T, K] {
 	return new(batch[T, K])
 }
 
-func (r *runnerK[T, K]) recycle(data any) {
+func (r *runnerK[T, K]) Recycle(data any) {
 	b, ok := data.(*batch[T, K])
 	if !ok || b == nil {
 		return
@@ -131,7 +74,7 @@ func (r *runnerK[T, K]) recycle(data any) {
 	r.fmu.Unlock()
 }
 
-func (r *runnerK[T, K]) fetch(ctx context.Context, req SelectRequest) (any, int, int, error) {
+func (r *runnerK[T, K]) Fetch(ctx context.Context, req SelectRequest) (any, int, int, error) {
 	recs, err := r.callSelect(ctx, req)
 	if err != nil || len(recs) == 0 {
 		return nil, 0, 0, err
@@ -141,7 +84,7 @@ func (r *runnerK[T, K]) fetch(ctx context.Context, req SelectRequest) (any, int,
 	raw, bad := len(recs), 0
 	// SLEEP needs keys only to hold back failing ones; no fetch of SLEEP
 	// overlaps an execution, so no key starts failing meanwhile.
-	if r.dedupe() || (r.key != nil && r.env.retry.keys.Load() > 0) {
+	if r.dedupe() || (r.key != nil && r.env.Retry.Keys.Load() > 0) {
 		bad = r.computeKeys(ctx, b)
 	}
 	return b, raw, bad, nil
@@ -162,7 +105,7 @@ func (r *runnerK[T, K]) computeKeys(ctx context.Context, b *batch[T, K]) (bad in
 			b.recs[len(b.recs)-1] = zero
 			b.recs = b.recs[:len(b.recs)-1]
 			bad++
-			r.env.log.ErrorContext(ctx, "processor: key function panicked; record dropped",
+			r.env.Log.ErrorContext(ctx, "processor: key function panicked; record dropped",
 				"err", perr, "stack", string(perr.Stack))
 		}
 	}
@@ -182,12 +125,12 @@ func (r *runnerK[T, K]) keysFrom(b *batch[T, K]) (perr *panicError) {
 	return nil
 }
 
-func (r *runnerK[T, K]) admit(data any, now time.Time) (a admitted) {
+func (r *runnerK[T, K]) Admit(data any, now time.Time) (a dealrun.Admitted) {
 	b := data.(*batch[T, K])
 	dedupe := r.dedupe()
 	hold := len(r.fails) > 0 && len(b.keys) == len(b.recs)
 	if !dedupe && !hold {
-		a.kept = len(b.recs)
+		a.Kept = len(b.recs)
 		return a
 	}
 	checkRecent := len(r.recent) > 0
@@ -195,15 +138,15 @@ func (r *runnerK[T, K]) admit(data any, now time.Time) (a admitted) {
 	for i, k := range b.keys {
 		if checkRecent {
 			if _, finished := r.recent[k]; finished {
-				a.dups++
+				a.Dups++
 				continue
 			}
 		}
 		if hold {
-			if st, failing := r.fails[k]; failing && heldBack(st, now) {
-				a.held++
-				if a.wake.IsZero() || st.due.Before(a.wake) {
-					a.wake = st.due
+			if st, failing := r.fails[k]; failing && dealrun.HeldBack(st, now) {
+				a.Held++
+				if a.Wake.IsZero() || st.Due.Before(a.Wake) {
+					a.Wake = st.Due
 				}
 				continue
 			}
@@ -212,7 +155,7 @@ func (r *runnerK[T, K]) admit(data any, now time.Time) (a admitted) {
 			// One hash operation: the insert is a no-op when k is in flight.
 			n := len(r.set)
 			if r.set[k] = struct{}{}; len(r.set) == n {
-				a.dups++
+				a.Dups++
 				continue
 			}
 		}
@@ -221,11 +164,11 @@ func (r *runnerK[T, K]) admit(data any, now time.Time) (a admitted) {
 	}
 	clear(b.recs[kept:])
 	b.recs, b.keys = b.recs[:kept], b.keys[:kept]
-	a.kept = kept
+	a.Kept = kept
 	return a
 }
 
-func (r *runnerK[T, K]) forget(data any, lo, hi int) {
+func (r *runnerK[T, K]) Forget(data any, lo, hi int) {
 	if !r.dedupe() || lo >= hi {
 		return
 	}
@@ -238,44 +181,44 @@ func (r *runnerK[T, K]) forget(data any, lo, hi int) {
 	}
 }
 
-func (r *runnerK[T, K]) beginFetch() { r.tracking = r.dedupe() }
+func (r *runnerK[T, K]) BeginFetch() { r.tracking = r.dedupe() }
 
-func (r *runnerK[T, K]) endFetch() {
+func (r *runnerK[T, K]) EndFetch() {
 	if r.tracking {
 		r.tracking = false
 		clear(r.recent)
 	}
 }
 
-func (r *runnerK[T, K]) run(ctx context.Context, data any, lo, hi int, gen uint64) (res execResult) {
+func (r *runnerK[T, K]) Run(ctx context.Context, data any, lo, hi int, gen uint64) (res dealrun.ExecResult) {
 	b := data.(*batch[T, K])
 	if r.spec.one != nil {
 		for i := lo; i < hi; i++ {
-			if !r.env.valid(gen) {
+			if !r.env.Valid(gen) {
 				return res
 			}
-			res.done++
+			res.Done++
 			if err := r.callOne(ctx, b.recs[i]); err != nil {
-				res.failed++
+				res.Failed++
 				r.failed(ctx, b, i, i+1, err, &res)
 			} else {
-				res.ok++
+				res.OK++
 			}
 		}
 		return res
 	}
-	n := r.env.execNum
+	n := r.env.ExecNum
 	for i := lo; i < hi; i += n {
-		if !r.env.valid(gen) {
+		if !r.env.Valid(gen) {
 			return res
 		}
 		j := min(i+n, hi)
-		res.done += j - i
+		res.Done += j - i
 		if err := r.callBatch(ctx, b.recs[i:j:j]); err != nil {
-			res.failed += j - i
+			res.Failed += j - i
 			r.failed(ctx, b, i, j, err, &res)
 		} else {
-			res.ok += j - i
+			res.OK += j - i
 		}
 	}
 	return res
@@ -283,11 +226,11 @@ func (r *runnerK[T, K]) run(ctx context.Context, data any, lo, hi int, gen uint6
 
 // failed records a failed deal call of records [lo, hi) of b; settle backs
 // them off and decides what to log.
-func (r *runnerK[T, K]) failed(ctx context.Context, b *batch[T, K], lo, hi int, err error, res *execResult) {
+func (r *runnerK[T, K]) failed(ctx context.Context, b *batch[T, K], lo, hi int, err error, res *dealrun.ExecResult) {
 	if _, ok := err.(*panicError); ok {
-		res.panics++
+		res.Panics++
 	}
-	res.fails = append(res.fails, r.failureOf(ctx, b, lo, hi, err))
+	res.Fails = append(res.Fails, r.failureOf(ctx, b, lo, hi, err))
 }
 
 func (r *runnerK[T, K]) callSelect(ctx context.Context, req SelectRequest) (recs []T, err error) {
@@ -305,7 +248,7 @@ func (r *runnerK[T, K]) callOne(ctx context.Context, t T) (err error) {
 			err = &panicError{Op: "Execute", Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return r.spec.one(ctx, t, r.env.ownSign)
+	return r.spec.one(ctx, t, r.env.OwnSign)
 }
 
 func (r *runnerK[T, K]) callBatch(ctx context.Context, ts []T) (err error) {
@@ -314,16 +257,5 @@ func (r *runnerK[T, K]) callBatch(ctx context.Context, ts []T) (err error) {
 			err = &panicError{Op: "ExecuteBatch", Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return r.spec.batch(ctx, ts, r.env.ownSign)
+	return r.spec.batch(ctx, ts, r.env.OwnSign)
 }
-
-// itemIDs lists the ids of items, for logs and errors.
-func itemIDs(items []TaskItem) []string {
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = it.ID
-	}
-	return ids
-}
-
-func sprint(v any) string { return fmt.Sprint(v) }

@@ -5,8 +5,10 @@ import (
 	"time"
 )
 
-// Stats are the counters of one processor since New, TBSchedule's dealInfoDesc
-// fields and a few more. Records are counted one by one, also in multi deals.
+// Stats are the counters of a thread group's processing, TBSchedule's
+// dealInfoDesc fields and a few more (schedule.Status.Stats sums them over
+// the processors a manager ran). Records are counted one by one, also in
+// multi deals.
 type Stats struct {
 	// FetchCalls counts SelectTasks calls (TBSchedule FetchDataCount).
 	FetchCalls int64
@@ -28,16 +30,18 @@ type Stats struct {
 	// record with the same key was queued or executing (NOTSLEEP), TBSchedule's
 	// otherCompareCount (which counted comparisons instead).
 	DuplicatesSuppressed int64
-	// Fenced counts fetched records dropped unexecuted by Fence.
+	// Fenced counts fetched records dropped unexecuted because the thread
+	// group was fenced (its session in doubt).
 	Fenced int64
 	// Dropped counts fetched records dropped unexecuted at shutdown.
 	Dropped int64
 	// Lapsed counts fetched records dropped unexecuted because the lease
-	// (WithLease) had lapsed when their turn came.
+	// (the session's) had lapsed when their turn came.
 	Lapsed int64
 	// Deferred counts fetched records not handed to the deal because a record
-	// with their key failed and its backoff (Config.RetryMin, RetryMax) had not
-	// ended: they are executed when a later SelectTasks returns them after it.
+	// with their key failed and its backoff had not ended (see "Failed
+	// records" in the package doc): they are executed when a later
+	// SelectTasks returns them after it.
 	Deferred int64
 	// LastFetch is when the last SelectTasks call started; zero before the first.
 	LastFetch time.Time
@@ -72,62 +76,18 @@ func (s Stats) Add(o Stats) Stats {
 	return s
 }
 
-// PauseReason says why a processor stopped fetching by itself for the rest of
-// a Run.
-type PauseReason string
-
-// Pause reasons.
-const (
-	// PauseNoData: Config.PauseWhenNoData and SelectTasks returned no record.
-	PauseNoData PauseReason = "no data"
-	// PauseFetchLimit: Config.FetchDataCountEachSchedule SelectTasks calls were made.
-	PauseFetchLimit PauseReason = "fetch limit"
-)
-
 // DropReason says why fetched records were dropped without being executed.
 type DropReason string
 
 // Drop reasons.
 const (
-	// DropFenced: Fence was called (or the fetch ended after it).
+	// DropFenced: the thread group was fenced (or the fetch ended after it).
 	DropFenced DropReason = "fenced"
-	// DropStopped: Run's context was cancelled.
+	// DropStopped: the thread group was stopped.
 	DropStopped DropReason = "stopped"
-	// DropLapsed: the lease (WithLease) had lapsed.
+	// DropLapsed: the session's lease had lapsed.
 	DropLapsed DropReason = "lease lapsed"
 )
-
-// Status is a snapshot of a processor.
-type Status struct {
-	// Type is the processor's type.
-	Type Type
-	// Running: a Run is in progress.
-	Running bool
-	// Fenced: Fence was called and Unfence not yet.
-	Fenced bool
-	// Paused is set once the processor stopped fetching by itself for the rest
-	// of the Run; empty otherwise.
-	Paused PauseReason
-	// Items are the items the processor fetches for.
-	Items []TaskItem
-	// Fetching: a SelectTasks call is in progress.
-	Fetching bool
-	// Queued counts fetched records not yet handed to a goroutine.
-	Queued int
-	// Unfinished counts fetched records not yet finished (queued, taken or
-	// executing), the records Release and Fence wait for.
-	Unfinished int
-	// Executing counts goroutines executing records.
-	Executing int
-	// Stragglers counts goroutines still in user code after a Run returned
-	// ErrStuck.
-	Stragglers int
-	// FailingKeys counts the keys the processor remembers as failing: their
-	// records back off until they succeed. At most 10,000.
-	FailingKeys int
-	// Stats are the counters since New.
-	Stats Stats
-}
 
 // Metrics receives the events of a processor as they happen, for export to a
 // metrics system. Methods are called on processor goroutines without locks
@@ -146,7 +106,7 @@ type Metrics interface {
 	Dropped(records int, reason DropReason)
 	// Retrying is called after a goroutine's deal calls failed (error or
 	// panic): records failed and will be retried after a backoff, and keys is
-	// the number of keys now remembered as failing (Status.FailingKeys). Its
+	// the number of keys now remembered as failing (at most 10,000). Its
 	// sum counts failures, like Dealt's failed; a steady rate with a steady
 	// keys is a record that keeps failing.
 	Retrying(records, keys int)

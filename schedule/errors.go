@@ -33,12 +33,12 @@ var (
 	// ErrInvalid: a configuration, name, item definition or argument is
 	// invalid; the error names every field at fault. Every validation of
 	// every package of the library wraps it: TaskType, Strategy and
-	// ManagerConfig here, processor.Config and the deals given to
-	// processor.New (a NOTSLEEP deal without a key too), strategy.Config,
+	// ManagerConfig here, the deals of package processor (built from nil
+	// parts, or a NOTSLEEP deal without a key), strategy.Config,
 	// zkstore.Config and the names and paths of the stores.
 	ErrInvalid error = apierr.ErrInvalid
 	// ErrRunning: Run was called on an object whose Run is in progress
-	// (Manager, processor.Processor) or was called already (strategy.Factory,
+	// (Manager) or was called already (strategy.Factory,
 	// which also refuses registrations once Run has been called).
 	ErrRunning error = apierr.ErrRunning
 	// ErrNotEmpty: a delete found children that must not be removed with it

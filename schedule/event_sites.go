@@ -213,7 +213,7 @@ func (m *Manager) serverID() ServerID {
 }
 
 // failingHook is what the processor calls when a record key starts failing
-// or recovers (processor.WithFailing), or nil without an events hook.
+// or recovers (engine.WithFailing), or nil without an events hook.
 func (m *Manager) failingHook() func(key string, err error) {
 	if m.events == nil {
 		return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
+	"github.com/tbschedule/tbschedule-go/internal/engine"
 	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/internal/readpath"
@@ -113,7 +114,7 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, c
 	if deal != nil && len(errs) == 0 {
 		// Build a processor once so that a deal unfit for the task type (a
 		// NOTSLEEP deal without a key...) fails here, not at the first window.
-		if _, err := processor.New(deal, processorConfig(tt, ownSign, 1, cfg)); err != nil {
+		if _, err := engine.New(deal, processorConfig(tt, ownSign, 1, cfg)); err != nil {
 			errs = append(errs, fmt.Errorf("taskType %q: deal %q: %w", tt.BaseTaskType, tt.DealBeanName, err))
 		}
 	}
@@ -137,13 +138,13 @@ func NewManager(store Store, tt TaskType, ownSign string, deal processor.Deal, c
 
 // processorConfig maps a task type onto the processor's tunables. A task
 // type's zero sleepTimeNoData means no pause (TBSchedule's meaning), which a
-// processor.Config says with a negative value (its zero is the default).
-func processorConfig(tt TaskType, ownSign string, itemNum int, cfg ManagerConfig) processor.Config {
+// engine.Config says with a negative value (its zero is the default).
+func processorConfig(tt TaskType, ownSign string, itemNum int, cfg ManagerConfig) engine.Config {
 	noData := tt.SleepTimeNoData
 	if noData == 0 {
 		noData = -1
 	}
-	return processor.Config{
+	return engine.Config{
 		Type:                       processor.Type(tt.ProcessorType),
 		ThreadNumber:               tt.ThreadNumber,
 		FetchDataNumber:            tt.FetchDataNumber,

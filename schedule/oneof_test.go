@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/engine"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
@@ -74,14 +75,14 @@ func TestErrInvalidEverywhere(t *testing.T) {
 			_, err := schedule.NewManager(store, tt, "", keylessDeal(), schedule.ManagerConfig{}, schedule.WithLogger(quiet))
 			return err
 		}},
-		{"processor", "Config.Validate", func() error { return processor.Config{ThreadNumber: -1}.Validate() }},
-		{"processor", "New, nil deal", func() error { _, err := processor.New(nil, processor.Config{}); return err }},
-		{"processor", "New, keyless NOTSLEEP deal", func() error {
-			_, err := processor.New(keylessDeal(), processor.Config{Type: processor.NotSleep})
+		{"internal/engine", "Config.Validate", func() error { return engine.Config{ThreadNumber: -1}.Validate() }},
+		{"internal/engine", "New, nil deal", func() error { _, err := engine.New(nil, engine.Config{}); return err }},
+		{"internal/engine", "New, keyless NOTSLEEP deal", func() error {
+			_, err := engine.New(keylessDeal(), engine.Config{Type: processor.NotSleep})
 			return err
 		}},
-		{"processor", "New, nil WithKey", func() error {
-			_, err := processor.New(processor.SingleFunc(nopSelect, nopExec, processor.WithKey[int, int](nil)), processor.Config{})
+		{"internal/engine", "New, nil WithKey", func() error {
+			_, err := engine.New(processor.SingleFunc(nopSelect, nopExec, processor.WithKey[int, int](nil)), engine.Config{})
 			return err
 		}},
 		{"strategy", "Config.Validate", func() error { return strategy.Config{RefreshInterval: -1}.Validate() }},
@@ -161,8 +162,8 @@ func TestErrRunningEverywhere(t *testing.T) {
 		require.NoError(t, err)
 		runTwice(t, f.Run)
 	})
-	t.Run("processor", func(t *testing.T) {
-		p, err := processor.New(processor.SingleFunc(nopSelect, nopExec), processor.Config{}, processor.WithLogger(quiet))
+	t.Run("engine", func(t *testing.T) {
+		p, err := engine.New(processor.SingleFunc(nopSelect, nopExec), engine.Config{}, engine.WithLogger(quiet))
 		require.NoError(t, err)
 		runTwice(t, p.Run)
 	})
@@ -177,8 +178,8 @@ func TestPanicErrorEverywhere(t *testing.T) {
 	deal := processor.SingleFunc(
 		func(context.Context, processor.SelectRequest) ([]int, error) { return []int{1}, nil },
 		func(context.Context, int, string) error { panic("boom") })
-	p, err := processor.New(deal, processor.Config{ThreadNumber: 1}, processor.WithLogger(quiet),
-		processor.WithFailing(func(_ string, err error) {
+	p, err := engine.New(deal, engine.Config{ThreadNumber: 1}, engine.WithLogger(quiet),
+		engine.WithFailing(func(_ string, err error) {
 			if err != nil && once.CompareAndSwap(false, true) {
 				got <- err
 			}

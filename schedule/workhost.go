@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
+	"github.com/tbschedule/tbschedule-go/internal/engine"
 	"github.com/tbschedule/tbschedule-go/processor"
 )
 
@@ -39,8 +40,8 @@ type workHost struct {
 	stopped   bool
 	ws        windowView
 	windowSet bool // ws was set once (the window's state at start)
-	proc      *processor.Processor
-	last      *processor.Processor // the processor that ran last: it may still drain
+	proc      *engine.Processor
+	last      *engine.Processor // the processor that ran last: it may still drain
 	cancel    context.CancelFunc
 	done      chan struct{}
 	past      processor.Stats // totals of processors that have ended
@@ -261,8 +262,8 @@ func (w *workHost) startProcessor() {
 	if m.window.noDataEnd {
 		cfg.OnNoData = func() { signal(w.noData) }
 	}
-	p, err := processor.New(m.deal, cfg, processor.WithLogger(m.procLog), processor.WithClock(m.clock),
-		processor.WithLease(w.leaseValid), processor.WithMetrics(m.procMetrics), processor.WithFailing(m.failingHook()))
+	p, err := engine.New(m.deal, cfg, engine.WithLogger(m.procLog), engine.WithClock(m.clock),
+		engine.WithLease(w.leaseValid), engine.WithMetrics(m.procMetrics), engine.WithFailing(m.failingHook()))
 	if err != nil {
 		m.setError(err)
 		m.log.Error("starting the processor failed", "err", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/engine"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/tbsprom"
 )
@@ -47,15 +48,15 @@ func benchEmptyDeal(b *testing.B, mode processor.Type, threads int, metricsOn bo
 		return out, nil
 	}
 	d := processor.SingleFunc(sel, func(context.Context, int, string) error { return nil })
-	cfg := processor.DefaultConfig()
+	cfg := engine.DefaultConfig()
 	cfg.Type, cfg.ThreadNumber, cfg.PauseWhenNoData = mode, threads, true
 	done := make(chan struct{})
-	cfg.OnPause = func(processor.PauseReason) { close(done) }
-	opts := []processor.Option{processor.WithLogger(slog.New(slog.DiscardHandler))}
+	cfg.OnPause = func(engine.PauseReason) { close(done) }
+	opts := []engine.Option{engine.WithLogger(slog.New(slog.DiscardHandler))}
 	if metricsOn {
-		opts = append(opts, processor.WithMetrics(tbsprom.New().Processor("bench$BASE")))
+		opts = append(opts, engine.WithMetrics(tbsprom.New().Processor("bench$BASE")))
 	}
-	p, err := processor.New(d, cfg, opts...)
+	p, err := engine.New(d, cfg, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import "github.com/tbschedule/tbschedule-go/internal/clock"
 

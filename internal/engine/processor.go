@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/clock"
+	"github.com/tbschedule/tbschedule-go/internal/dealrun"
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // Processor runs one deal in one thread group: Config.ThreadNumber goroutines
@@ -21,11 +23,11 @@ import (
 type Processor struct {
 	cfg     Config
 	desc    string
-	run     runner
-	env     env
+	run     dealrun.Runner[processor.SelectRequest]
+	env     dealrun.Env
 	log     *slog.Logger
 	clock   clock.Clock
-	metrics Metrics                     // nil: none
+	metrics processor.Metrics           // nil: none
 	failing func(key string, err error) // WithFailing; nil: none
 	lease   func() bool                 // nil: always valid
 
@@ -41,22 +43,22 @@ type Processor struct {
 	mu   sync.Mutex // guards every field below
 	cond sync.Cond  // on mu: workers wait here for records, their turn to fetch or a change
 
-	items         []TaskItem  // the items fetches are made for (SetItems, Release)
-	running       bool        // a Run is in progress
-	stopping      bool        // Run's context is done: goroutines exit
-	fenced        bool        // between Fence and Unfence: no fetch
-	paused        PauseReason // no more fetches in this Run
-	pauseNotified bool        // the pause was reported
-	fetching      bool        // a goroutine is fetching (at most one)
-	sleeping      bool        // the fetcher sleeps (wakeLocked interrupts it)
-	dupWait       bool        // the last fetch was all duplicates: wait for a record to finish
-	fetchErrs     int         // consecutive failed fetches (backoff)
-	fetchCount    int         // SelectTasks calls in this Run
-	busy          int         // goroutines executing records
-	cur           *fetchRec   // the fetch whose records are being handed out; nil: queue empty
-	active        []*fetchRec // fetches with unfinished records or a SelectTasks call in progress
+	items         []processor.TaskItem // the items fetches are made for (SetItems, Release)
+	running       bool                 // a Run is in progress
+	stopping      bool                 // Run's context is done: goroutines exit
+	fenced        bool                 // between Fence and Unfence: no fetch
+	paused        PauseReason          // no more fetches in this Run
+	pauseNotified bool                 // the pause was reported
+	fetching      bool                 // a goroutine is fetching (at most one)
+	sleeping      bool                 // the fetcher sleeps (wakeLocked interrupts it)
+	dupWait       bool                 // the last fetch was all duplicates: wait for a record to finish
+	fetchErrs     int                  // consecutive failed fetches (backoff)
+	fetchCount    int                  // SelectTasks calls in this Run
+	busy          int                  // goroutines executing records
+	cur           *fetchRec            // the fetch whose records are being handed out; nil: queue empty
+	active        []*fetchRec          // fetches with unfinished records or a SelectTasks call in progress
 	fetchSeq      uint64
-	taskItemNum   int             // SelectRequest.TaskItemNum (SetTaskItemNum)
+	taskItemNum   int             // processor.SelectRequest.TaskItemNum (SetTaskItemNum)
 	baseCtx       context.Context // Run's context without its cancellation
 	dealCtx       context.Context // parent of every deal's ctx; cancelled by Fence and forced shutdown
 	dealCancel    context.CancelFunc
@@ -64,7 +66,7 @@ type Processor struct {
 	workers       []*worker
 	live          int           // goroutines started by Run still running
 	exited        chan struct{} // closed when live drops to zero
-	stats         Stats
+	stats         processor.Stats
 }
 
 // fetchRec is the bookkeeping of one SelectTasks call: the items it was made
@@ -72,8 +74,8 @@ type Processor struct {
 // on fetches, not on records, which keeps the per-record cost O(1).
 type fetchRec struct {
 	seq       uint64
-	items     []TaskItem      // our copy, for Release
-	ctx       context.Context // the ctx of its deal calls (carries the items)
+	items     []processor.TaskItem // our copy, for Release
+	ctx       context.Context      // the ctx of its deal calls (carries the items)
 	gen       uint64
 	data      any  // the runner's batch
 	n, next   int  // records kept; next to hand out
@@ -117,7 +119,7 @@ type Option func(*options)
 type options struct {
 	log     *slog.Logger
 	clock   clock.Clock
-	metrics Metrics
+	metrics processor.Metrics
 	lease   func() bool
 	failing func(key string, err error)
 }
@@ -132,7 +134,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
 
 // WithMetrics sets the receiver of the processor's events; default none.
-func WithMetrics(m Metrics) Option { return func(o *options) { o.metrics = m } }
+func WithMetrics(m processor.Metrics) Option { return func(o *options) { o.metrics = m } }
 
 // WithFailing sets fn to be told when a record key starts failing (its
 // first failure, with the deal's error; the retries that follow are not
@@ -160,23 +162,23 @@ func WithLease(valid func() bool) Option { return func(o *options) { o.lease = v
 // schedule.ErrInvalid when cfg is invalid, when the deal was built from nil
 // parts, or when cfg.Type is NotSleep and the deal has no key (give
 // WithKey).
-func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
+func New(deal processor.Deal, cfg Config, opts ...Option) (*Processor, error) {
 	var errs []error
-	var info *dealInfo
-	if deal == nil {
+	var info *dealrun.Info[processor.SelectRequest]
+	if src, ok := deal.(dealrun.Source[processor.SelectRequest]); !ok {
 		errs = append(errs, fmt.Errorf("%w: nil deal", errInvalid))
 	} else {
-		info = deal.erased()
-		if info.err != nil {
-			errs = append(errs, info.err)
+		info = src.DealInfo()
+		if info.Err != nil {
+			errs = append(errs, info.Err)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	cfg = cfg.withDefaults()
-	if info != nil && cfg.Type == NotSleep && !info.keyed {
-		errs = append(errs, fmt.Errorf("%w: a NOTSLEEP processor needs a key per task: %s: give WithKey", errInvalid, info.desc))
+	if info != nil && cfg.Type == processor.NotSleep && !info.Keyed {
+		errs = append(errs, fmt.Errorf("%w: a NOTSLEEP processor needs a key per task: %s: give WithKey", errInvalid, info.Desc))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -198,7 +200,7 @@ func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
 	}
 	p := &Processor{
 		cfg:     cfg,
-		desc:    info.desc,
+		desc:    info.Desc,
 		log:     o.log,
 		clock:   o.clock,
 		metrics: o.metrics, failing: o.failing,
@@ -210,12 +212,12 @@ func New(deal Deal, cfg Config, opts ...Option) (*Processor, error) {
 	}
 	close(p.exited)
 	p.cond.L = &p.mu
-	p.env = env{ownSign: cfg.OwnSign, execNum: 1, dedupe: cfg.Type == NotSleep, gen: &p.gen, lease: o.lease, log: o.log, failing: o.failing != nil}
-	p.env.retry.pol = cfg.retryPolicy()
-	if strings.HasPrefix(info.desc, "multi") {
-		p.env.execNum = cfg.ExecuteNumber
+	p.env = dealrun.Env{OwnSign: cfg.OwnSign, ExecNum: 1, Dedupe: cfg.Type == processor.NotSleep, Gen: &p.gen, Lease: o.lease, Log: o.log, Failing: o.failing != nil}
+	p.env.Retry.Pol = cfg.retryPolicy()
+	if info.Multi {
+		p.env.ExecNum = cfg.ExecuteNumber
 	}
-	p.run = info.newRunner(&p.env)
+	p.run = info.NewRunner(&p.env)
 	return p, nil
 }
 
@@ -310,7 +312,7 @@ func (p *Processor) shutdown() error {
 	p.cond.Broadcast()
 	exited := p.exited
 	p.mu.Unlock()
-	p.mDropped(dropped, DropStopped)
+	p.mDropped(dropped, processor.DropStopped)
 
 	start := p.clock.Now()
 	err := p.awaitExit(exited, start)
@@ -425,7 +427,7 @@ func (w *worker) describeLocked() string {
 // epochs); fetches already made are not affected. With no items the processor
 // idles without calling SelectTasks. Removing an item here does not wait for
 // its records: use Release for a handover. Safe to call at any time.
-func (p *Processor) SetItems(items []TaskItem) {
+func (p *Processor) SetItems(items []processor.TaskItem) {
 	p.mu.Lock()
 	if slices.Equal(p.items, items) {
 		p.mu.Unlock()
@@ -451,7 +453,7 @@ func (p *Processor) Release(ids []string) <-chan struct{} {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.items = slices.DeleteFunc(p.items, func(it TaskItem) bool { _, ok := drop[it.ID]; return ok })
+	p.items = slices.DeleteFunc(p.items, func(it processor.TaskItem) bool { _, ok := drop[it.ID]; return ok })
 	p.dupWait = false
 	return p.waitLocked(func(f *fetchRec) bool {
 		for _, it := range f.items {
@@ -483,7 +485,7 @@ func (p *Processor) Fence() <-chan struct{} {
 	p.wakeLocked()
 	p.mu.Unlock()
 	p.log.Warn("processor: fenced", "dropped", n)
-	p.mDropped(n, DropFenced)
+	p.mDropped(n, processor.DropFenced)
 	return ch
 }
 
@@ -523,7 +525,7 @@ func (p *Processor) Exited() <-chan struct{} {
 }
 
 // Stats returns the counters since New.
-func (p *Processor) Stats() Stats {
+func (p *Processor) Stats() processor.Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stats
@@ -543,7 +545,7 @@ func (p *Processor) Status() Status {
 		Stats:     p.stats,
 	}
 	s.Paused = p.paused
-	s.FailingKeys = int(p.env.retry.keys.Load())
+	s.FailingKeys = int(p.env.Retry.Keys.Load())
 	if p.cur != nil {
 		s.Queued = p.cur.n - p.cur.next
 	}
@@ -590,7 +592,7 @@ func (p *Processor) takeQueuedLocked() int {
 		return 0
 	}
 	n := f.n - f.next
-	p.run.forget(f.data, f.next, f.n)
+	p.run.Forget(f.data, f.next, f.n)
 	f.next = f.n
 	p.cur = nil
 	p.finishRecordsLocked(f, n)
@@ -632,7 +634,7 @@ func (p *Processor) finishFetchLocked(f *fetchRec) {
 	}
 	f.waiters = nil
 	if f.data != nil {
-		p.run.recycle(f.data)
+		p.run.Recycle(f.data)
 		f.data = nil
 	}
 	if p.paused != "" && len(p.active) == 0 {
@@ -697,7 +699,7 @@ func (p *Processor) mFetched(n, dups int, d time.Duration, err error) {
 	p.metrics.Fetched(n, dups, d, err)
 }
 
-func (p *Processor) mDropped(n int, r DropReason) {
+func (p *Processor) mDropped(n int, r processor.DropReason) {
 	if p.metrics == nil || n == 0 {
 		return
 	}

@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/tbschedule/tbschedule-go/internal/dealrun"
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // work is the loop of one goroutine of a Run. It holds mu except while it
@@ -38,7 +41,7 @@ func (p *Processor) work(w *worker) {
 // canFetchLocked tells whether a goroutine may call SelectTasks now.
 func (p *Processor) canFetchLocked() bool {
 	return p.cur == nil && !p.fetching && !p.dupWait && p.mayFetchLocked() &&
-		(p.cfg.Type == NotSleep || p.busy == 0)
+		(p.cfg.Type == processor.NotSleep || p.busy == 0)
 }
 
 // mayFetchLocked: nothing forbids fetching (queue state aside).
@@ -59,7 +62,7 @@ func (p *Processor) dropLapsedLocked() {
 	p.stats.Lapsed += int64(n)
 	p.mu.Unlock()
 	p.log.Warn("processor: lease lapsed: queued records dropped", "dropped", n)
-	p.mDropped(n, DropLapsed)
+	p.mDropped(n, processor.DropLapsed)
 	p.mu.Lock()
 }
 
@@ -73,7 +76,7 @@ func (p *Processor) executeLocked(w *worker) {
 	f := p.cur
 	avail := f.n - f.next
 	n := min(max(avail/(2*p.cfg.ThreadNumber), 1), maxChunk)
-	if e := p.env.execNum; e > 1 {
+	if e := p.env.ExecNum; e > 1 {
 		n = (n + e - 1) / e * e
 	}
 	n = min(n, avail)
@@ -86,33 +89,33 @@ func (p *Processor) executeLocked(w *worker) {
 	p.mu.Unlock()
 
 	start := p.clock.Now()
-	res := p.run.run(f.ctx, f.data, lo, hi, f.gen)
+	res := p.run.Run(f.ctx, f.data, lo, hi, f.gen)
 	end := p.clock.Now()
 	d := end.Sub(start)
-	p.mDealt(res.ok, res.failed, d)
-	dropped := n - res.done
-	reason := DropFenced
+	p.mDealt(res.OK, res.Failed, d)
+	dropped := n - res.Done
+	reason := processor.DropFenced
 	switch {
 	case dropped == 0:
 	case p.stopped.Load():
-		reason = DropStopped
+		reason = processor.DropStopped
 	case p.gen.Load() == f.gen:
-		reason = DropLapsed // the generation held: the lease stopped the run
+		reason = processor.DropLapsed // the generation held: the lease stopped the run
 	}
 	p.mDropped(dropped, reason)
 
 	p.mu.Lock()
-	p.run.forget(f.data, lo, hi)
+	p.run.Forget(f.data, lo, hi)
 	// Back the failed keys off, and log, before the records count as done.
-	p.settleLocked(f, lo, lo+res.done, res, end)
+	p.settleLocked(f, lo, lo+res.Done, res, end)
 	p.busy--
 	w.phase, w.f = phaseIdle, nil
 	st := &p.stats
-	st.Succeeded += int64(res.ok)
-	st.Failed += int64(res.failed)
-	st.Panics += int64(res.panics)
+	st.Succeeded += int64(res.OK)
+	st.Failed += int64(res.Failed)
+	st.Panics += int64(res.Panics)
 	st.DealTime += d
-	if reason == DropLapsed {
+	if reason == processor.DropLapsed {
 		st.Lapsed += int64(dropped)
 	} else if dropped > 0 {
 		p.countDropLocked(dropped)
@@ -145,14 +148,14 @@ func (p *Processor) fetchLocked(w *worker) {
 	items := slices.Clone(p.items)
 	p.fetchSeq++
 	f := &fetchRec{seq: p.fetchSeq, items: items, gen: p.gen.Load(), pending: 1, selecting: true}
-	f.ctx = context.WithValue(p.dealCtx, itemsKey{}, slices.Clone(items))
+	f.ctx = context.WithValue(p.dealCtx, dealrun.ItemsKey{}, slices.Clone(items))
 	sctx, cancel := context.WithCancel(f.ctx)
 	p.fetchCancel = cancel
-	p.run.beginFetch()
+	p.run.BeginFetch()
 	p.active = append(p.active, f)
 	w.f = f
 	p.fetchCount++
-	req := SelectRequest{
+	req := processor.SelectRequest{
 		TaskParameter: p.cfg.TaskParameter,
 		OwnSign:       p.cfg.OwnSign,
 		TaskItemNum:   p.taskItemNum,
@@ -162,7 +165,7 @@ func (p *Processor) fetchLocked(w *worker) {
 	p.mu.Unlock()
 
 	start := p.clock.Now()
-	data, raw, bad, err := p.run.fetch(sctx, req)
+	data, raw, bad, err := p.run.Fetch(sctx, req)
 	end := p.clock.Now()
 	d := end.Sub(start)
 	cancel()
@@ -184,22 +187,22 @@ func (p *Processor) fetchLocked(w *worker) {
 		}
 	}
 	kept, dups, dropped := 0, 0, 0
-	var adm admitted
+	var adm dealrun.Admitted
 	stale := f.gen != p.gen.Load()
 	if data != nil {
 		if stale {
 			dropped = raw - bad
 			p.countDropLocked(dropped)
-			p.run.recycle(data)
+			p.run.Recycle(data)
 		} else {
-			adm = p.run.admit(data, end)
-			kept, dups = adm.kept, adm.dups
+			adm = p.run.Admit(data, end)
+			kept, dups = adm.Kept, adm.Dups
 			st.DuplicatesSuppressed += int64(dups)
-			st.Deferred += int64(adm.held)
+			st.Deferred += int64(adm.Held)
 			f.data, f.n = data, kept
 		}
 	}
-	p.run.endFetch()
+	p.run.EndFetch()
 	f.pending += kept - 1
 	if kept > 0 {
 		p.cur = f
@@ -232,10 +235,10 @@ func (p *Processor) fetchLocked(w *worker) {
 		// them finishes would return the same records.
 		p.fetchErrs = 0
 		p.dupWait = true
-	case kept == 0 && adm.held > 0:
+	case kept == 0 && adm.Held > 0:
 		// Every record backs off after a failure: wait for the first.
 		p.fetchErrs = 0
-		pause = heldPause(adm.wake, end, max(p.cfg.SleepTimeNoData, 0))
+		pause = dealrun.HeldPause(adm.Wake, end, max(p.cfg.SleepTimeNoData, 0))
 	case kept == 0 && dups > 0:
 		// The duplicates finished while SelectTasks ran and nothing is in
 		// flight: no finish would end a wait, so fetch again at once.
@@ -249,7 +252,7 @@ func (p *Processor) fetchLocked(w *worker) {
 	p.mu.Unlock()
 
 	p.mFetched(raw, dups, d, err)
-	p.mDropped(dropped, DropFenced)
+	p.mDropped(dropped, processor.DropFenced)
 	if noData && p.cfg.OnNoData != nil {
 		p.callOnNoData()
 	}

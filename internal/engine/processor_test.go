@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"context"
@@ -14,9 +14,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
-var modes = []Type{Sleep, NotSleep}
+var modes = []processor.Type{processor.Sleep, processor.NotSleep}
 
 // TestExecutesEveryRecordOnce: a fixed dataset is executed exactly once, in
 // both modes, with single and multi deals.
@@ -35,11 +36,11 @@ func TestExecutesEveryRecordOnce(t *testing.T) {
 						seen[id]++
 					}
 				}
-				var d Deal
+				var d processor.Deal
 				if multi {
-					d = MultiFunc(src.selectTasks, func(_ context.Context, ts []int, _ string) error { record(ts...); return nil })
+					d = processor.MultiFunc(src.selectTasks, func(_ context.Context, ts []int, _ string) error { record(ts...); return nil })
 				} else {
-					d = SingleFunc(src.selectTasks, func(_ context.Context, id int, _ string) error { record(id); return nil })
+					d = processor.SingleFunc(src.selectTasks, func(_ context.Context, id int, _ string) error { record(id); return nil })
 				}
 				cfg := testConfig(mode, 4)
 				cfg.ExecuteNumber = 7
@@ -74,7 +75,7 @@ func TestPanickingDeal(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			log, buf := newLogger()
 			src := &source{total: 100}
-			d := SingleFunc(src.selectTasks, func(_ context.Context, id int, _ string) error {
+			d := processor.SingleFunc(src.selectTasks, func(_ context.Context, id int, _ string) error {
 				if id%10 == 3 {
 					panic(fmt.Sprintf("boom %d", id))
 				}
@@ -103,7 +104,7 @@ func TestFailingDeal(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			log, buf := newLogger()
 			src := &source{total: 50}
-			d := MultiFunc(src.selectTasks, func(_ context.Context, ids []int, _ string) error {
+			d := processor.MultiFunc(src.selectTasks, func(_ context.Context, ids []int, _ string) error {
 				if ids[0] == 0 {
 					return errors.New("db down")
 				}
@@ -133,7 +134,7 @@ func TestSelectTasksErrorsAndPanics(t *testing.T) {
 	log, buf := newLogger()
 	clk := newFakeClock()
 	var calls atomic.Int64
-	d := SingleFunc(func(context.Context, SelectRequest) ([]int, error) {
+	d := processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]int, error) {
 		if calls.Add(1)%2 == 0 {
 			panic("select boom")
 		}
@@ -142,7 +143,7 @@ func TestSelectTasksErrorsAndPanics(t *testing.T) {
 		t.Error("executed a record returned with an error")
 		return nil
 	})
-	cfg := testConfig(NotSleep, 3)
+	cfg := testConfig(processor.NotSleep, 3)
 	cfg.SleepTimeNoData = time.Millisecond // backoff base is still 100ms
 	p, err := New(d, cfg, WithLogger(log), WithClock(clk))
 	require.NoError(t, err)
@@ -174,15 +175,15 @@ func TestSelectTasksErrorsAndPanics(t *testing.T) {
 func TestKeyPanics(t *testing.T) {
 	src := &source{total: 20}
 	var executed atomic.Int64
-	d := SingleFunc(src.selectTasks, func(context.Context, int, string) error { executed.Add(1); return nil },
-		WithKey(func(id int) int {
+	d := processor.SingleFunc(src.selectTasks, func(context.Context, int, string) error { executed.Add(1); return nil },
+		processor.WithKey(func(id int) int {
 			if id == 7 {
 				panic("bad key")
 			}
 			return id
 		}))
 	log, buf := newLogger()
-	p, err := New(d, testConfig(NotSleep, 2), WithLogger(log))
+	p, err := New(d, testConfig(processor.NotSleep, 2), WithLogger(log))
 	require.NoError(t, err)
 	p.SetItems(items("0"))
 	start(t, p)
@@ -202,7 +203,7 @@ func TestShutdownWaitsForRunningDeal(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			release := make(chan struct{})
 			started := make(chan struct{}, 100)
-			d := SingleFunc(func(context.Context, SelectRequest) ([]int, error) {
+			d := processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]int, error) {
 				return []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, nil
 			}, func(ctx context.Context, _ int, _ string) error {
 				started <- struct{}{}
@@ -253,14 +254,14 @@ func testShutdownCancelsAfterTimeout(t *testing.T, configured, waited time.Durat
 	clk := newFakeClock()
 	started := make(chan struct{}, 1)
 	var cancelled atomic.Bool
-	d := SingleFunc(func(context.Context, SelectRequest) ([]int, error) { return []int{1}, nil },
+	d := processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]int, error) { return []int{1}, nil },
 		func(ctx context.Context, _ int, _ string) error {
 			started <- struct{}{}
 			<-ctx.Done()
 			cancelled.Store(true)
 			return ctx.Err()
 		})
-	cfg := testConfig(Sleep, 1)
+	cfg := testConfig(processor.Sleep, 1)
 	cfg.ShutdownTimeout = configured
 	p, err := New(d, cfg, WithClock(clk))
 	require.NoError(t, err)
@@ -284,7 +285,7 @@ func TestShutdownReportsStuckDeal(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
 	var ctxErr atomic.Value
-	d := SingleFunc(func(context.Context, SelectRequest) ([]int, error) { return []int{1}, nil },
+	d := processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]int, error) { return []int{1}, nil },
 		func(ctx context.Context, _ int, _ string) error {
 			select {
 			case started <- struct{}{}:
@@ -296,7 +297,7 @@ func TestShutdownReportsStuckDeal(t *testing.T) {
 			}
 			return nil
 		})
-	cfg := testConfig(NotSleep, 2)
+	cfg := testConfig(processor.NotSleep, 2)
 	cfg.ShutdownTimeout = 30 * time.Millisecond
 	cfg.CancelGrace = 20 * time.Millisecond
 	clk := newFakeClock()
@@ -343,7 +344,7 @@ func TestShutdownReportsStuckDeal(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	p, err := New(SingleFunc((&source{}).selectTasks, func(context.Context, int, string) error { return nil }), testConfig(Sleep, 1))
+	p, err := New(processor.SingleFunc((&source{}).selectTasks, func(context.Context, int, string) error { return nil }), testConfig(processor.Sleep, 1))
 	require.NoError(t, err)
 	r := start(t, p)
 	eventually(t, func() bool { return p.Status().Running }, "running")
@@ -362,7 +363,7 @@ func TestFence(t *testing.T) {
 			started := make(chan struct{}, 10)
 			proceed := make(chan struct{})
 			var next atomic.Int64
-			d := SingleFunc(func(ctx context.Context, req SelectRequest) ([]int, error) {
+			d := processor.SingleFunc(func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
 				calls.Add(1)
 				if fenced.Load() {
 					t.Error("fetch while fenced")
@@ -416,7 +417,7 @@ func TestFence(t *testing.T) {
 func TestFenceDuringFetch(t *testing.T) {
 	inSelect := make(chan struct{})
 	var once sync.Once
-	d := SingleFunc(func(ctx context.Context, req SelectRequest) ([]int, error) {
+	d := processor.SingleFunc(func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
 		first := false
 		once.Do(func() { first = true })
 		if !first {
@@ -426,7 +427,7 @@ func TestFenceDuringFetch(t *testing.T) {
 		<-ctx.Done()
 		return []int{1, 2, 3}, nil // returns records anyway
 	}, func(context.Context, int, string) error { t.Error("executed a fenced record"); return nil })
-	p, err := New(d, testConfig(Sleep, 2))
+	p, err := New(d, testConfig(processor.Sleep, 2))
 	require.NoError(t, err)
 	p.SetItems(items("0"))
 	start(t, p)
@@ -448,7 +449,7 @@ func TestRelease(t *testing.T) {
 	var selected [][]string
 	var executed []string
 	given := map[string]bool{}
-	d := SingleFunc(func(ctx context.Context, req SelectRequest) ([]string, error) {
+	d := processor.SingleFunc(func(ctx context.Context, req processor.SelectRequest) ([]string, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		var ids []string
@@ -475,7 +476,7 @@ func TestRelease(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})
-	cfg := testConfig(NotSleep, 4)
+	cfg := testConfig(processor.NotSleep, 4)
 	p, err := New(d, cfg)
 	require.NoError(t, err)
 	p.SetItems(items("A"))
@@ -508,12 +509,12 @@ func TestRelease(t *testing.T) {
 func TestSetItemsConcurrently(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
-			sets := [][]TaskItem{items("0"), items("0", "1"), items("2", "3"), nil, items("1")}
+			sets := [][]processor.TaskItem{items("0"), items("0", "1"), items("2", "3"), nil, items("1")}
 			var next atomic.Int64
-			d := SingleFunc(func(ctx context.Context, req SelectRequest) ([]int, error) {
+			d := processor.SingleFunc(func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
 				assert.NotEmpty(t, req.Items)
-				assert.Equal(t, req.Items, ItemsFromContext(ctx))
-				ok := slices.ContainsFunc(sets, func(s []TaskItem) bool { return slices.Equal(s, req.Items) })
+				assert.Equal(t, req.Items, processor.ItemsFromContext(ctx))
+				ok := slices.ContainsFunc(sets, func(s []processor.TaskItem) bool { return slices.Equal(s, req.Items) })
 				assert.True(t, ok, "fetch with items %v", req.Items)
 				n := next.Add(5)
 				return []int{int(n), int(n) + 1, int(n) + 2, int(n) + 3, int(n) + 4}, nil
@@ -542,13 +543,13 @@ func TestNoItemsNoFetch(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
 			src := &source{total: 10}
-			sel := func(ctx context.Context, req SelectRequest) ([]int, error) {
+			sel := func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
 				if len(req.Items) == 0 {
 					t.Error("SelectTasks called without items")
 				}
 				return src.selectTasks(ctx, req)
 			}
-			p, err := New(SingleFunc(sel, func(context.Context, int, string) error { return nil }), testConfig(mode, 3))
+			p, err := New(processor.SingleFunc(sel, func(context.Context, int, string) error { return nil }), testConfig(mode, 3))
 			require.NoError(t, err)
 			start(t, p)
 			eventually(t, func() bool { return p.Status().Running }, "running")
@@ -574,7 +575,7 @@ func TestSleepsInterruptible(t *testing.T) {
 				// The fake clock never moves: Run returns only if
 				// the cancel ends the sleep.
 				clk := newFakeClock()
-				p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg, WithClock(clk))
+				p, err := New(processor.SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg, WithClock(clk))
 				require.NoError(t, err)
 				p.SetItems(items("0"))
 				r := start(t, p)
@@ -594,10 +595,10 @@ func TestSleepsInterruptible(t *testing.T) {
 func TestSleepTimeNoDataUsesClock(t *testing.T) {
 	clk := newFakeClock()
 	src := &source{total: 0}
-	cfg := testConfig(Sleep, 2)
+	cfg := testConfig(processor.Sleep, 2)
 	cfg.SleepTimeNoData = time.Minute
 	cfg.ShutdownTimeout = -1 // none: cancel at once
-	p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg, WithClock(clk))
+	p, err := New(processor.SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg, WithClock(clk))
 	require.NoError(t, err)
 	p.SetItems(items("0"))
 	start(t, p)
@@ -628,7 +629,7 @@ func TestFetchDataCountEachSchedule(t *testing.T) {
 				mu.Unlock()
 				assert.Zero(t, p.Status().Unfinished, "paused before drained")
 			}
-			p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg)
+			p, err := New(processor.SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg)
 			require.NoError(t, err)
 			p.SetItems(items("0"))
 			r := start(t, p)
@@ -665,13 +666,13 @@ func TestPauseWhenNoData(t *testing.T) {
 				assert.Zero(t, p.Status().Unfinished, "paused before drained")
 				pauses.Add(1)
 			}
-			sel := func(ctx context.Context, req SelectRequest) ([]int, error) {
+			sel := func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
 				if pauses.Load() > 0 {
 					t.Error("fetch after the pause")
 				}
 				return src.selectTasks(ctx, req)
 			}
-			p, err := New(SingleFunc(sel, func(context.Context, int, string) error { return nil }), cfg)
+			p, err := New(processor.SingleFunc(sel, func(context.Context, int, string) error { return nil }), cfg)
 			require.NoError(t, err)
 			p.SetItems(items("0"))
 			r := start(t, p)
@@ -695,7 +696,7 @@ func TestNotSleepSuppressesInFlight(t *testing.T) {
 	done := map[int]bool{}
 	var calls atomic.Int64
 	var opened atomic.Bool
-	d := SingleFunc(func(context.Context, SelectRequest) ([]int, error) {
+	d := processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]int, error) {
 		if n := calls.Add(1); n > 2 && !opened.Load() {
 			t.Errorf("fetch %d while every record is in flight: a fetch loop", n)
 		}
@@ -719,7 +720,7 @@ func TestNotSleepSuppressesInFlight(t *testing.T) {
 		executing.Delete(id)
 		return nil
 	})
-	cfg := testConfig(NotSleep, 8)
+	cfg := testConfig(processor.NotSleep, 8)
 	cfg.SleepTimeNoData = time.Hour
 	cfg.PauseWhenNoData = true
 	p, err := New(d, cfg)
@@ -743,7 +744,7 @@ func TestNotSleepSuppressesInFlight(t *testing.T) {
 func TestSleepNoFetchDuringExecution(t *testing.T) {
 	var executing atomic.Int64
 	src := &source{total: 400}
-	d := SingleFunc(func(ctx context.Context, req SelectRequest) ([]int, error) {
+	d := processor.SingleFunc(func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
 		if n := executing.Load(); n != 0 {
 			t.Errorf("fetch while %d execute", n)
 		}
@@ -758,7 +759,7 @@ func TestSleepNoFetchDuringExecution(t *testing.T) {
 		}
 		return nil
 	})
-	p, err := New(d, testConfig(Sleep, 6))
+	p, err := New(d, testConfig(processor.Sleep, 6))
 	require.NoError(t, err)
 	p.SetItems(items("0"))
 	start(t, p)
@@ -767,11 +768,11 @@ func TestSleepNoFetchDuringExecution(t *testing.T) {
 
 // TestItemsFromContext: deals see the items and epochs of their fetch.
 func TestItemsFromContext(t *testing.T) {
-	want := []TaskItem{{ID: "3", Parameter: "TYPE=A", Epoch: 42}}
+	want := []processor.TaskItem{{ID: "3", Parameter: "TYPE=A", Epoch: 42}}
 	var got atomic.Value
-	d := SingleFunc(func(ctx context.Context, req SelectRequest) ([]int, error) {
+	d := processor.SingleFunc(func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
 		assert.Equal(t, want, req.Items)
-		assert.Equal(t, want, ItemsFromContext(ctx))
+		assert.Equal(t, want, processor.ItemsFromContext(ctx))
 		assert.Equal(t, "param", req.TaskParameter)
 		assert.Equal(t, "DEV", req.OwnSign)
 		assert.Equal(t, 10, req.TaskItemNum)
@@ -780,10 +781,10 @@ func TestItemsFromContext(t *testing.T) {
 		return []int{1}, nil
 	}, func(ctx context.Context, _ int, ownSign string) error {
 		assert.Equal(t, "DEV", ownSign)
-		got.Store(ItemsFromContext(ctx))
+		got.Store(processor.ItemsFromContext(ctx))
 		return nil
 	})
-	cfg := testConfig(Sleep, 1)
+	cfg := testConfig(processor.Sleep, 1)
 	cfg.TaskParameter, cfg.OwnSign, cfg.TaskItemNum = "param", "DEV", 10
 	cfg.PauseWhenNoData = true
 	p, err := New(d, cfg)
@@ -793,7 +794,7 @@ func TestItemsFromContext(t *testing.T) {
 	eventually(t, func() bool { return got.Load() != nil }, "executed")
 	assert.Equal(t, want, got.Load())
 	assert.Equal(t, want, p.Status().Items)
-	assert.Nil(t, ItemsFromContext(context.Background()))
+	assert.Nil(t, processor.ItemsFromContext(context.Background()))
 }
 
 // TestMultiBatches: batches hold at most ExecuteNumber records of one fetch.
@@ -803,7 +804,7 @@ func TestMultiBatches(t *testing.T) {
 			src := &source{total: 1000}
 			var mu sync.Mutex
 			sizes := map[int]int{}
-			d := MultiFunc(src.selectTasks, func(_ context.Context, ids []int, _ string) error {
+			d := processor.MultiFunc(src.selectTasks, func(_ context.Context, ids []int, _ string) error {
 				mu.Lock()
 				defer mu.Unlock()
 				sizes[len(ids)]++
@@ -843,7 +844,7 @@ type recMetrics struct {
 
 func (m *recMetrics) Fetched(n, _ int, _ time.Duration, _ error) { m.fetched.Add(int64(n)) }
 func (m *recMetrics) Dealt(ok, failed int, _ time.Duration)      { m.dealt.Add(int64(ok + failed)) }
-func (m *recMetrics) Dropped(n int, _ DropReason)                { m.dropped.Add(int64(n)) }
+func (m *recMetrics) Dropped(n int, _ processor.DropReason)      { m.dropped.Add(int64(n)) }
 func (m *recMetrics) Retrying(n, keys int) {
 	m.retrying.Add(int64(n))
 	m.failingKeys.Store(int64(keys))
@@ -853,13 +854,13 @@ type panicMetrics struct{}
 
 func (panicMetrics) Fetched(int, int, time.Duration, error) { panic("metrics") }
 func (panicMetrics) Dealt(int, int, time.Duration)          { panic("metrics") }
-func (panicMetrics) Dropped(int, DropReason)                { panic("metrics") }
+func (panicMetrics) Dropped(int, processor.DropReason)      { panic("metrics") }
 func (panicMetrics) Retrying(int, int)                      { panic("metrics") }
 
 func TestMetrics(t *testing.T) {
 	m := &recMetrics{}
 	src := &source{total: 100}
-	p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), testConfig(NotSleep, 2), WithMetrics(m))
+	p, err := New(processor.SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), testConfig(processor.NotSleep, 2), WithMetrics(m))
 	require.NoError(t, err)
 	p.SetItems(items("0"))
 	start(t, p)
@@ -869,7 +870,7 @@ func TestMetrics(t *testing.T) {
 	t.Run("panicking metrics", func(t *testing.T) {
 		log, buf := newLogger()
 		src := &source{total: 10}
-		p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), testConfig(Sleep, 1),
+		p, err := New(processor.SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), testConfig(processor.Sleep, 1),
 			WithMetrics(panicMetrics{}), WithLogger(log))
 		require.NoError(t, err)
 		p.SetItems(items("0"))
@@ -884,7 +885,7 @@ func TestMetrics(t *testing.T) {
 func TestOnNoData(t *testing.T) {
 	src := &source{total: 3}
 	var calls atomic.Int64
-	cfg := testConfig(NotSleep, 2)
+	cfg := testConfig(processor.NotSleep, 2)
 	cfg.SleepTimeNoData = time.Millisecond
 	cfg.OnNoData = func() {
 		if calls.Add(1) == 1 {
@@ -892,7 +893,7 @@ func TestOnNoData(t *testing.T) {
 		}
 	}
 	log, buf := newLogger()
-	p, err := New(SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg, WithLogger(log))
+	p, err := New(processor.SingleFunc(src.selectTasks, func(context.Context, int, string) error { return nil }), cfg, WithLogger(log))
 	require.NoError(t, err)
 	p.SetItems(items("0"))
 	start(t, p)
@@ -904,11 +905,11 @@ func TestOnNoData(t *testing.T) {
 
 func TestSetTaskItemNum(t *testing.T) {
 	var got atomic.Int64
-	d := SingleFunc(func(_ context.Context, req SelectRequest) ([]int, error) {
+	d := processor.SingleFunc(func(_ context.Context, req processor.SelectRequest) ([]int, error) {
 		got.Store(int64(req.TaskItemNum))
 		return nil, nil
 	}, func(context.Context, int, string) error { return nil })
-	cfg := testConfig(Sleep, 1)
+	cfg := testConfig(processor.Sleep, 1)
 	cfg.TaskItemNum = 4
 	cfg.SleepTimeNoData = time.Millisecond
 	p, err := New(d, cfg)
@@ -918,14 +919,4 @@ func TestSetTaskItemNum(t *testing.T) {
 	eventually(t, func() bool { return got.Load() == 4 }, "initial")
 	p.SetTaskItemNum(12)
 	eventually(t, func() bool { return got.Load() == 12 }, "changed")
-}
-
-func TestStatsAdd(t *testing.T) {
-	t0 := time.Unix(100, 0)
-	a := Stats{FetchCalls: 1, FetchErrors: 2, Fetched: 3, Succeeded: 4, Failed: 5, Panics: 6, DealTime: 7, DuplicatesSuppressed: 8, Fenced: 9, Dropped: 10, Lapsed: 11, LastFetch: t0}
-	b := Stats{FetchCalls: 10, FetchErrors: 20, Fetched: 30, Succeeded: 40, Failed: 50, Panics: 60, DealTime: 70, DuplicatesSuppressed: 80, Fenced: 90, Dropped: 100, Lapsed: 110, LastFetch: t0.Add(time.Second)}
-	want := Stats{FetchCalls: 11, FetchErrors: 22, Fetched: 33, Succeeded: 44, Failed: 55, Panics: 66, DealTime: 77, DuplicatesSuppressed: 88, Fenced: 99, Dropped: 110, Lapsed: 121, LastFetch: t0.Add(time.Second)}
-	assert.Equal(t, want, a.Add(b))
-	assert.Equal(t, want, b.Add(a))
-	assert.Equal(t, a, a.Add(Stats{}))
 }

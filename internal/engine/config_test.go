@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tbschedule/tbschedule-go/internal/dealrun"
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // TestDefaultConfig pins every documented default.
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
-	assert.Equal(t, Sleep, c.Type)
+	assert.Equal(t, processor.Sleep, c.Type)
 	assert.Equal(t, 5, c.ThreadNumber)
 	assert.Equal(t, 500, c.FetchDataNumber)
 	assert.Equal(t, 1, c.ExecuteNumber)
@@ -54,13 +56,13 @@ func TestRetryPolicyZeroMeansDefault(t *testing.T) {
 	tests := []struct {
 		name     string
 		min, max time.Duration
-		want     retryPolicy
+		want     dealrun.RetryPolicy
 	}{
-		{"both zero", 0, 0, retryPolicy{100 * time.Millisecond, 30 * time.Second}},
-		{"min set", time.Second, 0, retryPolicy{time.Second, 30 * time.Second}},
-		{"min above the default max", time.Minute, 0, retryPolicy{time.Minute, time.Minute}},
-		{"max set", 0, time.Second, retryPolicy{100 * time.Millisecond, time.Second}},
-		{"both set", time.Millisecond, 2 * time.Millisecond, retryPolicy{time.Millisecond, 2 * time.Millisecond}},
+		{"both zero", 0, 0, dealrun.RetryPolicy{Min: 100 * time.Millisecond, Max: 30 * time.Second}},
+		{"min set", time.Second, 0, dealrun.RetryPolicy{Min: time.Second, Max: 30 * time.Second}},
+		{"min above the default max", time.Minute, 0, dealrun.RetryPolicy{Min: time.Minute, Max: time.Minute}},
+		{"max set", 0, time.Second, dealrun.RetryPolicy{Min: 100 * time.Millisecond, Max: time.Second}},
+		{"both set", time.Millisecond, 2 * time.Millisecond, dealrun.RetryPolicy{Min: time.Millisecond, Max: 2 * time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,7 +79,7 @@ func TestConfigValidate(t *testing.T) {
 		want   []string // substrings, one per expected problem
 	}{
 		{"default", func(*Config) {}, nil},
-		{"notsleep", func(c *Config) { c.Type = NotSleep }, nil},
+		{"notsleep", func(c *Config) { c.Type = processor.NotSleep }, nil},
 		{"type", func(c *Config) { c.Type = "sleep" }, []string{`Config.Type ("sleep")`}},
 		{"threads", func(c *Config) { c.ThreadNumber = -2 }, []string{"Config.ThreadNumber (-2) must be at least 1"}},
 		{"threads zero is the default", func(c *Config) { c.ThreadNumber = 0 }, nil},
@@ -122,33 +124,33 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	sel := func(context.Context, SelectRequest) ([]int, error) { return nil, nil }
+	sel := func(context.Context, processor.SelectRequest) ([]int, error) { return nil, nil }
 	exec := func(context.Context, int, string) error { return nil }
 	type order struct{ ID int64 }
 	type named int64
 	tests := []struct {
 		name string
-		deal Deal
-		typ  Type
+		deal processor.Deal
+		typ  processor.Type
 		want error
 		in   string
 	}{
-		{"sleep ok", SingleFunc(sel, exec), Sleep, nil, ""},
-		{"nil deal", nil, Sleep, errInvalid, "nil deal"},
-		{"nil single", Single[int](nil), Sleep, errInvalid, "Single: nil deal"},
-		{"nil multi", Multi[int](nil), Sleep, errInvalid, "Multi: nil deal"},
-		{"nil funcs", SingleFunc[int](nil, exec), Sleep, errInvalid, "SingleFunc"},
-		{"nil multi funcs", MultiFunc[int](sel, nil), Sleep, errInvalid, "MultiFunc"},
-		{"notsleep int auto key", SingleFunc(sel, exec), NotSleep, nil, ""},
-		{"notsleep struct no key", SingleFunc(func(context.Context, SelectRequest) ([]order, error) { return nil, nil },
-			func(context.Context, order, string) error { return nil }), NotSleep, errInvalid, "single deal of processor.order (key: none)"},
-		{"notsleep struct with key", SingleFunc(func(context.Context, SelectRequest) ([]order, error) { return nil, nil },
-			func(context.Context, order, string) error { return nil }, WithKey(func(o order) int64 { return o.ID })), NotSleep, nil, ""},
-		{"notsleep pointer no key", SingleFunc(func(context.Context, SelectRequest) ([]*order, error) { return nil, nil },
-			func(context.Context, *order, string) error { return nil }), NotSleep, errInvalid, "*processor.order"},
-		{"notsleep named int auto key", SingleFunc(func(context.Context, SelectRequest) ([]named, error) { return nil, nil },
-			func(context.Context, named, string) error { return nil }), NotSleep, nil, ""},
-		{"notsleep nil key", SingleFunc(sel, exec, WithKey[int, int](nil)), NotSleep, errInvalid, "nil WithKey"},
+		{"sleep ok", processor.SingleFunc(sel, exec), processor.Sleep, nil, ""},
+		{"nil deal", nil, processor.Sleep, errInvalid, "nil deal"},
+		{"nil single", processor.Single[int](nil), processor.Sleep, errInvalid, "Single: nil deal"},
+		{"nil multi", processor.Multi[int](nil), processor.Sleep, errInvalid, "Multi: nil deal"},
+		{"nil funcs", processor.SingleFunc[int](nil, exec), processor.Sleep, errInvalid, "SingleFunc"},
+		{"nil multi funcs", processor.MultiFunc[int](sel, nil), processor.Sleep, errInvalid, "MultiFunc"},
+		{"notsleep int auto key", processor.SingleFunc(sel, exec), processor.NotSleep, nil, ""},
+		{"notsleep struct no key", processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]order, error) { return nil, nil },
+			func(context.Context, order, string) error { return nil }), processor.NotSleep, errInvalid, "single deal of engine.order (key: none)"},
+		{"notsleep struct with key", processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]order, error) { return nil, nil },
+			func(context.Context, order, string) error { return nil }, processor.WithKey(func(o order) int64 { return o.ID })), processor.NotSleep, nil, ""},
+		{"notsleep pointer no key", processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]*order, error) { return nil, nil },
+			func(context.Context, *order, string) error { return nil }), processor.NotSleep, errInvalid, "*engine.order"},
+		{"notsleep named int auto key", processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]named, error) { return nil, nil },
+			func(context.Context, named, string) error { return nil }), processor.NotSleep, nil, ""},
+		{"notsleep nil key", processor.SingleFunc(sel, exec, processor.WithKey[int, int](nil)), processor.NotSleep, errInvalid, "nil WithKey"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,9 +171,9 @@ func TestNewErrors(t *testing.T) {
 
 func TestNewReportsEveryProblem(t *testing.T) {
 	type order struct{ ID int64 }
-	d := SingleFunc(func(context.Context, SelectRequest) ([]order, error) { return nil, nil }, nil)
+	d := processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]order, error) { return nil, nil }, nil)
 	cfg := DefaultConfig()
-	cfg.Type, cfg.ThreadNumber = NotSleep, -1
+	cfg.Type, cfg.ThreadNumber = processor.NotSleep, -1
 	_, err := New(d, cfg)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, errInvalid)
@@ -180,16 +182,10 @@ func TestNewReportsEveryProblem(t *testing.T) {
 	assert.Contains(t, err.Error(), "SingleFunc: nil function")
 }
 
-func TestDealString(t *testing.T) {
-	sel := func(context.Context, SelectRequest) ([]string, error) { return nil, nil }
-	d := MultiFunc(sel, func(context.Context, []string, string) error { return nil })
-	assert.Equal(t, "multi deal of string (key: the record itself)", d.String())
+func TestProcessorString(t *testing.T) {
+	sel := func(context.Context, processor.SelectRequest) ([]string, error) { return nil, nil }
+	d := processor.MultiFunc(sel, func(context.Context, []string, string) error { return nil })
 	p, err := New(d, DefaultConfig())
 	require.NoError(t, err)
 	assert.Equal(t, "SLEEP processor of a multi deal of string (key: the record itself)", p.String())
-}
-
-func TestStatsDealInfoDesc(t *testing.T) {
-	s := Stats{FetchCalls: 12, Fetched: 6000, Succeeded: 5990, Failed: 10, DealTime: 31 * time.Second, DuplicatesSuppressed: 3}
-	assert.Equal(t, "FetchDataCount=12,FetchDataNum=6000,DealDataSucess=5990,DealDataFail=10,DealSpendTime=31000,otherCompareCount=3", s.DealInfoDesc())
 }

@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"context"
@@ -14,13 +14,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // propDB is a table of records 0..total-1; record r belongs to item
 // r % itemNum. Its deal checks the processor's guarantees as it runs.
 type propDB struct {
 	t       *testing.T
-	mode    Type
+	mode    processor.Type
 	execNum int
 	itemNum int
 
@@ -42,14 +43,14 @@ func (db *propDB) errorf(format string, args ...any) {
 
 func (db *propDB) item(r int) string { return strconv.Itoa(r % db.itemNum) }
 
-func (db *propDB) selectTasks(ctx context.Context, req SelectRequest) ([]int, error) {
+func (db *propDB) selectTasks(ctx context.Context, req processor.SelectRequest) ([]int, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.mode == Sleep && db.running != 0 {
+	if db.mode == processor.Sleep && db.running != 0 {
 		db.errorf("SLEEP fetched while %d deal calls run", db.running)
 	}
-	if !slices.Equal(req.Items, ItemsFromContext(ctx)) {
-		db.errorf("ctx items %v != request items %v", ItemsFromContext(ctx), req.Items)
+	if !slices.Equal(req.Items, processor.ItemsFromContext(ctx)) {
+		db.errorf("ctx items %v != request items %v", processor.ItemsFromContext(ctx), req.Items)
 	}
 	want := map[string]bool{}
 	for _, it := range req.Items {
@@ -81,14 +82,14 @@ func (db *propDB) execute(ctx context.Context, recs []int) {
 		db.mu.Unlock()
 	}
 	ctxItems := map[string]bool{}
-	for _, it := range ItemsFromContext(ctx) {
+	for _, it := range processor.ItemsFromContext(ctx) {
 		ctxItems[it.ID] = true
 	}
 	db.mu.Lock()
 	db.running++
 	for _, r := range recs {
 		if !ctxItems[db.item(r)] {
-			db.errorf("record %d executed with items %v", r, ItemsFromContext(ctx))
+			db.errorf("record %d executed with items %v", r, processor.ItemsFromContext(ctx))
 		}
 		if db.released[db.item(r)] {
 			db.errorf("record %d of released item %s executed", r, db.item(r))
@@ -150,7 +151,7 @@ func TestProperties(t *testing.T) {
 	}
 }
 
-func runProperty(t *testing.T, mode Type, multi bool, seed uint64) {
+func runProperty(t *testing.T, mode processor.Type, multi bool, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	itemNum := 1 + rng.IntN(6)
 	total := rng.IntN(300)
@@ -165,14 +166,14 @@ func runProperty(t *testing.T, mode Type, multi bool, seed uint64) {
 	db := &propDB{t: t, mode: mode, execNum: cfg.ExecuteNumber, itemNum: itemNum,
 		done: make([]bool, total), execCount: make([]int, total), executing: make([]int, total),
 		released: map[string]bool{}}
-	var deal Deal
+	var deal processor.Deal
 	if multi {
-		deal = MultiFunc(db.selectTasks, func(ctx context.Context, recs []int, _ string) error {
+		deal = processor.MultiFunc(db.selectTasks, func(ctx context.Context, recs []int, _ string) error {
 			db.execute(ctx, recs)
 			return nil
 		})
 	} else {
-		deal = SingleFunc(db.selectTasks, func(ctx context.Context, r int, _ string) error {
+		deal = processor.SingleFunc(db.selectTasks, func(ctx context.Context, r int, _ string) error {
 			db.execute(ctx, []int{r})
 			return nil
 		})
@@ -181,11 +182,11 @@ func runProperty(t *testing.T, mode Type, multi bool, seed uint64) {
 	require.NoError(t, err)
 	owned := map[string]int64{} // item -> epoch
 	setItems := func() {
-		var its []TaskItem
+		var its []processor.TaskItem
 		for id := range itemNum {
 			s := strconv.Itoa(id)
 			if e, ok := owned[s]; ok {
-				its = append(its, TaskItem{ID: s, Epoch: e})
+				its = append(its, processor.TaskItem{ID: s, Epoch: e})
 			}
 		}
 		p.SetItems(its)
@@ -258,7 +259,7 @@ func runProperty(t *testing.T, mode Type, multi bool, seed uint64) {
 	assert.Zero(t, s.Failed)
 	assert.Zero(t, s.Dropped)
 	assert.Equal(t, s.Fetched, s.Succeeded+s.DuplicatesSuppressed+s.Fenced, "stats %+v", s)
-	if mode == Sleep {
+	if mode == processor.Sleep {
 		assert.Zero(t, s.DuplicatesSuppressed)
 	}
 	st := p.Status()

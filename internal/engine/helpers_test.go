@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/tbschedule/tbschedule-go/internal/clock"
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // waitTimeout bounds every wait of a test.
@@ -40,7 +41,7 @@ func newLogger() (*slog.Logger, *logBuf) {
 }
 
 // testConfig is a fast configuration for tests.
-func testConfig(t Type, threads int) Config {
+func testConfig(t processor.Type, threads int) Config {
 	c := DefaultConfig()
 	c.Type = t
 	c.ThreadNumber = threads
@@ -114,10 +115,10 @@ func isClosed(ch <-chan struct{}) bool {
 }
 
 // items builds TaskItems "0".."n-1" with epoch 1.
-func items(ids ...string) []TaskItem {
-	out := make([]TaskItem, len(ids))
+func items(ids ...string) []processor.TaskItem {
+	out := make([]processor.TaskItem, len(ids))
 	for i, id := range ids {
-		out[i] = TaskItem{ID: id, Epoch: 1}
+		out[i] = processor.TaskItem{ID: id, Epoch: 1}
 	}
 	return out
 }
@@ -130,7 +131,7 @@ type source struct {
 	calls int
 }
 
-func (s *source) selectTasks(_ context.Context, req SelectRequest) ([]int, error) {
+func (s *source) selectTasks(_ context.Context, req processor.SelectRequest) ([]int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++

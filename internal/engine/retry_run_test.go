@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tbschedule/tbschedule-go/internal/dealrun"
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // table is a store of pending records: SelectTasks returns the lowest ids not
@@ -34,7 +36,7 @@ func (tb *table) add(lo, hi int) {
 	slices.Sort(tb.pending)
 }
 
-func (tb *table) selectTasks(_ context.Context, req SelectRequest) ([]int, error) {
+func (tb *table) selectTasks(_ context.Context, req processor.SelectRequest) ([]int, error) {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	return slices.Clone(tb.pending[:min(req.FetchNum, len(tb.pending))]), nil
@@ -102,11 +104,11 @@ type poisonRun struct {
 	attempts []time.Time
 }
 
-func newPoisonRun(t *testing.T, mode Type, opts ...Option) *poisonRun {
+func newPoisonRun(t *testing.T, mode processor.Type, opts ...Option) *poisonRun {
 	r := &poisonRun{clk: newFakeClock(), tb: &table{}, m: &recMetrics{}}
 	r.failing.Store(true)
 	r.tb.add(0, 201) // the poison and 200 others
-	deal := SingleFunc(r.tb.selectTasks, func(_ context.Context, id int, _ string) error {
+	deal := processor.SingleFunc(r.tb.selectTasks, func(_ context.Context, id int, _ string) error {
 		if id == 0 {
 			r.mu.Lock()
 			r.attempts = append(r.attempts, r.clk.Now())
@@ -140,7 +142,7 @@ func (r *poisonRun) tries() []time.Time {
 // (thousands of WARN lines in seconds). Now (a) it is retried after jittered
 // delays that double per failure up to RetryMax while the other records flow
 // at full rate, (b) its repeated failures are logged at most once per
-// failLogEvery with their count, (c) Metrics.Retrying counts them, and (d) it
+// dealrun.FailLogEvery with their count, (c) Metrics.Retrying counts them, and (d) it
 // is never dropped: it succeeds once the deal stops failing.
 func TestPoisonRecordBacksOff(t *testing.T) {
 	for _, mode := range modes {
@@ -148,7 +150,7 @@ func TestPoisonRecordBacksOff(t *testing.T) {
 	}
 }
 
-func testPoisonRecordBacksOff(t *testing.T, mode Type) {
+func testPoisonRecordBacksOff(t *testing.T, mode processor.Type) {
 	r := newPoisonRun(t, mode)
 	r.p.SetItems(items("0"))
 	start(t, r.p)
@@ -187,7 +189,7 @@ func testPoisonRecordBacksOff(t *testing.T, mode Type) {
 	out := r.log.String()
 	assert.Equal(t, 1, strings.Count(out, `msg="processor: deal failed"`), "first failure")
 	assert.Contains(t, out, "keys=[0]")
-	assert.Equal(t, expectedRepeatLines(tries[1:], failLogEvery), moreFailures(out))
+	assert.Equal(t, expectedRepeatLines(tries[1:], dealrun.FailLogEvery), moreFailures(out))
 
 	// (c) The metric counts every failure; the poison's key is remembered.
 	assert.EqualValues(t, len(tries), r.m.retrying.Load())
@@ -275,7 +277,7 @@ func TestPoisonRecordWithoutKeyBacksOffPerFetch(t *testing.T) {
 	failing.Store(true)
 	var mu sync.Mutex
 	var tries []time.Time
-	deal := SingleFunc(func(ctx context.Context, req SelectRequest) ([]row, error) {
+	deal := processor.SingleFunc(func(ctx context.Context, req processor.SelectRequest) ([]row, error) {
 		ids, _ := tb.selectTasks(ctx, req)
 		rows := make([]row, len(ids))
 		for i, id := range ids {
@@ -294,7 +296,7 @@ func TestPoisonRecordWithoutKeyBacksOffPerFetch(t *testing.T) {
 		tb.done(r.ID)
 		return nil
 	})
-	cfg := testConfig(Sleep, 3)
+	cfg := testConfig(processor.Sleep, 3)
 	cfg.SleepTimeNoData = time.Second
 	cfg.RetryMin, cfg.RetryMax = 100*time.Millisecond, 3200*time.Millisecond
 	log, buf := newLogger()
@@ -315,7 +317,7 @@ func TestPoisonRecordWithoutKeyBacksOffPerFetch(t *testing.T) {
 	}
 	all := got()
 	checkBackoff(t, all[atStart-1:], 100*time.Millisecond, 3200*time.Millisecond)
-	assert.Equal(t, expectedRepeatLines(all, failLogEvery), moreFailures(buf.String()))
+	assert.Equal(t, expectedRepeatLines(all, dealrun.FailLogEvery), moreFailures(buf.String()))
 	assert.EqualValues(t, len(all), m.retrying.Load())
 	assert.Zero(t, m.failingKeys.Load())
 

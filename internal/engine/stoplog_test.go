@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // A stop that waits for a slow deal says what it waits for every few
@@ -15,7 +16,7 @@ import (
 func TestStopWaitIsLogged(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
-	d := SingleFunc(func(context.Context, SelectRequest) ([]int, error) { return []int{1}, nil },
+	d := processor.SingleFunc(func(context.Context, processor.SelectRequest) ([]int, error) { return []int{1}, nil },
 		func(ctx context.Context, _ int, _ string) error {
 			select {
 			case started <- struct{}{}:
@@ -26,7 +27,7 @@ func TestStopWaitIsLogged(t *testing.T) {
 		})
 	clk := newFakeClock()
 	log, buf := newLogger()
-	cfg := testConfig(NotSleep, 1)
+	cfg := testConfig(processor.NotSleep, 1)
 	cfg.ShutdownTimeout = 30 * time.Second
 	p, err := New(d, cfg, WithClock(clk), WithLogger(log))
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"context"
@@ -10,25 +10,26 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // dropRecorder is a Metrics that sums the dropped records by reason.
 type dropRecorder struct {
-	NopMetrics
+	processor.NopMetrics
 	mu      sync.Mutex
-	dropped map[DropReason]int
+	dropped map[processor.DropReason]int
 }
 
-func (d *dropRecorder) Dropped(n int, r DropReason) {
+func (d *dropRecorder) Dropped(n int, r processor.DropReason) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.dropped == nil {
-		d.dropped = map[DropReason]int{}
+		d.dropped = map[processor.DropReason]int{}
 	}
 	d.dropped[r] += n
 }
 
-func (d *dropRecorder) get(r DropReason) int {
+func (d *dropRecorder) get(r processor.DropReason) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.dropped[r]
@@ -48,7 +49,7 @@ func TestLeaseLapse(t *testing.T) {
 			var mu sync.Mutex
 			var executed []int
 			var calls atomic.Int64
-			d := SingleFunc(func(ctx context.Context, req SelectRequest) ([]int, error) {
+			d := processor.SingleFunc(func(ctx context.Context, req processor.SelectRequest) ([]int, error) {
 				n := int(calls.Add(1))
 				if n > 2 {
 					return nil, nil
@@ -67,7 +68,7 @@ func TestLeaseLapse(t *testing.T) {
 					valid.Store(false) // frozen during record 0, resumed after the session's end
 				}
 				return nil
-			}, WithKey(func(id int) int { return id }))
+			}, processor.WithKey(func(id int) int { return id }))
 			cfg := testConfig(mode, 1)
 			cfg.SleepTimeNoData = time.Hour
 			rec := &dropRecorder{}
@@ -77,13 +78,16 @@ func TestLeaseLapse(t *testing.T) {
 			start(t, p)
 
 			// Metrics hear of a drop after the stats count it.
-			eventually(t, func() bool { s := p.Stats(); return s.Lapsed+s.Succeeded >= 10 && rec.get(DropLapsed) == int(s.Lapsed) },
+			eventually(t, func() bool {
+				s := p.Stats()
+				return s.Lapsed+s.Succeeded >= 10 && rec.get(processor.DropLapsed) == int(s.Lapsed)
+			},
 				"the first fetch's records finished")
 			mu.Lock()
 			require.Equal(t, []int{0}, executed, "records started under a lapsed lease")
 			mu.Unlock()
 			assert.EqualValues(t, 9, p.Stats().Lapsed)
-			assert.Equal(t, 9, rec.get(DropLapsed))
+			assert.Equal(t, 9, rec.get(processor.DropLapsed))
 			assert.Zero(t, p.Stats().Fenced)
 			for range 3 { // the fetcher looks again every leaseRetry, and does not fetch
 				eventually(t, func() bool { return clk.Active() == 1 }, "fetcher waiting on the lease")

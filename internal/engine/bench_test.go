@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // Benchmarks: b.N records go through a processor; one op is one record.
@@ -17,10 +19,10 @@ import (
 // rate); for deals that sleep, the percentage of the ideal rate
 // (threads*batch / deal time), against the nominal and the measured deal time.
 //
-//	go test -bench . -benchmem -run '^$' -cpu 1,2 ./processor/
+//	go test -bench . -benchmem -run '^$' -cpu 1,2 ./internal/engine/
 
 type benchCase struct {
-	mode    Type
+	mode    processor.Type
 	multi   bool
 	threads int
 	execNum int
@@ -46,18 +48,18 @@ func (c benchCase) name() string {
 
 func BenchmarkProcessor(b *testing.B) {
 	cases := []benchCase{
-		{mode: NotSleep, threads: 1},
-		{mode: NotSleep, threads: 2},
-		{mode: NotSleep, threads: 4},
-		{mode: Sleep, threads: 1},
-		{mode: Sleep, threads: 2},
-		{mode: Sleep, threads: 4},
-		{mode: NotSleep, multi: true, execNum: 10, threads: 2},
-		{mode: Sleep, multi: true, execNum: 10, threads: 2},
-		{mode: NotSleep, threads: 10, deal: time.Millisecond},
-		{mode: Sleep, threads: 10, deal: time.Millisecond},
-		{mode: NotSleep, multi: true, execNum: 10, threads: 10, deal: time.Millisecond},
-		{mode: Sleep, multi: true, execNum: 10, threads: 10, deal: time.Millisecond},
+		{mode: processor.NotSleep, threads: 1},
+		{mode: processor.NotSleep, threads: 2},
+		{mode: processor.NotSleep, threads: 4},
+		{mode: processor.Sleep, threads: 1},
+		{mode: processor.Sleep, threads: 2},
+		{mode: processor.Sleep, threads: 4},
+		{mode: processor.NotSleep, multi: true, execNum: 10, threads: 2},
+		{mode: processor.Sleep, multi: true, execNum: 10, threads: 2},
+		{mode: processor.NotSleep, threads: 10, deal: time.Millisecond},
+		{mode: processor.Sleep, threads: 10, deal: time.Millisecond},
+		{mode: processor.NotSleep, multi: true, execNum: 10, threads: 10, deal: time.Millisecond},
+		{mode: processor.Sleep, multi: true, execNum: 10, threads: 10, deal: time.Millisecond},
 	}
 	for _, c := range cases {
 		b.Run(c.name(), func(b *testing.B) { benchProcessor(b, c) })
@@ -70,14 +72,14 @@ func BenchmarkProcessor(b *testing.B) {
 // the session's Alive (an atomic flag, a clock read, an atomic load).
 func BenchmarkProcessorLease(b *testing.B) {
 	cases := []benchCase{
-		{mode: NotSleep, threads: 1, lease: true},
-		{mode: NotSleep, threads: 2, lease: true},
-		{mode: NotSleep, threads: 4, lease: true},
-		{mode: Sleep, threads: 1, lease: true},
-		{mode: Sleep, threads: 2, lease: true},
-		{mode: Sleep, threads: 4, lease: true},
-		{mode: NotSleep, multi: true, execNum: 10, threads: 2, lease: true},
-		{mode: Sleep, multi: true, execNum: 10, threads: 2, lease: true},
+		{mode: processor.NotSleep, threads: 1, lease: true},
+		{mode: processor.NotSleep, threads: 2, lease: true},
+		{mode: processor.NotSleep, threads: 4, lease: true},
+		{mode: processor.Sleep, threads: 1, lease: true},
+		{mode: processor.Sleep, threads: 2, lease: true},
+		{mode: processor.Sleep, threads: 4, lease: true},
+		{mode: processor.NotSleep, multi: true, execNum: 10, threads: 2, lease: true},
+		{mode: processor.Sleep, multi: true, execNum: 10, threads: 2, lease: true},
 	}
 	for _, c := range cases {
 		b.Run(c.name(), func(b *testing.B) { benchProcessor(b, c) })
@@ -116,7 +118,7 @@ func benchLease() func() bool {
 func benchProcessor(b *testing.B, c benchCase) {
 	var mu sync.Mutex
 	remaining := b.N
-	sel := func(_ context.Context, req SelectRequest) ([]int, error) {
+	sel := func(_ context.Context, req processor.SelectRequest) ([]int, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		n := min(req.FetchNum, remaining)
@@ -132,16 +134,16 @@ func benchProcessor(b *testing.B, c benchCase) {
 	}
 	// The sleeping deals are the work being measured (a deal of c.deal),
 	// not synchronisation.
-	var d Deal
+	var d processor.Deal
 	switch {
 	case c.multi && c.deal > 0:
-		d = MultiFunc(sel, func(context.Context, []int, string) error { time.Sleep(c.deal); return nil })
+		d = processor.MultiFunc(sel, func(context.Context, []int, string) error { time.Sleep(c.deal); return nil })
 	case c.multi:
-		d = MultiFunc(sel, func(context.Context, []int, string) error { return nil })
+		d = processor.MultiFunc(sel, func(context.Context, []int, string) error { return nil })
 	case c.deal > 0:
-		d = SingleFunc(sel, func(context.Context, int, string) error { time.Sleep(c.deal); return nil })
+		d = processor.SingleFunc(sel, func(context.Context, int, string) error { time.Sleep(c.deal); return nil })
 	default:
-		d = SingleFunc(sel, func(context.Context, int, string) error { return nil })
+		d = processor.SingleFunc(sel, func(context.Context, int, string) error { return nil })
 	}
 	cfg := DefaultConfig()
 	cfg.Type = c.mode
@@ -166,7 +168,7 @@ func benchProcessor(b *testing.B, c benchCase) {
 	runtime.ReadMemStats(&m0)
 	b.ResetTimer()
 	cpu0 := cpuTime()
-	p.SetItems([]TaskItem{{ID: "0", Epoch: 1}})
+	p.SetItems([]processor.TaskItem{{ID: "0", Epoch: 1}})
 	<-done
 	cpu := cpuTime() - cpu0
 	b.StopTimer()

@@ -1,4 +1,4 @@
-package processor
+package engine
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // BenchmarkPoisonRecord: a stream of records, one arriving every 10 ms (one
@@ -19,9 +21,9 @@ import (
 // lines of level Warn and above, and the rate of the stream (100/s when
 // nothing holds it up). About 10 s:
 //
-//	go test -bench PoisonRecord -benchtime 1000x -run '^$' ./processor/
+//	go test -bench PoisonRecord -benchtime 1000x -run '^$' ./internal/engine/
 func BenchmarkPoisonRecord(b *testing.B) {
-	for _, mode := range []Type{Sleep, NotSleep} {
+	for _, mode := range []processor.Type{processor.Sleep, processor.NotSleep} {
 		b.Run(string(mode), func(b *testing.B) { benchPoison(b, mode) })
 	}
 }
@@ -45,7 +47,7 @@ type stream struct {
 	empty chan struct{} // closed when all n are done
 }
 
-func (s *stream) selectTasks(_ context.Context, req SelectRequest) ([]int, error) {
+func (s *stream) selectTasks(_ context.Context, req processor.SelectRequest) ([]int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.t0.IsZero() {
@@ -72,10 +74,10 @@ func (s *stream) finish(id int) {
 	}
 }
 
-func benchPoison(b *testing.B, mode Type) {
+func benchPoison(b *testing.B, mode processor.Type) {
 	s := &stream{n: b.N, done: make([]bool, b.N+1), left: b.N, empty: make(chan struct{})}
 	var tries atomic.Int64
-	deal := SingleFunc(s.selectTasks, func(_ context.Context, id int, _ string) error {
+	deal := processor.SingleFunc(s.selectTasks, func(_ context.Context, id int, _ string) error {
 		time.Sleep(time.Millisecond) // a deal's work (the benchmark's unit), not synchronisation
 		if id == 0 {
 			tries.Add(1)
@@ -96,7 +98,7 @@ func benchPoison(b *testing.B, mode Type) {
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(ctx) }()
 	b.ResetTimer()
-	p.SetItems([]TaskItem{{ID: "0", Epoch: 1}})
+	p.SetItems([]processor.TaskItem{{ID: "0", Epoch: 1}})
 	<-s.empty
 	b.StopTimer()
 	cancel()

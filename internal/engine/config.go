@@ -1,27 +1,13 @@
-package processor
+package engine
 
 import (
 	"cmp"
 	"errors"
 	"fmt"
 	"time"
-)
 
-// Type selects how a processor's goroutines fetch and execute records. The
-// values are TBSchedule's spelling.
-type Type string
-
-// Processor types.
-const (
-	// Sleep (TBSchedule "SLEEP"): the goroutines share one queue; when it is
-	// empty, the last goroutine to go idle fetches while the others wait, so a
-	// fetch never overlaps an execution of the group. Simple and duplicate-free,
-	// but one slow record delays the next fetch for the whole group.
-	Sleep Type = "SLEEP"
-	// NotSleep (TBSchedule "NOTSLEEP"): any idle goroutine fetches as soon as
-	// the queue is empty, while others may still execute; records whose key is
-	// still queued or executing are not handed out again. Needs a key per task.
-	NotSleep Type = "NOTSLEEP"
+	"github.com/tbschedule/tbschedule-go/internal/dealrun"
+	"github.com/tbschedule/tbschedule-go/processor"
 )
 
 // Config holds the tunables of one processor (one thread group). A zero
@@ -32,7 +18,7 @@ const (
 // names).
 type Config struct {
 	// Type is Sleep or NotSleep. Default (""): Sleep.
-	Type Type
+	Type processor.Type
 	// ThreadNumber is the number of worker goroutines. Default (0): 5. Too
 	// few starve a slow deal; each costs one goroutine.
 	ThreadNumber int
@@ -132,7 +118,7 @@ func DefaultConfig() Config { return Config{}.withDefaults() }
 // values are kept (readers take max(v, 0)), so withDefaults is idempotent
 // and its result means what c means.
 func (c Config) withDefaults() Config {
-	c.Type = cmp.Or(c.Type, Sleep)
+	c.Type = cmp.Or(c.Type, processor.Sleep)
 	c.ThreadNumber = cmp.Or(c.ThreadNumber, defaultThreadNumber)
 	c.FetchDataNumber = cmp.Or(c.FetchDataNumber, defaultFetchDataNumber)
 	c.ExecuteNumber = cmp.Or(c.ExecuteNumber, defaultExecuteNumber)
@@ -148,8 +134,8 @@ func (c Config) withDefaults() Config {
 
 // retryPolicy returns the backoff of failed records (of a config with its
 // defaults applied).
-func (c Config) retryPolicy() retryPolicy {
-	return retryPolicy{min: c.RetryMin, max: c.RetryMax}
+func (c Config) retryPolicy() dealrun.RetryPolicy {
+	return dealrun.RetryPolicy{Min: c.RetryMin, Max: c.RetryMax}
 }
 
 // Validate reports every invalid field at once (zero fields take their
@@ -161,8 +147,8 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: processor.Config."+format, append([]any{errInvalid}, args...)...))
 	}
-	if c.Type != Sleep && c.Type != NotSleep {
-		bad("Type (%q) must be %q or %q", c.Type, Sleep, NotSleep)
+	if c.Type != processor.Sleep && c.Type != processor.NotSleep {
+		bad("Type (%q) must be %q or %q", c.Type, processor.Sleep, processor.NotSleep)
 	}
 	if c.ThreadNumber < 1 {
 		bad("ThreadNumber (%d) must be at least 1", c.ThreadNumber)
