@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tbschedule/tbschedule-go/internal/zktest"
+	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 )
 
 // cluster is what the browser tests run against: real ZooKeeper, factory

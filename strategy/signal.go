@@ -14,7 +14,8 @@ import (
 // with ErrShutdownTimeout naming what still runs (a deal that ignores its
 // context, say); a third one is left to the Go runtime's default (the
 // process exits). Each step is logged. Call the returned function once Run
-// has returned, to let the signals go.
+// has returned, to let the signals go: it returns once the goroutine that
+// relays them has ended.
 //
 //	ctx, release := f.StopOnSignal(context.Background())
 //	defer release()
@@ -26,8 +27,9 @@ func (f *Factory) StopOnSignal(parent context.Context, sigs ...os.Signal) (conte
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	ossignal.Notify(ch, sigs...)
-	done := make(chan struct{})
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		defer ossignal.Stop(ch)
 		for n := 0; n < 2; n++ {
 			var sig os.Signal
@@ -49,5 +51,6 @@ func (f *Factory) StopOnSignal(parent context.Context, sigs ...os.Signal) (conte
 	return ctx, func() {
 		once.Do(func() { close(done) })
 		cancel()
+		<-exited
 	}
 }

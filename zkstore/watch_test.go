@@ -62,6 +62,75 @@ func TestWatchHonoursContextWhileArming(t *testing.T) {
 	require.NotNil(t, ch)
 }
 
+// TestWatchHonoursContextWhileAnotherWatchArms: a Watch arming a new scope
+// holds the arming lock across its ZooKeeper requests, and here they hang
+// (the proxy forwards nothing, as in a partition, for far longer than the
+// test waits: the session timeout is 30 s). Another Watch returns its
+// context's error when its context ends, the hanging Watch returns its own
+// when it is cancelled, and once the network is back a Watch arms.
+func TestWatchHonoursContextWhileAnotherWatchArms(t *testing.T) {
+	t.Parallel()
+	const prompt = 5 * time.Second // far below the 20 s the client waits for an answer
+	c := sharedCluster(t)
+	s, _, proxy := proxied(t, c, 30*time.Second)
+	ctx := ctxT(t, time.Minute)
+	scope := schedule.WatchScope{Kind: schedule.WatchServers, Name: "t1"}
+	type result struct {
+		ch  <-chan struct{}
+		err error
+	}
+	watch := func(ctx context.Context) <-chan result {
+		got := make(chan result, 1)
+		go func() {
+			ch, err := s.Watch(ctx, scope)
+			got <- result{ch, err}
+		}()
+		return got
+	}
+	within := func(got <-chan result, what string) result {
+		t.Helper()
+		select {
+		case r := <-got:
+			return r
+		case <-time.After(prompt):
+			t.Fatalf("%s: Watch did not return within %v", what, prompt)
+			return result{}
+		}
+	}
+
+	before := s.requestStats().Watch
+	proxy.Blackhole()
+	armCtx, cancelArm := context.WithCancel(ctx)
+	defer cancelArm()
+	arming := watch(armCtx)
+	waitFor(t, 10*time.Second, "the first Watch sends its requests holding the arming lock", func() error {
+		if len(s.hub.armMu) == 0 || s.requestStats().Watch == before {
+			return fmt.Errorf("lock held: %v, watch requests sent: %d", len(s.hub.armMu) == 1, s.requestStats().Watch-before)
+		}
+		return nil
+	})
+
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	r := within(watch(short), "waiting for the arming lock")
+	require.ErrorIs(t, r.err, context.DeadlineExceeded)
+	assert.Nil(t, r.ch)
+
+	cancelArm()
+	r = within(arming, "holding the arming lock in a request that hangs")
+	require.ErrorIs(t, r.err, context.Canceled)
+	assert.Nil(t, r.ch)
+	s.hub.mu.Lock()
+	_, left := s.hub.scopes[scope]
+	s.hub.mu.Unlock()
+	assert.False(t, left, "an abandoned Watch left its scope subscribed")
+
+	proxy.Pass()
+	r = within(watch(ctx), "with the network back")
+	require.NoError(t, r.err)
+	require.NotNil(t, r.ch)
+}
+
 // TestWatchRearmsFiredChildrenInOneRoundTrip: one write that changes many
 // children of a watched directory (a leader's distribution rewrites every
 // registration under a strategy at once) fires as many data watches in

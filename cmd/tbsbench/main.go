@@ -1,5 +1,5 @@
 // Command tbsbench measures tbschedule-go against a real ZooKeeper it starts
-// itself (internal/zktest, ZooKeeper 3.8 standalone on loopback, tickTime
+// itself (internal/testinfra/zktest, ZooKeeper 3.8 standalone on loopback, tickTime
 // 100 ms) and in a simulation on memstore, prints a table and writes the
 // figures as JSON.
 //
@@ -44,7 +44,7 @@
 // wound down within stopGrace, ZooKeeper and the worker processes are
 // killed. Either way it prints and writes the sections finished so far and
 // exits with status 1.
-// The command needs ZooKeeper installed (see internal/zktest) except for
+// The command needs ZooKeeper installed (see internal/testinfra/zktest) except for
 // -only sim.
 package main
 
@@ -59,7 +59,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tbschedule/tbschedule-go/internal/zktest"
+	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 )
 
 // Report is the JSON document.

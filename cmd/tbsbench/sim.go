@@ -6,10 +6,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tbschedule/tbschedule-go/internal/sim"
+	"github.com/tbschedule/tbschedule-go/internal/testinfra/sim"
 )
 
-// simulate runs internal/sim: 1,000 servers × 100,000 items (quick: 200 ×
+// simulate runs internal/testinfra/sim: 1,000 servers × 100,000 items (quick: 200 ×
 // 10,000), start, crash of 10%, join, graceful stop.
 func simulate(ctx context.Context, quick bool) (Section, error) {
 	cfg := sim.Config{Servers: 1000, Items: 100000}

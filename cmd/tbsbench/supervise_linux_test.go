@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tbschedule/tbschedule-go/internal/zktest"
+	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 )
 
 // exitBound is how long a test waits for tbsbench to exit: stopGrace and

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tbschedule/tbschedule-go/internal/fakeclock"
 	"github.com/tbschedule/tbschedule-go/internal/fence"
+	"github.com/tbschedule/tbschedule-go/internal/testinfra/fakeclock"
 )
 
 // session is a fence.Session whose condition the test sets.

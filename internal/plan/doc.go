@@ -8,7 +8,7 @@
 //
 // Nothing here reads a clock or calls a store: each function takes a
 // snapshot and "now" and returns a plan. schedule.Manager's session loop
-// reads, calls them, applies the writes and logs; internal/sim calls the
+// reads, calls them, applies the writes and logs; internal/testinfra/sim calls the
 // very same functions, so the simulation predicts what the managers do.
 //
 // The functions are generic over the id types (I for items, S for servers,

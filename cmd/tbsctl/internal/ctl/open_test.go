@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/cmd/tbsctl/internal/ctl"
-	"github.com/tbschedule/tbschedule-go/internal/zktest"
+	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 )
 
 // TestReadOnlyCommandsCreateNothing: on a mistyped root, every command that
