@@ -1,11 +1,13 @@
 package strategy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
@@ -14,14 +16,14 @@ import (
 )
 
 // refresh reads the factory's state, the factories and the strategies, and
-// reconciles every strategy.
+// reconciles every strategy. The reads of the factory's state, the factory
+// list and the strategies go out together, and the strategies are
+// reconciled concurrently (each on its own goroutine, touching only its
+// own strat): a round costs the round trips of its slowest strategy, not
+// the sum over the strategies.
 func (l *loop) refresh(ctx context.Context) error {
 	f := l.f
-	live, err := l.readFactories(ctx)
-	if err != nil {
-		return err
-	}
-	defs, err := f.store.Strategies(ctx)
+	live, defs, err := l.readCluster(ctx)
 	if err != nil {
 		return err // units keep running as they are
 	}
@@ -39,23 +41,30 @@ func (l *loop) refresh(ctx context.Context) error {
 		}
 		s.def, s.exists = d, true
 	}
-	l.conflicted = false
+	l.conflicted.Store(false)
 	now := f.clock.Now()
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(l.strats)) {
+	names := slices.Sorted(maps.Keys(l.strats))
+	results := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
 		s := l.strats[name]
-		if err := l.reconcile(ctx, s, live, now); err != nil {
+		wg.Go(func() { results[i] = l.reconcile(ctx, s, live, now) })
+	}
+	wg.Wait()
+	var errs []error
+	for i, name := range names {
+		if err := results[i]; err != nil {
 			if errors.Is(err, schedule.ErrSessionLost) || errors.Is(err, schedule.ErrClosed) {
 				return err
 			}
 			errs = append(errs, fmt.Errorf("strategy %q: %w", name, err))
 		}
-		if !s.exists && s.rt == nil && len(s.units) == 0 {
+		if s := l.strats[name]; !s.exists && s.rt == nil && len(s.units) == 0 {
 			s.dropWatch()
 			delete(l.strats, name)
 		}
 	}
-	if l.conflicted {
+	if l.conflicted.Load() {
 		l.againAt = now.Add(l.conflictBo.Next())
 	} else {
 		l.conflictBo.Reset()
@@ -64,19 +73,29 @@ func (l *loop) refresh(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// readFactories registers the factory if it is not, reads its operator
-// state and returns the live factories (registering again if its node
-// vanished).
-func (l *loop) readFactories(ctx context.Context) ([]schedule.Factory, error) {
+// readCluster registers the factory if it is not, then reads its operator
+// state, the live factories and the strategies together (one round trip
+// for the three, not three), registering again if its node vanished.
+func (l *loop) readCluster(ctx context.Context) ([]schedule.Factory, []schedule.Strategy, error) {
 	f := l.f
 	if l.me.UUID == "" {
 		if err := l.registerFactory(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	st, err := f.store.FactoryState(ctx, f.cfg.IP, f.cfg.HostName)
-	if err != nil {
-		return nil, err
+	var (
+		st                   schedule.FactoryState
+		live                 []schedule.Factory
+		defs                 []schedule.Strategy
+		stErr, liveErr, dErr error
+		wg                   sync.WaitGroup
+	)
+	wg.Go(func() { st, stErr = f.store.FactoryState(ctx, f.cfg.IP, f.cfg.HostName) })
+	wg.Go(func() { live, liveErr = f.store.Factories(ctx) })
+	wg.Go(func() { defs, dErr = f.store.Strategies(ctx) })
+	wg.Wait()
+	if err := cmp.Or(stErr, liveErr, dErr); err != nil {
+		return nil, nil, err
 	}
 	if st.Stopped != l.state.Stopped {
 		f.metrics.MachineStopped(st.Stopped)
@@ -87,19 +106,16 @@ func (l *loop) readFactories(ctx context.Context) ([]schedule.Factory, error) {
 		}
 	}
 	l.state = st
-	live, err := f.store.Factories(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if !slices.ContainsFunc(live, func(x schedule.Factory) bool { return x.UUID == l.me.UUID }) {
 		if err := l.reregister(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		var err error
 		if live, err = f.store.Factories(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return live, nil
+	return live, defs, nil
 }
 
 func (l *loop) registerFactory(ctx context.Context) error {
@@ -205,7 +221,7 @@ func (l *loop) requestNum(ctx context.Context, s *strat, live []schedule.Factory
 		// Our registration vanished (the strategy was deleted and created
 		// again, or an operator removed it): register again soon.
 		s.rt = nil
-		l.conflicted = true
+		l.conflicted.Store(true)
 		return -1, nil
 	}
 	held := 0
@@ -361,7 +377,9 @@ func (l *loop) reap(s *strat, now time.Time) {
 			l.f.log.Debug(u.name()+" returned", "strategy", s.name)
 		}
 		if u.stopping && errors.Is(u.err, schedule.ErrStopIncomplete) {
+			l.leftMu.Lock()
 			l.left = append(l.left, u.err) // Run reports it at the end
+			l.leftMu.Unlock()
 		}
 		u.cancel(errStopped) // releases its context
 	}

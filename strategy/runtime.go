@@ -43,7 +43,7 @@ func (l *loop) distribute(ctx context.Context, s *strat, rts []schedule.Strategy
 	out, err := l.f.store.UpdateStrategyRuntimes(ctx, s.name, l.me.UUID, changes)
 	if errors.Is(err, schedule.ErrConflict) || errors.Is(err, schedule.ErrNotFound) {
 		l.f.metrics.Conflict(s.name, "distribute")
-		l.conflicted = true
+		l.conflicted.Store(true)
 		return rts, nil
 	}
 	if err != nil {
@@ -161,7 +161,7 @@ func (l *loop) report(ctx context.Context, s *strat) error {
 	mine.CurrentNum, mine.Message = cur, msg
 	out, err := l.f.store.UpdateStrategyRuntimes(ctx, s.name, "", []schedule.StrategyRuntime{mine})
 	if errors.Is(err, schedule.ErrConflict) || errors.Is(err, schedule.ErrNotFound) {
-		l.conflicted = true
+		l.conflicted.Store(true)
 		return nil
 	}
 	if err != nil {

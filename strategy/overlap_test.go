@@ -1,0 +1,124 @@
+package strategy_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+)
+
+// overlapStore counts how many reads of a group are in flight at once. Until
+// a group has had want reads in flight together, each read of it waits for
+// the others (at most hold): reads sent together all arrive and pass at
+// once, reads sent one after another never overlap (each passes after hold).
+type overlapStore struct {
+	schedule.Store
+	hold time.Duration
+
+	mu     sync.Mutex
+	groups map[string]*overlapGroup
+}
+
+type overlapGroup struct {
+	want, inFlight, most int
+	full                 chan struct{} // closed once want reads were in flight together
+}
+
+func newOverlapStore(s schedule.Store, hold time.Duration, want map[string]int) *overlapStore {
+	o := &overlapStore{Store: s, hold: hold, groups: map[string]*overlapGroup{}}
+	for g, n := range want {
+		o.groups[g] = &overlapGroup{want: n, full: make(chan struct{})}
+	}
+	return o
+}
+
+// enter counts a read of group g in and waits as described above; the
+// returned function counts it out.
+func (o *overlapStore) enter(g string) func() {
+	o.mu.Lock()
+	grp := o.groups[g]
+	done := grp.most >= grp.want // before: the gate is open
+	grp.inFlight++
+	grp.most = max(grp.most, grp.inFlight)
+	if !done && grp.most >= grp.want {
+		close(grp.full)
+	}
+	full := grp.full
+	o.mu.Unlock()
+	if !done {
+		t := time.NewTimer(o.hold)
+		select {
+		case <-full:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return func() {
+		o.mu.Lock()
+		grp.inFlight--
+		o.mu.Unlock()
+	}
+}
+
+// most returns the most reads of group g that were in flight at once.
+func (o *overlapStore) most(g string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.groups[g].most
+}
+
+func (o *overlapStore) FactoryState(ctx context.Context, ip, host string) (schedule.FactoryState, error) {
+	defer o.enter("round")()
+	return o.Store.FactoryState(ctx, ip, host)
+}
+
+func (o *overlapStore) Factories(ctx context.Context) ([]schedule.Factory, error) {
+	defer o.enter("round")()
+	return o.Store.Factories(ctx)
+}
+
+func (o *overlapStore) Strategies(ctx context.Context) ([]schedule.Strategy, error) {
+	defer o.enter("round")()
+	return o.Store.Strategies(ctx)
+}
+
+func (o *overlapStore) StrategyRuntimes(ctx context.Context, name string) ([]schedule.StrategyRuntime, error) {
+	defer o.enter("runtimes")()
+	return o.Store.StrategyRuntimes(ctx, name)
+}
+
+// A refresh sends its reads together: the factory's state, the factory list
+// and the strategies in one go, and the strategies are reconciled
+// concurrently (their registrations read together). Sent one after another,
+// a round cost the sum of its round trips: at 50 factories × 2 strategies
+// under load, a leader's round took 0.6 s and the distribution reached every
+// factory only after several of them.
+func TestRefreshSendsItsReadsTogether(t *testing.T) {
+	e := newEnv(t)
+	e.applyStrategy(beanStrategy("b1", "t", 1))
+	e.applyStrategy(beanStrategy("b2", "t", 1))
+	var o *overlapStore
+	wrap := func(c *memstore.Client) schedule.Store {
+		o = newOverlapStore(c, 500*time.Millisecond, map[string]int{"round": 3, "runtimes": 2})
+		return o
+	}
+	runs := &copyLog{}
+	p := e.startOn(testConfig("a"), wrap, withTask("t", runs.task("a")))
+	waitFor(t, 20*time.Second, func() (bool, string) {
+		n := 0
+		for _, name := range []string{"b1", "b2"} {
+			if st, ok := p.f.Status().Strategy(name); ok && st.CurrentNum == 1 {
+				n++
+			}
+		}
+		return n == 2, fmt.Sprintf("both copies running (%d)", n)
+	})
+	require.Equal(t, 3, o.most("round"), "the factory's state, the factories and the strategies read together")
+	require.Equal(t, 2, o.most("runtimes"), "both strategies' registrations read together")
+}
