@@ -161,25 +161,33 @@ func (s *Store) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan st
 		h.scopes[scope] = st
 	}
 	st.subs[sub] = struct{}{}
+	shared := !st.dirty
 	h.mu.Unlock()
 
 	// Arm (or complete) the scope's watches before returning, so that every
 	// change after Watch returns is signalled. A scope that other callers
-	// watch already is armed (the hub keeps it so): nothing to send.
-	// Without a session, the hub arms the scope (and signals it) when the
-	// session is back.
-	if err := h.armMu.lock(ctx); err != nil {
-		h.unsubscribe(scope, sub)
-		return nil, err
+	// watch already is armed (the hub keeps it so): nothing to send, and
+	// nothing to wait for. Its watches are armed, or one fired and the hub
+	// re-arms it and then signals every subscriber, this one included (or
+	// marks the scope dirty and does so later): a Watch call that waited
+	// for armMu waited for the re-arming of every watch that fired in the
+	// store, a round trip or more under load, for nothing. Without a
+	// session, the hub arms the scope (and signals it) when the session is
+	// back.
+	if !shared {
+		if err := h.armMu.lock(ctx); err != nil {
+			h.unsubscribe(scope, sub)
+			return nil, err
+		}
+		switch {
+		case !h.isDirty(st):
+		case !s.hasSession():
+			err = zk.ErrConnectionClosed
+		default:
+			err = h.armScope(ctx, st, true)
+		}
+		h.armMu.unlock()
 	}
-	switch {
-	case !h.isDirty(st):
-	case !s.hasSession():
-		err = zk.ErrConnectionClosed
-	default:
-		err = h.armScope(ctx, st, true)
-	}
-	h.armMu.unlock()
 	switch {
 	case err == nil:
 	case isConnLoss(err) && !s.isClosed():
