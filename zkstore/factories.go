@@ -257,7 +257,7 @@ func (s *Store) StrategyRuntimes(ctx context.Context, strategyName string) ([]sc
 	if err != nil {
 		return nil, err
 	}
-	names, nodes, err := s.readChildren(ctx, dir)
+	names, nodes, err := s.readWatchedChildren(ctx, dir)
 	if err != nil {
 		return nil, s.wrapErr("list", dir, err)
 	}
@@ -283,6 +283,51 @@ func (s *Store) StrategyRuntimes(ctx context.Context, strategyName string) ([]sc
 		return out[i].UUID < out[j].UUID
 	})
 	return out, nil
+}
+
+// readWatchedChildren is readChildren for a directory whose children's
+// data the store may hold (watchedData): it lists dir and reads only the
+// children whose data it does not hold. A factory reads its strategies'
+// registrations at every change of any of them; it watches them all, and
+// each watch that fires is set again by a read of the changed node, so
+// the rest of the registrations need no read.
+func (s *Store) readWatchedChildren(ctx context.Context, dir string) ([]string, []getResult, error) {
+	var names []string
+	var nodes []getResult
+	err := s.retry(ctx, "list", dir, func() error {
+		var err error
+		names, err = s.children(ctx, dir)
+		if errors.Is(err, zk.ErrNoNode) {
+			names, nodes = nil, nil
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		nodes = make([]getResult, len(names))
+		var paths []string
+		var at []int
+		var toks []cacheToken
+		for i, n := range names {
+			p := dir + "/" + n
+			if r, ok := s.watched.lookup(p); ok {
+				nodes[i] = r
+				continue
+			}
+			paths, at = append(paths, p), append(at, i)
+			toks = append(toks, s.watched.token(p))
+		}
+		got, err := s.getMany(ctx, paths)
+		if err != nil {
+			return err
+		}
+		for k, r := range got {
+			nodes[at[k]] = r
+			s.watched.read(paths[k], toks[k], r)
+		}
+		return nil
+	}, nil)
+	return names, nodes, err
 }
 
 // UpdateStrategyRuntimes rewrites several registrations of one strategy in

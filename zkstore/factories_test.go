@@ -1,6 +1,7 @@
 package zkstore
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -77,4 +78,87 @@ func TestFactoriesReadsOnlyNewRecords(t *testing.T) {
 	hosts, gets = list()
 	require.Equal(t, []string{"d"}, hosts)
 	require.EqualValues(t, 1, gets)
+}
+
+// TestStrategyRuntimesReadsOnlyChangedRegistrations: a store that watches a
+// strategy's registrations keeps their data as its watches read it, and
+// StrategyRuntimes then lists the registrations and reads none of them; a
+// registration that changed is read again by the re-arming of its watch
+// and answered as changed. Without a watch every call reads every
+// registration. A factory reads its strategies' registrations at every
+// change of any of them: 50 factories × 50 registrations per change at a
+// start.
+func TestStrategyRuntimesReadsOnlyChangedRegistrations(t *testing.T) {
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	other := openStore(t, testConfig(c, root, testAuth))
+	s := openStore(t, testConfig(c, root, testAuth))
+	ctx := ctxT(t, time.Minute)
+	st := schedule.DefaultStrategy("st")
+	st.TaskName = "t1"
+	_, err := other.CreateStrategy(ctx, st)
+	require.NoError(t, err)
+	sess := sessionOf(t, other)
+	var ids []schedule.FactoryID
+	for _, host := range []string{"a", "b", "c"} {
+		f, err := other.RegisterFactory(ctx, sess, schedule.Factory{IP: "10.0.0.1", HostName: host})
+		require.NoError(t, err)
+		_, err = other.RegisterStrategyRuntime(ctx, sess, schedule.StrategyRuntime{StrategyName: "st", UUID: f.UUID})
+		require.NoError(t, err)
+		ids = append(ids, f.UUID)
+	}
+	// read returns the registrations (id → requestNum) and the gets sent.
+	read := func(s *Store) (map[schedule.FactoryID]int, uint64) {
+		t.Helper()
+		before := s.requestStats().Get
+		rts, err := s.StrategyRuntimes(ctx, "st")
+		require.NoError(t, err)
+		out := map[schedule.FactoryID]int{}
+		for _, rt := range rts {
+			out[rt.UUID] = rt.RequestNum
+		}
+		return out, s.requestStats().Get - before
+	}
+	want := map[schedule.FactoryID]int{ids[0]: 0, ids[1]: 0, ids[2]: 0}
+
+	got, gets := read(s)
+	require.Equal(t, want, got)
+	require.EqualValues(t, 3, gets, "no watch: every registration read")
+
+	ch, err := s.Watch(ctx, schedule.WatchScope{Kind: schedule.WatchStrategyRuntimes, Name: "st"})
+	require.NoError(t, err)
+	got, gets = read(s)
+	require.Equal(t, want, got)
+	require.EqualValues(t, 0, gets, "watched: the watches' reads answer")
+
+	rts, err := other.StrategyRuntimes(ctx, "st")
+	require.NoError(t, err)
+	rts[1].RequestNum = 1
+	_, err = other.UpdateStrategyRuntimes(ctx, "st", "", rts[1:2])
+	require.NoError(t, err)
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatal("no signal after a registration changed")
+	}
+	want[rts[1].UUID] = 1
+	got, gets = read(s)
+	require.Equal(t, want, got, "the change is seen")
+	require.EqualValues(t, 0, gets, "the re-armed watch read the changed registration")
+
+	// Changed without the watch being re-armed yet: read, not answered
+	// from what the watch read before.
+	require.NoError(t, s.hub.armMu.lock(ctx)) // the hub cannot re-arm
+	rts[1].RequestNum, rts[1].Version = 2, rts[1].Version+1
+	_, err = other.UpdateStrategyRuntimes(ctx, "st", "", rts[1:2])
+	require.NoError(t, err)
+	want[rts[1].UUID] = 2
+	waitFor(t, 10*time.Second, "the change seen before the re-arming", func() error {
+		got, _ := read(s)
+		if got[rts[1].UUID] != 2 {
+			return fmt.Errorf("requestNum %d", got[rts[1].UUID])
+		}
+		return nil
+	})
+	s.hub.armMu.unlock()
 }

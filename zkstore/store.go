@@ -72,6 +72,9 @@ type Store struct {
 
 	hub *watchHub
 	cal calibration
+	// watched: the strategy registrations' data as their watches read it
+	// (see StrategyRuntimes).
+	watched watchedData
 	// factoryCache: the factory records read so far (see Factories).
 	factoryCache factoryCache
 	hosts        *hostProvider

@@ -659,10 +659,7 @@ func (h *watchHub) armDataMany(ctx context.Context, paths []string) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			_, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) (struct{}, error) {
-				_, _, _, err := c.GetW(p)
-				return struct{}{}, err
-			})
+			err := h.getW(ctx, p)
 			switch {
 			case err == nil:
 				ok[i] = true
@@ -692,10 +689,7 @@ func (h *watchHub) armData(ctx context.Context, path string) error {
 	if h.armed[k] {
 		return nil
 	}
-	_, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) (struct{}, error) {
-		_, _, _, err := c.GetW(path)
-		return struct{}{}, err
-	})
+	err := h.getW(ctx, path)
 	switch {
 	case err == nil:
 		h.armed[k] = true
@@ -704,4 +698,23 @@ func (h *watchHub) armData(ctx context.Context, path string) error {
 		return err
 	}
 	return nil
+}
+
+// getW sets a child's data watch; the data it reads is kept for
+// StrategyRuntimes if the child is a strategy registration.
+func (h *watchHub) getW(ctx context.Context, path string) error {
+	s := h.s
+	keep := s.cacheable(path)
+	var tok cacheToken
+	if keep {
+		tok = s.watched.token(path)
+	}
+	r, err := call(s, ctx, kindWatch, func(c *zk.Conn) (getResult, error) {
+		data, st, _, err := c.GetW(path)
+		return getResult{data, st}, err
+	})
+	if err == nil && keep {
+		s.watched.armed(path, tok, r)
+	}
+	return err
 }
