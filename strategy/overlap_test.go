@@ -3,6 +3,7 @@ package strategy_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ type overlapStore struct {
 
 	mu     sync.Mutex
 	groups map[string]*overlapGroup
+	calls  []string
 }
 
 type overlapGroup struct {
@@ -93,6 +95,36 @@ func (o *overlapStore) StrategyRuntimes(ctx context.Context, name string) ([]sch
 	return o.Store.StrategyRuntimes(ctx, name)
 }
 
+func (o *overlapStore) TaskType(ctx context.Context, base string) (schedule.TaskType, schedule.Version, error) {
+	defer o.enter("runtimes")()
+	return o.Store.TaskType(ctx, base)
+}
+
+func (o *overlapStore) RegisterStrategyRuntime(ctx context.Context, sess schedule.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
+	o.record("register")
+	return o.Store.RegisterStrategyRuntime(ctx, sess, rt)
+}
+
+func (o *overlapStore) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan struct{}, error) {
+	if scope.Kind == schedule.WatchStrategyRuntimes {
+		o.record("watch")
+	}
+	return o.Store.Watch(ctx, scope)
+}
+
+// record notes a call in the order of calls.
+func (o *overlapStore) record(call string) {
+	o.mu.Lock()
+	o.calls = append(o.calls, call)
+	o.mu.Unlock()
+}
+
+func (o *overlapStore) order() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.calls)
+}
+
 // A refresh sends its reads together: the factory's state, the factory list
 // and the strategies in one go, and the strategies are reconciled
 // concurrently (their registrations read together). Sent one after another,
@@ -121,4 +153,29 @@ func TestRefreshSendsItsReadsTogether(t *testing.T) {
 	})
 	require.Equal(t, 3, o.most("round"), "the factory's state, the factories and the strategies read together")
 	require.Equal(t, 2, o.most("runtimes"), "both strategies' registrations read together")
+}
+
+// A Schedule strategy's task type and its registrations are read together,
+// and the factory registers under the strategy before it arms the watch of
+// the registrations (whose arming waits for the store's re-arming of every
+// watch that fired): the leader sees the registration sooner, and the
+// registrations are read after the watch, so nothing is missed.
+func TestStrategyReadsItsTaskTypeAndRegistrationsTogether(t *testing.T) {
+	e := newEnv(t)
+	tt := taskType("tt", 2)
+	tt.DealBeanName = "unregistered" // no manager starts: the factory alone reads
+	e.applyTaskType(tt)
+	e.applyStrategy(scheduleStrategy("s1", "tt", 1, 1))
+	var o *overlapStore
+	wrap := func(c *memstore.Client) schedule.Store {
+		o = newOverlapStore(c, 500*time.Millisecond, map[string]int{"round": 3, "runtimes": 2})
+		return o
+	}
+	p := e.startOn(testConfig("a"), wrap)
+	waitFor(t, 20*time.Second, func() (bool, string) {
+		st, ok := p.f.Status().Strategy("s1")
+		return ok && st.Registered && st.RetryAt.After(time.Time{}), fmt.Sprintf("registered, its start failed: %+v", st)
+	})
+	require.Equal(t, 2, o.most("runtimes"), "the task type and the registrations read together")
+	require.Equal(t, []string{"register", "watch"}, o.order()[:2], "registered, then watched")
 }

@@ -170,11 +170,23 @@ func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory,
 	var key string
 	var start func(copyNo int) (*unit, error)
 	var prepErr error
-	if want {
+	var pre *runtimesRead
+	switch {
+	case want && (s.rt != nil || len(s.units) == 0):
+		// Reading the registrations (and registering, when no unit runs
+		// whose stop below could change what the registration asks for)
+		// does not depend on prepare: both at once.
+		var r runtimesRead
+		var wg sync.WaitGroup
+		wg.Go(func() { r.rts, r.ok, r.err = l.readRuntimes(ctx, s) })
 		key, start, prepErr = l.prepare(ctx, s)
-		if errors.Is(prepErr, schedule.ErrSessionLost) || errors.Is(prepErr, schedule.ErrClosed) {
-			return prepErr
-		}
+		wg.Wait()
+		pre = &r
+	case want:
+		key, start, prepErr = l.prepare(ctx, s)
+	}
+	if errors.Is(prepErr, schedule.ErrSessionLost) || errors.Is(prepErr, schedule.ErrClosed) {
+		return prepErr
 	}
 	gone := errors.Is(prepErr, schedule.ErrNotFound) // the task type was deleted
 	for _, k := range staleUnits(views(s.units), want, gone, prepErr == nil, key) {
@@ -192,7 +204,7 @@ func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory,
 	if !want {
 		return l.leave(ctx, s)
 	}
-	req, err := l.requestNum(ctx, s, live, now)
+	req, err := l.requestNum(ctx, s, pre, live, now)
 	if err != nil || req < 0 {
 		return err
 	}
@@ -200,20 +212,47 @@ func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory,
 	return l.report(ctx, s)
 }
 
-// requestNum registers under s if needed, reads the registrations, lets
-// the leader distribute, and returns what is asked of this factory: -1
-// when it is not registered (the next round registers it).
-func (l *loop) requestNum(ctx context.Context, s *strat, live []schedule.Factory, now time.Time) (int, error) {
-	f := l.f
+// runtimesRead is what readRuntimes returned.
+type runtimesRead struct {
+	rts []schedule.StrategyRuntime
+	ok  bool
+	err error
+}
+
+// readRuntimes registers under s if needed, watches the registrations and
+// reads them; ok is false when the factory is not registered (the strategy
+// was deleted meanwhile; the next round registers it).
+func (l *loop) readRuntimes(ctx context.Context, s *strat) (rts []schedule.StrategyRuntime, ok bool, err error) {
 	if s.rt == nil {
 		if err := l.register(ctx, s); err != nil || s.rt == nil {
-			return -1, err
+			return nil, false, err
 		}
 	}
-	rts, err := f.store.StrategyRuntimes(ctx, s.name)
-	if err != nil {
-		return -1, err
+	if err := l.watchRuntimes(s); err != nil {
+		return nil, false, err
 	}
+	if rts, err = l.f.store.StrategyRuntimes(ctx, s.name); err != nil {
+		return nil, false, err
+	}
+	return rts, true, nil
+}
+
+// requestNum registers under s if needed and reads the registrations
+// (unless pre holds that read), lets the leader distribute, and returns
+// what is asked of this factory: -1 when it is not registered (the next
+// round registers it).
+func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, live []schedule.Factory, now time.Time) (int, error) {
+	f := l.f
+	if pre == nil {
+		var r runtimesRead
+		r.rts, r.ok, r.err = l.readRuntimes(ctx, s)
+		pre = &r
+	}
+	if pre.err != nil || !pre.ok {
+		return -1, pre.err
+	}
+	rts := pre.rts
+	var err error
 	mine := func() int {
 		return slices.IndexFunc(rts, func(rt schedule.StrategyRuntime) bool { return rt.UUID == l.me.UUID })
 	}
