@@ -16,7 +16,9 @@ import (
 var errHold = errors.New("strategy: not now")
 
 // loop is the state of the factory's main loop; it is owned by the
-// goroutine of Run alone.
+// goroutine of Run alone, except that during a refresh each strategy is
+// reconciled on its own goroutine, which touches only its strat (and the
+// fields marked for it below).
 type loop struct {
 	f *Factory
 

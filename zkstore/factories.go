@@ -288,9 +288,9 @@ func (s *Store) StrategyRuntimes(ctx context.Context, strategyName string) ([]sc
 // readWatchedChildren is readChildren for a directory whose children's
 // data the store may hold (watchedData): it lists dir and reads only the
 // children whose data it does not hold. A factory reads its strategies'
-// registrations at every change of any of them; it watches them all, and
-// each watch that fires is set again by a read of the changed node, so
-// the rest of the registrations need no read.
+// registrations (and the strategies) at every change of any of them; it
+// watches them all, and each watch that fires is set again by a read of
+// the changed node, so the rest need no read.
 func (s *Store) readWatchedChildren(ctx context.Context, dir string) ([]string, []getResult, error) {
 	var names []string
 	var nodes []getResult

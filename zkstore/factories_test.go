@@ -162,3 +162,70 @@ func TestStrategyRuntimesReadsOnlyChangedRegistrations(t *testing.T) {
 	})
 	s.hub.armMu.unlock()
 }
+
+// TestConfigReadsFromWatchedData: with the configuration watched, reading
+// a task type or the strategies sends no get (the watches' reads answer),
+// and an edit is seen once its notification has come.
+func TestConfigReadsFromWatchedData(t *testing.T) {
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	admin := openStore(t, testConfig(c, root, testAuth))
+	s := openStore(t, testConfig(c, root, testAuth))
+	ctx := ctxT(t, time.Minute)
+	tt := sampleTaskType("t1", 2)
+	_, err := admin.CreateTaskType(ctx, tt)
+	require.NoError(t, err)
+	st := schedule.DefaultStrategy("st")
+	st.TaskName = "t1"
+	_, err = admin.CreateStrategy(ctx, st)
+	require.NoError(t, err)
+	// read returns the task type's version, the strategies' assignNums and
+	// the gets sent.
+	read := func() (schedule.Version, []int, uint64) {
+		t.Helper()
+		before := s.requestStats().Get
+		_, v, err := s.TaskType(ctx, "t1")
+		require.NoError(t, err)
+		sts, err := s.Strategies(ctx)
+		require.NoError(t, err)
+		var nums []int
+		for _, st := range sts {
+			nums = append(nums, st.AssignNum)
+		}
+		return v, nums, s.requestStats().Get - before
+	}
+	v0, nums, gets := read()
+	require.Equal(t, []int{st.AssignNum}, nums)
+	require.EqualValues(t, 2, gets, "no watch: read")
+
+	ch, err := s.Watch(ctx, schedule.WatchScope{Kind: schedule.WatchConfig})
+	require.NoError(t, err)
+	v, nums, gets := read()
+	require.Equal(t, v0, v)
+	require.Equal(t, []int{st.AssignNum}, nums)
+	require.EqualValues(t, 0, gets, "watched: the watches' reads answer")
+
+	st.AssignNum++
+	_, err = admin.UpdateStrategy(ctx, st, 0)
+	require.NoError(t, err)
+	tt.ThreadNumber++
+	_, err = admin.UpdateTaskType(ctx, tt, v0)
+	require.NoError(t, err)
+	waitFor(t, 10*time.Second, "both edits seen", func() error {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		v, nums, _ := read()
+		if v == v0 || nums[0] != st.AssignNum {
+			return fmt.Errorf("version %d, assignNums %v", v, nums)
+		}
+		return nil
+	})
+	waitFor(t, 10*time.Second, "the re-armed watches read the edits", func() error {
+		if _, _, gets := read(); gets != 0 {
+			return fmt.Errorf("%d gets", gets)
+		}
+		return nil
+	})
+}

@@ -1,14 +1,16 @@
 package zkstore
 
 import (
+	"context"
 	"sync"
 
 	"github.com/go-zookeeper/zk"
 )
 
-// watchedData keeps the data of the strategy registrations this store
-// watches, as its data watches read them, so that StrategyRuntimes reads
-// only the registrations that changed since (see StrategyRuntimes).
+// watchedData keeps the data of the strategy registrations, strategies and
+// task types this store watches, as its data watches read them, so that
+// StrategyRuntimes, Strategies, TaskTypes and the reads of one strategy or
+// task type read only what changed since (see cacheable).
 //
 // An entry is valid while the node's data watch, set at or before the read
 // that filled it, has not fired. ZooKeeper sends a session the
@@ -115,8 +117,26 @@ func (s *Store) cacheEvent(ev zk.Event) {
 	}
 }
 
-// cacheable reports whether path is a strategy registration, the only
-// nodes whose watched data the store keeps.
+// cacheable reports whether the store keeps path's watched data: a
+// strategy registration, a strategy or a task type (the nodes a factory
+// reads at each of its rounds; the configuration scope watches the data of
+// every strategy and task type, a factory the registrations under its
+// strategies).
 func (s *Store) cacheable(path string) bool {
-	return parentOf(parentOf(path)) == s.p.strategies()
+	parent := parentOf(path)
+	return parent == s.p.strategies() || parent == s.p.taskTypes() || parentOf(parent) == s.p.strategies()
+}
+
+// readWatchedNode is readNode for a node whose data the store may hold
+// (see watchedData).
+func (s *Store) readWatchedNode(ctx context.Context, path string) ([]byte, *zk.Stat, error) {
+	if r, ok := s.watched.lookup(path); ok {
+		return r.data, r.stat, nil
+	}
+	tok := s.watched.token(path)
+	data, stat, err := s.readNode(ctx, path)
+	if err == nil {
+		s.watched.read(path, tok, getResult{data, stat})
+	}
+	return data, stat, err
 }
