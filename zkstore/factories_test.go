@@ -229,3 +229,50 @@ func TestConfigReadsFromWatchedData(t *testing.T) {
 		return nil
 	})
 }
+
+// TestWatchedDataForgottenWithTheSession: the watches of an expired session
+// are gone, and a change made meanwhile fires nothing on the new session:
+// what the old watches read is forgotten with the session (go-zookeeper
+// reports every lost watch, and a session event drops everything), so a
+// read on the new session, before the hub has armed the watches again,
+// reads the node.
+func TestWatchedDataForgottenWithTheSession(t *testing.T) {
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	other := openStore(t, testConfig(c, root, testAuth))
+	s := openStore(t, testConfig(c, root, testAuth))
+	ctx := ctxT(t, time.Minute)
+	st := schedule.DefaultStrategy("st")
+	st.TaskName = "t1"
+	_, err := other.CreateStrategy(ctx, st)
+	require.NoError(t, err)
+	osess := sessionOf(t, other)
+	f, err := other.RegisterFactory(ctx, osess, schedule.Factory{IP: "10.0.0.1", HostName: "a"})
+	require.NoError(t, err)
+	_, err = other.RegisterStrategyRuntime(ctx, osess, schedule.StrategyRuntime{StrategyName: "st", UUID: f.UUID})
+	require.NoError(t, err)
+	_, err = s.Watch(ctx, schedule.WatchScope{Kind: schedule.WatchStrategyRuntimes, Name: "st"})
+	require.NoError(t, err)
+	before := s.requestStats().Get
+	rts, err := s.StrategyRuntimes(ctx, "st")
+	require.NoError(t, err)
+	require.EqualValues(t, before, s.requestStats().Get, "answered from the watch's read")
+
+	require.NoError(t, s.hub.armMu.lock(ctx)) // the hub cannot arm the new session's watches
+	defer s.hub.armMu.unlock()
+	old := sessionOf(t, s)
+	c.ExpireSession(t, old.ID())
+	rts[0].RequestNum = 7
+	_, err = other.UpdateStrategyRuntimes(ctx, "st", "", rts)
+	require.NoError(t, err)
+	waitFor(t, 30*time.Second, "a new session", func() error {
+		if sessionOf(t, s).ID() == old.ID() {
+			return fmt.Errorf("still 0x%x", old.ID())
+		}
+		return nil
+	})
+	got, err := s.StrategyRuntimes(ctx, "st")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, 7, got[0].RequestNum, "the change made while the session was gone")
+}
