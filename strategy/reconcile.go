@@ -27,6 +27,7 @@ func (l *loop) refresh(ctx context.Context) error {
 	if err != nil {
 		return err // units keep running as they are
 	}
+	defer live.get() // no read outlives the round
 	// The session answered: copies fenced during a blip may run again.
 	l.guard.lift()
 
@@ -73,28 +74,60 @@ func (l *loop) refresh(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// liveFactories is a round's read of the live factories, which may still
+// be under way: get waits for it.
+type liveFactories struct {
+	done chan struct{}
+	live []schedule.Factory
+	err  error
+}
+
+// readFactories starts reading the live factories.
+func (l *loop) readFactories(ctx context.Context) *liveFactories {
+	lf := &liveFactories{done: make(chan struct{})}
+	go func() {
+		defer close(lf.done)
+		lf.live, lf.err = l.f.store.Factories(ctx)
+	}()
+	return lf
+}
+
+func (lf *liveFactories) get() ([]schedule.Factory, error) {
+	<-lf.done
+	return lf.live, lf.err
+}
+
 // readCluster registers the factory if it is not, then reads its operator
 // state, the live factories and the strategies together (one round trip
-// for the three, not three), registering again if its node vanished.
-func (l *loop) readCluster(ctx context.Context) ([]schedule.Factory, []schedule.Strategy, error) {
+// for the three, not three), registering again if its node vanished. A
+// factory that has just registered its node does not wait for the factory
+// list (its first read, every record): the strategies' registrations go
+// ahead meanwhile, and only a leader's decision waits for it.
+func (l *loop) readCluster(ctx context.Context) (*liveFactories, []schedule.Strategy, error) {
 	f := l.f
-	if l.me.UUID == "" {
+	fresh := l.me.UUID == ""
+	if fresh {
 		if err := l.registerFactory(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
 	var (
-		st                   schedule.FactoryState
-		live                 []schedule.Factory
-		defs                 []schedule.Strategy
-		stErr, liveErr, dErr error
-		wg                   sync.WaitGroup
+		st          schedule.FactoryState
+		defs        []schedule.Strategy
+		stErr, dErr error
+		wg          sync.WaitGroup
 	)
+	lf := l.readFactories(ctx)
 	wg.Go(func() { st, stErr = f.store.FactoryState(ctx, f.cfg.IP, f.cfg.HostName) })
-	wg.Go(func() { live, liveErr = f.store.Factories(ctx) })
 	wg.Go(func() { defs, dErr = f.store.Strategies(ctx) })
 	wg.Wait()
+	var live []schedule.Factory
+	var liveErr error
+	if !fresh {
+		live, liveErr = lf.get()
+	}
 	if err := cmp.Or(stErr, liveErr, dErr); err != nil {
+		lf.get()
 		return nil, nil, err
 	}
 	if st.Stopped != l.state.Stopped {
@@ -106,16 +139,13 @@ func (l *loop) readCluster(ctx context.Context) ([]schedule.Factory, []schedule.
 		}
 	}
 	l.state = st
-	if !slices.ContainsFunc(live, func(x schedule.Factory) bool { return x.UUID == l.me.UUID }) {
+	if !fresh && !slices.ContainsFunc(live, func(x schedule.Factory) bool { return x.UUID == l.me.UUID }) {
 		if err := l.reregister(ctx); err != nil {
 			return nil, nil, err
 		}
-		var err error
-		if live, err = f.store.Factories(ctx); err != nil {
-			return nil, nil, err
-		}
+		lf = l.readFactories(ctx)
 	}
-	return live, defs, nil
+	return lf, defs, nil
 }
 
 func (l *loop) registerFactory(ctx context.Context) error {
@@ -161,7 +191,7 @@ func (l *loop) reregister(ctx context.Context) error {
 }
 
 // reconcile brings one strategy to what the cluster asks of this factory.
-func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory, now time.Time) error {
+func (l *loop) reconcile(ctx context.Context, s *strat, live *liveFactories, now time.Time) error {
 	f := l.f
 	l.reap(s, now)
 	want := s.exists && s.def.Sts != schedule.StsPause && !l.state.Stopped &&
@@ -241,7 +271,7 @@ func (l *loop) readRuntimes(ctx context.Context, s *strat) (rts []schedule.Strat
 // (unless pre holds that read), lets the leader distribute, and returns
 // what is asked of this factory: -1 when it is not registered (the next
 // round registers it).
-func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, live []schedule.Factory, now time.Time) (int, error) {
+func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, lf *liveFactories, now time.Time) (int, error) {
 	f := l.f
 	if pre == nil {
 		var r runtimesRead
@@ -252,7 +282,10 @@ func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, live
 		return -1, pre.err
 	}
 	rts := pre.rts
-	var err error
+	live, err := lf.get()
+	if err != nil {
+		return -1, err
+	}
 	mine := func() int {
 		return slices.IndexFunc(rts, func(rt schedule.StrategyRuntime) bool { return rt.UUID == l.me.UUID })
 	}
