@@ -352,23 +352,12 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		ManagerFactoryUUID: string(m.cfg.FactoryID), Session: sess.ID(),
 		TakeoverDelay: fence.EncodeLockDelay(m.lockDelay(sess)),
 	}
-	// Watch before registering, so no change after our registration is missed.
-	serversCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchServers, Name: m.runtime})
-	if err != nil {
-		return false, err
-	}
-	itemsScope := WatchScope{Kind: WatchMark, Name: m.runtime}
-	if m.oldReads {
-		itemsScope.Kind = WatchItems
-	}
-	itemsCh, err := m.store.Watch(sctx, itemsScope)
-	if err != nil {
-		return false, err
-	}
-	configCh, err := m.store.Watch(sctx, WatchScope{Kind: WatchConfig})
-	if err != nil {
-		return false, err
-	}
+	// Register first, then watch: nothing this server reads happens before
+	// its watches are armed (the first reconcile below reads the servers,
+	// the items and the task type afresh), so no change is missed, and the
+	// leader sees the server without waiting for the arming (a Watch call
+	// waits for the store's re-arming of every watch that fired: at a
+	// start of many factories, most of a manager's way to registration).
 	rec, err = m.store.RegisterServer(sctx, sess, rec)
 	if err != nil {
 		return false, err
@@ -385,6 +374,22 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		st.Server, st.Session, st.Owned, st.Releasing = s.me, SessionConnected, nil, nil
 	})
 	m.log.Info("server registered", "server", s.me, "session", fmt.Sprintf("%#x", sess.ID()), "window", work.windowName())
+	serversCh, itemsCh, configCh, err := m.watchSession(sctx)
+	if err != nil {
+		// The store closed or ctx ended (a lost connection arms later):
+		// the server must not stay registered without following.
+		if ctx.Err() != nil {
+			if serr := m.stopGracefully(s, work); serr != nil {
+				return served, serr
+			}
+			return served, ctx.Err()
+		}
+		if uerr := m.unregister(s); uerr != nil {
+			m.log.Warn("removing the server node failed; it vanishes with the session", "server", s.me, "err", uerr)
+		}
+		m.dropSession(s, work)
+		return served, err
+	}
 	// The guard starts held (and fenced if the last session ended fenced);
 	// the first successful reconcile below lifts it.
 	guard := newFenceGuard(m, sess, work)
@@ -504,6 +509,26 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 			}
 		}
 	}
+}
+
+// watchSession arms the session's watches: the runtime's servers, its
+// items (the mark, or every item on the old read path) and the
+// configuration.
+func (m *Manager) watchSession(ctx context.Context) (servers, items, config <-chan struct{}, err error) {
+	if servers, err = m.store.Watch(ctx, WatchScope{Kind: WatchServers, Name: m.runtime}); err != nil {
+		return nil, nil, nil, err
+	}
+	itemsScope := WatchScope{Kind: WatchMark, Name: m.runtime}
+	if m.oldReads {
+		itemsScope.Kind = WatchItems
+	}
+	if items, err = m.store.Watch(ctx, itemsScope); err != nil {
+		return nil, nil, nil, err
+	}
+	if config, err = m.store.Watch(ctx, WatchScope{Kind: WatchConfig}); err != nil {
+		return nil, nil, nil, err
+	}
+	return servers, items, config, nil
 }
 
 // recheckEvery is how many resyncs pass between two re-reads of the items

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
@@ -14,7 +16,9 @@ import (
 var errHold = errors.New("strategy: not now")
 
 // loop is the state of the factory's main loop; it is owned by the
-// goroutine of Run alone.
+// goroutine of Run alone, except that during a refresh each strategy is
+// reconciled on its own goroutine, which touches only its strat (and the
+// fields marked for it below).
 type loop struct {
 	f *Factory
 
@@ -27,14 +31,15 @@ type loop struct {
 	me         schedule.Factory // UUID == "" while not registered
 	state      schedule.FactoryState
 	strats     map[string]*strat
-	conflicted bool             // a compare-and-set lost during this refresh
+	conflicted atomic.Bool      // a compare-and-set lost during this refresh (strategies reconcile concurrently)
 	conflictBo *backoff.Backoff // short backoff between conflict retries
 	againAt    time.Time        // refresh again (after a conflict)
 	refreshAt  time.Time        // refresh again (after a failed refresh)
 	lastErr    error            // of the last refresh
 	// left are the errors of managers whose graceful stop left something
 	// behind (schedule.ErrStopIncomplete); Run returns them.
-	left []error
+	left   []error
+	leftMu sync.Mutex // guards left while the strategies reconcile concurrently
 	// roundAt is the local time the last round started at, whether its
 	// refresh succeeded or not: what was due by then has had its round
 	// (see nextWake).

@@ -1,11 +1,13 @@
 package strategy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
@@ -14,17 +16,18 @@ import (
 )
 
 // refresh reads the factory's state, the factories and the strategies, and
-// reconciles every strategy.
+// reconciles every strategy. The reads of the factory's state, the factory
+// list and the strategies go out together, and the strategies are
+// reconciled concurrently (each on its own goroutine, touching only its
+// own strat): a round costs the round trips of its slowest strategy, not
+// the sum over the strategies.
 func (l *loop) refresh(ctx context.Context) error {
 	f := l.f
-	live, err := l.readFactories(ctx)
-	if err != nil {
-		return err
-	}
-	defs, err := f.store.Strategies(ctx)
+	live, defs, err := l.readCluster(ctx)
 	if err != nil {
 		return err // units keep running as they are
 	}
+	defer live.get() // no read outlives the round
 	// The session answered: copies fenced during a blip may run again.
 	l.guard.lift()
 
@@ -39,23 +42,30 @@ func (l *loop) refresh(ctx context.Context) error {
 		}
 		s.def, s.exists = d, true
 	}
-	l.conflicted = false
+	l.conflicted.Store(false)
 	now := f.clock.Now()
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(l.strats)) {
+	names := slices.Sorted(maps.Keys(l.strats))
+	results := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
 		s := l.strats[name]
-		if err := l.reconcile(ctx, s, live, now); err != nil {
+		wg.Go(func() { results[i] = l.reconcile(ctx, s, live, now) })
+	}
+	wg.Wait()
+	var errs []error
+	for i, name := range names {
+		if err := results[i]; err != nil {
 			if errors.Is(err, schedule.ErrSessionLost) || errors.Is(err, schedule.ErrClosed) {
 				return err
 			}
 			errs = append(errs, fmt.Errorf("strategy %q: %w", name, err))
 		}
-		if !s.exists && s.rt == nil && len(s.units) == 0 {
+		if s := l.strats[name]; !s.exists && s.rt == nil && len(s.units) == 0 {
 			s.dropWatch()
 			delete(l.strats, name)
 		}
 	}
-	if l.conflicted {
+	if l.conflicted.Load() {
 		l.againAt = now.Add(l.conflictBo.Next())
 	} else {
 		l.conflictBo.Reset()
@@ -64,19 +74,61 @@ func (l *loop) refresh(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// readFactories registers the factory if it is not, reads its operator
-// state and returns the live factories (registering again if its node
-// vanished).
-func (l *loop) readFactories(ctx context.Context) ([]schedule.Factory, error) {
+// liveFactories is a round's read of the live factories, which may still
+// be under way: get waits for it.
+type liveFactories struct {
+	done chan struct{}
+	live []schedule.Factory
+	err  error
+}
+
+// readFactories starts reading the live factories.
+func (l *loop) readFactories(ctx context.Context) *liveFactories {
+	lf := &liveFactories{done: make(chan struct{})}
+	go func() {
+		defer close(lf.done)
+		lf.live, lf.err = l.f.store.Factories(ctx)
+	}()
+	return lf
+}
+
+func (lf *liveFactories) get() ([]schedule.Factory, error) {
+	<-lf.done
+	return lf.live, lf.err
+}
+
+// readCluster registers the factory if it is not, then reads its operator
+// state, the live factories and the strategies together (one round trip
+// for the three, not three), registering again if its node vanished. A
+// factory that has just registered its node does not wait for the factory
+// list (its first read, every record): the strategies' registrations go
+// ahead meanwhile, and only a leader's decision waits for it.
+func (l *loop) readCluster(ctx context.Context) (*liveFactories, []schedule.Strategy, error) {
 	f := l.f
-	if l.me.UUID == "" {
+	fresh := l.me.UUID == ""
+	if fresh {
 		if err := l.registerFactory(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	st, err := f.store.FactoryState(ctx, f.cfg.IP, f.cfg.HostName)
-	if err != nil {
-		return nil, err
+	var (
+		st          schedule.FactoryState
+		defs        []schedule.Strategy
+		stErr, dErr error
+		wg          sync.WaitGroup
+	)
+	lf := l.readFactories(ctx)
+	wg.Go(func() { st, stErr = f.store.FactoryState(ctx, f.cfg.IP, f.cfg.HostName) })
+	wg.Go(func() { defs, dErr = f.store.Strategies(ctx) })
+	wg.Wait()
+	var live []schedule.Factory
+	var liveErr error
+	if !fresh {
+		live, liveErr = lf.get()
+	}
+	if err := cmp.Or(stErr, liveErr, dErr); err != nil {
+		lf.get()
+		return nil, nil, err
 	}
 	if st.Stopped != l.state.Stopped {
 		f.metrics.MachineStopped(st.Stopped)
@@ -87,19 +139,13 @@ func (l *loop) readFactories(ctx context.Context) ([]schedule.Factory, error) {
 		}
 	}
 	l.state = st
-	live, err := f.store.Factories(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if !slices.ContainsFunc(live, func(x schedule.Factory) bool { return x.UUID == l.me.UUID }) {
+	if !fresh && !slices.ContainsFunc(live, func(x schedule.Factory) bool { return x.UUID == l.me.UUID }) {
 		if err := l.reregister(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if live, err = f.store.Factories(ctx); err != nil {
-			return nil, err
-		}
+		lf = l.readFactories(ctx)
 	}
-	return live, nil
+	return lf, defs, nil
 }
 
 func (l *loop) registerFactory(ctx context.Context) error {
@@ -145,7 +191,7 @@ func (l *loop) reregister(ctx context.Context) error {
 }
 
 // reconcile brings one strategy to what the cluster asks of this factory.
-func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory, now time.Time) error {
+func (l *loop) reconcile(ctx context.Context, s *strat, live *liveFactories, now time.Time) error {
 	f := l.f
 	l.reap(s, now)
 	want := s.exists && s.def.Sts != schedule.StsPause && !l.state.Stopped &&
@@ -154,11 +200,23 @@ func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory,
 	var key string
 	var start func(copyNo int) (*unit, error)
 	var prepErr error
-	if want {
+	var pre *runtimesRead
+	switch {
+	case want && (s.rt != nil || len(s.units) == 0):
+		// Reading the registrations (and registering, when no unit runs
+		// whose stop below could change what the registration asks for)
+		// does not depend on prepare: both at once.
+		var r runtimesRead
+		var wg sync.WaitGroup
+		wg.Go(func() { r.rts, r.ok, r.err = l.readRuntimes(ctx, s) })
 		key, start, prepErr = l.prepare(ctx, s)
-		if errors.Is(prepErr, schedule.ErrSessionLost) || errors.Is(prepErr, schedule.ErrClosed) {
-			return prepErr
-		}
+		wg.Wait()
+		pre = &r
+	case want:
+		key, start, prepErr = l.prepare(ctx, s)
+	}
+	if errors.Is(prepErr, schedule.ErrSessionLost) || errors.Is(prepErr, schedule.ErrClosed) {
+		return prepErr
 	}
 	gone := errors.Is(prepErr, schedule.ErrNotFound) // the task type was deleted
 	for _, k := range staleUnits(views(s.units), want, gone, prepErr == nil, key) {
@@ -176,7 +234,7 @@ func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory,
 	if !want {
 		return l.leave(ctx, s)
 	}
-	req, err := l.requestNum(ctx, s, live, now)
+	req, err := l.requestNum(ctx, s, pre, live, now)
 	if err != nil || req < 0 {
 		return err
 	}
@@ -184,17 +242,47 @@ func (l *loop) reconcile(ctx context.Context, s *strat, live []schedule.Factory,
 	return l.report(ctx, s)
 }
 
-// requestNum registers under s if needed, reads the registrations, lets
-// the leader distribute, and returns what is asked of this factory: -1
-// when it is not registered (the next round registers it).
-func (l *loop) requestNum(ctx context.Context, s *strat, live []schedule.Factory, now time.Time) (int, error) {
-	f := l.f
+// runtimesRead is what readRuntimes returned.
+type runtimesRead struct {
+	rts []schedule.StrategyRuntime
+	ok  bool
+	err error
+}
+
+// readRuntimes registers under s if needed, watches the registrations and
+// reads them; ok is false when the factory is not registered (the strategy
+// was deleted meanwhile; the next round registers it).
+func (l *loop) readRuntimes(ctx context.Context, s *strat) (rts []schedule.StrategyRuntime, ok bool, err error) {
 	if s.rt == nil {
 		if err := l.register(ctx, s); err != nil || s.rt == nil {
-			return -1, err
+			return nil, false, err
 		}
 	}
-	rts, err := f.store.StrategyRuntimes(ctx, s.name)
+	if err := l.watchRuntimes(s); err != nil {
+		return nil, false, err
+	}
+	if rts, err = l.f.store.StrategyRuntimes(ctx, s.name); err != nil {
+		return nil, false, err
+	}
+	return rts, true, nil
+}
+
+// requestNum registers under s if needed and reads the registrations
+// (unless pre holds that read), lets the leader distribute, and returns
+// what is asked of this factory: -1 when it is not registered (the next
+// round registers it).
+func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, lf *liveFactories, now time.Time) (int, error) {
+	f := l.f
+	if pre == nil {
+		var r runtimesRead
+		r.rts, r.ok, r.err = l.readRuntimes(ctx, s)
+		pre = &r
+	}
+	if pre.err != nil || !pre.ok {
+		return -1, pre.err
+	}
+	rts := pre.rts
+	live, err := lf.get()
 	if err != nil {
 		return -1, err
 	}
@@ -205,7 +293,7 @@ func (l *loop) requestNum(ctx context.Context, s *strat, live []schedule.Factory
 		// Our registration vanished (the strategy was deleted and created
 		// again, or an operator removed it): register again soon.
 		s.rt = nil
-		l.conflicted = true
+		l.conflicted.Store(true)
 		return -1, nil
 	}
 	held := 0
@@ -361,7 +449,9 @@ func (l *loop) reap(s *strat, now time.Time) {
 			l.f.log.Debug(u.name()+" returned", "strategy", s.name)
 		}
 		if u.stopping && errors.Is(u.err, schedule.ErrStopIncomplete) {
+			l.leftMu.Lock()
 			l.left = append(l.left, u.err) // Run reports it at the end
+			l.leftMu.Unlock()
 		}
 		u.cancel(errStopped) // releases its context
 	}

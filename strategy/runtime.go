@@ -43,7 +43,7 @@ func (l *loop) distribute(ctx context.Context, s *strat, rts []schedule.Strategy
 	out, err := l.f.store.UpdateStrategyRuntimes(ctx, s.name, l.me.UUID, changes)
 	if errors.Is(err, schedule.ErrConflict) || errors.Is(err, schedule.ErrNotFound) {
 		l.f.metrics.Conflict(s.name, "distribute")
-		l.conflicted = true
+		l.conflicted.Store(true)
 		return rts, nil
 	}
 	if err != nil {
@@ -66,24 +66,34 @@ func (l *loop) distribute(ctx context.Context, s *strat, rts []schedule.Strategy
 	return next, nil
 }
 
-// register creates this factory's registration under s (watching it
-// first, so that no change after the registration is missed).
+// watchRuntimes watches the registrations under s, if not yet. It is armed
+// after the registration and before the registrations are read (see
+// readRuntimes), so that no change after the read is missed, and the
+// leader sees the registration without waiting for the arming (a Watch
+// call waits for the store's re-arming of every watch that fired).
+func (l *loop) watchRuntimes(s *strat) error {
+	f := l.f
+	if s.watchCancel != nil {
+		return nil
+	}
+	wctx, cancel := context.WithCancel(l.watchCtx)
+	ch, err := f.store.Watch(wctx, schedule.WatchScope{Kind: schedule.WatchStrategyRuntimes, Name: s.name})
+	if err != nil {
+		cancel()
+		return err
+	}
+	s.watchCancel = cancel
+	f.goFunc(func() {
+		for range ch {
+			f.poke()
+		}
+	})
+	return nil
+}
+
+// register creates this factory's registration under s.
 func (l *loop) register(ctx context.Context, s *strat) error {
 	f := l.f
-	if s.watchCancel == nil {
-		wctx, cancel := context.WithCancel(l.watchCtx)
-		ch, err := f.store.Watch(wctx, schedule.WatchScope{Kind: schedule.WatchStrategyRuntimes, Name: s.name})
-		if err != nil {
-			cancel()
-			return err
-		}
-		s.watchCancel = cancel
-		f.goFunc(func() {
-			for range ch {
-				f.poke()
-			}
-		})
-	}
 	// A new registration asks for what this process runs already (managers
 	// survive a session expiry; copies do not), so that the leader's sticky
 	// distribution keeps them rather than stopping and starting them.
@@ -161,7 +171,7 @@ func (l *loop) report(ctx context.Context, s *strat) error {
 	mine.CurrentNum, mine.Message = cur, msg
 	out, err := l.f.store.UpdateStrategyRuntimes(ctx, s.name, "", []schedule.StrategyRuntime{mine})
 	if errors.Is(err, schedule.ErrConflict) || errors.Is(err, schedule.ErrNotFound) {
-		l.conflicted = true
+		l.conflicted.Store(true)
 		return nil
 	}
 	if err != nil {

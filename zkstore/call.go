@@ -122,6 +122,23 @@ func (s *Store) children(ctx context.Context, path string) ([]string, error) {
 	})
 }
 
+// childrenOf lists path's children and returns the czxid of path (which
+// tells one incarnation of a directory from the next).
+func (s *Store) childrenOf(ctx context.Context, path string) ([]string, int64, error) {
+	type listing struct {
+		names []string
+		czxid int64
+	}
+	r, err := call(s, ctx, kindChildren, func(c *zk.Conn) (listing, error) {
+		ch, st, err := c.Children(path)
+		if err != nil {
+			return listing{}, err
+		}
+		return listing{ch, st.Czxid}, nil
+	})
+	return r.names, r.czxid, err
+}
+
 // exists returns the node's stat, or nil if it does not exist.
 func (s *Store) exists(ctx context.Context, path string) (*zk.Stat, error) {
 	return call(s, ctx, kindExists, func(c *zk.Conn) (*zk.Stat, error) {

@@ -39,7 +39,7 @@ func readConfig[T any](ctx context.Context, s *Store, k configKind[T], name stri
 	if err != nil {
 		return zero, 0, err
 	}
-	data, stat, err := s.readNode(ctx, path)
+	data, stat, err := s.readWatchedNode(ctx, path)
 	if err != nil {
 		return zero, 0, s.wrapErr("get", path, err)
 	}
@@ -53,7 +53,7 @@ func readConfig[T any](ctx context.Context, s *Store, k configKind[T], name stri
 // listConfig lists every document of a kind, sorted by name.
 func listConfig[T any](ctx context.Context, s *Store, k configKind[T]) ([]T, error) {
 	dir := k.dir()
-	names, nodes, err := s.readChildren(ctx, dir)
+	names, nodes, err := s.readWatchedChildren(ctx, dir)
 	if err != nil {
 		return nil, s.wrapErr("list", dir, err)
 	}

@@ -207,7 +207,16 @@
 // new session and signalled. Arming is serialized and holds its lock across
 // ZooKeeper calls (re-arming after a reconnect can take seconds while a
 // connection hangs); a Watch waiting for that lock returns its context's
-// error when the context ends first, and subscribes nothing.
+// error when the context ends first, and subscribes nothing. A Watch of a
+// scope already armed (another caller watches it) does not wait for it.
+//
+// The data a data watch reads when it is armed is kept for strategy
+// registrations, strategies and task types, until the watch fires (the
+// notification drops it before any later answer is handed out; a session
+// event drops everything): StrategyRuntimes, Strategies, TaskTypes,
+// Strategy and TaskType then list the directory (or read nothing) and get
+// only the nodes not kept. Factory records, written once, are kept by
+// name: Factories gets only the factories it has not seen.
 //
 // # Cluster time
 //

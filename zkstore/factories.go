@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
+	"sync"
 
 	"github.com/go-zookeeper/zk"
 
@@ -59,21 +61,60 @@ func (s *Store) UnregisterFactory(ctx context.Context, id schedule.FactoryID) er
 }
 
 // Factories lists the live factories, sorted by Seq.
+//
+// A factory's record is written once, when its node is created, and its
+// sequential name is never used twice in one incarnation of the factory
+// directory: the store keeps the records it has read and reads only the
+// nodes it has not seen yet (one children request, plus one get per new
+// factory, instead of one get per factory at every call). The records are
+// kept per directory incarnation (its czxid), so a directory deleted and
+// created again (its sequence numbers restart) is read afresh.
 func (s *Store) Factories(ctx context.Context) ([]schedule.Factory, error) {
 	dir := s.p.factories()
-	names, nodes, err := s.readChildren(ctx, dir)
+	var names []string
+	var incarnation int64
+	err := s.retry(ctx, "list", dir, func() error {
+		var err error
+		names, incarnation, err = s.childrenOf(ctx, dir)
+		return err
+	}, nil)
+	if errors.Is(err, zk.ErrNoNode) {
+		return []schedule.Factory{}, nil
+	}
 	if err != nil {
 		return nil, s.wrapErr("list", dir, err)
 	}
-	out := make([]schedule.Factory, 0, len(names))
-	for i, name := range names {
-		if nodes[i].stat == nil {
-			continue
+	known, missing := s.factoryCache.lookup(incarnation, names)
+	if len(missing) > 0 {
+		paths := make([]string, len(missing))
+		for i, name := range missing {
+			paths[i] = dir + "/" + name
 		}
-		f, err := decodeFactory(dir+"/"+name, name, nodes[i].data)
+		var nodes []getResult
+		err := s.retry(ctx, "get", dir, func() error {
+			var err error
+			nodes, err = s.getMany(ctx, paths)
+			return err
+		}, nil)
 		if err != nil {
-			return nil, err
+			return nil, s.wrapErr("get", dir, err)
 		}
+		read := make(map[string]schedule.Factory, len(missing))
+		for i, name := range missing {
+			if nodes[i].stat == nil {
+				continue // gone since the listing
+			}
+			f, err := decodeFactory(paths[i], name, nodes[i].data)
+			if err != nil {
+				return nil, err
+			}
+			read[name] = f
+		}
+		s.factoryCache.add(incarnation, read)
+		maps.Copy(known, read)
+	}
+	out := make([]schedule.Factory, 0, len(known))
+	for _, f := range known {
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -83,6 +124,47 @@ func (s *Store) Factories(ctx context.Context) ([]schedule.Factory, error) {
 		return out[i].UUID < out[j].UUID
 	})
 	return out, nil
+}
+
+// factoryCache holds the factory records a store has read, by node name,
+// for one incarnation of the factory directory (see Factories).
+type factoryCache struct {
+	mu          sync.Mutex
+	incarnation int64 // the directory's czxid
+	recs        map[string]schedule.Factory
+}
+
+// lookup returns the records of names it holds and the names it does not,
+// forgetting the records of nodes no longer listed (and every record when
+// the directory is a new incarnation).
+func (c *factoryCache) lookup(incarnation int64, names []string) (known map[string]schedule.Factory, missing []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.recs == nil || c.incarnation != incarnation {
+		c.incarnation, c.recs = incarnation, map[string]schedule.Factory{}
+	}
+	listed := make(map[string]bool, len(names))
+	known = make(map[string]schedule.Factory, len(names))
+	for _, name := range names {
+		listed[name] = true
+		if f, ok := c.recs[name]; ok {
+			known[name] = f
+		} else {
+			missing = append(missing, name)
+		}
+	}
+	maps.DeleteFunc(c.recs, func(name string, _ schedule.Factory) bool { return !listed[name] })
+	return known, missing
+}
+
+// add keeps recs, read under incarnation (dropped if the directory has
+// been seen in another incarnation since).
+func (c *factoryCache) add(incarnation int64, recs map[string]schedule.Factory) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.recs != nil && c.incarnation == incarnation {
+		maps.Copy(c.recs, recs)
+	}
 }
 
 // FactoryState reads the durable state of a machine; a machine never
@@ -175,7 +257,7 @@ func (s *Store) StrategyRuntimes(ctx context.Context, strategyName string) ([]sc
 	if err != nil {
 		return nil, err
 	}
-	names, nodes, err := s.readChildren(ctx, dir)
+	names, nodes, err := s.readWatchedChildren(ctx, dir)
 	if err != nil {
 		return nil, s.wrapErr("list", dir, err)
 	}
@@ -201,6 +283,51 @@ func (s *Store) StrategyRuntimes(ctx context.Context, strategyName string) ([]sc
 		return out[i].UUID < out[j].UUID
 	})
 	return out, nil
+}
+
+// readWatchedChildren is readChildren for a directory whose children's
+// data the store may hold (watchedData): it lists dir and reads only the
+// children whose data it does not hold. A factory reads its strategies'
+// registrations (and the strategies) at every change of any of them; it
+// watches them all, and each watch that fires is set again by a read of
+// the changed node, so the rest need no read.
+func (s *Store) readWatchedChildren(ctx context.Context, dir string) ([]string, []getResult, error) {
+	var names []string
+	var nodes []getResult
+	err := s.retry(ctx, "list", dir, func() error {
+		var err error
+		names, err = s.children(ctx, dir)
+		if errors.Is(err, zk.ErrNoNode) {
+			names, nodes = nil, nil
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		nodes = make([]getResult, len(names))
+		var paths []string
+		var at []int
+		var toks []cacheToken
+		for i, n := range names {
+			p := dir + "/" + n
+			if r, ok := s.watched.lookup(p); ok {
+				nodes[i] = r
+				continue
+			}
+			paths, at = append(paths, p), append(at, i)
+			toks = append(toks, s.watched.token(p))
+		}
+		got, err := s.getMany(ctx, paths)
+		if err != nil {
+			return err
+		}
+		for k, r := range got {
+			nodes[at[k]] = r
+			s.watched.read(paths[k], toks[k], r)
+		}
+		return nil
+	}, nil)
+	return names, nodes, err
 }
 
 // UpdateStrategyRuntimes rewrites several registrations of one strategy in

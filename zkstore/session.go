@@ -193,6 +193,7 @@ func (s *Store) onEvent(ev zk.Event) {
 	if ev.Type == zk.EventSession {
 		s.sessionEvent(ev.State)
 	}
+	s.cacheEvent(ev) // before any later answer is handed out (see watchedData)
 	s.hub.enqueue(ev)
 }
 

@@ -70,12 +70,17 @@ type Store struct {
 
 	probeWake chan struct{} // coalescing: re-evaluate liveness now
 
-	hub    *watchHub
-	cal    calibration
-	hosts  *hostProvider
-	dials  *dialWatch  // failed connections while Open waits
-	opened atomic.Bool // Open has returned the store: the root is never created again
-	conns  connSet     // the client's open connections, closed by Close
+	hub *watchHub
+	cal calibration
+	// watched: the strategy registrations' data as their watches read it
+	// (see StrategyRuntimes).
+	watched watchedData
+	// factoryCache: the factory records read so far (see Factories).
+	factoryCache factoryCache
+	hosts        *hostProvider
+	dials        *dialWatch  // failed connections while Open waits
+	opened       atomic.Bool // Open has returned the store: the root is never created again
+	conns        connSet     // the client's open connections, closed by Close
 
 	// maxMulti is the size above which a multi is split (maxMultiBytes;
 	// tests lower it).

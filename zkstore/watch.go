@@ -161,25 +161,33 @@ func (s *Store) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan st
 		h.scopes[scope] = st
 	}
 	st.subs[sub] = struct{}{}
+	shared := !st.dirty
 	h.mu.Unlock()
 
 	// Arm (or complete) the scope's watches before returning, so that every
 	// change after Watch returns is signalled. A scope that other callers
-	// watch already is armed (the hub keeps it so): nothing to send.
-	// Without a session, the hub arms the scope (and signals it) when the
-	// session is back.
-	if err := h.armMu.lock(ctx); err != nil {
-		h.unsubscribe(scope, sub)
-		return nil, err
+	// watch already is armed (the hub keeps it so): nothing to send, and
+	// nothing to wait for. Its watches are armed, or one fired and the hub
+	// re-arms it and then signals every subscriber, this one included (or
+	// marks the scope dirty and does so later): a Watch call that waited
+	// for armMu waited for the re-arming of every watch that fired in the
+	// store, a round trip or more under load, for nothing. Without a
+	// session, the hub arms the scope (and signals it) when the session is
+	// back.
+	if !shared {
+		if err := h.armMu.lock(ctx); err != nil {
+			h.unsubscribe(scope, sub)
+			return nil, err
+		}
+		switch {
+		case !h.isDirty(st):
+		case !s.hasSession():
+			err = zk.ErrConnectionClosed
+		default:
+			err = h.armScope(ctx, st, true)
+		}
+		h.armMu.unlock()
 	}
-	switch {
-	case !h.isDirty(st):
-	case !s.hasSession():
-		err = zk.ErrConnectionClosed
-	default:
-		err = h.armScope(ctx, st, true)
-	}
-	h.armMu.unlock()
 	switch {
 	case err == nil:
 	case isConnLoss(err) && !s.isClosed():
@@ -651,10 +659,7 @@ func (h *watchHub) armDataMany(ctx context.Context, paths []string) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			_, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) (struct{}, error) {
-				_, _, _, err := c.GetW(p)
-				return struct{}{}, err
-			})
+			err := h.getW(ctx, p)
 			switch {
 			case err == nil:
 				ok[i] = true
@@ -684,10 +689,7 @@ func (h *watchHub) armData(ctx context.Context, path string) error {
 	if h.armed[k] {
 		return nil
 	}
-	_, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) (struct{}, error) {
-		_, _, _, err := c.GetW(path)
-		return struct{}{}, err
-	})
+	err := h.getW(ctx, path)
 	switch {
 	case err == nil:
 		h.armed[k] = true
@@ -696,4 +698,23 @@ func (h *watchHub) armData(ctx context.Context, path string) error {
 		return err
 	}
 	return nil
+}
+
+// getW sets a child's data watch; the data it reads is kept for
+// StrategyRuntimes if the child is a strategy registration.
+func (h *watchHub) getW(ctx context.Context, path string) error {
+	s := h.s
+	keep := s.cacheable(path)
+	var tok cacheToken
+	if keep {
+		tok = s.watched.token(path)
+	}
+	r, err := call(s, ctx, kindWatch, func(c *zk.Conn) (getResult, error) {
+		data, st, _, err := c.GetW(path)
+		return getResult{data, st}, err
+	})
+	if err == nil && keep {
+		s.watched.armed(path, tok, r)
+	}
+	return err
 }

@@ -286,3 +286,41 @@ func (c *slowConn) Read(p []byte) (int, error) {
 // SetReadDeadline is ignored: the wrapped connection's deadline would end
 // the pump's read, not this one.
 func (c *slowConn) SetReadDeadline(time.Time) error { return nil }
+
+// TestWatchOfAnArmedScopeWaitsForNoArming: a scope that another caller of
+// the store watches already is armed (the hub keeps it so): a second Watch
+// of it sends nothing and returns at once, even while the hub holds its
+// arming lock (re-arming fired watches, a round trip or more under load).
+// A manager's Watch of the configuration, which its factory watches
+// already, waited for that lock at every start. A change after it returns
+// is signalled to it like to the first.
+func TestWatchOfAnArmedScopeWaitsForNoArming(t *testing.T) {
+	t.Parallel()
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	s := openStore(t, testConfig(c, root, testAuth))
+	admin := openStore(t, testConfig(c, root, testAuth))
+	ctx := ctxT(t, time.Minute)
+	scope := schedule.WatchScope{Kind: schedule.WatchConfig}
+	_, err := s.Watch(ctx, scope)
+	require.NoError(t, err)
+
+	h := s.hub
+	require.NoError(t, h.armMu.lock(ctx)) // as the hub does while re-arming
+	before := s.requestStats()
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ch, err := s.Watch(short, scope)
+	after := s.requestStats()
+	h.armMu.unlock()
+	require.NoError(t, err, "the second Watch waited for the arming lock")
+	assert.Equal(t, before.Watch, after.Watch, "no watch request for an armed scope")
+
+	_, err = admin.CreateTaskType(ctx, sampleTaskType("t1", 2))
+	require.NoError(t, err)
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatal("no signal after a change")
+	}
+}

@@ -200,6 +200,27 @@ func (s *tracedStore) RegisterStrategyRuntime(ctx context.Context, sess schedule
 	return got, err
 }
 
+func (s *tracedStore) Factories(ctx context.Context) ([]schedule.Factory, error) {
+	t0 := time.Now()
+	got, err := s.Store.Factories(ctx)
+	s.call("Factories", fmt.Sprintf("n=%d", len(got)), t0, err)
+	return got, err
+}
+
+func (s *tracedStore) FactoryState(ctx context.Context, ip, hostName string) (schedule.FactoryState, error) {
+	t0 := time.Now()
+	got, err := s.Store.FactoryState(ctx, ip, hostName)
+	s.call("FactoryState", "", t0, err)
+	return got, err
+}
+
+func (s *tracedStore) Strategies(ctx context.Context) ([]schedule.Strategy, error) {
+	t0 := time.Now()
+	got, err := s.Store.Strategies(ctx)
+	s.call("Strategies", fmt.Sprintf("n=%d", len(got)), t0, err)
+	return got, err
+}
+
 func (s *tracedStore) StrategyRuntimes(ctx context.Context, name string) ([]schedule.StrategyRuntime, error) {
 	t0 := time.Now()
 	got, err := s.Store.StrategyRuntimes(ctx, name)
