@@ -35,7 +35,8 @@ func (r *TestRound) Released(ids ...ItemID) {
 	r.m.mu.Unlock()
 }
 
-// Reconcile runs one round.
+// Reconcile runs one round; again: it asked for another one soon.
 func (r *TestRound) Reconcile(ctx context.Context) (again bool, err error) {
-	return r.m.reconcile(ctx, r.s, r.w)
+	k, err := r.m.reconcile(ctx, r.s, r.w)
+	return k != retryNone, err
 }

@@ -400,6 +400,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 
 	dirty := true
 	bo := backoff.New(50*time.Millisecond, 2*time.Second)
+	races := 0 // rounds in a row that lost races and ran again at once
 	var retry Timer
 	var retryC <-chan time.Time
 	defer func() {
@@ -418,7 +419,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 			case err != nil && sctx.Err() == nil:
 				m.setError(err)
 				m.log.Warn("reconcile failed; retrying", "server", s.me, "err", err)
-				again = true
+				again = retryLater
 			case err == nil:
 				// Servers and items were just read on this session: it is
 				// alive and the items we process are ours.
@@ -431,15 +432,21 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 				retry, retryC = nil, nil
 			}
 			switch {
-			case again:
+			case retryAtOnce(again, races):
+				races++
+				retryC = firedAlready
+			case again != retryNone:
+				// races stays: the backoff until a round that asks for none.
 				retry = m.clock.NewTimer(bo.Next())
 				retryC = retry.C()
 			case !s.heldUntil.IsZero():
 				// Items held by the lock delay: look again when it ends.
+				races = 0
 				bo.Reset()
 				retry = m.clock.NewTimer(max(s.heldUntil.Sub(m.clock.Now()), time.Millisecond))
 				retryC = retry.C()
 			default:
+				races = 0
 				bo.Reset()
 			}
 		}
@@ -504,6 +511,15 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		}
 	}
 }
+
+// firedAlready is a timer channel that is always ready: the next round at
+// once, through the session loop's select, so that a stop or a lost
+// session is still seen.
+var firedAlready = func() <-chan time.Time {
+	ch := make(chan time.Time)
+	close(ch)
+	return ch
+}()
 
 // recheckEvery is how many resyncs pass between two re-reads of the items
 // a server holds (the safety net of the note boxes): often enough that a

@@ -16,12 +16,42 @@ import (
 // pure planners (Lead, Own); the functions here read, call them, apply the
 // writes and log.
 
+// retryKind says whether a round asks for another one soon, and how soon (see
+// retryAtOnce).
+type retryKind uint8
+
+const (
+	retryNone retryKind = iota
+	// retryRace: a write lost a race, and what it concerned was read again
+	// (or will be, by the next round): the next round re-plans just that.
+	retryRace
+	// retryLater: anything else (a build or the guard lost, a failed round):
+	// after the backoff.
+	retryLater
+)
+
+// raceRoundsAtOnce is how many rounds in a row that lost races (and nothing
+// else) are followed by the next one at once; after that the backoff runs,
+// so that a race that keeps being lost cannot spin the loop.
+const raceRoundsAtOnce = 3
+
+// retryAtOnce decides whether the round after one that asked for another
+// (r) runs at once rather than after the backoff, racesInARow being how
+// many rounds before it did so at once. A write that lost a race while
+// servers join is expected, and the items concerned were read again: the
+// next round re-plans only them, and waiting for a backoff would only
+// delay the balance. It is pure.
+func retryAtOnce(r retryKind, racesInARow int) bool {
+	return r == retryRace && racesInARow < raceRoundsAtOnce
+}
+
 // reconcile reads servers and items, leads if this server leads, and acts as
-// owner. It reports whether another round is needed soon (a write lost a race).
-func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again bool, err error) {
+// owner. It reports whether another round is needed soon, and how soon (a
+// write lost a race, or something else failed).
+func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again retryKind, err error) {
 	servers, err := m.liveServers(ctx, s)
 	if err != nil {
-		return false, err
+		return retryNone, err
 	}
 	live := make(map[ServerID]bool, len(servers))
 	for _, sv := range servers {
@@ -33,7 +63,7 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 	}
 	s.heldUntil, s.holds = time.Time{}, nil
 	if !live[s.me] {
-		return false, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
+		return retryNone, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
 	}
 	leader := servers[0].UUID
 	if isLeader := leader == s.me; isLeader != s.leader {
@@ -45,19 +75,19 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 	}
 	items, err := m.readItems(ctx, s)
 	if err != nil {
-		return false, err
+		return retryNone, err
 	}
 	if s.leader {
-		var leadAgain bool
+		var leadAgain retryKind
 		items, leadAgain, err = m.lead(ctx, s, servers, live, items)
 		if err != nil {
-			return false, err
+			return retryNone, err
 		}
-		again = again || leadAgain
+		again = max(again, leadAgain)
 	}
 	ownAgain, err := m.own(ctx, s, live, items, work)
 	if err != nil {
-		return false, err
+		return retryNone, err
 	}
 	m.updateStatus(func(st *Status) {
 		st.Leader, st.IsLeader, st.Servers = leader, s.leader, len(servers)
@@ -66,7 +96,7 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 		}
 		st.Items = m.itemCount(s, items)
 	})
-	return again || ownAgain, nil
+	return max(again, ownAgain), nil
 }
 
 // readItems returns the runtime's items: by the notes (followItems), or the
@@ -110,13 +140,13 @@ func countActive(items []Item) int {
 // balance them over the live servers (plan.Lead decides, with the
 // lock-delay holds of vanished servers). Every write is guarded by the
 // leader's own server node, so a deposed leader's writes fail.
-func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live map[ServerID]bool, items Items) (Items, bool, error) {
-	items, again, err := m.build(ctx, s, items)
-	if again {
+func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live map[ServerID]bool, items Items) (Items, retryKind, error) {
+	items, lost, err := m.build(ctx, s, items)
+	if lost {
 		s.full = false // someone else wrote the mark: read everything again
 	}
-	if err != nil || again {
-		return items, again, err
+	if err != nil || lost {
+		return items, retryLater, err
 	}
 	if !m.oldReads {
 		s.items = items
@@ -245,9 +275,9 @@ func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, 
 // counted, not an error: the store wrote the other updates, the item is
 // read again, and again asks for another round soon, which reads the
 // servers afresh and plans without the one that left.
-func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes []plan.Write[ServerID]) (written []Item, again bool, err error) {
+func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes []plan.Write[ServerID]) (written []Item, again retryKind, err error) {
 	if len(writes) == 0 {
-		return nil, false, nil
+		return nil, retryNone, nil
 	}
 	ups := make([]ItemUpdate, len(writes))
 	for i, w := range writes {
@@ -256,10 +286,10 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 	res, err := m.store.UpdateItems(ctx, m.runtime, s.me, ups)
 	if errors.Is(err, ErrConflict) {
 		m.metrics.Conflict(m.runtime, "assign")
-		return nil, true, nil // our node is gone: the next round says so
+		return nil, retryLater, nil // our node is gone: the next round says so
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, retryNone, err
 	}
 	var stale []ItemID
 	var forEvents []*Item // position for position with writes; nil: not written
@@ -277,20 +307,26 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 			stale = append(stale, ups[i].Old.ID)
 			m.metrics.Conflict(m.runtime, "assign")
 		default:
-			return written, false, r.Err
+			return written, retryNone, r.Err
 		}
 	}
 	m.patch(s, written)
 	m.emitLead(items.Items, writes, forEvents)
 	m.log.Debug("items balanced", "server", s.me, "writes", len(writes), "conflicts", len(stale))
-	if len(stale) > 0 && !m.oldReads {
+	if len(stale) == 0 {
+		// Our own writes fire our note boxes' (or the items') watch, which
+		// brings the next round.
+		return written, retryNone, nil
+	}
+	if !m.oldReads {
 		if err := m.refresh(ctx, s, stale); err != nil {
-			return written, true, err
+			return written, retryLater, err
 		}
 	}
-	// Our own writes fire our note boxes' (or the items') watch, which
-	// brings the next round.
-	return written, len(stale) > 0, nil
+	// The stale items were read again (the previous way reads every item
+	// again, their stamp having moved): the next round, at once, re-plans
+	// just them.
+	return written, retryRace, nil
 }
 
 // planItems is what the planners see of the items, position for position.
@@ -305,7 +341,7 @@ func planItems(items []Item) []plan.Item[ItemID, ServerID] {
 // own is every server's part: process the items granted to it, and release
 // at the batch boundary those the leader asked it to hand over (plan.Own
 // decides).
-func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, items Items, work *workHost) (bool, error) {
+func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, items Items, work *workHost) (retryKind, error) {
 	m.mu.Lock()
 	finished := m.finished
 	m.finished = nil
@@ -383,10 +419,11 @@ func (m *Manager) startReleases(ctx context.Context, s *session, work *workHost,
 // handOver writes the releases whose batch boundary passed, in atomic
 // batches. A release that fails stays finished, to be looked at again on
 // the next round; a conflict (the item changed meanwhile, or the requested
-// server's node is gone) asks for that round soon.
-func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []plan.Write[ServerID], now time.Time) (again bool, err error) {
+// server's node is gone) asks for that round at once, with the servers
+// read again.
+func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []plan.Write[ServerID], now time.Time) (again retryKind, err error) {
 	if len(hs) == 0 {
-		return false, nil
+		return retryNone, nil
 	}
 	ups := make([]ItemUpdate, len(hs))
 	for i, h := range hs {
@@ -416,8 +453,10 @@ func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []pl
 			// the servers read afresh so that a gone one is not asked again.
 			m.metrics.Conflict(m.runtime, "release")
 			m.refinish(it.ID)
+			// The write that moved the item left its note in our box in
+			// the same atomic step: the next round reads it.
 			s.serversStale = true
-			again = true
+			again = retryRace
 		default:
 			m.refinish(it.ID)
 			errs = append(errs, err)
