@@ -40,3 +40,11 @@ func (r *TestRound) Reconcile(ctx context.Context) (again bool, err error) {
 	k, err := r.m.reconcile(ctx, r.s, r.w)
 	return k != retryNone, err
 }
+
+// WatchServers arms the servers' watch of the session loop, which a round
+// may look at (serversMoved).
+func (r *TestRound) WatchServers(ctx context.Context) error {
+	ch, err := r.m.store.Watch(ctx, WatchScope{Kind: WatchServers, Name: r.m.runtime})
+	r.s.serversCh = ch
+	return err
+}

@@ -312,9 +312,12 @@ type session struct {
 	// followItems).
 	ownNotes, leaderNotes <-chan struct{}
 	// servers is the last read of the live servers, read again when
-	// serversStale (see liveServers).
+	// serversStale (see liveServers); serversCh is the servers' watch
+	// (the session loop's; a round may take its notification, see
+	// serversMoved).
 	servers      []Server
 	serversStale bool
+	serversCh    <-chan struct{}
 	// resyncs counts the resyncs; every recheckEvery-th re-reads the items
 	// held.
 	resyncs int
@@ -398,6 +401,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	// the config watch: read the task type afresh.
 	m.reloadConfig(sctx)
 
+	s.serversCh = serversCh
 	dirty := true
 	bo := backoff.New(50*time.Millisecond, 2*time.Second)
 	races := 0 // rounds in a row that lost races and ran again at once
@@ -467,8 +471,8 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		// A watch channel closes only when the store closes (the session
 		// ends with it): a closed one is not selected again, or it would
 		// call for a round at once, forever.
-		case _, open := <-serversCh:
-			serversCh, dirty = openOrNil(serversCh, open), true
+		case _, open := <-s.serversCh:
+			s.serversCh, dirty = openOrNil(s.serversCh, open), true
 			s.serversStale = true
 		case _, open := <-itemsCh:
 			itemsCh, dirty = openOrNil(itemsCh, open), true

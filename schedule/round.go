@@ -49,29 +49,13 @@ func retryAtOnce(r retryKind, racesInARow int) bool {
 // owner. It reports whether another round is needed soon, and how soon (a
 // write lost a race, or something else failed).
 func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again retryKind, err error) {
-	servers, err := m.liveServers(ctx, s)
+	list, err := m.liveServers(ctx, s)
 	if err != nil {
 		return retryNone, err
 	}
-	live := make(map[ServerID]bool, len(servers))
-	for _, sv := range servers {
-		live[sv.UUID] = true
-		if d, known := fence.DecodeLockDelay(sv.TakeoverDelay); known {
-			s.delays[sv.UUID] = d
-		}
-		s.hosts[sv.UUID] = sv.HostName
-	}
-	s.heldUntil, s.holds = time.Time{}, nil
-	if !live[s.me] {
-		return retryNone, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
-	}
-	leader := servers[0].UUID
-	if isLeader := leader == s.me; isLeader != s.leader {
-		s.leader = isLeader
-		m.metrics.LeaderChanged(m.runtime, s.me, isLeader)
-		if isLeader {
-			m.log.Info("leading", "server", s.me, "servers", len(servers))
-		}
+	sv, err := m.seeServers(s, list)
+	if err != nil {
+		return retryNone, err
 	}
 	items, err := m.readItems(ctx, s)
 	if err != nil {
@@ -79,24 +63,73 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 	}
 	if s.leader {
 		var leadAgain retryKind
-		items, leadAgain, err = m.lead(ctx, s, servers, live, items)
+		items, leadAgain, err = m.lead(ctx, s, &sv, items)
 		if err != nil {
 			return retryNone, err
 		}
 		again = max(again, leadAgain)
 	}
-	ownAgain, err := m.own(ctx, s, live, items, work)
+	ownAgain, err := m.own(ctx, s, sv.live, items, work)
 	if err != nil {
 		return retryNone, err
 	}
 	m.updateStatus(func(st *Status) {
-		st.Leader, st.IsLeader, st.Servers = leader, s.leader, len(servers)
+		st.Leader, st.IsLeader, st.Servers = sv.list[0].UUID, s.leader, len(sv.list)
 		if !s.leader {
 			st.Unassigned, st.Held = 0, 0
 		}
 		st.Items = m.itemCount(s, items)
 	})
 	return max(again, ownAgain), nil
+}
+
+// roundServers is what a round knows of the live servers: the list in
+// leader order, and the set.
+type roundServers struct {
+	list []Server
+	live map[ServerID]bool
+}
+
+// seeServers takes in a read of the live servers: their published lock
+// delays and host names, whether this server is among them (else its
+// registration is lost), and whether it leads.
+func (m *Manager) seeServers(s *session, list []Server) (roundServers, error) {
+	sv := roundServers{list: list, live: make(map[ServerID]bool, len(list))}
+	for _, rec := range list {
+		sv.live[rec.UUID] = true
+		if d, known := fence.DecodeLockDelay(rec.TakeoverDelay); known {
+			s.delays[rec.UUID] = d
+		}
+		s.hosts[rec.UUID] = rec.HostName
+	}
+	s.heldUntil, s.holds = time.Time{}, nil
+	if !sv.live[s.me] {
+		return sv, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
+	}
+	if isLeader := list[0].UUID == s.me; isLeader != s.leader {
+		s.leader = isLeader
+		m.metrics.LeaderChanged(m.runtime, s.me, isLeader)
+		if isLeader {
+			m.log.Info("leading", "server", s.me, "servers", len(list))
+		}
+	}
+	return sv, nil
+}
+
+// serversMoved reports whether the servers' watch fired since the round
+// read them (taking the notification: the caller reads them again).
+func (s *session) serversMoved() bool {
+	select {
+	case _, open := <-s.serversCh:
+		if !open {
+			s.serversCh = nil // the store closed: never ready again
+			return false
+		}
+		s.serversStale = true
+		return true
+	default:
+		return false
+	}
 }
 
 // readItems returns the runtime's items: by the notes (followItems), or the
@@ -140,7 +173,7 @@ func countActive(items []Item) int {
 // balance them over the live servers (plan.Lead decides, with the
 // lock-delay holds of vanished servers). Every write is guarded by the
 // leader's own server node, so a deposed leader's writes fail.
-func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live map[ServerID]bool, items Items) (Items, retryKind, error) {
+func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items Items) (Items, retryKind, error) {
 	items, lost, err := m.build(ctx, s, items)
 	if lost {
 		s.full = false // someone else wrote the mark: read everything again
@@ -151,9 +184,24 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 	if !m.oldReads {
 		s.items = items
 	}
-	ids := make([]ServerID, len(servers))
-	for i, sv := range servers {
-		ids[i] = sv.UUID
+	if s.serversMoved() {
+		// Servers registered (or left) while this round read the items
+		// (and built them: the first build takes a while when many
+		// servers start together). Planning with them grants their share
+		// directly instead of granting it to the servers seen at the
+		// round's start and asking those to hand it over.
+		list, err := m.liveServers(ctx, s)
+		if err != nil {
+			return items, retryNone, err
+		}
+		if *sv, err = m.seeServers(s, list); err != nil || !s.leader {
+			return items, retryNone, err
+		}
+	}
+	live := sv.live
+	ids := make([]ServerID, len(sv.list))
+	for i, rec := range sv.list {
+		ids[i] = rec.UUID
 	}
 	now := m.clock.Now()
 	p := plan.Lead(plan.LeadInput[ItemID, ServerID]{Items: planItems(items.Items), Servers: ids,

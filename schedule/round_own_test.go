@@ -85,3 +85,78 @@ func TestLeaderOwnerHandsOverToTheTargetItJustWrote(t *testing.T) {
 		})
 	}
 }
+
+// buildHookStore runs hook after every BuildItems.
+type buildHookStore struct {
+	schedule.Store
+	hook func()
+}
+
+func (c *buildHookStore) BuildItems(ctx context.Context, taskType string, guard schedule.ServerID, mark schedule.ItemsMark, defs []string) (schedule.Items, error) {
+	items, err := c.Store.BuildItems(ctx, taskType, guard, mark, defs)
+	c.hook()
+	return items, err
+}
+
+// A server that registers while the leader's round reads and builds the
+// items gets its share granted directly in that round: the round plans
+// with the servers read again once their watch fired. It planned with the
+// servers read at the round's start (every item to the leader), and asked
+// the leader to hand the newcomer's share over in the next round, as many
+// servers starting together saw at the first build.
+func TestLeaderGrantsToServersRegisteredDuringItsRound(t *testing.T) {
+	for _, old := range []bool{false, true} {
+		t.Run(map[bool]string{false: "notes", true: "previous way"}[old], func(t *testing.T) {
+			if old {
+				readpath.UseOld(true)
+				t.Cleanup(func() { readpath.UseOld(false) })
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			mem := memstore.New().Connect()
+			defer mem.Close()
+			tt := schedule.DefaultTaskType("own")
+			tt.DealBeanName = "d"
+			tt.TaskItems = []string{"0", "1", "2", "3"}
+			_, err := mem.CreateTaskType(ctx, tt)
+			require.NoError(t, err)
+			rt := schedule.RuntimeName(tt.BaseTaskType, "")
+			sess, err := mem.Session(ctx)
+			require.NoError(t, err)
+			register := func(host string) schedule.ServerID {
+				now := schedule.Time{Time: time.Now()}
+				rec, err := mem.RegisterServer(ctx, sess, schedule.Server{TaskType: rt, BaseTaskType: tt.BaseTaskType,
+					OwnSign: schedule.DefaultOwnSign, IP: "127.0.0.1", HostName: host, ThreadNum: 1,
+					RegisterTime: now, HeartBeatTime: now, IsRegister: true})
+				require.NoError(t, err)
+				return rec.UUID
+			}
+			var other schedule.ServerID
+			st := &buildHookStore{Store: mem}
+			st.hook = func() {
+				if other == "" {
+					other = register("other")
+				}
+			}
+			deal := processor.SingleFunc(
+				func(context.Context, processor.SelectRequest) ([]string, error) { return nil, nil },
+				func(context.Context, string, string) error { return nil })
+			m, err := schedule.NewManager(st, tt, "", deal, schedule.ManagerConfig{}, schedule.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			require.NoError(t, err)
+			me := register("leader")
+			r := schedule.NewTestRound(m, sess, me)
+			require.NoError(t, r.WatchServers(ctx))
+			_, err = r.Reconcile(ctx)
+			require.NoError(t, err)
+
+			items, err := mem.Items(ctx, rt)
+			require.NoError(t, err)
+			owned := map[schedule.ServerID]int{}
+			for _, it := range items.Items {
+				owned[it.CurServer]++
+				assert.Empty(t, it.ReqServer, "item %s: a handover asked", it.ID)
+			}
+			assert.Equal(t, map[schedule.ServerID]int{me: 2, other: 2}, owned, "granted directly to both")
+		})
+	}
+}
