@@ -318,6 +318,11 @@ type session struct {
 	servers      []Server
 	serversStale bool
 	serversCh    <-chan struct{}
+	// seen are the live servers of the last read, joined when a read last
+	// found one that was not among them, builtFresh when this server built
+	// the items from nothing (local clock; see Manager.settle).
+	seen               map[ServerID]bool
+	joined, builtFresh time.Time
 	// resyncs counts the resyncs; every recheckEvery-th re-reads the items
 	// held.
 	resyncs int

@@ -103,6 +103,15 @@ func (m *Manager) seeServers(s *session, list []Server) (roundServers, error) {
 		s.hosts[rec.UUID] = rec.HostName
 	}
 	s.heldUntil, s.holds = time.Time{}, nil
+	if s.seen != nil {
+		for id := range sv.live {
+			if !s.seen[id] {
+				s.joined = m.clock.Now() // see plan.Settle
+				break
+			}
+		}
+	}
+	s.seen = sv.live
 	if !sv.live[s.me] {
 		return sv, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
 	}
@@ -199,6 +208,10 @@ func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items 
 		}
 	}
 	live := sv.live
+	if until := m.settle(s, live, items.Items); !until.IsZero() {
+		s.heldUntil = until // the session loop looks again then
+		return items, retryNone, nil
+	}
 	ids := make([]ServerID, len(sv.list))
 	for i, rec := range sv.list {
 		ids[i] = rec.UUID
@@ -245,6 +258,32 @@ func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items 
 		items = s.items // patched with the writes (and re-read where they lost a race)
 	}
 	return items, again, err
+}
+
+// Servers that start together register over a second or more: a leader
+// that built the items from nothing holds its first grants back while
+// they join (plan.Settle), at most settleMax after the build, until none
+// has joined for settleQuiet.
+const (
+	settleQuiet = 500 * time.Millisecond
+	settleMax   = 2 * time.Second
+)
+
+// settle returns until when the leader holds back the first grants of a
+// cluster start (zero: it grants now).
+func (m *Manager) settle(s *session, live map[ServerID]bool, items []Item) time.Time {
+	owned := 0
+	for _, it := range items {
+		if it.Sts != ItemRemoved && it.CurServer != "" && live[it.CurServer] {
+			owned++
+		}
+	}
+	until := plan.Settle(plan.SettleInput{Built: s.builtFresh, Joined: s.joined, Owned: owned,
+		Now: m.clock.Now(), Quiet: settleQuiet, Max: settleMax})
+	if !until.IsZero() {
+		m.log.Debug("servers are joining: the first grants wait", "server", s.me, "servers", len(live), "until", until)
+	}
+	return until
 }
 
 // withWritten returns items with the items just written in place of their
@@ -300,7 +339,8 @@ func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, 
 		}
 		mark := items.Mark
 		mark.Leader, mark.BuiltAt, mark.Defs = s.me, Time{now}, defs
-		if items.Mark.Leader == "" && len(items.Items) == 0 {
+		fresh := items.Mark.Leader == "" && len(items.Items) == 0
+		if fresh {
 			mark.Version = AnyVersion
 		}
 		built, err := m.store.BuildItems(ctx, m.runtime, s.me, mark, defs)
@@ -313,6 +353,9 @@ func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, 
 		}
 		m.log.Info("task items built", "server", s.me, "items", len(defs))
 		items = built
+		if fresh {
+			s.builtFresh = m.clock.Now() // a cluster start: see settle
+		}
 	}
 	return items, false, nil
 }

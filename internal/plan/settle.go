@@ -1,0 +1,46 @@
+package plan
+
+import "time"
+
+// SettleInput is what a leader knows when it could make the first grants
+// of a cluster start.
+type SettleInput struct {
+	// Built is when this leader built the items from nothing (zero: it did
+	// not; items it found built are never waited for).
+	Built time.Time
+	// Joined is when this leader last saw a server join (a server id its
+	// previous read of the servers did not have; zero: never).
+	Joined time.Time
+	// Owned counts the active items that have a live owner.
+	Owned int
+	// Now is the leader's local clock.
+	Now time.Time
+	// Quiet is how long no server must have joined, Max how long after
+	// Built the wait ends whatever joins.
+	Quiet, Max time.Duration
+}
+
+// Settle decides whether the leader of a cluster start holds back its
+// first grants because servers are still joining, and until when (zero:
+// grant now). Granting every item to the few servers registered at the
+// build and then asking them to hand most of it over to the servers that
+// join next costs a handover cycle per item (the owner notices, releases
+// at its batch boundary, writes, the newcomer notices); waiting until the
+// joins pause grants most items directly, once.
+//
+// It waits only while nothing is owned yet (Owned is 0, so no item's
+// processing is delayed), after a build by this leader (Built), and
+// while a join was seen less than Quiet ago; never beyond Built+Max.
+func Settle(in SettleInput) (until time.Time) {
+	if in.Built.IsZero() || in.Joined.IsZero() || in.Owned > 0 {
+		return time.Time{}
+	}
+	end := in.Joined.Add(in.Quiet)
+	if last := in.Built.Add(in.Max); last.Before(end) {
+		end = last
+	}
+	if !in.Now.Before(end) {
+		return time.Time{}
+	}
+	return end
+}

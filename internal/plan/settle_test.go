@@ -1,0 +1,44 @@
+package plan
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestSettle(t *testing.T) {
+	const quiet, maxWait = 500 * time.Millisecond, 2 * time.Second
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	tests := []struct {
+		name string
+		in   SettleInput
+		want time.Time
+	}{
+		{name: "a join just seen after the build: wait until the joins pause",
+			in:   SettleInput{Built: at(0), Joined: at(100), Now: at(150)},
+			want: at(600)},
+		{name: "joins pausing for Quiet: grant",
+			in: SettleInput{Built: at(0), Joined: at(100), Now: at(600)}},
+		{name: "joins that do not pause: grant at Built+Max",
+			in:   SettleInput{Built: at(0), Joined: at(1800), Now: at(1900)},
+			want: at(2000)},
+		{name: "Max passed: grant whatever joins",
+			in: SettleInput{Built: at(0), Joined: at(2100), Now: at(2100)}},
+		{name: "no join seen (one server, or every server read at once): grant",
+			in: SettleInput{Built: at(0), Now: at(10)}},
+		{name: "the last join long before the build: grant",
+			in: SettleInput{Built: at(1000), Joined: at(0), Now: at(1000)}},
+		{name: "items found built (a leader taking over): grant",
+			in: SettleInput{Joined: at(100), Now: at(150)}},
+		// Holding back a grant never delays an item being processed.
+		{name: "an item owned already: grant",
+			in: SettleInput{Built: at(0), Joined: at(100), Owned: 1, Now: at(150)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.Quiet, tt.in.Max = quiet, maxWait
+			assert.Equal(t, tt.want, Settle(tt.in))
+		})
+	}
+}
