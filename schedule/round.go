@@ -263,9 +263,10 @@ func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items 
 // Servers that start together register over a second or more: a leader
 // that built the items from nothing holds its first grants back while
 // they join (plan.Settle), at most settleMax after the build, until none
-// has joined for settleQuiet.
+// has joined for settleQuiet (less than a leader's round takes while many
+// servers register: a round that sees no newcomer ends the wait).
 const (
-	settleQuiet = 500 * time.Millisecond
+	settleQuiet = 300 * time.Millisecond
 	settleMax   = 2 * time.Second
 )
 
