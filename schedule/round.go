@@ -57,6 +57,14 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 	if err != nil {
 		return retryNone, err
 	}
+	if s.leader && s.full && !m.oldReads {
+		// Still holding the first grants back (see settle): nothing is
+		// owned, so there is nothing to read or do but look again.
+		if until := m.settle(s, sv.live, s.items.Items); !until.IsZero() {
+			s.heldUntil = until
+			return retryNone, nil
+		}
+	}
 	items, err := m.readItems(ctx, s)
 	if err != nil {
 		return retryNone, err

@@ -209,6 +209,9 @@ func TestLeaderFirstGrantsWaitWhileServersJoin(t *testing.T) {
 			_, err := r.Reconcile(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, map[schedule.ServerID]int{"": 4}, owners(t, ctx, st, rt), "nothing granted while a server joins")
+			_, err = r.Reconcile(ctx) // no time passed: still waiting
+			require.NoError(t, err)
+			assert.Equal(t, map[schedule.ServerID]int{"": 4}, owners(t, ctx, st, rt), "nothing granted before the joins pause")
 
 			clk.Advance(time.Second) // the joins paused
 			_, err = r.Reconcile(ctx)
