@@ -191,7 +191,7 @@ func countActive(items []Item) int {
 // lock-delay holds of vanished servers). Every write is guarded by the
 // leader's own server node, so a deposed leader's writes fail.
 func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items Items) (Items, retryKind, error) {
-	items, lost, err := m.build(ctx, s, items)
+	items, built, lost, err := m.build(ctx, s, items)
 	if lost {
 		s.full = false // someone else wrote the mark: read everything again
 	}
@@ -201,12 +201,15 @@ func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items 
 	if !m.oldReads {
 		s.items = items
 	}
-	if s.serversMoved() {
-		// Servers registered (or left) while this round read the items
-		// (and built them: the first build takes a while when many
-		// servers start together). Planning with them grants their share
+	if built && s.serversMoved() {
+		// Servers registered (or left) while this round read and built
+		// the items (the first build takes a while when many servers
+		// start together). Planning with them grants their share
 		// directly instead of granting it to the servers seen at the
-		// round's start and asking those to hand it over.
+		// round's start and asking those to hand it over. Other rounds
+		// are short, and a notification that arrives during one is
+		// often for a change their read already saw: they plan with
+		// that read, and the next round reads the servers again.
 		list, err := m.liveServers(ctx, s)
 		if err != nil {
 			return items, retryNone, err
@@ -325,16 +328,16 @@ func endedHolds(before, after map[ServerID]time.Time, now time.Time) []time.Dura
 }
 
 // build (re)builds the items from the configuration when the leader's mark
-// is missing, stale or from another item list. again reports a build that
-// lost a race (look again soon).
-func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, again bool, err error) {
+// is missing, stale or from another item list. built reports a build,
+// lost a build that lost a race (look again soon).
+func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, built, lost bool, err error) {
 	defs := m.currentDefs()
 	if items.Mark.Leader != "" && !slices.Equal(items.Mark.Defs, defs) {
 		// Before rewriting the items, make sure our list is the stored one:
 		// a server that missed an edit must not revert it.
 		tt, _, err := m.store.TaskType(ctx, m.tt.BaseTaskType)
 		if err != nil {
-			return items, false, err
+			return items, false, false, err
 		}
 		m.mu.Lock()
 		m.defs = slices.Clone(tt.TaskItems)
@@ -344,7 +347,7 @@ func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, 
 	if items.Mark.Leader == "" || !slices.Equal(items.Mark.Defs, defs) || m.markStale(ctx, items.Mark) {
 		now, err := m.store.Now(ctx)
 		if err != nil {
-			return items, false, err
+			return items, false, false, err
 		}
 		mark := items.Mark
 		mark.Leader, mark.BuiltAt, mark.Defs = s.me, Time{now}, defs
@@ -352,21 +355,21 @@ func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, 
 		if fresh {
 			mark.Version = AnyVersion
 		}
-		built, err := m.store.BuildItems(ctx, m.runtime, s.me, mark, defs)
+		got, err := m.store.BuildItems(ctx, m.runtime, s.me, mark, defs)
 		if errors.Is(err, ErrConflict) {
 			m.metrics.Conflict(m.runtime, "buildItems")
-			return items, true, nil
+			return items, false, true, nil
 		}
 		if err != nil {
-			return items, false, err
+			return items, false, false, err
 		}
 		m.log.Info("task items built", "server", s.me, "items", len(defs))
-		items = built
 		if fresh {
 			s.builtFresh = m.clock.Now() // a cluster start: see settle
 		}
+		return got, true, false, nil
 	}
-	return items, false, nil
+	return items, false, false, nil
 }
 
 // applyLead writes the leader's plan in atomic batches. A write that lost a
