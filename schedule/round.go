@@ -49,11 +49,12 @@ func retryAtOnce(r retryKind, racesInARow int) bool {
 // owner. It reports whether another round is needed soon, and how soon (a
 // write lost a race, or something else failed).
 func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again retryKind, err error) {
+	readAt := m.clock.Now()
 	list, err := m.liveServers(ctx, s)
 	if err != nil {
 		return retryNone, err
 	}
-	sv, err := m.seeServers(s, list)
+	sv, err := m.seeServers(s, list, readAt)
 	if err != nil {
 		return retryNone, err
 	}
@@ -98,10 +99,13 @@ type roundServers struct {
 	live map[ServerID]bool
 }
 
-// seeServers takes in a read of the live servers: their published lock
-// delays and host names, whether this server is among them (else its
-// registration is lost), and whether it leads.
-func (m *Manager) seeServers(s *session, list []Server) (roundServers, error) {
+// seeServers takes in a read of the live servers, asked for at readAt:
+// their published lock delays and host names, whether one joined since the
+// last read (then s.joined is readAt: the newcomers registered before it,
+// and a read of 50 records takes a few hundred milliseconds under load),
+// whether this server is among them (else its registration is lost), and
+// whether it leads.
+func (m *Manager) seeServers(s *session, list []Server, readAt time.Time) (roundServers, error) {
 	sv := roundServers{list: list, live: make(map[ServerID]bool, len(list))}
 	for _, rec := range list {
 		sv.live[rec.UUID] = true
@@ -114,7 +118,7 @@ func (m *Manager) seeServers(s *session, list []Server) (roundServers, error) {
 	if s.seen != nil {
 		for id := range sv.live {
 			if !s.seen[id] {
-				s.joined = m.clock.Now() // see plan.Settle
+				s.joined = readAt // see plan.Settle
 				break
 			}
 		}
@@ -210,11 +214,12 @@ func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items 
 		// are short, and a notification that arrives during one is
 		// often for a change their read already saw: they plan with
 		// that read, and the next round reads the servers again.
+		readAt := m.clock.Now()
 		list, err := m.liveServers(ctx, s)
 		if err != nil {
 			return items, retryNone, err
 		}
-		if *sv, err = m.seeServers(s, list); err != nil || !s.leader {
+		if *sv, err = m.seeServers(s, list, readAt); err != nil || !s.leader {
 			return items, retryNone, err
 		}
 	}
