@@ -319,10 +319,12 @@ type session struct {
 	serversStale bool
 	serversCh    <-chan struct{}
 	// seen are the live servers of the last read, joined when a read last
-	// found one that was not among them, builtFresh when this server built
-	// the items from nothing (local clock; see Manager.settle).
+	// found one that was not among them (asked for then; joining: the last
+	// read did), builtFresh when this server built the items from nothing
+	// (local clock; see Manager.settle).
 	seen               map[ServerID]bool
 	joined, builtFresh time.Time
+	joining            bool
 	// resyncs counts the resyncs; every recheckEvery-th re-reads the items
 	// held.
 	resyncs int

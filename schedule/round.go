@@ -115,10 +115,11 @@ func (m *Manager) seeServers(s *session, list []Server, readAt time.Time) (round
 		s.hosts[rec.UUID] = rec.HostName
 	}
 	s.heldUntil, s.holds = time.Time{}, nil
+	s.joining = false
 	if s.seen != nil {
 		for id := range sv.live {
 			if !s.seen[id] {
-				s.joined = readAt // see plan.Settle
+				s.joined, s.joining = readAt, true // see plan.Settle
 				break
 			}
 		}
@@ -278,9 +279,11 @@ func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items 
 
 // Servers that start together register over a second or more: a leader
 // that built the items from nothing holds its first grants back while
-// they join (plan.Settle), at most settleMax after the build, until none
-// has joined for settleQuiet (less than a leader's round takes while many
-// servers register: a round that sees no newcomer ends the wait).
+// they join (plan.Settle), at most settleMax after the build, until a read
+// of the servers finds no newcomer, settleQuiet or more after the read
+// that found the last (less than a leader's round takes while many
+// servers register: usually the next round that sees no newcomer ends the
+// wait).
 const (
 	settleQuiet = 300 * time.Millisecond
 	settleMax   = 2 * time.Second
@@ -295,7 +298,7 @@ func (m *Manager) settle(s *session, live map[ServerID]bool, items []Item) time.
 			owned++
 		}
 	}
-	until := plan.Settle(plan.SettleInput{Built: s.builtFresh, Joined: s.joined, Owned: owned,
+	until := plan.Settle(plan.SettleInput{Built: s.builtFresh, Joined: s.joined, Joining: s.joining, Owned: owned,
 		Now: m.clock.Now(), Quiet: settleQuiet, Max: settleMax})
 	if !until.IsZero() {
 		m.log.Debug("servers are joining: the first grants wait", "server", s.me, "servers", len(live), "until", until)

@@ -8,9 +8,11 @@ type SettleInput struct {
 	// Built is when this leader built the items from nothing (zero: it did
 	// not; items it found built are never waited for).
 	Built time.Time
-	// Joined is when this leader last saw a server join (a server id its
-	// previous read of the servers did not have; zero: never).
-	Joined time.Time
+	// Joined is when this leader last saw a server join (when it asked
+	// for the read of the servers that had an id its previous read did not
+	// have; zero: never); Joining says that its latest read was that one.
+	Joined  time.Time
+	Joining bool
 	// Owned counts the active items that have a live owner.
 	Owned int
 	// Now is the leader's local clock.
@@ -29,18 +31,29 @@ type SettleInput struct {
 // joins pause grants most items directly, once.
 //
 // It waits only while nothing is owned yet (Owned is 0, so no item's
-// processing is delayed), after a build by this leader (Built), and
-// while a join was seen less than Quiet ago; never beyond Built+Max.
+// processing is delayed), after a build by this leader (Built), and while
+// servers join: until a read of the servers finds no newcomer and Quiet
+// has passed since the read that found the last one (a read that found
+// one is always followed by another: under load a read of many servers
+// takes longer than Quiet); never beyond Built+Max. An end at Now means:
+// read again at once.
 func Settle(in SettleInput) (until time.Time) {
-	if in.Built.IsZero() || in.Joined.IsZero() || in.Owned > 0 {
+	if in.Built.IsZero() || in.Owned > 0 || in.Joined.IsZero() {
+		return time.Time{}
+	}
+	last := in.Built.Add(in.Max)
+	if !in.Now.Before(last) {
 		return time.Time{}
 	}
 	end := in.Joined.Add(in.Quiet)
-	if last := in.Built.Add(in.Max); last.Before(end) {
-		end = last
-	}
-	if !in.Now.Before(end) {
+	switch {
+	case in.Joining && end.Before(in.Now):
+		end = in.Now
+	case !in.Joining && !in.Now.Before(end):
 		return time.Time{}
+	}
+	if last.Before(end) {
+		end = last
 	}
 	return end
 }
