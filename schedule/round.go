@@ -286,7 +286,7 @@ func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items 
 // wait).
 const (
 	settleQuiet = 300 * time.Millisecond
-	settleMax   = 2 * time.Second
+	settleMax   = 3 * time.Second
 )
 
 // settle returns until when the leader holds back the first grants of a
