@@ -61,7 +61,7 @@ func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (ag
 	if s.leader && s.full && !m.oldReads {
 		// Still holding the first grants back (see settle): nothing is
 		// owned, so there is nothing to read or do but look again.
-		if until := m.settle(s, sv.live, s.items.Items); !until.IsZero() {
+		if until := m.settle(ctx, s, sv.live, s.items.Items); !until.IsZero() {
 			s.heldUntil = until
 			return retryNone, nil
 		}
@@ -225,7 +225,7 @@ func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items 
 		}
 	}
 	live := sv.live
-	if until := m.settle(s, live, items.Items); !until.IsZero() {
+	if until := m.settle(ctx, s, live, items.Items); !until.IsZero() {
 		s.heldUntil = until // the session loop looks again then
 		return items, retryNone, nil
 	}
@@ -291,19 +291,54 @@ const (
 
 // settle returns until when the leader holds back the first grants of a
 // cluster start (zero: it grants now).
-func (m *Manager) settle(s *session, live map[ServerID]bool, items []Item) time.Time {
+func (m *Manager) settle(ctx context.Context, s *session, live map[ServerID]bool, items []Item) time.Time {
 	owned := 0
 	for _, it := range items {
 		if it.Sts != ItemRemoved && it.CurServer != "" && live[it.CurServer] {
 			owned++
 		}
 	}
+	now := m.clock.Now()
+	if s.builtFresh.IsZero() || owned > 0 || !now.Before(s.builtFresh.Add(settleMax)) {
+		return time.Time{} // no start to settle: nothing to read
+	}
+	expected := m.expectedServers(ctx)
 	until := plan.Settle(plan.SettleInput{Built: s.builtFresh, Joined: s.joined, Joining: s.joining, Owned: owned,
-		Now: m.clock.Now(), Quiet: settleQuiet, Max: settleMax})
+		Servers: len(live), Expected: expected, Now: now, Quiet: settleQuiet, Max: settleMax})
 	if !until.IsZero() {
-		m.log.Debug("servers are joining: the first grants wait", "server", s.me, "servers", len(live), "until", until)
+		m.log.Debug("servers are joining: the first grants wait", "server", s.me, "servers", len(live),
+			"expected", expected, "until", until)
 	}
 	return until
+}
+
+// expectedServers returns how many servers the strategies that run this
+// runtime ask for: the sum of their factories' requestNum (0 when none
+// does, or the strategies could not be read: the settle then goes by the
+// joins it sees).
+func (m *Manager) expectedServers(ctx context.Context) int {
+	strategies, err := m.store.Strategies(ctx)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, st := range strategies {
+		if st.Kind != KindSchedule || st.Sts == StsPause {
+			continue
+		}
+		base, ownSign, err := SplitRuntimeName(st.TaskName)
+		if err != nil || RuntimeName(base, ownSign) != m.runtime {
+			continue
+		}
+		rts, err := m.store.StrategyRuntimes(ctx, st.StrategyName)
+		if err != nil {
+			return 0
+		}
+		for _, rt := range rts {
+			n += max(rt.RequestNum, 0)
+		}
+	}
+	return n
 }
 
 // withWritten returns items with the items just written in place of their

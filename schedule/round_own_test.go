@@ -141,6 +141,7 @@ func joinDuringRound(t *testing.T, ctx context.Context, built bool) (schedule.St
 		require.NoError(t, err)
 	}
 	var other schedule.ServerID
+	registerFn = register
 	st := &hookStore{Store: mem}
 	st.hook = func() {
 		if other == "" {
@@ -157,6 +158,10 @@ func joinDuringRound(t *testing.T, ctx context.Context, built bool) (schedule.St
 	require.NoError(t, r.WatchServers(ctx))
 	return mem, r, rt, me, func() schedule.ServerID { return other }, clk
 }
+
+// registerFn registers one more server in the last joinDuringRound's
+// runtime, under its session.
+var registerFn func(host string) schedule.ServerID
 
 // owners counts the items of each owner, and fails on a request.
 func owners(t *testing.T, ctx context.Context, st schedule.Store, rt string) map[schedule.ServerID]int {
@@ -220,5 +225,40 @@ func TestLeaderFirstGrantsWaitWhileServersJoin(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, map[schedule.ServerID]int{me: 2, other(): 2}, owners(t, ctx, st, rt), "granted directly to both")
 		})
+	}
+}
+
+// When a strategy runs the task type, the leader of a cluster start holds
+// its first grants back until as many servers are live as the strategy's
+// factories were asked for (the sum of their requestNum), not merely until
+// the joins pause: factories start their managers in waves, as the
+// strategy's leader distributes the thread groups.
+func TestLeaderFirstGrantsWaitForTheExpectedServers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, r, rt, me, other, clk := joinDuringRound(t, ctx, false)
+	_, err := st.CreateStrategy(ctx, schedule.Strategy{StrategyName: "own-s", IPList: []string{"127.0.0.1"},
+		AssignNum: 3, Kind: schedule.KindSchedule, TaskName: "own", Sts: schedule.StsResume})
+	require.NoError(t, err)
+	sess, err := st.Session(ctx)
+	require.NoError(t, err)
+	_, err = st.RegisterStrategyRuntime(ctx, sess, schedule.StrategyRuntime{StrategyName: "own-s",
+		UUID: "127.0.0.1$host$0A0113DAF9684CE2BF06DC2B4A9ABD1B$0000000000", RequestNum: 3})
+	require.NoError(t, err)
+
+	_, err = r.Reconcile(ctx)
+	require.NoError(t, err)
+	clk.Advance(time.Second) // the joins paused: without the strategy the leader would grant now
+	_, err = r.Reconcile(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[schedule.ServerID]int{"": 4}, owners(t, ctx, st, rt), "nothing granted while 2 of 3 expected servers are live")
+
+	third := registerFn("third")
+	_, err = r.Reconcile(ctx)
+	require.NoError(t, err)
+	got := owners(t, ctx, st, rt)
+	assert.Len(t, got, 3, "granted directly to the three: %v", got)
+	for _, id := range []schedule.ServerID{me, other(), third} {
+		assert.Contains(t, []int{1, 2}, got[id], "items of %s", id)
 	}
 }

@@ -37,9 +37,23 @@ func TestSettle(t *testing.T) {
 			in: SettleInput{Built: at(1000), Joined: at(0), Now: at(1000)}},
 		{name: "items found built (a leader taking over): grant",
 			in: SettleInput{Joined: at(100), Joining: true, Now: at(150)}},
+		{name: "fewer servers than the strategies expect, no join seen yet: wait up to Max",
+			in:   SettleInput{Built: at(0), Servers: 3, Expected: 50, Now: at(10)},
+			want: at(2000)},
+		{name: "fewer servers than expected, joins paused longer than Quiet (between two waves): wait",
+			in:   SettleInput{Built: at(0), Joined: at(100), Servers: 19, Expected: 50, Now: at(900)},
+			want: at(2000)},
+		{name: "every expected server live: grant at once, joins or not",
+			in: SettleInput{Built: at(0), Joined: at(100), Joining: true, Servers: 50, Expected: 50, Now: at(150)}},
+		{name: "more servers than expected: grant",
+			in: SettleInput{Built: at(0), Servers: 51, Expected: 50, Now: at(150)}},
+		{name: "fewer than expected, Max passed: grant",
+			in: SettleInput{Built: at(0), Servers: 49, Expected: 50, Now: at(2000)}},
 		// Holding back a grant never delays an item being processed.
 		{name: "an item owned already: grant",
 			in: SettleInput{Built: at(0), Joined: at(100), Joining: true, Owned: 1, Now: at(150)}},
+		{name: "an item owned already, fewer servers than expected: grant",
+			in: SettleInput{Built: at(0), Owned: 1, Servers: 3, Expected: 50, Now: at(150)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
