@@ -325,6 +325,9 @@ type session struct {
 	seen               map[ServerID]bool
 	joined, builtFresh time.Time
 	joining            bool
+	// expected is how many servers the strategies ask for, read once the
+	// start settles (0: not read, or unknown; see Manager.settle).
+	expected int
 	// resyncs counts the resyncs; every recheckEvery-th re-reads the items
 	// held.
 	resyncs int

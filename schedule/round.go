@@ -302,7 +302,13 @@ func (m *Manager) settle(ctx context.Context, s *session, live map[ServerID]bool
 	if s.builtFresh.IsZero() || owned > 0 || !now.Before(s.builtFresh.Add(settleMax)) {
 		return time.Time{} // no start to settle: nothing to read
 	}
-	expected := m.expectedServers(ctx)
+	if s.expected <= 0 {
+		// Read once per start (the reads take a few hundred milliseconds
+		// under load, and rounds that wait for joins should be short): the
+		// count is what the leader waits for, not a state to follow.
+		s.expected = m.expectedServers(ctx)
+	}
+	expected := s.expected
 	until := plan.Settle(plan.SettleInput{Built: s.builtFresh, Joined: s.joined, Joining: s.joining, Owned: owned,
 		Servers: len(live), Expected: expected, Now: now, Quiet: settleQuiet, Max: settleMax})
 	if !until.IsZero() {
