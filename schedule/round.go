@@ -279,11 +279,12 @@ func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items 
 
 // Servers that start together register over a second or more: a leader
 // that built the items from nothing holds its first grants back while
-// they join (plan.Settle), at most settleMax after the build, until a read
-// of the servers finds no newcomer, settleQuiet or more after the read
-// that found the last (less than a leader's round takes while many
-// servers register: usually the next round that sees no newcomer ends the
-// wait).
+// they join (plan.Settle), at most settleMax after the build: until as
+// many are live as the strategies that run the task type ask for, or,
+// when none does, until a read of the servers finds no newcomer,
+// settleQuiet or more after the read that found the last (less than a
+// leader's round takes while many servers register: usually the next
+// round that sees no newcomer ends the wait).
 const (
 	settleQuiet = 300 * time.Millisecond
 	settleMax   = 3 * time.Second
