@@ -35,7 +35,16 @@ func (r *TestRound) Released(ids ...ItemID) {
 	r.m.mu.Unlock()
 }
 
-// Reconcile runs one round.
+// Reconcile runs one round; again: it asked for another one soon.
 func (r *TestRound) Reconcile(ctx context.Context) (again bool, err error) {
-	return r.m.reconcile(ctx, r.s, r.w)
+	k, err := r.m.reconcile(ctx, r.s, r.w)
+	return k != retryNone, err
+}
+
+// WatchServers arms the servers' watch of the session loop, which a round
+// may look at (serversMoved).
+func (r *TestRound) WatchServers(ctx context.Context) error {
+	ch, err := r.m.store.Watch(ctx, WatchScope{Kind: WatchServers, Name: r.m.runtime})
+	r.s.serversCh = ch
+	return err
 }

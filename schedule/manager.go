@@ -313,9 +313,22 @@ type session struct {
 	// followItems).
 	ownNotes, leaderNotes <-chan struct{}
 	// servers is the last read of the live servers, read again when
-	// serversStale (see liveServers).
+	// serversStale (see liveServers); serversCh is the servers' watch
+	// (the session loop's; a round may take its notification, see
+	// serversMoved).
 	servers      []Server
 	serversStale bool
+	serversCh    <-chan struct{}
+	// seen are the live servers of the last read, joined when a read last
+	// found one that was not among them (asked for then; joining: the last
+	// read did), builtFresh when this server built the items from nothing
+	// (local clock; see Manager.settle).
+	seen               map[ServerID]bool
+	joined, builtFresh time.Time
+	joining            bool
+	// expected is how many servers the strategies ask for, read once the
+	// start settles (0: not read, or unknown; see Manager.settle).
+	expected int
 	// resyncs counts the resyncs; every recheckEvery-th re-reads the items
 	// held.
 	resyncs int
@@ -404,8 +417,10 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 	// the config watch: read the task type afresh.
 	m.reloadConfig(sctx)
 
+	s.serversCh = serversCh
 	dirty := true
 	bo := backoff.New(50*time.Millisecond, 2*time.Second)
+	races := 0 // rounds in a row that lost races and ran again at once
 	var retry Timer
 	var retryC <-chan time.Time
 	defer func() {
@@ -424,7 +439,7 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 			case err != nil && sctx.Err() == nil:
 				m.setError(err)
 				m.log.Warn("reconcile failed; retrying", "server", s.me, "err", err)
-				again = true
+				again = retryLater
 			case err == nil:
 				// Servers and items were just read on this session: it is
 				// alive and the items we process are ours.
@@ -437,15 +452,21 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 				retry, retryC = nil, nil
 			}
 			switch {
-			case again:
+			case retryAtOnce(again, races):
+				races++
+				retryC = firedAlready
+			case again != retryNone:
+				// races stays: the backoff until a round that asks for none.
 				retry = m.clock.NewTimer(bo.Next())
 				retryC = retry.C()
 			case !s.heldUntil.IsZero():
 				// Items held by the lock delay: look again when it ends.
+				races = 0
 				bo.Reset()
 				retry = m.clock.NewTimer(max(s.heldUntil.Sub(m.clock.Now()), time.Millisecond))
 				retryC = retry.C()
 			default:
+				races = 0
 				bo.Reset()
 			}
 		}
@@ -466,8 +487,8 @@ func (m *Manager) runSession(ctx context.Context, sess Session, work *workHost) 
 		// A watch channel closes only when the store closes (the session
 		// ends with it): a closed one is not selected again, or it would
 		// call for a round at once, forever.
-		case _, open := <-serversCh:
-			serversCh, dirty = openOrNil(serversCh, open), true
+		case _, open := <-s.serversCh:
+			s.serversCh, dirty = openOrNil(s.serversCh, open), true
 			s.serversStale = true
 		case _, open := <-itemsCh:
 			itemsCh, dirty = openOrNil(itemsCh, open), true
@@ -530,6 +551,15 @@ func (m *Manager) watchSession(ctx context.Context) (servers, items, config <-ch
 	}
 	return servers, items, config, nil
 }
+
+// firedAlready is a timer channel that is always ready: the next round at
+// once, through the session loop's select, so that a stop or a lost
+// session is still seen.
+var firedAlready = func() <-chan time.Time {
+	ch := make(chan time.Time)
+	close(ch)
+	return ch
+}()
 
 // recheckEvery is how many resyncs pass between two re-reads of the items
 // a server holds (the safety net of the note boxes): often enough that a

@@ -32,3 +32,26 @@ func TestAgainAtOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestRetryAtOnce(t *testing.T) {
+	tests := []struct {
+		name        string
+		r           retryKind
+		racesInARow int
+		want        bool
+	}{
+		{"nothing asked", retryNone, 0, false},
+		{"a lost race", retryRace, 0, true},
+		{"lost races, below the limit", retryRace, raceRoundsAtOnce - 1, true},
+		// A race lost again and again must not spin the loop.
+		{"lost races, at the limit", retryRace, raceRoundsAtOnce, false},
+		{"anything else waits for the backoff", retryLater, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := retryAtOnce(tc.r, tc.racesInARow); got != tc.want {
+				t.Errorf("retryAtOnce(%v, %d) = %v, want %v", tc.r, tc.racesInARow, got, tc.want)
+			}
+		})
+	}
+}

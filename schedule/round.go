@@ -16,57 +16,142 @@ import (
 // pure planners (Lead, Own); the functions here read, call them, apply the
 // writes and log.
 
+// retryKind says whether a round asks for another one soon, and how soon (see
+// retryAtOnce).
+type retryKind uint8
+
+const (
+	retryNone retryKind = iota
+	// retryRace: a write lost a race, and what it concerned was read again
+	// (or will be, by the next round): the next round re-plans just that.
+	retryRace
+	// retryLater: anything else (a build or the guard lost, a failed round):
+	// after the backoff.
+	retryLater
+)
+
+// raceRoundsAtOnce is how many rounds in a row that lost races (and nothing
+// else) are followed by the next one at once; after that the backoff runs,
+// so that a race that keeps being lost cannot spin the loop.
+const raceRoundsAtOnce = 3
+
+// retryAtOnce decides whether the round after one that asked for another
+// (r) runs at once rather than after the backoff, racesInARow being how
+// many rounds before it did so at once. A write that lost a race while
+// servers join is expected, and the items concerned were read again: the
+// next round re-plans only them, and waiting for a backoff would only
+// delay the balance. It is pure.
+func retryAtOnce(r retryKind, racesInARow int) bool {
+	return r == retryRace && racesInARow < raceRoundsAtOnce
+}
+
 // reconcile reads servers and items, leads if this server leads, and acts as
-// owner. It reports whether another round is needed soon (a write lost a race).
-func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again bool, err error) {
-	servers, err := m.liveServers(ctx, s)
+// owner. It reports whether another round is needed soon, and how soon (a
+// write lost a race, or something else failed).
+func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again retryKind, err error) {
+	readAt := m.clock.Now()
+	list, err := m.liveServers(ctx, s)
 	if err != nil {
-		return false, err
+		return retryNone, err
 	}
-	live := make(map[ServerID]bool, len(servers))
-	for _, sv := range servers {
-		live[sv.UUID] = true
-		if d, known := fence.DecodeLockDelay(sv.TakeoverDelay); known {
-			s.delays[sv.UUID] = d
-		}
-		s.hosts[sv.UUID] = sv.HostName
+	sv, err := m.seeServers(s, list, readAt)
+	if err != nil {
+		return retryNone, err
 	}
-	s.heldUntil, s.holds = time.Time{}, nil
-	if !live[s.me] {
-		return false, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
-	}
-	leader := servers[0].UUID
-	if isLeader := leader == s.me; isLeader != s.leader {
-		s.leader = isLeader
-		m.metrics.LeaderChanged(m.runtime, s.me, isLeader)
-		if isLeader {
-			m.log.Info("leading", "server", s.me, "servers", len(servers))
+	if s.leader && s.full && !m.oldReads {
+		// Still holding the first grants back (see settle): nothing is
+		// owned, so there is nothing to read or do but look again.
+		if until := m.settle(ctx, s, sv.live, s.items.Items); !until.IsZero() {
+			s.heldUntil = until
+			return retryNone, nil
 		}
 	}
 	items, err := m.readItems(ctx, s)
 	if err != nil {
-		return false, err
+		return retryNone, err
 	}
 	if s.leader {
-		var leadAgain bool
-		items, leadAgain, err = m.lead(ctx, s, servers, live, items)
+		var leadAgain retryKind
+		items, leadAgain, err = m.lead(ctx, s, &sv, items)
 		if err != nil {
-			return false, err
+			return retryNone, err
 		}
-		again = again || leadAgain
+		again = max(again, leadAgain)
 	}
-	ownAgain, err := m.own(ctx, s, live, items, work)
+	ownAgain, err := m.own(ctx, s, sv.live, items, work)
 	if err != nil {
-		return false, err
+		return retryNone, err
 	}
 	m.updateStatus(func(st *Status) {
-		st.Leader, st.IsLeader, st.Servers = leader, s.leader, len(servers)
+		st.Leader, st.IsLeader, st.Servers = sv.list[0].UUID, s.leader, len(sv.list)
 		if !s.leader {
 			st.Unassigned, st.Held = 0, 0
 		}
 		st.Items = m.itemCount(s, items)
 	})
-	return again || ownAgain, nil
+	return max(again, ownAgain), nil
+}
+
+// roundServers is what a round knows of the live servers: the list in
+// leader order, and the set.
+type roundServers struct {
+	list []Server
+	live map[ServerID]bool
+}
+
+// seeServers takes in a read of the live servers, asked for at readAt:
+// their published lock delays and host names, whether one joined since the
+// last read (then s.joined is readAt: the newcomers registered before it,
+// and a read of 50 records takes a few hundred milliseconds under load),
+// whether this server is among them (else its registration is lost), and
+// whether it leads.
+func (m *Manager) seeServers(s *session, list []Server, readAt time.Time) (roundServers, error) {
+	sv := roundServers{list: list, live: make(map[ServerID]bool, len(list))}
+	for _, rec := range list {
+		sv.live[rec.UUID] = true
+		if d, known := fence.DecodeLockDelay(rec.TakeoverDelay); known {
+			s.delays[rec.UUID] = d
+		}
+		s.hosts[rec.UUID] = rec.HostName
+	}
+	s.heldUntil, s.holds = time.Time{}, nil
+	s.joining = false
+	if s.seen != nil {
+		for id := range sv.live {
+			if !s.seen[id] {
+				s.joined, s.joining = readAt, true // see plan.Settle
+				break
+			}
+		}
+	}
+	s.seen = sv.live
+	if !sv.live[s.me] {
+		return sv, fmt.Errorf("%w: %s not among the live servers", errRegistrationLost, s.me)
+	}
+	if isLeader := list[0].UUID == s.me; isLeader != s.leader {
+		s.leader = isLeader
+		m.metrics.LeaderChanged(m.runtime, s.me, isLeader)
+		if isLeader {
+			m.log.Info("leading", "server", s.me, "servers", len(list))
+		}
+	}
+	return sv, nil
+}
+
+// serversMoved reports whether the servers' watch fired since the round
+// read them (taking the notification: the caller reads them again).
+func (s *session) serversMoved() bool {
+	select {
+	case _, open := <-s.serversCh:
+		if !open {
+			s.serversCh = nil // the store closed: never ready again
+			return false
+		}
+		s.serversStale = true
+		return true
+	default:
+		return false
+	}
 }
 
 // readItems returns the runtime's items: by the notes (followItems), or the
@@ -110,20 +195,43 @@ func countActive(items []Item) int {
 // balance them over the live servers (plan.Lead decides, with the
 // lock-delay holds of vanished servers). Every write is guarded by the
 // leader's own server node, so a deposed leader's writes fail.
-func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live map[ServerID]bool, items Items) (Items, bool, error) {
-	items, again, err := m.build(ctx, s, items)
-	if again {
+func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items Items) (Items, retryKind, error) {
+	items, built, lost, err := m.build(ctx, s, items)
+	if lost {
 		s.full = false // someone else wrote the mark: read everything again
 	}
-	if err != nil || again {
-		return items, again, err
+	if err != nil || lost {
+		return items, retryLater, err
 	}
 	if !m.oldReads {
 		s.items = items
 	}
-	ids := make([]ServerID, len(servers))
-	for i, sv := range servers {
-		ids[i] = sv.UUID
+	if built && s.serversMoved() {
+		// Servers registered (or left) while this round read and built
+		// the items (the first build takes a while when many servers
+		// start together). Planning with them grants their share
+		// directly instead of granting it to the servers seen at the
+		// round's start and asking those to hand it over. Other rounds
+		// are short, and a notification that arrives during one is
+		// often for a change their read already saw: they plan with
+		// that read, and the next round reads the servers again.
+		readAt := m.clock.Now()
+		list, err := m.liveServers(ctx, s)
+		if err != nil {
+			return items, retryNone, err
+		}
+		if *sv, err = m.seeServers(s, list, readAt); err != nil || !s.leader {
+			return items, retryNone, err
+		}
+	}
+	live := sv.live
+	if until := m.settle(ctx, s, live, items.Items); !until.IsZero() {
+		s.heldUntil = until // the session loop looks again then
+		return items, retryNone, nil
+	}
+	ids := make([]ServerID, len(sv.list))
+	for i, rec := range sv.list {
+		ids[i] = rec.UUID
 	}
 	now := m.clock.Now()
 	p := plan.Lead(plan.LeadInput[ItemID, ServerID]{Items: planItems(items.Items), Servers: ids,
@@ -169,6 +277,77 @@ func (m *Manager) lead(ctx context.Context, s *session, servers []Server, live m
 	return items, again, err
 }
 
+// Servers that start together register over a second or more: a leader
+// that built the items from nothing holds its first grants back while
+// they join (plan.Settle), at most settleMax after the build: until as
+// many are live as the strategies that run the task type ask for, or,
+// when none does, until a read of the servers finds no newcomer,
+// settleQuiet or more after the read that found the last (less than a
+// leader's round takes while many servers register: usually the next
+// round that sees no newcomer ends the wait).
+const (
+	settleQuiet = 300 * time.Millisecond
+	settleMax   = 3 * time.Second
+)
+
+// settle returns until when the leader holds back the first grants of a
+// cluster start (zero: it grants now).
+func (m *Manager) settle(ctx context.Context, s *session, live map[ServerID]bool, items []Item) time.Time {
+	owned := 0
+	for _, it := range items {
+		if it.Sts != ItemRemoved && it.CurServer != "" && live[it.CurServer] {
+			owned++
+		}
+	}
+	now := m.clock.Now()
+	if s.builtFresh.IsZero() || owned > 0 || !now.Before(s.builtFresh.Add(settleMax)) {
+		return time.Time{} // no start to settle: nothing to read
+	}
+	if s.expected <= 0 {
+		// Read once per start (the reads take a few hundred milliseconds
+		// under load, and rounds that wait for joins should be short): the
+		// count is what the leader waits for, not a state to follow.
+		s.expected = m.expectedServers(ctx)
+	}
+	expected := s.expected
+	until := plan.Settle(plan.SettleInput{Built: s.builtFresh, Joined: s.joined, Joining: s.joining, Owned: owned,
+		Servers: len(live), Expected: expected, Now: now, Quiet: settleQuiet, Max: settleMax})
+	if !until.IsZero() {
+		m.log.Debug("servers are joining: the first grants wait", "server", s.me, "servers", len(live),
+			"expected", expected, "until", until)
+	}
+	return until
+}
+
+// expectedServers returns how many servers the strategies that run this
+// runtime ask for: the sum of their factories' requestNum (0 when none
+// does, or the strategies could not be read: the settle then goes by the
+// joins it sees).
+func (m *Manager) expectedServers(ctx context.Context) int {
+	strategies, err := m.store.Strategies(ctx)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, st := range strategies {
+		if st.Kind != KindSchedule || st.Sts == StsPause {
+			continue
+		}
+		base, ownSign, err := SplitRuntimeName(st.TaskName)
+		if err != nil || RuntimeName(base, ownSign) != m.runtime {
+			continue
+		}
+		rts, err := m.store.StrategyRuntimes(ctx, st.StrategyName)
+		if err != nil {
+			return 0
+		}
+		for _, rt := range rts {
+			n += max(rt.RequestNum, 0)
+		}
+	}
+	return n
+}
+
 // withWritten returns items with the items just written in place of their
 // versions as read. It is pure; items is not modified.
 func withWritten(items Items, written []Item) Items {
@@ -199,16 +378,16 @@ func endedHolds(before, after map[ServerID]time.Time, now time.Time) []time.Dura
 }
 
 // build (re)builds the items from the configuration when the leader's mark
-// is missing, stale or from another item list. again reports a build that
-// lost a race (look again soon).
-func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, again bool, err error) {
+// is missing, stale or from another item list. built reports a build,
+// lost a build that lost a race (look again soon).
+func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, built, lost bool, err error) {
 	defs := m.currentDefs()
 	if items.Mark.Leader != "" && !slices.Equal(items.Mark.Defs, defs) {
 		// Before rewriting the items, make sure our list is the stored one:
 		// a server that missed an edit must not revert it.
 		tt, _, err := m.store.TaskType(ctx, m.tt.BaseTaskType)
 		if err != nil {
-			return items, false, err
+			return items, false, false, err
 		}
 		m.mu.Lock()
 		m.defs = slices.Clone(tt.TaskItems)
@@ -218,25 +397,29 @@ func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, 
 	if items.Mark.Leader == "" || !slices.Equal(items.Mark.Defs, defs) || m.markStale(ctx, items.Mark) {
 		now, err := m.store.Now(ctx)
 		if err != nil {
-			return items, false, err
+			return items, false, false, err
 		}
 		mark := items.Mark
 		mark.Leader, mark.BuiltAt, mark.Defs = s.me, Time{now}, defs
-		if items.Mark.Leader == "" && len(items.Items) == 0 {
+		fresh := items.Mark.Leader == "" && len(items.Items) == 0
+		if fresh {
 			mark.Version = AnyVersion
 		}
-		built, err := m.store.BuildItems(ctx, m.runtime, s.me, mark, defs)
+		got, err := m.store.BuildItems(ctx, m.runtime, s.me, mark, defs)
 		if errors.Is(err, ErrConflict) {
 			m.metrics.Conflict(m.runtime, "buildItems")
-			return items, true, nil
+			return items, false, true, nil
 		}
 		if err != nil {
-			return items, false, err
+			return items, false, false, err
 		}
 		m.log.Info("task items built", "server", s.me, "items", len(defs))
-		items = built
+		if fresh {
+			s.builtFresh = m.clock.Now() // a cluster start: see settle
+		}
+		return got, true, false, nil
 	}
-	return items, false, nil
+	return items, false, false, nil
 }
 
 // applyLead writes the leader's plan in atomic batches. A write that lost a
@@ -245,9 +428,9 @@ func (m *Manager) build(ctx context.Context, s *session, items Items) (_ Items, 
 // counted, not an error: the store wrote the other updates, the item is
 // read again, and again asks for another round soon, which reads the
 // servers afresh and plans without the one that left.
-func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes []plan.Write[ServerID]) (written []Item, again bool, err error) {
+func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes []plan.Write[ServerID]) (written []Item, again retryKind, err error) {
 	if len(writes) == 0 {
-		return nil, false, nil
+		return nil, retryNone, nil
 	}
 	ups := make([]ItemUpdate, len(writes))
 	for i, w := range writes {
@@ -256,10 +439,10 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 	res, err := m.store.UpdateItems(ctx, m.runtime, s.me, ups)
 	if errors.Is(err, ErrConflict) {
 		m.metrics.Conflict(m.runtime, "assign")
-		return nil, true, nil // our node is gone: the next round says so
+		return nil, retryLater, nil // our node is gone: the next round says so
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, retryNone, err
 	}
 	var stale []ItemID
 	var forEvents []*Item // position for position with writes; nil: not written
@@ -277,20 +460,26 @@ func (m *Manager) applyLead(ctx context.Context, s *session, items Items, writes
 			stale = append(stale, ups[i].Old.ID)
 			m.metrics.Conflict(m.runtime, "assign")
 		default:
-			return written, false, r.Err
+			return written, retryNone, r.Err
 		}
 	}
 	m.patch(s, written)
 	m.emitLead(items.Items, writes, forEvents)
 	m.log.Debug("items balanced", "server", s.me, "writes", len(writes), "conflicts", len(stale))
-	if len(stale) > 0 && !m.oldReads {
+	if len(stale) == 0 {
+		// Our own writes fire our note boxes' (or the items') watch, which
+		// brings the next round.
+		return written, retryNone, nil
+	}
+	if !m.oldReads {
 		if err := m.refresh(ctx, s, stale); err != nil {
-			return written, true, err
+			return written, retryLater, err
 		}
 	}
-	// Our own writes fire our note boxes' (or the items') watch, which
-	// brings the next round.
-	return written, len(stale) > 0, nil
+	// The stale items were read again (the previous way reads every item
+	// again, their stamp having moved): the next round, at once, re-plans
+	// just them.
+	return written, retryRace, nil
 }
 
 // planItems is what the planners see of the items, position for position.
@@ -305,7 +494,7 @@ func planItems(items []Item) []plan.Item[ItemID, ServerID] {
 // own is every server's part: process the items granted to it, and release
 // at the batch boundary those the leader asked it to hand over (plan.Own
 // decides).
-func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, items Items, work *workHost) (bool, error) {
+func (m *Manager) own(ctx context.Context, s *session, live map[ServerID]bool, items Items, work *workHost) (retryKind, error) {
 	m.mu.Lock()
 	finished := m.finished
 	m.finished = nil
@@ -383,10 +572,11 @@ func (m *Manager) startReleases(ctx context.Context, s *session, work *workHost,
 // handOver writes the releases whose batch boundary passed, in atomic
 // batches. A release that fails stays finished, to be looked at again on
 // the next round; a conflict (the item changed meanwhile, or the requested
-// server's node is gone) asks for that round soon.
-func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []plan.Write[ServerID], now time.Time) (again bool, err error) {
+// server's node is gone) asks for that round at once, with the servers
+// read again.
+func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []plan.Write[ServerID], now time.Time) (again retryKind, err error) {
 	if len(hs) == 0 {
-		return false, nil
+		return retryNone, nil
 	}
 	ups := make([]ItemUpdate, len(hs))
 	for i, h := range hs {
@@ -416,8 +606,10 @@ func (m *Manager) handOver(ctx context.Context, s *session, items Items, hs []pl
 			// the servers read afresh so that a gone one is not asked again.
 			m.metrics.Conflict(m.runtime, "release")
 			m.refinish(it.ID)
+			// The write that moved the item left its note in our box in
+			// the same atomic step: the next round reads it.
 			s.serversStale = true
-			again = true
+			again = retryRace
 		default:
 			m.refinish(it.ID)
 			errs = append(errs, err)

@@ -106,8 +106,12 @@ func (m *Manager) leaderItems(ctx context.Context, s *session) (Items, error) {
 			return Items{}, err
 		}
 		s.items, s.full = items, true
-	} else if err := m.refresh(ctx, s, notedItems(notes, s.me)); err != nil {
-		return Items{}, err
+	} else if ids := notedItems(notes, s.me); len(ids) > 0 {
+		// Nothing noted, nothing to read: a rewritten mark fires the
+		// mark's watch, and the recheck above reads it.
+		if err := m.refresh(ctx, s, ids); err != nil {
+			return Items{}, err
+		}
 	}
 	s.recheck = false
 	if err := m.consume(ctx, s, LeaderBox, notes); err != nil {

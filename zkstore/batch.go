@@ -44,7 +44,10 @@ var errAllMoved = errors.New("zkstore: every item of the batch changed meanwhile
 // concerned box and the bump of the items stamp. An item whose version
 // moved (or that is gone) is left out of its multi with ErrConflict
 // (ErrNotFound), and so are, with ErrConflict, the updates that grant to a
-// server whose node is gone; the multi runs again without them.
+// server whose node is gone; the multi runs again without them. ZooKeeper
+// names only the first op of a multi that failed, so after a failure the
+// batch's items and grantees are read at once (one pipelined read) and
+// every stale update is left out before the multi runs again.
 func (s *Store) UpdateItems(ctx context.Context, taskType string, guard schedule.ServerID, ups []schedule.ItemUpdate) ([]schedule.ItemUpdateResult, error) {
 	const op = "update items"
 	res := make([]schedule.ItemUpdateResult, len(ups))
@@ -313,7 +316,6 @@ func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard sche
 			// A grantee left between the caller's read and this write:
 			// its grants fail, the others go again without them.
 			gone[grantees[fe.index-len(guardChecks)].id] = true
-			dropGone()
 		case k >= 0 && k < len(batch) && errors.Is(fe.err, zk.ErrBadVersion):
 			res[batch[k].at].Err = opErr("update item", fe.path, schedule.ErrConflict, zk.ErrBadVersion)
 			batch = slices.Delete(batch, k, k+1)
@@ -322,11 +324,67 @@ func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard sche
 			batch = slices.Delete(batch, k, k+1)
 		case k >= len(batch) && errors.Is(fe.err, zk.ErrNoNode):
 			s.forgetBox(path.Dir(fe.path)) // the box vanished: create it again
+			continue
 		default:
 			return err
 		}
+		// ZooKeeper names only the first op that failed: other items of
+		// the batch may have moved too, and other grantees left. Find them
+		// all in one pipelined read, so that the multi goes again once
+		// more, not once per conflict (a batch of hundreds of grants,
+		// with a few dozen lost races while servers join, took a second
+		// or more that way).
+		batch, err = s.dropStale(ctx, batch, grantees, gone, res)
+		if err != nil {
+			return err
+		}
+		dropGone()
 	}
 	return nil
+}
+
+// dropStale reads the items of batch and the grantees' server nodes at
+// once and returns batch without the updates whose item moved (ErrConflict)
+// or vanished (ErrNotFound), results set; the grantees found gone are
+// added to gone. Versions only grow, so an item found at another version
+// than the update's would fail the multi again.
+func (s *Store) dropStale(ctx context.Context, batch []pendingUpdate, grantees []grantee, gone map[schedule.ServerID]bool, res []schedule.ItemUpdateResult) ([]pendingUpdate, error) {
+	if len(batch) == 0 {
+		return batch, nil
+	}
+	paths := make([]string, 0, len(batch)+len(grantees))
+	for _, p := range batch {
+		paths = append(paths, p.path)
+	}
+	for _, g := range grantees {
+		paths = append(paths, g.path)
+	}
+	var got []getResult
+	err := s.retry(ctx, "get", paths[0], func() error {
+		var err error
+		got, err = s.getMany(ctx, paths)
+		return err
+	}, nil)
+	if err != nil {
+		return batch, err
+	}
+	for i, g := range grantees {
+		if got[len(batch)+i].stat == nil {
+			gone[g.id] = true
+		}
+	}
+	out := batch[:0]
+	for i, p := range batch {
+		switch st := got[i].stat; {
+		case st == nil:
+			res[p.at].Err = s.wrapErr("update item", p.path, zk.ErrNoNode)
+		case st.Version != int32(p.old.Version):
+			res[p.at].Err = opErr("update item", p.path, schedule.ErrConflict, zk.ErrBadVersion)
+		default:
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // batchOps builds the multi of a batch: the checks (the guard's, then the

@@ -229,3 +229,63 @@ func TestGranteesOf(t *testing.T) {
 		assert.Equal(t, c.want, granteesOf(c.old, c.new, guard), c.name)
 	}
 }
+
+// TestUpdateItemsManyConflicts: a batch in which several items moved since
+// the caller read them writes every other update in the same call, and
+// finds the stale ones together: ZooKeeper names only the first failed op
+// of a multi, and one more multi per conflict made a batch of hundreds of
+// grants take a second or more while servers joined.
+func TestUpdateItemsManyConflicts(t *testing.T) {
+	t.Parallel()
+	c := sharedCluster(t)
+	s := openStore(t, testConfig(c, c.UniqueRoot(t), testAuth))
+	ctx := ctxT(t, time.Minute)
+	const n = 30
+	tt := sampleTaskType("t1", n)
+	_, err := s.CreateTaskType(ctx, tt)
+	require.NoError(t, err)
+	var ids []schedule.ServerID
+	for _, ip := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"} {
+		srv, err := s.RegisterServer(ctx, sessionOf(t, s), sampleServer("t1", ip))
+		require.NoError(t, err)
+		ids = append(ids, srv.UUID)
+	}
+	guard, gone := ids[0], ids[2]
+	snap, err := s.BuildItems(ctx, "t1", guard, schedule.ItemsMark{Version: schedule.AnyVersion}, tt.TaskItems)
+	require.NoError(t, err)
+
+	// Every third item moves after the read (someone else's write), and
+	// the grantee of the items 1, 4 leaves.
+	moved := map[int]bool{}
+	for i := 0; i < n; i += 3 {
+		_, err := s.UpdateItem(ctx, "t1", guard, snap.Items[i], guard, "")
+		require.NoError(t, err)
+		moved[i] = true
+	}
+	ups := make([]schedule.ItemUpdate, n)
+	for i, it := range snap.Items {
+		ups[i] = schedule.ItemUpdate{Old: it, Cur: ids[1]}
+	}
+	for _, i := range []int{1, 4} {
+		ups[i].Cur = gone
+	}
+	require.NoError(t, s.UnregisterServer(ctx, "t1", gone))
+
+	before := s.requestStats()
+	res, err := s.UpdateItems(ctx, "t1", guard, ups)
+	require.NoError(t, err)
+	d := s.requestStats().Sub(before)
+	t.Logf("%d updates, %d of them stale, 2 to a gone server: %s", n, len(moved), d)
+	after := mustItems(t, s, "t1")
+	for i, r := range res {
+		switch {
+		case moved[i], ups[i].Cur == gone:
+			require.ErrorIs(t, r.Err, schedule.ErrConflict, "update %d", i)
+		default:
+			require.NoError(t, r.Err, "update %d", i)
+			require.Equal(t, after.Items[i], r.Item)
+			assert.Equal(t, ids[1], after.Items[i].CurServer)
+		}
+	}
+	assert.LessOrEqual(t, d.Multi, uint64(2), "one multi that failed, one without every stale update")
+}

@@ -28,6 +28,16 @@ type AssignInput[I, S ~string] struct {
 	// deterministically, which servers carry the remainder when the items do
 	// not divide evenly, so it does not always land on the leader.
 	Seed string
+	// Requested maps an item to the server its owner was already asked to
+	// hand it to (a handover under way). It may be nil or partial; entries
+	// naming a server not in Servers are ignored. It changes only which
+	// server a moving item goes to, never which items move: an item that
+	// must move goes to its requested server while that server is below
+	// its target load, so a request under way is not re-targeted when a
+	// server joins (its owner would otherwise release it to a server the
+	// leader no longer wants, or see its write conflict with the new
+	// request).
+	Requested map[I]S
 }
 
 // AssignResult is the output of Assign.
@@ -68,14 +78,17 @@ type AssignResult[I, S ~string] struct {
 //     cap, A%servers is 0 whenever the cap binds, so no target exceeds it).
 //  2. The extra ones go first to servers that already hold more than
 //     A/servers live items (stickiness: the extra is kept where it is), then
-//     to the others; within each group servers are taken in the order of a
-//     hash of Seed and the server id.
+//     to servers that would exceed A/servers with the items requested for
+//     them (Requested), then to the others; within each group servers are
+//     taken in the order of a hash of Seed and the server id.
 //  3. Walking the items in natural order, an item whose live owner is below
 //     its target load stays there; every other item joins a pool (in
-//     natural order).
-//  4. Walking the servers in leader order, each server takes from the front
-//     of the pool as many items as it lacks; what remains of the pool is
-//     Unassigned.
+//     natural order). The front of the pool, as many items as the servers
+//     lack in all, moves; the rest is Unassigned.
+//  4. Walking the moving items in natural order, one requested for a
+//     server below its target load goes there; then, walking the servers
+//     in leader order, each server takes from the front of the remaining
+//     moving items as many as it still lacks.
 func Assign[I, S ~string](in AssignInput[I, S]) AssignResult[I, S] {
 	servers, index := assignUniqueServers(in.Servers)
 	items := assignUniqueItems(in.Items)
@@ -88,15 +101,25 @@ func Assign[I, S ~string](in AssignInput[I, S]) AssignResult[I, S] {
 		return res
 	}
 
-	// Live owner of each item (-1 when none) and live load of each server.
+	// Live owner of each item (-1 when none) and live load of each server;
+	// requested server of each item (-1 when none, or its live owner) and
+	// the requests for each server.
 	owner := make([]int, len(items))
+	req := make([]int, len(items))
 	load := make([]int, n)
+	asked := make([]int, n)
 	for i, it := range items {
-		owner[i] = -1
+		owner[i], req[i] = -1, -1
 		if s, ok := in.Current[it]; ok {
 			if k, ok := index[s]; ok {
 				owner[i] = k
 				load[k]++
+			}
+		}
+		if s, ok := in.Requested[it]; ok {
+			if k, ok := index[s]; ok && k != owner[i] {
+				req[i] = k
+				asked[k]++
 			}
 		}
 	}
@@ -119,6 +142,12 @@ func Assign[I, S ~string](in AssignInput[I, S]) AssignResult[I, S] {
 			}
 		}
 		for _, k := range order {
+			if extra > 0 && target[k] == base && load[k]+asked[k] > base {
+				target[k]++
+				extra--
+			}
+		}
+		for _, k := range order {
 			if extra > 0 && target[k] == base {
 				target[k]++
 				extra--
@@ -126,31 +155,48 @@ func Assign[I, S ~string](in AssignInput[I, S]) AssignResult[I, S] {
 		}
 	}
 
-	// Keep what may be kept; pool the rest in natural order.
+	// Keep what may be kept; pool the rest (positions) in natural order.
 	kept := make([]int, n)
-	var pool []I
+	var pool []int
 	for i, it := range items {
 		if k := owner[i]; k >= 0 && kept[k] < target[k] {
 			kept[k]++
 			res.Target[it] = servers[k]
 			continue
 		}
-		pool = append(pool, it)
+		pool = append(pool, i)
 	}
+	lack := 0
+	for k := range servers {
+		lack += target[k] - kept[k]
+	}
+	moving, rest := pool[:lack], pool[lack:]
 
-	// Fill the gaps in leader order from the front of the pool.
+	// Requests under way first, then the gaps in leader order from the
+	// front of what is left.
+	placed := make([]bool, len(moving))
+	for j, i := range moving {
+		if k := req[i]; k >= 0 && kept[k] < target[k] {
+			kept[k]++
+			res.Target[items[i]] = servers[k]
+			placed[j] = true
+		}
+	}
 	next := 0
 	for k, s := range servers {
 		for ; kept[k] < target[k]; kept[k]++ {
-			res.Target[pool[next]] = s
+			for placed[next] {
+				next++
+			}
+			res.Target[items[moving[next]]] = s
 			next++
 		}
 	}
-	if next > 0 {
-		res.Moved = pool[:next:next]
+	for _, i := range moving {
+		res.Moved = append(res.Moved, items[i])
 	}
-	if next < len(pool) {
-		res.Unassigned = pool[next:]
+	for _, i := range rest {
+		res.Unassigned = append(res.Unassigned, items[i])
 	}
 	return res
 }

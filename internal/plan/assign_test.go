@@ -472,6 +472,69 @@ func TestAssignTable(t *testing.T) {
 			wantLoads: []int{1, 2},
 			wantMoved: 3,
 		},
+		{
+			// s0 held all 6 and was asked to hand 2, 3 to s1 and 4, 5 to
+			// s2; then s3 joins. Without the requests the pool (3, 4, 5)
+			// is filled in leader order: s1 3, s2 4, s3 5 (two asks
+			// re-targeted). With them: only 5 changes target.
+			name: "a join re-targets no request whose server is still below its target",
+			in: assignInput{Items: assignItems(6), Servers: s[:4], Current: cur(func(m map[itemID]serverID) {
+				assignOwn(m, s[0], 0, 1, 2, 3, 4, 5)
+			}), Requested: map[itemID]serverID{"2": s[1], "3": s[1], "4": s[2], "5": s[2]}, Seed: "x"},
+			wantLoads: []int{1, 1, 2, 2},
+			wantMoved: 4,
+			check: func(t *testing.T, res assignResult) {
+				assert.Equal(t, s[1], res.Target["3"], "request for s1 re-targeted")
+				assert.Equal(t, s[2], res.Target["4"], "request for s2 re-targeted")
+			},
+		},
+		{
+			name: "requests for a server at its target, for a dead one, or for the owner itself are ignored",
+			in: assignInput{Items: assignItems(4), Servers: s[:2], Current: cur(func(m map[itemID]serverID) {
+				assignOwn(m, s[0], 0, 1, 2, 3)
+			}), Requested: map[itemID]serverID{"0": s[0], "1": dead, "2": s[0], "3": s[1]}},
+			wantLoads: []int{2, 2},
+			wantMoved: 2,
+			wantTarget: map[itemID]serverID{
+				"0": s[0], "1": s[0], "2": s[1], "3": s[1],
+			},
+		},
+		{
+			// Without the request s1 would take 2 in leader order.
+			name: "a moving item goes to its requested server before the gaps fill in leader order",
+			in: assignInput{Items: assignItems(3), Servers: s[:3], Current: cur(func(m map[itemID]serverID) {
+				assignOwn(m, s[0], 0, 1, 2)
+			}), Requested: map[itemID]serverID{"1": s[2]}},
+			wantLoads: []int{1, 1, 1},
+			wantMoved: 2,
+			wantTarget: map[itemID]serverID{
+				"0": s[0], "1": s[2], "2": s[1],
+			},
+		},
+		{
+			// 5 items over 2 servers: one carries 3. s0 holds all; s1 was
+			// asked for 3 of them, so it carries the extra whatever Seed
+			// says, and none of its requests is withdrawn.
+			name: "the remainder goes to a server that its requests would put above the base",
+			in: assignInput{Items: assignItems(5), Servers: s[:2], Current: cur(func(m map[itemID]serverID) {
+				assignOwn(m, s[0], 0, 1)
+				assignOwn(m, dead, 2, 3, 4)
+			}), Requested: map[itemID]serverID{"0": s[1], "1": s[1], "2": s[1]}},
+			wantLoads: []int{2, 3},
+			wantMoved: 3,
+			check: func(t *testing.T, res assignResult) {
+				assert.Equal(t, 3, assignLoads(s[:2], res.Target)[s[1]], "the requested server carries the extra")
+			},
+		},
+		{
+			name: "capacity: requests do not change which items stay unassigned",
+			in: assignInput{Items: assignItems(6), Servers: s[:2], MaxPerServer: 2, Current: cur(func(m map[itemID]serverID) {
+				assignOwn(m, s[0], 0, 1, 2, 3, 4, 5)
+			}), Requested: map[itemID]serverID{"5": s[1], "4": s[1]}},
+			wantLoads:      []int{2, 2},
+			wantUnassigned: ids(4, 5),
+			wantMoved:      2,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -576,6 +639,23 @@ func assignRandomInput(r *rand.Rand) assignInput {
 	return assignInput{Items: items, Current: cur, Servers: servers, MaxPerServer: capPer, Seed: strconv.Itoa(r.IntN(1000))}
 }
 
+// assignRandomRequests draws requests for some items: to live servers
+// (the owner itself among them), dead ones or ones not in the input.
+func assignRandomRequests(r *rand.Rand, in assignInput) map[itemID]serverID {
+	out := map[itemID]serverID{}
+	for _, it := range in.Items {
+		switch x := r.IntN(10); {
+		case x < 5:
+		case x < 6:
+			out[it] = "dead-1"
+		case len(in.Servers) == 0:
+		default:
+			out[it] = in.Servers[r.IntN(len(in.Servers))]
+		}
+	}
+	return out
+}
+
 func TestAssignProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(20260101, 7))
 	for i := range 2500 {
@@ -598,6 +678,28 @@ func TestAssignProperties(t *testing.T) {
 			in2 := in
 			in2.Current = rebuilt
 			assert.Equal(t, res, plan.Assign(in2), "not deterministic")
+
+			// Requests under way change where moving items go, never
+			// which items move; a moving item requested for a server goes
+			// elsewhere only while that server takes no moving item that
+			// was not requested for it.
+			inR := in
+			inR.Requested = assignRandomRequests(r, in)
+			resR := plan.Assign(inR)
+			checkAssign(t, inR, resR)
+			assert.Equal(t, res.Moved, resR.Moved, "requests changed the moving items")
+			assert.Equal(t, res.Unassigned, resR.Unassigned, "requests changed the unassigned items")
+			unrequested := map[serverID]bool{}
+			for _, it := range resR.Moved {
+				if rq, ok := inR.Requested[it]; !ok || rq != resR.Target[it] {
+					unrequested[resR.Target[it]] = true
+				}
+			}
+			for _, it := range resR.Moved {
+				if rq, ok := inR.Requested[it]; ok && rq != resR.Target[it] {
+					assert.False(t, unrequested[rq], "item %q requested for %q went to %q, which took unrequested items", it, rq, resR.Target[it])
+				}
+			}
 
 			// A fixed point: assigning again from the result moves nothing.
 			in3 := in

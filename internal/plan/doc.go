@@ -1,8 +1,9 @@
 // Package plan holds the pure decisions of a task type's leader and of each
 // item owner: the balanced assignment (Assign), the leader's round (Lead:
-// items × live servers × lock-delay holds → grants and requests) and the
-// owner's round (Own: my items × requests × batch state → releases and
-// handovers); and, for the factories, which strategies admit a factory
+// items × live servers × lock-delay holds → grants and requests; Settle:
+// whether the first grants of a cluster start wait for servers still
+// joining) and the owner's round (Own: my items × requests × batch state →
+// releases and handovers); and, for the factories, which strategies admit a factory
 // (Admits) and the strategy leader's balanced distribution of thread groups
 // over factories (Distribute).
 //

@@ -70,8 +70,11 @@ type Event struct {
 // live owner is granted directly to its target (or cleared when it has
 // none), an item whose live owner must give it up gets a request (NoServer
 // when it is removed or beyond capacity), a request no longer needed is
-// withdrawn. The items of a vanished server stay untouched until its lock
-// delay has passed since this leader first saw it gone (see Holds).
+// withdrawn. A request under way stays as it is while its server is live
+// and below its share (Assign's Requested): servers joining one after the
+// other do not re-target the handovers already asked for. The items of a
+// vanished server stay untouched until its lock delay has passed since this
+// leader first saw it gone (see Holds).
 func Lead[I, S ~string](in LeadInput[I, S]) LeadPlan[I, S] {
 	live := make(map[S]bool, len(in.Servers))
 	for _, s := range in.Servers {
@@ -79,6 +82,7 @@ func Lead[I, S ~string](in LeadInput[I, S]) LeadPlan[I, S] {
 	}
 	ids := make([]I, 0, len(in.Items))
 	current := make(map[I]S, len(in.Items))
+	requested := make(map[I]S)
 	for _, it := range in.Items {
 		if it.Removed {
 			continue
@@ -86,10 +90,13 @@ func Lead[I, S ~string](in LeadInput[I, S]) LeadPlan[I, S] {
 		ids = append(ids, it.ID)
 		if it.Cur != "" && live[it.Cur] {
 			current[it.ID] = it.Cur
+			if it.Req != "" && it.Req != it.Cur && live[it.Req] {
+				requested[it.ID] = it.Req // a handover under way
+			}
 		}
 	}
 	res := Assign(AssignInput[I, S]{Items: ids, Current: current, Servers: in.Servers,
-		MaxPerServer: in.MaxPerServer, Seed: in.Seed})
+		MaxPerServer: in.MaxPerServer, Seed: in.Seed, Requested: requested})
 	p := holds(in, live)
 	p.Unassigned = len(res.Unassigned)
 	hold := p.hold
