@@ -224,6 +224,14 @@ func TestManagerPauseWhenNoData(t *testing.T) {
 	defer func() { cancel(); require.NoError(t, <-done) }()
 
 	require.Eventually(t, func() bool { return len(m.Status().Owned) == 2 }, 10*time.Second, 5*time.Millisecond)
+	// The work host reads the window once at its start: advancing before it
+	// has (it may start after the items are owned) would make 09:00:01 its
+	// first instant, and the window would wait for the next day's start.
+	nine := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	require.Eventually(t, func() bool {
+		w := m.Status().Window
+		return w.State == "closed" && w.NextStart.Equal(nine)
+	}, 10*time.Second, 5*time.Millisecond, "the window waits for 09:00")
 	clk.Advance(61 * time.Second) // 09:00:01: the window opens
 	require.Eventually(t, func() bool { return m.Status().Window.State == "paused-no-data" }, 10*time.Second, 5*time.Millisecond,
 		"the window closes once SelectTasks returns nothing")
