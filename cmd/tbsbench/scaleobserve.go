@@ -125,12 +125,22 @@ type lookOutcome struct {
 	start, end time.Duration
 	// balanced: every task type read and balanced.
 	balanced bool
-	// changedDuring: the watches noticed a change between start and end:
-	// the look may have read a mix of two states.
-	changedDuring bool
-	// lastChange: when the watches noticed the last change before start;
-	// negative when they noticed none in the phase (or nothing watches).
+	// sigStart, sigEnd: the signals the watches had received before the
+	// look's start and by its end (every signal, a change or not); busy:
+	// one was still being checked at the end.
+	sigStart, sigEnd uint64
+	busy             bool
+	// lastChange: when the signal of the last change noticed by the end
+	// came; negative when none came in the phase (or nothing watches).
 	lastChange time.Duration
+}
+
+// candidate is a balanced look waiting for the next look to confirm it.
+type candidate struct {
+	ok    bool
+	start time.Duration
+	// sig: the signals received before its start.
+	sig uint64
 }
 
 // balanceBound is where the balance moment of a phase lies, from the
@@ -144,28 +154,34 @@ type balanceBound struct {
 	// lost signal, or no watches), that look's start.
 	atMost   time.Duration
 	byChange bool
-	// look: the start of the look that found the balance; decided: its end,
-	// when the observer knew.
+	// look: the start of the look that found the balance; decided: the end
+	// of the look that confirmed it, when the observer knew.
 	look, decided time.Duration
 }
 
-// judgeLook decides whether l shows the balance, given the start of the
-// last look that saw a task type unbalanced, and if so where the balance
-// moment lies. A balanced look during which a change was noticed does not
-// count (the next one decides). The state a balanced look read has held
-// since the last change before it, so the balance came at or before that
-// change was noticed; a change noticed before unbalanced cannot be the
-// last one (a later look still saw the balance missing), so then the
-// bound is the look's own start. It is pure.
-func judgeLook(unbalanced time.Duration, l lookOutcome) (balanceBound, bool) {
-	if !l.balanced || l.changedDuring {
-		return balanceBound{}, false
+// judgeLook decides whether l confirms the balance, given the start of
+// the last look that saw a task type unbalanced and the candidate (the
+// last look, if it was balanced), and returns the next candidate. A
+// balanced look is confirmed by a later balanced look when no signal came
+// from the first one's start to the second one's end and none is still
+// being checked: the first read a state that held throughout (a change
+// during a look, or one whose signal came late, only delays the decision).
+// The balance then came at or before the last change noticed, all of
+// whose signals came before the first look; a change noticed before
+// unbalanced cannot be the last one (a later look still saw the balance
+// missing), so then the bound is the first look's start. It is pure.
+func judgeLook(unbalanced time.Duration, cand candidate, l lookOutcome) (balanceBound, candidate, bool) {
+	if !l.balanced {
+		return balanceBound{}, candidate{}, false
 	}
-	b := balanceBound{unbalanced: unbalanced, atMost: l.start, look: l.start, decided: l.end}
-	if l.lastChange >= 0 && l.lastChange >= unbalanced && l.lastChange <= l.start {
+	if !cand.ok || l.busy || l.sigEnd != cand.sig {
+		return balanceBound{}, candidate{ok: true, start: l.start, sig: l.sigStart}, false
+	}
+	b := balanceBound{unbalanced: unbalanced, atMost: cand.start, look: cand.start, decided: l.end}
+	if l.lastChange >= 0 && l.lastChange >= unbalanced && l.lastChange <= cand.start {
 		b.atMost, b.byChange = l.lastChange, true
 	}
-	return b, true
+	return b, candidate{}, true
 }
 
 // String says where the balance lies and how late the observer knew.
@@ -175,15 +191,20 @@ func (b balanceBound) String() string {
 		by = "no change noticed since the last unbalanced look: the start of the look that found it"
 	}
 	return fmt.Sprintf("balanced at ≤ %s (%s); after %s (the last look that saw it unbalanced started then); "+
-		"the look that found it started at %s and ended at %s",
+		"the look that found it started at %s, the one that confirmed it ended at %s",
 		secs(b.atMost), by, secs(b.unbalanced), secs(b.look), secs(b.decided))
 }
 
-// nextLook returns when to look next, from the end of the last look (end),
-// the changes noticed then and now (n0, n) and when the last one was
-// noticed: once quietBeforeLook has passed since a change noticed after
-// the last look started, or fallbackLook after it ended. It is pure.
-func nextLook(end time.Time, n0, n uint64, last time.Time) time.Time {
+// nextLook returns when to look next, from the end of the last look
+// (end), the changes noticed at its start and now (n0, n) and when the
+// last one's signal came: quietBeforeLook after end to confirm a balanced
+// look (confirm); else once quietBeforeLook has passed since a change
+// noticed after the last look started, or fallbackLook after it ended. It
+// is pure.
+func nextLook(end time.Time, confirm bool, n0, n uint64, last time.Time) time.Time {
+	if confirm {
+		return end.Add(quietBeforeLook)
+	}
 	next := end.Add(fallbackLook)
 	if n != n0 {
 		if q := last.Add(quietBeforeLook); q.Before(next) {
@@ -198,8 +219,9 @@ func nextLook(end time.Time, n0, n uint64, last time.Time) time.Time {
 // watches (ch not nil), it looks once they have been quiet for
 // quietBeforeLook after a change, and at least fallbackLook after the
 // last look; without, it waits max(o.every, the last look) between looks.
-// It returns where the balance lies (reached), or the time since t0 it
-// gave up at. It prints the progress every 5 s.
+// A balanced look is confirmed by the next (see judgeLook), looked
+// quietBeforeLook after it. It returns where the balance lies (reached),
+// or the time since t0 it gave up at. It prints the progress every 5 s.
 func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, limit time.Duration, ch *changes) (bound balanceBound, took time.Duration, reached bool, last progress) {
 	if o.cache == nil {
 		o.cache = map[string]state{}
@@ -217,17 +239,20 @@ func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, lim
 		}
 		return t.Sub(t0)
 	}
-	var unbalanced time.Duration
+	var (
+		unbalanced time.Duration
+		cand       candidate
+	)
 	// A look ends at the limit too: on an overloaded server one look can
 	// take minutes (every read retried until it times out).
 	lctx, cancel := context.WithDeadline(ctx, t0.Add(limit))
 	defer cancel()
 	for {
-		n0, last0 := ch.seen()
+		w0 := ch.seen()
 		lookStart := time.Now()
 		p, ok := o.look(lctx, want, ch)
 		lookEnd := time.Now()
-		n1, _ := ch.seen()
+		w1 := ch.seen()
 		if o.tl != nil {
 			o.tl.add(tlRec{at: o.tl.since(lookStart), sess: -1, src: "look", what: fmt.Sprintf("balanced=%v", ok),
 				dur: lookEnd.Sub(lookStart), detail: p.String()})
@@ -235,10 +260,12 @@ func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, lim
 		if p.read > 0 || last.types == 0 {
 			last = p // keep the last look that read something
 		}
-		if b, found := judgeLook(unbalanced, lookOutcome{start: lookStart.Sub(t0), end: lookEnd.Sub(t0),
-			balanced: ok, changedDuring: n1 != n0, lastChange: since(last0)}); found {
+		b, next, found := judgeLook(unbalanced, cand, lookOutcome{start: lookStart.Sub(t0), end: lookEnd.Sub(t0),
+			balanced: ok, sigStart: w0.signals, sigEnd: w1.signals, busy: w1.busy > 0, lastChange: since(w1.last)})
+		if found {
 			return b, b.atMost, true, last
 		}
+		cand = next
 		if p.typesBalanced < p.read {
 			unbalanced = lookStart.Sub(t0)
 		}
@@ -249,7 +276,11 @@ func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, lim
 			lastReport = time.Now()
 			fmt.Printf("  %5.1f s: %v; %d sessions expired\n", time.Since(t0).Seconds(), p, o.expired())
 		}
-		if !o.pause(ctx, ch, lookEnd, n0, max(o.every, lookEnd.Sub(lookStart)), t0.Add(limit)) {
+		blind := max(o.every, lookEnd.Sub(lookStart))
+		if cand.ok {
+			blind = quietBeforeLook
+		}
+		if !o.pause(ctx, ch, lookEnd, cand.ok, w0.changes, blind, t0.Add(limit)) {
 			return balanceBound{}, time.Since(t0), false, last
 		}
 	}
@@ -257,14 +288,14 @@ func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, lim
 
 // pause waits for the next look (see nextLook: end is the last look's
 // end, n0 the changes noticed at its start; without watches, blind after
-// end) and reports whether to look: false when ctx ended or the
-// limit passed first.
-func (o *observer) pause(ctx context.Context, ch *changes, end time.Time, n0 uint64, blind time.Duration, limit time.Time) bool {
+// end) and reports whether to look: false when ctx ended or the limit
+// passed first.
+func (o *observer) pause(ctx context.Context, ch *changes, end time.Time, confirm bool, n0 uint64, blind time.Duration, limit time.Time) bool {
 	for {
 		next := end.Add(blind)
 		if ch != nil {
-			n, last := ch.seen()
-			next = nextLook(end, n0, n, last)
+			w := ch.seen()
+			next = nextLook(end, confirm, n0, w.changes, w.last)
 		}
 		if !next.Before(limit) {
 			next = limit

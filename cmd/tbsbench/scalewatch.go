@@ -8,27 +8,51 @@ import (
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
-// changes is what the observer's watches noticed during one phase: how
-// many changes, when the last one was noticed, and which runtimes' servers
-// must be read again. A nil *changes (the watches could not be armed)
-// notices nothing and has every runtime's servers read at every look.
+// changes is what the observer's watches noticed during one phase: the
+// signals received, the changes among them and when the last one's signal
+// came, and which runtimes' servers must be read again. A nil *changes
+// (the watches could not be armed) notices nothing and has every
+// runtime's servers read at every look.
 type changes struct {
-	mu   sync.Mutex
-	n    uint64
-	last time.Time
+	mu sync.Mutex
+	w  watched
 	// servers: the runtimes whose servers joined or left since the
 	// observer last read them.
 	servers map[string]bool
-	// kick receives (buffer 1, sends coalesce) after every change.
+	// kick receives (buffer 1, sends coalesce) after every signal.
 	kick chan struct{}
 }
 
-// noted records a change noticed at at.
-func (c *changes) noted(at time.Time, serversOf string) {
+// watched is a snapshot of changes.
+type watched struct {
+	// signals: every signal received; changes: those that were a change
+	// (a join or leave, or the items stamp moved); last: when the last
+	// change's signal came (zero: none); busy: signals still being checked.
+	signals, changes uint64
+	last             time.Time
+	busy             int
+}
+
+// signal records a signal, which the caller checks (busy until checked),
+// and returns when it came.
+func (c *changes) signal() time.Time {
 	c.mu.Lock()
-	c.n++
-	if at.After(c.last) {
-		c.last = at
+	defer c.mu.Unlock()
+	c.w.signals++
+	c.w.busy++
+	return time.Now()
+}
+
+// checked ends the check of the signal that came at at: a change (of
+// serversOf's servers, if not empty) or not.
+func (c *changes) checked(at time.Time, change bool, serversOf string) {
+	c.mu.Lock()
+	c.w.busy--
+	if change {
+		c.w.changes++
+		if at.After(c.w.last) {
+			c.w.last = at
+		}
 	}
 	if serversOf != "" {
 		c.servers[serversOf] = true
@@ -40,15 +64,14 @@ func (c *changes) noted(at time.Time, serversOf string) {
 	}
 }
 
-// seen returns how many changes were noticed so far and when the last one
-// was (zero time: none).
-func (c *changes) seen() (uint64, time.Time) {
+// seen returns what was noticed so far.
+func (c *changes) seen() watched {
 	if c == nil {
-		return 0, time.Time{}
+		return watched{}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.n, c.last
+	return c.w
 }
 
 // takeServers reports whether rt's servers must be read (they changed
@@ -94,7 +117,8 @@ const stampReadBound = 2 * time.Second
 // item write (and loses notes when the leader consumes them: a signal of
 // the box counts as a change only if the items stamp moved, which takes
 // one cheap read). Every change is noted with the time the signal came,
-// which is at or after the change itself. The watches live until ctx
+// which is at or after the change itself; every signal is counted when
+// it comes, a change or not. The watches live until ctx
 // ends. If a watch cannot be armed, watch returns the error (the watches
 // armed before it end with ctx).
 func (o *observer) watch(ctx context.Context) (*changes, error) {
@@ -126,7 +150,7 @@ func (o *observer) watch(ctx context.Context) (*changes, error) {
 	for _, a := range all {
 		go func() {
 			for range a.servers {
-				c.noted(time.Now(), a.rt)
+				c.checked(c.signal(), true, a.rt)
 			}
 		}()
 		go o.followItems(ctx, c, a.rt, a.mark, a.notes)
@@ -152,13 +176,12 @@ func (o *observer) followItems(ctx context.Context, c *changes, rt string, mark,
 				continue
 			}
 		}
-		at := time.Now()
+		at := c.signal()
 		sctx, cancel := context.WithTimeout(ctx, stampReadBound)
 		s, err := o.store.ItemsStamp(sctx, rt)
 		cancel()
-		if err != nil || s != stamp || s == "" {
-			stamp = s
-			c.noted(at, "")
-		}
+		moved := err != nil || s != stamp || s == ""
+		stamp = s
+		c.checked(at, moved, "")
 	}
 }
