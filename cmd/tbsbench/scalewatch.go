@@ -19,7 +19,8 @@ type changes struct {
 	// servers: the runtimes whose servers joined or left since the
 	// observer last read them.
 	servers map[string]bool
-	// kick receives (buffer 1, sends coalesce) after every signal.
+	// kick receives (buffer 1, sends coalesce) after every signal is
+	// checked.
 	kick chan struct{}
 }
 
@@ -98,8 +99,8 @@ func (c *changes) dirtyServers(rt string) {
 	c.mu.Unlock()
 }
 
-// kicked returns the channel that receives after a change (nil, which
-// never receives, when nothing watches).
+// kicked returns the channel that receives after each signal is checked
+// (nil, which never receives, when nothing watches).
 func (c *changes) kicked() <-chan struct{} {
 	if c == nil {
 		return nil
@@ -118,9 +119,9 @@ const stampReadBound = 2 * time.Second
 // the box counts as a change only if the items stamp moved, which takes
 // one cheap read). Every change is noted with the time the signal came,
 // which is at or after the change itself; every signal is counted when
-// it comes, a change or not. The watches live until ctx
-// ends. If a watch cannot be armed, watch returns the error (the watches
-// armed before it end with ctx).
+// it comes, a change or not. The watches live until ctx ends. If a watch
+// cannot be armed, watch returns the error (the watches armed before it
+// end with ctx).
 func (o *observer) watch(ctx context.Context) (*changes, error) {
 	c := &changes{servers: map[string]bool{}, kick: make(chan struct{}, 1)}
 	type armed struct {
