@@ -37,7 +37,7 @@
 // manager's wait from its start to its server's registration, the handover
 // cycles (asked → released → acquired) and the slowest one's chain, item
 // writes that lost a race, the store calls' latencies, suspect sessions,
-// and the observer's lag behind the last ownership change.
+// and the observer's bound and decision next to the last ownership change.
 //
 // The run ends on its own at -deadline (default 1 h, 15 min with -quick)
 // and on SIGTERM or SIGINT: every scenario is cancelled; if they have not

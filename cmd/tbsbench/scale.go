@@ -246,13 +246,24 @@ func (b *bench) scalePhase(ctx context.Context, o *observer, name string, live f
 		defer func() { b.tl.seen(name, ph.took, ph.reached) }()
 	}
 	m0, o0 := measure(live()), zkreq.Of(o.store)
+	// The watches are armed before act, so that they notice its first
+	// changes.
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	ch, err := o.watch(wctx)
+	if err != nil {
+		fmt.Printf("  %s: the observer's watches could not be armed (%v): it looks without them, and bounds the balance by its looks only\n", name, err)
+		ch = nil
+	}
 	t0 := time.Now()
 	act()
-	ph.took, ph.reached, ph.last = o.waitBalanced(ctx, t0, want, b.scaleLimit)
+	ph.bound, ph.took, ph.reached, ph.last = o.waitBalanced(ctx, t0, want, b.scaleLimit, ch)
+	stop()
 	ph.between(m0, measure(live()), live())
-	ph.observer = zkreq.Of(o.store).Sub(o0).Total()
+	oreq := zkreq.Of(o.store).Sub(o0)
+	ph.observer = oreq.Total()
 	if ph.reached {
-		fmt.Printf("  %s: %s (the observer sent %d requests)\n", name, secs(ph.took), ph.observer)
+		fmt.Printf("  %s: %s (the observer sent %d requests: %v)\n    %v\n", name, secs(ph.took), ph.observer, oreq, ph.bound)
 	} else {
 		fmt.Printf("  %s: not reached after %.0f s (%v; the observer sent %d requests)\n", name, ph.took.Seconds(), ph.last, ph.observer)
 	}

@@ -208,7 +208,7 @@ func TestParseWchc(t *testing.T) {
 }
 
 // The timeline's summary follows an item through a handover cycle and
-// tells the observer's lag from the last ownership change.
+// tells the observer's bound and decision from the last ownership change.
 func TestTimelineSummaryCycles(t *testing.T) {
 	tl := newTimeline()
 	s := time.Second
@@ -218,13 +218,13 @@ func TestTimelineSummaryCycles(t *testing.T) {
 		{at: s + 100*time.Millisecond, sess: 0, src: "event", what: "handover", runtime: "rt", ids: []string{"7"}},
 		{at: 2 * s, sess: 0, src: "event", what: "release", runtime: "rt", ids: []string{"7"}},
 		{at: 2*s + 500*time.Millisecond, sess: 1, src: "event", what: "acquire", runtime: "rt", ids: []string{"7"}},
-		{at: 3 * s, sess: -1, src: "seen", what: "observer saw the balance", dur: 3 * s},
+		{at: 3 * s, sess: -1, src: "seen", what: "observer saw the balance", dur: 2*s + 600*time.Millisecond},
 	}
 	var b strings.Builder
 	tl.summary(&b)
 	out := b.String()
 	for _, want := range []string{
-		"the last ownership change was at +2.50 s: the observer's lag 0.50 s",
+		"observer saw the balance: at ≤ 2.60 s, known at +3.00 s; the last ownership change was at +2.50 s: the observer's bound 0.10 s after it, its decision 0.50 s",
 		"handover cycles completed: 1 (1 asks re-targeted",
 		"asked → released (owner notices, batch boundary, write): median 1000 ms",
 		"released → acquired (new owner notices):               median 500 ms",

@@ -36,64 +36,71 @@ func (p progress) String() string {
 
 // observer watches a scale run's task types through its own session.
 type observer struct {
-	store   *zkstore.Store
-	tts     []schedule.TaskType
+	store *zkstore.Store
+	tts   []schedule.TaskType
+	// every: without watches (they could not be armed), the least pause
+	// between looks; the pause is as long as the last look otherwise.
 	every   time.Duration
 	expired func() int64
 	// tl, if not nil, records every look (-scale-timeline).
 	tl *timeline
-	// cache holds the last items read per task type, reused while the
-	// items stamp has not moved (for at most fullReadEvery).
-	cache map[string]cachedItems
+	// cache holds, per task type, the servers and the items last read,
+	// reused while the watches saw no join or leave and the items stamp
+	// has not moved. waitBalanced forgets the servers, so that each
+	// phase's first look reads them.
+	cache map[string]state
 }
 
-type cachedItems struct {
-	items schedule.Items
-	at    time.Time
-}
-
-// fullReadEvery: the observer reads every item at least this often, even
-// when the stamp says nothing changed.
-const fullReadEvery = 5 * time.Second
+// Observer timing.
+const (
+	// quietBeforeLook: the observer looks once its watches have noticed no
+	// change for this long (a balance is a state that no longer changes;
+	// a look in the middle of a burst of grants would read a state about
+	// to change). It delays the decision, not the figure reported.
+	quietBeforeLook = 300 * time.Millisecond
+	// fallbackLook: the longest the observer waits after a look for the
+	// next one, whatever its watches say (a lost signal, or changes that
+	// never pause).
+	fallbackLook = 5 * time.Second
+)
 
 // read returns the registered servers and the items of rt: the servers
-// and the stamp every time (two requests), the items only when the stamp
-// moved or the last full read is fullReadEvery old.
-func (o *observer) read(ctx context.Context, rt string) (state, error) {
-	svs, err := o.store.Servers(ctx, rt)
-	if err != nil {
-		return state{}, err
-	}
-	var st state
-	for _, sv := range svs {
-		st.servers = append(st.servers, sv.UUID)
+// only when the watches saw one join or leave since the last read (or
+// nothing watches), the items only when the stamp (one request) moved.
+func (o *observer) read(ctx context.Context, rt string, ch *changes) (state, error) {
+	c, cached := o.cache[rt]
+	if ch.takeServers(rt) || c.servers == nil {
+		svs, err := o.store.Servers(ctx, rt)
+		if err != nil {
+			ch.dirtyServers(rt)
+			return state{}, err
+		}
+		c.servers = []schedule.ServerID{}
+		for _, sv := range svs {
+			c.servers = append(c.servers, sv.UUID)
+		}
 	}
 	stamp, err := o.store.ItemsStamp(ctx, rt)
 	if err != nil {
 		return state{}, err
 	}
-	if c, ok := o.cache[rt]; ok && stamp != "" && c.items.Stamp == stamp && time.Since(c.at) < fullReadEvery {
-		st.items = c.items
-		return st, nil
+	if !cached || stamp == "" || c.items.Stamp != stamp {
+		if c.items, err = o.store.Items(ctx, rt); err != nil {
+			return state{}, err
+		}
 	}
-	if st.items, err = o.store.Items(ctx, rt); err != nil {
-		return state{}, err
-	}
-	if o.cache == nil {
-		o.cache = map[string]cachedItems{}
-	}
-	o.cache[rt] = cachedItems{items: st.items, at: time.Now()}
-	return st, nil
+	o.cache[rt] = c
+	return state{servers: c.servers, items: c.items}, nil
 }
 
 // look reads every task type once; a read that fails (a busy server may
 // time the observer out) makes the look incomplete, which never counts as
 // balanced.
-func (o *observer) look(ctx context.Context, want int) (progress, bool) {
+func (o *observer) look(ctx context.Context, want int, ch *changes) (progress, bool) {
 	p := progress{types: len(o.tts), minServers: -1}
 	complete := true
 	for _, tt := range o.tts {
-		st, err := o.read(ctx, tt.BaseTaskType)
+		st, err := o.read(ctx, tt.BaseTaskType, ch)
 		if err != nil {
 			complete = false
 			continue
@@ -112,41 +119,199 @@ func (o *observer) look(ctx context.Context, want int) (progress, bool) {
 	return p, complete && p.typesBalanced == p.types
 }
 
+// lookOutcome is one look as judgeLook sees it; times are from the
+// phase's start.
+type lookOutcome struct {
+	start, end time.Duration
+	// balanced: every task type read and balanced.
+	balanced bool
+	// sigStart, sigEnd: the signals the watches had received before the
+	// look's start and by its end (every signal, a change or not); busy:
+	// one was still being checked at the end.
+	sigStart, sigEnd uint64
+	busy             bool
+	// lastChange: when the signal of the last change noticed by the end
+	// came; negative when none came in the phase (or nothing watches).
+	lastChange time.Duration
+}
+
+// candidate is a balanced look waiting for the next look to confirm it.
+type candidate struct {
+	ok    bool
+	start time.Duration
+	// sig: the signals received before its start.
+	sig uint64
+}
+
+// balanceBound is where the balance moment of a phase lies, from the
+// phase's start: after unbalanced and at most atMost.
+type balanceBound struct {
+	// unbalanced: the start of the last look that saw a task type
+	// unbalanced (0 when none did: the phase's start).
+	unbalanced time.Duration
+	// atMost: the last change noticed before the look that found the
+	// balance (byChange), or, when none was noticed since unbalanced (a
+	// lost signal, or no watches), that look's start.
+	atMost   time.Duration
+	byChange bool
+	// look: the start of the look that found the balance; decided: the end
+	// of the look that confirmed it, when the observer knew.
+	look, decided time.Duration
+}
+
+// judgeLook decides whether l confirms the balance, given the start of
+// the last look that saw a task type unbalanced and the candidate (the
+// last look, if it was balanced), and returns the next candidate. A
+// balanced look is confirmed by a later balanced look when no signal came
+// from the first one's start to the second one's end and none is still
+// being checked: the first read a state that held throughout (a change
+// during a look, or one whose signal came late, only delays the decision).
+// The balance then came at or before the last change noticed, all of
+// whose signals came before the first look; a change noticed before
+// unbalanced cannot be the last one (a later look still saw the balance
+// missing), so then the bound is the first look's start. It is pure.
+func judgeLook(unbalanced time.Duration, cand candidate, l lookOutcome) (balanceBound, candidate, bool) {
+	if !l.balanced {
+		return balanceBound{}, candidate{}, false
+	}
+	if !cand.ok || l.busy || l.sigEnd != cand.sig {
+		return balanceBound{}, candidate{ok: true, start: l.start, sig: l.sigStart}, false
+	}
+	b := balanceBound{unbalanced: unbalanced, atMost: cand.start, look: cand.start, decided: l.end}
+	if l.lastChange >= 0 && l.lastChange >= unbalanced && l.lastChange <= cand.start {
+		b.atMost, b.byChange = l.lastChange, true
+	}
+	return b, candidate{}, true
+}
+
+// String says where the balance lies and how late the observer knew.
+func (b balanceBound) String() string {
+	by := "the last change noticed before the look that found it"
+	if !b.byChange {
+		by = "no change noticed since the last unbalanced look: the start of the look that found it"
+	}
+	return fmt.Sprintf("balanced at ≤ %s (%s); after %s (the last look that saw it unbalanced started then); "+
+		"the look that found it started at %s, the one that confirmed it ended at %s",
+		secs(b.atMost), by, secs(b.unbalanced), secs(b.look), secs(b.decided))
+}
+
+// nextLook returns when to look next, from the end of the last look
+// (end), the changes noticed at its start and now (n0, n) and when the
+// last one's signal came: quietBeforeLook after end to confirm a balanced
+// look (confirm); else once quietBeforeLook has passed since a change
+// noticed after the last look started, or fallbackLook after it ended. It
+// is pure.
+func nextLook(end time.Time, confirm bool, n0, n uint64, last time.Time) time.Time {
+	if confirm {
+		return end.Add(quietBeforeLook)
+	}
+	next := end.Add(fallbackLook)
+	if n != n0 {
+		if q := last.Add(quietBeforeLook); q.Before(next) {
+			next = q
+		}
+	}
+	return next
+}
+
 // waitBalanced looks until every task type is balanced over want servers
-// (reached), limit has passed since t0 (not reached) or ctx ends. It waits
-// o.every between looks, or four times as long as the last look took, so
-// that the observer's own reads stay a small part of ZooKeeper's work. It
-// prints the progress every 5 s.
-func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, limit time.Duration) (took time.Duration, reached bool, last progress) {
+// (reached), limit has passed since t0 (not reached) or ctx ends. With
+// watches (ch not nil), it looks once they have been quiet for
+// quietBeforeLook after a change, and at least fallbackLook after the
+// last look; without, it waits max(o.every, the last look) between looks.
+// A balanced look is confirmed by the next (see judgeLook), looked
+// quietBeforeLook after it. It returns where the balance lies (reached),
+// or the time since t0 it gave up at. It prints the progress every 5 s.
+func (o *observer) waitBalanced(ctx context.Context, t0 time.Time, want int, limit time.Duration, ch *changes) (bound balanceBound, took time.Duration, reached bool, last progress) {
+	if o.cache == nil {
+		o.cache = map[string]state{}
+	}
+	for rt, c := range o.cache {
+		// The items stay while their stamp holds; the servers are read
+		// again, the watches of the last phase having ended with it.
+		c.servers = nil
+		o.cache[rt] = c
+	}
 	lastReport := time.Now()
+	since := func(t time.Time) time.Duration {
+		if t.IsZero() || t.Before(t0) {
+			return -1
+		}
+		return t.Sub(t0)
+	}
+	var (
+		unbalanced time.Duration
+		cand       candidate
+	)
 	// A look ends at the limit too: on an overloaded server one look can
 	// take minutes (every read retried until it times out).
 	lctx, cancel := context.WithDeadline(ctx, t0.Add(limit))
 	defer cancel()
 	for {
+		w0 := ch.seen()
 		lookStart := time.Now()
-		p, ok := o.look(lctx, want)
-		pause := max(o.every, 4*time.Since(lookStart))
+		p, ok := o.look(lctx, want, ch)
+		lookEnd := time.Now()
+		w1 := ch.seen()
 		if o.tl != nil {
 			o.tl.add(tlRec{at: o.tl.since(lookStart), sess: -1, src: "look", what: fmt.Sprintf("balanced=%v", ok),
-				dur: time.Since(lookStart), detail: p.String()})
+				dur: lookEnd.Sub(lookStart), detail: p.String()})
 		}
 		if p.read > 0 || last.types == 0 {
 			last = p // keep the last look that read something
 		}
-		if ok {
-			return time.Since(t0), true, last
+		b, next, found := judgeLook(unbalanced, cand, lookOutcome{start: lookStart.Sub(t0), end: lookEnd.Sub(t0),
+			balanced: ok, sigStart: w0.signals, sigEnd: w1.signals, busy: w1.busy > 0, lastChange: since(w1.last)})
+		if found {
+			return b, b.atMost, true, last
+		}
+		cand = next
+		if p.typesBalanced < p.read {
+			unbalanced = lookStart.Sub(t0)
 		}
 		if time.Since(t0) >= limit || ctx.Err() != nil {
-			return time.Since(t0), false, last
+			return balanceBound{}, time.Since(t0), false, last
 		}
 		if time.Since(lastReport) >= 5*time.Second {
 			lastReport = time.Now()
 			fmt.Printf("  %5.1f s: %v; %d sessions expired\n", time.Since(t0).Seconds(), p, o.expired())
 		}
+		blind := max(o.every, lookEnd.Sub(lookStart))
+		if cand.ok {
+			blind = quietBeforeLook
+		}
+		if !o.pause(ctx, ch, lookEnd, cand.ok, w0.changes, blind, t0.Add(limit)) {
+			return balanceBound{}, time.Since(t0), false, last
+		}
+	}
+}
+
+// pause waits for the next look (see nextLook: end is the last look's
+// end, n0 the changes noticed at its start; without watches, blind after
+// end) and reports whether to look: false when ctx ended or the limit
+// passed first.
+func (o *observer) pause(ctx context.Context, ch *changes, end time.Time, confirm bool, n0 uint64, blind time.Duration, limit time.Time) bool {
+	for {
+		next := end.Add(blind)
+		if ch != nil {
+			w := ch.seen()
+			next = nextLook(end, confirm, n0, w.changes, w.last)
+		}
+		if !next.Before(limit) {
+			next = limit
+		}
+		d := time.Until(next)
+		if d <= 0 {
+			return time.Now().Before(limit)
+		}
+		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
-		case <-time.After(pause):
+			t.Stop()
+			return false
+		case <-ch.kicked():
+			t.Stop()
+		case <-t.C:
 		}
 	}
 }
@@ -187,7 +352,10 @@ func expiredOf(sessions []*scaleSession) int64 {
 type phase struct {
 	name    string
 	reached bool
+	// took: the balance's bound (bound.atMost) when reached, else when
+	// the observer gave up.
 	took    time.Duration
+	bound   balanceBound
 	last    progress
 	servers int
 	// observer: the requests of the observer's session (its looks).

@@ -68,6 +68,13 @@ func (r *scaleResult) addPhase(sec *Section, ph phase, key string) {
 		fmt.Sprintf("%.1f", float64(ph.bytes)/(1<<20)), strconv.FormatInt(ph.expired, 10), selfCPU, zkCPU)
 	sec.set(key+"reached", map[bool]float64{true: 1, false: 0}[ph.reached])
 	sec.set(key+"s", ph.took.Seconds())
+	if ph.reached {
+		// Where the balance lies: after the last unbalanced look's start,
+		// at most s; the look that found it started and ended then.
+		sec.set(key+"unbalanced_look_s", ph.bound.unbalanced.Seconds())
+		sec.set(key+"found_look_start_s", ph.bound.look.Seconds())
+		sec.set(key+"found_look_end_s", ph.bound.decided.Seconds())
+	}
 	sec.set(key+"requests_per_server", float64(ph.req.Total())/n)
 	sec.set(key+"reads_per_server", float64(reads(ph))/n)
 	sec.set(key+"writes_per_server", float64(ph.req.Create+ph.req.Set+ph.req.Delete+ph.req.Multi)/n)

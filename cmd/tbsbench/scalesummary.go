@@ -58,15 +58,17 @@ func summarizePhase(w io.Writer, ph tlRec, recs []tlRec) {
 		}
 	}
 	if seen != nil {
-		fmt.Fprintf(w, "    %s after %s", seen.what, secs(seen.dur))
+		fmt.Fprintf(w, "    %s: at ≤ %s, known at %s", seen.what, secs(seen.dur), off(seen.at))
 		if lastMove >= 0 {
-			fmt.Fprintf(w, "; the last ownership change was at %s: the observer's lag %s", off(lastMove), secs(t0+seen.dur-lastMove))
+			fmt.Fprintf(w, "; the last ownership change was at %s: the observer's bound %s after it, its decision %s",
+				off(lastMove), secs(t0+seen.dur-lastMove), secs(seen.at-lastMove))
 		}
 		longest := time.Duration(0)
 		for _, l := range looks {
 			longest = max(longest, l.dur)
 		}
-		fmt.Fprintf(w, " (%d looks, the longest %s; each waits max(250 ms, 4 × the last look) for the next)\n", len(looks), secs(longest))
+		fmt.Fprintf(w, " (%d looks, the longest %s; a look follows %v without a change noticed, at most %v after the last)\n",
+			len(looks), secs(longest), quietBeforeLook, fallbackLook)
 	}
 	if seen != nil {
 		recs = slices.DeleteFunc(slices.Clone(recs), func(r tlRec) bool { return r.at > seen.at })
