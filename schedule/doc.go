@@ -43,7 +43,7 @@
 // items whose ownership changes in one guarded compare-and-set with a growing
 // epoch, watches, and cluster time. Package zkstore implements it on
 // ZooKeeper; package schedule/memstore in memory (tests, examples,
-// simulation); package schedule/storetest is the conformance suite both pass.
+// simulation); package schedule/storekit/storetest is the conformance suite both pass.
 // This package never imports a ZooKeeper client.
 //
 // # The Manager

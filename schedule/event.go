@@ -119,24 +119,3 @@ func (e Event) String() string {
 	}
 	return s
 }
-
-// WithEvents sets the function that receives the manager's events (default
-// none: nothing is built). It is called synchronously on the manager's
-// goroutines, sometimes concurrently, and must be fast and never block: a
-// slow fn stalls the manager's loop. strategy.Factory passes one that
-// appends to its ring and delivers to the user's hook on a goroutine of its
-// own.
-func WithEvents(fn func(Event)) ManagerOption {
-	return func(o *managerOptions) { o.events = fn }
-}
-
-// emit completes e (time, runtime) and delivers it; a nil hook costs
-// nothing but the call.
-func (m *Manager) emit(e Event) {
-	if m.events == nil {
-		return
-	}
-	e.Time = m.clock.Now()
-	e.Runtime, e.TaskType, e.OwnSign = m.runtime, m.tt.BaseTaskType, m.ownSign
-	m.events(e)
-}

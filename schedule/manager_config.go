@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -159,43 +158,6 @@ func (c ManagerConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: ManagerConfig.WriteParallelism (%d) must not be negative", ErrInvalid, c.WriteParallelism))
 	}
 	return errors.Join(errs...)
-}
-
-// ManagerOption sets a collaborator of a Manager.
-type ManagerOption func(*managerOptions)
-
-type managerOptions struct {
-	log     *slog.Logger
-	clock   Clock
-	metrics Metrics
-	events  func(Event)
-}
-
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) ManagerOption {
-	return func(o *managerOptions) {
-		if l != nil {
-			o.log = l
-		}
-	}
-}
-
-// WithClock sets the local clock (default SystemClock()); tests pass a fake.
-func WithClock(c Clock) ManagerOption {
-	return func(o *managerOptions) {
-		if c != nil {
-			o.clock = c
-		}
-	}
-}
-
-// WithMetrics sets the metrics sink (default: none).
-func WithMetrics(m Metrics) ManagerOption {
-	return func(o *managerOptions) {
-		if m != nil {
-			o.metrics = m
-		}
-	}
 }
 
 // localIP returns the first non-loopback IPv4 address of this host, or
