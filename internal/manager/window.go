@@ -40,16 +40,16 @@ func newWindowPlan(t schedule.TaskType) (windowPlan, error) {
 	if t.PermitRunStartTime == "" {
 		return w, nil
 	}
-	start, runNow, err := schedule.parseWindowStart(t.PermitRunStartTime)
+	start, runNow, err := parseWindowStart(t.PermitRunStartTime)
 	if err != nil {
 		return windowPlan{}, fmt.Errorf("permitRunStartTime: %w", err)
 	}
 	w.start, w.runNow = start, runNow
-	if schedule.isPauseWhenNoDataEnd(t.PermitRunEndTime) {
+	if quartz.NoDataEnd(t.PermitRunEndTime) {
 		w.noDataEnd = true
 		return w, nil
 	}
-	end, err := schedule.parseCron(t.PermitRunEndTime)
+	end, err := parseCron(t.PermitRunEndTime)
 	if err != nil {
 		return windowPlan{}, fmt.Errorf("permitRunEndTime: %w", err)
 	}
