@@ -105,11 +105,12 @@ const (
 func DefaultManagerConfig() ManagerConfig { return ManagerConfig{}.withDefaults() }
 
 // withDefaults returns c with every zero field set to its default: the one
-// place they are applied (NewManager and Validate use it). Negative "none"
+// place they are written (DefaultManagerConfig and Validate use it; the
+// Manager takes them from DefaultManagerConfig). Negative "none"
 // values are kept, so withDefaults is idempotent. FenceAfter and LockDelay
 // keep their zero, whose default depends on the session
 // (see LockDelay and FenceAfter); ResyncInterval keeps its zero, whose default
-// is the task type's (resyncInterval).
+// is the task type's judgeDeadInterval.
 func (c ManagerConfig) withDefaults() ManagerConfig {
 	if c.IP == "" {
 		c.IP = localIP()
@@ -122,14 +123,6 @@ func (c ManagerConfig) withDefaults() ManagerConfig {
 	c.StopTimeout = cmp.Or(c.StopTimeout, DefaultStopTimeout)
 	c.WriteParallelism = cmp.Or(c.WriteParallelism, defaultWriteParallelism)
 	return c
-}
-
-// resyncInterval is the ResyncInterval of a manager of tt.
-func (c ManagerConfig) resyncInterval(tt TaskType) time.Duration {
-	if c.ResyncInterval == 0 {
-		return tt.JudgeDeadInterval
-	}
-	return c.ResyncInterval
 }
 
 // Validate reports every problem of the configuration at once (zero fields

@@ -15,14 +15,14 @@ import (
 // processor gets the same meaning: the zero ShutdownTimeout is 30s, not
 // "cancel at once", and a task type's zero sleepTimeNoData is no pause.
 func TestManagerConfigZeroMeansDefault(t *testing.T) {
-	assert.Equal(t, schedule.DefaultManagerConfig(), schedule.ManagerConfig{}.withDefaults())
-	none := schedule.ManagerConfig{ShutdownTimeout: -1, CancelGrace: -1, LockDelay: -1}.withDefaults()
+	assert.Equal(t, schedule.DefaultManagerConfig(), withDefaults(schedule.ManagerConfig{}))
+	none := withDefaults(schedule.ManagerConfig{ShutdownTimeout: -1, CancelGrace: -1, LockDelay: -1})
 	assert.Equal(t, time.Duration(-1), none.ShutdownTimeout)
 	assert.Equal(t, time.Duration(-1), none.CancelGrace)
 	assert.Equal(t, time.Duration(-1), none.LockDelay)
 	for _, c := range []schedule.ManagerConfig{{}, none, {IP: "10.0.0.1", StopTimeout: time.Minute}} {
-		d := c.withDefaults()
-		assert.Equal(t, d, d.withDefaults())
+		d := withDefaults(c)
+		assert.Equal(t, d, withDefaults(d))
 	}
 
 	tt := schedule.DefaultTaskType("t")
@@ -39,13 +39,13 @@ func TestManagerConfigZeroMeansDefault(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tt.SleepTimeNoData = tc.sleepNoData
-			pc := processorConfig(tt, "BASE", 1, tc.cfg.withDefaults())
+			pc := processorConfig(tt, "BASE", 1, withDefaults(tc.cfg))
 			assert.Equal(t, tc.wantShutdown, pc.ShutdownTimeout)
 			assert.Equal(t, tc.wantGrace, pc.CancelGrace)
 			assert.Equal(t, tc.wantNoData, pc.SleepTimeNoData)
 			require.NoError(t, pc.Validate())
 		})
 	}
-	assert.Equal(t, 7*time.Second, schedule.ManagerConfig{}.resyncInterval(schedule.TaskType{JudgeDeadInterval: 7 * time.Second}))
-	assert.Equal(t, time.Second, schedule.ManagerConfig{ResyncInterval: time.Second}.resyncInterval(schedule.TaskType{JudgeDeadInterval: 7 * time.Second}))
+	assert.Equal(t, 7*time.Second, resyncInterval(schedule.ManagerConfig{}, schedule.TaskType{JudgeDeadInterval: 7 * time.Second}))
+	assert.Equal(t, time.Second, resyncInterval(schedule.ManagerConfig{ResyncInterval: time.Second}, schedule.TaskType{JudgeDeadInterval: 7 * time.Second}))
 }

@@ -102,7 +102,7 @@ func NewManager(store storekit.Store, tt schedule.TaskType, ownSign string, deal
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	cfg = cfg.withDefaults()
+	cfg = withDefaults(cfg)
 	w, err := newWindowPlan(tt)
 	if err != nil {
 		errs = append(errs, err)
@@ -406,7 +406,7 @@ func (m *Manager) runSession(ctx context.Context, sess storekit.Session, work *w
 
 	hb := m.clock.NewTicker(m.tt.HeartBeatRate)
 	defer hb.Stop()
-	resync := m.clock.NewTicker(m.cfg.resyncInterval(m.tt))
+	resync := m.clock.NewTicker(resyncInterval(m.cfg, m.tt))
 	defer resync.Stop()
 
 	// Config edits made while this server had no session are not seen by
