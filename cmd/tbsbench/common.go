@@ -160,7 +160,10 @@ type state struct {
 	items   schedule.Items
 }
 
-func observe(ctx context.Context, s storekit.Store, rt string) (state, error) {
+func observe(ctx context.Context, s interface {
+	storekit.ServerStore
+	storekit.ItemStore
+}, rt string) (state, error) {
 	svs, err := s.Servers(ctx, rt)
 	if err != nil {
 		return state{}, err

@@ -98,7 +98,7 @@ func TestOrdersDeleteReapply(t *testing.T) {
 
 // epochs reads the epoch of every owned item of the runtimes, keyed
 // "ownSign/item".
-func epochs(ctx context.Context, t *testing.T, store storekit.Store, runtimes []string) map[string]int64 {
+func epochs(ctx context.Context, t *testing.T, store storekit.ItemStore, runtimes []string) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
 	for _, rt := range runtimes {

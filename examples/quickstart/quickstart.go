@@ -514,7 +514,7 @@ func ownersIfBalanced(nodes []*node) (map[string][]string, bool) {
 // publishedLockDelay reads the lock delay a thread group published in its
 // server record (Server.TakeoverDelay: milliseconds, -1 for none), 0 when
 // it cannot be read.
-func publishedLockDelay(ctx context.Context, s storekit.Store, id schedule.ServerID) time.Duration {
+func publishedLockDelay(ctx context.Context, s storekit.ServerStore, id schedule.ServerID) time.Duration {
 	servers, err := s.Servers(ctx, taskTypeName)
 	if err != nil {
 		return 0
@@ -529,7 +529,7 @@ func publishedLockDelay(ctx context.Context, s storekit.Store, id schedule.Serve
 
 // takenOver reads the items from the store: true when every item is owned
 // by a thread group of a live factory.
-func takenOver(ctx context.Context, s storekit.Store, nodes []*node) (bool, error) {
+func takenOver(ctx context.Context, s storekit.ItemStore, nodes []*node) (bool, error) {
 	var live []schedule.ServerID
 	for i, n := range nodes {
 		if i == killedIndex {
