@@ -6,8 +6,8 @@ import (
 	"github.com/tbschedule/tbschedule-go/internal/apierr"
 )
 
-// Sentinel errors of the schedule package and of every Store implementation.
-// Store implementations wrap them with the operation and the path, and keep the
+// Sentinel errors of the schedule package and of every storekit.Store
+// implementation. Store implementations wrap them with the operation and the path, and keep the
 // underlying client error reachable too, so both errors.Is(err, ErrConflict) and
 // errors.Is(err, zk.ErrBadVersion) hold for a failed ZooKeeper compare-and-set.
 var (

@@ -67,8 +67,8 @@ func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), ni
 
 // Event is one change worth telling an operator: who owns which item and
 // why it moved, holds, fences, windows, failed starts and failing records.
-// A Manager delivers its events to the function given to WithEvents;
-// strategy.Factory keeps the last ones of its process (Status.Events, the
+// Every thread group of a strategy.Factory delivers its events to the
+// factory, which keeps the last ones of its process (Status.Events, the
 // health JSON) and hands them to strategy.WithEvents.
 type Event struct {
 	// Seq numbers the events of a strategy.Factory from 1 (0 outside a

@@ -208,6 +208,6 @@ type Items struct {
 const NoServer ServerID = plan.NoServer
 
 // ItemsStamp identifies one state of a runtime's items (see
-// ItemStore.ItemsStamp). It is opaque; compare stamps with ==. The empty
+// storekit.ItemStore.ItemsStamp). It is opaque; compare stamps with ==. The empty
 // stamp means "unknown" and is never current.
 type ItemsStamp string

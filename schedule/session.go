@@ -10,7 +10,7 @@ const (
 	// SessionSuspect: disconnected, or no answer from the server for a while.
 	// The session may still be alive at the server (a short blip keeps it) or
 	// may have expired; a careful owner stops acting on its grants until it is
-	// Connected again. A Store must report Suspect within a third of the
+	// Connected again. A storekit.Store must report Suspect within a third of the
 	// session timeout after the last request the server answered was sent:
 	// the managers' fencing and lock delay are computed from that bound.
 	SessionSuspect

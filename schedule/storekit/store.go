@@ -14,8 +14,9 @@ import (
 // Stores on the same backend.
 //
 // All methods are safe for concurrent use. Every method that blocks takes a
-// context first. Errors wrap the sentinels of errors.go with the operation and
-// the path.
+// context first. Errors wrap the sentinels of package schedule
+// (schedule.ErrNotFound, schedule.ErrConflict...) with the operation and the
+// path.
 type Store interface {
 	Sessions
 	ClusterClock
