@@ -21,7 +21,8 @@ type WindowStatus struct {
 	NextEnd   Time
 }
 
-// Status is a snapshot of a Manager for operators and tests.
+// Status is a snapshot of a thread group's manager for operators and tests
+// (strategy.Status lists them per strategy).
 type Status struct {
 	Runtime string
 	// Server is this server's id under its current session ("" if not registered).
