@@ -1,8 +1,9 @@
 // Package zkstore implements storekit.Store on ZooKeeper with
 // github.com/go-zookeeper/zk: the tree of tbschedule-go, the JSON codecs of
 // its nodes, digest ACLs, sessions (a disconnect is not an expiry), watches,
-// and cluster time. It passes the conformance suite of schedule/storekit/storetest on
-// a standalone server and on a 3-node ensemble.
+// and cluster time. It passes the conformance suite of
+// schedule/storekit/storetest on a standalone server and on a 3-node
+// ensemble.
 //
 // # The tree
 //

@@ -3,8 +3,8 @@
 // coordination service: every client lives in one process, nothing is
 // persisted, and nothing survives the process. Production code uses package
 // zkstore. memstore passes the same conformance suite as zkstore
-// (package schedule/storekit/storetest), so code tested on it behaves the same on
-// ZooKeeper.
+// (package schedule/storekit/storetest), so code tested on it behaves the
+// same on ZooKeeper.
 //
 // # Model
 //
