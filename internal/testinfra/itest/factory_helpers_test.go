@@ -119,7 +119,10 @@ type spread struct {
 	request, current, servers map[string]int
 }
 
-func readSpread(t testing.TB, s storekit.Store, strategyName, runtime string) spread {
+func readSpread(t testing.TB, s interface {
+	storekit.ServerStore
+	storekit.FactoryStore
+}, strategyName, runtime string) spread {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -172,7 +175,10 @@ func nonZeroCounts(m map[string]int) map[string]int {
 
 // waitSpread waits until the strategy's spread is want and returns how long
 // that took.
-func waitSpread(t testing.TB, s storekit.Store, strategyName, runtime string, want map[string]int, within time.Duration) time.Duration {
+func waitSpread(t testing.TB, s interface {
+	storekit.ServerStore
+	storekit.FactoryStore
+}, strategyName, runtime string, want map[string]int, within time.Duration) time.Duration {
 	t.Helper()
 	return waitUntil(t, within, func() (bool, string) {
 		sp := readSpread(t, s, strategyName, runtime)

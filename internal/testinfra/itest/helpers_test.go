@@ -107,7 +107,10 @@ type ownership struct {
 	epochs  map[schedule.ItemID]int64
 }
 
-func readOwnership(t testing.TB, s storekit.Store, runtime string) ownership {
+func readOwnership(t testing.TB, s interface {
+	storekit.ServerStore
+	storekit.ItemStore
+}, runtime string) ownership {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -168,7 +171,10 @@ func (o ownership) balanced(n, items int) string {
 }
 
 // waitBalanced waits until the runtime is balanced and returns how long it took.
-func waitBalanced(t testing.TB, s storekit.Store, runtime string, servers, items int, within time.Duration) (ownership, time.Duration) {
+func waitBalanced(t testing.TB, s interface {
+	storekit.ServerStore
+	storekit.ItemStore
+}, runtime string, servers, items int, within time.Duration) (ownership, time.Duration) {
 	t.Helper()
 	var o ownership
 	took := waitUntil(t, within, func() (bool, string) {

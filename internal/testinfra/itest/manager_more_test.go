@@ -119,7 +119,7 @@ func TestManagerExpiresStaleOwnSign(t *testing.T) {
 }
 
 // waitRuntimes waits until the runtimes of base are want (sorted).
-func waitRuntimes(t *testing.T, obs storekit.Store, base string, want []string, what string) {
+func waitRuntimes(t *testing.T, obs storekit.ServerStore, base string, want []string, what string) {
 	t.Helper()
 	runtimes := func() []string {
 		rts, err := obs.Runtimes(context.Background(), base)
@@ -183,7 +183,7 @@ func TestManagerPermitWindow(t *testing.T) {
 // heartbeat periods until m's server has written two more heartbeats:
 // proof that the manager lived through that time. The first call waits for
 // the server to register.
-func heartbeatsOf(t *testing.T, obs storekit.Store, m *manager.Manager, clk *fakeclock.Clock, period time.Duration) func() {
+func heartbeatsOf(t *testing.T, obs storekit.ServerStore, m *manager.Manager, clk *fakeclock.Clock, period time.Duration) func() {
 	t.Helper()
 	require.Eventually(t, func() bool { return m.Status().Server != "" }, 10*time.Second, time.Millisecond)
 	return func() {

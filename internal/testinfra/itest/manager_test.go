@@ -15,7 +15,7 @@ import (
 
 func TestMain(m *testing.M) { zktest.Main(m) }
 
-func createTaskType(t testing.TB, s storekit.Store, tt schedule.TaskType) {
+func createTaskType(t testing.TB, s storekit.ConfigStore, tt schedule.TaskType) {
 	t.Helper()
 	_, err := s.CreateTaskType(context.Background(), tt)
 	require.NoError(t, err)

@@ -68,7 +68,7 @@ func (r *rowTable) deal() processor.Deal {
 
 // heartbeats waits until every server of runtime rt has rewritten its
 // record n more times: the managers' loops went on.
-func heartbeats(t *testing.T, s storekit.Store, rt string, n int) {
+func heartbeats(t *testing.T, s storekit.ServerStore, rt string, n int) {
 	t.Helper()
 	first := map[schedule.ServerID]time.Time{}
 	waitUntil(t, 60*time.Second, func() (bool, string) {
