@@ -5,7 +5,7 @@ import "github.com/tbschedule/tbschedule-go/internal/clock"
 // Clock is the source of local time: every timer, ticker and timestamp of the
 // library goes through one (managers, factories, the store, processors), so
 // tests can drive time with a fake. Cluster time is a different thing: see
-// ClusterClock. Its methods: Now() time.Time, NewTimer(d) Timer and
+// storekit.ClusterClock. Its methods: Now() time.Time, NewTimer(d) Timer and
 // NewTicker(d) Ticker (d > 0).
 type Clock = clock.Clock
 

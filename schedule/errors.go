@@ -6,8 +6,8 @@ import (
 	"github.com/tbschedule/tbschedule-go/internal/apierr"
 )
 
-// Sentinel errors of the schedule package and of every Store implementation.
-// Store implementations wrap them with the operation and the path, and keep the
+// Sentinel errors of the schedule package and of every storekit.Store
+// implementation. Store implementations wrap them with the operation and the path, and keep the
 // underlying client error reachable too, so both errors.Is(err, ErrConflict) and
 // errors.Is(err, zk.ErrBadVersion) hold for a failed ZooKeeper compare-and-set.
 var (
@@ -38,13 +38,13 @@ var (
 	// zkstore.Config and the names and paths of the stores.
 	ErrInvalid error = apierr.ErrInvalid
 	// ErrRunning: Run was called on an object whose Run is in progress
-	// (Manager) or was called already (strategy.Factory,
+	// (a thread group's manager) or was called already (strategy.Factory,
 	// which also refuses registrations once Run has been called).
 	ErrRunning error = apierr.ErrRunning
 	// ErrNotEmpty: a delete found children that must not be removed with it
 	// (for example a runtime that still has live servers).
 	ErrNotEmpty = errors.New("schedule: not empty")
-	// ErrStopIncomplete: a Manager's graceful stop did not finish a step
+	// ErrStopIncomplete: a thread group's graceful stop did not finish a step
 	// within ManagerConfig.StopTimeout; the error names what was left (a
 	// deal still running, the server node, unreleased items). What is left
 	// on the coordination service vanishes with the session.

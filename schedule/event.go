@@ -67,8 +67,8 @@ func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), ni
 
 // Event is one change worth telling an operator: who owns which item and
 // why it moved, holds, fences, windows, failed starts and failing records.
-// A Manager delivers its events to the function given to WithEvents;
-// strategy.Factory keeps the last ones of its process (Status.Events, the
+// Every thread group of a strategy.Factory delivers its events to the
+// factory, which keeps the last ones of its process (Status.Events, the
 // health JSON) and hands them to strategy.WithEvents.
 type Event struct {
 	// Seq numbers the events of a strategy.Factory from 1 (0 outside a
@@ -118,25 +118,4 @@ func (e Event) String() string {
 		s += ": " + e.Message
 	}
 	return s
-}
-
-// WithEvents sets the function that receives the manager's events (default
-// none: nothing is built). It is called synchronously on the manager's
-// goroutines, sometimes concurrently, and must be fast and never block: a
-// slow fn stalls the manager's loop. strategy.Factory passes one that
-// appends to its ring and delivers to the user's hook on a goroutine of its
-// own.
-func WithEvents(fn func(Event)) ManagerOption {
-	return func(o *managerOptions) { o.events = fn }
-}
-
-// emit completes e (time, runtime) and delivers it; a nil hook costs
-// nothing but the call.
-func (m *Manager) emit(e Event) {
-	if m.events == nil {
-		return
-	}
-	e.Time = m.clock.Now()
-	e.Runtime, e.TaskType, e.OwnSign = m.runtime, m.tt.BaseTaskType, m.ownSign
-	m.events(e)
 }

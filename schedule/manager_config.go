@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -106,11 +105,12 @@ const (
 func DefaultManagerConfig() ManagerConfig { return ManagerConfig{}.withDefaults() }
 
 // withDefaults returns c with every zero field set to its default: the one
-// place they are applied (NewManager and Validate use it). Negative "none"
+// place they are written (DefaultManagerConfig and Validate use it; the
+// Manager takes them from DefaultManagerConfig). Negative "none"
 // values are kept, so withDefaults is idempotent. FenceAfter and LockDelay
 // keep their zero, whose default depends on the session
 // (see LockDelay and FenceAfter); ResyncInterval keeps its zero, whose default
-// is the task type's (resyncInterval).
+// is the task type's judgeDeadInterval.
 func (c ManagerConfig) withDefaults() ManagerConfig {
 	if c.IP == "" {
 		c.IP = localIP()
@@ -123,14 +123,6 @@ func (c ManagerConfig) withDefaults() ManagerConfig {
 	c.StopTimeout = cmp.Or(c.StopTimeout, DefaultStopTimeout)
 	c.WriteParallelism = cmp.Or(c.WriteParallelism, defaultWriteParallelism)
 	return c
-}
-
-// resyncInterval is the ResyncInterval of a manager of tt.
-func (c ManagerConfig) resyncInterval(tt TaskType) time.Duration {
-	if c.ResyncInterval == 0 {
-		return tt.JudgeDeadInterval
-	}
-	return c.ResyncInterval
 }
 
 // Validate reports every problem of the configuration at once (zero fields
@@ -159,43 +151,6 @@ func (c ManagerConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: ManagerConfig.WriteParallelism (%d) must not be negative", ErrInvalid, c.WriteParallelism))
 	}
 	return errors.Join(errs...)
-}
-
-// ManagerOption sets a collaborator of a Manager.
-type ManagerOption func(*managerOptions)
-
-type managerOptions struct {
-	log     *slog.Logger
-	clock   Clock
-	metrics Metrics
-	events  func(Event)
-}
-
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) ManagerOption {
-	return func(o *managerOptions) {
-		if l != nil {
-			o.log = l
-		}
-	}
-}
-
-// WithClock sets the local clock (default SystemClock()); tests pass a fake.
-func WithClock(c Clock) ManagerOption {
-	return func(o *managerOptions) {
-		if c != nil {
-			o.clock = c
-		}
-	}
-}
-
-// WithMetrics sets the metrics sink (default: none).
-func WithMetrics(m Metrics) ManagerOption {
-	return func(o *managerOptions) {
-		if m != nil {
-			o.metrics = m
-		}
-	}
 }
 
 // localIP returns the first non-loopback IPv4 address of this host, or

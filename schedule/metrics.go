@@ -6,7 +6,8 @@ import (
 	"github.com/tbschedule/tbschedule-go/processor"
 )
 
-// Metrics receives the events of a Manager worth counting or graphing, and
+// Metrics receives the events of a thread group's manager worth counting or
+// graphing (strategy.WithMetrics hands it to every thread group), and
 // hands out the receiver of its processors' events. All methods must be cheap
 // and safe for concurrent use.
 //

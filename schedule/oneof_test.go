@@ -13,9 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/internal/engine"
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
@@ -66,13 +68,13 @@ func TestErrInvalidEverywhere(t *testing.T) {
 			return json.Unmarshal([]byte(`{"threadNumber":"five"}`), &tt)
 		}},
 		{"schedule", "NewManager", func() error {
-			_, err := schedule.NewManager(nil, validTaskType(), "", processor.SingleFunc(nopSelect, nopExec), schedule.ManagerConfig{})
+			_, err := manager.NewManager(nil, validTaskType(), "", processor.SingleFunc(nopSelect, nopExec), schedule.ManagerConfig{})
 			return err
 		}},
 		{"schedule", "NewManager, keyless NOTSLEEP deal", func() error {
 			tt := validTaskType()
 			tt.ProcessorType = schedule.ProcessorNotSleep
-			_, err := schedule.NewManager(store, tt, "", keylessDeal(), schedule.ManagerConfig{}, schedule.WithLogger(quiet))
+			_, err := manager.NewManager(store, tt, "", keylessDeal(), schedule.ManagerConfig{}, manager.WithLogger(quiet))
 			return err
 		}},
 		{"internal/engine", "Config.Validate", func() error { return engine.Config{ThreadNumber: -1}.Validate() }},
@@ -106,7 +108,7 @@ func TestErrInvalidEverywhere(t *testing.T) {
 		}},
 		{"schedule/memstore", "TaskType, bad name", func() error { _, _, err := store.TaskType(ctx, "a/b"); return err }},
 		{"schedule/memstore", "CreateTaskType, invalid", func() error { _, err := store.CreateTaskType(ctx, schedule.TaskType{}); return err }},
-		{"schedule/memstore", "Watch, unknown kind", func() error { _, err := store.Watch(ctx, schedule.WatchScope{Kind: 99}); return err }},
+		{"schedule/memstore", "Watch, unknown kind", func() error { _, err := store.Watch(ctx, storekit.WatchScope{Kind: 99}); return err }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.pkg+"/"+tc.name, func(t *testing.T) {
@@ -151,7 +153,7 @@ func TestErrRunningEverywhere(t *testing.T) {
 		tt := validTaskType()
 		_, err := store.CreateTaskType(context.Background(), tt)
 		require.NoError(t, err)
-		m, err := schedule.NewManager(store, tt, "", processor.SingleFunc(nopSelect, nopExec), schedule.ManagerConfig{}, schedule.WithLogger(quiet))
+		m, err := manager.NewManager(store, tt, "", processor.SingleFunc(nopSelect, nopExec), schedule.ManagerConfig{}, manager.WithLogger(quiet))
 		require.NoError(t, err)
 		runTwice(t, m.Run)
 	})

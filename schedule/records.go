@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/tbschedule/tbschedule-go/internal/plan"
 )
 
 // ServerID identifies one registered schedule server (thread group). It is the
@@ -19,9 +21,6 @@ type ItemID string
 
 // Version is the version of a stored node, used for compare-and-set.
 type Version int32
-
-// AnyVersion makes a write unconditional where the contract allows it.
-const AnyVersion Version = -1
 
 // Time is a time.Time that encodes as RFC 3339 with milliseconds in UTC
 // ("2026-11-21T10:05:02.123Z"), the format of every time in the tree.
@@ -202,3 +201,13 @@ type Items struct {
 	// snapshot is at least as new as it), or empty when unknown; not stored.
 	Stamp ItemsStamp
 }
+
+// NoServer is the req_server value by which a leader asks the owner of an
+// item to release it to nobody (the item is being removed, or is beyond the
+// capacity of the live servers).
+const NoServer ServerID = plan.NoServer
+
+// ItemsStamp identifies one state of a runtime's items (see
+// storekit.ItemStore.ItemsStamp). It is opaque; compare stamps with ==. The empty
+// stamp means "unknown" and is never current.
+type ItemsStamp string

@@ -1,8 +1,6 @@
 package schedule
 
 import (
-	"slices"
-
 	"github.com/tbschedule/tbschedule-go/processor"
 )
 
@@ -23,7 +21,8 @@ type WindowStatus struct {
 	NextEnd   Time
 }
 
-// Status is a snapshot of a Manager for operators and tests.
+// Status is a snapshot of a thread group's manager for operators and tests
+// (strategy.Status lists them per strategy).
 type Status struct {
 	Runtime string
 	// Server is this server's id under its current session ("" if not registered).
@@ -46,28 +45,4 @@ type Status struct {
 	Stats  processor.Stats
 	// LastError is the last error the manager retried after ("" if none).
 	LastError string
-}
-
-// Status returns a snapshot of the manager's state.
-func (m *Manager) Status() Status {
-	m.mu.Lock()
-	st := m.status
-	st.Owned = slices.Clone(st.Owned)
-	st.Releasing = slices.Clone(st.Releasing)
-	if m.lastError != nil {
-		st.LastError = m.lastError.Error()
-	}
-	m.mu.Unlock()
-	if w := m.work.Load(); w != nil {
-		ws := w.windowState()
-		st.Window = WindowStatus{State: ws.name(), NextStart: Time{ws.state.NextStart}, NextEnd: Time{ws.state.NextEnd}}
-		st.Stats = w.stats()
-	}
-	return st
-}
-
-func (m *Manager) updateStatus(f func(*Status)) {
-	m.mu.Lock()
-	f(&m.status)
-	m.mu.Unlock()
 }

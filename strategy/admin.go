@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // DefaultForceWait is how long Admin.DeleteStrategy with force waits for the
@@ -29,7 +30,7 @@ const casRetries = 5
 // session state of its own: it may share a store with a Factory, and is
 // safe for concurrent use.
 type Admin struct {
-	store schedule.Store
+	store storekit.Store
 	cfg   AdminConfig // with its defaults applied
 	clock schedule.Clock
 }
@@ -69,7 +70,7 @@ func (c AdminConfig) withDefaults() AdminConfig {
 // their defaults: AdminConfig{} is the default). Of the options, an Admin
 // uses WithClock (the clock of its waits); the others concern a Factory
 // and are ignored.
-func NewAdmin(store schedule.Store, cfg AdminConfig, opts ...Option) *Admin {
+func NewAdmin(store storekit.Store, cfg AdminConfig, opts ...Option) *Admin {
 	o := options{clock: schedule.SystemClock()}
 	for _, opt := range opts {
 		if opt != nil {
@@ -317,7 +318,7 @@ func (a *Admin) DeleteStrategy(ctx context.Context, name string, force bool) err
 func (a *Admin) waitUnregistered(ctx context.Context, name string) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch, err := a.store.Watch(wctx, schedule.WatchScope{Kind: schedule.WatchStrategyRuntimes, Name: name})
+	ch, err := a.store.Watch(wctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntimes, Name: name})
 	if err != nil {
 		return err
 	}

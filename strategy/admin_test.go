@@ -12,13 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
 // racingStore changes the node under the admin once, between its read and
 // its compare-and-set, as a concurrent operator would.
 type racingStore struct {
-	schedule.Store
+	storekit.Store
 	raced atomic.Bool
 }
 

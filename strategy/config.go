@@ -96,7 +96,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented on Config: the
 // configuration Config{} means, spelled out (ManagerConfig stays zero: the
-// managers' defaults, applied by schedule.NewManager).
+// thread groups' defaults, schedule.DefaultManagerConfig, applied when each
+// starts).
 func DefaultConfig() Config { return Config{}.withDefaults() }
 
 // withDefaults returns c with every zero field set to its default: the one

@@ -21,8 +21,8 @@
 //     writes only the values that change, in one step guarded by its own
 //     factory node and checked against every registration's version.
 //   - Every factory starts or stops units to match its requestNum: for Kind
-//     Schedule a unit is a thread group, a schedule.Manager of the task type
-//     named by taskName ("base" or "base$ownSign") with the deal registered
+//     Schedule a unit is a thread group (TBSchedule's TBScheduleManager)
+//     of the task type named by taskName ("base" or "base$ownSign") with the deal registered
 //     under the task type's dealBeanName (RegisterDeal); for Kind Bean a
 //     unit is a copy of the Task registered under taskName (RegisterTask),
 //     whose Start runs until its context is cancelled. Each factory writes

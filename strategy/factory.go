@@ -13,6 +13,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Task is a Bean task: Go code that a Bean strategy runs as assignNum copies
@@ -49,7 +50,7 @@ func (f TaskFunc) Start(ctx context.Context, strategyName, taskParameter string)
 // Register deals and tasks, then call Run once. Status and ForceStop are
 // safe to call at any time from any goroutine.
 type Factory struct {
-	store       schedule.Store
+	store       storekit.Store
 	cfg         Config
 	log         *slog.Logger
 	clock       schedule.Clock
@@ -80,7 +81,7 @@ type Factory struct {
 // default) and returns a factory working on store. The
 // store must be used by this factory alone (it owns the store's session's
 // registrations); close it after Run has returned.
-func NewFactory(store schedule.Store, cfg Config, opts ...Option) (*Factory, error) {
+func NewFactory(store storekit.Store, cfg Config, opts ...Option) (*Factory, error) {
 	o := options{log: slog.Default(), clock: schedule.SystemClock(), metrics: NopMetrics{}}
 	for _, opt := range opts {
 		if opt != nil {
@@ -242,12 +243,12 @@ var errRefused = errors.New("strategy: the store refuses to register the factory
 // factory's first registration for lack of permission. Every other call
 // goes to the store as it is.
 type refusalWatch struct {
-	schedule.Store
+	storekit.Store
 	refuse     context.CancelCauseFunc
 	registered atomic.Bool
 }
 
-func (w *refusalWatch) RegisterFactory(ctx context.Context, sess schedule.Session, rec schedule.Factory) (schedule.Factory, error) {
+func (w *refusalWatch) RegisterFactory(ctx context.Context, sess storekit.Session, rec schedule.Factory) (schedule.Factory, error) {
 	got, err := w.Store.RegisterFactory(ctx, sess, rec)
 	switch {
 	case err == nil:

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
@@ -159,7 +160,7 @@ func TestStrategyLifecycle(t *testing.T) {
 	t.Logf("resume: %v", took)
 
 	// Deleted behind the factories' back, registrations and all.
-	require.NoError(t, e.obs.DeleteStrategy(e.ctx, "life-s", schedule.AnyVersion))
+	require.NoError(t, e.obs.DeleteStrategy(e.ctx, "life-s", storekit.AnyVersion))
 	took = waitFor(t, 5*time.Second, func() (bool, string) {
 		svs := e.servers("life")
 		return len(svs) == 0, fmt.Sprintf("servers %v after the strategy was deleted", svs)
@@ -249,7 +250,7 @@ func TestFailedStartRetried(t *testing.T) {
 	require.ErrorIs(t, err, schedule.ErrNotFound, "a Schedule strategy needs its task type")
 	e.applyTaskType(tt)
 	e.applyStrategy(s)
-	require.NoError(t, e.obs.DeleteTaskType(e.ctx, "fail", schedule.AnyVersion))
+	require.NoError(t, e.obs.DeleteTaskType(e.ctx, "fail", storekit.AnyVersion))
 	a := e.start("a")
 
 	waitMessage := func(want string) {

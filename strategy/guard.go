@@ -9,6 +9,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Causes of a unit's context ending.
@@ -29,7 +30,7 @@ var (
 //     copy starts before that first refresh either.
 type copyGuard struct {
 	g       *fence.Guard
-	sess    schedule.Session
+	sess    storekit.Session
 	changed <-chan struct{} // the main loop should look at the session
 	// lockDelay is this factory's lock delay for its copies
 	// (Config.LockDelay), published in its registrations.
@@ -46,7 +47,7 @@ type copyWork struct {
 	cancel context.CancelCauseFunc
 }
 
-func newCopyGuard(f *Factory, sess schedule.Session) *copyGuard {
+func newCopyGuard(f *Factory, sess storekit.Session) *copyGuard {
 	w := &copyWork{log: f.log, sess: sess.ID()}
 	w.ctx, w.cancel = context.WithCancelCause(context.Background())
 	p := fence.PolicyOf(sess.Timeout(), f.cfg.FenceAfter, fence.Fault{})
@@ -99,7 +100,7 @@ func (w *copyWork) Fence(on bool, c fence.Condition) {
 }
 
 // copySession shows the guard a session.
-type copySession struct{ schedule.Session }
+type copySession struct{ storekit.Session }
 
 func (s copySession) Condition() fence.Condition {
 	switch s.State() {

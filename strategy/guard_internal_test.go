@@ -15,7 +15,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
-// guardSession is a schedule.Session whose state the test sets.
+// guardSession is a storekit.Session whose state the test sets.
 type guardSession struct {
 	mu      sync.Mutex // guards st, changed
 	st      schedule.SessionState

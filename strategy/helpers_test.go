@@ -20,6 +20,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
@@ -90,17 +91,17 @@ func (e *env) startCfg(cfg strategy.Config, setups ...setup) *proc {
 func (e *env) startCounted(cfg strategy.Config, setups ...setup) (*proc, *countingStore) {
 	e.t.Helper()
 	var cs *countingStore
-	p := e.startOn(cfg, func(c *memstore.Client) schedule.Store { cs = &countingStore{Store: c}; return cs }, setups...)
+	p := e.startOn(cfg, func(c *memstore.Client) storekit.Store { cs = &countingStore{Store: c}; return cs }, setups...)
 	return p, cs
 }
 
 // startOn starts a factory on its own client, wrapped by wrap if not nil.
-func (e *env) startOn(cfg strategy.Config, wrap func(*memstore.Client) schedule.Store, setups ...setup) *proc {
+func (e *env) startOn(cfg strategy.Config, wrap func(*memstore.Client) storekit.Store, setups ...setup) *proc {
 	t := e.t
 	t.Helper()
 	c := e.srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
 	t.Cleanup(func() { _ = c.Close() })
-	var store schedule.Store = c
+	var store storekit.Store = c
 	if wrap != nil {
 		store = wrap(c)
 	}

@@ -13,12 +13,13 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // lapsableSess is a live session whose lease the test lapses, while its
 // state stays Connected (nothing has noticed yet).
 type lapsableSess struct {
-	schedule.Session
+	storekit.Session
 	lapsed atomic.Bool
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // errHold: a start that must wait (the session is not healthy), not a failure.
@@ -26,7 +27,7 @@ type loop struct {
 	stopWatch  context.CancelFunc
 	cfgCh      <-chan struct{}
 	factoryCh  <-chan struct{}
-	sess       schedule.Session
+	sess       storekit.Session
 	guard      *copyGuard
 	me         schedule.Factory // UUID == "" while not registered
 	state      schedule.FactoryState
@@ -102,7 +103,7 @@ func (l *loop) run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		f.beat(phaseRunning)
 		err := l.ensureWatches()
-		var sess schedule.Session
+		var sess storekit.Session
 		if err == nil {
 			f.beat(phaseSession) // as long as the store takes to connect
 			sess, err = f.store.Session(ctx)
@@ -136,12 +137,12 @@ func (l *loop) run(ctx context.Context) error {
 func (l *loop) ensureWatches() error {
 	var err error
 	if l.cfgCh == nil {
-		if l.cfgCh, err = l.f.store.Watch(l.watchCtx, schedule.WatchScope{Kind: schedule.WatchConfig}); err != nil {
+		if l.cfgCh, err = l.f.store.Watch(l.watchCtx, storekit.WatchScope{Kind: storekit.WatchConfig}); err != nil {
 			return err
 		}
 	}
 	if l.factoryCh == nil {
-		if l.factoryCh, err = l.f.store.Watch(l.watchCtx, schedule.WatchScope{Kind: schedule.WatchFactories}); err != nil {
+		if l.factoryCh, err = l.f.store.Watch(l.watchCtx, storekit.WatchScope{Kind: storekit.WatchFactories}); err != nil {
 			return err
 		}
 	}
@@ -163,7 +164,7 @@ func (l *loop) sleep(ctx context.Context, d time.Duration) bool {
 // until the session is lost (ErrSessionLost), the store is closed
 // (ErrClosed) or ctx ends (nil). served reports whether the factory was
 // registered under the session.
-func (l *loop) runSession(ctx context.Context, sess schedule.Session) (served bool, err error) {
+func (l *loop) runSession(ctx context.Context, sess storekit.Session) (served bool, err error) {
 	f := l.f
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // overlapStore counts how many reads of a group are in flight at once. Until
@@ -20,7 +21,7 @@ import (
 // the others (at most hold): reads sent together all arrive and pass at
 // once, reads sent one after another never overlap (each passes after hold).
 type overlapStore struct {
-	schedule.Store
+	storekit.Store
 	hold time.Duration
 
 	mu     sync.Mutex
@@ -33,7 +34,7 @@ type overlapGroup struct {
 	full                 chan struct{} // closed once want reads were in flight together
 }
 
-func newOverlapStore(s schedule.Store, hold time.Duration, want map[string]int) *overlapStore {
+func newOverlapStore(s storekit.Store, hold time.Duration, want map[string]int) *overlapStore {
 	o := &overlapStore{Store: s, hold: hold, groups: map[string]*overlapGroup{}}
 	for g, n := range want {
 		o.groups[g] = &overlapGroup{want: n, full: make(chan struct{})}
@@ -101,13 +102,13 @@ func (o *overlapStore) TaskType(ctx context.Context, base string) (schedule.Task
 	return o.Store.TaskType(ctx, base)
 }
 
-func (o *overlapStore) RegisterStrategyRuntime(ctx context.Context, sess schedule.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
+func (o *overlapStore) RegisterStrategyRuntime(ctx context.Context, sess storekit.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
 	o.record("register")
 	return o.Store.RegisterStrategyRuntime(ctx, sess, rt)
 }
 
-func (o *overlapStore) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan struct{}, error) {
-	if scope.Kind == schedule.WatchStrategyRuntimes {
+func (o *overlapStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
+	if scope.Kind == storekit.WatchStrategyRuntimes {
 		o.record("watch")
 	}
 	return o.Store.Watch(ctx, scope)
@@ -137,7 +138,7 @@ func TestRefreshSendsItsReadsTogether(t *testing.T) {
 	e.applyStrategy(beanStrategy("b1", "t", 1))
 	e.applyStrategy(beanStrategy("b2", "t", 1))
 	var o *overlapStore
-	wrap := func(c *memstore.Client) schedule.Store {
+	wrap := func(c *memstore.Client) storekit.Store {
 		o = newOverlapStore(c, 500*time.Millisecond, map[string]int{"round": 3, "runtimes": 2})
 		return o
 	}
@@ -168,7 +169,7 @@ func TestStrategyReadsItsTaskTypeAndRegistrationsTogether(t *testing.T) {
 	e.applyTaskType(tt)
 	e.applyStrategy(scheduleStrategy("s1", "tt", 1, 1))
 	var o *overlapStore
-	wrap := func(c *memstore.Client) schedule.Store {
+	wrap := func(c *memstore.Client) storekit.Store {
 		o = newOverlapStore(c, 500*time.Millisecond, map[string]int{"round": 3, "runtimes": 2})
 		return o
 	}
@@ -184,7 +185,7 @@ func TestStrategyReadsItsTaskTypeAndRegistrationsTogether(t *testing.T) {
 // firstListStore holds the first read of the factories until the factory
 // has registered under a strategy, or hold has passed.
 type firstListStore struct {
-	schedule.Store
+	storekit.Store
 	hold       time.Duration
 	registered chan struct{}
 	once       sync.Once
@@ -192,7 +193,7 @@ type firstListStore struct {
 	released   atomic.Bool // the first read was let go by a registration
 }
 
-func (s *firstListStore) RegisterStrategyRuntime(ctx context.Context, sess schedule.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
+func (s *firstListStore) RegisterStrategyRuntime(ctx context.Context, sess storekit.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
 	got, err := s.Store.RegisterStrategyRuntime(ctx, sess, rt)
 	s.once.Do(func() { close(s.registered) })
 	return got, err
@@ -219,7 +220,7 @@ func TestFirstRoundRegistersWithoutWaitingForTheFactoryList(t *testing.T) {
 	e := newEnv(t)
 	e.applyStrategy(beanStrategy("b1", "t", 1))
 	var s *firstListStore
-	wrap := func(c *memstore.Client) schedule.Store {
+	wrap := func(c *memstore.Client) storekit.Store {
 		s = &firstListStore{Store: c, hold: 500 * time.Millisecond, registered: make(chan struct{})}
 		return s
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/fence"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // distribute is the leader's part: compute every registration's
@@ -77,7 +78,7 @@ func (l *loop) watchRuntimes(s *strat) error {
 		return nil
 	}
 	wctx, cancel := context.WithCancel(l.watchCtx)
-	ch, err := f.store.Watch(wctx, schedule.WatchScope{Kind: schedule.WatchStrategyRuntimes, Name: s.name})
+	ch, err := f.store.Watch(wctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntimes, Name: s.name})
 	if err != nil {
 		cancel()
 		return err
@@ -109,7 +110,7 @@ func (l *loop) register(ctx context.Context, s *strat) error {
 	})
 	switch {
 	case errors.Is(err, schedule.ErrExists):
-		rt = schedule.StrategyRuntime{StrategyName: s.name, UUID: l.me.UUID, Version: schedule.AnyVersion}
+		rt = schedule.StrategyRuntime{StrategyName: s.name, UUID: l.me.UUID, Version: storekit.AnyVersion}
 	case errors.Is(err, schedule.ErrNotFound):
 		return nil // deleted meanwhile; the config watch brings the next round
 	case err != nil:

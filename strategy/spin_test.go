@@ -13,6 +13,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/fakeclock"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
@@ -20,7 +21,7 @@ import (
 // strategies) and, when sessionLost is set, fails every registration of
 // the factory as if its session had ended.
 type countingStore struct {
-	schedule.Store
+	storekit.Store
 	refreshes   atomic.Int64
 	registers   atomic.Int64
 	sessionLost atomic.Bool
@@ -28,8 +29,8 @@ type countingStore struct {
 	closedWatch atomic.Bool
 }
 
-func (c *countingStore) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan struct{}, error) {
-	if scope.Kind == schedule.WatchConfig && c.closedWatch.Load() {
+func (c *countingStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
+	if scope.Kind == storekit.WatchConfig && c.closedWatch.Load() {
 		ch := make(chan struct{})
 		close(ch)
 		return ch, nil
@@ -42,7 +43,7 @@ func (c *countingStore) Strategies(ctx context.Context) ([]schedule.Strategy, er
 	return c.Store.Strategies(ctx)
 }
 
-func (c *countingStore) RegisterFactory(ctx context.Context, sess schedule.Session, rec schedule.Factory) (schedule.Factory, error) {
+func (c *countingStore) RegisterFactory(ctx context.Context, sess storekit.Session, rec schedule.Factory) (schedule.Factory, error) {
 	c.registers.Add(1)
 	if c.sessionLost.Load() {
 		return schedule.Factory{}, fmt.Errorf("counting store: register factory: %w", schedule.ErrSessionLost)

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	iplan "github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Status is a snapshot of a factory: its registration, the operator's stop
@@ -83,7 +85,7 @@ type CopyStatus struct {
 type statusSnapshot struct {
 	ip, host   string
 	factory    schedule.FactoryID
-	sess       schedule.Session
+	sess       storekit.Session
 	state      schedule.FactoryState
 	lastErr    string
 	strategies []strategySnapshot
@@ -91,7 +93,7 @@ type statusSnapshot struct {
 
 type strategySnapshot struct {
 	st   StrategyStatus
-	mgrs []*schedule.Manager
+	mgrs []*manager.Manager
 }
 
 // publish copies the loop's state for Status.
@@ -115,7 +117,7 @@ func (l *loop) publish() {
 		if s.lastErr != nil {
 			st.LastError = errorWithStack(s.lastErr)
 		}
-		var mgrs []*schedule.Manager
+		var mgrs []*manager.Manager
 		for _, u := range s.units {
 			if u.mgr != nil {
 				mgrs = append(mgrs, u.mgr)

@@ -7,16 +7,17 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
 
-// unit is one thread group (a schedule.Manager) or one Bean copy running in
+// unit is one thread group (a manager.Manager) or one Bean copy running in
 // this process for a strategy. Its goroutine closes done when it has
 // returned; err is set before. The loop owns stopping.
 type unit struct {
 	strategy string
 	key      string // the configuration it was started from (see strat.key)
-	mgr      *schedule.Manager
+	mgr      *manager.Manager
 	copyNo   int // Bean copies: 1, 2... in start order
 	started  time.Time
 	ctx      context.Context
@@ -86,9 +87,9 @@ func (f *Factory) startManager(strategyName, key string, tt schedule.TaskType, o
 	}
 	mc := f.cfg.ManagerConfig
 	mc.IP, mc.HostName, mc.FactoryID = f.cfg.IP, f.cfg.HostName, factoryID
-	m, err := schedule.NewManager(f.store, tt, ownSign, deal,
-		mc, schedule.WithLogger(f.log.With("strategy", strategyName)),
-		schedule.WithClock(f.clock), schedule.WithMetrics(f.metrics), schedule.WithEvents(f.managerEvents(strategyName)))
+	m, err := manager.NewManager(f.store, tt, ownSign, deal,
+		mc, manager.WithLogger(f.log.With("strategy", strategyName)),
+		manager.WithClock(f.clock), manager.WithMetrics(f.metrics), manager.WithEvents(f.managerEvents(strategyName)))
 	if err != nil {
 		return nil, err
 	}

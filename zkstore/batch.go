@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // An update of UpdateItems on its way: where it goes and what it writes.
@@ -48,9 +49,9 @@ var errAllMoved = errors.New("zkstore: every item of the batch changed meanwhile
 // names only the first op of a multi that failed, so after a failure the
 // batch's items and grantees are read at once (one pipelined read) and
 // every stale update is left out before the multi runs again.
-func (s *Store) UpdateItems(ctx context.Context, taskType string, guard schedule.ServerID, ups []schedule.ItemUpdate) ([]schedule.ItemUpdateResult, error) {
+func (s *Store) UpdateItems(ctx context.Context, taskType string, guard schedule.ServerID, ups []storekit.ItemUpdate) ([]storekit.ItemUpdateResult, error) {
 	const op = "update items"
-	res := make([]schedule.ItemUpdateResult, len(ups))
+	res := make([]storekit.ItemUpdateResult, len(ups))
 	dir, err := s.p.items(taskType)
 	if err != nil {
 		return nil, err
@@ -159,10 +160,10 @@ func batchGrantees(batch []pendingUpdate) []grantee {
 }
 
 // prepareUpdates validates the updates and computes what each writes. An
-// update with schedule.AnyVersion applies the epoch rule to the stored
+// update with storekit.AnyVersion applies the epoch rule to the stored
 // item (read first). A grantee that is not a valid server id fails the
 // call before anything is written.
-func (s *Store) prepareUpdates(ctx context.Context, taskType string, guard schedule.ServerID, ups []schedule.ItemUpdate, res []schedule.ItemUpdateResult) ([]pendingUpdate, error) {
+func (s *Store) prepareUpdates(ctx context.Context, taskType string, guard schedule.ServerID, ups []storekit.ItemUpdate, res []storekit.ItemUpdateResult) ([]pendingUpdate, error) {
 	pend := make([]pendingUpdate, 0, len(ups))
 	var unversioned []int
 	for i, u := range ups {
@@ -171,7 +172,7 @@ func (s *Store) prepareUpdates(ctx context.Context, taskType string, guard sched
 			return nil, err
 		}
 		pend = append(pend, pendingUpdate{at: i, path: p, old: u.Old})
-		if u.Old.Version == schedule.AnyVersion {
+		if u.Old.Version == storekit.AnyVersion {
 			unversioned = append(unversioned, i)
 		}
 	}
@@ -226,7 +227,7 @@ func (s *Store) prepareUpdates(ctx context.Context, taskType string, guard sched
 }
 
 // noteBoxes returns, per box, the items of the batch that concern it (see
-// schedule.ItemStore), boxes sorted.
+// storekit.ItemStore), boxes sorted.
 func noteBoxes(batch []pendingUpdate) (boxes []schedule.ServerID, items map[schedule.ServerID][]schedule.ItemID) {
 	items = map[schedule.ServerID][]schedule.ItemID{}
 	add := func(b schedule.ServerID, id schedule.ItemID) {
@@ -246,11 +247,11 @@ func noteBoxes(batch []pendingUpdate) (boxes []schedule.ServerID, items map[sche
 		if p.it.CurServer != "" && p.it.CurServer != old.CurServer {
 			add(p.it.CurServer, id)
 		}
-		add(schedule.LeaderBox, id)
+		add(storekit.LeaderBox, id)
 	}
 	slices.Sort(boxes)
 	for _, b := range boxes {
-		schedule.SortItemIDs(items[b])
+		storekit.SortItemIDs(items[b])
 		items[b] = slices.Compact(items[b])
 	}
 	return boxes, items
@@ -260,7 +261,7 @@ func noteBoxes(batch []pendingUpdate) (boxes []schedule.ServerID, items map[sche
 // item moved or whose grantee is gone, and with boxes created again when
 // one vanished. It fills res for every update of the batch; an error is for
 // the batch as a whole.
-func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard schedule.ServerID, guardChecks []any, batch []pendingUpdate, gone map[schedule.ServerID]bool, res []schedule.ItemUpdateResult) error {
+func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard schedule.ServerID, guardChecks []any, batch []pendingUpdate, gone map[schedule.ServerID]bool, res []storekit.ItemUpdateResult) error {
 	// dropGone fails, and leaves out, the updates that grant to a gone server.
 	dropGone := func() {
 		batch = slices.DeleteFunc(batch, func(p pendingUpdate) bool {
@@ -294,7 +295,7 @@ func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard sche
 				if err == nil && len(out) > len(checks)+k && out[len(checks)+k].Stat != nil {
 					it.Version = schedule.Version(out[len(checks)+k].Stat.Version)
 				}
-				res[p.at] = schedule.ItemUpdateResult{Item: it}
+				res[p.at] = storekit.ItemUpdateResult{Item: it}
 			}
 			s.log.Debug("zkstore: updated items", keyTask, taskType, "items", len(batch), "notes", notes)
 			return nil
@@ -348,7 +349,7 @@ func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard sche
 // or vanished (ErrNotFound), results set; the grantees found gone are
 // added to gone. Versions only grow, so an item found at another version
 // than the update's would fail the multi again.
-func (s *Store) dropStale(ctx context.Context, batch []pendingUpdate, grantees []grantee, gone map[schedule.ServerID]bool, res []schedule.ItemUpdateResult) ([]pendingUpdate, error) {
+func (s *Store) dropStale(ctx context.Context, batch []pendingUpdate, grantees []grantee, gone map[schedule.ServerID]bool, res []storekit.ItemUpdateResult) ([]pendingUpdate, error) {
 	if len(batch) == 0 {
 		return batch, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // TestChunkedWrites: builds, runtime deletions and task type deletions too
@@ -28,7 +29,7 @@ func TestChunkedWrites(t *testing.T) {
 	require.NoError(t, err)
 
 	before := s.requestStats()
-	snap, err := s.BuildItems(ctx, "t1", srv.UUID, schedule.ItemsMark{Version: schedule.AnyVersion}, tt.TaskItems)
+	snap, err := s.BuildItems(ctx, "t1", srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, tt.TaskItems)
 	require.NoError(t, err)
 	d := s.requestStats().Sub(before)
 	t.Logf("chunked first build of %d items: %s", n, d)
@@ -57,9 +58,9 @@ func TestChunkedWrites(t *testing.T) {
 	assert.Equal(t, "P=1", snap2.Items[0].Parameter)
 
 	// Bulk grants in chunks: every item written, its notes complete.
-	var ups []schedule.ItemUpdate
+	var ups []storekit.ItemUpdate
 	for _, it := range snap2.Items {
-		ups = append(ups, schedule.ItemUpdate{Old: it, Cur: srv.UUID})
+		ups = append(ups, storekit.ItemUpdate{Old: it, Cur: srv.UUID})
 	}
 	before = s.requestStats()
 	res, err := s.UpdateItems(ctx, "t1", srv.UUID, ups)
@@ -97,7 +98,7 @@ func TestChunkedWrites(t *testing.T) {
 		rt := fmt.Sprintf("t1$R%d", i)
 		srv, err := s.RegisterServer(ctx, sessionOf(t, s), sampleServer(rt, "10.0.0.1"))
 		require.NoError(t, err)
-		_, err = s.BuildItems(ctx, rt, srv.UUID, schedule.ItemsMark{Version: schedule.AnyVersion}, tt.TaskItems[:20])
+		_, err = s.BuildItems(ctx, rt, srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, tt.TaskItems[:20])
 		require.NoError(t, err)
 	}
 	require.ErrorIs(t, s.DeleteTaskType(ctx, "t1", 5), schedule.ErrConflict)
@@ -139,11 +140,11 @@ func TestChunkedGrantsToGoneServer(t *testing.T) {
 	}
 	guard, gone := ids[0], ids[3]
 	require.NoError(t, s.UnregisterServer(ctx, "t1", gone))
-	snap, err := s.BuildItems(ctx, "t1", guard, schedule.ItemsMark{Version: schedule.AnyVersion}, tt.TaskItems)
+	snap, err := s.BuildItems(ctx, "t1", guard, schedule.ItemsMark{Version: storekit.AnyVersion}, tt.TaskItems)
 	require.NoError(t, err)
-	ups := make([]schedule.ItemUpdate, len(snap.Items))
+	ups := make([]storekit.ItemUpdate, len(snap.Items))
 	for i, it := range snap.Items {
-		ups[i] = schedule.ItemUpdate{Old: it, Cur: ids[1+i%3]}
+		ups[i] = storekit.ItemUpdate{Old: it, Cur: ids[1+i%3]}
 	}
 	before := s.requestStats()
 	res, err := s.UpdateItems(ctx, "t1", guard, ups)
@@ -251,7 +252,7 @@ func TestUpdateItemsManyConflicts(t *testing.T) {
 		ids = append(ids, srv.UUID)
 	}
 	guard, gone := ids[0], ids[2]
-	snap, err := s.BuildItems(ctx, "t1", guard, schedule.ItemsMark{Version: schedule.AnyVersion}, tt.TaskItems)
+	snap, err := s.BuildItems(ctx, "t1", guard, schedule.ItemsMark{Version: storekit.AnyVersion}, tt.TaskItems)
 	require.NoError(t, err)
 
 	// Every third item moves after the read (someone else's write), and
@@ -262,9 +263,9 @@ func TestUpdateItemsManyConflicts(t *testing.T) {
 		require.NoError(t, err)
 		moved[i] = true
 	}
-	ups := make([]schedule.ItemUpdate, n)
+	ups := make([]storekit.ItemUpdate, n)
 	for i, it := range snap.Items {
-		ups[i] = schedule.ItemUpdate{Old: it, Cur: ids[1]}
+		ups[i] = storekit.ItemUpdate{Old: it, Cur: ids[1]}
 	}
 	for _, i := range []int{1, 4} {
 		ups[i].Cur = gone

@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Cluster time.
@@ -36,7 +37,7 @@ type calibration struct {
 
 	mu        sync.Mutex // guards the fields below
 	valid     bool
-	info      schedule.ClockInfo
+	info      storekit.ClockInfo
 	localAt   time.Time // local reading (with monotonic clock) at the calibration
 	clusterAt time.Time // cluster time at that instant
 	noAuth    bool      // the client may not create the node: cluster time = local time
@@ -73,7 +74,7 @@ func (s *Store) clusterNow() (time.Time, bool) {
 }
 
 // ClockInfo returns the last calibration (zero if none succeeded yet).
-func (s *Store) ClockInfo() schedule.ClockInfo {
+func (s *Store) ClockInfo() storekit.ClockInfo {
 	s.cal.mu.Lock()
 	defer s.cal.mu.Unlock()
 	return s.cal.info
@@ -150,7 +151,7 @@ func (s *Store) calibrate(ctx context.Context, force bool) error {
 	c.valid, c.noAuth = true, false
 	c.gen++
 	c.localAt, c.clusterAt = mid, cluster
-	c.info = schedule.ClockInfo{Offset: offset, RTT: rtt, At: mid}
+	c.info = storekit.ClockInfo{Offset: offset, RTT: rtt, At: mid}
 	c.mu.Unlock()
 	if offset > s.cfg.ClockDriftWarning || -offset > s.cfg.ClockDriftWarning {
 		s.log.Warn("zkstore: local clock differs from cluster time", "offset", offset, "rtt", rtt, "threshold", s.cfg.ClockDriftWarning)

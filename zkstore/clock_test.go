@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // shiftedClock is the system clock, off by shift (a host whose clock is wrong).
@@ -94,7 +95,7 @@ func TestClusterTimeSkewedHost(t *testing.T) {
 	require.NoError(t, err)
 	srv, err := s.RegisterServer(ctx, sessionOf(t, s), sampleServer("t1", "10.0.0.1"))
 	require.NoError(t, err)
-	snap, err := s.BuildItems(ctx, "t1", srv.UUID, schedule.ItemsMark{Version: schedule.AnyVersion}, []string{"0"})
+	snap, err := s.BuildItems(ctx, "t1", srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, []string{"0"})
 	require.NoError(t, err)
 	assert.WithinDuration(t, time.Now(), snap.Mark.BuiltAt.Time, time.Second, "the mark's time")
 }

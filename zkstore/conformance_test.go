@@ -9,7 +9,8 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
-	"github.com/tbschedule/tbschedule-go/schedule/storetest"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit/storetest"
 )
 
 // harness adapts zkstore to the conformance suite on cluster c, under a
@@ -17,7 +18,7 @@ import (
 func harness(t *testing.T, name string, c *zktest.Cluster, timeout time.Duration) storetest.Harness {
 	root := c.UniqueRoot(t)
 	p := paths{root: root}
-	open := func(t testing.TB, auth *DigestAuth) schedule.Store {
+	open := func(t testing.TB, auth *DigestAuth) storekit.Store {
 		cfg := testConfig(c, root, auth)
 		cfg.SessionTimeout = timeout
 		return openStore(t, cfg)
@@ -50,9 +51,9 @@ func harness(t *testing.T, name string, c *zktest.Cluster, timeout time.Duration
 	}
 	h := storetest.Harness{
 		Name:                 name,
-		NewClient:            func(t testing.TB) schedule.Store { return open(t, testAuth) },
-		NewClientWithoutAuth: func(t testing.TB) schedule.Store { return open(t, nil) },
-		Expire: func(t testing.TB, s schedule.Store) {
+		NewClient:            func(t testing.TB) storekit.Store { return open(t, testAuth) },
+		NewClientWithoutAuth: func(t testing.TB) storekit.Store { return open(t, nil) },
+		Expire: func(t testing.TB, s storekit.Store) {
 			t.Helper()
 			c.ExpireSession(t, sessionOf(t, s.(*Store)).ID())
 		},

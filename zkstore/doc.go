@@ -1,8 +1,9 @@
-// Package zkstore implements schedule.Store on ZooKeeper with
+// Package zkstore implements storekit.Store on ZooKeeper with
 // github.com/go-zookeeper/zk: the tree of tbschedule-go, the JSON codecs of
 // its nodes, digest ACLs, sessions (a disconnect is not an expiry), watches,
-// and cluster time. It passes the conformance suite of schedule/storetest on
-// a standalone server and on a 3-node ensemble.
+// and cluster time. It passes the conformance suite of
+// schedule/storekit/storetest on a standalone server and on a 3-node
+// ensemble.
 //
 // # The tree
 //
@@ -173,7 +174,7 @@
 // # Sessions
 //
 // The store holds one ZooKeeper session at a time and reports it as a
-// schedule.Session: Connected; Suspect while disconnected (go-zookeeper keeps
+// storekit.Session: Connected; Suspect while disconnected (go-zookeeper keeps
 // reconnecting with the same session, which survives if it is back before
 // the timeout); Expired for good when the server has expired it (the store
 // then continues with a new session, a new Session value); Closed after

@@ -11,11 +11,12 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // RegisterFactory creates the factory's EPHEMERAL_SEQUENTIAL node
 // <root>/factory/<ip>$<hostName>$<uuid32>$<seq> with its record, owned by sess.
-func (s *Store) RegisterFactory(ctx context.Context, sess schedule.Session, rec schedule.Factory) (schedule.Factory, error) {
+func (s *Store) RegisterFactory(ctx context.Context, sess storekit.Session, rec schedule.Factory) (schedule.Factory, error) {
 	const op = "register factory"
 	dir := s.p.factories()
 	if rec.ProcessUUID == "" {
@@ -215,7 +216,7 @@ func (s *Store) SetFactoryState(ctx context.Context, ip, hostName string, st sch
 // <root>/strategy/<name>/<factoryID>, with its record, owned by sess.
 // ErrNotFound if the strategy does not exist, ErrExists if the registration
 // does.
-func (s *Store) RegisterStrategyRuntime(ctx context.Context, sess schedule.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
+func (s *Store) RegisterStrategyRuntime(ctx context.Context, sess storekit.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
 	const op = "register strategy runtime"
 	path, err := s.p.strategyRuntime(rt.StrategyName, rt.UUID)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // TestFactoriesReadsOnlyNewRecords: Factories lists the directory and reads
@@ -125,7 +126,7 @@ func TestStrategyRuntimesReadsOnlyChangedRegistrations(t *testing.T) {
 	require.Equal(t, want, got)
 	require.EqualValues(t, 3, gets, "no watch: every registration read")
 
-	ch, err := s.Watch(ctx, schedule.WatchScope{Kind: schedule.WatchStrategyRuntimes, Name: "st"})
+	ch, err := s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntimes, Name: "st"})
 	require.NoError(t, err)
 	got, gets = read(s)
 	require.Equal(t, want, got)
@@ -198,7 +199,7 @@ func TestConfigReadsFromWatchedData(t *testing.T) {
 	require.Equal(t, []int{st.AssignNum}, nums)
 	require.EqualValues(t, 2, gets, "no watch: read")
 
-	ch, err := s.Watch(ctx, schedule.WatchScope{Kind: schedule.WatchConfig})
+	ch, err := s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchConfig})
 	require.NoError(t, err)
 	v, nums, gets := read()
 	require.Equal(t, v0, v)
@@ -251,7 +252,7 @@ func TestWatchedDataForgottenWithTheSession(t *testing.T) {
 	require.NoError(t, err)
 	_, err = other.RegisterStrategyRuntime(ctx, osess, schedule.StrategyRuntime{StrategyName: "st", UUID: f.UUID})
 	require.NoError(t, err)
-	_, err = s.Watch(ctx, schedule.WatchScope{Kind: schedule.WatchStrategyRuntimes, Name: "st"})
+	_, err = s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntimes, Name: "st"})
 	require.NoError(t, err)
 	before := s.requestStats().Get
 	rts, err := s.StrategyRuntimes(ctx, "st")

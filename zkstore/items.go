@@ -13,6 +13,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Items reads the mark and every item of a runtime: one getChildren and one
@@ -177,11 +178,11 @@ func bump(dir string) *zk.SetDataRequest {
 }
 
 func sortItems(items []schedule.Item) {
-	slices.SortFunc(items, func(a, b schedule.Item) int { return schedule.CompareItemIDs(a.ID, b.ID) })
+	slices.SortFunc(items, func(a, b schedule.Item) int { return storekit.CompareItemIDs(a.ID, b.ID) })
 }
 
 // BuildItems makes the stored items match defs in one multi (see
-// schedule.ItemStore): a check that the guard's server node exists, the
+// storekit.ItemStore): a check that the guard's server node exists, the
 // mark's write (version-checked: the multi fails unless the mark is still at
 // mark.Version), and one create or version-checked set per item that
 // changes. Removed items stay as tombstones (sts REMOVED) so that their
@@ -237,7 +238,7 @@ func (s *Store) BuildItems(ctx context.Context, taskType string, guard schedule.
 	if err != nil {
 		return schedule.Items{}, err
 	}
-	if !exists && mark.Version != schedule.AnyVersion {
+	if !exists && mark.Version != storekit.AnyVersion {
 		return schedule.Items{}, opErr(op, dir, schedule.ErrConflict, fmt.Errorf("the items were never built, want mark version %d", mark.Version))
 	}
 
@@ -443,7 +444,7 @@ func (s *Store) buildErr(op, dir string, err error, taskType string) error {
 // the boxes it concerns and the bump of the items stamp. The epoch grows by
 // one when cur is non-empty and differs from old.CurServer.
 func (s *Store) UpdateItem(ctx context.Context, taskType string, guard schedule.ServerID, old schedule.Item, cur, req schedule.ServerID) (schedule.Item, error) {
-	res, err := s.UpdateItems(ctx, taskType, guard, []schedule.ItemUpdate{{Old: old, Cur: cur, Req: req}})
+	res, err := s.UpdateItems(ctx, taskType, guard, []storekit.ItemUpdate{{Old: old, Cur: cur, Req: req}})
 	if err != nil {
 		return schedule.Item{}, err
 	}

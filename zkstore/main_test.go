@@ -16,6 +16,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 func TestMain(m *testing.M) { zktest.Main(m) }
@@ -111,7 +112,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
 }
 
 // sessionOf returns the current session of s.
-func sessionOf(t testing.TB, s *Store) schedule.Session {
+func sessionOf(t testing.TB, s *Store) storekit.Session {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

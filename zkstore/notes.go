@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Note boxes (see "Notes" in doc.go): <runtime>/notes/<box>/n<seq>, each
@@ -125,12 +126,12 @@ func (s *Store) parallelDo(ctx context.Context, n int, f func(i int)) error {
 }
 
 // Notes lists the notes of a box, oldest first.
-func (s *Store) Notes(ctx context.Context, taskType string, box schedule.ServerID) ([]schedule.Note, error) {
+func (s *Store) Notes(ctx context.Context, taskType string, box schedule.ServerID) ([]storekit.Note, error) {
 	bp, err := s.p.noteBox(taskType, box)
 	if err != nil {
 		return nil, err
 	}
-	var out []schedule.Note
+	var out []storekit.Note
 	err = s.retry(ctx, "notes", bp, func() error {
 		out = nil
 		names, err := s.children(ctx, bp)
@@ -157,7 +158,7 @@ func (s *Store) Notes(ctx context.Context, taskType string, box schedule.ServerI
 			if err := decode(paths[i], g.data, &nd); err != nil {
 				return err
 			}
-			out = append(out, schedule.Note{Name: names[i], By: nd.By, Items: nd.Items})
+			out = append(out, storekit.Note{Name: names[i], By: nd.By, Items: nd.Items})
 		}
 		return nil
 	}, nil)

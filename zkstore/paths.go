@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Every path of the tree is built here, from validated names; see doc.go for
@@ -114,13 +115,13 @@ func (p paths) notes(rt string) (string, error) {
 	return r + "/" + nodeNotes, nil
 }
 
-// noteBox is the note box of a server (or schedule.LeaderBox).
+// noteBox is the note box of a server (or storekit.LeaderBox).
 func (p paths) noteBox(rt string, box schedule.ServerID) (string, error) {
 	dir, err := p.notes(rt)
 	if err != nil {
 		return "", err
 	}
-	if box != schedule.LeaderBox {
+	if box != storekit.LeaderBox {
 		if err := checkName(schedule.NameServerID, string(box)); err != nil {
 			return "", err
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/strategy"
@@ -49,7 +50,7 @@ func TestRunRefusedRegistration(t *testing.T) {
 		assert.NoError(t, ctx.Err(), "Run returned because its context ended")
 	})
 	t.Run("manager", func(t *testing.T) {
-		m, err := schedule.NewManager(reader, tt, "", deal, schedule.ManagerConfig{}, schedule.WithLogger(testLogger(t)))
+		m, err := manager.NewManager(reader, tt, "", deal, schedule.ManagerConfig{}, manager.WithLogger(testLogger(t)))
 		require.NoError(t, err)
 		err = m.Run(ctx)
 		require.Error(t, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/zkreq"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // measure returns the requests f sent (the liveness probe left out), read
@@ -69,7 +70,7 @@ func TestRoundTrips(t *testing.T) {
 
 	var snap schedule.Items
 	d = measure(t, s, fmt.Sprintf("BuildItems, first build of %d items", n), func() {
-		snap, err = s.BuildItems(ctx, "t1", srv.UUID, schedule.ItemsMark{Version: schedule.AnyVersion}, tt.TaskItems)
+		snap, err = s.BuildItems(ctx, "t1", srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, tt.TaskItems)
 		require.NoError(t, err)
 	})
 	assert.Equal(t, uint64(1), d.Multi, "a build is one multi")
@@ -123,12 +124,12 @@ func TestRoundTrips(t *testing.T) {
 	defer cancel()
 	var ch <-chan struct{}
 	d = measure(t, s, fmt.Sprintf("Watch(items) of %d items: arming", n), func() {
-		ch, err = s.Watch(wctx, schedule.WatchScope{Kind: schedule.WatchItems, Name: "t1"})
+		ch, err = s.Watch(wctx, storekit.WatchScope{Kind: storekit.WatchItems, Name: "t1"})
 		require.NoError(t, err)
 	})
 	assert.Equal(t, zkreq.Stats{Watch: n + 2}, d, "a children watch, the mark's and every item's data watch")
 	d = measure(t, s, "Watch(items) again (shared)", func() {
-		_, err = s.Watch(wctx, schedule.WatchScope{Kind: schedule.WatchItems, Name: "t1"})
+		_, err = s.Watch(wctx, storekit.WatchScope{Kind: storekit.WatchItems, Name: "t1"})
 		require.NoError(t, err)
 	})
 	assert.Equal(t, zkreq.Stats{}, d, "a second watcher of a scope shares its watches")

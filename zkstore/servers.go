@@ -8,13 +8,14 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // RegisterServer creates the server's EPHEMERAL_SEQUENTIAL node
 // <runtime>$<ip>$<uuid32>$<seq> under the runtime's server directory, with
 // its record in the same create, owned by sess. The runtime's directories
 // are created if missing (the task type must exist: else ErrNotFound).
-func (s *Store) RegisterServer(ctx context.Context, sess schedule.Session, rec schedule.Server) (schedule.Server, error) {
+func (s *Store) RegisterServer(ctx context.Context, sess storekit.Session, rec schedule.Server) (schedule.Server, error) {
 	const op = "register server"
 	dir, err := s.p.servers(rec.TaskType)
 	if err != nil {

@@ -11,9 +11,10 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
-// session is one ZooKeeper session of a Store (schedule.Session).
+// session is one ZooKeeper session of a Store (storekit.Session).
 type session struct {
 	store   *Store
 	id      int64
@@ -28,7 +29,7 @@ type session struct {
 	err     error
 }
 
-var _ schedule.Session = (*session)(nil)
+var _ storekit.Session = (*session)(nil)
 
 func newSession(s *Store, id int64, timeout time.Duration) *session {
 	return &session{
@@ -129,7 +130,7 @@ func (x *session) end(st schedule.SessionState, err error) bool {
 
 // Session returns the current session, waiting (bounded by ctx) while there
 // is none: before the first one and between an expiry and the next.
-func (s *Store) Session(ctx context.Context) (schedule.Session, error) {
+func (s *Store) Session(ctx context.Context) (storekit.Session, error) {
 	x, err := s.liveSession(ctx)
 	if err != nil {
 		return nil, err
@@ -160,7 +161,7 @@ func (s *Store) liveSession(ctx context.Context) (*session, error) {
 
 // ownSession checks that sess is this store's current, live session, the
 // one the connection is using.
-func (s *Store) ownSession(op, path string, sess schedule.Session) (*session, error) {
+func (s *Store) ownSession(op, path string, sess storekit.Session) (*session, error) {
 	if s.isClosed() {
 		return nil, opErr(op, path, schedule.ErrClosed, nil)
 	}

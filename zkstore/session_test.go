@@ -12,6 +12,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // proxied opens a client of c through a fault proxy, with the given session
@@ -31,7 +32,7 @@ func proxied(t *testing.T, c *zktest.Cluster, timeout time.Duration) (s, obs *St
 }
 
 // waitState waits until sess is in state st (through Changed, no polling).
-func waitState(t *testing.T, sess schedule.Session, st schedule.SessionState, d time.Duration) {
+func waitState(t *testing.T, sess storekit.Session, st schedule.SessionState, d time.Duration) {
 	t.Helper()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -124,7 +125,7 @@ func TestCutKeepsSession(t *testing.T) {
 	sess := sessionOf(t, s)
 	srv, err := s.RegisterServer(ctx, sess, sampleServer("t1", "10.0.0.1"))
 	require.NoError(t, err)
-	ch, err := s.Watch(ctx, schedule.WatchScope{Kind: schedule.WatchServers, Name: "t1"})
+	ch, err := s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"})
 	require.NoError(t, err)
 
 	proxy.Cut()

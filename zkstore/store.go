@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Log keys, the same constant keys in every package of the project.
@@ -35,7 +36,7 @@ type rootInfo struct {
 	Software string `json:"software"`
 }
 
-// Store is a schedule.Store on ZooKeeper: one client, one session at a time.
+// Store is a storekit.Store on ZooKeeper: one client, one session at a time.
 // See the package documentation. All methods are safe for concurrent use.
 type Store struct {
 	cfg   Config
@@ -90,7 +91,7 @@ type Store struct {
 	boxes map[string]bool // note boxes this store created or saw (paths)
 }
 
-var _ schedule.Store = (*Store)(nil)
+var _ storekit.Store = (*Store)(nil)
 
 // Open connects to ZooKeeper, waits for a session (bounded by
 // cfg.ConnectTimeout and ctx), authenticates, checks or creates the root and

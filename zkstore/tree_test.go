@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/tree.golden")
@@ -38,7 +39,7 @@ func populate(t *testing.T, s *Store) {
 	for _, rt := range []string{"orders", "orders$TEST"} {
 		srv, err := s.RegisterServer(ctx, sess, sampleServer(rt, "10.0.0.1"))
 		require.NoError(t, err)
-		snap, err := s.BuildItems(ctx, rt, srv.UUID, schedule.ItemsMark{Version: schedule.AnyVersion}, tt.TaskItems)
+		snap, err := s.BuildItems(ctx, rt, srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, tt.TaskItems)
 		require.NoError(t, err)
 		_, err = s.UpdateItem(ctx, rt, srv.UUID, snap.Items[0], srv.UUID, "")
 		require.NoError(t, err)
@@ -230,7 +231,7 @@ func TestACL(t *testing.T) {
 	got, _, err := ro.TaskType(ctx, "orders")
 	require.NoError(t, err)
 	assert.Equal(t, "orders", got.BaseTaskType)
-	_, err = ro.UpdateTaskType(ctx, got, schedule.AnyVersion)
+	_, err = ro.UpdateTaskType(ctx, got, storekit.AnyVersion)
 	assert.ErrorIs(t, err, schedule.ErrPermission)
 	assert.ErrorIs(t, err, zk.ErrNoAuth)
 	err = ro.SetFactoryState(ctx, "10.0.0.9", "h", schedule.FactoryState{})

@@ -10,11 +10,12 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Watches.
 //
-// A scope (schedule.WatchScope) is a set of directories: for each, the store
+// A scope (storekit.WatchScope) is a set of directories: for each, the store
 // keeps a children watch, and as the scope needs a data watch on the
 // directory itself and on each child. ZooKeeper watches fire once; the hub
 // re-arms exactly the watch that fired (and data watches on new children),
@@ -73,7 +74,7 @@ type watchHub struct {
 	wake  chan struct{}
 
 	mu     sync.Mutex // guards scopes and closed
-	scopes map[schedule.WatchScope]*scopeState
+	scopes map[storekit.WatchScope]*scopeState
 	closed bool
 
 	armMu armLock // serializes arming; guards armed
@@ -104,7 +105,7 @@ func newWatchHub(s *Store) *watchHub {
 	return &watchHub{
 		s:      s,
 		wake:   make(chan struct{}, 1),
-		scopes: make(map[schedule.WatchScope]*scopeState),
+		scopes: make(map[storekit.WatchScope]*scopeState),
 		armMu:  make(armLock, 1),
 		armed:  make(map[watchKey]bool),
 	}
@@ -135,8 +136,8 @@ func (h *watchHub) poke() {
 	}
 }
 
-// Watch implements schedule.Watcher.
-func (s *Store) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan struct{}, error) {
+// Watch implements storekit.Watcher.
+func (s *Store) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
 	const op = "watch"
 	dirs, err := s.scopeDirs(scope)
 	if err != nil {
@@ -207,37 +208,37 @@ func (s *Store) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan st
 }
 
 // scopeDirs validates a scope and returns its directories.
-func (s *Store) scopeDirs(scope schedule.WatchScope) ([]dirSpec, error) {
+func (s *Store) scopeDirs(scope storekit.WatchScope) ([]dirSpec, error) {
 	switch scope.Kind {
-	case schedule.WatchServers:
+	case storekit.WatchServers:
 		p, err := s.p.servers(scope.Name)
 		if err != nil {
 			return nil, err
 		}
 		return []dirSpec{{path: p}}, nil
-	case schedule.WatchItems:
+	case storekit.WatchItems:
 		p, err := s.p.items(scope.Name)
 		if err != nil {
 			return nil, err
 		}
 		return []dirSpec{{path: p, self: true, childData: true}}, nil
-	case schedule.WatchMark:
+	case storekit.WatchMark:
 		p, err := s.p.items(scope.Name)
 		if err != nil {
 			return nil, err
 		}
 		return []dirSpec{{path: p, self: true, selfOnly: true}}, nil
-	case schedule.WatchNotes:
+	case storekit.WatchNotes:
 		p, err := s.p.noteBox(scope.Name, scope.Server)
 		if err != nil {
 			return nil, err
 		}
 		return []dirSpec{{path: p}}, nil
-	case schedule.WatchConfig:
+	case storekit.WatchConfig:
 		return []dirSpec{{path: s.p.taskTypes(), childData: true}, {path: s.p.strategies(), childData: true}}, nil
-	case schedule.WatchFactories:
+	case storekit.WatchFactories:
 		return []dirSpec{{path: s.p.factories()}, {path: s.p.factoryStates(), childData: true}}, nil
-	case schedule.WatchStrategyRuntimes:
+	case storekit.WatchStrategyRuntimes:
 		p, err := s.p.strategy(scope.Name)
 		if err != nil {
 			return nil, err
@@ -247,7 +248,7 @@ func (s *Store) scopeDirs(scope schedule.WatchScope) ([]dirSpec, error) {
 	return nil, invalidf("watch scope kind %d is unknown", scope.Kind)
 }
 
-func (h *watchHub) unsubscribe(scope schedule.WatchScope, sub *watchSub) {
+func (h *watchHub) unsubscribe(scope storekit.WatchScope, sub *watchSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := h.scopes[scope]

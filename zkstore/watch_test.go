@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // TestWatchHonoursContextWhileArming: the hub holds its arming lock across
@@ -27,7 +28,7 @@ func TestWatchHonoursContextWhileArming(t *testing.T) {
 	ctx := ctxT(t, time.Minute)
 	_, err := s.CreateTaskType(ctx, sampleTaskType("t1", 2))
 	require.NoError(t, err)
-	scope := schedule.WatchScope{Kind: schedule.WatchServers, Name: "t1"}
+	scope := storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"}
 
 	h := s.hub
 	require.NoError(t, h.armMu.lock(ctx)) // as the hub does while re-arming
@@ -74,7 +75,7 @@ func TestWatchHonoursContextWhileAnotherWatchArms(t *testing.T) {
 	c := sharedCluster(t)
 	s, _, proxy := proxied(t, c, 30*time.Second)
 	ctx := ctxT(t, time.Minute)
-	scope := schedule.WatchScope{Kind: schedule.WatchServers, Name: "t1"}
+	scope := storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"}
 	type result struct {
 		ch  <-chan struct{}
 		err error
@@ -165,7 +166,7 @@ func TestWatchRearmsFiredChildrenInOneRoundTrip(t *testing.T) {
 	rounds := &roundTrips{}
 	cfg.Dialer = slowAnswers(cfg.Dialer, rtt, rounds)
 	s := openStore(t, cfg)
-	ch, err := s.Watch(ctx, schedule.WatchScope{Kind: schedule.WatchStrategyRuntimes, Name: "st"})
+	ch, err := s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntimes, Name: "st"})
 	require.NoError(t, err)
 	armedChildren := func() int {
 		require.NoError(t, s.hub.armMu.lock(ctx))
@@ -301,7 +302,7 @@ func TestWatchOfAnArmedScopeWaitsForNoArming(t *testing.T) {
 	s := openStore(t, testConfig(c, root, testAuth))
 	admin := openStore(t, testConfig(c, root, testAuth))
 	ctx := ctxT(t, time.Minute)
-	scope := schedule.WatchScope{Kind: schedule.WatchConfig}
+	scope := storekit.WatchScope{Kind: storekit.WatchConfig}
 	_, err := s.Watch(ctx, scope)
 	require.NoError(t, err)
 

@@ -11,9 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
 
@@ -158,7 +160,10 @@ type state struct {
 	items   schedule.Items
 }
 
-func observe(ctx context.Context, s schedule.Store, rt string) (state, error) {
+func observe(ctx context.Context, s interface {
+	storekit.ServerStore
+	storekit.ItemStore
+}, rt string) (state, error) {
 	svs, err := s.Servers(ctx, rt)
 	if err != nil {
 		return state{}, err
@@ -238,14 +243,14 @@ type group struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	stores []*zkstore.Store
-	mgrs   []*schedule.Manager
+	mgrs   []*manager.Manager
 	errs   chan error
 }
 
 func newGroup() *group { return &group{errs: make(chan error, 1024)} }
 
 // start runs m until the group stops.
-func (g *group) start(ctx context.Context, m *schedule.Manager) {
+func (g *group) start(ctx context.Context, m *manager.Manager) {
 	g.mgrs = append(g.mgrs, m)
 	g.wg.Add(1)
 	go func() {

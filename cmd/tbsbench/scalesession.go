@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
@@ -108,7 +109,7 @@ func (b *bench) openSession(ctx context.Context, root string, i int, tts []sched
 	if ss.store, err = zkstore.Open(ctx, cfg, zkstore.WithLogger(storeLog), zkstore.WithMetrics(ss.expired)); err != nil {
 		return nil, err
 	}
-	var fstore schedule.Store = ss.store
+	var fstore storekit.Store = ss.store
 	opts := []strategy.Option{strategy.WithLogger(quiet)}
 	if tl := b.tl; tl != nil {
 		fstore = &tracedStore{Store: ss.store, t: tl, sess: i}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // timeline records, for the scale scenario's -scale-timeline, every
@@ -117,7 +118,7 @@ func (h *tlHandler) WithGroup(string) slog.Handler { return h }
 // tracedStore is a session's store seen by its factory: the store calls
 // that make up a round and every watch notification are recorded.
 type tracedStore struct {
-	schedule.Store
+	storekit.Store
 	t    *timeline
 	sess int
 }
@@ -134,7 +135,7 @@ func firstLineOf(s string) string {
 	return line
 }
 
-func (s *tracedStore) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan struct{}, error) {
+func (s *tracedStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
 	t0 := time.Now()
 	ch, err := s.Store.Watch(ctx, scope)
 	name := watchName(scope)
@@ -156,10 +157,10 @@ func (s *tracedStore) Watch(ctx context.Context, scope schedule.WatchScope) (<-c
 	return out, nil
 }
 
-func watchName(w schedule.WatchScope) string {
-	kind := map[schedule.WatchKind]string{schedule.WatchServers: "servers", schedule.WatchItems: "items",
-		schedule.WatchConfig: "config", schedule.WatchFactories: "factories", schedule.WatchStrategyRuntimes: "strategyRuntimes",
-		schedule.WatchNotes: "notes", schedule.WatchMark: "mark"}[w.Kind]
+func watchName(w storekit.WatchScope) string {
+	kind := map[storekit.WatchKind]string{storekit.WatchServers: "servers", storekit.WatchItems: "items",
+		storekit.WatchConfig: "config", storekit.WatchFactories: "factories", storekit.WatchStrategyRuntimes: "strategyRuntimes",
+		storekit.WatchNotes: "notes", storekit.WatchMark: "mark"}[w.Kind]
 	s := kind
 	if w.Name != "" {
 		s += " " + w.Name
@@ -179,21 +180,21 @@ func (s *tracedStore) Now(ctx context.Context) (time.Time, error) {
 	return now, err
 }
 
-func (s *tracedStore) Session(ctx context.Context) (schedule.Session, error) {
+func (s *tracedStore) Session(ctx context.Context) (storekit.Session, error) {
 	t0 := time.Now()
 	sess, err := s.Store.Session(ctx)
 	s.call("Session", "", t0, err)
 	return sess, err
 }
 
-func (s *tracedStore) RegisterFactory(ctx context.Context, sess schedule.Session, rec schedule.Factory) (schedule.Factory, error) {
+func (s *tracedStore) RegisterFactory(ctx context.Context, sess storekit.Session, rec schedule.Factory) (schedule.Factory, error) {
 	t0 := time.Now()
 	got, err := s.Store.RegisterFactory(ctx, sess, rec)
 	s.call("RegisterFactory", string(got.UUID), t0, err)
 	return got, err
 }
 
-func (s *tracedStore) RegisterStrategyRuntime(ctx context.Context, sess schedule.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
+func (s *tracedStore) RegisterStrategyRuntime(ctx context.Context, sess storekit.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
 	t0 := time.Now()
 	got, err := s.Store.RegisterStrategyRuntime(ctx, sess, rt)
 	s.call("RegisterStrategyRuntime", rt.StrategyName, t0, err)
@@ -235,7 +236,7 @@ func (s *tracedStore) UpdateStrategyRuntimes(ctx context.Context, name string, g
 	return got, err
 }
 
-func (s *tracedStore) RegisterServer(ctx context.Context, sess schedule.Session, rec schedule.Server) (schedule.Server, error) {
+func (s *tracedStore) RegisterServer(ctx context.Context, sess storekit.Session, rec schedule.Server) (schedule.Server, error) {
 	t0 := time.Now()
 	got, err := s.Store.RegisterServer(ctx, sess, rec)
 	s.call("RegisterServer", rec.TaskType+" "+string(got.UUID), t0, err)
@@ -270,7 +271,7 @@ func (s *tracedStore) BuildItems(ctx context.Context, rt string, guard schedule.
 	return got, err
 }
 
-func (s *tracedStore) UpdateItems(ctx context.Context, rt string, guard schedule.ServerID, ups []schedule.ItemUpdate) ([]schedule.ItemUpdateResult, error) {
+func (s *tracedStore) UpdateItems(ctx context.Context, rt string, guard schedule.ServerID, ups []storekit.ItemUpdate) ([]storekit.ItemUpdateResult, error) {
 	t0 := time.Now()
 	got, err := s.Store.UpdateItems(ctx, rt, guard, ups)
 	conflicts := 0
@@ -283,7 +284,7 @@ func (s *tracedStore) UpdateItems(ctx context.Context, rt string, guard schedule
 	return got, err
 }
 
-func (s *tracedStore) Notes(ctx context.Context, rt string, box schedule.ServerID) ([]schedule.Note, error) {
+func (s *tracedStore) Notes(ctx context.Context, rt string, box schedule.ServerID) ([]storekit.Note, error) {
 	t0 := time.Now()
 	got, err := s.Store.Notes(ctx, rt, box)
 	s.call("Notes", fmt.Sprintf("%s box=%s n=%d", rt, box, len(got)), t0, err)

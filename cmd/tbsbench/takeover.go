@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/fence"
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
@@ -55,7 +56,7 @@ func workerMain() int {
 	if os.Getenv(envWorkerNoLockDelay) == "1" {
 		cfg.LockDelay = -1
 	}
-	m, err := schedule.NewManager(store, tt, "", deal, cfg, schedule.WithLogger(quiet))
+	m, err := manager.NewManager(store, tt, "", deal, cfg, manager.WithLogger(quiet))
 	if err != nil {
 		fmt.Println("error", err)
 		return 3

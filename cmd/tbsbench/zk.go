@@ -10,15 +10,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/internal/zkreq"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
 // startGroup opens one store per manager and starts n managers of tt.
-func (b *bench) startGroup(ctx context.Context, root string, tt schedule.TaskType, n int, cfg func(*schedule.ManagerConfig), wrap func(schedule.Store) schedule.Store, deal func() processor.Deal) (*group, error) {
+func (b *bench) startGroup(ctx context.Context, root string, tt schedule.TaskType, n int, cfg func(*schedule.ManagerConfig), wrap func(storekit.Store) storekit.Store, deal func() processor.Deal) (*group, error) {
 	g := newGroup()
 	gctx, cancel := context.WithCancel(ctx)
 	g.cancel = cancel
@@ -33,11 +35,11 @@ func (b *bench) startGroup(ctx context.Context, root string, tt schedule.TaskTyp
 		if cfg != nil {
 			cfg(&mc)
 		}
-		var store schedule.Store = s
+		var store storekit.Store = s
 		if wrap != nil {
 			store = wrap(s)
 		}
-		m, err := schedule.NewManager(store, tt, "", deal(), mc, schedule.WithLogger(quiet))
+		m, err := manager.NewManager(store, tt, "", deal(), mc, manager.WithLogger(quiet))
 		if err != nil {
 			g.stop()
 			return nil, err
@@ -104,7 +106,7 @@ func (b *bench) startup(ctx context.Context) (Section, error) {
 
 // noStamp hides the items stamp from the manager, which then reads every
 // item at every round: the behaviour before the stamp, for comparison.
-type noStamp struct{ schedule.Store }
+type noStamp struct{ storekit.Store }
 
 func (n noStamp) Items(ctx context.Context, rt string) (schedule.Items, error) {
 	it, err := n.Store.Items(ctx, rt)
@@ -225,9 +227,9 @@ func (b *bench) steadyRun(ctx context.Context, servers, items int, stamp bool, r
 		return res, err
 	}
 	defer admin.Close()
-	var wrap func(schedule.Store) schedule.Store
+	var wrap func(storekit.Store) storekit.Store
 	if !stamp {
-		wrap = func(s schedule.Store) schedule.Store { return noStamp{s} }
+		wrap = func(s storekit.Store) storekit.Store { return noStamp{s} }
 	}
 	g, err := b.startGroup(ctx, root, tt, servers, func(c *schedule.ManagerConfig) { c.ResyncInterval = resync }, wrap,
 		func() processor.Deal { return onceDeal(nil) })

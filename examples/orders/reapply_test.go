@@ -15,6 +15,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
@@ -97,7 +98,7 @@ func TestOrdersDeleteReapply(t *testing.T) {
 
 // epochs reads the epoch of every owned item of the runtimes, keyed
 // "ownSign/item".
-func epochs(ctx context.Context, t *testing.T, store schedule.Store, runtimes []string) map[string]int64 {
+func epochs(ctx context.Context, t *testing.T, store storekit.ItemStore, runtimes []string) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
 	for _, rt := range runtimes {

@@ -18,6 +18,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
@@ -136,12 +137,12 @@ type node struct {
 // backend opens connections to the store the run uses.
 type backend struct {
 	name    string
-	connect func(ctx context.Context, name string) (store schedule.Store, kill, close func(), err error)
+	connect func(ctx context.Context, name string) (store storekit.Store, kill, close func(), err error)
 }
 
 func memBackend(o options) backend {
 	srv := memstore.New()
-	return backend{name: "the in-memory store", connect: func(_ context.Context, _ string) (schedule.Store, func(), func(), error) {
+	return backend{name: "the in-memory store", connect: func(_ context.Context, _ string) (storekit.Store, func(), func(), error) {
 		c := srv.Connect(memstore.WithSessionTimeout(o.session))
 		// A cut much longer than the run: the session expires at the
 		// server after the session timeout, as a dead process's would.
@@ -150,7 +151,7 @@ func memBackend(o options) backend {
 }
 
 func zkBackend(o options, log *slog.Logger) backend {
-	return backend{name: "ZooKeeper at " + strings.Join(o.zk, ","), connect: func(ctx context.Context, name string) (schedule.Store, func(), func(), error) {
+	return backend{name: "ZooKeeper at " + strings.Join(o.zk, ","), connect: func(ctx context.Context, name string) (storekit.Store, func(), func(), error) {
 		d := &cutDialer{}
 		s, err := zkstore.Open(ctx, zkstore.Config{Servers: o.zk, Root: o.root, SessionTimeout: o.session,
 			ConnectTimeout: 10 * time.Second, Dialer: d.dial}, zkstore.WithLogger(log.With("factory", name)))
@@ -286,7 +287,7 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 
 	rep := &report{Backend: b.name}
 	if s, ok := adminStore.(interface {
-		Session(context.Context) (schedule.Session, error)
+		Session(context.Context) (storekit.Session, error)
 	}); ok {
 		if sess, err := s.Session(ctx); err == nil {
 			rep.SessionTimeout = sess.Timeout()
@@ -513,7 +514,7 @@ func ownersIfBalanced(nodes []*node) (map[string][]string, bool) {
 // publishedLockDelay reads the lock delay a thread group published in its
 // server record (Server.TakeoverDelay: milliseconds, -1 for none), 0 when
 // it cannot be read.
-func publishedLockDelay(ctx context.Context, s schedule.Store, id schedule.ServerID) time.Duration {
+func publishedLockDelay(ctx context.Context, s storekit.ServerStore, id schedule.ServerID) time.Duration {
 	servers, err := s.Servers(ctx, taskTypeName)
 	if err != nil {
 		return 0
@@ -528,7 +529,7 @@ func publishedLockDelay(ctx context.Context, s schedule.Store, id schedule.Serve
 
 // takenOver reads the items from the store: true when every item is owned
 // by a thread group of a live factory.
-func takenOver(ctx context.Context, s schedule.Store, nodes []*node) (bool, error) {
+func takenOver(ctx context.Context, s storekit.ItemStore, nodes []*node) (bool, error) {
 	var live []schedule.ServerID
 	for i, n := range nodes {
 		if i == killedIndex {

@@ -8,7 +8,7 @@ import "time"
 
 // Clock is the source of local time: every timer, ticker and timestamp of the
 // library goes through one, so tests can drive time with a fake. Cluster time
-// is a different thing: see schedule.ClusterClock.
+// is a different thing: see storekit.ClusterClock.
 type Clock interface {
 	// Now returns the current local time (with a monotonic reading).
 	Now() time.Time

@@ -153,7 +153,7 @@ func WithFailing(fn func(key string, err error)) Option { return func(o *options
 // the fetcher looks again every few milliseconds of the Clock. Deals already
 // running go on (Fence cancels them). valid is called on the processor's
 // goroutines, often: it must be cheap and must not block. The manager passes
-// its session's lease (schedule.Session.Alive). Default (nil): always valid,
+// its session's lease (storekit.Session.Alive). Default (nil): always valid,
 // at no cost.
 func WithLease(valid func() bool) Option { return func(o *options) { o.lease = valid } }
 

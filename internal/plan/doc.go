@@ -8,7 +8,7 @@
 // over factories (Distribute).
 //
 // Nothing here reads a clock or calls a store: each function takes a
-// snapshot and "now" and returns a plan. schedule.Manager's session loop
+// snapshot and "now" and returns a plan. manager.Manager's session loop
 // reads, calls them, applies the writes and logs; internal/testinfra/sim calls the
 // very same functions, so the simulation predicts what the managers do.
 //

@@ -4,7 +4,7 @@
 // that a benchmark can measure the previous and the current way in one run;
 // nothing else sets it.
 //
-// schedule.NewManager reads the switch once: managers built while it is on
+// manager.NewManager reads the switch once: managers built while it is on
 // keep the previous way for their whole life, whatever happens to the
 // switch later.
 package readpath

@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
-// Client is one client of a Server: it implements schedule.Store with one
+// Client is one client of a Server: it implements storekit.Store with one
 // session at a time, like one ZooKeeper connection. Create it with
 // Server.Connect. It is safe for concurrent use.
 type Client struct {
@@ -32,7 +33,7 @@ type Client struct {
 	stats counters
 }
 
-var _ schedule.Store = (*Client)(nil)
+var _ storekit.Store = (*Client)(nil)
 
 // cut is one period during which the client is cut off from the server.
 type cut struct {
@@ -85,7 +86,7 @@ func (c *Client) begin(ctx context.Context, op, path string, kind opKind) error 
 
 // checkSession fails with ErrSessionLost unless sess is the client's live
 // session. srv.mu must be held.
-func (c *Client) checkSession(op, path string, sess schedule.Session) (*session, error) {
+func (c *Client) checkSession(op, path string, sess storekit.Session) (*session, error) {
 	ms, ok := sess.(*session)
 	if !ok || ms == nil || ms != c.sess || !ms.live() {
 		return nil, fmt.Errorf("memstore: %s %s: %w", op, path, schedule.ErrSessionLost)
@@ -93,9 +94,9 @@ func (c *Client) checkSession(op, path string, sess schedule.Session) (*session,
 	return ms, nil
 }
 
-// Session implements schedule.Sessions. Between an expiry during a cut and
+// Session implements storekit.Sessions. Between an expiry during a cut and
 // the end of the cut the client has no session, and Session waits.
-func (c *Client) Session(ctx context.Context) (schedule.Session, error) {
+func (c *Client) Session(ctx context.Context) (storekit.Session, error) {
 	s := c.srv
 	for {
 		s.mu.Lock()
@@ -119,7 +120,7 @@ func (c *Client) Session(ctx context.Context) (schedule.Session, error) {
 	}
 }
 
-// Now implements schedule.ClusterClock: the server's clock. It needs no
+// Now implements storekit.ClusterClock: the server's clock. It needs no
 // round trip, so it works while the client is cut off.
 func (c *Client) Now(ctx context.Context) (time.Time, error) {
 	s := c.srv
@@ -134,15 +135,15 @@ func (c *Client) Now(ctx context.Context) (time.Time, error) {
 	return s.clock.Now(), nil
 }
 
-// ClockInfo implements schedule.ClusterClock: no offset, no round trip,
+// ClockInfo implements storekit.ClusterClock: no offset, no round trip,
 // calibrated when the client connected.
-func (c *Client) ClockInfo() schedule.ClockInfo {
+func (c *Client) ClockInfo() storekit.ClockInfo {
 	c.srv.mu.Lock()
 	defer c.srv.mu.Unlock()
-	return schedule.ClockInfo{At: c.calibrated}
+	return storekit.ClockInfo{At: c.calibrated}
 }
 
-// Close implements schedule.Store: the session ends (its ephemerals vanish
+// Close implements storekit.Store: the session ends (its ephemerals vanish
 // at once), every watch channel closes, and later calls fail with
 // schedule.ErrClosed. Closing again is a no-op.
 func (c *Client) Close() error {

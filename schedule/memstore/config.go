@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Task types and strategies are stored alike: one node per document under
@@ -136,55 +137,55 @@ func deleteConfig[T interface{ Validate() error }](ctx context.Context, c *Clien
 	return c.deleteTree(ctx, k.path(name), v)
 }
 
-// TaskType implements schedule.ConfigStore. On ErrCorrupt it returns the
+// TaskType implements storekit.ConfigStore. On ErrCorrupt it returns the
 // stored node's version (see getConfig).
 func (c *Client) TaskType(ctx context.Context, base string) (schedule.TaskType, schedule.Version, error) {
 	return getConfig(ctx, c, taskTypeKind, base)
 }
 
-// TaskTypes implements schedule.ConfigStore.
+// TaskTypes implements storekit.ConfigStore.
 func (c *Client) TaskTypes(ctx context.Context) ([]schedule.TaskType, error) {
 	return listConfig(ctx, c, taskTypeKind)
 }
 
-// CreateTaskType implements schedule.ConfigStore.
+// CreateTaskType implements storekit.ConfigStore.
 func (c *Client) CreateTaskType(ctx context.Context, t schedule.TaskType) (schedule.Version, error) {
 	return createConfig(ctx, c, taskTypeKind, t)
 }
 
-// UpdateTaskType implements schedule.ConfigStore.
+// UpdateTaskType implements storekit.ConfigStore.
 func (c *Client) UpdateTaskType(ctx context.Context, t schedule.TaskType, v schedule.Version) (schedule.Version, error) {
 	return updateConfig(ctx, c, taskTypeKind, t, v)
 }
 
-// DeleteTaskType implements schedule.ConfigStore: the task type goes with
+// DeleteTaskType implements storekit.ConfigStore: the task type goes with
 // all its runtimes, live servers' nodes included, in one step.
 func (c *Client) DeleteTaskType(ctx context.Context, base string, v schedule.Version) error {
 	return deleteConfig(ctx, c, taskTypeKind, base, v)
 }
 
-// Strategy implements schedule.ConfigStore. On ErrCorrupt it returns the
+// Strategy implements storekit.ConfigStore. On ErrCorrupt it returns the
 // stored node's version (see getConfig).
 func (c *Client) Strategy(ctx context.Context, name string) (schedule.Strategy, schedule.Version, error) {
 	return getConfig(ctx, c, strategyKind, name)
 }
 
-// Strategies implements schedule.ConfigStore.
+// Strategies implements storekit.ConfigStore.
 func (c *Client) Strategies(ctx context.Context) ([]schedule.Strategy, error) {
 	return listConfig(ctx, c, strategyKind)
 }
 
-// CreateStrategy implements schedule.ConfigStore.
+// CreateStrategy implements storekit.ConfigStore.
 func (c *Client) CreateStrategy(ctx context.Context, st schedule.Strategy) (schedule.Version, error) {
 	return createConfig(ctx, c, strategyKind, st)
 }
 
-// UpdateStrategy implements schedule.ConfigStore.
+// UpdateStrategy implements storekit.ConfigStore.
 func (c *Client) UpdateStrategy(ctx context.Context, st schedule.Strategy, v schedule.Version) (schedule.Version, error) {
 	return updateConfig(ctx, c, strategyKind, st, v)
 }
 
-// DeleteStrategy implements schedule.ConfigStore: the strategy goes with its
+// DeleteStrategy implements storekit.ConfigStore: the strategy goes with its
 // runtime registrations, in one step.
 func (c *Client) DeleteStrategy(ctx context.Context, name string, v schedule.Version) error {
 	return deleteConfig(ctx, c, strategyKind, name, v)
@@ -212,7 +213,7 @@ func (c *Client) update(ctx context.Context, path string, data []byte, v schedul
 }
 
 func checkVersion(op, path string, n *node, v schedule.Version) error {
-	if v != schedule.AnyVersion && schedule.Version(n.version) != v {
+	if v != storekit.AnyVersion && schedule.Version(n.version) != v {
 		return fmt.Errorf("memstore: %s %s: %w", op, path, schedule.ErrConflict)
 	}
 	return nil

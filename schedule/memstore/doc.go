@@ -1,16 +1,16 @@
-// Package memstore is an in-memory schedule.Store with ZooKeeper's
+// Package memstore is an in-memory storekit.Store with ZooKeeper's
 // semantics, for unit tests, examples and simulation. It is not a
 // coordination service: every client lives in one process, nothing is
 // persisted, and nothing survives the process. Production code uses package
 // zkstore. memstore passes the same conformance suite as zkstore
-// (package schedule/storetest), so code tested on it behaves the same on
-// ZooKeeper.
+// (package schedule/storekit/storetest), so code tested on it behaves the
+// same on ZooKeeper.
 //
 // # Model
 //
 // A Server is the "ZooKeeper server": it holds a tree of nodes, the sessions
 // and the watches. Server.Connect opens a Client, which implements
-// schedule.Store: one client, one session at a time.
+// storekit.Store: one client, one session at a time.
 //
 //	srv := memstore.New()                      // options: WithClock, WithDigest
 //	a := srv.Connect()                         // options: WithSessionTimeout, WithAuth

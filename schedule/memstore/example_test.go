@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
-	"github.com/tbschedule/tbschedule-go/schedule/storetest"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit/storetest"
 )
 
 // Two clients of one in-memory server: a registration of one vanishes for
@@ -27,7 +27,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	changed, _ := observer.Watch(ctx, schedule.WatchScope{Kind: schedule.WatchServers, Name: "orders"})
+	changed, _ := observer.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "orders"})
 	servers, _ := observer.Servers(ctx, "orders")
 	fmt.Println("servers before expiry:", len(servers))
 

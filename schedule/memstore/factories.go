@@ -8,12 +8,13 @@ import (
 	"sort"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
-// RegisterFactory implements schedule.FactoryStore. The node is
+// RegisterFactory implements storekit.FactoryStore. The node is
 // "<ip>$<hostName>$<uuid>$<seq10>" where uuid is rec.ProcessUUID, or a fresh
 // 32-digit upper-case hex UUID if it is empty.
-func (c *Client) RegisterFactory(ctx context.Context, sess schedule.Session, rec schedule.Factory) (schedule.Factory, error) {
+func (c *Client) RegisterFactory(ctx context.Context, sess storekit.Session, rec schedule.Factory) (schedule.Factory, error) {
 	if err := checkName(schedule.NameHost, rec.IP); err != nil {
 		return schedule.Factory{}, err
 	}
@@ -50,7 +51,7 @@ func (c *Client) RegisterFactory(ctx context.Context, sess schedule.Session, rec
 	return rec, nil
 }
 
-// UnregisterFactory implements schedule.FactoryStore.
+// UnregisterFactory implements storekit.FactoryStore.
 func (c *Client) UnregisterFactory(ctx context.Context, id schedule.FactoryID) error {
 	if err := checkName(schedule.NameFactoryID, string(id)); err != nil {
 		return err
@@ -58,7 +59,7 @@ func (c *Client) UnregisterFactory(ctx context.Context, id schedule.FactoryID) e
 	return c.deleteIfExists(ctx, factoryPath(id))
 }
 
-// Factories implements schedule.FactoryStore.
+// Factories implements storekit.FactoryStore.
 func (c *Client) Factories(ctx context.Context) ([]schedule.Factory, error) {
 	s := c.srv
 	s.mu.Lock()
@@ -93,7 +94,7 @@ func checkMachine(ip, hostName string) error {
 	return checkName(schedule.NameHost, hostName)
 }
 
-// FactoryState implements schedule.FactoryStore.
+// FactoryState implements storekit.FactoryStore.
 func (c *Client) FactoryState(ctx context.Context, ip, hostName string) (schedule.FactoryState, error) {
 	if err := checkMachine(ip, hostName); err != nil {
 		return schedule.FactoryState{}, err
@@ -116,7 +117,7 @@ func (c *Client) FactoryState(ctx context.Context, ip, hostName string) (schedul
 	return st, nil
 }
 
-// SetFactoryState implements schedule.FactoryStore: an unconditional write
+// SetFactoryState implements storekit.FactoryStore: an unconditional write
 // of a persistent node.
 func (c *Client) SetFactoryState(ctx context.Context, ip, hostName string, st schedule.FactoryState) error {
 	if err := checkMachine(ip, hostName); err != nil {
@@ -150,8 +151,8 @@ func checkStrategyRuntime(name string, rt schedule.StrategyRuntime) error {
 	return checkName(schedule.NameFactoryID, string(rt.UUID))
 }
 
-// RegisterStrategyRuntime implements schedule.FactoryStore.
-func (c *Client) RegisterStrategyRuntime(ctx context.Context, sess schedule.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
+// RegisterStrategyRuntime implements storekit.FactoryStore.
+func (c *Client) RegisterStrategyRuntime(ctx context.Context, sess storekit.Session, rt schedule.StrategyRuntime) (schedule.StrategyRuntime, error) {
 	if err := checkName(schedule.NameStrategy, rt.StrategyName); err != nil {
 		return schedule.StrategyRuntime{}, err
 	}
@@ -185,7 +186,7 @@ func (c *Client) RegisterStrategyRuntime(ctx context.Context, sess schedule.Sess
 	return rt, nil
 }
 
-// UnregisterStrategyRuntime implements schedule.FactoryStore.
+// UnregisterStrategyRuntime implements storekit.FactoryStore.
 func (c *Client) UnregisterStrategyRuntime(ctx context.Context, strategyName string, id schedule.FactoryID) error {
 	if err := checkName(schedule.NameStrategy, strategyName); err != nil {
 		return err
@@ -196,7 +197,7 @@ func (c *Client) UnregisterStrategyRuntime(ctx context.Context, strategyName str
 	return c.deleteIfExists(ctx, strategyRuntimePath(strategyName, id))
 }
 
-// StrategyRuntimes implements schedule.FactoryStore. A strategy that does
+// StrategyRuntimes implements storekit.FactoryStore. A strategy that does
 // not exist has no registrations.
 func (c *Client) StrategyRuntimes(ctx context.Context, strategyName string) ([]schedule.StrategyRuntime, error) {
 	if err := checkName(schedule.NameStrategy, strategyName); err != nil {
@@ -249,7 +250,7 @@ func decodeStrategyRuntime(path, strategyName, name string, n *node) (schedule.S
 	return rt, nil
 }
 
-// UpdateStrategyRuntimes implements schedule.FactoryStore. A registration
+// UpdateStrategyRuntimes implements storekit.FactoryStore. A registration
 // that is gone fails the batch with ErrNotFound.
 func (c *Client) UpdateStrategyRuntimes(ctx context.Context, strategyName string, guard schedule.FactoryID, rts []schedule.StrategyRuntime) ([]schedule.StrategyRuntime, error) {
 	if err := checkName(schedule.NameStrategy, strategyName); err != nil {

@@ -13,7 +13,8 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
-	"github.com/tbschedule/tbschedule-go/schedule/storetest"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit/storetest"
 )
 
 const wait = 5 * time.Second
@@ -41,7 +42,7 @@ func (f *fixture) connect(opts ...memstore.ClientOption) *memstore.Client {
 	return c
 }
 
-func (f *fixture) session(c *memstore.Client) schedule.Session {
+func (f *fixture) session(c *memstore.Client) storekit.Session {
 	f.t.Helper()
 	sess, err := c.Session(f.ctx)
 	require.NoError(f.t, err)
@@ -110,7 +111,7 @@ func TestDisconnectShorterThanTimeout(t *testing.T) {
 	srv := f.register(c, "10.0.0.1")
 	sess := f.session(c)
 	changed := sess.Changed()
-	watch, err := c.Watch(f.ctx, schedule.WatchScope{Kind: schedule.WatchServers, Name: "t1"})
+	watch, err := c.Watch(f.ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"})
 	require.NoError(t, err)
 
 	c.Disconnect(3 * time.Second)
@@ -120,7 +121,7 @@ func TestDisconnectShorterThanTimeout(t *testing.T) {
 	err = c.UpdateServer(f.ctx, srv)
 	require.ErrorIs(t, err, memstore.ErrConnectionLoss)
 	assert.NotErrorIs(t, err, schedule.ErrSessionLost)
-	_, err = c.Watch(f.ctx, schedule.WatchScope{Kind: schedule.WatchConfig})
+	_, err = c.Watch(f.ctx, storekit.WatchScope{Kind: storekit.WatchConfig})
 	require.ErrorIs(t, err, memstore.ErrConnectionLoss)
 	_, err = c.Now(f.ctx)
 	require.NoError(t, err, "Now needs no round trip")
@@ -150,9 +151,9 @@ func TestDisconnectLongerThanTimeout(t *testing.T) {
 	other := f.connect()
 	srv := f.register(c, "10.0.0.1")
 	sess := f.session(c)
-	watch, err := other.Watch(f.ctx, schedule.WatchScope{Kind: schedule.WatchServers, Name: "t1"})
+	watch, err := other.Watch(f.ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"})
 	require.NoError(t, err)
-	own, err := c.Watch(f.ctx, schedule.WatchScope{Kind: schedule.WatchItems, Name: "t1"})
+	own, err := c.Watch(f.ctx, storekit.WatchScope{Kind: storekit.WatchItems, Name: "t1"})
 	require.NoError(t, err)
 
 	c.Disconnect(6 * time.Second)
@@ -281,7 +282,7 @@ func TestErrorsNameOperationAndPath(t *testing.T) {
 	f := newFixture(t)
 	c := f.connect()
 	srv := f.register(c, "10.0.0.1")
-	snap, err := c.BuildItems(f.ctx, "t1", srv.UUID, schedule.ItemsMark{Version: schedule.AnyVersion}, []string{"3"})
+	snap, err := c.BuildItems(f.ctx, "t1", srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, []string{"3"})
 	require.NoError(t, err)
 	stale := snap.Items[0]
 	_, err = c.UpdateItem(f.ctx, "t1", "", stale, srv.UUID, "")
@@ -335,7 +336,7 @@ func TestConcurrentItemCAS(t *testing.T) {
 		cs[i] = f.connect()
 		ids[i] = f.register(cs[i], fmt.Sprintf("10.0.0.%d", i+1)).UUID
 	}
-	snap, err := cs[0].BuildItems(f.ctx, "t1", ids[0], schedule.ItemsMark{Version: schedule.AnyVersion}, []string{"0"})
+	snap, err := cs[0].BuildItems(f.ctx, "t1", ids[0], schedule.ItemsMark{Version: storekit.AnyVersion}, []string{"0"})
 	require.NoError(t, err)
 	it := snap.Items[0]
 	for round := range rounds {
@@ -379,7 +380,7 @@ func TestStats(t *testing.T) {
 	srv := f.register(c, "10.0.0.1")
 	_, err := c.Servers(f.ctx, "t1")
 	require.NoError(t, err)
-	_, err = c.BuildItems(f.ctx, "t1", srv.UUID, schedule.ItemsMark{Version: schedule.AnyVersion}, []string{"0"})
+	_, err = c.BuildItems(f.ctx, "t1", srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, []string{"0"})
 	require.NoError(t, err)
 	assert.Equal(t, memstore.Stats{Reads: 1, Writes: 1, Multis: 1}, c.Stats())
 	after := f.srv.Stats()
@@ -391,7 +392,7 @@ func TestWatchIgnoresHeartbeats(t *testing.T) {
 	f := newFixture(t)
 	c := f.connect()
 	srv := f.register(c, "10.0.0.1")
-	ch, err := c.Watch(f.ctx, schedule.WatchScope{Kind: schedule.WatchServers, Name: "t1"})
+	ch, err := c.Watch(f.ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"})
 	require.NoError(t, err)
 	require.NoError(t, c.UpdateServer(f.ctx, srv))
 	assert.False(t, fired(ch), "a heartbeat fired the servers watch")

@@ -7,9 +7,10 @@ import (
 	"strconv"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
-// Items implements schedule.ItemStore.
+// Items implements storekit.ItemStore.
 func (c *Client) Items(ctx context.Context, taskType string) (schedule.Items, error) {
 	if err := checkRuntime(taskType); err != nil {
 		return schedule.Items{}, err
@@ -44,7 +45,7 @@ func (s *Server) readItems(rt string) (schedule.Items, error) {
 		}
 		out.Items = append(out.Items, it)
 	}
-	slices.SortFunc(out.Items, func(a, b schedule.Item) int { return schedule.CompareItemIDs(a.ID, b.ID) })
+	slices.SortFunc(out.Items, func(a, b schedule.Item) int { return storekit.CompareItemIDs(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -71,7 +72,7 @@ func encodeItem(path string, it schedule.Item) ([]byte, error) {
 
 func isActive(sts string) bool { return sts == schedule.ItemActive || sts == "ACTIVTE" }
 
-// BuildItems implements schedule.ItemStore. An empty guard skips the guard
+// BuildItems implements storekit.ItemStore. An empty guard skips the guard
 // check (an operator's rebuild); then the task type must exist. With
 // mark.Version = AnyVersion the mark is written whatever its version, and
 // created if missing; with any other version a missing mark is ErrConflict.
@@ -103,7 +104,7 @@ func (c *Client) BuildItems(ctx context.Context, taskType string, guard schedule
 	}
 	n := s.lookup(dir)
 	switch {
-	case n == nil && mark.Version != schedule.AnyVersion:
+	case n == nil && mark.Version != storekit.AnyVersion:
 		return schedule.Items{}, fmt.Errorf("memstore: build %s: mark version %d, none stored: %w", dir, mark.Version, schedule.ErrConflict)
 	case n != nil:
 		if err := checkVersion("build", dir, n, mark.Version); err != nil {
@@ -202,18 +203,18 @@ func (s *Server) checkGuard(rt string, guard schedule.ServerID) error {
 	return nil
 }
 
-// UpdateItem implements schedule.ItemStore: UpdateItems with one update.
+// UpdateItem implements storekit.ItemStore: UpdateItems with one update.
 // With old.Version = AnyVersion the write is unconditional; the epoch is
 // always computed from the stored item.
 func (c *Client) UpdateItem(ctx context.Context, taskType string, guard schedule.ServerID, old schedule.Item, cur, req schedule.ServerID) (schedule.Item, error) {
-	res, err := c.UpdateItems(ctx, taskType, guard, []schedule.ItemUpdate{{Old: old, Cur: cur, Req: req}})
+	res, err := c.UpdateItems(ctx, taskType, guard, []storekit.ItemUpdate{{Old: old, Cur: cur, Req: req}})
 	if err != nil {
 		return schedule.Item{}, err
 	}
 	return res[0].Item, res[0].Err
 }
 
-// SetItemDesc implements schedule.ItemStore. The text is kept in the item's
+// SetItemDesc implements storekit.ItemStore. The text is kept in the item's
 // deal_desc child: the item's version does not change.
 func (c *Client) SetItemDesc(ctx context.Context, taskType string, id schedule.ItemID, desc string) error {
 	if err := checkRuntime(taskType); err != nil {
@@ -243,7 +244,7 @@ func (c *Client) SetItemDesc(ctx context.Context, taskType string, id schedule.I
 	return nil
 }
 
-// ItemsStamp implements schedule.ItemStore: the runtime's item generation,
+// ItemsStamp implements storekit.ItemStore: the runtime's item generation,
 // one read.
 func (c *Client) ItemsStamp(ctx context.Context, taskType string) (schedule.ItemsStamp, error) {
 	if err := checkRuntime(taskType); err != nil {

@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
-	"github.com/tbschedule/tbschedule-go/schedule/storetest"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit/storetest"
 )
 
 func TestMain(m *testing.M) {
@@ -43,7 +43,7 @@ func harness(name string) storetest.Harness {
 	srv := memstore.New(memstore.WithDigest("app", "secret"))
 	var mu sync.Mutex
 	var clients []*memstore.Client
-	connect := func(t testing.TB, opts ...memstore.ClientOption) schedule.Store {
+	connect := func(t testing.TB, opts ...memstore.ClientOption) storekit.Store {
 		c := srv.Connect(opts...)
 		mu.Lock()
 		clients = append(clients, c)
@@ -53,11 +53,11 @@ func harness(name string) storetest.Harness {
 	}
 	return storetest.Harness{
 		Name: name,
-		NewClient: func(t testing.TB) schedule.Store {
+		NewClient: func(t testing.TB) storekit.Store {
 			return connect(t, memstore.WithAuth("app", "secret"))
 		},
-		NewClientWithoutAuth: func(t testing.TB) schedule.Store { return connect(t) },
-		Expire:               func(t testing.TB, s schedule.Store) { srv.ExpireSession(s.(*memstore.Client)) },
+		NewClientWithoutAuth: func(t testing.TB) storekit.Store { return connect(t) },
+		Expire:               func(t testing.TB, s storekit.Store) { srv.ExpireSession(s.(*memstore.Client)) },
 		WriteRaw: func(t testing.TB, target storetest.RawTarget, data []byte) {
 			require.NoError(t, srv.WriteRaw(rawPath(t, target), data))
 		},

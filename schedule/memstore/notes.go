@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Note boxes, as zkstore keeps them (zkstore/doc.go, "Notes"):
@@ -32,17 +33,17 @@ func noteBoxPath(runtime string, box schedule.ServerID) string {
 }
 
 func checkBox(box schedule.ServerID) error {
-	if box == schedule.LeaderBox {
+	if box == storekit.LeaderBox {
 		return nil
 	}
 	return checkName(schedule.NameServerID, string(box))
 }
 
-// UpdateItems implements schedule.ItemStore: every update that applies is
+// UpdateItems implements storekit.ItemStore: every update that applies is
 // written, with its notes, in one atomic step (one multi). An update that
 // grants its item to (or requests it for) a server other than the guard
 // whose node does not exist fails with ErrConflict, as a stale one does.
-func (c *Client) UpdateItems(ctx context.Context, taskType string, guard schedule.ServerID, ups []schedule.ItemUpdate) ([]schedule.ItemUpdateResult, error) {
+func (c *Client) UpdateItems(ctx context.Context, taskType string, guard schedule.ServerID, ups []storekit.ItemUpdate) ([]storekit.ItemUpdateResult, error) {
 	if err := checkRuntime(taskType); err != nil {
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func (c *Client) UpdateItems(ctx context.Context, taskType string, guard schedul
 	}
 	for _, u := range ups {
 		old := u.Old
-		if n := s.lookup(itemPath(taskType, u.Old.ID)); n != nil && old.Version == schedule.AnyVersion {
+		if n := s.lookup(itemPath(taskType, u.Old.ID)); n != nil && old.Version == storekit.AnyVersion {
 			if stored, err := decodeItem(itemPath(taskType, u.Old.ID), string(u.Old.ID), n); err == nil {
 				old = stored
 			}
@@ -73,7 +74,7 @@ func (c *Client) UpdateItems(ctx context.Context, taskType string, guard schedul
 			}
 		}
 	}
-	res := make([]schedule.ItemUpdateResult, len(ups))
+	res := make([]storekit.ItemUpdateResult, len(ups))
 	var tx txn
 	notes := map[schedule.ServerID][]schedule.ItemID{}
 	for i, u := range ups {
@@ -88,7 +89,7 @@ func (c *Client) UpdateItems(ctx context.Context, taskType string, guard schedul
 
 // granteesOf returns the servers other than guard that u makes the item's
 // owner (a new owner) or requested owner (a new request), without NoServer.
-func granteesOf(old schedule.Item, u schedule.ItemUpdate, guard schedule.ServerID) []schedule.ServerID {
+func granteesOf(old schedule.Item, u storekit.ItemUpdate, guard schedule.ServerID) []schedule.ServerID {
 	var out []schedule.ServerID
 	named := func(id schedule.ServerID) bool { return id != "" && id != schedule.NoServer && id != guard }
 	if named(u.Cur) && u.Cur != old.CurServer {
@@ -102,23 +103,23 @@ func granteesOf(old schedule.Item, u schedule.ItemUpdate, guard schedule.ServerI
 
 // updateItem applies one update (the epoch computed from the stored item)
 // and records the boxes it concerns in notes. s.mu must be held.
-func (s *Server) updateItem(tx *txn, rt string, guard schedule.ServerID, u schedule.ItemUpdate, notes map[schedule.ServerID][]schedule.ItemID) schedule.ItemUpdateResult {
+func (s *Server) updateItem(tx *txn, rt string, guard schedule.ServerID, u storekit.ItemUpdate, notes map[schedule.ServerID][]schedule.ItemID) storekit.ItemUpdateResult {
 	path := itemPath(rt, u.Old.ID)
 	n := s.lookup(path)
 	if n == nil {
-		return schedule.ItemUpdateResult{Err: fmt.Errorf("memstore: set %s: %w", path, schedule.ErrNotFound)}
+		return storekit.ItemUpdateResult{Err: fmt.Errorf("memstore: set %s: %w", path, schedule.ErrNotFound)}
 	}
 	if err := checkVersion("set", path, n, u.Old.Version); err != nil {
-		return schedule.ItemUpdateResult{Err: err}
+		return storekit.ItemUpdateResult{Err: err}
 	}
 	it, err := decodeItem(path, string(u.Old.ID), n)
 	if err != nil {
-		return schedule.ItemUpdateResult{Err: err}
+		return storekit.ItemUpdateResult{Err: err}
 	}
 	old := it
 	for _, g := range granteesOf(old, u, guard) {
 		if sp := serverPath(rt, g); s.lookup(sp) == nil {
-			return schedule.ItemUpdateResult{Err: fmt.Errorf("memstore: check %s: grantee server %s is gone: %w", sp, g, schedule.ErrConflict)}
+			return storekit.ItemUpdateResult{Err: fmt.Errorf("memstore: check %s: grantee server %s is gone: %w", sp, g, schedule.ErrConflict)}
 		}
 	}
 	if u.Cur != "" && u.Cur != it.CurServer {
@@ -130,7 +131,7 @@ func (s *Server) updateItem(tx *txn, rt string, guard schedule.ServerID, u sched
 	}
 	data, err := encodeItem(path, it)
 	if err != nil {
-		return schedule.ItemUpdateResult{Err: err}
+		return storekit.ItemUpdateResult{Err: err}
 	}
 	s.set(tx, path, n, data)
 	it.Version = schedule.Version(n.version)
@@ -145,8 +146,8 @@ func (s *Server) updateItem(tx *txn, rt string, guard schedule.ServerID, u sched
 	if it.CurServer != "" && it.CurServer != old.CurServer {
 		add(it.CurServer)
 	}
-	add(schedule.LeaderBox)
-	return schedule.ItemUpdateResult{Item: it}
+	add(storekit.LeaderBox)
+	return storekit.ItemUpdateResult{Item: it}
 }
 
 // writeNotes adds one note per box. s.mu must be held.
@@ -161,7 +162,7 @@ func (s *Server) writeNotes(tx *txn, rt string, by schedule.ServerID, notes map[
 		if checkBox(box) != nil {
 			continue // an owner name that cannot be a box (written behind our back)
 		}
-		schedule.SortItemIDs(ids)
+		storekit.SortItemIDs(ids)
 		data, err := encode("create", noteBoxPath(rt, box), noteData{By: by, Items: slices.Compact(ids)})
 		if err != nil {
 			return err
@@ -174,7 +175,7 @@ func (s *Server) writeNotes(tx *txn, rt string, by schedule.ServerID, notes map[
 	return nil
 }
 
-// ItemsByID implements schedule.ItemStore.
+// ItemsByID implements storekit.ItemStore.
 func (c *Client) ItemsByID(ctx context.Context, taskType string, ids []schedule.ItemID) (schedule.Items, error) {
 	if err := checkRuntime(taskType); err != nil {
 		return schedule.Items{}, err
@@ -211,12 +212,12 @@ func (c *Client) ItemsByID(ctx context.Context, taskType string, ids []schedule.
 		}
 		out.Items = append(out.Items, it)
 	}
-	slices.SortFunc(out.Items, func(a, b schedule.Item) int { return schedule.CompareItemIDs(a.ID, b.ID) })
+	slices.SortFunc(out.Items, func(a, b schedule.Item) int { return storekit.CompareItemIDs(a.ID, b.ID) })
 	return out, nil
 }
 
-// Notes implements schedule.ItemStore.
-func (c *Client) Notes(ctx context.Context, taskType string, box schedule.ServerID) ([]schedule.Note, error) {
+// Notes implements storekit.ItemStore.
+func (c *Client) Notes(ctx context.Context, taskType string, box schedule.ServerID) ([]storekit.Note, error) {
 	if err := checkRuntime(taskType); err != nil {
 		return nil, err
 	}
@@ -234,18 +235,18 @@ func (c *Client) Notes(ctx context.Context, taskType string, box schedule.Server
 	if n == nil {
 		return nil, nil
 	}
-	var out []schedule.Note
+	var out []storekit.Note
 	for _, name := range n.childNames() {
 		var nd noteData
 		if err := decode("get", path+"/"+name, n.children[name].data, &nd); err != nil {
 			return nil, err
 		}
-		out = append(out, schedule.Note{Name: name, By: nd.By, Items: nd.Items})
+		out = append(out, storekit.Note{Name: name, By: nd.By, Items: nd.Items})
 	}
 	return out, nil
 }
 
-// DeleteNotes implements schedule.ItemStore.
+// DeleteNotes implements storekit.ItemStore.
 func (c *Client) DeleteNotes(ctx context.Context, taskType string, guard, box schedule.ServerID, names []string) error {
 	if err := checkRuntime(taskType); err != nil {
 		return err
@@ -277,7 +278,7 @@ func (c *Client) DeleteNotes(ctx context.Context, taskType string, guard, box sc
 	return nil
 }
 
-// NoteBoxes implements schedule.ItemStore.
+// NoteBoxes implements storekit.ItemStore.
 func (c *Client) NoteBoxes(ctx context.Context, taskType string) ([]schedule.ServerID, error) {
 	if err := checkRuntime(taskType); err != nil {
 		return nil, err

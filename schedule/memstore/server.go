@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Server is the in-memory "ZooKeeper server": it holds the tree, the sessions
@@ -19,7 +20,7 @@ type Server struct {
 	root        *node
 	lastSession int64
 	sessions    map[int64]*session
-	watches     map[schedule.WatchScope]map[*watch]struct{}
+	watches     map[storekit.WatchScope]map[*watch]struct{}
 	// itemGen is the generation of each runtime's items: set from gen at
 	// every operation that touches them (the items watch's scope), so it
 	// changes with every change and never repeats.
@@ -44,7 +45,7 @@ func New(opts ...ServerOption) *Server {
 		digest:   cfg.digest,
 		root:     &node{},
 		sessions: make(map[int64]*session),
-		watches:  make(map[schedule.WatchScope]map[*watch]struct{}),
+		watches:  make(map[storekit.WatchScope]map[*watch]struct{}),
 		itemGen:  make(map[string]uint64),
 	}
 	now := s.clock.Now()

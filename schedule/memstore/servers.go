@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // newUUID returns a fresh UUID as TBSchedule writes it: 32 upper-case hex
@@ -17,10 +18,10 @@ func newUUID() string {
 	return strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", ""))
 }
 
-// RegisterServer implements schedule.ServerStore. The node is
+// RegisterServer implements storekit.ServerStore. The node is
 // "<runtime>$<ip>$<uuid32>$<seq10>" below the runtime's server directory,
 // which is created if missing; the base task type must exist (ErrNotFound).
-func (c *Client) RegisterServer(ctx context.Context, sess schedule.Session, rec schedule.Server) (schedule.Server, error) {
+func (c *Client) RegisterServer(ctx context.Context, sess storekit.Session, rec schedule.Server) (schedule.Server, error) {
 	rt := rec.TaskType
 	if err := checkRuntime(rt); err != nil {
 		return schedule.Server{}, err
@@ -58,7 +59,7 @@ func (c *Client) RegisterServer(ctx context.Context, sess schedule.Session, rec 
 	return rec, nil
 }
 
-// UpdateServer implements schedule.ServerStore: an unconditional rewrite of
+// UpdateServer implements storekit.ServerStore: an unconditional rewrite of
 // the record (which does not fire server watches).
 func (c *Client) UpdateServer(ctx context.Context, rec schedule.Server) error {
 	if err := checkRuntime(rec.TaskType); err != nil {
@@ -72,11 +73,11 @@ func (c *Client) UpdateServer(ctx context.Context, rec schedule.Server) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.update(ctx, path, data, schedule.AnyVersion)
+	_, err = c.update(ctx, path, data, storekit.AnyVersion)
 	return err
 }
 
-// UnregisterServer implements schedule.ServerStore.
+// UnregisterServer implements storekit.ServerStore.
 func (c *Client) UnregisterServer(ctx context.Context, taskType string, id schedule.ServerID) error {
 	if err := checkRuntime(taskType); err != nil {
 		return err
@@ -100,7 +101,7 @@ func (c *Client) deleteIfExists(ctx context.Context, path string) error {
 	return nil
 }
 
-// Servers implements schedule.ServerStore.
+// Servers implements storekit.ServerStore.
 func (c *Client) Servers(ctx context.Context, taskType string) ([]schedule.Server, error) {
 	if err := checkRuntime(taskType); err != nil {
 		return nil, err
@@ -136,7 +137,7 @@ func (c *Client) Servers(ctx context.Context, taskType string) ([]schedule.Serve
 	return out, nil
 }
 
-// Runtimes implements schedule.ServerStore. A task type that does not exist
+// Runtimes implements storekit.ServerStore. A task type that does not exist
 // has no runtimes.
 func (c *Client) Runtimes(ctx context.Context, base string) ([]string, error) {
 	if err := checkName(schedule.NameBaseTaskType, base); err != nil {
@@ -156,7 +157,7 @@ func (c *Client) Runtimes(ctx context.Context, base string) ([]string, error) {
 	return n.childNames(), nil
 }
 
-// DeleteRuntime implements schedule.ServerStore. ErrNotFound if the runtime
+// DeleteRuntime implements storekit.ServerStore. ErrNotFound if the runtime
 // does not exist.
 func (c *Client) DeleteRuntime(ctx context.Context, taskType string) error {
 	if err := checkRuntime(taskType); err != nil {

@@ -5,9 +5,10 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
-// session implements schedule.Session. Its mutable fields are guarded by
+// session implements storekit.Session. Its mutable fields are guarded by
 // srv.mu.
 type session struct {
 	srv        *Server
@@ -23,7 +24,7 @@ type session struct {
 	connected atomic.Bool
 }
 
-var _ schedule.Session = (*session)(nil)
+var _ storekit.Session = (*session)(nil)
 
 func (s *session) ID() int64              { return s.id }
 func (s *session) Timeout() time.Duration { return s.timeout }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // The tree mirrors zkstore's ZooKeeper layout (zkstore/doc.go), without a
@@ -153,41 +154,41 @@ const (
 )
 
 // scopesOf returns the watch scopes an event at path concerns.
-func scopesOf(path string, ev eventKind) []schedule.WatchScope {
+func scopesOf(path string, ev eventKind) []storekit.WatchScope {
 	seg := splitPath(path)
 	joinLeave := ev == evCreated || ev == evDeleted
 	switch seg[0] {
 	case dirTaskTypes[1:]:
 		switch {
 		case len(seg) == 2:
-			return []schedule.WatchScope{{Kind: schedule.WatchConfig}}
+			return []storekit.WatchScope{{Kind: storekit.WatchConfig}}
 		case len(seg) >= 4 && seg[3] == nodeServers:
 			if joinLeave && len(seg) <= 5 {
-				return []schedule.WatchScope{{Kind: schedule.WatchServers, Name: seg[2]}}
+				return []storekit.WatchScope{{Kind: storekit.WatchServers, Name: seg[2]}}
 			}
 		case len(seg) >= 4 && seg[3] == nodeItems:
 			if len(seg) == 4 {
-				return []schedule.WatchScope{{Kind: schedule.WatchItems, Name: seg[2]}, {Kind: schedule.WatchMark, Name: seg[2]}}
+				return []storekit.WatchScope{{Kind: storekit.WatchItems, Name: seg[2]}, {Kind: storekit.WatchMark, Name: seg[2]}}
 			}
-			return []schedule.WatchScope{{Kind: schedule.WatchItems, Name: seg[2]}}
+			return []storekit.WatchScope{{Kind: storekit.WatchItems, Name: seg[2]}}
 		case len(seg) >= 5 && seg[3] == nodeNotes:
 			if joinLeave && len(seg) <= 6 {
-				return []schedule.WatchScope{{Kind: schedule.WatchNotes, Name: seg[2], Server: schedule.ServerID(seg[4])}}
+				return []storekit.WatchScope{{Kind: storekit.WatchNotes, Name: seg[2], Server: schedule.ServerID(seg[4])}}
 			}
 		}
 	case dirStrategies[1:]:
 		switch len(seg) {
 		case 2:
 			if joinLeave {
-				return []schedule.WatchScope{{Kind: schedule.WatchConfig}, {Kind: schedule.WatchStrategyRuntimes, Name: seg[1]}}
+				return []storekit.WatchScope{{Kind: storekit.WatchConfig}, {Kind: storekit.WatchStrategyRuntimes, Name: seg[1]}}
 			}
-			return []schedule.WatchScope{{Kind: schedule.WatchConfig}}
+			return []storekit.WatchScope{{Kind: storekit.WatchConfig}}
 		case 3:
-			return []schedule.WatchScope{{Kind: schedule.WatchStrategyRuntimes, Name: seg[1]}}
+			return []storekit.WatchScope{{Kind: storekit.WatchStrategyRuntimes, Name: seg[1]}}
 		}
 	case dirFactories[1:], dirFactoryStates[1:]:
 		if len(seg) == 2 {
-			return []schedule.WatchScope{{Kind: schedule.WatchFactories}}
+			return []storekit.WatchScope{{Kind: storekit.WatchFactories}}
 		}
 	}
 	return nil
@@ -196,13 +197,13 @@ func scopesOf(path string, ev eventKind) []schedule.WatchScope {
 // txn collects the watch scopes touched by one operation; they are notified
 // once, when the operation has fully applied.
 type txn struct {
-	scopes map[schedule.WatchScope]struct{}
+	scopes map[storekit.WatchScope]struct{}
 }
 
 func (tx *txn) touch(path string, ev eventKind) {
 	for _, sc := range scopesOf(path, ev) {
 		if tx.scopes == nil {
-			tx.scopes = make(map[schedule.WatchScope]struct{})
+			tx.scopes = make(map[storekit.WatchScope]struct{})
 		}
 		tx.scopes[sc] = struct{}{}
 	}

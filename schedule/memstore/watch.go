@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // watch is one Watch channel. ZooKeeper's watches are one-shot; this one
@@ -12,37 +13,37 @@ import (
 // what the contract's Watch promises. Its fields are guarded by srv.mu.
 type watch struct {
 	c       *Client
-	scope   schedule.WatchScope
+	scope   storekit.WatchScope
 	ch      chan struct{}
 	pending bool        // an event arrived while the client was cut off
 	stop    func() bool // unregisters the context.AfterFunc
 	closed  bool
 }
 
-// Watch implements schedule.Watcher. No goroutine runs per watch: the
+// Watch implements storekit.Watcher. No goroutine runs per watch: the
 // channel is closed from a context.AfterFunc when ctx ends, or by Close.
 // While the client is cut off (Disconnect), events are held and delivered
 // when it reconnects, as ZooKeeper re-sets watches on reconnect.
-func (c *Client) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan struct{}, error) {
+func (c *Client) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
 	switch scope.Kind {
-	case schedule.WatchServers, schedule.WatchItems, schedule.WatchMark:
+	case storekit.WatchServers, storekit.WatchItems, storekit.WatchMark:
 		if err := checkRuntime(scope.Name); err != nil {
 			return nil, fmt.Errorf("memstore: watch: %w", err)
 		}
 		scope.Server = ""
-	case schedule.WatchNotes:
+	case storekit.WatchNotes:
 		if err := checkRuntime(scope.Name); err != nil {
 			return nil, fmt.Errorf("memstore: watch: %w", err)
 		}
 		if err := checkBox(scope.Server); err != nil {
 			return nil, fmt.Errorf("memstore: watch: %w", err)
 		}
-	case schedule.WatchStrategyRuntimes:
+	case storekit.WatchStrategyRuntimes:
 		if err := checkName(schedule.NameStrategy, scope.Name); err != nil {
 			return nil, fmt.Errorf("memstore: watch: %w", err)
 		}
 		scope.Server = ""
-	case schedule.WatchConfig, schedule.WatchFactories:
+	case storekit.WatchConfig, storekit.WatchFactories:
 		scope.Name, scope.Server = "", ""
 	default:
 		return nil, fmt.Errorf("memstore: watch: unknown kind %d: %w", scope.Kind, schedule.ErrInvalid)
@@ -69,19 +70,19 @@ func (c *Client) Watch(ctx context.Context, scope schedule.WatchScope) (<-chan s
 	return w.ch, nil
 }
 
-func scopePath(sc schedule.WatchScope) string {
+func scopePath(sc storekit.WatchScope) string {
 	switch sc.Kind {
-	case schedule.WatchServers:
+	case storekit.WatchServers:
 		return serverDirPath(sc.Name)
-	case schedule.WatchItems, schedule.WatchMark:
+	case storekit.WatchItems, storekit.WatchMark:
 		return itemsPath(sc.Name)
-	case schedule.WatchNotes:
+	case storekit.WatchNotes:
 		return noteBoxPath(sc.Name, sc.Server)
-	case schedule.WatchConfig:
+	case storekit.WatchConfig:
 		return dirTaskTypes + "," + dirStrategies
-	case schedule.WatchFactories:
+	case storekit.WatchFactories:
 		return dirFactories + "," + dirFactoryStates
-	case schedule.WatchStrategyRuntimes:
+	case storekit.WatchStrategyRuntimes:
 		return strategyPath(sc.Name)
 	}
 	return ""
@@ -91,7 +92,7 @@ func scopePath(sc schedule.WatchScope) string {
 // be held.
 func (s *Server) fire(tx *txn) {
 	for sc := range tx.scopes {
-		if sc.Kind == schedule.WatchItems {
+		if sc.Kind == storekit.WatchItems {
 			s.gen++
 			s.itemGen[sc.Name] = s.gen
 		}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
@@ -112,7 +113,7 @@ type driver struct {
 	bin     string
 	origin  int64
 	db      *DB
-	obs     schedule.Store
+	obs     storekit.Store
 	admin   *strategy.Admin
 	tt      schedule.TaskType
 	wg      sync.WaitGroup // fault goroutines

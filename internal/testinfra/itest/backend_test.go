@@ -14,6 +14,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/zkstore"
 )
 
@@ -23,9 +24,9 @@ import (
 type backend struct {
 	name string
 	// open returns a new client; it is closed in t.Cleanup.
-	open func(t testing.TB) schedule.Store
+	open func(t testing.TB) storekit.Store
 	// expire ends a client's current session the backend's way.
-	expire func(t testing.TB, s schedule.Store)
+	expire func(t testing.TB, s storekit.Store)
 	// clock is the managers' clock.
 	clock schedule.Clock
 	// sessionTimeout of the clients open returns.
@@ -83,12 +84,12 @@ func memBackend(t testing.TB) backend {
 	const timeout = 4 * time.Second
 	return backend{
 		name: "memstore",
-		open: func(t testing.TB) schedule.Store {
+		open: func(t testing.TB) storekit.Store {
 			c := srv.Connect(memstore.WithSessionTimeout(timeout))
 			t.Cleanup(func() { _ = c.Close() })
 			return c
 		},
-		expire: func(t testing.TB, s schedule.Store) { srv.ExpireSession(s.(*memstore.Client)) },
+		expire: func(t testing.TB, s storekit.Store) { srv.ExpireSession(s.(*memstore.Client)) },
 		clock:  clk, sessionTimeout: timeout,
 		freeze: func() { mu.Lock(); frozen = true; mu.Unlock() },
 	}
@@ -102,10 +103,10 @@ func zkBackend(t testing.TB, c *zktest.Cluster) backend {
 	root := c.UniqueRoot(t)
 	return backend{
 		name: "zookeeper",
-		open: func(t testing.TB) schedule.Store {
+		open: func(t testing.TB) storekit.Store {
 			return openZK(t, c, c.Servers(), root)
 		},
-		expire: func(t testing.TB, s schedule.Store) {
+		expire: func(t testing.TB, s storekit.Store) {
 			sess, err := s.Session(context.Background())
 			require.NoError(t, err)
 			c.ExpireSession(t, sess.ID())

@@ -12,6 +12,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
@@ -58,7 +59,7 @@ func (l *eventLog) await(t *testing.T, kind schedule.EventKind, pred func(schedu
 
 // runFactoryWith runs a factory on store with the deal as "recorder" and
 // the events hook; stop stops it (Run's error is returned, not checked).
-func runFactoryWith(t *testing.T, b backend, store schedule.Store, host string, deal processor.Deal, hook func(schedule.Event)) (*strategy.Factory, func() error) {
+func runFactoryWith(t *testing.T, b backend, store storekit.Store, host string, deal processor.Deal, hook func(schedule.Event)) (*strategy.Factory, func() error) {
 	t.Helper()
 	f, err := strategy.NewFactory(store, factoryConfig(host), strategy.WithLogger(testLogger().With("factory", host)),
 		strategy.WithClock(b.clock), strategy.WithEvents(hook))

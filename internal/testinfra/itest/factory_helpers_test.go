@@ -11,6 +11,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
@@ -37,7 +38,7 @@ func factoryConfig(host string) strategy.Config {
 // runningFactory is a factory running in this process on its own client.
 type runningFactory struct {
 	host   string
-	store  schedule.Store
+	store  storekit.Store
 	f      *strategy.Factory
 	cancel context.CancelFunc
 	done   chan error
@@ -52,7 +53,7 @@ func startFactory(t *testing.T, b backend, host string, tasks map[string]strateg
 
 // startFactoryOn is startFactory on a given client (e.g. one behind a
 // fault proxy).
-func startFactoryOn(t *testing.T, b backend, store schedule.Store, host string, tasks map[string]strategy.Task) *runningFactory {
+func startFactoryOn(t *testing.T, b backend, store storekit.Store, host string, tasks map[string]strategy.Task) *runningFactory {
 	t.Helper()
 	f, err := strategy.NewFactory(store, factoryConfig(host),
 		strategy.WithLogger(testLogger().With("factory", host)), strategy.WithClock(b.clock))
@@ -118,7 +119,10 @@ type spread struct {
 	request, current, servers map[string]int
 }
 
-func readSpread(t testing.TB, s schedule.Store, strategyName, runtime string) spread {
+func readSpread(t testing.TB, s interface {
+	storekit.ServerStore
+	storekit.FactoryStore
+}, strategyName, runtime string) spread {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -171,7 +175,10 @@ func nonZeroCounts(m map[string]int) map[string]int {
 
 // waitSpread waits until the strategy's spread is want and returns how long
 // that took.
-func waitSpread(t testing.TB, s schedule.Store, strategyName, runtime string, want map[string]int, within time.Duration) time.Duration {
+func waitSpread(t testing.TB, s interface {
+	storekit.ServerStore
+	storekit.FactoryStore
+}, strategyName, runtime string, want map[string]int, within time.Duration) time.Duration {
 	t.Helper()
 	return waitUntil(t, within, func() (bool, string) {
 		sp := readSpread(t, s, strategyName, runtime)

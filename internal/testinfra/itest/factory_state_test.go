@@ -13,6 +13,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
@@ -261,7 +262,7 @@ func TestFactoryBeanForcedExpiryWhileBlackholed(t *testing.T) {
 
 // applyBeanSingleton applies a Bean strategy of assignNum 1 running the task
 // "single", and returns the admin it used.
-func applyBeanSingleton(t *testing.T, obs schedule.Store, name string) *strategy.Admin {
+func applyBeanSingleton(t *testing.T, obs storekit.Store, name string) *strategy.Admin {
 	t.Helper()
 	admin := strategy.NewAdmin(obs, strategy.AdminConfig{})
 	s := schedule.DefaultStrategy(name)

@@ -10,8 +10,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // testTaskType returns a task type with n items "0".."n-1" and short timings.
@@ -38,8 +40,8 @@ func itemDefs(from, to int) []string {
 // running is one manager running in this process.
 type running struct {
 	name   string
-	m      *schedule.Manager
-	store  schedule.Store
+	m      *manager.Manager
+	store  storekit.Store
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -51,13 +53,13 @@ func startManager(t *testing.T, b backend, tt schedule.TaskType, name string, de
 	return startManagerOn(t, b, store, tt, name, deal)
 }
 
-func startManagerOn(t *testing.T, b backend, store schedule.Store, tt schedule.TaskType, name string, deal processor.Deal) *running {
+func startManagerOn(t *testing.T, b backend, store storekit.Store, tt schedule.TaskType, name string, deal processor.Deal) *running {
 	t.Helper()
 	return startManagerSign(t, b, store, tt, name, "", deal)
 }
 
 // startManagerSign runs a manager named name for ownSign on store.
-func startManagerSign(t *testing.T, b backend, store schedule.Store, tt schedule.TaskType, name, ownSign string, deal processor.Deal, opts ...schedule.ManagerOption) *running {
+func startManagerSign(t *testing.T, b backend, store storekit.Store, tt schedule.TaskType, name, ownSign string, deal processor.Deal, opts ...manager.ManagerOption) *running {
 	t.Helper()
 	return startManagerCfg(t, b, store, tt, name, ownSign, deal, managerConfig(name), opts...)
 }
@@ -68,11 +70,11 @@ func managerConfig(name string) schedule.ManagerConfig {
 }
 
 // startManagerCfg runs a manager named name for ownSign on store with cfg.
-func startManagerCfg(t *testing.T, b backend, store schedule.Store, tt schedule.TaskType, name, ownSign string, deal processor.Deal, cfg schedule.ManagerConfig, opts ...schedule.ManagerOption) *running {
+func startManagerCfg(t *testing.T, b backend, store storekit.Store, tt schedule.TaskType, name, ownSign string, deal processor.Deal, cfg schedule.ManagerConfig, opts ...manager.ManagerOption) *running {
 	t.Helper()
-	opts = append([]schedule.ManagerOption{
-		schedule.WithLogger(testLogger().With("mgr", name)), schedule.WithClock(b.clock)}, opts...)
-	m, err := schedule.NewManager(store, tt, ownSign, deal, cfg, opts...)
+	opts = append([]manager.ManagerOption{
+		manager.WithLogger(testLogger().With("mgr", name)), manager.WithClock(b.clock)}, opts...)
+	m, err := manager.NewManager(store, tt, ownSign, deal, cfg, opts...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{name: name, m: m, store: store, cancel: cancel, done: make(chan error, 1)}
@@ -105,7 +107,10 @@ type ownership struct {
 	epochs  map[schedule.ItemID]int64
 }
 
-func readOwnership(t testing.TB, s schedule.Store, runtime string) ownership {
+func readOwnership(t testing.TB, s interface {
+	storekit.ServerStore
+	storekit.ItemStore
+}, runtime string) ownership {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -166,7 +171,10 @@ func (o ownership) balanced(n, items int) string {
 }
 
 // waitBalanced waits until the runtime is balanced and returns how long it took.
-func waitBalanced(t testing.TB, s schedule.Store, runtime string, servers, items int, within time.Duration) (ownership, time.Duration) {
+func waitBalanced(t testing.TB, s interface {
+	storekit.ServerStore
+	storekit.ItemStore
+}, runtime string, servers, items int, within time.Duration) (ownership, time.Duration) {
 	t.Helper()
 	var o ownership
 	took := waitUntil(t, within, func() (bool, string) {

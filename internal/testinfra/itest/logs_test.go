@@ -13,10 +13,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/fakeclock"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // logBook is a slog.Handler that keeps the messages at Info and above.
@@ -68,14 +70,14 @@ func TestWindowLogsNameTheServer(t *testing.T) {
 	createTaskType(t, obs, tt)
 	book := newLogBook()
 	rec := newRecorder()
-	b := backend{clock: clk, open: func(t testing.TB) schedule.Store {
+	b := backend{clock: clk, open: func(t testing.TB) storekit.Store {
 		c := srv.Connect()
 		t.Cleanup(func() { _ = c.Close() })
 		return c
 	}}
 	var ids []schedule.ServerID
 	for _, name := range []string{"m1", "m2"} {
-		r := startManagerSign(t, b, b.open(t), tt, name, "", rec.deal(name, time.Millisecond), schedule.WithLogger(slog.New(book)))
+		r := startManagerSign(t, b, b.open(t), tt, name, "", rec.deal(name, time.Millisecond), manager.WithLogger(slog.New(book)))
 		require.Eventually(t, func() bool { return r.m.Status().Server != "" }, 10*time.Second, time.Millisecond)
 		ids = append(ids, r.m.Status().Server)
 	}
@@ -106,14 +108,14 @@ func TestLeaderLogsWhatHappensToVanishedItems(t *testing.T) {
 	rec := newRecorder()
 	book := newLogBook()
 	leader := startManagerSign(t, b, b.open(t), tt, "m1", "", rec.deal("m1", 5*time.Millisecond),
-		schedule.WithLogger(slog.New(book)))
+		manager.WithLogger(slog.New(book)))
 	require.Eventually(t, func() bool { return leader.m.Status().IsLeader }, 20*time.Second, 5*time.Millisecond)
 	// m2's lock delay is long, so that however slowly its releases arrive,
 	// the leader can only have seen them, never the end of a hold.
 	cfg := managerConfig("m2")
 	cfg.LockDelay = time.Hour
 	m2 := startManagerCfg(t, b, b.open(t), tt, "m2", "", rec.deal("m2", 5*time.Millisecond), cfg,
-		schedule.WithLogger(testLogger()))
+		manager.WithLogger(testLogger()))
 	waitBalanced(t, obs, "truthful", 2, 6, 20*time.Second)
 
 	m2.stop(t)
@@ -166,7 +168,7 @@ func TestProcessorLinesNameOwnSignOnce(t *testing.T) {
 			}
 			return nil
 		})
-	startManagerSign(t, b, b.open(t), tt, "m1", "", deal, schedule.WithLogger(log))
+	startManagerSign(t, b, b.open(t), tt, "m1", "", deal, manager.WithLogger(log))
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "processor: deal failed") }, 20*time.Second, time.Millisecond)
 	for _, line := range strings.Split(out.String(), "\n") {
 		if strings.Contains(line, "processor:") {

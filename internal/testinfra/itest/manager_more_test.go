@@ -10,10 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/fakeclock"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // NewManager validates everything before anything is registered.
@@ -44,7 +46,7 @@ func TestNewManagerValidates(t *testing.T) {
 		{"NOTSLEEP deal without a key", notSleepNoKey, "", keyless, "key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := schedule.NewManager(store, tc.tt, tc.ownSign, tc.deal, schedule.ManagerConfig{})
+			_, err := manager.NewManager(store, tc.tt, tc.ownSign, tc.deal, schedule.ManagerConfig{})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -117,7 +119,7 @@ func TestManagerExpiresStaleOwnSign(t *testing.T) {
 }
 
 // waitRuntimes waits until the runtimes of base are want (sorted).
-func waitRuntimes(t *testing.T, obs schedule.Store, base string, want []string, what string) {
+func waitRuntimes(t *testing.T, obs storekit.ServerStore, base string, want []string, what string) {
 	t.Helper()
 	runtimes := func() []string {
 		rts, err := obs.Runtimes(context.Background(), base)
@@ -152,7 +154,7 @@ func TestManagerPermitWindow(t *testing.T) {
 		processor.WithKey(func(n int) int { return n }))
 	store := srv.Connect()
 	t.Cleanup(func() { _ = store.Close() })
-	m, err := schedule.NewManager(store, tt, "", deal, schedule.ManagerConfig{}, schedule.WithClock(clk), schedule.WithLogger(testLogger()))
+	m, err := manager.NewManager(store, tt, "", deal, schedule.ManagerConfig{}, manager.WithClock(clk), manager.WithLogger(testLogger()))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -181,7 +183,7 @@ func TestManagerPermitWindow(t *testing.T) {
 // heartbeat periods until m's server has written two more heartbeats:
 // proof that the manager lived through that time. The first call waits for
 // the server to register.
-func heartbeatsOf(t *testing.T, obs schedule.Store, m *schedule.Manager, clk *fakeclock.Clock, period time.Duration) func() {
+func heartbeatsOf(t *testing.T, obs storekit.ServerStore, m *manager.Manager, clk *fakeclock.Clock, period time.Duration) func() {
 	t.Helper()
 	require.Eventually(t, func() bool { return m.Status().Server != "" }, 10*time.Second, time.Millisecond)
 	return func() {
@@ -216,7 +218,7 @@ func TestManagerPauseWhenNoData(t *testing.T) {
 		processor.WithKey(func(n int64) int64 { return n }))
 	store := srv.Connect()
 	t.Cleanup(func() { _ = store.Close() })
-	m, err := schedule.NewManager(store, tt, "", deal, schedule.ManagerConfig{}, schedule.WithClock(clk), schedule.WithLogger(testLogger()))
+	m, err := manager.NewManager(store, tt, "", deal, schedule.ManagerConfig{}, manager.WithClock(clk), manager.WithLogger(testLogger()))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -259,7 +261,7 @@ func TestManagerStatusAndMetrics(t *testing.T) {
 	createTaskType(t, obs, tt)
 	rec := newRecorder()
 	met := &countingMetrics{}
-	r := startManagerSign(t, b, b.open(t), tt, "s", "", rec.deal("s", time.Millisecond), schedule.WithMetrics(met))
+	r := startManagerSign(t, b, b.open(t), tt, "s", "", rec.deal("s", time.Millisecond), manager.WithMetrics(met))
 	m := r.m
 	require.Eventually(t, func() bool { return len(m.Status().Owned) == 3 }, 10*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return m.Status().Stats.Succeeded > 0 }, 10*time.Second, 5*time.Millisecond)

@@ -10,11 +10,12 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 func TestMain(m *testing.M) { zktest.Main(m) }
 
-func createTaskType(t testing.TB, s schedule.Store, tt schedule.TaskType) {
+func createTaskType(t testing.TB, s storekit.ConfigStore, tt schedule.TaskType) {
 	t.Helper()
 	_, err := s.CreateTaskType(context.Background(), tt)
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
@@ -48,7 +49,7 @@ func TestManagerMetricsReachProcessor(t *testing.T) {
 	createTaskType(t, b.open(t), tt)
 	rec := newRecorder()
 	met := &chainMetrics{}
-	r := startManagerSign(t, b, b.open(t), tt, "s", "", rec.deal("s", time.Millisecond), schedule.WithMetrics(met))
+	r := startManagerSign(t, b, b.open(t), tt, "s", "", rec.deal("s", time.Millisecond), manager.WithMetrics(met))
 	require.Eventually(t, func() bool { return met.procs.succeeded.Load() > 0 }, 10*time.Second, 5*time.Millisecond,
 		"the processor's records reach the factory's receiver")
 	r.stop(t)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // A task type paused by the operator (sts: pause) fetches nothing while its
@@ -56,7 +57,7 @@ func (r *recorder) selects() int {
 	return r.calls
 }
 
-func setSts(t *testing.T, s schedule.Store, base, sts string) {
+func setSts(t *testing.T, s storekit.ConfigStore, base, sts string) {
 	t.Helper()
 	ctx := context.Background()
 	tt, v, err := s.TaskType(ctx, base)
@@ -66,7 +67,7 @@ func setSts(t *testing.T, s schedule.Store, base, sts string) {
 	require.NoError(t, err)
 }
 
-func serverRecord(t *testing.T, s schedule.Store, runtime string, id schedule.ServerID) schedule.Server {
+func serverRecord(t *testing.T, s storekit.ServerStore, runtime string, id schedule.ServerID) schedule.Server {
 	t.Helper()
 	servers, err := s.Servers(context.Background(), runtime)
 	require.NoError(t, err)
@@ -82,7 +83,7 @@ func serverRecord(t *testing.T, s schedule.Store, runtime string, id schedule.Se
 // waitHeartbeats waits until the record of server id has been rewritten n
 // times by its heartbeat. tick, if not nil, runs at every look that has not
 // seen enough yet (a test on a manual fake clock moves it there).
-func waitHeartbeats(t *testing.T, s schedule.Store, runtime string, id schedule.ServerID, n int, tick func()) {
+func waitHeartbeats(t *testing.T, s storekit.ServerStore, runtime string, id schedule.ServerID, n int, tick func()) {
 	t.Helper()
 	seen, last := 0, serverRecord(t, s, runtime, id).HeartBeatTime
 	require.Eventually(t, func() bool {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
@@ -65,7 +66,7 @@ func TestWorkerProcess(t *testing.T) {
 		}, processor.WithKey(func(n int) int { return n }))
 	mcfg := schedule.DefaultManagerConfig()
 	mcfg.IP, mcfg.HostName = "127.0.0.1", name
-	m, err := schedule.NewManager(store, tt, "", deal, mcfg, schedule.WithLogger(testLogger()))
+	m, err := manager.NewManager(store, tt, "", deal, mcfg, manager.WithLogger(testLogger()))
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(3)

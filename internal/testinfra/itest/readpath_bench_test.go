@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/internal/readpath"
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/internal/zkreq"
@@ -52,7 +53,7 @@ func BenchmarkReadPath(b *testing.B) {
 // process is one simulated process: a store and its managers.
 type process struct {
 	store *zkstore.Store
-	mgrs  []*schedule.Manager
+	mgrs  []*manager.Manager
 	stop  []context.CancelFunc
 	done  []chan error
 }
@@ -129,8 +130,8 @@ func startProcess(b *testing.B, be backend, tts []schedule.TaskType, i int) *pro
 	for _, tt := range tts {
 		cfg := schedule.DefaultManagerConfig()
 		cfg.IP, cfg.HostName, cfg.ShutdownTimeout = "127.0.0.1", "p"+strconv.Itoa(i), 2*time.Second
-		m, err := schedule.NewManager(store, tt, "", idleDeal(), cfg,
-			schedule.WithLogger(testLogger()), schedule.WithClock(be.clock))
+		m, err := manager.NewManager(store, tt, "", idleDeal(), cfg,
+			manager.WithLogger(testLogger()), manager.WithClock(be.clock))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
@@ -67,7 +68,7 @@ func (r *rowTable) deal() processor.Deal {
 
 // heartbeats waits until every server of runtime rt has rewritten its
 // record n more times: the managers' loops went on.
-func heartbeats(t *testing.T, s schedule.Store, rt string, n int) {
+func heartbeats(t *testing.T, s storekit.ServerStore, rt string, n int) {
 	t.Helper()
 	first := map[schedule.ServerID]time.Time{}
 	waitUntil(t, 60*time.Second, func() (bool, string) {

@@ -8,20 +8,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/manager"
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/processor"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // runBounded runs a manager with short stop bounds on store and returns it
 // with its cancel function and the channel Run's result arrives on.
-func runBounded(t *testing.T, b backend, store schedule.Store, tt schedule.TaskType, name string, deal processor.Deal) (*schedule.Manager, context.CancelFunc, chan error) {
+func runBounded(t *testing.T, b backend, store storekit.Store, tt schedule.TaskType, name string, deal processor.Deal) (*manager.Manager, context.CancelFunc, chan error) {
 	t.Helper()
 	cfg := schedule.DefaultManagerConfig()
 	cfg.IP, cfg.HostName = "127.0.0.1", name
 	cfg.ShutdownTimeout, cfg.CancelGrace, cfg.StopTimeout = 300*time.Millisecond, 100*time.Millisecond, time.Second
-	m, err := schedule.NewManager(store, tt, "", deal, cfg,
-		schedule.WithLogger(testLogger().With("mgr", name)), schedule.WithClock(b.clock))
+	m, err := manager.NewManager(store, tt, "", deal, cfg,
+		manager.WithLogger(testLogger().With("mgr", name)), manager.WithClock(b.clock))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

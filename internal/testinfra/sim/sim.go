@@ -3,7 +3,7 @@
 // on memstore with a fake clock.
 //
 // The simulation drives the real Store (memstore) with the very decisions
-// schedule.Manager makes, in rounds: in each round the leader (the live
+// manager.Manager makes, in rounds: in each round the leader (the live
 // server with the lowest sequence) reads the servers and the items and
 // writes what the leader's planner (plan.Lead: the assignment with the task
 // type's cap, removed items released, vanished servers' items held for
@@ -38,6 +38,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/fakeclock"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // Config sizes a simulation.
@@ -95,7 +96,7 @@ type Result struct {
 	// which they changed.
 	Reads int
 	// NoteReads counts the items the managers read by id (following their
-	// note boxes, as schedule.Manager does): each server the items its
+	// note boxes, as manager.Manager does): each server the items its
 	// notes name, the leader those written by others. MaxNoteReads is the
 	// most one server read in the event.
 	NoteReads, MaxNoteReads int
@@ -220,7 +221,7 @@ func (s *Sim) Start(ctx context.Context) (Result, error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		mark := schedule.ItemsMark{Leader: s.live[0].id, BuiltAt: schedule.Time{Time: now}, Defs: tt.TaskItems, Version: schedule.AnyVersion}
+		mark := schedule.ItemsMark{Leader: s.live[0].id, BuiltAt: schedule.Time{Time: now}, Defs: tt.TaskItems, Version: storekit.AnyVersion}
 		_, err = s.live[0].c.BuildItems(ctx, s.rt, s.live[0].id, mark, tt.TaskItems)
 		return 0, 0, err // the build is one multi, not an item write
 	})
@@ -383,7 +384,7 @@ func (s *Sim) readNotes(ctx context.Context, perServer map[schedule.ServerID]int
 		if i == 0 {
 			// The leader knows every item: its own box tells it nothing new
 			// beyond what the leader box says.
-			n, err := consume(sv.c, schedule.LeaderBox, sv.id)
+			n, err := consume(sv.c, storekit.LeaderBox, sv.id)
 			if err != nil {
 				return err
 			}
@@ -494,7 +495,7 @@ func (s *Sim) ownerPass(ctx context.Context, live map[schedule.ServerID]bool) (i
 }
 
 // planItems is what the planners see of the items, position for position
-// (as schedule.Manager gives them).
+// (as manager.Manager gives them).
 func planItems(items []schedule.Item) []plan.Item[schedule.ItemID, schedule.ServerID] {
 	out := make([]plan.Item[schedule.ItemID, schedule.ServerID], len(items))
 	for i, it := range items {

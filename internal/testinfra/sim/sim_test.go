@@ -61,7 +61,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 // A crash is followed by one round that holds the dead servers' items for
-// their lock delay (the leader's planner, as in schedule.Manager), then the
+// their lock delay (the leader's planner, as in manager.Manager), then the
 // grants; with the lock delay off, the grants come in the first round.
 func TestKillHoldsForTheLockDelay(t *testing.T) {
 	for _, tc := range []struct {

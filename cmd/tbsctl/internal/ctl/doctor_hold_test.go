@@ -14,6 +14,7 @@ import (
 
 	"github.com/tbschedule/tbschedule-go/cmd/tbsctl/internal/ctl"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 	"github.com/tbschedule/tbschedule-go/strategy"
 )
 
@@ -127,7 +128,7 @@ func TestDoctorJudgesOrphans(t *testing.T) {
 	require.NoError(t, err)
 	gone, err := dying.RegisterServer(ctx, dsess, schedule.Server{TaskType: "ghost", BaseTaskType: "ghost", OwnSign: "BASE", IP: "10.0.0.6", HostName: "gone-host"})
 	require.NoError(t, err)
-	items, err := leaderStore.BuildItems(ctx, "ghost", leader.UUID, schedule.ItemsMark{Version: schedule.AnyVersion}, tt.TaskItems)
+	items, err := leaderStore.BuildItems(ctx, "ghost", leader.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, tt.TaskItems)
 	require.NoError(t, err)
 	_, err = leaderStore.UpdateItem(ctx, "ghost", leader.UUID, items.Items[0], leader.UUID, "")
 	require.NoError(t, err)

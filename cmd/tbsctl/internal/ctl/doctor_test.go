@@ -14,6 +14,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/cmd/tbsctl/internal/ctl"
 	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 type doctorFinding struct {
@@ -97,7 +98,7 @@ strategies:
 	require.NoError(t, err)
 	srv, err := dying.RegisterServer(ctx, sess, schedule.Server{TaskType: "ghost", BaseTaskType: "ghost", OwnSign: "BASE", IP: "10.0.0.5", HostName: "gone-host"})
 	require.NoError(t, err)
-	items, err := dying.BuildItems(ctx, "ghost", srv.UUID, schedule.ItemsMark{Version: schedule.AnyVersion}, ghost.TaskItems)
+	items, err := dying.BuildItems(ctx, "ghost", srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, ghost.TaskItems)
 	require.NoError(t, err)
 	_, err = dying.UpdateItem(ctx, "ghost", srv.UUID, items.Items[1], srv.UUID, "")
 	require.NoError(t, err)

@@ -1,0 +1,243 @@
+package manager_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tbschedule/tbschedule-go/internal/manager"
+	"github.com/tbschedule/tbschedule-go/internal/readpath"
+	"github.com/tbschedule/tbschedule-go/processor"
+	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/memstore"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
+)
+
+// loadStore counts full item reads, stamp reads and reads by id, and never
+// signals the items, notes and mark watches (as if their events were
+// lost), so that only the periodic resync can notice item changes.
+type loadStore struct {
+	storekit.Store
+	items, stamps atomic.Int64
+	// byID counts ItemsByID calls, byIDMax the most items one of them read.
+	byID, byIDMax atomic.Int64
+}
+
+func (s *loadStore) ItemsByID(ctx context.Context, rt string, ids []schedule.ItemID) (schedule.Items, error) {
+	s.byID.Add(1)
+	for n := int64(len(ids)); ; {
+		m := s.byIDMax.Load()
+		if n <= m || s.byIDMax.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return s.Store.ItemsByID(ctx, rt, ids)
+}
+
+func (s *loadStore) Items(ctx context.Context, rt string) (schedule.Items, error) {
+	s.items.Add(1)
+	return s.Store.Items(ctx, rt)
+}
+
+func (s *loadStore) ItemsStamp(ctx context.Context, rt string) (schedule.ItemsStamp, error) {
+	s.stamps.Add(1)
+	return s.Store.ItemsStamp(ctx, rt)
+}
+
+func (s *loadStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
+	switch scope.Kind {
+	case storekit.WatchItems, storekit.WatchNotes, storekit.WatchMark:
+	default:
+		return s.Store.Watch(ctx, scope)
+	}
+	ch := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch, nil
+}
+
+// At steady state the periodic resync reads the items stamp, not every
+// item; an item written behind the manager's back (its watch event lost)
+// is read again in full at the next resync.
+func TestManagerResyncReadsItemsOnlyWhenStampMoves(t *testing.T) {
+	readpath.UseOld(true) // the stamp belongs to the previous way
+	t.Cleanup(func() { readpath.UseOld(false) })
+	srv := memstore.New()
+	admin := srv.Connect()
+	defer admin.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tt := schedule.DefaultTaskType("load")
+	tt.DealBeanName = "loadDeal"
+	for i := range 40 {
+		tt.TaskItems = append(tt.TaskItems, strconv.Itoa(i))
+	}
+	_, err := admin.CreateTaskType(ctx, tt)
+	require.NoError(t, err)
+
+	const resync = 20 * time.Millisecond
+	var stores []*loadStore
+	var mgrs []*manager.Manager
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := range 2 {
+		c := srv.Connect()
+		defer c.Close()
+		ls := &loadStore{Store: c}
+		m := newLoadManager(t, ls, tt, "load-"+strconv.Itoa(i), resync)
+		stores, mgrs = append(stores, ls), append(mgrs, m)
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = m.Run(ctx) }()
+	}
+	require.Eventually(t, func() bool {
+		for _, m := range mgrs {
+			st := m.Status()
+			if len(st.Owned) != 20 || len(st.Releasing) != 0 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 10*time.Millisecond, "two managers own 20 items each")
+
+	// Idle: resyncs read the stamp only. Wait until a stretch of two
+	// resyncs of each manager passes without a full read (the last
+	// handover's rounds end).
+	items := func() int64 { return stores[0].items.Load() + stores[1].items.Load() }
+	quiet := func() bool {
+		i0, s0, s1 := items(), stores[0].stamps.Load(), stores[1].stamps.Load()
+		require.Eventually(t, func() bool { return stores[0].stamps.Load() >= s0+2 && stores[1].stamps.Load() >= s1+2 },
+			10*time.Second, time.Millisecond, "two resyncs of each manager")
+		return items() == i0
+	}
+	waitQuiet := func(msg string) {
+		for deadline := time.Now().Add(30 * time.Second); !quiet(); {
+			require.False(t, time.Now().After(deadline), msg)
+		}
+	}
+	waitQuiet("resyncs keep reading every item while nothing changes")
+
+	// A write whose watch event is lost: the next resync sees the stamp move
+	// and reads the items in full, once per manager.
+	before := []int64{stores[0].items.Load(), stores[1].items.Load()}
+	require.NoError(t, admin.SetItemDesc(ctx, "load", "3", "edited"))
+	require.Eventually(t, func() bool {
+		return stores[0].items.Load() > before[0] && stores[1].items.Load() > before[1]
+	}, 30*time.Second, time.Millisecond, "a resync after an item write did not read the items again")
+	waitQuiet("full reads go on after the write was read")
+}
+
+// startLoad starts n managers of a task type of items items on memstore,
+// each behind a loadStore, and waits until they own items/n each.
+func startLoad(t *testing.T, ctx context.Context, srv *memstore.Server, n, items int, resync time.Duration) ([]*loadStore, []*manager.Manager) {
+	t.Helper()
+	admin := srv.Connect()
+	t.Cleanup(func() { admin.Close() })
+	tt := schedule.DefaultTaskType("load")
+	tt.DealBeanName = "loadDeal"
+	for i := range items {
+		tt.TaskItems = append(tt.TaskItems, strconv.Itoa(i))
+	}
+	_, err := admin.CreateTaskType(ctx, tt)
+	require.NoError(t, err)
+	var stores []*loadStore
+	var mgrs []*manager.Manager
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	for i := range n {
+		c := srv.Connect()
+		t.Cleanup(func() { c.Close() })
+		ls := &loadStore{Store: c}
+		m := newLoadManager(t, ls, tt, "load-"+strconv.Itoa(i), resync)
+		stores, mgrs = append(stores, ls), append(mgrs, m)
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = m.Run(ctx) }()
+	}
+	require.Eventually(t, func() bool {
+		for _, m := range mgrs {
+			st := m.Status()
+			if len(st.Owned) != items/n || len(st.Releasing) != 0 || st.Items != items {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 10*time.Millisecond, "%d managers own %d items each", n, items/n)
+	return stores, mgrs
+}
+
+// With the note boxes, no server but the leader ever reads every item (the
+// leader once, when it starts leading), and a server reads by id at most
+// the items it owns, also at the resyncs of an idle runtime. The balance
+// itself is reached with every event of the notes and mark watches lost
+// (loadStore): the owners re-read their items every tenth resync, and every
+// round reads the server's notes.
+func TestManagerFollowsItemsByNotes(t *testing.T) {
+	srv := memstore.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const resync = 20 * time.Millisecond
+	stores, mgrs := startLoad(t, ctx, srv, 2, 40, resync)
+	leader, other := 0, 1
+	if !mgrs[0].Status().IsLeader {
+		leader, other = 1, 0
+	}
+	require.Zero(t, stores[other].items.Load(), "a server that does not lead read every item")
+	require.LessOrEqual(t, stores[leader].items.Load(), int64(1), "the leader read every item more than once")
+
+	before := stores[other].byID.Load()
+	stores[other].byIDMax.Store(0)
+	require.Eventually(t, func() bool { return stores[other].byID.Load() >= before+4 }, 30*time.Second, time.Millisecond,
+		"the resyncs do not re-read the owned items")
+	require.LessOrEqual(t, stores[other].byIDMax.Load(), int64(20), "a resync read more than the owned items")
+
+	require.Zero(t, stores[other].items.Load(), "a server that does not lead read every item")
+}
+
+// The leader removes, at its resyncs, the note box of a server whose
+// registration is gone (here its session expired; it registers again under
+// a new id, with a box of its own).
+func TestLeaderSweepsBoxesOfGoneServers(t *testing.T) {
+	srv := memstore.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stores, mgrs := startLoad(t, ctx, srv, 2, 40, 20*time.Millisecond)
+	other := 0
+	if mgrs[0].Status().IsLeader {
+		other = 1
+	}
+	admin := srv.Connect()
+	defer admin.Close()
+	gone := mgrs[other].Status().Server
+	boxes, err := admin.NoteBoxes(ctx, "load")
+	require.NoError(t, err)
+	require.Contains(t, boxes, gone, "the grants left notes in the server's box")
+	srv.ExpireSession(stores[other].Store.(*memstore.Client))
+	require.Eventually(t, func() bool {
+		boxes, err := admin.NoteBoxes(ctx, "load")
+		now := mgrs[other].Status().Server
+		return err == nil && !slices.Contains(boxes, gone) && now != "" && now != gone
+	}, 30*time.Second, time.Millisecond, "the box of the expired registration stayed")
+}
+
+// newLoadManager builds a manager with an idle deal on store.
+func newLoadManager(t *testing.T, store storekit.Store, tt schedule.TaskType, host string, resync time.Duration) *manager.Manager {
+	t.Helper()
+	cfg := schedule.DefaultManagerConfig()
+	cfg.IP, cfg.HostName, cfg.ResyncInterval = "127.0.0.1", host, resync
+	deal := processor.SingleFunc(
+		func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return nil, nil },
+		func(ctx context.Context, n int, ownSign string) error { return nil })
+	m, err := manager.NewManager(store, tt, "", deal, cfg,
+		manager.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	require.NoError(t, err)
+	return m
+}

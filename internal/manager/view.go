@@ -1,0 +1,287 @@
+package manager
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
+)
+
+// How a manager follows its runtime's items without watching or reading
+// every one (the note boxes of ItemStore): a server watches its own box and
+// the mark; when its box changes it reads the notes, then only the items
+// they name, and deletes the notes. The leader reads every item when it
+// starts leading and keeps them, with their versions, in its session; then
+// it re-reads only what the leader box names (writes by others) and what a
+// write of its own found changed. Notes only bring news sooner: every
+// write is still version-checked and epoch-fenced, and every owner re-reads
+// its own items after each rebuild, after a disconnect and every
+// recheckEvery resyncs.
+//
+// The previous way (a watch on every item, all read when the items stamp
+// moved) stays behind Manager.oldReads for benchmarks (internal/readpath).
+
+// liveServers returns the live servers: read again when the servers watch
+// fired, at a resync or when the session is back (serversStale), else the
+// last read (the previous way reads them at every round).
+func (m *Manager) liveServers(ctx context.Context, s *session) ([]schedule.Server, error) {
+	// The leader reads them every round: it grants only to servers it
+	// saw live, and a server that left since the cache was filled (its
+	// releases written, its node gone, the watch not yet seen) would be
+	// granted items that then wait out its whole lock delay.
+	if m.oldReads || s.serversStale || len(s.servers) == 0 || s.leader {
+		list, err := m.store.Servers(ctx, m.runtime)
+		if err != nil {
+			return nil, err
+		}
+		s.servers, s.serversStale = list, false
+	}
+	return s.servers, nil
+}
+
+// followItems returns this round's items: every item for the leader, the
+// items it owns (and the mark) for any other server.
+func (m *Manager) followItems(ctx context.Context, s *session) (schedule.Items, error) {
+	if s.ownNotes == nil {
+		// Armed by a round, not between registering and the session loop:
+		// a failure here is a failed round, retried, and a stop still
+		// unregisters. The round reads the box after arming its watch.
+		ch, err := m.store.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchNotes, Name: m.runtime, Server: s.me})
+		if err != nil {
+			return schedule.Items{}, err
+		}
+		s.ownNotes = ch
+	}
+	if s.leader {
+		return m.leaderItems(ctx, s)
+	}
+	notes, err := m.store.Notes(ctx, m.runtime, s.me)
+	if err != nil {
+		return schedule.Items{}, err
+	}
+	ids := notedItems(notes, "")
+	if s.recheck {
+		// A rebuild or the resync: look at what we hold again.
+		for _, it := range s.items.Items {
+			ids = append(ids, it.ID)
+		}
+	}
+	if len(ids) > 0 || s.recheck {
+		if err := m.refresh(ctx, s, ids); err != nil {
+			return schedule.Items{}, err
+		}
+		s.recheck = false
+	}
+	return s.items, m.consume(ctx, s, s.me, notes)
+}
+
+// leaderItems is followItems for the leader. Its notes are listed before a
+// full read, so the read is newer than every note it then deletes.
+func (m *Manager) leaderItems(ctx context.Context, s *session) (schedule.Items, error) {
+	if s.leaderNotes == nil {
+		// Watch the leader box before reading it: nothing written after
+		// the read goes unnoticed.
+		ch, err := m.store.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchNotes, Name: m.runtime, Server: storekit.LeaderBox})
+		if err != nil {
+			return schedule.Items{}, err
+		}
+		s.leaderNotes = ch
+	}
+	notes, err := m.store.Notes(ctx, m.runtime, storekit.LeaderBox)
+	if err != nil {
+		return schedule.Items{}, err
+	}
+	if s.full && s.recheck {
+		// A rebuild or the resync: a mark written by someone else (an
+		// operator's rebuild) may have changed any item.
+		got, err := m.store.ItemsByID(ctx, m.runtime, nil)
+		if err != nil {
+			return schedule.Items{}, err
+		}
+		s.full = got.Mark.Version == s.items.Mark.Version && got.Mark.Leader == s.items.Mark.Leader
+	}
+	if !s.full {
+		items, err := m.store.Items(ctx, m.runtime)
+		if err != nil {
+			return schedule.Items{}, err
+		}
+		s.items, s.full = items, true
+	} else if ids := notedItems(notes, s.me); len(ids) > 0 {
+		// Nothing noted, nothing to read: a rewritten mark fires the
+		// mark's watch, and the recheck above reads it.
+		if err := m.refresh(ctx, s, ids); err != nil {
+			return schedule.Items{}, err
+		}
+	}
+	s.recheck = false
+	if err := m.consume(ctx, s, storekit.LeaderBox, notes); err != nil {
+		return schedule.Items{}, err
+	}
+	// The leader knows every item: its own box's notes tell it nothing.
+	own, err := m.store.Notes(ctx, m.runtime, s.me)
+	if err != nil {
+		return schedule.Items{}, err
+	}
+	return s.items, m.consume(ctx, s, s.me, own)
+}
+
+// consume deletes the notes read from a box (guarded by this server).
+func (m *Manager) consume(ctx context.Context, s *session, box schedule.ServerID, notes []storekit.Note) error {
+	if len(notes) == 0 {
+		return nil
+	}
+	names := make([]string, len(notes))
+	for i, n := range notes {
+		names[i] = n.Name
+	}
+	return m.store.DeleteNotes(ctx, m.runtime, s.me, box, names)
+}
+
+// notedItems returns the items the notes name, except those of notes
+// written by skip (the leader's own writes, known already), sorted and
+// without repeats. It is pure.
+func notedItems(notes []storekit.Note, skip schedule.ServerID) []schedule.ItemID {
+	var ids []schedule.ItemID
+	for _, n := range notes {
+		if skip != "" && n.By == skip {
+			continue
+		}
+		ids = append(ids, n.Items...)
+	}
+	storekit.SortItemIDs(ids)
+	return slices.Compact(ids)
+}
+
+// refresh reads the items ids (and the mark) and puts them into the
+// session's view.
+func (m *Manager) refresh(ctx context.Context, s *session, ids []schedule.ItemID) error {
+	storekit.SortItemIDs(ids)
+	ids = slices.Compact(ids)
+	got, err := m.store.ItemsByID(ctx, m.runtime, ids)
+	if err != nil {
+		return err
+	}
+	s.items.Mark = got.Mark
+	s.items.Items = patchItems(s.items.Items, ids, got.Items, m.keepFor(s))
+	return nil
+}
+
+// keepFor is what the session's view holds: every item for a leader that
+// read them all, else the items the server owns.
+func (m *Manager) keepFor(s *session) func(schedule.Item) bool {
+	if s.full {
+		return func(schedule.Item) bool { return true }
+	}
+	return func(it schedule.Item) bool { return it.CurServer == s.me }
+}
+
+// patch puts items just written into the session's view (the previous
+// way keeps no view: it reads again when the stamp moved).
+func (m *Manager) patch(s *session, written []schedule.Item) {
+	if m.oldReads || len(written) == 0 {
+		return
+	}
+	ids := make([]schedule.ItemID, len(written))
+	for i, it := range written {
+		ids[i] = it.ID
+	}
+	s.items.Items = patchItems(s.items.Items, ids, written, m.keepFor(s))
+}
+
+// patchItems returns view (sorted by id) with the items ids replaced by
+// those of got that keep accepts; an id not in got, or refused, leaves the
+// view. It is pure; view is not modified.
+func patchItems(view []schedule.Item, ids []schedule.ItemID, got []schedule.Item, keep func(schedule.Item) bool) []schedule.Item {
+	drop := make(map[schedule.ItemID]bool, len(ids))
+	for _, id := range ids {
+		drop[id] = true
+	}
+	out := make([]schedule.Item, 0, len(view)+len(got))
+	for _, it := range view {
+		if !drop[it.ID] {
+			out = append(out, it)
+		}
+	}
+	for _, it := range got {
+		if drop[it.ID] && keep(it) {
+			out = append(out, it)
+			drop[it.ID] = false // a repeated id counts once
+		}
+	}
+	slices.SortFunc(out, func(a, b schedule.Item) int { return storekit.CompareItemIDs(a.ID, b.ID) })
+	return out
+}
+
+// itemCount is the number of active items, for the processor and Status:
+// counted in the view when it holds every item, else from the mark.
+func (m *Manager) itemCount(s *session, items schedule.Items) int {
+	if m.oldReads || s.full {
+		return countActive(items.Items)
+	}
+	return len(items.Mark.Defs)
+}
+
+// ownedIDs lists the items of the view that s.me owns, and those under
+// release.
+func ownedIDs(s *session) []schedule.ItemID {
+	var ids []schedule.ItemID
+	for _, it := range s.items.Items {
+		if it.CurServer == s.me {
+			ids = append(ids, it.ID)
+		}
+	}
+	for id := range s.releasing {
+		ids = append(ids, id)
+	}
+	storekit.SortItemIDs(ids)
+	return slices.Compact(ids)
+}
+
+// sweepBoxes deletes the note boxes of servers that are gone (the leader's
+// chore at its resyncs). The servers are read afresh first: a box is
+// swept only if its server is not among them and registered before the
+// newest of them (a lower sequence), so the box of a server that
+// registered after that read is never taken for a dead one's.
+func (m *Manager) sweepBoxes(ctx context.Context, s *session) {
+	servers, err := m.store.Servers(ctx, m.runtime)
+	if err != nil {
+		return
+	}
+	boxes, err := m.store.NoteBoxes(ctx, m.runtime)
+	if err != nil {
+		return
+	}
+	for _, box := range sweepable(boxes, servers) {
+		if err := m.store.DeleteNotes(ctx, m.runtime, s.me, box, nil); err != nil {
+			m.log.Warn("removing the note box of a server that is gone failed", "box", box, "err", err)
+			return
+		}
+	}
+}
+
+// sweepable returns the boxes of servers that are gone: not among the live
+// servers and with a sequence below the newest live one's. LeaderBox and
+// names without a sequence are kept. It is pure.
+func sweepable(boxes []schedule.ServerID, live []schedule.Server) []schedule.ServerID {
+	isLive := make(map[schedule.ServerID]bool, len(live))
+	var newest int64 = -1
+	for _, sv := range live {
+		isLive[sv.UUID] = true
+		newest = max(newest, sv.Seq)
+	}
+	var out []schedule.ServerID
+	for _, b := range boxes {
+		i := strings.LastIndexByte(string(b), '$')
+		if b == storekit.LeaderBox || isLive[b] || i < 0 {
+			continue
+		}
+		seq, err := strconv.ParseInt(string(b[i+1:]), 10, 64)
+		if err == nil && seq < newest {
+			out = append(out, b)
+		}
+	}
+	return out
+}

@@ -1,0 +1,211 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
+)
+
+// watch opens a watch of s for the rest of the subtest.
+func (e *env) watch(s storekit.Store, kind storekit.WatchKind, name string) <-chan struct{} {
+	e.Helper()
+	ch, err := s.Watch(e.ctx, storekit.WatchScope{Kind: kind, Name: name})
+	require.NoError(e, err, "Watch")
+	require.NotNil(e, ch)
+	return ch
+}
+
+// step runs one change and checks that ch fired after it. (A watch may fire
+// for other reasons too, so only firing is checked, never its absence.)
+func (e *env) step(ch <-chan struct{}, what string, change func() error) {
+	e.Helper()
+	drain(ch)
+	require.NoError(e, change(), what)
+	e.fired(ch, what)
+}
+
+// testWatchServers: a servers watch, opened before the runtime exists,
+// fires when servers join and leave, whoever registers them, and when a
+// server's session expires.
+func testWatchServers(e *env) {
+	a, b := e.client(), e.client()
+	e.createTaskType(a, e.name)
+	ch := e.watch(b, storekit.WatchServers, e.name)
+	var s1, s2 schedule.Server
+	e.step(ch, "first server registered", func() (err error) {
+		s1, err = a.RegisterServer(e.ctx, e.session(a), SampleServer(e.name, "10.0.0.1"))
+		return err
+	})
+	// A heartbeat may or may not fire the watch; nothing is asserted.
+	require.NoError(e, a.UpdateServer(e.ctx, s1))
+	e.step(ch, "second server registered by the watching client", func() (err error) {
+		s2, err = b.RegisterServer(e.ctx, e.session(b), SampleServer(e.name, "10.0.0.2"))
+		return err
+	})
+	e.step(ch, "server unregistered", func() error { return a.UnregisterServer(e.ctx, e.name, s1.UUID) })
+	e.step(ch, "the watching client's server unregistered", func() error { return b.UnregisterServer(e.ctx, e.name, s2.UUID) })
+	e.registerServer(a, e.name, "10.0.0.3")
+	e.step(ch, "a server's session expired", func() error { e.h.Expire(e.T, a); return nil })
+}
+
+// testWatchItems: an items watch, opened before the items are built, fires
+// at the first build, ownership changes, rebuilds and the runtime's deletion.
+func testWatchItems(e *env) {
+	a, b := e.client(), e.client()
+	e.createTaskType(a, e.name)
+	srv := e.registerServer(a, e.name, "10.0.0.1")
+	ch := e.watch(b, storekit.WatchItems, e.name)
+	var snap schedule.Items
+	e.step(ch, "first build", func() (err error) {
+		snap, err = a.BuildItems(e.ctx, e.name, srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, []string{"0", "1"})
+		return err
+	})
+	e.step(ch, "UpdateItem", func() error {
+		_, err := a.UpdateItem(e.ctx, e.name, srv.UUID, e.item(snap, "1"), srv.UUID, "")
+		return err
+	})
+	// A description change (SetItemDesc) may or may not fire; nothing is asserted.
+	require.NoError(e, a.SetItemDesc(e.ctx, e.name, "0", "busy"))
+	e.step(ch, "rebuild", func() error {
+		_, err := a.BuildItems(e.ctx, e.name, srv.UUID, e.items(a, e.name).Mark, []string{"0", "2"})
+		return err
+	})
+	e.step(ch, "DeleteRuntime", func() error {
+		if err := a.UnregisterServer(e.ctx, e.name, srv.UUID); err != nil {
+			return err
+		}
+		return a.DeleteRuntime(e.ctx, e.name)
+	})
+}
+
+// testWatchConfig: a config watch fires when task types and strategies are
+// created, updated and deleted.
+func testWatchConfig(e *env) {
+	a, b := e.client(), e.client()
+	ch := e.watch(b, storekit.WatchConfig, "")
+	tt := SampleTaskType(e.name)
+	st := SampleStrategy(e.name, e.name)
+	e.step(ch, "CreateTaskType", func() error { _, err := a.CreateTaskType(e.ctx, tt); return err })
+	e.step(ch, "UpdateTaskType", func() error { _, err := a.UpdateTaskType(e.ctx, tt, 0); return err })
+	e.step(ch, "DeleteTaskType", func() error { return a.DeleteTaskType(e.ctx, tt.BaseTaskType, 1) })
+	e.step(ch, "CreateStrategy", func() error { _, err := a.CreateStrategy(e.ctx, st); return err })
+	e.step(ch, "UpdateStrategy", func() error { _, err := a.UpdateStrategy(e.ctx, st, 0); return err })
+	e.step(ch, "DeleteStrategy", func() error { return a.DeleteStrategy(e.ctx, st.StrategyName, 1) })
+}
+
+// testWatchFactories: a factories watch fires when factories join and
+// leave and when a factory state changes.
+func testWatchFactories(e *env) {
+	a, b := e.client(), e.client()
+	ch := e.watch(b, storekit.WatchFactories, "")
+	var f schedule.Factory
+	e.step(ch, "RegisterFactory", func() (err error) {
+		f, err = a.RegisterFactory(e.ctx, e.session(a), SampleFactory("10.0.0.1", e.name))
+		return err
+	})
+	e.step(ch, "SetFactoryState (new)", func() error {
+		return a.SetFactoryState(e.ctx, "10.0.0.1", e.name, schedule.FactoryState{Stopped: true, By: "ops"})
+	})
+	e.step(ch, "SetFactoryState (changed)", func() error {
+		return a.SetFactoryState(e.ctx, "10.0.0.1", e.name, schedule.FactoryState{Stopped: false, By: "ops"})
+	})
+	e.step(ch, "UnregisterFactory", func() error { return a.UnregisterFactory(e.ctx, f.UUID) })
+	e.registerFactory(a, "10.0.0.1", e.name)
+	e.step(ch, "a factory's session expired", func() error { e.h.Expire(e.T, a); return nil })
+}
+
+// testWatchStrategyRuntimes: a strategy-runtimes watch fires when
+// registrations join, change and leave, and when the strategy is deleted.
+func testWatchStrategyRuntimes(e *env) {
+	a, b := e.client(), e.client()
+	e.createStrategy(a, e.name, e.name)
+	f := e.registerFactory(a, "10.0.0.1", e.name)
+	ch := e.watch(b, storekit.WatchStrategyRuntimes, e.name)
+	var rt schedule.StrategyRuntime
+	e.step(ch, "RegisterStrategyRuntime", func() (err error) {
+		rt, err = a.RegisterStrategyRuntime(e.ctx, e.session(a), schedule.StrategyRuntime{StrategyName: e.name, UUID: f.UUID})
+		return err
+	})
+	e.step(ch, "UpdateStrategyRuntimes", func() error {
+		rt.RequestNum = 3
+		_, err := a.UpdateStrategyRuntimes(e.ctx, e.name, f.UUID, []schedule.StrategyRuntime{rt})
+		return err
+	})
+	e.step(ch, "UnregisterStrategyRuntime", func() error { return a.UnregisterStrategyRuntime(e.ctx, e.name, f.UUID) })
+	_, err := a.RegisterStrategyRuntime(e.ctx, e.session(a), schedule.StrategyRuntime{StrategyName: e.name, UUID: f.UUID})
+	require.NoError(e, err)
+	e.step(ch, "a registration's session expired", func() error { e.h.Expire(e.T, a); return nil })
+	e.step(ch, "DeleteStrategy", func() error { return b.DeleteStrategy(e.ctx, e.name, storekit.AnyVersion) })
+}
+
+// testWatchAfterExpiry: a client's own watches fire when its session
+// expires (events may have been lost), and keep working on the new session.
+func testWatchAfterExpiry(e *env) {
+	a, b := e.client(), e.client()
+	e.createTaskType(b, e.name)
+	old := e.session(a)
+	quiet := e.watch(a, storekit.WatchServers, e.name)
+	items := e.watch(a, storekit.WatchItems, e.name)
+	e.step(quiet, "the watching client's session expired", func() error { e.h.Expire(e.T, a); return nil })
+	e.fired(items, "the watching client's session expired")
+	e.newSession(a, old)
+	e.step(quiet, "a server joined after the expiry", func() error {
+		_, err := b.RegisterServer(e.ctx, e.session(b), SampleServer(e.name, "10.0.0.2"))
+		return err
+	})
+}
+
+// testWatchClosed: a watch channel is closed when its context ends and when
+// the client closes; no watch can be opened on a closed client.
+func testWatchClosed(e *env) {
+	a := e.client()
+	ctx, cancel := context.WithCancel(e.ctx)
+	ch := e.watchCtx(ctx, a, storekit.WatchConfig, "")
+	ch2 := e.watch(a, storekit.WatchItems, e.name)
+	cancel()
+	e.closed(ch, "its context was cancelled")
+	select {
+	case _, ok := <-ch2:
+		require.True(e, ok, "cancelling one watch closed another")
+	default:
+	}
+	ch3 := e.watch(a, storekit.WatchFactories, "")
+	require.NoError(e, a.Close())
+	e.closed(ch2, "Close")
+	e.closed(ch3, "Close")
+	_, err := a.Watch(e.ctx, storekit.WatchScope{Kind: storekit.WatchConfig})
+	require.ErrorIs(e, err, schedule.ErrClosed)
+	_, err = e.client().Watch(e.ctx, storekit.WatchScope{Kind: 0})
+	require.ErrorIs(e, err, schedule.ErrInvalid, "unknown watch kind")
+}
+
+func (e *env) watchCtx(ctx context.Context, s storekit.Store, kind storekit.WatchKind, name string) <-chan struct{} {
+	e.Helper()
+	ch, err := s.Watch(ctx, storekit.WatchScope{Kind: kind, Name: name})
+	require.NoError(e, err, "Watch")
+	return ch
+}
+
+// testWatchOverlapping: scopes of one client that share a node each keep
+// their watch on it. A strategy's node is a child of the config scope (whose
+// data it watches) and the directory of the strategy's runtimes scope (which
+// watches only its children): every change of the strategy fires the config
+// watch, however often it changes.
+func testWatchOverlapping(e *env) {
+	a, b := e.client(), e.client()
+	st := e.createStrategy(a, e.name, e.name)
+	cfg := e.watch(b, storekit.WatchConfig, "")
+	e.watch(b, storekit.WatchStrategyRuntimes, e.name)
+	v := schedule.Version(0)
+	for i := range 8 {
+		e.step(cfg, fmt.Sprintf("UpdateStrategy #%d", i+1), func() (err error) {
+			st.Sts = []string{schedule.StsPause, schedule.StsResume}[i%2]
+			v, err = a.UpdateStrategy(e.ctx, st, v)
+			return err
+		})
+	}
+}
