@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // changes is what the observer's watches noticed during one phase: the
@@ -134,11 +135,11 @@ func (o *observer) watch(ctx context.Context) (*changes, error) {
 		a := armed{rt: rt}
 		for _, w := range []struct {
 			ch    *<-chan struct{}
-			scope schedule.WatchScope
+			scope storekit.WatchScope
 		}{
-			{&a.servers, schedule.WatchScope{Kind: schedule.WatchServers, Name: rt}},
-			{&a.mark, schedule.WatchScope{Kind: schedule.WatchMark, Name: rt}},
-			{&a.notes, schedule.WatchScope{Kind: schedule.WatchNotes, Name: rt, Server: schedule.LeaderBox}},
+			{&a.servers, storekit.WatchScope{Kind: storekit.WatchServers, Name: rt}},
+			{&a.mark, storekit.WatchScope{Kind: storekit.WatchMark, Name: rt}},
+			{&a.notes, storekit.WatchScope{Kind: storekit.WatchNotes, Name: rt, Server: storekit.LeaderBox}},
 		} {
 			ch, err := o.store.Watch(ctx, w.scope)
 			if err != nil {
