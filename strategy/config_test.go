@@ -24,7 +24,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, time.Second, c.RetryMin)
 	assert.Equal(t, 30*time.Second, c.RetryMax)
 	assert.Equal(t, 1000, c.EventHistory)
-	assert.Zero(t, c.ManagerConfig, "the managers' defaults, applied by schedule.NewManager")
+	assert.Zero(t, c.ManagerConfig, "the managers' defaults, applied by each manager")
 	assert.Equal(t, 30*time.Second, strategy.DefaultForceWait)
 	require.NoError(t, c.Validate())
 	require.NoError(t, strategy.Config{}.Validate(), "the zero config is the default")
