@@ -133,12 +133,89 @@ func (s *Store) Servers(ctx context.Context, taskType string) ([]schedule.Server
 		}
 		out = append(out, sv)
 	}
+	sortServers(out)
+	return out, nil
+}
+
+// sortServers sorts servers in leader order: by Seq, then id.
+func sortServers(out []schedule.Server) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Seq != out[j].Seq {
 			return out[i].Seq < out[j].Seq
 		}
 		return out[i].UUID < out[j].UUID
 	})
+}
+
+// ServerIDs lists the live servers' ids of a runtime in leader order (by
+// Seq), from one listing of the server directory: no record is read.
+func (s *Store) ServerIDs(ctx context.Context, taskType string) ([]schedule.ServerID, error) {
+	dir, err := s.p.servers(taskType)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	err = s.retry(ctx, "list", dir, func() error {
+		var err error
+		names, err = s.children(ctx, dir)
+		if errors.Is(err, zk.ErrNoNode) {
+			names = nil
+			return nil
+		}
+		return err
+	}, nil)
+	if err != nil {
+		return nil, s.wrapErr("list", dir, err)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		si, sj := parseSeq(names[i]), parseSeq(names[j])
+		if si != sj {
+			return si < sj
+		}
+		return names[i] < names[j]
+	})
+	out := make([]schedule.ServerID, len(names))
+	for i, n := range names {
+		out[i] = schedule.ServerID(n)
+	}
+	return out, nil
+}
+
+// ServersByID reads the records of the servers named, sorted by Seq; the
+// servers that do not exist are left out.
+func (s *Store) ServersByID(ctx context.Context, taskType string, ids []schedule.ServerID) ([]schedule.Server, error) {
+	dir, err := s.p.servers(taskType)
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(ids))
+	for i, id := range ids {
+		if err := checkName(schedule.NameServerID, string(id)); err != nil {
+			return nil, err
+		}
+		paths[i] = dir + "/" + string(id)
+	}
+	var nodes []getResult
+	err = s.retry(ctx, "get", dir, func() error {
+		var err error
+		nodes, err = s.getMany(ctx, paths)
+		return err
+	}, nil)
+	if err != nil {
+		return nil, s.wrapErr("get", dir, err)
+	}
+	out := make([]schedule.Server, 0, len(ids))
+	for i, id := range ids {
+		if nodes[i].stat == nil {
+			continue
+		}
+		sv, err := decodeServer(paths[i], string(id), nodes[i].data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sv)
+	}
+	sortServers(out)
 	return out, nil
 }
 

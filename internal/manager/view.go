@@ -27,19 +27,113 @@ import (
 // liveServers returns the live servers: read again when the servers watch
 // fired, at a resync or when the session is back (serversStale), else the
 // last read (the previous way reads them at every round).
+//
+// The leader reads every record every round. Another server reads the
+// records once (its first read, and when it may lead), then only the list
+// of ids and the records of servers it has not seen (readServers).
 func (m *Manager) liveServers(ctx context.Context, s *session) ([]schedule.Server, error) {
 	// The leader reads them every round: it grants only to servers it
 	// saw live, and a server that left since the cache was filled (its
 	// releases written, its node gone, the watch not yet seen) would be
 	// granted items that then wait out its whole lock delay.
-	if m.oldReads || s.serversStale || len(s.servers) == 0 || s.leader {
+	switch serversRead(m.oldReads, s.leader, s.serversStale, len(s.servers) > 0) {
+	case readAll:
 		list, err := m.store.Servers(ctx, m.runtime)
+		if err != nil {
+			return nil, err
+		}
+		s.servers, s.serversStale = list, false
+	case readNew:
+		list, err := m.readNewServers(ctx, s)
 		if err != nil {
 			return nil, err
 		}
 		s.servers, s.serversStale = list, false
 	}
 	return s.servers, nil
+}
+
+// readNewServers is liveServers for a server that did not lead: it lists
+// the ids, and reads only the records of the servers it has not seen (so
+// that it knows their lock delays and host names should it lead after
+// they vanish), keeping the records it holds of the others. If the list
+// says it leads now, it reads every record: the leader plans with fresh
+// ones.
+func (m *Manager) readNewServers(ctx context.Context, s *session) ([]schedule.Server, error) {
+	ids, err := m.store.ServerIDs(ctx, m.runtime)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 && ids[0] == s.me {
+		return m.store.Servers(ctx, m.runtime)
+	}
+	known := make(map[schedule.ServerID]schedule.Server, len(s.servers))
+	for _, rec := range s.servers {
+		known[rec.UUID] = rec
+	}
+	fresh := newServerIDs(ids, known)
+	var recs []schedule.Server
+	if len(fresh) > 0 {
+		if recs, err = m.store.ServersByID(ctx, m.runtime, fresh); err != nil {
+			return nil, err
+		}
+	}
+	return mergeServers(ids, known, recs), nil
+}
+
+// serversReadKind is how a round reads the live servers.
+type serversReadKind int
+
+const (
+	readNone serversReadKind = iota // the last read stands
+	readAll                         // every record
+	readNew                         // the ids, and the records of newcomers
+)
+
+// serversRead decides how a round reads the live servers: oldReads (the
+// previous way, for benchmarks) and the leader read every record every
+// round, so does a server with no read yet; another server reads the ids
+// and only its newcomers' records, and only when the servers' watch fired
+// (stale). It is pure.
+func serversRead(oldReads, leader, stale, have bool) serversReadKind {
+	switch {
+	case oldReads || leader || !have:
+		return readAll
+	case stale:
+		return readNew
+	}
+	return readNone
+}
+
+// newServerIDs returns the ids in ids without a record in known. It is pure.
+func newServerIDs(ids []schedule.ServerID, known map[schedule.ServerID]schedule.Server) []schedule.ServerID {
+	var out []schedule.ServerID
+	for _, id := range ids {
+		if _, ok := known[id]; !ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// mergeServers returns the live servers in the order of ids: the record in
+// known, else the one read (recs). A server listed but gone before its
+// record was read is left out, like a read of every record leaves it out.
+// It is pure.
+func mergeServers(ids []schedule.ServerID, known map[schedule.ServerID]schedule.Server, recs []schedule.Server) []schedule.Server {
+	read := make(map[schedule.ServerID]schedule.Server, len(recs))
+	for _, rec := range recs {
+		read[rec.UUID] = rec
+	}
+	out := make([]schedule.Server, 0, len(ids))
+	for _, id := range ids {
+		if rec, ok := known[id]; ok {
+			out = append(out, rec)
+		} else if rec, ok := read[id]; ok {
+			out = append(out, rec)
+		}
+	}
+	return out
 }
 
 // followItems returns this round's items: every item for the leader, the

@@ -71,3 +71,52 @@ func TestSweepable(t *testing.T) {
 	assert.Equal(t, []schedule.ServerID{"t$ip$u0$0000000001", "t$ip$u4$0000000005"}, sweepable(boxes, live))
 	assert.Empty(t, sweepable(boxes, nil), "no live server: nothing known to be older")
 }
+
+func TestServersRead(t *testing.T) {
+	cases := []struct {
+		name                          string
+		oldReads, leader, stale, have bool
+		want                          serversReadKind
+	}{
+		{name: "first read", want: readAll},
+		{name: "first read, stale", stale: true, want: readAll},
+		{name: "leader, nothing moved", leader: true, have: true, want: readAll},
+		{name: "leader, moved", leader: true, stale: true, have: true, want: readAll},
+		{name: "previous way", oldReads: true, have: true, want: readAll},
+		{name: "follower, moved", stale: true, have: true, want: readNew},
+		{name: "follower, nothing moved", have: true, want: readNone},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, serversRead(c.oldReads, c.leader, c.stale, c.have), c.name)
+	}
+}
+
+func TestNewServersAndMerge(t *testing.T) {
+	rec := func(id schedule.ServerID, host string) schedule.Server {
+		return schedule.Server{UUID: id, HostName: host}
+	}
+	known := map[schedule.ServerID]schedule.Server{"a": rec("a", "old-a"), "b": rec("b", "old-b"), "gone": rec("gone", "g")}
+	cases := []struct {
+		name      string
+		ids       []schedule.ServerID
+		wantFresh []schedule.ServerID
+		recs      []schedule.Server
+		want      []schedule.Server
+	}{
+		{name: "nothing new", ids: []schedule.ServerID{"a", "b"},
+			want: []schedule.Server{rec("a", "old-a"), rec("b", "old-b")}},
+		{name: "a newcomer between known ones keeps the listing's order", ids: []schedule.ServerID{"a", "n", "b"},
+			wantFresh: []schedule.ServerID{"n"}, recs: []schedule.Server{rec("n", "new")},
+			want: []schedule.Server{rec("a", "old-a"), rec("n", "new"), rec("b", "old-b")}},
+		{name: "a newcomer gone before its record was read is left out", ids: []schedule.ServerID{"a", "n", "m"},
+			wantFresh: []schedule.ServerID{"n", "m"}, recs: []schedule.Server{rec("m", "new-m")},
+			want: []schedule.Server{rec("a", "old-a"), rec("m", "new-m")}},
+		{name: "known records are kept, not replaced by a read", ids: []schedule.ServerID{"a"},
+			recs: []schedule.Server{rec("a", "other")}, want: []schedule.Server{rec("a", "old-a")}},
+		{name: "nobody left", want: []schedule.Server{}},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.wantFresh, newServerIDs(c.ids, known), c.name)
+		assert.Equal(t, c.want, mergeServers(c.ids, known, c.recs), c.name)
+	}
+}

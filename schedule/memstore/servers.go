@@ -3,6 +3,8 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -117,11 +119,47 @@ func (c *Client) Servers(ctx context.Context, taskType string) ([]schedule.Serve
 	if n == nil {
 		return nil, nil
 	}
-	out := make([]schedule.Server, 0, len(n.children))
-	for name, child := range n.children {
-		path := dir + "/" + name
+	return serverRecords(dir, n, slices.Collect(maps.Keys(n.children)))
+}
+
+// ServersByID implements storekit.ServerStore.
+func (c *Client) ServersByID(ctx context.Context, taskType string, ids []schedule.ServerID) ([]schedule.Server, error) {
+	if err := checkRuntime(taskType); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		if err := checkName(schedule.NameServerID, string(id)); err != nil {
+			return nil, err
+		}
+		names[i] = string(id)
+	}
+	dir := serverDirPath(taskType)
+	s := c.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := c.begin(ctx, "get", dir, opRead); err != nil {
+		return nil, err
+	}
+	n := s.lookup(dir)
+	if n == nil {
+		return nil, nil
+	}
+	return serverRecords(dir, n, names)
+}
+
+// serverRecords decodes the records of the named children of the server
+// directory n (those missing are left out), in leader order; caller holds
+// the server's lock.
+func serverRecords(dir string, n *node, names []string) ([]schedule.Server, error) {
+	out := make([]schedule.Server, 0, len(names))
+	for _, name := range names {
+		child := n.children[name]
+		if child == nil {
+			continue
+		}
 		var rec schedule.Server
-		if err := decode("get", path, child.data, &rec); err != nil {
+		if err := decode("get", dir+"/"+name, child.data, &rec); err != nil {
 			return nil, err
 		}
 		rec.UUID = schedule.ServerID(name)
@@ -134,6 +172,44 @@ func (c *Client) Servers(ctx context.Context, taskType string) ([]schedule.Serve
 		}
 		return out[i].UUID < out[j].UUID
 	})
+	return out, nil
+}
+
+// ServerIDs implements storekit.ServerStore.
+func (c *Client) ServerIDs(ctx context.Context, taskType string) ([]schedule.ServerID, error) {
+	if err := checkRuntime(taskType); err != nil {
+		return nil, err
+	}
+	dir := serverDirPath(taskType)
+	s := c.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := c.begin(ctx, "list", dir, opRead); err != nil {
+		return nil, err
+	}
+	n := s.lookup(dir)
+	if n == nil {
+		return nil, nil
+	}
+	type entry struct {
+		id  schedule.ServerID
+		seq int64
+	}
+	list := make([]entry, 0, len(n.children))
+	for name := range n.children {
+		seq, _ := seqOf(name)
+		list = append(list, entry{schedule.ServerID(name), seq})
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].seq != list[j].seq {
+			return list[i].seq < list[j].seq
+		}
+		return list[i].id < list[j].id
+	})
+	out := make([]schedule.ServerID, len(list))
+	for i, e := range list {
+		out[i] = e.id
+	}
 	return out, nil
 }
 

@@ -127,6 +127,14 @@ type ServerStore interface {
 	// Servers lists the live servers of a runtime, sorted by Seq (the leader,
 	// the lowest, first). A runtime that does not exist has no servers.
 	Servers(ctx context.Context, taskType string) ([]schedule.Server, error)
+	// ServerIDs lists the ids of a runtime's live servers in the same order
+	// as Servers, without reading their records: one cheap listing, for a
+	// server that needs only to know who leads.
+	ServerIDs(ctx context.Context, taskType string) ([]schedule.ServerID, error)
+	// ServersByID reads the records of the servers named (those that do not
+	// exist are left out), sorted like Servers. Its cost grows with
+	// len(ids), not with the number of servers.
+	ServersByID(ctx context.Context, taskType string, ids []schedule.ServerID) ([]schedule.Server, error)
 	// Runtimes lists the runtimes ("base", "base$TEST", ...) of a base task type.
 	Runtimes(ctx context.Context, base string) ([]string, error)
 	// DeleteRuntime removes a runtime (its items and server directory) in one

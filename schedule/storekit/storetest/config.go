@@ -302,6 +302,14 @@ func testInvalidNames(e *env) {
 		assert.ErrorIs(e, err, schedule.ErrInvalid, "Strategy(%q)", bad)
 		_, err = s.Servers(e.ctx, bad)
 		assert.ErrorIs(e, err, schedule.ErrInvalid, "Servers(%q)", bad)
+		_, err = s.ServerIDs(e.ctx, bad)
+		assert.ErrorIs(e, err, schedule.ErrInvalid, "ServerIDs(%q)", bad)
+		_, err = s.ServersByID(e.ctx, bad, nil)
+		assert.ErrorIs(e, err, schedule.ErrInvalid, "ServersByID(%q)", bad)
+		if bad != "" {
+			_, err = s.ServersByID(e.ctx, e.name, []schedule.ServerID{schedule.ServerID(bad)})
+			assert.ErrorIs(e, err, schedule.ErrInvalid, "ServersByID(id %q)", bad)
+		}
 		_, err = s.Items(e.ctx, bad)
 		assert.ErrorIs(e, err, schedule.ErrInvalid, "Items(%q)", bad)
 		_, err = s.Runtimes(e.ctx, bad)

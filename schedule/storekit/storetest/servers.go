@@ -48,14 +48,35 @@ func testServerSequence(e *env) {
 			eventuallyEqual(e, "Servers("+rt+") in registration order", regs, func() ([]schedule.Server, error) {
 				return s.Servers(e.ctx, rt)
 			})
+			ids := make([]schedule.ServerID, len(regs))
+			for i, r := range regs {
+				ids[i] = r.UUID
+			}
+			eventuallyEqual(e, "ServerIDs("+rt+") in registration order", ids, func() ([]schedule.ServerID, error) {
+				return s.ServerIDs(e.ctx, rt)
+			})
 		}
 		// A sequence number is never reused, even after a deletion.
 		require.NoError(e, a.UnregisterServer(e.ctx, rt, regs[4].UUID))
 		rec := e.registerServer(b, rt, "10.0.0.9")
 		assert.Greater(e, rec.Seq, regs[4].Seq, "sequence reused after a deletion")
+		// ServersByID reads only the servers named, in leader order, and
+		// leaves out those that do not exist.
+		got, err := a.ServersByID(e.ctx, rt, []schedule.ServerID{regs[2].UUID, regs[4].UUID, regs[0].UUID})
+		require.NoError(e, err, "ServersByID")
+		assert.Equal(e, []schedule.Server{regs[0], regs[2]}, got, "ServersByID(%s)", rt)
+		got, err = a.ServersByID(e.ctx, rt, nil)
+		require.NoError(e, err, "ServersByID of no ids")
+		assert.Empty(e, got)
 	}
 	list, err := a.Servers(e.ctx, e.name+"_none")
 	require.NoError(e, err, "Servers of a runtime that does not exist")
+	assert.Empty(e, list)
+	ids, err := a.ServerIDs(e.ctx, e.name+"_none")
+	require.NoError(e, err, "ServerIDs of a runtime that does not exist")
+	assert.Empty(e, ids)
+	list, err = a.ServersByID(e.ctx, e.name+"_none", []schedule.ServerID{schedule.ServerID(e.name + "_none$10.0.0.1$0123456789ABCDEF0123456789ABCDEF$0000000001")})
+	require.NoError(e, err, "ServersByID of a runtime that does not exist")
 	assert.Empty(e, list)
 	_, err = a.RegisterServer(e.ctx, e.session(a), SampleServer(e.name+"_none", "10.0.0.1"))
 	require.ErrorIs(e, err, schedule.ErrNotFound, "RegisterServer for a task type that does not exist")
