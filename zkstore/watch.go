@@ -77,8 +77,39 @@ type watchHub struct {
 	scopes map[storekit.WatchScope]*scopeState
 	closed bool
 
-	armMu armLock // serializes arming; guards armed
-	armed map[watchKey]bool
+	armMu armLock // serializes arming (one batch or Watch call at a time)
+	// armed are the watches set and not yet fired. Within one arming
+	// (under armMu) several directories are armed concurrently, so the
+	// map has a lock of its own.
+	armedMu sync.Mutex
+	armed   map[watchKey]bool
+}
+
+func (h *watchHub) isArmed(k watchKey) bool {
+	h.armedMu.Lock()
+	defer h.armedMu.Unlock()
+	return h.armed[k]
+}
+
+func (h *watchHub) setArmed(k watchKey) {
+	h.armedMu.Lock()
+	defer h.armedMu.Unlock()
+	h.armed[k] = true
+}
+
+// takeArmed forgets k and reports whether it was armed.
+func (h *watchHub) takeArmed(k watchKey) bool {
+	h.armedMu.Lock()
+	defer h.armedMu.Unlock()
+	was := h.armed[k]
+	delete(h.armed, k)
+	return was
+}
+
+func (h *watchHub) clearArmed() {
+	h.armedMu.Lock()
+	defer h.armedMu.Unlock()
+	clear(h.armed)
 }
 
 // armLock is a mutex that a waiter can give up on: arming holds it across
@@ -355,14 +386,14 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 		case zk.EventSession:
 			if ev.State == zk.StateExpired {
 				// Every watch of the session is gone.
-				clear(h.armed)
+				h.clearArmed()
 				for _, st := range scopes {
 					h.markDirty(st)
 				}
 			}
 		case zk.EventNotWatching:
 			for _, t := range []wtype{wData, wExist, wChild} {
-				delete(h.armed, watchKey{ev.Path, t})
+				h.takeArmed(watchKey{ev.Path, t})
 			}
 			for _, st := range scopes {
 				if interested(st, watchKey{ev.Path, wData}) || interested(st, watchKey{ev.Path, wChild}) {
@@ -372,8 +403,7 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 		default:
 			for _, t := range firedTypes(ev.Type) {
 				k := watchKey{ev.Path, t}
-				if h.armed[k] {
-					delete(h.armed, k)
+				if h.takeArmed(k) {
 					fired = append(fired, k)
 				}
 			}
@@ -394,6 +424,13 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 	// and the next batch's signals) for seconds under load.
 	var childPaths []string
 	childScopes := make(map[*scopeState]bool)
+	// The directories that fired are re-armed concurrently too (armDirs):
+	// a batch often holds several (the servers, a note box, the
+	// registrations of a strategy...), and each re-armed one round trip
+	// after the other held armMu, and delayed the batch's signals, by
+	// as many round trips.
+	dirScopes := make(map[dirSpec][]*scopeState)
+	var dirs []dirSpec
 	for _, k := range fired {
 		var want []*scopeState
 		for _, st := range scopes {
@@ -401,43 +438,48 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 				want = append(want, st)
 			}
 		}
-		if len(want) == 0 {
-			continue // nobody watches it any more: not re-armed
-		}
+		// Every interested scope re-arms what it needs: scopes that share a
+		// node may need different watches on it (the config scope watches
+		// a strategy node's data, that strategy's runtimes scope only its
+		// children). Re-arming skips what is armed already.
 		for _, st := range want {
 			toSignal[st] = true
-		}
-		if !down {
-			// Every interested scope re-arms what it needs: scopes that
-			// share a node may need different watches on it (the config
-			// scope watches a strategy node's data, that strategy's
-			// runtimes scope only its children). Re-arming skips what is
-			// armed already.
-			var err error
-			for _, st := range want {
-				d, child := rearmTarget(st, k)
-				switch {
-				case d != nil:
-					err = h.armDir(s.ctx, *d, false)
-				case child:
-					childPaths = append(childPaths, k.path)
-					childScopes[st] = true
+			d, child := rearmTarget(st, k)
+			switch {
+			case d != nil:
+				if _, ok := dirScopes[*d]; !ok {
+					dirs = append(dirs, *d)
 				}
-				if err != nil {
-					break
-				}
+				dirScopes[*d] = append(dirScopes[*d], st)
+			case child:
+				childPaths = append(childPaths, k.path)
+				childScopes[st] = true
 			}
+		}
+	}
+	if len(dirs) > 0 {
+		errs := make([]error, len(dirs))
+		if down {
+			for i := range errs {
+				errs[i] = zk.ErrConnectionClosed // not sent
+			}
+		} else {
+			errs = h.armDirs(s.ctx, dirs)
+		}
+		for i, err := range errs {
 			if err == nil {
 				continue
 			}
 			if s.isClosed() {
 				return false
 			}
-			s.log.Debug("zkstore: re-arming a watch failed; will retry", keyPath, k.path, "err", err)
+			if !down {
+				s.log.Debug("zkstore: re-arming a watch failed; will retry", keyPath, dirs[i].path, "err", err)
+			}
 			failed, down = true, true
-		}
-		for _, st := range want {
-			h.markDirty(st)
+			for _, st := range dirScopes[dirs[i]] {
+				h.markDirty(st)
+			}
 		}
 	}
 	if len(childPaths) > 0 {
@@ -459,24 +501,62 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 			}
 		}
 	}
+	// Scopes to arm in full (new while the session was down, or after an
+	// expiry: every scope at once) are armed concurrently as well.
+	var dirty []*scopeState
 	for _, st := range scopes {
-		if down || !h.isDirty(st) || !h.active(st) {
-			continue
+		if !down && h.isDirty(st) && h.active(st) {
+			dirty = append(dirty, st)
 		}
-		if err := h.armScope(s.ctx, st, true); err != nil {
+	}
+	for i, err := range h.armScopes(s.ctx, dirty) {
+		if err != nil {
 			if s.isClosed() {
 				return false
 			}
-			s.log.Debug("zkstore: arming watches failed; will retry", keyPath, st.dirs[0].path, "err", err)
-			failed, down = true, true
+			s.log.Debug("zkstore: arming watches failed; will retry", keyPath, dirty[i].dirs[0].path, "err", err)
+			failed = true
 			continue
 		}
-		toSignal[st] = true
+		toSignal[dirty[i]] = true
 	}
 	for st := range toSignal {
 		h.signal(st)
 	}
 	return failed
+}
+
+// armDirs arms several directories concurrently (their requests go out
+// together on the one connection) and returns each one's error. Caller
+// holds armMu.
+func (h *watchHub) armDirs(ctx context.Context, dirs []dirSpec) []error {
+	errs := make([]error, len(dirs))
+	if len(dirs) == 1 {
+		errs[0] = h.armDir(ctx, dirs[0], false)
+		return errs
+	}
+	var wg sync.WaitGroup
+	for i, d := range dirs {
+		wg.Go(func() { errs[i] = h.armDir(ctx, d, false) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// armScopes arms several scopes in full, concurrently, and returns each
+// one's error. Caller holds armMu.
+func (h *watchHub) armScopes(ctx context.Context, sts []*scopeState) []error {
+	errs := make([]error, len(sts))
+	if len(sts) == 1 {
+		errs[0] = h.armScope(ctx, sts[0], true)
+		return errs
+	}
+	var wg sync.WaitGroup
+	for i, st := range sts {
+		wg.Go(func() { errs[i] = h.armScope(ctx, st, true) })
+	}
+	wg.Wait()
+	return errs
 }
 
 func (h *watchHub) markDirty(st *scopeState) {
@@ -555,14 +635,14 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 	s := h.s
 	for range 3 {
 		missing := false
-		if d.self && !h.armed[watchKey{d.path, wData}] {
+		if d.self && !h.isArmed(watchKey{d.path, wData}) {
 			_, err := call(s, ctx, kindWatch, func(c *zk.Conn) (struct{}, error) {
 				_, _, _, err := c.GetW(d.path)
 				return struct{}{}, err
 			})
 			switch {
 			case err == nil:
-				h.armed[watchKey{d.path, wData}] = true
+				h.setArmed(watchKey{d.path, wData})
 			case errors.Is(err, zk.ErrNoNode):
 				missing = true
 			default:
@@ -576,13 +656,13 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 			var children []string
 			var err error
 			listed := false
-			if !h.armed[watchKey{d.path, wChild}] {
+			if !h.isArmed(watchKey{d.path, wChild}) {
 				children, err = call(s, ctx, kindWatch, func(c *zk.Conn) ([]string, error) {
 					ch, _, _, err := c.ChildrenW(d.path)
 					return ch, err
 				})
 				if err == nil {
-					h.armed[watchKey{d.path, wChild}] = true
+					h.setArmed(watchKey{d.path, wChild})
 				}
 				listed = true
 			} else if full && d.childData {
@@ -608,7 +688,7 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 			}
 		}
 		// The directory does not exist: watch for its creation.
-		if h.armed[watchKey{d.path, wExist}] || h.armed[watchKey{d.path, wData}] {
+		if h.isArmed(watchKey{d.path, wExist}) || h.isArmed(watchKey{d.path, wData}) {
 			return nil
 		}
 		ok, err := call(s, ctx, kindWatch, func(c *zk.Conn) (bool, error) {
@@ -619,11 +699,11 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 			return err
 		}
 		if !ok {
-			h.armed[watchKey{d.path, wExist}] = true
+			h.setArmed(watchKey{d.path, wExist})
 			return nil
 		}
 		// Created meanwhile: exists armed a data watch; arm the rest.
-		h.armed[watchKey{d.path, wData}] = true
+		h.setArmed(watchKey{d.path, wData})
 	}
 	return nil
 }
@@ -635,7 +715,7 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 func (h *watchHub) armDataMany(ctx context.Context, paths []string) error {
 	var todo []string
 	for _, p := range paths {
-		if !h.armed[watchKey{p, wData}] {
+		if !h.isArmed(watchKey{p, wData}) {
 			todo = append(todo, p)
 		}
 	}
@@ -677,7 +757,7 @@ func (h *watchHub) armDataMany(ctx context.Context, paths []string) error {
 	wg.Wait()
 	for i, p := range todo {
 		if ok[i] {
-			h.armed[watchKey{p, wData}] = true
+			h.setArmed(watchKey{p, wData})
 		}
 	}
 	return firstErr
@@ -687,13 +767,13 @@ func (h *watchHub) armDataMany(ctx context.Context, paths []string) error {
 // parent's children watch covers it). Caller holds armMu.
 func (h *watchHub) armData(ctx context.Context, path string) error {
 	k := watchKey{path, wData}
-	if h.armed[k] {
+	if h.isArmed(k) {
 		return nil
 	}
 	err := h.getW(ctx, path)
 	switch {
 	case err == nil:
-		h.armed[k] = true
+		h.setArmed(k)
 	case errors.Is(err, zk.ErrNoNode):
 	default:
 		return err

@@ -173,7 +173,7 @@ func TestWatchRearmsFiredChildrenInOneRoundTrip(t *testing.T) {
 		defer s.hub.armMu.unlock()
 		k := 0
 		for i := range n {
-			if s.hub.armed[watchKey{fmt.Sprintf("%s/child%03d", dir, i), wData}] {
+			if s.hub.isArmed(watchKey{fmt.Sprintf("%s/child%03d", dir, i), wData}) {
 				k++
 			}
 		}
@@ -205,6 +205,70 @@ func TestWatchRearmsFiredChildrenInOneRoundTrip(t *testing.T) {
 	// Pipelined: the notifications arrive, the re-arms go out together (one
 	// round trip, plus the odd ping or probe); one at a time: n round trips.
 	assert.Less(t, trips, int64(n/2), "re-arming %d fired watches took %d round trips", n, trips)
+}
+
+// Directories whose watches fire together are re-armed together: several
+// scopes' children watches (the servers of several runtimes, note boxes,
+// registrations) fired by one write were re-armed one round trip after the
+// other, holding armMu (so every Watch call of the store) and delaying the
+// batch's signals by as many round trips.
+func TestWatchRearmsFiredDirectoriesTogether(t *testing.T) {
+	t.Parallel()
+	const n, rtt = 40, 40 * time.Millisecond
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	ctx := ctxT(t, time.Minute)
+	admin := openStore(t, testConfig(c, root, testAuth))
+	conn := superConn(t, c)
+	rounds := &roundTrips{}
+	cfg := testConfig(c, root, testAuth)
+	cfg.Dialer = slowAnswers(cfg.Dialer, rtt, rounds)
+	s := openStore(t, cfg)
+	var dirs []string
+	var chans []<-chan struct{}
+	var creates []any
+	for i := range n {
+		name := fmt.Sprintf("st%02d", i)
+		st := schedule.DefaultStrategy(name)
+		st.TaskName = "t1"
+		_, err := admin.CreateStrategy(ctx, st)
+		require.NoError(t, err)
+		dir, err := admin.p.strategy(name)
+		require.NoError(t, err)
+		ch, err := s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntimes, Name: name})
+		require.NoError(t, err)
+		dirs, chans = append(dirs, dir), append(chans, ch)
+		creates = append(creates, &zk.CreateRequest{Path: dir + "/child", Data: []byte("0"), Acl: zk.WorldACL(zk.PermAll)})
+	}
+	armed := func() int {
+		k := 0
+		for _, d := range dirs {
+			if s.hub.isArmed(watchKey{d, wChild}) {
+				k++
+			}
+		}
+		return k
+	}
+	require.Equal(t, n, armed(), "Watch armed every directory's children watch")
+
+	rounds0 := rounds.n.Load()
+	_, err := conn.Multi(creates...) // one write fires every directory's watch
+	require.NoError(t, err)
+	for i, ch := range chans {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("no signal for %s", dirs[i])
+		}
+	}
+	// Each signal is sent after its scope's watches were re-armed. One at
+	// a time, that takes two round trips per directory (its children,
+	// then the new child's data); together, two per batch of events (the
+	// first event wakes the hub, the rest come in the next batch or two).
+	require.Equal(t, n, armed(), "every fired directory re-armed before its signal")
+	trips := rounds.n.Load() - rounds0
+	t.Logf("%d fired directories re-armed in %d round trips (each %v)", n, trips, rtt)
+	assert.Less(t, trips, int64(n/2), "re-arming %d fired directories took %d round trips", n, trips)
 }
 
 // roundTrips counts the client's round trips on a connection: a write that
