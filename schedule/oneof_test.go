@@ -45,7 +45,7 @@ func keylessDeal() processor.Deal {
 // bad input each, matches the one sentinel schedule.ErrInvalid.
 func TestErrInvalidEverywhere(t *testing.T) {
 	ctx := context.Background()
-	store := memstore.New().Connect()
+	store := memstore.New(memstore.Config{}).Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = store.Close() })
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tests := []struct {
@@ -124,7 +124,7 @@ func TestErrInvalidEverywhere(t *testing.T) {
 // schedule.ErrRunning.
 func TestErrRunningEverywhere(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := memstore.New()
+	srv := memstore.New(memstore.Config{})
 	runTwice := func(t *testing.T, run func(context.Context) error) {
 		// Two concurrent Runs: whichever comes second returns ErrRunning at
 		// once; the other runs until ctx is cancelled.
@@ -148,7 +148,7 @@ func TestErrRunningEverywhere(t *testing.T) {
 		}
 	}
 	t.Run("Manager", func(t *testing.T) {
-		store := srv.Connect()
+		store := srv.Connect(memstore.ClientConfig{})
 		t.Cleanup(func() { _ = store.Close() })
 		tt := validTaskType()
 		_, err := store.CreateTaskType(context.Background(), tt)
@@ -158,7 +158,7 @@ func TestErrRunningEverywhere(t *testing.T) {
 		runTwice(t, m.Run)
 	})
 	t.Run("Factory", func(t *testing.T) {
-		store := srv.Connect()
+		store := srv.Connect(memstore.ClientConfig{})
 		t.Cleanup(func() { _ = store.Close() })
 		f, err := strategy.NewFactory(store, strategy.Config{}, strategy.WithLogger(quiet))
 		require.NoError(t, err)

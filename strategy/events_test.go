@@ -64,7 +64,7 @@ func hasEvent(evs []schedule.Event, kind schedule.EventKind, strategyName string
 // runFactory runs a factory on e with opts and the idle deal; it stops it
 // at the end of the test and checks Run's error.
 func runFactory(t *testing.T, e *env, cfg strategy.Config, opts ...strategy.Option) *strategy.Factory {
-	c := e.srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
+	c := e.srv.Connect(memstore.ClientConfig{SessionTimeout: sessionTimeout})
 	t.Cleanup(func() { _ = c.Close() })
 	f, err := strategy.NewFactory(c, cfg, append([]strategy.Option{strategy.WithLogger(testLogger())}, opts...)...)
 	require.NoError(t, err)

@@ -19,8 +19,8 @@ import (
 // everything gracefully.
 func ExampleFactory() {
 	ctx := context.Background()
-	srv := memstore.New()
-	store := srv.Connect()
+	srv := memstore.New(memstore.Config{})
+	store := srv.Connect(memstore.ClientConfig{})
 	defer store.Close()
 
 	// The configuration, as an operator (or tbsctl) would write it.

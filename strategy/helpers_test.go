@@ -44,8 +44,8 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	srv := memstore.New()
-	obs := srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
+	srv := memstore.New(memstore.Config{})
+	obs := srv.Connect(memstore.ClientConfig{SessionTimeout: sessionTimeout})
 	t.Cleanup(func() { _ = obs.Close() })
 	return &env{t: t, srv: srv, obs: obs, admin: strategy.NewAdmin(obs, strategy.AdminConfig{Operator: "test"}), ctx: context.Background()}
 }
@@ -99,7 +99,7 @@ func (e *env) startCounted(cfg strategy.Config, setups ...setup) (*proc, *counti
 func (e *env) startOn(cfg strategy.Config, wrap func(*memstore.Client) storekit.Store, setups ...setup) *proc {
 	t := e.t
 	t.Helper()
-	c := e.srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
+	c := e.srv.Connect(memstore.ClientConfig{SessionTimeout: sessionTimeout})
 	t.Cleanup(func() { _ = c.Close() })
 	var store storekit.Store = c
 	if wrap != nil {

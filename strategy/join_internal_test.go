@@ -24,8 +24,8 @@ func TestRunWaitsForUnitGoroutines(t *testing.T) {
 }
 
 func testRunWaitsForUnitGoroutines(t *testing.T) {
-	srv := memstore.New()
-	obs, store := srv.Connect(), srv.Connect()
+	srv := memstore.New(memstore.Config{})
+	obs, store := srv.Connect(memstore.ClientConfig{}), srv.Connect(memstore.ClientConfig{})
 	defer obs.Close()
 	defer store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -29,8 +29,8 @@ func (s *lapsableSess) Alive() bool { return !s.lapsed.Load() && s.Session.Alive
 // even though the session still reads Connected and its guard has not
 // fenced; it starts once the lease holds again.
 func TestNoBeanCopyUnderLapsedLease(t *testing.T) {
-	srv := memstore.New()
-	store := srv.Connect()
+	srv := memstore.New(memstore.Config{})
+	store := srv.Connect(memstore.ClientConfig{})
 	defer store.Close()
 	cfg := DefaultConfig()
 	cfg.IP, cfg.HostName = "127.0.0.1", "h1"

@@ -52,7 +52,7 @@ func TestFactoryMetrics(t *testing.T) {
 	e.applyTaskType(taskType("met", 4))
 	e.applyStrategy(scheduleStrategy("met-s", "met", 2, 2))
 	met := &factoryMetrics{wanted: map[string]int{}, running: map[string]int{}}
-	c := e.srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
+	c := e.srv.Connect(memstore.ClientConfig{SessionTimeout: sessionTimeout})
 	t.Cleanup(func() { _ = c.Close() })
 	f, err := strategy.NewFactory(c, testConfig("a"), strategy.WithLogger(testLogger()), strategy.WithMetrics(met))
 	require.NoError(t, err)

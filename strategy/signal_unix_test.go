@@ -20,7 +20,7 @@ import (
 // The first signal cancels Run's context (a graceful stop); the second
 // forces the stop.
 func TestStopOnSignal(t *testing.T) {
-	store := memstore.New().Connect()
+	store := memstore.New(memstore.Config{}).Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = store.Close() })
 	cfg := DefaultConfig()
 	cfg.IP, cfg.HostName = "127.0.0.1", "signals"
@@ -47,7 +47,7 @@ func TestStopOnSignal(t *testing.T) {
 // release has cancelled the context: a release that did not wait returns
 // while the goroutine is still logging.
 func TestStopOnSignalReleaseWaits(t *testing.T) {
-	store := memstore.New().Connect()
+	store := memstore.New(memstore.Config{}).Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = store.Close() })
 	cfg := DefaultConfig()
 	cfg.IP, cfg.HostName = "127.0.0.1", "signals"

@@ -62,11 +62,11 @@ type fakeEnv struct {
 
 func newFakeEnv(t *testing.T, prep func(*countingStore), setups ...setup) *fakeEnv {
 	clock := fakeclock.New(time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC))
-	srv := memstore.New(memstore.WithClock(clock))
-	obs := srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
+	srv := memstore.New(memstore.Config{}, memstore.WithClock(clock))
+	obs := srv.Connect(memstore.ClientConfig{SessionTimeout: sessionTimeout})
 	t.Cleanup(func() { _ = obs.Close() })
 	e := &env{t: t, srv: srv, obs: obs, admin: strategy.NewAdmin(obs, strategy.AdminConfig{Operator: "test"}), ctx: context.Background()}
-	c := srv.Connect(memstore.WithSessionTimeout(sessionTimeout))
+	c := srv.Connect(memstore.ClientConfig{SessionTimeout: sessionTimeout})
 	t.Cleanup(func() { _ = c.Close() })
 	cs := &countingStore{Store: c}
 	if prep != nil {

@@ -141,9 +141,9 @@ type backend struct {
 }
 
 func memBackend(o options) backend {
-	srv := memstore.New()
+	srv := memstore.New(memstore.Config{})
 	return backend{name: "the in-memory store", connect: func(_ context.Context, _ string) (storekit.Store, func(), func(), error) {
-		c := srv.Connect(memstore.WithSessionTimeout(o.session))
+		c := srv.Connect(memstore.ClientConfig{SessionTimeout: o.session})
 		// A cut much longer than the run: the session expires at the
 		// server after the session timeout, as a dead process's would.
 		return c, func() { c.Disconnect(24 * time.Hour) }, func() { c.Close() }, nil

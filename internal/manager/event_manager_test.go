@@ -107,8 +107,8 @@ type evFixture struct {
 
 func newEvFixture(t *testing.T, tt schedule.TaskType) *evFixture {
 	clk := fakeclock.New(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
-	f := &evFixture{t: t, clk: clk, srv: memstore.New(memstore.WithClock(clk)), tt: tt}
-	admin := f.srv.Connect()
+	f := &evFixture{t: t, clk: clk, srv: memstore.New(memstore.Config{}, memstore.WithClock(clk)), tt: tt}
+	admin := f.srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = admin.Close() })
 	_, err := admin.CreateTaskType(context.Background(), tt)
 	require.NoError(t, err)
@@ -118,7 +118,7 @@ func newEvFixture(t *testing.T, tt schedule.TaskType) *evFixture {
 // start runs a manager with deal on a client of its own, recording its
 // events.
 func (f *evFixture) start(host string, deal processor.Deal) (*memstore.Client, *manager.Manager, *evRec) {
-	c := f.srv.Connect()
+	c := f.srv.Connect(memstore.ClientConfig{})
 	f.t.Cleanup(func() { _ = c.Close() })
 	rec := &evRec{}
 	cfg := schedule.DefaultManagerConfig()
@@ -283,7 +283,7 @@ func TestManagerEventsWindowAndRunNow(t *testing.T) {
 	closed := rec.await(t, schedule.EventWindowClose, nil, step)
 	assert.Equal(t, "paused: no data", closed.Message)
 
-	admin := f.srv.Connect()
+	admin := f.srv.Connect(memstore.ClientConfig{})
 	defer admin.Close()
 	cur, v, err := admin.TaskType(context.Background(), "win")
 	require.NoError(t, err)

@@ -15,8 +15,8 @@ import (
 
 // A manager on the in-memory store processes the rows of the items it owns.
 func ExampleManager() {
-	srv := memstore.New()
-	store := srv.Connect()
+	srv := memstore.New(memstore.Config{})
+	store := srv.Connect(memstore.ClientConfig{})
 	defer store.Close()
 
 	tt := schedule.DefaultTaskType("orders")

@@ -62,8 +62,8 @@ func (s *vanishStore) Servers(ctx context.Context, taskType string) ([]schedule.
 // whole lock delay (here a minute) before anyone processed it.
 func TestLeaderGrantToVanishedServerGoesElsewhere(t *testing.T) {
 	clk := fakeclock.New(time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC))
-	srv := memstore.New(memstore.WithClock(clk))
-	c, other := srv.Connect(), srv.Connect()
+	srv := memstore.New(memstore.Config{}, memstore.WithClock(clk))
+	c, other := srv.Connect(memstore.ClientConfig{}), srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = c.Close(); _ = other.Close() })
 	tt := schedule.DefaultTaskType("vanish")
 	tt.DealBeanName = "idle"
@@ -156,8 +156,8 @@ func (s *stopStore) UnregisterServer(ctx context.Context, taskType string, id sc
 // vanished server and waited out its lock delay).
 func TestStopReleasesRequestForVanishedServerToNobody(t *testing.T) {
 	clk := fakeclock.New(time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC))
-	srv := memstore.New(memstore.WithClock(clk))
-	c, other := srv.Connect(), srv.Connect()
+	srv := memstore.New(memstore.Config{}, memstore.WithClock(clk))
+	c, other := srv.Connect(memstore.ClientConfig{}), srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = c.Close(); _ = other.Close() })
 	tt := schedule.DefaultTaskType("stopgone")
 	tt.DealBeanName = "idle"

@@ -72,8 +72,8 @@ func (s *loadStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-cha
 func TestManagerResyncReadsItemsOnlyWhenStampMoves(t *testing.T) {
 	readpath.UseOld(true) // the stamp belongs to the previous way
 	t.Cleanup(func() { readpath.UseOld(false) })
-	srv := memstore.New()
-	admin := srv.Connect()
+	srv := memstore.New(memstore.Config{})
+	admin := srv.Connect(memstore.ClientConfig{})
 	defer admin.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -91,7 +91,7 @@ func TestManagerResyncReadsItemsOnlyWhenStampMoves(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for i := range 2 {
-		c := srv.Connect()
+		c := srv.Connect(memstore.ClientConfig{})
 		defer c.Close()
 		ls := &loadStore{Store: c}
 		m := newLoadManager(t, ls, tt, "load-"+strconv.Itoa(i), resync)
@@ -140,7 +140,7 @@ func TestManagerResyncReadsItemsOnlyWhenStampMoves(t *testing.T) {
 // each behind a loadStore, and waits until they own items/n each.
 func startLoad(t *testing.T, ctx context.Context, srv *memstore.Server, n, items int, resync time.Duration) ([]*loadStore, []*manager.Manager) {
 	t.Helper()
-	admin := srv.Connect()
+	admin := srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { admin.Close() })
 	tt := schedule.DefaultTaskType("load")
 	tt.DealBeanName = "loadDeal"
@@ -154,7 +154,7 @@ func startLoad(t *testing.T, ctx context.Context, srv *memstore.Server, n, items
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait)
 	for i := range n {
-		c := srv.Connect()
+		c := srv.Connect(memstore.ClientConfig{})
 		t.Cleanup(func() { c.Close() })
 		ls := &loadStore{Store: c}
 		m := newLoadManager(t, ls, tt, "load-"+strconv.Itoa(i), resync)
@@ -181,7 +181,7 @@ func startLoad(t *testing.T, ctx context.Context, srv *memstore.Server, n, items
 // (loadStore): the owners re-read their items every tenth resync, and every
 // round reads the server's notes.
 func TestManagerFollowsItemsByNotes(t *testing.T) {
-	srv := memstore.New()
+	srv := memstore.New(memstore.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const resync = 20 * time.Millisecond
@@ -206,7 +206,7 @@ func TestManagerFollowsItemsByNotes(t *testing.T) {
 // registration is gone (here its session expired; it registers again under
 // a new id, with a box of its own).
 func TestLeaderSweepsBoxesOfGoneServers(t *testing.T) {
-	srv := memstore.New()
+	srv := memstore.New(memstore.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stores, mgrs := startLoad(t, ctx, srv, 2, 40, 20*time.Millisecond)
@@ -214,7 +214,7 @@ func TestLeaderSweepsBoxesOfGoneServers(t *testing.T) {
 	if mgrs[0].Status().IsLeader {
 		other = 1
 	}
-	admin := srv.Connect()
+	admin := srv.Connect(memstore.ClientConfig{})
 	defer admin.Close()
 	gone := mgrs[other].Status().Server
 	boxes, err := admin.NoteBoxes(ctx, "load")

@@ -33,10 +33,10 @@ func (s *failFirstNotesWatch) Watch(ctx context.Context, scope storekit.WatchSco
 // abandoned without unregistering would be a live server that processes
 // nothing.
 func TestNotesWatchFailureLeavesNoGhostServer(t *testing.T) {
-	srv := memstore.New()
+	srv := memstore.New(memstore.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := srv.Connect()
+	c := srv.Connect(memstore.ClientConfig{})
 	defer c.Close()
 	tt := schedule.DefaultTaskType("ghost")
 	tt.DealBeanName = "loadDeal"

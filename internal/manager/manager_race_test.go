@@ -46,8 +46,8 @@ func (c *raceStore) UpdateItems(ctx context.Context, taskType string, guard sche
 // not move, so for ever), unless another change woke it first.
 func TestLeaderRacesAgainAtOnce(t *testing.T) {
 	clk := fakeclock.New(time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC))
-	srv := memstore.New(memstore.WithClock(clk))
-	c := srv.Connect()
+	srv := memstore.New(memstore.Config{}, memstore.WithClock(clk))
+	c := srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = c.Close() })
 	ctx := context.Background()
 	tt := schedule.DefaultTaskType("race")

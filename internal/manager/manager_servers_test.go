@@ -63,8 +63,8 @@ func (s *serversStore) counts() (all, lists int, byID []schedule.ServerID) {
 // not every record again (a join would otherwise cost every server a read
 // of every record: servers² records per server joining).
 func TestFollowerReadsOnlyNewServersRecords(t *testing.T) {
-	srv := memstore.New()
-	admin := srv.Connect()
+	srv := memstore.New(memstore.Config{})
+	admin := srv.Connect(memstore.ClientConfig{})
 	defer admin.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -82,7 +82,7 @@ func TestFollowerReadsOnlyNewServersRecords(t *testing.T) {
 	var stores []*serversStore
 	var mgrs []*manager.Manager
 	start := func() {
-		c := srv.Connect()
+		c := srv.Connect(memstore.ClientConfig{})
 		t.Cleanup(func() { c.Close() })
 		st := &serversStore{Store: c}
 		m := newLoadManager(t, st, tt, "srv-"+strconv.Itoa(len(mgrs)), time.Hour)

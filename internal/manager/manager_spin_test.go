@@ -59,8 +59,8 @@ func (c *spinStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-cha
 // fake clock.
 func runSpinManager(t *testing.T, prep func(*spinStore)) (*fakeclock.Clock, *spinStore, *manager.Manager) {
 	clk := fakeclock.New(time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC))
-	srv := memstore.New(memstore.WithClock(clk))
-	c := srv.Connect()
+	srv := memstore.New(memstore.Config{}, memstore.WithClock(clk))
+	c := srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = c.Close() })
 	tt := schedule.DefaultTaskType("spin")
 	tt.DealBeanName = "idle"

@@ -65,8 +65,8 @@ func (o *orderStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-ch
 // (prepared by prep) and returns the store and an observer.
 func runOrderManager(t *testing.T, prep func(*orderStore)) (*orderStore, storekit.Store) {
 	t.Helper()
-	srv := memstore.New()
-	c, obs := srv.Connect(), srv.Connect()
+	srv := memstore.New(memstore.Config{})
+	c, obs := srv.Connect(memstore.ClientConfig{}), srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = c.Close(); _ = obs.Close() })
 	tt := schedule.DefaultTaskType("order")
 	tt.DealBeanName = "idle"

@@ -35,7 +35,7 @@ func TestLeaderOwnerHandsOverToTheTargetItJustWrote(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			st := memstore.New().Connect()
+			st := memstore.New(memstore.Config{}).Connect(memstore.ClientConfig{})
 			defer st.Close()
 			tt := schedule.DefaultTaskType("own")
 			tt.DealBeanName = "d"
@@ -115,7 +115,7 @@ func (c *hookStore) Items(ctx context.Context, taskType string) (schedule.Items,
 // fake clock.
 func joinDuringRound(t *testing.T, ctx context.Context, built bool) (storekit.Store, *manager.TestRound, string, schedule.ServerID, func() schedule.ServerID, *fakeclock.Clock) {
 	clk := fakeclock.New(time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC))
-	mem := memstore.New(memstore.WithClock(clk)).Connect()
+	mem := memstore.New(memstore.Config{}, memstore.WithClock(clk)).Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = mem.Close() })
 	tt := schedule.DefaultTaskType("own")
 	tt.DealBeanName = "d"

@@ -16,7 +16,8 @@ import (
 type Client struct {
 	srv     *Server
 	timeout time.Duration
-	writer  bool // holds the server's digest (or the server has none)
+	writer  bool  // holds the server's digest (or the server has none)
+	err     error // the problems of its ClientConfig or its server's Config: every operation fails with it
 
 	// Guarded by srv.mu:
 	sess       *session      // current session; nil between an expiry and the next session
@@ -51,11 +52,15 @@ const (
 )
 
 // begin admits one operation: it fails for a closed or cut-off client, a
-// done ctx, an injected fault, and a write without the server's digest. It
-// counts the operation. srv.mu must be held.
+// client made with a config that is not valid, a done ctx, an injected
+// fault, and a write without the server's digest. It counts the operation.
+// srv.mu must be held.
 func (c *Client) begin(ctx context.Context, op, path string, kind opKind) error {
 	if c.closed {
 		return fmt.Errorf("memstore: %s %s: %w", op, path, schedule.ErrClosed)
+	}
+	if c.err != nil {
+		return fmt.Errorf("memstore: %s %s: %w", op, path, c.err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: %s %s: %w", op, path, err)
@@ -104,6 +109,10 @@ func (c *Client) Session(ctx context.Context) (storekit.Session, error) {
 			s.mu.Unlock()
 			return nil, fmt.Errorf("memstore: session: %w", schedule.ErrClosed)
 		}
+		if c.err != nil {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("memstore: session: %w", c.err)
+		}
 		if c.sess != nil {
 			sess := c.sess
 			s.mu.Unlock()
@@ -128,6 +137,9 @@ func (c *Client) Now(ctx context.Context) (time.Time, error) {
 	defer s.mu.Unlock()
 	if c.closed {
 		return time.Time{}, fmt.Errorf("memstore: now: %w", schedule.ErrClosed)
+	}
+	if c.err != nil {
+		return time.Time{}, fmt.Errorf("memstore: now: %w", c.err)
 	}
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, fmt.Errorf("memstore: now: %w", err)

@@ -12,10 +12,17 @@
 // and the watches. Server.Connect opens a Client, which implements
 // storekit.Store: one client, one session at a time.
 //
-//	srv := memstore.New()                      // options: WithClock, WithDigest
-//	a := srv.Connect()                         // options: WithSessionTimeout, WithAuth
-//	b := srv.Connect()
+//	srv := memstore.New(memstore.Config{})     // settings: Auth; options: WithClock
+//	a := srv.Connect(memstore.ClientConfig{})  // settings: SessionTimeout, Auth
+//	b := srv.Connect(memstore.ClientConfig{})
 //	defer a.Close()
+//
+// As everywhere in the project, settings are a config struct whose zero
+// fields mean their defaults, and options carry only dependencies (the
+// clock). New and Connect do not fail: a config that is not valid (a
+// negative SessionTimeout, an Auth with an empty user or password) gives
+// clients whose every operation, Session and Now included, fails with an
+// error that wraps schedule.ErrInvalid and names the field.
 //
 // What is copied from ZooKeeper:
 //
@@ -32,8 +39,9 @@
 //   - Records are stored as JSON bytes through the schedule types' own
 //     codecs, so data planted with Server.WriteRaw is read as ZooKeeper's
 //     would be (undecodable data is schedule.ErrCorrupt naming the path).
-//   - With WithDigest, every node is world-readable and writable only by
-//     clients holding the digest, like ZooKeeper's digest ACL.
+//   - With Config.Auth, every node is world-readable and writable only by
+//     clients holding the same digest (ClientConfig.Auth), like ZooKeeper's
+//     digest ACL (zkstore's Config.Auth).
 //   - Cluster time (Client.Now) and node times come from the server's Clock.
 //
 // # Fault hooks

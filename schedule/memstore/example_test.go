@@ -13,8 +13,8 @@ import (
 // the other when the server expires its session, and its watch fires.
 func Example() {
 	ctx := context.Background()
-	srv := memstore.New()
-	worker, observer := srv.Connect(), srv.Connect()
+	srv := memstore.New(memstore.Config{})
+	worker, observer := srv.Connect(memstore.ClientConfig{}), srv.Connect(memstore.ClientConfig{})
 	defer worker.Close()
 	defer observer.Close()
 

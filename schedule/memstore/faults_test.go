@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,15 +30,15 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	clock := newFakeClock()
-	f := &fixture{t: t, ctx: t.Context(), clock: clock, srv: memstore.New(memstore.WithClock(clock))}
-	c := f.connect()
+	f := &fixture{t: t, ctx: t.Context(), clock: clock, srv: memstore.New(memstore.Config{}, memstore.WithClock(clock))}
+	c := f.connect(memstore.ClientConfig{})
 	_, err := c.CreateTaskType(f.ctx, storetest.SampleTaskType("t1"))
 	require.NoError(t, err)
 	return f
 }
 
-func (f *fixture) connect(opts ...memstore.ClientOption) *memstore.Client {
-	c := f.srv.Connect(opts...)
+func (f *fixture) connect(cfg memstore.ClientConfig) *memstore.Client {
+	c := f.srv.Connect(cfg)
 	f.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -106,8 +107,8 @@ func waitClosed(t *testing.T, ch <-chan struct{}) {
 
 func TestDisconnectShorterThanTimeout(t *testing.T) {
 	f := newFixture(t)
-	c := f.connect(memstore.WithSessionTimeout(10 * time.Second))
-	other := f.connect()
+	c := f.connect(memstore.ClientConfig{SessionTimeout: 10 * time.Second})
+	other := f.connect(memstore.ClientConfig{})
 	srv := f.register(c, "10.0.0.1")
 	sess := f.session(c)
 	changed := sess.Changed()
@@ -147,8 +148,8 @@ func TestDisconnectShorterThanTimeout(t *testing.T) {
 
 func TestDisconnectLongerThanTimeout(t *testing.T) {
 	f := newFixture(t)
-	c := f.connect(memstore.WithSessionTimeout(4 * time.Second))
-	other := f.connect()
+	c := f.connect(memstore.ClientConfig{SessionTimeout: 4 * time.Second})
+	other := f.connect(memstore.ClientConfig{})
 	srv := f.register(c, "10.0.0.1")
 	sess := f.session(c)
 	watch, err := other.Watch(f.ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"})
@@ -188,7 +189,7 @@ func TestDisconnectLongerThanTimeout(t *testing.T) {
 
 func TestDisconnectAgainExtendsTheCut(t *testing.T) {
 	f := newFixture(t)
-	c := f.connect()
+	c := f.connect(memstore.ClientConfig{})
 	sess := f.session(c)
 	c.Disconnect(2 * time.Second)
 	c.Disconnect(5 * time.Second)
@@ -211,7 +212,7 @@ func TestDisconnectAgainExtendsTheCut(t *testing.T) {
 
 func TestReconnectEndsTheCut(t *testing.T) {
 	f := newFixture(t)
-	c := f.connect()
+	c := f.connect(memstore.ClientConfig{})
 	sess := f.session(c)
 	c.Reconnect() // connected: no-op
 	c.Disconnect(time.Hour)
@@ -225,8 +226,8 @@ func TestReconnectEndsTheCut(t *testing.T) {
 
 func TestExpireSessionDuringCut(t *testing.T) {
 	f := newFixture(t)
-	c := f.connect()
-	other := f.connect()
+	c := f.connect(memstore.ClientConfig{})
+	other := f.connect(memstore.ClientConfig{})
 	f.register(c, "10.0.0.1")
 	sess := f.session(c)
 	c.Disconnect(time.Second)
@@ -242,7 +243,7 @@ func TestExpireSessionDuringCut(t *testing.T) {
 
 func TestExpireSession(t *testing.T) {
 	f := newFixture(t)
-	c := f.connect()
+	c := f.connect(memstore.ClientConfig{})
 	sess := f.session(c)
 	f.register(c, "10.0.0.1")
 	f.srv.ExpireSession(c)
@@ -258,7 +259,7 @@ func TestExpireSession(t *testing.T) {
 
 func TestFailNext(t *testing.T) {
 	f := newFixture(t)
-	c := f.connect()
+	c := f.connect(memstore.ClientConfig{})
 	boom := errors.New("boom")
 	c.FailNext(2, boom)
 	_, err := c.CreateTaskType(f.ctx, storetest.SampleTaskType("t2"))
@@ -280,7 +281,7 @@ func TestFailNext(t *testing.T) {
 
 func TestErrorsNameOperationAndPath(t *testing.T) {
 	f := newFixture(t)
-	c := f.connect()
+	c := f.connect(memstore.ClientConfig{})
 	srv := f.register(c, "10.0.0.1")
 	snap, err := c.BuildItems(f.ctx, "t1", srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, []string{"3"})
 	require.NoError(t, err)
@@ -294,19 +295,20 @@ func TestErrorsNameOperationAndPath(t *testing.T) {
 }
 
 func TestDigest(t *testing.T) {
-	srv := memstore.New(memstore.WithDigest("app", "secret"))
+	srv := memstore.New(memstore.Config{Auth: &memstore.DigestAuth{User: "app", Password: "secret"}})
 	ctx := t.Context()
 	for _, tc := range []struct {
 		name  string
-		opts  []memstore.ClientOption
+		auth  *memstore.DigestAuth
 		write error
 	}{
-		{"right credentials", []memstore.ClientOption{memstore.WithAuth("app", "secret")}, nil},
-		{"wrong password", []memstore.ClientOption{memstore.WithAuth("app", "guess")}, schedule.ErrPermission},
+		{"right credentials", &memstore.DigestAuth{User: "app", Password: "secret"}, nil},
+		{"wrong password", &memstore.DigestAuth{User: "app", Password: "guess"}, schedule.ErrPermission},
+		{"wrong user", &memstore.DigestAuth{User: "ap", Password: "p:secret"}, schedule.ErrPermission},
 		{"no credentials", nil, schedule.ErrPermission},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := srv.Connect(tc.opts...)
+			c := srv.Connect(memstore.ClientConfig{Auth: tc.auth})
 			defer c.Close()
 			_, err := c.CreateStrategy(ctx, storetest.SampleStrategy("s-"+tc.name[:2], "t1"))
 			if tc.write == nil {
@@ -318,11 +320,62 @@ func TestDigest(t *testing.T) {
 			require.NoError(t, err, "reads need no credentials")
 		})
 	}
-	open := memstore.New()
-	c := open.Connect()
+	open := memstore.New(memstore.Config{})
+	c := open.Connect(memstore.ClientConfig{Auth: &memstore.DigestAuth{User: "any", Password: "thing"}})
 	defer c.Close()
 	_, err := c.CreateStrategy(ctx, storetest.SampleStrategy("s", "t1"))
 	require.NoError(t, err, "a server without digest is world-writable")
+}
+
+// TestInvalidConfig: New and Connect do not fail, but every operation of a
+// client made with a config that is not valid (its own or its server's)
+// fails with schedule.ErrInvalid naming every field at fault.
+func TestInvalidConfig(t *testing.T) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		srv  memstore.Config
+		cli  memstore.ClientConfig
+		want []string // the problems named; nil: valid
+	}{
+		{"zero", memstore.Config{}, memstore.ClientConfig{}, nil},
+		{"auth on both", memstore.Config{Auth: &memstore.DigestAuth{User: "app", Password: "secret"}},
+			memstore.ClientConfig{SessionTimeout: time.Millisecond, Auth: &memstore.DigestAuth{User: "app", Password: "secret"}}, nil},
+		{"negative session timeout", memstore.Config{}, memstore.ClientConfig{SessionTimeout: -time.Second},
+			[]string{"ClientConfig.SessionTimeout (-1s) must not be negative"}},
+		{"client auth", memstore.Config{}, memstore.ClientConfig{Auth: &memstore.DigestAuth{User: "a:b"}},
+			[]string{`ClientConfig.Auth.User ("a:b") must not contain ':' or a newline`, "ClientConfig.Auth.Password must not be empty"}},
+		{"server auth", memstore.Config{Auth: &memstore.DigestAuth{Password: "secret"}}, memstore.ClientConfig{},
+			[]string{"Config.Auth.User must not be empty"}},
+		{"both", memstore.Config{Auth: &memstore.DigestAuth{User: "app"}}, memstore.ClientConfig{SessionTimeout: -1},
+			[]string{"Config.Auth.Password must not be empty", "ClientConfig.SessionTimeout (-1ns) must not be negative"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := memstore.New(tc.srv).Connect(tc.cli)
+			defer c.Close()
+			_, sessErr := c.Session(ctx)
+			_, nowErr := c.Now(ctx)
+			_, readErr := c.Strategies(ctx)
+			_, writeErr := c.CreateTaskType(ctx, storetest.SampleTaskType("t1"))
+			if tc.want == nil {
+				for _, err := range []error{sessErr, nowErr, readErr, writeErr} {
+					require.NoError(t, err)
+				}
+				return
+			}
+			for _, err := range []error{sessErr, nowErr, readErr, writeErr} {
+				require.ErrorIs(t, err, schedule.ErrInvalid)
+				for _, w := range tc.want {
+					assert.Contains(t, err.Error(), w)
+				}
+			}
+			var lines []string
+			for _, w := range tc.want {
+				lines = append(lines, "schedule: invalid: "+w)
+			}
+			assert.EqualError(t, readErr, "memstore: list /strategy: "+strings.Join(lines, "\n"))
+		})
+	}
 }
 
 // TestConcurrentItemCAS: many goroutines on several clients race to update
@@ -333,7 +386,7 @@ func TestConcurrentItemCAS(t *testing.T) {
 	cs := make([]*memstore.Client, clients)
 	ids := make([]schedule.ServerID, clients)
 	for i := range cs {
-		cs[i] = f.connect()
+		cs[i] = f.connect(memstore.ClientConfig{})
 		ids[i] = f.register(cs[i], fmt.Sprintf("10.0.0.%d", i+1)).UUID
 	}
 	snap, err := cs[0].BuildItems(f.ctx, "t1", ids[0], schedule.ItemsMark{Version: storekit.AnyVersion}, []string{"0"})
@@ -376,7 +429,7 @@ func TestConcurrentItemCAS(t *testing.T) {
 func TestStats(t *testing.T) {
 	f := newFixture(t)
 	before := f.srv.Stats()
-	c := f.connect()
+	c := f.connect(memstore.ClientConfig{})
 	srv := f.register(c, "10.0.0.1")
 	_, err := c.Servers(f.ctx, "t1")
 	require.NoError(t, err)
@@ -390,7 +443,7 @@ func TestStats(t *testing.T) {
 
 func TestWatchIgnoresHeartbeats(t *testing.T) {
 	f := newFixture(t)
-	c := f.connect()
+	c := f.connect(memstore.ClientConfig{})
 	srv := f.register(c, "10.0.0.1")
 	ch, err := c.Watch(f.ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"})
 	require.NoError(t, err)
@@ -400,7 +453,7 @@ func TestWatchIgnoresHeartbeats(t *testing.T) {
 
 func TestRawAccess(t *testing.T) {
 	f := newFixture(t)
-	c := f.connect()
+	c := f.connect(memstore.ClientConfig{})
 	srv := f.register(c, "10.0.0.1")
 	n, err := f.srv.ReadRaw("/baseTaskType/t1/t1/server/" + string(srv.UUID))
 	require.NoError(t, err)

@@ -40,11 +40,11 @@ func rawPath(t testing.TB, target storetest.RawTarget) string {
 
 // harness adapts one memstore Server, with a digest, to the suite.
 func harness(name string) storetest.Harness {
-	srv := memstore.New(memstore.WithDigest("app", "secret"))
+	srv := memstore.New(memstore.Config{Auth: &memstore.DigestAuth{User: "app", Password: "secret"}})
 	var mu sync.Mutex
 	var clients []*memstore.Client
-	connect := func(t testing.TB, opts ...memstore.ClientOption) storekit.Store {
-		c := srv.Connect(opts...)
+	connect := func(t testing.TB, cfg memstore.ClientConfig) storekit.Store {
+		c := srv.Connect(cfg)
 		mu.Lock()
 		clients = append(clients, c)
 		mu.Unlock()
@@ -54,9 +54,9 @@ func harness(name string) storetest.Harness {
 	return storetest.Harness{
 		Name: name,
 		NewClient: func(t testing.TB) storekit.Store {
-			return connect(t, memstore.WithAuth("app", "secret"))
+			return connect(t, memstore.ClientConfig{Auth: &memstore.DigestAuth{User: "app", Password: "secret"}})
 		},
-		NewClientWithoutAuth: func(t testing.TB) storekit.Store { return connect(t) },
+		NewClientWithoutAuth: func(t testing.TB) storekit.Store { return connect(t, memstore.ClientConfig{}) },
 		Expire:               func(t testing.TB, s storekit.Store) { srv.ExpireSession(s.(*memstore.Client)) },
 		WriteRaw: func(t testing.TB, target storetest.RawTarget, data []byte) {
 			require.NoError(t, srv.WriteRaw(rawPath(t, target), data))

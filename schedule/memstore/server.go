@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -13,8 +14,9 @@ import (
 // and the watches shared by every Client connected to it. A Server is safe
 // for concurrent use; it starts no goroutine of its own.
 type Server struct {
-	clock  schedule.Clock
-	digest string
+	clock schedule.Clock
+	auth  *DigestAuth // nil: every node is world-writable
+	err   error       // the Config's problems: every client's operations fail with it
 
 	mu          sync.Mutex // guards everything below, every node, session, client and watch
 	root        *node
@@ -34,15 +36,21 @@ type Server struct {
 	stats counters
 }
 
-// New returns an empty server with the top-level directories created.
-func New(opts ...ServerOption) *Server {
-	cfg := serverConfig{clock: schedule.SystemClock()}
-	for _, o := range opts {
-		o(&cfg)
+// New returns an empty server with the top-level directories created, with
+// the settings of cfg (Config{}: nodes writable by every client) and the
+// dependencies of opts. A cfg that is not valid makes every operation of its
+// clients fail (see Config).
+func New(cfg Config, opts ...Option) *Server {
+	o := options{clock: schedule.SystemClock()}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	s := &Server{
-		clock:    cfg.clock,
-		digest:   cfg.digest,
+		clock:    o.clock,
+		auth:     copyAuth(cfg.Auth),
+		err:      cfg.validate(),
 		root:     &node{},
 		sessions: make(map[int64]*session),
 		watches:  make(map[storekit.WatchScope]map[*watch]struct{}),
@@ -57,19 +65,22 @@ func New(opts ...ServerOption) *Server {
 	return s
 }
 
-// Connect opens a new client with its own session.
-func (s *Server) Connect(opts ...ClientOption) *Client {
-	cfg := clientConfig{timeout: DefaultSessionTimeout}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.timeout <= 0 {
-		panic("memstore: session timeout must be positive")
+// Connect opens a new client with its own session, with the settings of cfg
+// (ClientConfig{}: the default session timeout, no credentials). A cfg that
+// is not valid, or a server whose Config is not, makes every operation of
+// the client fail (see ClientConfig); such a client still has a session
+// (with the default timeout) and must still be closed.
+func (s *Server) Connect(cfg ClientConfig) *Client {
+	cfg = cfg.withDefaults()
+	err := errors.Join(s.err, cfg.validate())
+	if err != nil {
+		cfg.SessionTimeout = DefaultSessionTimeout
 	}
 	c := &Client{
 		srv:     s,
-		timeout: cfg.timeout,
-		writer:  s.digest == "" || cfg.auth == s.digest,
+		timeout: cfg.SessionTimeout,
+		writer:  s.auth == nil || (cfg.Auth != nil && *cfg.Auth == *s.auth),
+		err:     err,
 		watches: make(map[*watch]struct{}),
 		done:    make(chan struct{}),
 	}

@@ -80,12 +80,12 @@ func memBackend(t testing.TB) backend {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	srv := memstore.New(memstore.WithClock(clk))
+	srv := memstore.New(memstore.Config{}, memstore.WithClock(clk))
 	const timeout = 4 * time.Second
 	return backend{
 		name: "memstore",
 		open: func(t testing.TB) storekit.Store {
-			c := srv.Connect(memstore.WithSessionTimeout(timeout))
+			c := srv.Connect(memstore.ClientConfig{SessionTimeout: timeout})
 			t.Cleanup(func() { _ = c.Close() })
 			return c
 		},

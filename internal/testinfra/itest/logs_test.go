@@ -62,8 +62,8 @@ func (b logBook) matching(s string) []string {
 // registration line.
 func TestWindowLogsNameTheServer(t *testing.T) {
 	clk := fakeclock.New(time.Date(2026, 11, 21, 8, 59, 0, 0, time.UTC))
-	srv := memstore.New(memstore.WithClock(clk))
-	obs := srv.Connect()
+	srv := memstore.New(memstore.Config{}, memstore.WithClock(clk))
+	obs := srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = obs.Close() })
 	tt := testTaskType("windowlog", 2)
 	tt.PermitRunStartTime, tt.PermitRunEndTime = "0 0 9 * * ?", "0 0 10 * * ?"
@@ -71,7 +71,7 @@ func TestWindowLogsNameTheServer(t *testing.T) {
 	book := newLogBook()
 	rec := newRecorder()
 	b := backend{clock: clk, open: func(t testing.TB) storekit.Store {
-		c := srv.Connect()
+		c := srv.Connect(memstore.ClientConfig{})
 		t.Cleanup(func() { _ = c.Close() })
 		return c
 	}}

@@ -138,8 +138,8 @@ func waitRuntimes(t *testing.T, obs storekit.ServerStore, base string, want []st
 // window closes when SelectTasks returns nothing.
 func TestManagerPermitWindow(t *testing.T) {
 	clk := fakeclock.New(time.Date(2026, 11, 21, 8, 59, 0, 0, time.UTC))
-	srv := memstore.New(memstore.WithClock(clk))
-	obs := srv.Connect()
+	srv := memstore.New(memstore.Config{}, memstore.WithClock(clk))
+	obs := srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = obs.Close() })
 	tt := testTaskType("window", 2)
 	tt.PermitRunStartTime, tt.PermitRunEndTime = "0 0 9 * * ?", "0 0 10 * * ?"
@@ -152,7 +152,7 @@ func TestManagerPermitWindow(t *testing.T) {
 		},
 		func(ctx context.Context, n int, ownSign string) error { runs.Add(1); return nil },
 		processor.WithKey(func(n int) int { return n }))
-	store := srv.Connect()
+	store := srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = store.Close() })
 	m, err := manager.NewManager(store, tt, "", deal, schedule.ManagerConfig{}, manager.WithClock(clk), manager.WithLogger(testLogger()))
 	require.NoError(t, err)
@@ -196,8 +196,8 @@ func heartbeatsOf(t *testing.T, obs storekit.ServerStore, m *manager.Manager, cl
 // and opens again at the next start.
 func TestManagerPauseWhenNoData(t *testing.T) {
 	clk := fakeclock.New(time.Date(2026, 11, 21, 8, 59, 0, 0, time.UTC))
-	srv := memstore.New(memstore.WithClock(clk))
-	obs := srv.Connect()
+	srv := memstore.New(memstore.Config{}, memstore.WithClock(clk))
+	obs := srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = obs.Close() })
 	tt := testTaskType("nodata", 2)
 	tt.PermitRunStartTime, tt.PermitRunEndTime = "0 0 9 * * ?", "-1"
@@ -216,7 +216,7 @@ func TestManagerPauseWhenNoData(t *testing.T) {
 		},
 		func(ctx context.Context, n int64, ownSign string) error { runs.Add(1); return nil },
 		processor.WithKey(func(n int64) int64 { return n }))
-	store := srv.Connect()
+	store := srv.Connect(memstore.ClientConfig{})
 	t.Cleanup(func() { _ = store.Close() })
 	m, err := manager.NewManager(store, tt, "", deal, schedule.ManagerConfig{}, manager.WithClock(clk), manager.WithLogger(testLogger()))
 	require.NoError(t, err)

@@ -156,8 +156,8 @@ func New(ctx context.Context, cfg Config) (*Sim, error) {
 		cfg.MaxRounds = 100
 	}
 	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	srv := memstore.New(memstore.WithClock(clock))
-	s := &Sim{cfg: cfg, clock: clock, srv: srv, admin: srv.Connect(), rt: "sim",
+	srv := memstore.New(memstore.Config{}, memstore.WithClock(clock))
+	s := &Sim{cfg: cfg, clock: clock, srv: srv, admin: srv.Connect(memstore.ClientConfig{}), rt: "sim",
 		lockDelay: fence.LockDelay(cfg.SessionTimeout, 0, cfg.LockDelay)}
 	tt := schedule.DefaultTaskType(s.rt)
 	tt.DealBeanName = "simDeal"
@@ -182,7 +182,7 @@ func (s *Sim) Close() {
 
 // join registers one more server.
 func (s *Sim) join(ctx context.Context) error {
-	c := s.srv.Connect(memstore.WithSessionTimeout(s.cfg.SessionTimeout))
+	c := s.srv.Connect(memstore.ClientConfig{SessionTimeout: s.cfg.SessionTimeout})
 	sess, err := c.Session(ctx)
 	if err != nil {
 		return err
