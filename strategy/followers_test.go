@@ -99,13 +99,32 @@ func TestFollowerReadsOnlyItsOwnRegistration(t *testing.T) {
 	assert.Greater(t, reads["c"].own.Load(), ownC, "c read its own registration")
 	assert.Greater(t, reads["a"].all.Load(), allA, "the leader read every registration")
 
-	// The leader leaves: b leads, reads every registration, and
-	// distributes.
+	// The leader stops leading: an operator removes its factory node, it
+	// registers again (a higher sequence), and b leads. a then reads no
+	// one's registration but its own again.
 	e.applyStrategy(scheduleStrategy("fw-s", "fw", 2, 1))
 	running()
-	require.NoError(t, procs["a"].stop(t))
-	e.waitRunning("fw-s", "fw", map[string]int{"b": 1, "c": 1}, 20*time.Second)
-	waitFor(t, 10*time.Second, func() (bool, string) { return leads("b"), "b leads" })
-	assert.Greater(t, reads["b"].all.Load(), allB, "b, leading, read every registration")
-	assert.False(t, leads("c"), "c leads too")
+	old := procs["a"].f.Status().Factory
+	require.NoError(t, e.obs.UnregisterFactory(e.ctx, old))
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		st := procs["a"].f.Status().Factory
+		return st != "" && st != old, "a registered again"
+	})
+	waitFor(t, 10*time.Second, func() (bool, string) { return leads("b") && !leads("a"), "b leads, a does not" })
+	running()
+	allA = reads["a"].all.Load()
+	e.applyStrategy(scheduleStrategy("fw-s", "fw", 3, 1))
+	e.waitRunning("fw-s", "fw", want, 20*time.Second)
+	assert.Equal(t, allA, reads["a"].all.Load(), "a, no longer leading, read every registration")
+
+	// The leader leaves: c (registered before a's new registration) leads,
+	// reads every registration, and distributes.
+	e.applyStrategy(scheduleStrategy("fw-s", "fw", 2, 1))
+	running()
+	allC = reads["c"].all.Load()
+	require.NoError(t, procs["b"].stop(t))
+	e.waitRunning("fw-s", "fw", map[string]int{"a": 1, "c": 1}, 20*time.Second)
+	waitFor(t, 10*time.Second, func() (bool, string) { return leads("c"), "c leads" })
+	assert.Greater(t, reads["c"].all.Load(), allC, "c, leading, read every registration")
+	assert.False(t, leads("a"), "a leads too")
 }
