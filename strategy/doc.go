@@ -31,7 +31,15 @@
 //
 // Changes take effect within one refresh: watches on the configuration, the
 // factories, their stop flags and the registrations trigger a round at once,
-// and Config.RefreshInterval resyncs periodically. A paused strategy, one
+// and Config.RefreshInterval resyncs periodically. Only a strategy's leader
+// needs every registration's data: a factory that does not lead a Schedule
+// strategy watches the registrations joining and leaving and its own
+// changing (two ZooKeeper watches, whatever the number of factories) and
+// reads their ids and its own; when that read says it leads, it watches and
+// reads them all and distributes in the same round, and back when it no
+// longer leads. Every factory of a Bean strategy watches and reads every
+// registration: its account of the copies vanished factories may still run
+// needs what each occupied. A paused strategy, one
 // whose IPList no longer admits the factory, and a deleted one (even one
 // deleted by force while units run) get their units stopped — managers hand
 // their items over — and then the registration removed. A strategy whose

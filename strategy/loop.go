@@ -54,8 +54,11 @@ type strat struct {
 	exists bool
 	// rt is this factory's registration under the strategy in the current
 	// session, as last read or written; nil when not registered.
-	rt          *schedule.StrategyRuntime
+	rt *schedule.StrategyRuntime
+	// watchCancel ends the watch of the registrations, of watchScope
+	// (see runtimesScope); nil when there is none.
 	watchCancel context.CancelFunc
+	watchScope  storekit.WatchScope
 	units       []*unit
 	copies      int // Bean copies started so far (numbering)
 	leader      bool

@@ -97,6 +97,13 @@ func (o *overlapStore) StrategyRuntimes(ctx context.Context, name string) ([]sch
 	return o.Store.StrategyRuntimes(ctx, name)
 }
 
+// StrategyRuntime is the registrations' read of a factory that does not
+// lead a Schedule strategy (with StrategyRuntimeIDs, sent with it).
+func (o *overlapStore) StrategyRuntime(ctx context.Context, name string, id schedule.FactoryID) (schedule.StrategyRuntime, error) {
+	defer o.enter("runtimes")()
+	return o.Store.StrategyRuntime(ctx, name, id)
+}
+
 func (o *overlapStore) TaskType(ctx context.Context, base string) (schedule.TaskType, schedule.Version, error) {
 	defer o.enter("runtimes")()
 	return o.Store.TaskType(ctx, base)
@@ -108,7 +115,7 @@ func (o *overlapStore) RegisterStrategyRuntime(ctx context.Context, sess storeki
 }
 
 func (o *overlapStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
-	if scope.Kind == storekit.WatchStrategyRuntimes {
+	if scope.Kind == storekit.WatchStrategyRuntimes || scope.Kind == storekit.WatchStrategyRuntime {
 		o.record("watch")
 	}
 	return o.Store.Watch(ctx, scope)

@@ -13,6 +13,7 @@ import (
 	"github.com/tbschedule/tbschedule-go/internal/backoff"
 	iplan "github.com/tbschedule/tbschedule-go/internal/plan"
 	"github.com/tbschedule/tbschedule-go/schedule"
+	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
 
 // refresh reads the factory's state, the factories and the strategies, and
@@ -208,7 +209,7 @@ func (l *loop) reconcile(ctx context.Context, s *strat, live *liveFactories, now
 		// does not depend on prepare: both at once.
 		var r runtimesRead
 		var wg sync.WaitGroup
-		wg.Go(func() { r.rts, r.ok, r.err = l.readRuntimes(ctx, s) })
+		wg.Go(func() { r = l.readRuntimes(ctx, s) })
 		key, start, prepErr = l.prepare(ctx, s)
 		wg.Wait()
 		pre = &r
@@ -245,26 +246,59 @@ func (l *loop) reconcile(ctx context.Context, s *strat, live *liveFactories, now
 // runtimesRead is what readRuntimes returned.
 type runtimesRead struct {
 	rts []schedule.StrategyRuntime
-	ok  bool
-	err error
+	// every: rts carry every registration's data; else only this
+	// factory's registration has its data, the others their ids alone
+	// (see runtimesScope).
+	every bool
+	ok    bool
+	err   error
 }
 
 // readRuntimes registers under s if needed, watches the registrations and
-// reads them; ok is false when the factory is not registered (the strategy
-// was deleted meanwhile; the next round registers it).
-func (l *loop) readRuntimes(ctx context.Context, s *strat) (rts []schedule.StrategyRuntime, ok bool, err error) {
+// reads them (see runtimesScope: all of them, or their ids and this
+// factory's own); ok is false when the factory is not registered (the
+// strategy was deleted meanwhile; the next round registers it).
+func (l *loop) readRuntimes(ctx context.Context, s *strat) (r runtimesRead) {
 	if s.rt == nil {
-		if err := l.register(ctx, s); err != nil || s.rt == nil {
-			return nil, false, err
+		if r.err = l.register(ctx, s); r.err != nil || s.rt == nil {
+			return r
 		}
 	}
-	if err := l.watchRuntimes(s); err != nil {
-		return nil, false, err
+	scope := runtimesScope(s.name, s.def.Kind, s.leader, l.me.UUID)
+	if r.err = l.watchRuntimes(s, scope); r.err != nil {
+		return r
 	}
-	if rts, err = l.f.store.StrategyRuntimes(ctx, s.name); err != nil {
-		return nil, false, err
+	r.every = scope.Kind == storekit.WatchStrategyRuntimes
+	if r.every {
+		r.rts, r.err = l.f.store.StrategyRuntimes(ctx, s.name)
+	} else {
+		r.rts, r.err = l.readOwnRuntime(ctx, s)
 	}
-	return rts, true, nil
+	r.ok = r.err == nil
+	return r
+}
+
+// readOwnRuntime lists the ids of the registrations under s and reads this
+// factory's own (both at once), for a factory that does not need the
+// others' data: see lightRuntimes.
+func (l *loop) readOwnRuntime(ctx context.Context, s *strat) ([]schedule.StrategyRuntime, error) {
+	var ids []schedule.FactoryID
+	var idsErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { ids, idsErr = l.f.store.StrategyRuntimeIDs(ctx, s.name) })
+	own, err := l.f.store.StrategyRuntime(ctx, s.name, l.me.UUID)
+	wg.Wait()
+	found := err == nil
+	if errors.Is(err, schedule.ErrNotFound) {
+		err = nil
+	}
+	if err = cmp.Or(idsErr, err); err != nil {
+		return nil, err
+	}
+	if !found {
+		return lightRuntimes(s.name, ids, l.me.UUID, nil), nil
+	}
+	return lightRuntimes(s.name, ids, l.me.UUID, &own), nil
 }
 
 // requestNum registers under s if needed and reads the registrations
@@ -274,8 +308,7 @@ func (l *loop) readRuntimes(ctx context.Context, s *strat) (rts []schedule.Strat
 func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, lf *liveFactories, now time.Time) (int, error) {
 	f := l.f
 	if pre == nil {
-		var r runtimesRead
-		r.rts, r.ok, r.err = l.readRuntimes(ctx, s)
+		r := l.readRuntimes(ctx, s)
 		pre = &r
 	}
 	if pre.err != nil || !pre.ok {
@@ -289,12 +322,31 @@ func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, lf *
 	mine := func() int {
 		return slices.IndexFunc(rts, func(rt schedule.StrategyRuntime) bool { return rt.UUID == l.me.UUID })
 	}
-	if mine() < 0 {
+	vanished := func() (int, error) {
 		// Our registration vanished (the strategy was deleted and created
 		// again, or an operator removed it): register again soon.
 		s.rt = nil
 		l.conflicted.Store(true)
 		return -1, nil
+	}
+	if mine() < 0 {
+		return vanished()
+	}
+	leader := leaderOf(rts, live) == l.me.UUID
+	if leader && !pre.every {
+		// It leads now, and read only its own registration: it needs
+		// every one's data. The wider watch is armed before the read, so
+		// that no change after the read is missed.
+		if err := l.watchRuntimes(s, runtimesScope(s.name, s.def.Kind, true, l.me.UUID)); err != nil {
+			return -1, err
+		}
+		if rts, err = f.store.StrategyRuntimes(ctx, s.name); err != nil {
+			return -1, err
+		}
+		if mine() < 0 {
+			return vanished()
+		}
+		leader = leaderOf(rts, live) == l.me.UUID
 	}
 	held := 0
 	if s.def.Kind == schedule.KindBean {
@@ -303,7 +355,6 @@ func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, lf *
 			return -1, err
 		}
 	}
-	leader := leaderOf(rts, live) == l.me.UUID
 	l.setLeader(s, leader)
 	if leader {
 		if rts, err = l.distribute(ctx, s, rts, live, held); err != nil {
@@ -314,6 +365,11 @@ func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, lf *
 	}
 	rt := rts[mine()]
 	s.rt = &rt
+	// A leader that no longer leads follows only its own registration from
+	// now on (nothing changes while the leadership does not).
+	if err := l.watchRuntimes(s, runtimesScope(s.name, s.def.Kind, leader, l.me.UUID)); err != nil {
+		return -1, err
+	}
 	return max(rt.RequestNum, 0), nil
 }
 

@@ -67,29 +67,66 @@ func (l *loop) distribute(ctx context.Context, s *strat, rts []schedule.Strategy
 	return next, nil
 }
 
-// watchRuntimes watches the registrations under s, if not yet. It is armed
-// after the registration and before the registrations are read (see
-// readRuntimes), so that no change after the read is missed, and the
-// leader sees the registration without waiting for the arming (a Watch
-// call waits for the store's re-arming of every watch that fired).
-func (l *loop) watchRuntimes(s *strat) error {
+// watchRuntimes makes scope the watch of s's registrations, if it is not
+// yet. It is armed after the registration and before the registrations are
+// read (see readRuntimes), so that no change after the read is missed, and
+// the leader sees the registration without waiting for the arming (a Watch
+// call waits for the store's re-arming of every watch that fired). A watch
+// of another scope (the leadership changed, or the factory's id after a
+// new registration) is dropped only once the new one is armed.
+func (l *loop) watchRuntimes(s *strat, scope storekit.WatchScope) error {
 	f := l.f
-	if s.watchCancel != nil {
+	if s.watchCancel != nil && s.watchScope == scope {
 		return nil
 	}
 	wctx, cancel := context.WithCancel(l.watchCtx)
-	ch, err := f.store.Watch(wctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntimes, Name: s.name})
+	ch, err := f.store.Watch(wctx, scope)
 	if err != nil {
 		cancel()
 		return err
 	}
-	s.watchCancel = cancel
+	s.dropWatch()
+	s.watchCancel, s.watchScope = cancel, scope
 	f.goFunc(func() {
 		for range ch {
 			f.poke()
 		}
 	})
 	return nil
+}
+
+// runtimesScope is the watch a factory (me) holds on the registrations of
+// a strategy of the given kind, which it led or not at its last round.
+// Only the leader needs every registration's data (it distributes): a
+// factory that does not lead a Schedule strategy watches the registrations
+// joining and leaving and its own changing (WatchStrategyRuntime), a
+// constant number of watches whatever the number of factories, and reads
+// their ids and its own. The leader, and every factory of a Bean strategy
+// (its ghostCopies account needs what every registration occupies), or of
+// a kind not known, watches and reads them all (WatchStrategyRuntimes).
+func runtimesScope(name string, kind schedule.StrategyKind, leader bool, me schedule.FactoryID) storekit.WatchScope {
+	if leader || kind != schedule.KindSchedule {
+		return storekit.WatchScope{Kind: storekit.WatchStrategyRuntimes, Name: name}
+	}
+	return storekit.WatchScope{Kind: storekit.WatchStrategyRuntime, Name: name, Factory: me}
+}
+
+// lightRuntimes is what a factory that follows only its own registration
+// (see runtimesScope) knows of a strategy's registrations: their ids, in
+// the listing's order, and its own registration's data (own; nil when it
+// is gone, and then it is left out, whatever the listing says). The others
+// carry their ids alone: enough for leaderOf, which looks at ids only.
+func lightRuntimes(name string, ids []schedule.FactoryID, me schedule.FactoryID, own *schedule.StrategyRuntime) []schedule.StrategyRuntime {
+	out := make([]schedule.StrategyRuntime, 0, len(ids))
+	for _, id := range ids {
+		switch {
+		case id != me:
+			out = append(out, schedule.StrategyRuntime{StrategyName: name, UUID: id})
+		case own != nil:
+			out = append(out, *own)
+		}
+	}
+	return out
 }
 
 // register creates this factory's registration under s.
@@ -149,7 +186,7 @@ func (l *loop) leave(ctx context.Context, s *strat) error {
 func (s *strat) dropWatch() {
 	if s.watchCancel != nil {
 		s.watchCancel()
-		s.watchCancel = nil
+		s.watchCancel, s.watchScope = nil, storekit.WatchScope{}
 	}
 }
 

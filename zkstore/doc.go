@@ -201,7 +201,12 @@
 // (WatchNotes; the leader also the leader box's), besides the config
 // watches its store shares: a constant number whatever the items.
 // WatchItems (a data watch on every item) stays for tools and for the
-// managers' previous read path. No
+// managers' previous read path. A factory holds, per strategy, the
+// strategy directory's children watch and its own registration's data
+// watch (WatchStrategyRuntime: two, whatever the number of factories)
+// while it does not lead a Schedule strategy; the strategy's leader, and
+// every factory of a Bean strategy, a data watch on every registration
+// (WatchStrategyRuntimes). No
 // goroutine per watch and no polling. A watch that fires is re-armed (only
 // that one) before the channels are signalled; every caller of one scope
 // shares its watches; after a session expiry every scope is re-armed on the
@@ -214,8 +219,8 @@
 // The data a data watch reads when it is armed is kept for strategy
 // registrations, strategies and task types, until the watch fires (the
 // notification drops it before any later answer is handed out; a session
-// event drops everything): StrategyRuntimes, Strategies, TaskTypes,
-// Strategy and TaskType then list the directory (or read nothing) and get
+// event drops everything): StrategyRuntimes, StrategyRuntime, Strategies,
+// TaskTypes, Strategy and TaskType then list the directory (or read nothing) and get
 // only the nodes not kept. Factory records, written once, are kept by
 // name: Factories gets only the factories it has not seen.
 //

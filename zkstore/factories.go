@@ -273,17 +273,64 @@ func (s *Store) StrategyRuntimes(ctx context.Context, strategyName string) ([]sc
 		}
 		out = append(out, rt)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		si, sj := parseSeq(string(out[i].UUID)), parseSeq(string(out[j].UUID))
-		if si != sj {
-			if si < 0 || sj < 0 {
-				return sj < 0 // known sequences first
-			}
-			return si < sj
-		}
-		return out[i].UUID < out[j].UUID
-	})
+	sort.Slice(out, func(i, j int) bool { return runtimeBefore(out[i].UUID, out[j].UUID) })
 	return out, nil
+}
+
+// runtimeBefore orders registrations by the factories' sequence (the end
+// of their id; known sequences first), then by id.
+func runtimeBefore(a, b schedule.FactoryID) bool {
+	sa, sb := parseSeq(string(a)), parseSeq(string(b))
+	if sa != sb {
+		if sa < 0 || sb < 0 {
+			return sb < 0 // known sequences first
+		}
+		return sa < sb
+	}
+	return a < b
+}
+
+// StrategyRuntimeIDs lists the ids of the registrations under a strategy,
+// sorted like StrategyRuntimes: one children request, no data read.
+func (s *Store) StrategyRuntimeIDs(ctx context.Context, strategyName string) ([]schedule.FactoryID, error) {
+	dir, err := s.p.strategy(strategyName)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	err = s.retry(ctx, "list", dir, func() error {
+		var err error
+		names, err = s.children(ctx, dir)
+		return err
+	}, nil)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.wrapErr("list", dir, err)
+	}
+	ids := make([]schedule.FactoryID, len(names))
+	for i, name := range names {
+		ids[i] = schedule.FactoryID(name)
+	}
+	sort.Slice(ids, func(i, j int) bool { return runtimeBefore(ids[i], ids[j]) })
+	return ids, nil
+}
+
+// StrategyRuntime reads one registration; ErrNotFound if it does not exist.
+// While the store watches the registration's data (WatchStrategyRuntime
+// or WatchStrategyRuntimes), it answers from what its watch read, without
+// a request (see watchedData).
+func (s *Store) StrategyRuntime(ctx context.Context, strategyName string, id schedule.FactoryID) (schedule.StrategyRuntime, error) {
+	path, err := s.p.strategyRuntime(strategyName, id)
+	if err != nil {
+		return schedule.StrategyRuntime{}, err
+	}
+	data, stat, err := s.readWatchedNode(ctx, path)
+	if err != nil {
+		return schedule.StrategyRuntime{}, s.wrapErr("get", path, err)
+	}
+	return decodeStrategyRuntime(path, strategyName, string(id), data, stat.Version)
 }
 
 // readWatchedChildren is readChildren for a directory whose children's

@@ -1,10 +1,12 @@
 package zkstore
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
@@ -276,4 +278,117 @@ func TestWatchedDataForgottenWithTheSession(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	require.Equal(t, 7, got[0].RequestNum, "the change made while the session was gone")
+}
+
+// TestStrategyRuntimeReadsFromItsWatch: a one-registration watch arms two
+// ZooKeeper watches (the strategy's children, that registration's data),
+// whatever the number of registrations; while it is armed, StrategyRuntime
+// of that registration sends no get and sees every change whose signal has
+// come, and StrategyRuntimeIDs reads no registration. A registration
+// changed while the watch is not re-armed yet, or after the watch ended, is
+// read, never answered from what the watch read before.
+func TestStrategyRuntimeReadsFromItsWatch(t *testing.T) {
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	other := openStore(t, testConfig(c, root, testAuth))
+	s := openStore(t, testConfig(c, root, testAuth))
+	ctx := ctxT(t, time.Minute)
+	st := schedule.DefaultStrategy("st")
+	st.TaskName = "t1"
+	_, err := other.CreateStrategy(ctx, st)
+	require.NoError(t, err)
+	sess := sessionOf(t, other)
+	var rts []schedule.StrategyRuntime
+	for _, host := range []string{"a", "b", "c"} {
+		f, err := other.RegisterFactory(ctx, sess, schedule.Factory{IP: "10.0.0.1", HostName: host})
+		require.NoError(t, err)
+		rt, err := other.RegisterStrategyRuntime(ctx, sess, schedule.StrategyRuntime{StrategyName: "st", UUID: f.UUID})
+		require.NoError(t, err)
+		rts = append(rts, rt)
+	}
+	mine := rts[1]
+	// read returns the registration's requestNum and the gets sent.
+	read := func(id schedule.FactoryID) (int, uint64) {
+		t.Helper()
+		before := s.requestStats().Get
+		rt, err := s.StrategyRuntime(ctx, "st", id)
+		require.NoError(t, err)
+		return rt.RequestNum, s.requestStats().Get - before
+	}
+
+	wctx, stop := context.WithCancel(ctx)
+	ch, err := s.Watch(wctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntime, Name: "st", Factory: mine.UUID})
+	require.NoError(t, err)
+	dir, err := s.p.strategy("st")
+	require.NoError(t, err)
+	require.NoError(t, s.hub.armMu.lock(ctx))
+	var armed []watchKey
+	for k, on := range s.hub.armed {
+		if on && (k.path == dir || parentOf(k.path) == dir) {
+			armed = append(armed, k)
+		}
+	}
+	s.hub.armMu.unlock()
+	mp, err := s.p.strategyRuntime("st", mine.UUID)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []watchKey{{dir, wChild}, {mp, wData}}, armed, "the watches armed")
+
+	before := s.requestStats()
+	ids, err := s.StrategyRuntimeIDs(ctx, "st")
+	require.NoError(t, err)
+	assert.Equal(t, []schedule.FactoryID{rts[0].UUID, rts[1].UUID, rts[2].UUID}, ids)
+	after := s.requestStats()
+	assert.EqualValues(t, 1, after.Children-before.Children, "StrategyRuntimeIDs: one listing")
+	assert.EqualValues(t, 0, after.Get-before.Get, "StrategyRuntimeIDs: no get")
+	n, gets := read(mine.UUID)
+	assert.Equal(t, 0, n)
+	assert.EqualValues(t, 0, gets, "watched: the watch's read answers")
+	_, gets = read(rts[0].UUID)
+	assert.EqualValues(t, 1, gets, "another registration, not watched: read")
+
+	update := func(num int) {
+		t.Helper()
+		mine.RequestNum = num
+		got, err := other.UpdateStrategyRuntimes(ctx, "st", "", []schedule.StrategyRuntime{mine})
+		require.NoError(t, err)
+		mine = got[0]
+	}
+	update(1)
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatal("no signal after the registration changed")
+	}
+	n, gets = read(mine.UUID)
+	assert.Equal(t, 1, n, "the change is seen")
+	assert.EqualValues(t, 0, gets, "the re-armed watch read the changed registration")
+
+	// Changed while the hub cannot re-arm: read, not answered from before.
+	require.NoError(t, s.hub.armMu.lock(ctx))
+	update(2)
+	waitFor(t, 10*time.Second, "the change seen before the re-arming", func() error {
+		if n, _ := read(mine.UUID); n != 2 {
+			return fmt.Errorf("requestNum %d", n)
+		}
+		return nil
+	})
+	s.hub.armMu.unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatal("no signal after the re-arming")
+	}
+
+	// The watch ended: its last ZooKeeper watch fires at the next change
+	// and is not armed again; every change is read.
+	stop()
+	for num := 3; num <= 4; num++ {
+		update(num)
+		waitFor(t, 10*time.Second, "a change seen after the watch ended", func() error {
+			if n, _ := read(mine.UUID); n != num {
+				return fmt.Errorf("requestNum %d, want %d", n, num)
+			}
+			return nil
+		})
+	}
 }

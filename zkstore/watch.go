@@ -275,6 +275,18 @@ func (s *Store) scopeDirs(scope storekit.WatchScope) ([]dirSpec, error) {
 			return nil, err
 		}
 		return []dirSpec{{path: p, childData: true}}, nil
+	case storekit.WatchStrategyRuntime:
+		// The strategy's children, and the data of one of them: two
+		// watches, whatever the number of registrations.
+		p, err := s.p.strategy(scope.Name)
+		if err != nil {
+			return nil, err
+		}
+		rp, err := s.p.strategyRuntime(scope.Name, scope.Factory)
+		if err != nil {
+			return nil, err
+		}
+		return []dirSpec{{path: p}, {path: rp, self: true, selfOnly: true}}, nil
 	}
 	return nil, invalidf("watch scope kind %d is unknown", scope.Kind)
 }
@@ -636,10 +648,7 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 	for range 3 {
 		missing := false
 		if d.self && !h.isArmed(watchKey{d.path, wData}) {
-			_, err := call(s, ctx, kindWatch, func(c *zk.Conn) (struct{}, error) {
-				_, _, _, err := c.GetW(d.path)
-				return struct{}{}, err
-			})
+			err := h.getW(ctx, d.path)
 			switch {
 			case err == nil:
 				h.setArmed(watchKey{d.path, wData})
@@ -781,8 +790,9 @@ func (h *watchHub) armData(ctx context.Context, path string) error {
 	return nil
 }
 
-// getW sets a child's data watch; the data it reads is kept for
-// StrategyRuntimes if the child is a strategy registration.
+// getW sets a node's data watch; the data it reads is kept for
+// StrategyRuntimes and StrategyRuntime if the node is a strategy
+// registration (see cacheable).
 func (h *watchHub) getW(ctx context.Context, path string) error {
 	s := h.s
 	keep := s.cacheable(path)

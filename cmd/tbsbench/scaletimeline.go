@@ -160,13 +160,16 @@ func (s *tracedStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-c
 func watchName(w storekit.WatchScope) string {
 	kind := map[storekit.WatchKind]string{storekit.WatchServers: "servers", storekit.WatchItems: "items",
 		storekit.WatchConfig: "config", storekit.WatchFactories: "factories", storekit.WatchStrategyRuntimes: "strategyRuntimes",
-		storekit.WatchNotes: "notes", storekit.WatchMark: "mark"}[w.Kind]
+		storekit.WatchNotes: "notes", storekit.WatchMark: "mark", storekit.WatchStrategyRuntime: "strategyRuntime"}[w.Kind]
 	s := kind
 	if w.Name != "" {
 		s += " " + w.Name
 	}
 	if w.Server != "" {
 		s += " box=" + string(w.Server)
+	}
+	if w.Factory != "" {
+		s += " factory=" + string(w.Factory)
 	}
 	return s
 }
@@ -226,6 +229,20 @@ func (s *tracedStore) StrategyRuntimes(ctx context.Context, name string) ([]sche
 	t0 := time.Now()
 	got, err := s.Store.StrategyRuntimes(ctx, name)
 	s.call("StrategyRuntimes", fmt.Sprintf("%s n=%d", name, len(got)), t0, err)
+	return got, err
+}
+
+func (s *tracedStore) StrategyRuntimeIDs(ctx context.Context, name string) ([]schedule.FactoryID, error) {
+	t0 := time.Now()
+	got, err := s.Store.StrategyRuntimeIDs(ctx, name)
+	s.call("StrategyRuntimeIDs", fmt.Sprintf("%s n=%d", name, len(got)), t0, err)
+	return got, err
+}
+
+func (s *tracedStore) StrategyRuntime(ctx context.Context, name string, id schedule.FactoryID) (schedule.StrategyRuntime, error) {
+	t0 := time.Now()
+	got, err := s.Store.StrategyRuntime(ctx, name, id)
+	s.call("StrategyRuntime", fmt.Sprintf("%s requestNum=%d", name, got.RequestNum), t0, err)
 	return got, err
 }
 

@@ -79,8 +79,8 @@
 //
 // # Choices where the contract leaves room
 //
-//   - Runtimes, Servers, StrategyRuntimes and Items of something that does
-//     not exist are empty, with no error; DeleteRuntime of a runtime that
+//   - Runtimes, Servers, StrategyRuntimes, StrategyRuntimeIDs and Items of
+//     something that does not exist are empty, with no error; DeleteRuntime of a runtime that
 //     does not exist is schedule.ErrNotFound.
 //   - RegisterServer needs the base task type (schedule.ErrNotFound).
 //   - BuildItems and UpdateItem with an empty guard skip the guard check.

@@ -222,21 +222,72 @@ func (c *Client) StrategyRuntimes(ctx context.Context, strategyName string) ([]s
 		}
 		out = append(out, rt)
 	}
-	slices.SortFunc(out, func(a, b schedule.StrategyRuntime) int {
-		sa, oka := seqOf(string(a.UUID))
-		sb, okb := seqOf(string(b.UUID))
-		switch {
-		case oka && okb && sa != sb:
-			return cmp.Compare(sa, sb)
-		case oka != okb: // known sequences first
-			if oka {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Compare(a.UUID, b.UUID)
-	})
+	slices.SortFunc(out, func(a, b schedule.StrategyRuntime) int { return compareRuntimeIDs(a.UUID, b.UUID) })
 	return out, nil
+}
+
+// compareRuntimeIDs orders registrations by the factories' sequence (known
+// sequences first), then by id.
+func compareRuntimeIDs(a, b schedule.FactoryID) int {
+	sa, oka := seqOf(string(a))
+	sb, okb := seqOf(string(b))
+	switch {
+	case oka && okb && sa != sb:
+		return cmp.Compare(sa, sb)
+	case oka != okb: // known sequences first
+		if oka {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a, b)
+}
+
+// StrategyRuntimeIDs implements storekit.FactoryStore. A strategy that does
+// not exist has no registrations.
+func (c *Client) StrategyRuntimeIDs(ctx context.Context, strategyName string) ([]schedule.FactoryID, error) {
+	if err := checkName(schedule.NameStrategy, strategyName); err != nil {
+		return nil, err
+	}
+	dir := strategyPath(strategyName)
+	s := c.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := c.begin(ctx, "list", dir, opRead); err != nil {
+		return nil, err
+	}
+	n := s.lookup(dir)
+	if n == nil {
+		return nil, nil
+	}
+	out := make([]schedule.FactoryID, 0, len(n.children))
+	for name := range n.children {
+		out = append(out, schedule.FactoryID(name))
+	}
+	slices.SortFunc(out, compareRuntimeIDs)
+	return out, nil
+}
+
+// StrategyRuntime implements storekit.FactoryStore.
+func (c *Client) StrategyRuntime(ctx context.Context, strategyName string, id schedule.FactoryID) (schedule.StrategyRuntime, error) {
+	if err := checkName(schedule.NameStrategy, strategyName); err != nil {
+		return schedule.StrategyRuntime{}, err
+	}
+	if err := checkName(schedule.NameFactoryID, string(id)); err != nil {
+		return schedule.StrategyRuntime{}, err
+	}
+	path := strategyRuntimePath(strategyName, id)
+	s := c.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := c.begin(ctx, "get", path, opRead); err != nil {
+		return schedule.StrategyRuntime{}, err
+	}
+	n := s.lookup(path)
+	if n == nil {
+		return schedule.StrategyRuntime{}, fmt.Errorf("memstore: get %s: %w", path, schedule.ErrNotFound)
+	}
+	return decodeStrategyRuntime(path, strategyName, string(id), n)
 }
 
 func decodeStrategyRuntime(path, strategyName, name string, n *node) (schedule.StrategyRuntime, error) {

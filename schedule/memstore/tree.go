@@ -180,11 +180,17 @@ func scopesOf(path string, ev eventKind) []storekit.WatchScope {
 		switch len(seg) {
 		case 2:
 			if joinLeave {
-				return []storekit.WatchScope{{Kind: storekit.WatchConfig}, {Kind: storekit.WatchStrategyRuntimes, Name: seg[1]}}
+				return []storekit.WatchScope{{Kind: storekit.WatchConfig}, {Kind: storekit.WatchStrategyRuntimes, Name: seg[1]},
+					everyRegistration(seg[1])}
 			}
 			return []storekit.WatchScope{{Kind: storekit.WatchConfig}}
 		case 3:
-			return []storekit.WatchScope{{Kind: storekit.WatchStrategyRuntimes, Name: seg[1]}}
+			out := []storekit.WatchScope{{Kind: storekit.WatchStrategyRuntimes, Name: seg[1]},
+				{Kind: storekit.WatchStrategyRuntime, Name: seg[1], Factory: schedule.FactoryID(seg[2])}}
+			if joinLeave {
+				out = append(out, everyRegistration(seg[1]))
+			}
+			return out
 		}
 	case dirFactories[1:], dirFactoryStates[1:]:
 		if len(seg) == 2 {
@@ -192,6 +198,14 @@ func scopesOf(path string, ev eventKind) []storekit.WatchScope {
 		}
 	}
 	return nil
+}
+
+// everyRegistration stands for every WatchStrategyRuntime scope of a
+// strategy, whatever its Factory (a registration joining or leaving
+// concerns them all); fire expands it. No watch has this scope: Watch
+// requires a Factory.
+func everyRegistration(strategy string) storekit.WatchScope {
+	return storekit.WatchScope{Kind: storekit.WatchStrategyRuntime, Name: strategy}
 }
 
 // txn collects the watch scopes touched by one operation; they are notified

@@ -25,6 +25,9 @@ type watch struct {
 // While the client is cut off (Disconnect), events are held and delivered
 // when it reconnects, as ZooKeeper re-sets watches on reconnect.
 func (c *Client) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
+	if scope.Kind != storekit.WatchStrategyRuntime {
+		scope.Factory = ""
+	}
 	switch scope.Kind {
 	case storekit.WatchServers, storekit.WatchItems, storekit.WatchMark:
 		if err := checkRuntime(scope.Name); err != nil {
@@ -40,6 +43,14 @@ func (c *Client) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan s
 		}
 	case storekit.WatchStrategyRuntimes:
 		if err := checkName(schedule.NameStrategy, scope.Name); err != nil {
+			return nil, fmt.Errorf("memstore: watch: %w", err)
+		}
+		scope.Server = ""
+	case storekit.WatchStrategyRuntime:
+		if err := checkName(schedule.NameStrategy, scope.Name); err != nil {
+			return nil, fmt.Errorf("memstore: watch: %w", err)
+		}
+		if err := checkName(schedule.NameFactoryID, string(scope.Factory)); err != nil {
 			return nil, fmt.Errorf("memstore: watch: %w", err)
 		}
 		scope.Server = ""
@@ -84,6 +95,8 @@ func scopePath(sc storekit.WatchScope) string {
 		return dirFactories + "," + dirFactoryStates
 	case storekit.WatchStrategyRuntimes:
 		return strategyPath(sc.Name)
+	case storekit.WatchStrategyRuntime:
+		return strategyRuntimePath(sc.Name, sc.Factory)
 	}
 	return ""
 }
@@ -95,6 +108,16 @@ func (s *Server) fire(tx *txn) {
 		if sc.Kind == storekit.WatchItems {
 			s.gen++
 			s.itemGen[sc.Name] = s.gen
+		}
+		if sc.Kind == storekit.WatchStrategyRuntime && sc.Factory == "" { // everyRegistration
+			for wsc, set := range s.watches {
+				if wsc.Kind == sc.Kind && wsc.Name == sc.Name {
+					for w := range set {
+						s.signal(w)
+					}
+				}
+			}
+			continue
 		}
 		for w := range s.watches[sc] {
 			s.signal(w)

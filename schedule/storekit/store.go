@@ -289,6 +289,14 @@ type FactoryStore interface {
 	// one atomic step; each is checked against its Version, and the guard
 	// factory's node must exist (empty guard: no check). ErrConflict otherwise.
 	UpdateStrategyRuntimes(ctx context.Context, strategyName string, guard schedule.FactoryID, rts []schedule.StrategyRuntime) ([]schedule.StrategyRuntime, error)
+	// StrategyRuntimeIDs lists the ids of the registrations under a
+	// strategy, sorted like StrategyRuntimes, in one listing that reads no
+	// registration's data. A strategy that does not exist has none (no
+	// error).
+	StrategyRuntimeIDs(ctx context.Context, strategyName string) ([]schedule.FactoryID, error)
+	// StrategyRuntime reads one registration; ErrNotFound if it does not
+	// exist (nor its strategy).
+	StrategyRuntime(ctx context.Context, strategyName string, id schedule.FactoryID) (schedule.StrategyRuntime, error)
 }
 
 // WatchKind says what a watch observes.
@@ -313,15 +321,22 @@ const (
 	// WatchMark: the mark of one runtime's items rewritten (a build), or
 	// the items created or deleted as a whole. One watch.
 	WatchMark
+	// WatchStrategyRuntime: registrations under one strategy (Name)
+	// joining or leaving, and one registration (Factory) changing; not the
+	// other registrations' changes. A constant number of watches, whatever
+	// the number of registrations.
+	WatchStrategyRuntime
 )
 
 // WatchScope names what to watch: Kind, and Name (the runtime for servers,
 // items, notes and the mark, the strategy for strategy runtimes, empty
-// otherwise), and Server (the note box, for WatchNotes only).
+// otherwise), Server (the note box, for WatchNotes only) and Factory (the
+// registration whose changes are watched, for WatchStrategyRuntime only).
 type WatchScope struct {
-	Kind   WatchKind
-	Name   string
-	Server schedule.ServerID
+	Kind    WatchKind
+	Name    string
+	Server  schedule.ServerID
+	Factory schedule.FactoryID
 }
 
 // Watcher delivers "something changed" signals; the receiver re-reads.

@@ -10,8 +10,9 @@
 // The suite is the executable form of the contract: where store.go leaves a
 // choice open, the suite pins one, and every Store makes the same one:
 //
-//   - Reads of what does not exist: Servers, Runtimes, Items and
-//     StrategyRuntimes return empty results and no error; TaskType, Strategy,
+//   - Reads of what does not exist: Servers, Runtimes, Items,
+//     StrategyRuntimes and StrategyRuntimeIDs return empty results and no
+//     error; TaskType, Strategy, StrategyRuntime,
 //     Update*, Delete*, UpdateItem, SetItemDesc and DeleteRuntime fail with
 //     ErrNotFound; Unregister* of a missing node is not an error.
 //   - Names that cannot be path elements (see schedule.ValidateName) fail

@@ -45,6 +45,21 @@ func testStrategyRuntimes(e *env) {
 	require.NoError(e, err, "registrations of a strategy that does not exist")
 	assert.Empty(e, none)
 
+	// The ids alone, and one registration.
+	eventuallyEqual(e, "registration ids sorted by factory Seq", []schedule.FactoryID{facA.UUID, facB.UUID},
+		func() ([]schedule.FactoryID, error) { return b.StrategyRuntimeIDs(e.ctx, e.name) })
+	noIDs, err := b.StrategyRuntimeIDs(e.ctx, e.name+"_none")
+	require.NoError(e, err, "registration ids of a strategy that does not exist")
+	assert.Empty(e, noIDs)
+	one, err := a.StrategyRuntime(e.ctx, e.name, facB.UUID)
+	require.NoError(e, err)
+	assert.Equal(e, rtB, one, "StrategyRuntime")
+	unregistered := schedule.FactoryID("10.9.9.9$gone$0123456789ABCDEF0123456789ABCDEF$0000000001")
+	_, err = a.StrategyRuntime(e.ctx, e.name, unregistered)
+	require.ErrorIs(e, err, schedule.ErrNotFound, "StrategyRuntime of a factory not registered")
+	_, err = a.StrategyRuntime(e.ctx, e.name+"_none", facA.UUID)
+	require.ErrorIs(e, err, schedule.ErrNotFound, "StrategyRuntime under a strategy that does not exist")
+
 	upA, upB := rtA, rtB
 	upA.RequestNum, upB.RequestNum = 2, 3
 	upB.Version = rtB.Version + 5

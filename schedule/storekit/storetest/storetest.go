@@ -49,6 +49,7 @@ var suite = []subtest{
 	{name: "WatchConfig", fn: testWatchConfig, exclusive: true},
 	{name: "WatchFactories", fn: testWatchFactories, exclusive: true},
 	{name: "WatchStrategyRuntimes", fn: testWatchStrategyRuntimes},
+	{name: "WatchStrategyRuntime", fn: testWatchStrategyRuntime},
 	{name: "WatchOverlapping", fn: testWatchOverlapping},
 	{name: "WatchAfterExpiry", fn: testWatchAfterExpiry},
 	{name: "WatchClosed", fn: testWatchClosed},

@@ -142,6 +142,85 @@ func testWatchStrategyRuntimes(e *env) {
 	e.step(ch, "DeleteStrategy", func() error { return b.DeleteStrategy(e.ctx, e.name, storekit.AnyVersion) })
 }
 
+// testWatchStrategyRuntime: a one-registration watch, opened before that
+// registration exists, fires when any registration joins or leaves and
+// when its own registration changes, not when another one changes; and
+// StrategyRuntime, which a store may answer from what the watch read,
+// reads every change the watch fired for.
+func testWatchStrategyRuntime(e *env) {
+	a, b := e.client(), e.client()
+	e.createStrategy(a, e.name, e.name)
+	facA := e.registerFactory(a, "10.0.0.1", e.name+"-a")
+	facB := e.registerFactory(a, "10.0.0.2", e.name+"-b")
+	chA := e.watchRegistration(b, e.name, facA.UUID)
+	chB := e.watchRegistration(b, e.name, facB.UUID)
+	var rtA, rtB schedule.StrategyRuntime
+	e.step(chA, "the watched registration joined", func() (err error) {
+		rtA, err = a.RegisterStrategyRuntime(e.ctx, e.session(a), schedule.StrategyRuntime{StrategyName: e.name, UUID: facA.UUID})
+		return err
+	})
+	e.step(chA, "another registration joined", func() (err error) {
+		rtB, err = a.RegisterStrategyRuntime(e.ctx, e.session(a), schedule.StrategyRuntime{StrategyName: e.name, UUID: facB.UUID})
+		return err
+	})
+	for i := range 3 {
+		e.step(chA, fmt.Sprintf("the watched registration changed (#%d)", i+1), func() error {
+			rtA.RequestNum = i + 1
+			got, err := a.UpdateStrategyRuntimes(e.ctx, e.name, "", []schedule.StrategyRuntime{rtA})
+			if err == nil {
+				rtA = got[0]
+			}
+			return err
+		})
+		got, err := b.StrategyRuntime(e.ctx, e.name, facA.UUID)
+		require.NoError(e, err)
+		require.Equal(e, rtA, got, "StrategyRuntime after the watch fired for change #%d", i+1)
+	}
+
+	// Another registration's change: B's watch, on the same client, fires
+	// for it twice. A store signals the watches an event concerns together
+	// and one event after the other, so by the second signal it has sent
+	// whatever the first change would send to A's watch.
+	drain(chA)
+	for i := range 2 {
+		e.step(chB, fmt.Sprintf("another registration changed (#%d)", i+1), func() error {
+			rtB.CurrentNum = i + 1
+			got, err := a.UpdateStrategyRuntimes(e.ctx, e.name, "", []schedule.StrategyRuntime{rtB})
+			if err == nil {
+				rtB = got[0]
+			}
+			return err
+		})
+	}
+	select {
+	case <-chA:
+		e.Fatalf("the watch of one registration fired for a change of another")
+	default:
+	}
+
+	e.step(chA, "another registration left", func() error { return a.UnregisterStrategyRuntime(e.ctx, e.name, facB.UUID) })
+	e.step(chA, "the watched registration left", func() error { return a.UnregisterStrategyRuntime(e.ctx, e.name, facA.UUID) })
+	_, err := b.StrategyRuntime(e.ctx, e.name, facA.UUID)
+	require.ErrorIs(e, err, schedule.ErrNotFound, "StrategyRuntime after the watch fired for its leaving")
+	_, err = a.RegisterStrategyRuntime(e.ctx, e.session(a), schedule.StrategyRuntime{StrategyName: e.name, UUID: facA.UUID})
+	require.NoError(e, err)
+	e.step(chA, "the watched registration's session expired", func() error { e.h.Expire(e.T, a); return nil })
+	e.step(chA, "DeleteStrategy", func() error { return b.DeleteStrategy(e.ctx, e.name, storekit.AnyVersion) })
+
+	_, err = b.Watch(e.ctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntime, Name: e.name})
+	require.ErrorIs(e, err, schedule.ErrInvalid, "WatchStrategyRuntime without a factory")
+}
+
+// watchRegistration opens a WatchStrategyRuntime watch of s for the rest of
+// the subtest.
+func (e *env) watchRegistration(s storekit.Store, strategy string, id schedule.FactoryID) <-chan struct{} {
+	e.Helper()
+	ch, err := s.Watch(e.ctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntime, Name: strategy, Factory: id})
+	require.NoError(e, err, "Watch")
+	require.NotNil(e, ch)
+	return ch
+}
+
 // testWatchAfterExpiry: a client's own watches fire when its session
 // expires (events may have been lost), and keep working on the new session.
 func testWatchAfterExpiry(e *env) {
