@@ -235,3 +235,20 @@ func TestTimelineSummaryCycles(t *testing.T) {
 		}
 	}
 }
+
+func TestUnreachedRatio(t *testing.T) {
+	cases := []struct {
+		oldReached, newReached bool
+		oldTook, newTook       time.Duration
+		want                   string
+	}{
+		{false, true, 60 * time.Second, 2 * time.Second, "> ×30.0 (old not reached after 60 s)"},
+		{true, false, 5 * time.Second, 60 * time.Second, "– (new not reached)"},
+		{false, false, 60 * time.Second, 60 * time.Second, "– (not reached on both)"},
+	}
+	for _, c := range cases {
+		if got := unreachedRatio(c.oldReached, c.newReached, c.oldTook, c.newTook); got != c.want {
+			t.Errorf("unreachedRatio(%v, %v, %v, %v) = %q, want %q", c.oldReached, c.newReached, c.oldTook, c.newTook, got, c.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 var scaleColumns = []string{"size", "read path", "event", "time / amount", "requests per server", "reads per server",
@@ -116,7 +117,7 @@ func addRatios(sec *Section, old, nw *scaleResult) {
 	for i := range min(len(old.phases), len(nw.phases)) {
 		o, n := old.phases[i], nw.phases[i]
 		if !o.reached || !n.reached {
-			sec.row(size, label, o.name, "– (not reached on both)", "", "", "", "", "", "")
+			sec.row(size, label, o.name, unreachedRatio(o.reached, n.reached, o.took, n.took), "", "", "", "", "", "")
 			continue
 		}
 		on, nn := float64(max(o.servers, 1)), float64(max(n.servers, 1))
@@ -134,4 +135,17 @@ func addRatios(sec *Section, old, nw *scaleResult) {
 	if nw.heapPerSession > 0 && old.heapPerSession > 0 {
 		sec.row(size, label, "heap per session", ratio(old.heapPerSession, nw.heapPerSession), "", "", "", "", "", "")
 	}
+}
+
+// unreachedRatio is the old ÷ new time of a phase that one path or both
+// did not reach: when only the old path missed it, the ratio is at least
+// the time it was given over the new path's time. It is pure.
+func unreachedRatio(oldReached, newReached bool, oldTook, newTook time.Duration) string {
+	switch {
+	case !oldReached && newReached && newTook > 0:
+		return fmt.Sprintf("> ×%.1f (old not reached after %.0f s)", oldTook.Seconds()/newTook.Seconds(), oldTook.Seconds())
+	case oldReached && !newReached:
+		return "– (new not reached)"
+	}
+	return "– (not reached on both)"
 }
