@@ -61,6 +61,9 @@ type Store struct {
 	closed bool
 	isDown atomic.Bool // closed, readable without the lock
 	wg     sync.WaitGroup
+	// clientDone is closed when go-zookeeper's client loop has ended (its
+	// event channel closed); Close waits for it at most clientGrace.
+	clientDone chan struct{}
 
 	sessMu  sync.Mutex // guards the fields below
 	cur     *session   // the current (or last) session; nil before the first
@@ -172,15 +175,25 @@ func (s *Store) connect() error {
 	s.connPtr.Store(conn)
 	// go-zookeeper also sends every event to this channel (dropping when
 	// full); everything is handled in the callback, so drain it. It is
-	// closed when the client's loop has ended, which Close waits for.
-	s.wg.Add(1)
+	// closed when the client's loop has ended, which Close waits for (see
+	// clientGrace).
+	done := make(chan struct{})
+	s.clientDone = done
 	go func() {
-		defer s.wg.Done()
+		defer close(done)
 		for range events {
 		}
 	}()
 	return nil
 }
+
+// clientGrace bounds Close's wait for go-zookeeper's client loop to end.
+// The loop can wedge for good while it fails the requests in flight (it
+// answers a request twice, and the second answer blocks when the first
+// was never read: seen at Close under heavy load, 200 sessions on 2 cores).
+// Close then returns after clientGrace, the wedged loop's goroutines left
+// behind; the session is closed or expires either way.
+var clientGrace = 5 * time.Second
 
 func aclFor(auth *DigestAuth) []zk.ACL {
 	if auth == nil {
@@ -216,7 +229,22 @@ func (s *Store) Close() error {
 	s.conns.closeAll()
 	s.wg.Wait()
 	s.hub.closeAll()
+	s.awaitClient()
 	return nil
+}
+
+// awaitClient waits, at most clientGrace, for the client's loop to end.
+func (s *Store) awaitClient() {
+	if s.clientDone == nil {
+		return // never connected
+	}
+	t := time.NewTimer(clientGrace) // real time, like the client's own timers
+	defer t.Stop()
+	select {
+	case <-s.clientDone:
+	case <-t.C:
+		s.log.Warn("zkstore: the ZooKeeper client's loop did not end after Close; leaving it behind", "waited", clientGrace)
+	}
 }
 
 func (s *Store) isClosed() bool { return s.isDown.Load() }
