@@ -10,7 +10,7 @@
 //	                      [-read-path both|old|new] [-scale-limit 1m]
 //	                      [-scale-timeline FILE]
 //	                      [-steady-items 100,1000,10000] [-steady-no-baseline]
-//	                      [-deadline 1h]
+//	                      [-deadline 1h] [-cpuprofile FILE]
 //
 // Scenarios (BENCHMARKS.md explains each figure):
 //
@@ -54,6 +54,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,6 +118,7 @@ func main() {
 	steadyArg := flag.String("steady-items", "", "steady scenario item counts, comma-separated (default 100,1000,10000; 100,1000 with -quick)")
 	noBaseline := flag.Bool("steady-no-baseline", false, "steady scenario: skip the runs without the items stamp")
 	deadline := flag.Duration("deadline", 0, "end the whole run after this long, finished or not (default 1h, 15m with -quick)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of tbsbench (its sessions, not ZooKeeper) into this file (go tool pprof reads it)")
 	flag.Parse()
 	var steadyItems []int
 	if *steadyArg != "" {
@@ -174,7 +176,37 @@ func main() {
 	opts := bench{quick: *quick, trials: *trials, scaleSizes: sizes, readPath: path, scaleLimit: *scaleLimit,
 		timelinePath: *timelinePath,
 		steadyItems:  steadyItems, steadyNoBaseline: *noBaseline}
-	os.Exit(supervise(&opts, want, *jsonPath, *deadline))
+	stop, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tbsbench: -cpuprofile: %v\n", err)
+		os.Exit(2)
+	}
+	code := supervise(&opts, want, *jsonPath, *deadline)
+	if err := stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "tbsbench: -cpuprofile: %v\n", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// startCPUProfile starts a CPU profile into path (none if path is empty)
+// and returns what stops it and closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 func run(ctx context.Context, b *bench, want []string, rep *report) error {
