@@ -64,6 +64,10 @@ type Store struct {
 	// clientDone is closed when go-zookeeper's client loop has ended (its
 	// event channel closed); Close waits for it at most clientGrace.
 	clientDone chan struct{}
+	// decoded holds the last decoding of each configuration document read
+	// (path → decodedDoc; see decodeOnce).
+	decoded sync.Map
+	decodes atomic.Int64 // documents decoded (not served by decoded)
 
 	sessMu  sync.Mutex // guards the fields below
 	cur     *session   // the current (or last) session; nil before the first
