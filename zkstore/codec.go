@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
 )
@@ -82,6 +85,31 @@ func decodeItem(path string, id schedule.ItemID, data []byte, version int32) (sc
 	}
 	it.Version = schedule.Version(version)
 	return it, nil
+}
+
+// markOf decodes a runtime's mark (the directory node path, read with
+// stat), or returns a copy of its last decoding if the node has not
+// changed since: every owner reads the mark with the items its notes name,
+// and a mark lists every item definition (decoding a mark of 2,000 items
+// at every such read took 7 % of the CPU of 200 sessions).
+func (s *Store) markOf(path string, data []byte, stat *zk.Stat) (schedule.ItemsMark, error) {
+	if v, ok := s.decoded.Load(path); ok {
+		if d := v.(decodedDoc); d.mzxid == stat.Mzxid && d.version == stat.Version {
+			if m, ok := d.doc.(schedule.ItemsMark); ok {
+				m.Defs = slices.Clone(m.Defs)
+				return m, nil
+			}
+		}
+	}
+	s.decodes.Add(1)
+	m, err := decodeMark(path, data, stat.Version)
+	if err != nil {
+		return m, err
+	}
+	kept := m
+	kept.Defs = slices.Clone(m.Defs)
+	s.decoded.Store(path, decodedDoc{mzxid: stat.Mzxid, version: stat.Version, doc: kept})
+	return m, nil
 }
 
 func decodeMark(path string, data []byte, version int32) (schedule.ItemsMark, error) {

@@ -56,3 +56,38 @@ func TestTaskTypeDecodedOncePerChange(t *testing.T) {
 		return nil
 	})
 }
+
+// The mark is decoded once per change too: every owner reads it with the
+// items its notes name.
+func TestMarkDecodedOncePerChange(t *testing.T) {
+	c := sharedCluster(t)
+	ctx := ctxT(t, time.Minute)
+	s := openStore(t, testConfig(c, c.UniqueRoot(t), testAuth))
+	tt := schedule.DefaultTaskType("t1")
+	tt.DealBeanName = "d"
+	tt.TaskItems = []string{"0", "1", "2"}
+	_, err := s.CreateTaskType(ctx, tt)
+	require.NoError(t, err)
+	srv, err := s.RegisterServer(ctx, sessionOf(t, s), sampleServer("t1", "10.0.0.1"))
+	require.NoError(t, err)
+	snap, err := s.BuildItems(ctx, "t1", srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, tt.TaskItems)
+	require.NoError(t, err)
+
+	first, err := s.ItemsByID(ctx, "t1", []schedule.ItemID{"0"})
+	require.NoError(t, err)
+	before := s.decodes.Load()
+	first.Mark.Defs[0] = "changed by the caller"
+	for range 3 {
+		got, err := s.ItemsByID(ctx, "t1", []schedule.ItemID{"1"})
+		require.NoError(t, err)
+		require.Equal(t, []string{"0", "1", "2"}, got.Mark.Defs, "a read shares the defs with an earlier one")
+		got.Mark.Defs[1] = "changed by the caller too"
+	}
+	require.Equal(t, before, s.decodes.Load(), "an unchanged mark was decoded again")
+
+	_, err = s.BuildItems(ctx, "t1", srv.UUID, snap.Mark, []string{"0", "1"})
+	require.NoError(t, err)
+	got, err := s.ItemsByID(ctx, "t1", nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"0", "1"}, got.Mark.Defs, "the rebuilt mark")
+}

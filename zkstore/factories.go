@@ -309,11 +309,11 @@ func (s *Store) StrategyRuntimeIDs(ctx context.Context, strategyName string) ([]
 	if err != nil {
 		return nil, s.wrapErr("list", dir, err)
 	}
+	sortBySeq(names, true)
 	ids := make([]schedule.FactoryID, len(names))
 	for i, name := range names {
 		ids[i] = schedule.FactoryID(name)
 	}
-	sort.Slice(ids, func(i, j int) bool { return runtimeBefore(ids[i], ids[j]) })
 	return ids, nil
 }
 

@@ -85,7 +85,7 @@ func (s *Store) readItems(ctx context.Context, dir string) (snap schedule.Items,
 		return snap, false, 0, cerr
 	}
 	floor = epochFloor(rtStat, m.stat)
-	mark, err := decodeMark(dir, m.data, m.stat.Version)
+	mark, err := s.markOf(dir, m.data, m.stat)
 	if err != nil {
 		return snap, true, floor, err
 	}

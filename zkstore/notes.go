@@ -290,7 +290,7 @@ func (s *Store) ItemsByID(ctx context.Context, taskType string, ids []schedule.I
 		if err != nil || got[0].stat == nil {
 			return err // never built: no items
 		}
-		if snap.Mark, err = decodeMark(dir, got[0].data, got[0].stat.Version); err != nil {
+		if snap.Mark, err = s.markOf(dir, got[0].data, got[0].stat); err != nil {
 			return err
 		}
 		for i, id := range ids {

