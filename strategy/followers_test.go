@@ -19,7 +19,13 @@ import (
 // registration (StrategyRuntimes) and of its own (StrategyRuntime).
 type runtimeReads struct {
 	storekit.Store
-	all, own atomic.Int64
+	all, own  atomic.Int64
+	factories atomic.Int64 // reads of every factory record (Factories)
+}
+
+func (r *runtimeReads) Factories(ctx context.Context) ([]schedule.Factory, error) {
+	r.factories.Add(1)
+	return r.Store.Factories(ctx)
 }
 
 func (r *runtimeReads) StrategyRuntimes(ctx context.Context, name string) ([]schedule.StrategyRuntime, error) {
@@ -98,6 +104,11 @@ func TestFollowerReadsOnlyItsOwnRegistration(t *testing.T) {
 	assert.Greater(t, reads["b"].own.Load(), ownB, "b read its own registration")
 	assert.Greater(t, reads["c"].own.Load(), ownC, "c read its own registration")
 	assert.Greater(t, reads["a"].all.Load(), allA, "the leader read every registration")
+	// A round lists the live factories' ids; no factory reads their
+	// records (every new factory's record cost every factory a read).
+	for h, r := range reads {
+		assert.Zero(t, r.factories.Load(), "%s read the factory records", h)
+	}
 
 	// The leader stops leading: an operator removes its factory node, it
 	// registers again (a higher sequence), and b leads. a then reads no

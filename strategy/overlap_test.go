@@ -82,9 +82,9 @@ func (o *overlapStore) FactoryState(ctx context.Context, ip, host string) (sched
 	return o.Store.FactoryState(ctx, ip, host)
 }
 
-func (o *overlapStore) Factories(ctx context.Context) ([]schedule.Factory, error) {
+func (o *overlapStore) FactoryIDs(ctx context.Context) ([]schedule.FactoryID, error) {
 	defer o.enter("round")()
-	return o.Store.Factories(ctx)
+	return o.Store.FactoryIDs(ctx)
 }
 
 func (o *overlapStore) Strategies(ctx context.Context) ([]schedule.Strategy, error) {
@@ -206,7 +206,7 @@ func (s *firstListStore) RegisterStrategyRuntime(ctx context.Context, sess store
 	return got, err
 }
 
-func (s *firstListStore) Factories(ctx context.Context) ([]schedule.Factory, error) {
+func (s *firstListStore) FactoryIDs(ctx context.Context) ([]schedule.FactoryID, error) {
 	if s.first.CompareAndSwap(false, true) {
 		t := time.NewTimer(s.hold)
 		select {
@@ -216,7 +216,7 @@ func (s *firstListStore) Factories(ctx context.Context) ([]schedule.Factory, err
 		}
 		t.Stop()
 	}
-	return s.Store.Factories(ctx)
+	return s.Store.FactoryIDs(ctx)
 }
 
 // A factory that has just registered does not wait for its first read of

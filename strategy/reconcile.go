@@ -88,9 +88,24 @@ func (l *loop) readFactories(ctx context.Context) *liveFactories {
 	lf := &liveFactories{done: make(chan struct{})}
 	go func() {
 		defer close(lf.done)
-		lf.live, lf.err = l.f.store.Factories(ctx)
+		var ids []schedule.FactoryID
+		ids, lf.err = l.f.store.FactoryIDs(ctx)
+		lf.live = factoriesOf(ids)
 	}()
 	return lf
+}
+
+// factoriesOf returns the live factories as the round needs them: their
+// ids, in leader order. Nothing in a round reads more of a factory's
+// record, so the round lists the ids only (reading every new factory's
+// record cost every factory a read per factory at a start: factories²).
+// It is pure.
+func factoriesOf(ids []schedule.FactoryID) []schedule.Factory {
+	out := make([]schedule.Factory, len(ids))
+	for i, id := range ids {
+		out[i] = schedule.Factory{UUID: id}
+	}
+	return out
 }
 
 func (lf *liveFactories) get() ([]schedule.Factory, error) {

@@ -127,6 +127,30 @@ func (s *Store) Factories(ctx context.Context) ([]schedule.Factory, error) {
 	return out, nil
 }
 
+// FactoryIDs lists the live factories' ids sorted like Factories, from one
+// listing of the factory directory: no record is read.
+func (s *Store) FactoryIDs(ctx context.Context) ([]schedule.FactoryID, error) {
+	dir := s.p.factories()
+	var names []string
+	err := s.retry(ctx, "list", dir, func() error {
+		var err error
+		names, err = s.children(ctx, dir)
+		return err
+	}, nil)
+	if errors.Is(err, zk.ErrNoNode) {
+		return []schedule.FactoryID{}, nil
+	}
+	if err != nil {
+		return nil, s.wrapErr("list", dir, err)
+	}
+	sortBySeq(names, false)
+	out := make([]schedule.FactoryID, len(names))
+	for i, n := range names {
+		out[i] = schedule.FactoryID(n)
+	}
+	return out, nil
+}
+
 // factoryCache holds the factory records a store has read, by node name,
 // for one incarnation of the factory directory (see Factories).
 type factoryCache struct {

@@ -211,6 +211,13 @@ func (s *tracedStore) Factories(ctx context.Context) ([]schedule.Factory, error)
 	return got, err
 }
 
+func (s *tracedStore) FactoryIDs(ctx context.Context) ([]schedule.FactoryID, error) {
+	t0 := time.Now()
+	got, err := s.Store.FactoryIDs(ctx)
+	s.call("FactoryIDs", fmt.Sprintf("n=%d", len(got)), t0, err)
+	return got, err
+}
+
 func (s *tracedStore) FactoryState(ctx context.Context, ip, hostName string) (schedule.FactoryState, error) {
 	t0 := time.Now()
 	got, err := s.Store.FactoryState(ctx, ip, hostName)

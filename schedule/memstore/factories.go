@@ -87,6 +87,37 @@ func (c *Client) Factories(ctx context.Context) ([]schedule.Factory, error) {
 	return out, nil
 }
 
+// FactoryIDs implements storekit.FactoryStore.
+func (c *Client) FactoryIDs(ctx context.Context) ([]schedule.FactoryID, error) {
+	s := c.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := c.begin(ctx, "list", dirFactories, opRead); err != nil {
+		return nil, err
+	}
+	dir := s.lookup(dirFactories)
+	type entry struct {
+		id  schedule.FactoryID
+		seq int64
+	}
+	list := make([]entry, 0, len(dir.children))
+	for name := range dir.children {
+		seq, _ := seqOf(name)
+		list = append(list, entry{schedule.FactoryID(name), seq})
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].seq != list[j].seq {
+			return list[i].seq < list[j].seq
+		}
+		return list[i].id < list[j].id
+	})
+	out := make([]schedule.FactoryID, len(list))
+	for i, e := range list {
+		out[i] = e.id
+	}
+	return out, nil
+}
+
 func checkMachine(ip, hostName string) error {
 	if err := checkName(schedule.NameHost, ip); err != nil {
 		return err

@@ -269,6 +269,10 @@ type FactoryStore interface {
 	UnregisterFactory(ctx context.Context, id schedule.FactoryID) error
 	// Factories lists live factories, sorted by Seq.
 	Factories(ctx context.Context) ([]schedule.Factory, error)
+	// FactoryIDs lists the live factories' ids in the same order as
+	// Factories, without reading their records: one cheap listing, for a
+	// factory that needs only to know who is live and who leads.
+	FactoryIDs(ctx context.Context) ([]schedule.FactoryID, error)
 
 	// FactoryState reads the durable state of a machine (ip, hostName); a
 	// machine never stopped has the zero state.

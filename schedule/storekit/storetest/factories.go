@@ -148,6 +148,23 @@ func testFactorySequence(e *env) {
 	all, err := a.Factories(e.ctx)
 	require.NoError(e, err)
 	assert.Equal(e, regs[1:], ownFactories(all, e.name))
+	// FactoryIDs lists the same factories in the same order (other tests
+	// may register factories between the two reads: look again then).
+	eventuallyEqual(e, "FactoryIDs in the order of Factories", true, func() (bool, error) {
+		all, err := a.Factories(e.ctx)
+		if err != nil {
+			return false, err
+		}
+		ids, err := a.FactoryIDs(e.ctx)
+		if err != nil {
+			return false, err
+		}
+		want := make([]schedule.FactoryID, len(all))
+		for i, f := range all {
+			want[i] = f.UUID
+		}
+		return slices.Equal(want, ids) && slices.Contains(ids, regs[1].UUID) && !slices.Contains(ids, regs[0].UUID), nil
+	})
 }
 
 // testFactoryStateDurable: a factory state is the zero state until set,
