@@ -130,25 +130,7 @@ func (s *Store) Factories(ctx context.Context) ([]schedule.Factory, error) {
 // FactoryIDs lists the live factories' ids sorted like Factories, from one
 // listing of the factory directory: no record is read.
 func (s *Store) FactoryIDs(ctx context.Context) ([]schedule.FactoryID, error) {
-	dir := s.p.factories()
-	var names []string
-	err := s.retry(ctx, "list", dir, func() error {
-		var err error
-		names, err = s.children(ctx, dir)
-		return err
-	}, nil)
-	if errors.Is(err, zk.ErrNoNode) {
-		return []schedule.FactoryID{}, nil
-	}
-	if err != nil {
-		return nil, s.wrapErr("list", dir, err)
-	}
-	sortBySeq(names, false)
-	out := make([]schedule.FactoryID, len(names))
-	for i, n := range names {
-		out[i] = schedule.FactoryID(n)
-	}
-	return out, nil
+	return listBySeq[schedule.FactoryID](ctx, s, s.p.factories(), false)
 }
 
 // factoryCache holds the factory records a store has read, by node name,
@@ -321,24 +303,7 @@ func (s *Store) StrategyRuntimeIDs(ctx context.Context, strategyName string) ([]
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	err = s.retry(ctx, "list", dir, func() error {
-		var err error
-		names, err = s.children(ctx, dir)
-		return err
-	}, nil)
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, s.wrapErr("list", dir, err)
-	}
-	sortBySeq(names, true)
-	ids := make([]schedule.FactoryID, len(names))
-	for i, name := range names {
-		ids[i] = schedule.FactoryID(name)
-	}
-	return ids, nil
+	return listBySeq[schedule.FactoryID](ctx, s, dir, true)
 }
 
 // StrategyRuntime reads one registration; ErrNotFound if it does not exist.

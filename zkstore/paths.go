@@ -2,11 +2,15 @@ package zkstore
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/storekit"
@@ -192,6 +196,31 @@ func factoryPrefix(ip, host, uuid32 string) (string, error) {
 		return "", err
 	}
 	return ip + sep + host + sep + uuid32 + sep, nil
+}
+
+// listBySeq lists the children of dir as ids sorted by sequence (see
+// sortBySeq), in one request and without reading their data; a missing
+// dir has none.
+func listBySeq[T ~string](ctx context.Context, s *Store, dir string, knownFirst bool) ([]T, error) {
+	var names []string
+	err := s.retry(ctx, "list", dir, func() error {
+		var err error
+		names, err = s.children(ctx, dir)
+		if errors.Is(err, zk.ErrNoNode) {
+			names = nil
+			return nil
+		}
+		return err
+	}, nil)
+	if err != nil {
+		return nil, s.wrapErr("list", dir, err)
+	}
+	sortBySeq(names, knownFirst)
+	out := make([]T, len(names))
+	for i, n := range names {
+		out[i] = T(n)
+	}
+	return out, nil
 }
 
 // sortBySeq sorts node names by their sequence (parseSeq), then by name,

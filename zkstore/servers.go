@@ -154,25 +154,7 @@ func (s *Store) ServerIDs(ctx context.Context, taskType string) ([]schedule.Serv
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	err = s.retry(ctx, "list", dir, func() error {
-		var err error
-		names, err = s.children(ctx, dir)
-		if errors.Is(err, zk.ErrNoNode) {
-			names = nil
-			return nil
-		}
-		return err
-	}, nil)
-	if err != nil {
-		return nil, s.wrapErr("list", dir, err)
-	}
-	sortBySeq(names, false)
-	out := make([]schedule.ServerID, len(names))
-	for i, n := range names {
-		out[i] = schedule.ServerID(n)
-	}
-	return out, nil
+	return listBySeq[schedule.ServerID](ctx, s, dir, false)
 }
 
 // ServersByID reads the records of the servers named, sorted by Seq; the

@@ -89,33 +89,8 @@ func (c *Client) Factories(ctx context.Context) ([]schedule.Factory, error) {
 
 // FactoryIDs implements storekit.FactoryStore.
 func (c *Client) FactoryIDs(ctx context.Context) ([]schedule.FactoryID, error) {
-	s := c.srv
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := c.begin(ctx, "list", dirFactories, opRead); err != nil {
-		return nil, err
-	}
-	dir := s.lookup(dirFactories)
-	type entry struct {
-		id  schedule.FactoryID
-		seq int64
-	}
-	list := make([]entry, 0, len(dir.children))
-	for name := range dir.children {
-		seq, _ := seqOf(name)
-		list = append(list, entry{schedule.FactoryID(name), seq})
-	}
-	sort.Slice(list, func(i, j int) bool {
-		if list[i].seq != list[j].seq {
-			return list[i].seq < list[j].seq
-		}
-		return list[i].id < list[j].id
-	})
-	out := make([]schedule.FactoryID, len(list))
-	for i, e := range list {
-		out[i] = e.id
-	}
-	return out, nil
+	names, err := c.childNames(ctx, dirFactories)
+	return bySeq[schedule.FactoryID](names), err
 }
 
 func checkMachine(ip, hostName string) error {
@@ -280,20 +255,13 @@ func (c *Client) StrategyRuntimeIDs(ctx context.Context, strategyName string) ([
 	if err := checkName(schedule.NameStrategy, strategyName); err != nil {
 		return nil, err
 	}
-	dir := strategyPath(strategyName)
-	s := c.srv
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := c.begin(ctx, "list", dir, opRead); err != nil {
+	names, err := c.childNames(ctx, strategyPath(strategyName))
+	if err != nil || names == nil {
 		return nil, err
 	}
-	n := s.lookup(dir)
-	if n == nil {
-		return nil, nil
-	}
-	out := make([]schedule.FactoryID, 0, len(n.children))
-	for name := range n.children {
-		out = append(out, schedule.FactoryID(name))
+	out := make([]schedule.FactoryID, len(names))
+	for i, name := range names {
+		out[i] = schedule.FactoryID(name)
 	}
 	slices.SortFunc(out, compareRuntimeIDs)
 	return out, nil

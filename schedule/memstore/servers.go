@@ -180,7 +180,12 @@ func (c *Client) ServerIDs(ctx context.Context, taskType string) ([]schedule.Ser
 	if err := checkRuntime(taskType); err != nil {
 		return nil, err
 	}
-	dir := serverDirPath(taskType)
+	names, err := c.childNames(ctx, serverDirPath(taskType))
+	return bySeq[schedule.ServerID](names), err
+}
+
+// childNames lists the children of dir (none if dir does not exist).
+func (c *Client) childNames(ctx context.Context, dir string) ([]string, error) {
 	s := c.srv
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -191,14 +196,19 @@ func (c *Client) ServerIDs(ctx context.Context, taskType string) ([]schedule.Ser
 	if n == nil {
 		return nil, nil
 	}
+	return slices.Collect(maps.Keys(n.children)), nil
+}
+
+// bySeq returns names as ids sorted by their sequence, then by name.
+func bySeq[T ~string](names []string) []T {
 	type entry struct {
-		id  schedule.ServerID
+		id  T
 		seq int64
 	}
-	list := make([]entry, 0, len(n.children))
-	for name := range n.children {
+	list := make([]entry, len(names))
+	for i, name := range names {
 		seq, _ := seqOf(name)
-		list = append(list, entry{schedule.ServerID(name), seq})
+		list[i] = entry{T(name), seq}
 	}
 	sort.Slice(list, func(i, j int) bool {
 		if list[i].seq != list[j].seq {
@@ -206,11 +216,11 @@ func (c *Client) ServerIDs(ctx context.Context, taskType string) ([]schedule.Ser
 		}
 		return list[i].id < list[j].id
 	})
-	out := make([]schedule.ServerID, len(list))
+	out := make([]T, len(list))
 	for i, e := range list {
 		out[i] = e.id
 	}
-	return out, nil
+	return out
 }
 
 // Runtimes implements storekit.ServerStore. A task type that does not exist
