@@ -42,26 +42,32 @@ func (s *Store) strategyKind() configKind[schedule.Strategy] {
 		}}
 }
 
-// decodeOnce decodes a configuration document, or returns a copy of its
-// last decoding if the node has not changed since (the same Mzxid: zxids
-// are never reused, so a node deleted and created again differs too). A
-// factory reads its strategies' task types at every round, and a task
-// type of 2,000 items took a third of the CPU of 200 sessions decoding
-// the same bytes again.
+// decodeOnce decodes a configuration document once per change (see
+// decodeMemo). A factory reads its strategies' task types at every round,
+// and a task type of 2,000 items took a third of the CPU of 200 sessions
+// decoding the same bytes again.
 func decodeOnce[T any](s *Store, k configKind[T], path, name string, data []byte, stat *zk.Stat) (T, error) {
+	return decodeMemo(s, path, stat, k.clone, func() (T, error) { return k.decode(path, name, data) })
+}
+
+// decodeMemo returns decode's result for the node at path as read with
+// stat, or a copy (clone) of its last result if the node has not changed
+// since: the same Mzxid and version (zxids are never reused, so a node
+// deleted and created again differs too).
+func decodeMemo[T any](s *Store, path string, stat *zk.Stat, clone func(T) T, decode func() (T, error)) (T, error) {
 	if v, ok := s.decoded.Load(path); ok {
 		if d := v.(decodedDoc); d.mzxid == stat.Mzxid && d.version == stat.Version {
 			if doc, ok := d.doc.(T); ok {
-				return k.clone(doc), nil
+				return clone(doc), nil
 			}
 		}
 	}
 	s.decodes.Add(1)
-	doc, err := k.decode(path, name, data)
+	doc, err := decode()
 	if err != nil {
 		return doc, err
 	}
-	s.decoded.Store(path, decodedDoc{mzxid: stat.Mzxid, version: stat.Version, doc: k.clone(doc)})
+	s.decoded.Store(path, decodedDoc{mzxid: stat.Mzxid, version: stat.Version, doc: clone(doc)})
 	return doc, nil
 }
 

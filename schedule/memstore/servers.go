@@ -105,28 +105,11 @@ func (c *Client) deleteIfExists(ctx context.Context, path string) error {
 
 // Servers implements storekit.ServerStore.
 func (c *Client) Servers(ctx context.Context, taskType string) ([]schedule.Server, error) {
-	if err := checkRuntime(taskType); err != nil {
-		return nil, err
-	}
-	dir := serverDirPath(taskType)
-	s := c.srv
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := c.begin(ctx, "list", dir, opRead); err != nil {
-		return nil, err
-	}
-	n := s.lookup(dir)
-	if n == nil {
-		return nil, nil
-	}
-	return serverRecords(dir, n, slices.Collect(maps.Keys(n.children)))
+	return c.readServers(ctx, taskType, "list", func(n *node) []string { return slices.Collect(maps.Keys(n.children)) })
 }
 
 // ServersByID implements storekit.ServerStore.
 func (c *Client) ServersByID(ctx context.Context, taskType string, ids []schedule.ServerID) ([]schedule.Server, error) {
-	if err := checkRuntime(taskType); err != nil {
-		return nil, err
-	}
 	names := make([]string, len(ids))
 	for i, id := range ids {
 		if err := checkName(schedule.NameServerID, string(id)); err != nil {
@@ -134,18 +117,27 @@ func (c *Client) ServersByID(ctx context.Context, taskType string, ids []schedul
 		}
 		names[i] = string(id)
 	}
+	return c.readServers(ctx, taskType, "get", func(*node) []string { return names })
+}
+
+// readServers reads the records of the servers of a runtime that names
+// picks from its server directory (none if it does not exist).
+func (c *Client) readServers(ctx context.Context, taskType, op string, names func(*node) []string) ([]schedule.Server, error) {
+	if err := checkRuntime(taskType); err != nil {
+		return nil, err
+	}
 	dir := serverDirPath(taskType)
 	s := c.srv
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := c.begin(ctx, "get", dir, opRead); err != nil {
+	if err := c.begin(ctx, op, dir, opRead); err != nil {
 		return nil, err
 	}
 	n := s.lookup(dir)
 	if n == nil {
 		return nil, nil
 	}
-	return serverRecords(dir, n, names)
+	return serverRecords(dir, n, names(n))
 }
 
 // serverRecords decodes the records of the named children of the server
