@@ -23,20 +23,24 @@ var errHold = errors.New("strategy: not now")
 type loop struct {
 	f *Factory
 
-	watchCtx   context.Context // lives until Run's end; every watch derives from it
-	stopWatch  context.CancelFunc
-	cfgCh      <-chan struct{}
-	factoryCh  <-chan struct{}
-	sess       storekit.Session
-	guard      *copyGuard
-	me         schedule.Factory // UUID == "" while not registered
-	state      schedule.FactoryState
-	strats     map[string]*strat
-	conflicted atomic.Bool      // a compare-and-set lost during this refresh (strategies reconcile concurrently)
-	conflictBo *backoff.Backoff // short backoff between conflict retries
-	againAt    time.Time        // refresh again (after a conflict)
-	refreshAt  time.Time        // refresh again (after a failed refresh)
-	lastErr    error            // of the last refresh
+	watchCtx  context.Context // lives until Run's end; every watch derives from it
+	stopWatch context.CancelFunc
+	cfgCh     <-chan struct{}
+	// factoryCh is the watch of this factory's own node and machine state
+	// (watchFactory), for the factory id factoryFor; factoryStop ends it.
+	factoryCh   <-chan struct{}
+	factoryFor  schedule.FactoryID
+	factoryStop context.CancelFunc
+	sess        storekit.Session
+	guard       *copyGuard
+	me          schedule.Factory // UUID == "" while not registered
+	state       schedule.FactoryState
+	strats      map[string]*strat
+	conflicted  atomic.Bool      // a compare-and-set lost during this refresh (strategies reconcile concurrently)
+	conflictBo  *backoff.Backoff // short backoff between conflict retries
+	againAt     time.Time        // refresh again (after a conflict)
+	refreshAt   time.Time        // refresh again (after a failed refresh)
+	lastErr     error            // of the last refresh
 	// left are the errors of managers whose graceful stop left something
 	// behind (schedule.ErrStopIncomplete); Run returns them.
 	left   []error
@@ -144,11 +148,32 @@ func (l *loop) ensureWatches() error {
 			return err
 		}
 	}
-	if l.factoryCh == nil {
-		if l.factoryCh, err = l.f.store.Watch(l.watchCtx, storekit.WatchScope{Kind: storekit.WatchFactories}); err != nil {
-			return err
-		}
+	return nil
+}
+
+// watchFactory makes the factory watch follow this factory's node and its
+// machine's state (the operator's stop flag), if it does not yet. It is
+// armed when the factory registers, before the round reads the state. No
+// round needs the other factories' joins and leaves: a strategy's leader
+// learns of them from the strategy's registrations, which it watches, and
+// reads the factory ids at every round; watching every factory made every
+// factory run a round, listing every factory and every strategy's
+// registrations, at every factory's join (factories² listings as a
+// cluster starts).
+func (l *loop) watchFactory(me schedule.FactoryID) error {
+	if l.factoryStop != nil && l.factoryFor == me && l.factoryCh != nil {
+		return nil
 	}
+	wctx, cancel := context.WithCancel(l.watchCtx)
+	ch, err := l.f.store.Watch(wctx, storekit.WatchScope{Kind: storekit.WatchFactories, Factory: me})
+	if err != nil {
+		cancel()
+		return err
+	}
+	if l.factoryStop != nil {
+		l.factoryStop()
+	}
+	l.factoryCh, l.factoryFor, l.factoryStop = ch, me, cancel
 	return nil
 }
 

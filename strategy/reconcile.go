@@ -126,6 +126,8 @@ func (l *loop) readCluster(ctx context.Context) (*liveFactories, []schedule.Stra
 		if err := l.registerFactory(ctx); err != nil {
 			return nil, nil, err
 		}
+	} else if err := l.watchFactory(l.me.UUID); err != nil {
+		return nil, nil, err // a watch that failed after the registration, or closed
 	}
 	var (
 		st          schedule.FactoryState
@@ -178,7 +180,7 @@ func (l *loop) registerFactory(ctx context.Context) error {
 	}
 	l.me = rec
 	f.log.Info("factory registered", "factory", rec.UUID, "session", fmt.Sprintf("%#x", l.sess.ID()))
-	return nil
+	return l.watchFactory(rec.UUID)
 }
 
 // reregister replaces a factory node that vanished while the session lives

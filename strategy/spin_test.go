@@ -3,6 +3,8 @@ package strategy_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,9 +29,23 @@ type countingStore struct {
 	sessionLost atomic.Bool
 	// closedWatch: Watch of the configuration returns a closed channel.
 	closedWatch atomic.Bool
+
+	mu             sync.Mutex
+	factoryWatches []schedule.FactoryID // the Factory of each WatchFactories call
+}
+
+func (c *countingStore) watchedFactories() []schedule.FactoryID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.factoryWatches)
 }
 
 func (c *countingStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
+	if scope.Kind == storekit.WatchFactories {
+		c.mu.Lock()
+		c.factoryWatches = append(c.factoryWatches, scope.Factory)
+		c.mu.Unlock()
+	}
 	if scope.Kind == storekit.WatchConfig && c.closedWatch.Load() {
 		ch := make(chan struct{})
 		close(ch)
@@ -191,4 +207,17 @@ func TestClosedWatchDoesNotSpin(t *testing.T) {
 	n := e.span(total, 100*time.Millisecond, e.store.refreshes.Load, limit)
 	t.Logf("over %v of fake time: %d refreshes", total, n)
 	assert.LessOrEqual(t, n, limit, "refreshes over %v", total)
+}
+
+// A factory watches its own node and its machine's state, not every
+// factory: its WatchFactories names it (WatchScope.Factory), so that a
+// store need not run every factory's round at every other factory's join.
+func TestFactoryWatchesItsOwnNodeOnly(t *testing.T) {
+	e := newFakeEnv(t, nil)
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		ids, err := e.obs.FactoryIDs(e.ctx)
+		got := e.store.watchedFactories()
+		return err == nil && len(ids) == 1 && slices.Equal(got, ids),
+			fmt.Sprintf("factories watched for %q; registered %q (%v)", got, ids, err)
+	})
 }

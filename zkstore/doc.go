@@ -196,17 +196,21 @@
 //
 // Watch arms ZooKeeper watches (children of a directory, data of its
 // children) that go-zookeeper's event callback dispatches by path. A
-// manager holds, per runtime, the servers directory's children watch, the
-// mark's data watch (WatchMark) and its note box's children watch
-// (WatchNotes; the leader also the leader box's), besides the config
-// watches its store shares: a constant number whatever the items.
-// WatchItems (a data watch on every item) stays for tools and for the
-// managers' previous read path. A factory holds, per strategy, the
-// strategy directory's children watch and its own registration's data
-// watch (WatchStrategyRuntime: two, whatever the number of factories)
-// while it does not lead a Schedule strategy; the strategy's leader, and
-// every factory of a Bean strategy, a data watch on every registration
-// (WatchStrategyRuntimes). No
+// manager holds, per runtime, a servers watch for its own server
+// (WatchServers with Server: while another server leads, a children watch
+// on the leader's node alone, which fires only when that node is deleted,
+// not at its heartbeats nor at other servers' joins; while it leads, the
+// servers directory's children watch), the mark's data watch (WatchMark)
+// and its note box's children watch (WatchNotes; the leader also the
+// leader box's), besides the config watches its store shares: a constant
+// number whatever the items and the servers. WatchItems (a data watch on
+// every item) stays for tools and for the managers' previous read path. A
+// factory holds its own node's and its machine state's watches
+// (WatchFactories with Factory) and, per strategy, the first
+// registration's and its own registration's (WatchStrategyRuntime: two,
+// whatever the number of factories) while it does not lead a Schedule
+// strategy; the strategy's leader, and every factory of a Bean strategy,
+// a data watch on every registration (WatchStrategyRuntimes). No
 // goroutine per watch and no polling. A watch that fires is re-armed (only
 // that one) before the channels are signalled; every caller of one scope
 // shares its watches; after a session expiry every scope is re-armed on the

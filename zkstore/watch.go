@@ -3,7 +3,9 @@ package zkstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +55,15 @@ type dirSpec struct {
 	self      bool // watch the directory node's own data
 	selfOnly  bool // only that: no children watch (their names are not read)
 	childData bool // watch the data of each child
+	// follow, when set, is the watcher's own child (its server or
+	// factory id), and the directory is followed for it alone: while
+	// another child comes first in sequence order, only that first child
+	// is watched (its deletion); while the watcher's child comes first,
+	// or is not there, every join and leave is (see followTarget).
+	follow string
+	// knownFirst orders the children for follow as the store lists them
+	// (sortBySeq).
+	knownFirst bool
 }
 
 type scopeState struct {
@@ -246,7 +257,14 @@ func (s *Store) scopeDirs(scope storekit.WatchScope) ([]dirSpec, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []dirSpec{{path: p}}, nil
+		d := dirSpec{path: p}
+		if scope.Server != "" {
+			if _, err := s.p.server(scope.Name, scope.Server); err != nil {
+				return nil, err
+			}
+			d.follow = string(scope.Server)
+		}
+		return []dirSpec{d}, nil
 	case storekit.WatchItems:
 		p, err := s.p.items(scope.Name)
 		if err != nil {
@@ -268,6 +286,9 @@ func (s *Store) scopeDirs(scope storekit.WatchScope) ([]dirSpec, error) {
 	case storekit.WatchConfig:
 		return []dirSpec{{path: s.p.taskTypes(), childData: true}, {path: s.p.strategies(), childData: true}}, nil
 	case storekit.WatchFactories:
+		if scope.Factory != "" {
+			return s.factoryDirs(scope.Factory)
+		}
 		return []dirSpec{{path: s.p.factories()}, {path: s.p.factoryStates(), childData: true}}, nil
 	case storekit.WatchStrategyRuntimes:
 		p, err := s.p.strategy(scope.Name)
@@ -276,7 +297,8 @@ func (s *Store) scopeDirs(scope storekit.WatchScope) ([]dirSpec, error) {
 		}
 		return []dirSpec{{path: p, childData: true}}, nil
 	case storekit.WatchStrategyRuntime:
-		// The strategy's children, and the data of one of them: two
+		// The strategy's first registration (or its children, while the
+		// watched one comes first), and the data of the watched one: two
 		// watches, whatever the number of registrations.
 		p, err := s.p.strategy(scope.Name)
 		if err != nil {
@@ -286,9 +308,27 @@ func (s *Store) scopeDirs(scope storekit.WatchScope) ([]dirSpec, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []dirSpec{{path: p}, {path: rp, self: true, selfOnly: true}}, nil
+		return []dirSpec{{path: p, follow: string(scope.Factory), knownFirst: true}, {path: rp, self: true, selfOnly: true}}, nil
 	}
 	return nil, invalidf("watch scope kind %d is unknown", scope.Kind)
+}
+
+// factoryDirs are the watches of WatchFactories for one factory (id): its
+// own node's deletion (a children watch on it: an ephemeral node has no
+// children, and its data changes fire nothing) and the data of its
+// machine's state (the IP and host name its id begins with): two watches,
+// whatever the number of factories.
+func (s *Store) factoryDirs(id schedule.FactoryID) ([]dirSpec, error) {
+	own, err := s.p.factory(id)
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.SplitN(string(id), sep, 3)
+	state, err := s.p.factoryState(parts[0], parts[1])
+	if err != nil {
+		return nil, err
+	}
+	return []dirSpec{{path: own}, {path: state, self: true, selfOnly: true}}, nil
 }
 
 func (h *watchHub) unsubscribe(scope storekit.WatchScope, sub *watchSub) {
@@ -607,6 +647,9 @@ func interested(st *scopeState, k watchKey) bool {
 		if d.childData && k.t == wData && parentOf(k.path) == d.path {
 			return true
 		}
+		if d.follow != "" && k.t == wChild && parentOf(k.path) == d.path {
+			return true
+		}
 	}
 	return false
 }
@@ -620,12 +663,38 @@ func rearmTarget(st *scopeState, k watchKey) (d *dirSpec, child bool) {
 			return &st.dirs[i], false
 		}
 	}
-	for _, d := range st.dirs {
+	for i, d := range st.dirs {
+		if d.follow != "" && k.t == wChild && parentOf(k.path) == d.path {
+			return &st.dirs[i], false // the first child went: follow again
+		}
 		if d.childData && parentOf(k.path) == d.path {
 			return nil, true
 		}
 	}
 	return nil, false
+}
+
+// followTarget decides what a follow directory (dirSpec.follow) watches,
+// given its children (names) and the watcher's own (me): the first child
+// in sequence order, or, when that is me or me is not among them, the
+// whole directory (full). It is pure.
+//
+// Only the first child can make another one lead by leaving, so a watcher
+// that does not lead needs nothing else: its watch costs it nothing when
+// others join or leave behind the first, where a watch of the directory
+// made every server list it again at every join (servers² listings as a
+// cluster starts). One that leads needs every join and leave, and so does
+// one that is not registered (yet): its own joining makes it follow.
+func followTarget(names []string, me string, knownFirst bool) (first string, full bool) {
+	if len(names) == 0 || !slices.Contains(names, me) {
+		return "", true
+	}
+	sorted := slices.Clone(names)
+	sortBySeq(sorted, knownFirst)
+	if sorted[0] == me {
+		return "", true
+	}
+	return sorted[0], false
 }
 
 // armScope arms every watch of st that is not armed. Caller holds armMu.
@@ -645,6 +714,9 @@ func (h *watchHub) armScope(ctx context.Context, st *scopeState, full bool) erro
 // their watch is armed, to arm missing child data watches. Caller holds armMu.
 func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 	s := h.s
+	if d.follow != "" {
+		return h.armFollow(ctx, d)
+	}
 	for range 3 {
 		missing := false
 		if d.self && !h.isArmed(watchKey{d.path, wData}) {
@@ -715,6 +787,71 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 		h.setArmed(watchKey{d.path, wData})
 	}
 	return nil
+}
+
+// armFollow arms a follow directory (dirSpec.follow): it lists the
+// children without a watch and, per followTarget, watches the children of
+// the first child, or of the directory. A children watch on a child fires
+// only when that child is deleted (a registration is ephemeral and has no
+// children; its data changes, a heartbeat, fire nothing). A first child
+// deleted between the listing and its watch is listed again. A missing
+// directory is watched for its creation. Caller holds armMu.
+func (h *watchHub) armFollow(ctx context.Context, d dirSpec) error {
+	s := h.s
+	childrenW := func(path string) error {
+		_, err := call(s, ctx, kindWatch, func(c *zk.Conn) ([]string, error) {
+			ch, _, _, err := c.ChildrenW(path)
+			return ch, err
+		})
+		if err == nil {
+			h.setArmed(watchKey{path, wChild})
+		}
+		return err
+	}
+	const attempts = 5
+	for i := range attempts {
+		if h.isArmed(watchKey{d.path, wChild}) {
+			return nil // the whole directory is watched already
+		}
+		names, err := s.children(ctx, d.path)
+		if isNoNode(err) {
+			if h.isArmed(watchKey{d.path, wExist}) || h.isArmed(watchKey{d.path, wData}) {
+				return nil
+			}
+			ok, err := call(s, ctx, kindWatch, func(c *zk.Conn) (bool, error) {
+				ok, _, _, err := c.ExistsW(d.path)
+				return ok, err
+			})
+			if err != nil {
+				return err
+			}
+			if !ok {
+				h.setArmed(watchKey{d.path, wExist})
+				return nil
+			}
+			h.setArmed(watchKey{d.path, wData}) // created meanwhile: list it
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		first, whole := followTarget(names, d.follow, d.knownFirst)
+		whole = whole || i == attempts-1 // first children that keep going: all of them
+		target := d.path
+		if !whole {
+			target = d.path + "/" + first
+		}
+		if h.isArmed(watchKey{target, wChild}) {
+			return nil
+		}
+		err = childrenW(target)
+		if !isNoNode(err) {
+			return err
+		}
+		// The directory or its first child went since the listing.
+	}
+	// The hub marks the scope for a full arming and tries again.
+	return fmt.Errorf("zkstore: %s changed at every attempt to watch it", d.path)
 }
 
 // armDataMany arms the data watches of many children concurrently,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -388,4 +389,133 @@ func TestWatchOfAnArmedScopeWaitsForNoArming(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no signal after a change")
 	}
+}
+
+// TestFollowTarget: a watcher that does not come first watches the first
+// child only; one that comes first, or is not listed, every child.
+func TestFollowTarget(t *testing.T) {
+	a, b, c := "x$0000000003", "x$0000000007", "x$0000000012"
+	for _, tc := range []struct {
+		name      string
+		names     []string
+		me        string
+		first     string
+		whole     bool
+		knownLast bool
+	}{
+		{name: "none", names: nil, me: a, whole: true},
+		{name: "me first", names: []string{c, a, b}, me: a, whole: true},
+		{name: "behind the first", names: []string{c, b, a}, me: c, first: a},
+		{name: "second", names: []string{b, a}, me: b, first: a},
+		{name: "not listed", names: []string{a, b}, me: c, whole: true},
+		{name: "unsequenced sorts first", names: []string{a, "odd"}, me: a, first: "odd"},
+		{name: "unsequenced sorts last (knownFirst)", names: []string{"odd", a}, me: "odd", first: a, knownLast: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(tc.names)
+			first, whole := followTarget(tc.names, tc.me, tc.knownLast)
+			assert.Equal(t, tc.first, first)
+			assert.Equal(t, tc.whole, whole)
+			assert.Equal(t, in, tc.names, "the listing is left as it was")
+		})
+	}
+}
+
+// TestServersWatchForOneServer: a servers watch for a server that does not
+// lead holds one watch, on the leader's node, which its heartbeats and
+// other servers' joins do not fire; the leader leaving fires it, and the
+// server, leading now, watches every join.
+func TestServersWatchForOneServer(t *testing.T) {
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	other := openStore(t, testConfig(c, root, testAuth))
+	s := openStore(t, testConfig(c, root, testAuth))
+	ctx := ctxT(t, time.Minute)
+	_, err := other.CreateTaskType(ctx, sampleTaskType("t1", 4))
+	require.NoError(t, err)
+	lead, err := other.RegisterServer(ctx, sessionOf(t, other), sampleServer("t1", "10.0.0.1"))
+	require.NoError(t, err)
+	me, err := s.RegisterServer(ctx, sessionOf(t, s), sampleServer("t1", "10.0.0.2"))
+	require.NoError(t, err)
+	dir, err := s.p.servers("t1")
+	require.NoError(t, err)
+	leadPath, err := s.p.server("t1", lead.UUID)
+	require.NoError(t, err)
+
+	ch, err := s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1", Server: me.UUID})
+	require.NoError(t, err)
+	armedUnder := func() []watchKey {
+		t.Helper()
+		require.NoError(t, s.hub.armMu.lock(ctx))
+		defer s.hub.armMu.unlock()
+		var out []watchKey
+		for k, on := range s.hub.armed {
+			if on && (k.path == dir || parentOf(k.path) == dir) {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	assert.ElementsMatch(t, []watchKey{{leadPath, wChild}}, armedUnder(), "a follower: the leader's deletion only")
+
+	// A join and the leader's heartbeat reach no watch of s: they arm
+	// nothing new and fire nothing (ZooKeeper sends s no event at all).
+	_, err = other.RegisterServer(ctx, sessionOf(t, other), sampleServer("t1", "10.0.0.3"))
+	require.NoError(t, err)
+	require.NoError(t, other.UpdateServer(ctx, lead))
+	assert.ElementsMatch(t, []watchKey{{leadPath, wChild}}, armedUnder(), "still the leader's deletion only")
+
+	select {
+	case <-ch:
+		t.Fatal("the watch fired for a join or a heartbeat")
+	default:
+	}
+	require.NoError(t, other.UnregisterServer(ctx, "t1", lead.UUID))
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatal("no signal after the leader left")
+	}
+	assert.ElementsMatch(t, []watchKey{{dir, wChild}}, armedUnder(), "leading now: every join and leave")
+	_, err = other.RegisterServer(ctx, sessionOf(t, other), sampleServer("t1", "10.0.0.4"))
+	require.NoError(t, err)
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatal("no signal after a server joined the leader")
+	}
+
+	_, err = s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1", Server: "no/such"})
+	require.ErrorIs(t, err, schedule.ErrInvalid, "a server id that is not one")
+}
+
+// TestFactoriesWatchForOneFactory: a factories watch for one factory holds
+// two watches, on its own node's deletion and on its machine's state,
+// whatever the other factories do.
+func TestFactoriesWatchForOneFactory(t *testing.T) {
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	other := openStore(t, testConfig(c, root, testAuth))
+	s := openStore(t, testConfig(c, root, testAuth))
+	ctx := ctxT(t, time.Minute)
+	me, err := s.RegisterFactory(ctx, sessionOf(t, s), schedule.Factory{IP: "10.0.0.2", HostName: "me"})
+	require.NoError(t, err)
+	_, err = s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchFactories, Factory: me.UUID})
+	require.NoError(t, err)
+	_, err = other.RegisterFactory(ctx, sessionOf(t, other), schedule.Factory{IP: "10.0.0.3", HostName: "other"})
+	require.NoError(t, err)
+	own, err := s.p.factory(me.UUID)
+	require.NoError(t, err)
+	state, err := s.p.factoryState("10.0.0.2", "me")
+	require.NoError(t, err)
+	require.NoError(t, s.hub.armMu.lock(ctx))
+	var armed []watchKey
+	for k, on := range s.hub.armed {
+		if on {
+			armed = append(armed, k)
+		}
+	}
+	s.hub.armMu.unlock()
+	// The state node does not exist yet: watched for its creation.
+	assert.ElementsMatch(t, []watchKey{{own, wChild}, {state, wExist}}, armed, "the watches armed")
 }

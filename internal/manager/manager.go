@@ -383,7 +383,7 @@ func (m *Manager) runSession(ctx context.Context, sess storekit.Session, work *w
 		st.Server, st.Session, st.Owned, st.Releasing = s.me, schedule.SessionConnected, nil, nil
 	})
 	m.log.Info("server registered", "server", s.me, "session", fmt.Sprintf("%#x", sess.ID()), "window", work.windowName())
-	serversCh, itemsCh, configCh, err := m.watchSession(sctx)
+	serversCh, itemsCh, configCh, err := m.watchSession(sctx, s.me)
 	if err != nil {
 		// The store closed or ctx ended (a lost connection arms later):
 		// the server must not stay registered without following.
@@ -528,11 +528,21 @@ func (m *Manager) runSession(ctx context.Context, sess storekit.Session, work *w
 	}
 }
 
-// watchSession arms the session's watches: the runtime's servers, its
-// items (the mark, or every item on the old read path) and the
-// configuration.
-func (m *Manager) watchSession(ctx context.Context) (servers, items, config <-chan struct{}, err error) {
-	if servers, err = m.store.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: m.runtime}); err != nil {
+// watchSession arms the session's watches: the runtime's servers as they
+// concern this server (me), its items (the mark, or every item on the old
+// read path) and the configuration.
+//
+// The servers watch names me: while another server leads, it fires when
+// the leader leaves, not at every join and leave behind it (which made
+// every server list the servers again at every join: servers² listings as
+// a cluster starts). A server that does not lead learns of the others at
+// its resyncs; it needs them only to lead, and reads them all then.
+func (m *Manager) watchSession(ctx context.Context, me schedule.ServerID) (servers, items, config <-chan struct{}, err error) {
+	serversScope := storekit.WatchScope{Kind: storekit.WatchServers, Name: m.runtime, Server: me}
+	if m.oldReads {
+		serversScope.Server = ""
+	}
+	if servers, err = m.store.Watch(ctx, serversScope); err != nil {
 		return nil, nil, nil, err
 	}
 	itemsScope := storekit.WatchScope{Kind: storekit.WatchMark, Name: m.runtime}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -54,7 +55,11 @@ func (o *orderStore) UnregisterServer(ctx context.Context, rt string, id schedul
 }
 
 func (o *orderStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
-	o.add(fmt.Sprintf("watch %d", scope.Kind))
+	call := fmt.Sprintf("watch %d", scope.Kind)
+	if scope.Kind == storekit.WatchServers && scope.Server != "" {
+		call += " for " + string(scope.Server)
+	}
+	o.add(call)
 	if scope.Kind == storekit.WatchServers && o.failServers.Add(-1) >= 0 {
 		return nil, errors.New("order store: watch refused")
 	}
@@ -97,7 +102,8 @@ func runOrderManager(t *testing.T, prep func(*orderStore)) (*orderStore, storeki
 // waits for the re-arming of every watch that fired; at a start of 50
 // factories that was most of the 0.7 s from a manager's start to its
 // registration). Its first round reads after the watches, so nothing is
-// missed.
+// missed. The servers watch names the server (WatchScope.Server), so that
+// a store need not fire it for joins and leaves behind the leader.
 func TestManagerRegistersBeforeItsWatches(t *testing.T) {
 	st, obs := runOrderManager(t, func(*orderStore) {})
 	require.Eventually(t, func() bool {
@@ -107,7 +113,7 @@ func TestManagerRegistersBeforeItsWatches(t *testing.T) {
 	calls := st.log()
 	require.Regexp(t, "^register ", calls[0], "registration first: %v", calls)
 	require.Equal(t, []string{
-		fmt.Sprintf("watch %d", storekit.WatchServers),
+		fmt.Sprintf("watch %d for %s", storekit.WatchServers, strings.TrimPrefix(calls[0], "register ")),
 		fmt.Sprintf("watch %d", storekit.WatchMark),
 		fmt.Sprintf("watch %d", storekit.WatchConfig),
 	}, calls[1:4], "then the session's watches: %v", calls)

@@ -25,7 +25,14 @@ type watch struct {
 // While the client is cut off (Disconnect), events are held and delivered
 // when it reconnects, as ZooKeeper re-sets watches on reconnect.
 func (c *Client) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
+	if scope.Kind == storekit.WatchFactories && scope.Factory != "" {
+		if err := checkName(schedule.NameFactoryID, string(scope.Factory)); err != nil {
+			return nil, fmt.Errorf("memstore: watch: %w", err)
+		}
+	}
 	if scope.Kind != storekit.WatchStrategyRuntime {
+		// A factories watch for one factory fires, here, for every
+		// factory and state, as the contract allows.
 		scope.Factory = ""
 	}
 	switch scope.Kind {
@@ -33,6 +40,13 @@ func (c *Client) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan s
 		if err := checkRuntime(scope.Name); err != nil {
 			return nil, fmt.Errorf("memstore: watch: %w", err)
 		}
+		if scope.Kind == storekit.WatchServers && scope.Server != "" {
+			if err := checkName(schedule.NameServerID, string(scope.Server)); err != nil {
+				return nil, fmt.Errorf("memstore: watch: %w", err)
+			}
+		}
+		// A servers watch for one server fires, here, for every join and
+		// leave, as the contract allows.
 		scope.Server = ""
 	case storekit.WatchNotes:
 		if err := checkRuntime(scope.Name); err != nil {

@@ -308,13 +308,22 @@ type WatchKind int
 
 // Watch kinds.
 const (
-	// WatchServers: servers of one runtime joining or leaving (not heartbeats).
+	// WatchServers: servers of one runtime joining or leaving (not
+	// heartbeats). With Server set (the watching server's own id), only
+	// what can change whether that server leads must fire: while another
+	// server comes first (leads), that server leaving; while Server comes
+	// first or is not registered, every join and leave. A store may fire
+	// for more. One or two watches, whatever the number of servers.
 	WatchServers WatchKind = iota + 1
 	// WatchItems: any item of one runtime, or its mark, changing.
 	WatchItems
 	// WatchConfig: task types and strategies created, changed or deleted.
 	WatchConfig
-	// WatchFactories: factories joining or leaving, and factory states changing.
+	// WatchFactories: factories joining or leaving, and factory states
+	// changing. With Factory set (the watching factory's own id), only
+	// that factory's node leaving and the state of its machine (the IP and
+	// host name its id begins with) changing must fire; a store may fire
+	// for more. Two watches, whatever the number of factories.
 	WatchFactories
 	// WatchStrategyRuntimes: registrations under one strategy joining,
 	// leaving or changing.
@@ -325,17 +334,22 @@ const (
 	// WatchMark: the mark of one runtime's items rewritten (a build), or
 	// the items created or deleted as a whole. One watch.
 	WatchMark
-	// WatchStrategyRuntime: registrations under one strategy (Name)
-	// joining or leaving, and one registration (Factory) changing; not the
-	// other registrations' changes. A constant number of watches, whatever
-	// the number of registrations.
+	// WatchStrategyRuntime: one registration under one strategy (Name)
+	// joining, changing or leaving (Factory), and what can make it come
+	// first: while another registration comes first, that one leaving;
+	// while Factory's comes first or is not there, every registration
+	// joining or leaving. Not the other registrations' changes; a store may
+	// fire for other joins and leaves. A constant number of watches,
+	// whatever the number of registrations.
 	WatchStrategyRuntime
 )
 
 // WatchScope names what to watch: Kind, and Name (the runtime for servers,
 // items, notes and the mark, the strategy for strategy runtimes, empty
-// otherwise), Server (the note box, for WatchNotes only) and Factory (the
-// registration whose changes are watched, for WatchStrategyRuntime only).
+// otherwise), Server (the note box, for WatchNotes; the watching server,
+// optional, for WatchServers) and Factory (the registration whose changes
+// are watched, for WatchStrategyRuntime; the watching factory, optional,
+// for WatchFactories).
 type WatchScope struct {
 	Kind    WatchKind
 	Name    string

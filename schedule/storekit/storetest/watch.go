@@ -120,6 +120,62 @@ func testWatchFactories(e *env) {
 	e.step(ch, "a factory's session expired", func() error { e.h.Expire(e.T, a); return nil })
 }
 
+// testWatchFactoryOfOne: a factories watch for one factory fires when its
+// machine's state is written and when its node goes.
+func testWatchFactoryOfOne(e *env) {
+	a, b := e.client(), e.client()
+	f := e.registerFactory(a, "10.0.0.1", e.name)
+	ch, err := b.Watch(e.ctx, storekit.WatchScope{Kind: storekit.WatchFactories, Factory: f.UUID})
+	require.NoError(e, err, "Watch")
+	e.step(ch, "SetFactoryState (new)", func() error {
+		return a.SetFactoryState(e.ctx, "10.0.0.1", e.name, schedule.FactoryState{Stopped: true, By: "ops"})
+	})
+	e.step(ch, "SetFactoryState (changed)", func() error {
+		return a.SetFactoryState(e.ctx, "10.0.0.1", e.name, schedule.FactoryState{Stopped: false, By: "ops"})
+	})
+	e.step(ch, "UnregisterFactory", func() error { return a.UnregisterFactory(e.ctx, f.UUID) })
+	_, err = b.Watch(e.ctx, storekit.WatchScope{Kind: storekit.WatchFactories, Factory: "not-an-id"})
+	require.ErrorIs(e, err, schedule.ErrInvalid, "WatchFactories for a factory id that is not one")
+}
+
+// testWatchServersOfOne: a servers watch for one server fires when the
+// server that leads leaves while another leads, and, once the watching
+// server leads, when a server joins.
+func testWatchServersOfOne(e *env) {
+	a, b := e.client(), e.client()
+	e.createTaskType(a, e.name)
+	lead := e.registerServer(a, e.name, "10.0.0.1")
+	me := e.registerServer(b, e.name, "10.0.0.2")
+	ch, err := b.Watch(e.ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: e.name, Server: me.UUID})
+	require.NoError(e, err, "Watch")
+	e.step(ch, "the leader left", func() error { return a.UnregisterServer(e.ctx, e.name, lead.UUID) })
+	e.step(ch, "a server joined the watching server, which leads", func() error {
+		_, err := a.RegisterServer(e.ctx, e.session(a), SampleServer(e.name, "10.0.0.3"))
+		return err
+	})
+	_, err = b.Watch(e.ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: e.name, Server: "not/an/id"})
+	require.ErrorIs(e, err, schedule.ErrInvalid, "WatchServers for a server id that is not one")
+}
+
+// testWatchStrategyRuntimeBehindTheFirst: a one-registration watch of a
+// registration that does not come first fires when the first one leaves.
+func testWatchStrategyRuntimeBehindTheFirst(e *env) {
+	a, b := e.client(), e.client()
+	e.createStrategy(a, e.name, e.name)
+	first := e.registerFactory(a, "10.0.0.1", e.name+"-a")
+	second := e.registerFactory(a, "10.0.0.2", e.name+"-b")
+	for _, f := range []schedule.Factory{first, second} {
+		_, err := a.RegisterStrategyRuntime(e.ctx, e.session(a), schedule.StrategyRuntime{StrategyName: e.name, UUID: f.UUID})
+		require.NoError(e, err)
+	}
+	ch := e.watchRegistration(b, e.name, second.UUID)
+	e.step(ch, "the first registration left", func() error { return a.UnregisterStrategyRuntime(e.ctx, e.name, first.UUID) })
+	e.step(ch, "a registration joined the watched one, first now", func() error {
+		_, err := a.RegisterStrategyRuntime(e.ctx, e.session(a), schedule.StrategyRuntime{StrategyName: e.name, UUID: first.UUID})
+		return err
+	})
+}
+
 // testWatchStrategyRuntimes: a strategy-runtimes watch fires when
 // registrations join, change and leave, and when the strategy is deleted.
 func testWatchStrategyRuntimes(e *env) {
