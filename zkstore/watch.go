@@ -516,7 +516,7 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 				errs[i] = zk.ErrConnectionClosed // not sent
 			}
 		} else {
-			errs = h.armDirs(s.ctx, dirs)
+			errs = h.armDirs(s.ctx, dirs, false)
 		}
 		for i, err := range errs {
 			if err == nil {
@@ -581,15 +581,15 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 // armDirs arms several directories concurrently (their requests go out
 // together on the one connection) and returns each one's error. Caller
 // holds armMu.
-func (h *watchHub) armDirs(ctx context.Context, dirs []dirSpec) []error {
+func (h *watchHub) armDirs(ctx context.Context, dirs []dirSpec, full bool) []error {
 	errs := make([]error, len(dirs))
 	if len(dirs) == 1 {
-		errs[0] = h.armDir(ctx, dirs[0], false)
+		errs[0] = h.armDir(ctx, dirs[0], full)
 		return errs
 	}
 	var wg sync.WaitGroup
 	for i, d := range dirs {
-		wg.Go(func() { errs[i] = h.armDir(ctx, d, false) })
+		wg.Go(func() { errs[i] = h.armDir(ctx, d, full) })
 	}
 	wg.Wait()
 	return errs
@@ -698,9 +698,14 @@ func followTarget(names []string, me string, knownFirst bool) (first string, ful
 }
 
 // armScope arms every watch of st that is not armed. Caller holds armMu.
+//
+// Its directories are armed concurrently: a factory's registration scope
+// (the first registration, its own) or its factory scope (its node, its
+// machine's state) armed one after the other held armMu, and so every
+// other Watch call of the store, for a round trip more each.
 func (h *watchHub) armScope(ctx context.Context, st *scopeState, full bool) error {
-	for _, d := range st.dirs {
-		if err := h.armDir(ctx, d, full); err != nil {
+	for _, err := range h.armDirs(ctx, st.dirs, full) {
+		if err != nil {
 			return err
 		}
 	}
