@@ -305,12 +305,29 @@ func (l *loop) sessionChanged() (dirty bool, err error) {
 	case schedule.SessionClosed:
 		err = fmt.Errorf("%w: session %#x closed", schedule.ErrClosed, sess.ID())
 	case schedule.SessionConnected:
-		return true, nil
+		// Connected again: a round deferred meanwhile is still due (the
+		// caller keeps it), and Bean copies wait for a round to lift their
+		// guard. Without Bean strategies nothing else needs one: the
+		// watches outlived the disconnection. A round at every return
+		// from suspicion, listing every strategy's registrations, made
+		// sessions that turned suspect under load load ZooKeeper more.
+		return l.hasBeanStrategy(), nil
 	default:
 		return false, nil
 	}
 	l.sessionLost(err)
 	return false, err
+}
+
+// hasBeanStrategy reports whether a strategy this factory follows runs
+// Bean copies (or is of a kind not known, which is treated alike).
+func (l *loop) hasBeanStrategy() bool {
+	for _, s := range l.strats {
+		if s.def.Kind != schedule.KindSchedule {
+			return true
+		}
+	}
+	return false
 }
 
 // wakeAt is when the next round is due without a signal (see nextWake): a

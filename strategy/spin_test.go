@@ -221,3 +221,42 @@ func TestFactoryWatchesItsOwnNodeOnly(t *testing.T) {
 			fmt.Sprintf("factories watched for %q; registered %q (%v)", got, ids, err)
 	})
 }
+
+// A factory without Bean strategies runs no round when its session, suspect
+// for a while, is connected again: nothing waits for one (its watches
+// outlived the cut), and a round at every return from suspicion, listing
+// every strategy's registrations, loaded ZooKeeper more the more its
+// sessions turned suspect. The next change still brings exactly one.
+func TestNoRoundAfterSuspicionWithoutBeanStrategies(t *testing.T) {
+	e := newFakeEnv(t, nil)
+	client := e.store.Store.(*memstore.Client)
+	status := func(want schedule.SessionState) {
+		t.Helper()
+		waitFor(t, 10*time.Second, func() (bool, string) {
+			st := e.f.Status()
+			return st.Session == want && st.Factory != "", fmt.Sprintf("session %v, factory %q", st.Session, st.Factory)
+		})
+	}
+	status(schedule.SessionConnected)
+	// The stop flag set and cleared: a round each, after the start's.
+	stopped := func(want bool) {
+		t.Helper()
+		waitFor(t, 10*time.Second, func() (bool, string) {
+			return e.f.Status().Stopped == want, fmt.Sprintf("stop flag %v seen", want)
+		})
+	}
+	require.NoError(t, e.admin.StopFactory(e.ctx, "127.0.0.1", "a", "test"))
+	stopped(true)
+	require.NoError(t, e.admin.StartFactory(e.ctx, "127.0.0.1", "a"))
+	stopped(false)
+	before := e.store.refreshes.Load()
+	client.Disconnect(time.Hour)
+	status(schedule.SessionSuspect)
+	client.Reconnect()
+	status(schedule.SessionConnected)
+	// A change of the machine's stop flag brings one round, after any the
+	// reconnection would have brought.
+	require.NoError(t, e.admin.StopFactory(e.ctx, "127.0.0.1", "a", "test"))
+	stopped(true)
+	assert.Equal(t, int64(1), e.store.refreshes.Load()-before, "rounds after the cut and the stop flag")
+}
