@@ -321,14 +321,7 @@ func TestStrategyRuntimeReadsFromItsWatch(t *testing.T) {
 	require.NoError(t, err)
 	dir, err := s.p.strategy("st")
 	require.NoError(t, err)
-	require.NoError(t, s.hub.armMu.lock(ctx))
-	var armed []watchKey
-	for k, on := range s.hub.armed {
-		if on && (k.path == dir || parentOf(k.path) == dir) {
-			armed = append(armed, k)
-		}
-	}
-	s.hub.armMu.unlock()
+	armed := armedUnder(t, ctx, s, dir)
 	mp, err := s.p.strategyRuntime("st", mine.UUID)
 	require.NoError(t, err)
 	first, err := s.p.strategyRuntime("st", rts[0].UUID)

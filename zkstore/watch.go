@@ -774,24 +774,35 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 			}
 		}
 		// The directory does not exist: watch for its creation.
-		if h.isArmed(watchKey{d.path, wExist}) || h.isArmed(watchKey{d.path, wData}) {
-			return nil
-		}
-		ok, err := call(s, ctx, kindWatch, func(c *zk.Conn) (bool, error) {
-			ok, _, _, err := c.ExistsW(d.path)
-			return ok, err
-		})
-		if err != nil {
+		if created, err := h.armCreation(ctx, d.path); !created || err != nil {
 			return err
 		}
-		if !ok {
-			h.setArmed(watchKey{d.path, wExist})
-			return nil
-		}
 		// Created meanwhile: exists armed a data watch; arm the rest.
-		h.setArmed(watchKey{d.path, wData})
 	}
 	return nil
+}
+
+// armCreation watches a missing node for its creation (an exists watch),
+// unless a watch on it is armed already. created reports that it exists
+// after all: the exists call then armed a data watch, and the caller arms
+// the rest. Caller holds armMu.
+func (h *watchHub) armCreation(ctx context.Context, path string) (created bool, err error) {
+	if h.isArmed(watchKey{path, wExist}) || h.isArmed(watchKey{path, wData}) {
+		return false, nil
+	}
+	ok, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) (bool, error) {
+		ok, _, _, err := c.ExistsW(path)
+		return ok, err
+	})
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		h.setArmed(watchKey{path, wExist})
+		return false, nil
+	}
+	h.setArmed(watchKey{path, wData})
+	return true, nil
 }
 
 // armFollow arms a follow directory (dirSpec.follow): it lists the
@@ -820,22 +831,10 @@ func (h *watchHub) armFollow(ctx context.Context, d dirSpec) error {
 		}
 		names, err := s.children(ctx, d.path)
 		if isNoNode(err) {
-			if h.isArmed(watchKey{d.path, wExist}) || h.isArmed(watchKey{d.path, wData}) {
-				return nil
-			}
-			ok, err := call(s, ctx, kindWatch, func(c *zk.Conn) (bool, error) {
-				ok, _, _, err := c.ExistsW(d.path)
-				return ok, err
-			})
-			if err != nil {
+			if created, err := h.armCreation(ctx, d.path); !created || err != nil {
 				return err
 			}
-			if !ok {
-				h.setArmed(watchKey{d.path, wExist})
-				return nil
-			}
-			h.setArmed(watchKey{d.path, wData}) // created meanwhile: list it
-			continue
+			continue // created meanwhile: list it
 		}
 		if err != nil {
 			return err

@@ -421,6 +421,21 @@ func TestFollowTarget(t *testing.T) {
 	}
 }
 
+// armedUnder returns the watches s's hub holds armed on dir and its
+// children (every watch when dir is ""), taken between two armings.
+func armedUnder(t *testing.T, ctx context.Context, s *Store, dir string) []watchKey {
+	t.Helper()
+	require.NoError(t, s.hub.armMu.lock(ctx))
+	defer s.hub.armMu.unlock()
+	var out []watchKey
+	for k, on := range s.hub.armed {
+		if on && (dir == "" || k.path == dir || parentOf(k.path) == dir) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // TestServersWatchForOneServer: a servers watch for a server that does not
 // lead holds one watch, on the leader's node, which its heartbeats and
 // other servers' joins do not fire; the leader leaving fires it, and the
@@ -444,26 +459,14 @@ func TestServersWatchForOneServer(t *testing.T) {
 
 	ch, err := s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1", Server: me.UUID})
 	require.NoError(t, err)
-	armedUnder := func() []watchKey {
-		t.Helper()
-		require.NoError(t, s.hub.armMu.lock(ctx))
-		defer s.hub.armMu.unlock()
-		var out []watchKey
-		for k, on := range s.hub.armed {
-			if on && (k.path == dir || parentOf(k.path) == dir) {
-				out = append(out, k)
-			}
-		}
-		return out
-	}
-	assert.ElementsMatch(t, []watchKey{{leadPath, wChild}}, armedUnder(), "a follower: the leader's deletion only")
+	assert.ElementsMatch(t, []watchKey{{leadPath, wChild}}, armedUnder(t, ctx, s, dir), "a follower: the leader's deletion only")
 
 	// A join and the leader's heartbeat reach no watch of s: they arm
 	// nothing new and fire nothing (ZooKeeper sends s no event at all).
 	_, err = other.RegisterServer(ctx, sessionOf(t, other), sampleServer("t1", "10.0.0.3"))
 	require.NoError(t, err)
 	require.NoError(t, other.UpdateServer(ctx, lead))
-	assert.ElementsMatch(t, []watchKey{{leadPath, wChild}}, armedUnder(), "still the leader's deletion only")
+	assert.ElementsMatch(t, []watchKey{{leadPath, wChild}}, armedUnder(t, ctx, s, dir), "still the leader's deletion only")
 
 	select {
 	case <-ch:
@@ -476,7 +479,7 @@ func TestServersWatchForOneServer(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no signal after the leader left")
 	}
-	assert.ElementsMatch(t, []watchKey{{dir, wChild}}, armedUnder(), "leading now: every join and leave")
+	assert.ElementsMatch(t, []watchKey{{dir, wChild}}, armedUnder(t, ctx, s, dir), "leading now: every join and leave")
 	_, err = other.RegisterServer(ctx, sessionOf(t, other), sampleServer("t1", "10.0.0.4"))
 	require.NoError(t, err)
 	select {
@@ -508,14 +511,6 @@ func TestFactoriesWatchForOneFactory(t *testing.T) {
 	require.NoError(t, err)
 	state, err := s.p.factoryState("10.0.0.2", "me")
 	require.NoError(t, err)
-	require.NoError(t, s.hub.armMu.lock(ctx))
-	var armed []watchKey
-	for k, on := range s.hub.armed {
-		if on {
-			armed = append(armed, k)
-		}
-	}
-	s.hub.armMu.unlock()
 	// The state node does not exist yet: watched for its creation.
-	assert.ElementsMatch(t, []watchKey{{own, wChild}, {state, wExist}}, armed, "the watches armed")
+	assert.ElementsMatch(t, []watchKey{{own, wChild}, {state, wExist}}, armedUnder(t, ctx, s, ""), "the watches armed")
 }
