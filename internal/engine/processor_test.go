@@ -314,6 +314,15 @@ func TestShutdownReportsStuckDeal(t *testing.T) {
 	clk.Advance(30 * time.Millisecond)
 	eventually(t, func() bool { return clk.Active() == 1 }, "then on another timer")
 	assert.Equal(t, []time.Duration{20 * time.Millisecond}, clk.Armed(), "it waits CancelGrace")
+	// The other goroutine (between two fetches) ends once Run is
+	// cancelled, in no time on the fake clock but not at once: the grace
+	// ends only when the stuck deal's is the one left, or the count below
+	// may include a goroutine that was on its way out.
+	eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.live == 1
+	}, "only the stuck deal's goroutine left")
 	clk.Advance(20 * time.Millisecond)
 	err = r.stop()
 	require.ErrorIs(t, err, ErrStuck)
