@@ -30,11 +30,12 @@
 //     registration.
 //
 // Changes take effect within one refresh: watches on the configuration, the
-// factories, their stop flags and the registrations trigger a round at once,
-// and Config.RefreshInterval resyncs periodically. Only a strategy's leader
-// needs every registration's data: a factory that does not lead a Schedule
-// strategy watches the registrations joining and leaving and its own
-// changing (two ZooKeeper watches, whatever the number of factories) and
+// factory's own node and stop flag, and the registrations trigger a round
+// at once, and Config.RefreshInterval resyncs periodically. Only a
+// strategy's leader needs every registration's data: a factory that does
+// not lead a Schedule strategy watches the first registration leaving (it
+// may lead after it) and its own changing (two ZooKeeper watches, whatever
+// the number of factories) and
 // reads their ids and its own; when that read says it leads, it watches and
 // reads them all and distributes in the same round, and back when it no
 // longer leads. Every factory of a Bean strategy watches and reads every

@@ -161,7 +161,7 @@ func (l *loop) ensureWatches() error {
 // registrations, at every factory's join (factories² listings as a
 // cluster starts).
 func (l *loop) watchFactory(me schedule.FactoryID) error {
-	if l.factoryStop != nil && l.factoryFor == me && l.factoryCh != nil {
+	if l.factoryCh != nil && l.factoryFor == me {
 		return nil
 	}
 	wctx, cancel := context.WithCancel(l.watchCtx)

@@ -98,8 +98,8 @@ func (l *loop) watchRuntimes(s *strat, scope storekit.WatchScope) error {
 // runtimesScope is the watch a factory (me) holds on the registrations of
 // a strategy of the given kind, which it led or not at its last round.
 // Only the leader needs every registration's data (it distributes): a
-// factory that does not lead a Schedule strategy watches the registrations
-// joining and leaving and its own changing (WatchStrategyRuntime), a
+// factory that does not lead a Schedule strategy watches the first
+// registration leaving and its own changing (WatchStrategyRuntime), a
 // constant number of watches whatever the number of factories, and reads
 // their ids and its own. The leader, and every factory of a Bean strategy
 // (its ghostCopies account needs what every registration occupies), or of

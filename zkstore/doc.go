@@ -115,9 +115,10 @@
 // A server watches its own box's children (WatchNotes: one watch), reads the
 // notes (Notes), then only the items they name (ItemsByID), and deletes what
 // it consumed (DeleteNotes, one multi per chunk). The mark (WatchMark: one
-// data watch) tells every server of a rebuild; the server directory of joins
-// and leaves. A server thus holds a constant number of watches whatever the
-// item count, and a rebalance that moves k items costs each affected server
+// data watch) tells every server of a rebuild; the leader's node, or the
+// server directory for the leader, of what changes the leadership and the
+// balance. A server thus holds a constant number of watches whatever the
+// item and server counts, and a rebalance that moves k items costs each affected server
 // reads of its own changed items, and the others nothing.
 //
 // Boxes are created before the first note that needs them (a store remembers

@@ -92,10 +92,7 @@ func TestFactoriesReadsOnlyNewRecords(t *testing.T) {
 // change of any of them: 50 factories × 50 registrations per change at a
 // start.
 func TestStrategyRuntimesReadsOnlyChangedRegistrations(t *testing.T) {
-	c := sharedCluster(t)
-	root := c.UniqueRoot(t)
-	other := openStore(t, testConfig(c, root, testAuth))
-	s := openStore(t, testConfig(c, root, testAuth))
+	_, other, s := twoStores(t)
 	ctx := ctxT(t, time.Minute)
 	st := schedule.DefaultStrategy("st")
 	st.TaskName = "t1"
@@ -240,10 +237,7 @@ func TestConfigReadsFromWatchedData(t *testing.T) {
 // read on the new session, before the hub has armed the watches again,
 // reads the node.
 func TestWatchedDataForgottenWithTheSession(t *testing.T) {
-	c := sharedCluster(t)
-	root := c.UniqueRoot(t)
-	other := openStore(t, testConfig(c, root, testAuth))
-	s := openStore(t, testConfig(c, root, testAuth))
+	c, other, s := twoStores(t)
 	ctx := ctxT(t, time.Minute)
 	st := schedule.DefaultStrategy("st")
 	st.TaskName = "t1"
@@ -288,10 +282,7 @@ func TestWatchedDataForgottenWithTheSession(t *testing.T) {
 // changed while the watch is not re-armed yet, or after the watch ended, is
 // read, never answered from what the watch read before.
 func TestStrategyRuntimeReadsFromItsWatch(t *testing.T) {
-	c := sharedCluster(t)
-	root := c.UniqueRoot(t)
-	other := openStore(t, testConfig(c, root, testAuth))
-	s := openStore(t, testConfig(c, root, testAuth))
+	_, other, s := twoStores(t)
 	ctx := ctxT(t, time.Minute)
 	st := schedule.DefaultStrategy("st")
 	st.TaskName = "t1"

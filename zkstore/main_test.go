@@ -154,6 +154,15 @@ func sampleServer(rt, ip string) schedule.Server {
 	}
 }
 
+// twoStores opens two stores on a new root of the shared server: other to
+// make changes, s to watch and read them.
+func twoStores(t *testing.T) (c *zktest.Cluster, other, s *Store) {
+	t.Helper()
+	c = sharedCluster(t)
+	root := c.UniqueRoot(t)
+	return c, openStore(t, testConfig(c, root, testAuth)), openStore(t, testConfig(c, root, testAuth))
+}
+
 // sharedCluster returns the standalone server the tests share (faults are
 // injected through proxies or session expiry only, never into the server).
 func sharedCluster(t testing.TB) *zktest.Cluster { return zktest.Shared(t) }

@@ -66,6 +66,12 @@ type dirSpec struct {
 	knownFirst bool
 }
 
+// followed reports whether k is the watch a follow directory sets on its
+// first child.
+func (d dirSpec) followed(k watchKey) bool {
+	return d.follow != "" && k.t == wChild && parentOf(k.path) == d.path
+}
+
 type scopeState struct {
 	dirs  []dirSpec
 	subs  map[*watchSub]struct{}
@@ -647,7 +653,7 @@ func interested(st *scopeState, k watchKey) bool {
 		if d.childData && k.t == wData && parentOf(k.path) == d.path {
 			return true
 		}
-		if d.follow != "" && k.t == wChild && parentOf(k.path) == d.path {
+		if d.followed(k) {
 			return true
 		}
 	}
@@ -664,7 +670,7 @@ func rearmTarget(st *scopeState, k watchKey) (d *dirSpec, child bool) {
 		}
 	}
 	for i, d := range st.dirs {
-		if d.follow != "" && k.t == wChild && parentOf(k.path) == d.path {
+		if d.followed(k) {
 			return &st.dirs[i], false // the first child went: follow again
 		}
 		if d.childData && parentOf(k.path) == d.path {
@@ -743,13 +749,7 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 			var err error
 			listed := false
 			if !h.isArmed(watchKey{d.path, wChild}) {
-				children, err = call(s, ctx, kindWatch, func(c *zk.Conn) ([]string, error) {
-					ch, _, _, err := c.ChildrenW(d.path)
-					return ch, err
-				})
-				if err == nil {
-					h.setArmed(watchKey{d.path, wChild})
-				}
+				children, err = h.armChildren(ctx, d.path)
 				listed = true
 			} else if full && d.childData {
 				children, err = s.children(ctx, d.path)
@@ -780,6 +780,19 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 		// Created meanwhile: exists armed a data watch; arm the rest.
 	}
 	return nil
+}
+
+// armChildren sets a children watch on path and returns the children.
+// Caller holds armMu.
+func (h *watchHub) armChildren(ctx context.Context, path string) ([]string, error) {
+	children, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) ([]string, error) {
+		ch, _, _, err := c.ChildrenW(path)
+		return ch, err
+	})
+	if err == nil {
+		h.setArmed(watchKey{path, wChild})
+	}
+	return children, err
 }
 
 // armCreation watches a missing node for its creation (an exists watch),
@@ -814,16 +827,6 @@ func (h *watchHub) armCreation(ctx context.Context, path string) (created bool, 
 // directory is watched for its creation. Caller holds armMu.
 func (h *watchHub) armFollow(ctx context.Context, d dirSpec) error {
 	s := h.s
-	childrenW := func(path string) error {
-		_, err := call(s, ctx, kindWatch, func(c *zk.Conn) ([]string, error) {
-			ch, _, _, err := c.ChildrenW(path)
-			return ch, err
-		})
-		if err == nil {
-			h.setArmed(watchKey{path, wChild})
-		}
-		return err
-	}
 	const attempts = 5
 	for i := range attempts {
 		if h.isArmed(watchKey{d.path, wChild}) {
@@ -848,7 +851,7 @@ func (h *watchHub) armFollow(ctx context.Context, d dirSpec) error {
 		if h.isArmed(watchKey{target, wChild}) {
 			return nil
 		}
-		err = childrenW(target)
+		_, err = h.armChildren(ctx, target)
 		if !isNoNode(err) {
 			return err
 		}

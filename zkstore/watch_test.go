@@ -441,10 +441,7 @@ func armedUnder(t *testing.T, ctx context.Context, s *Store, dir string) []watch
 // other servers' joins do not fire; the leader leaving fires it, and the
 // server, leading now, watches every join.
 func TestServersWatchForOneServer(t *testing.T) {
-	c := sharedCluster(t)
-	root := c.UniqueRoot(t)
-	other := openStore(t, testConfig(c, root, testAuth))
-	s := openStore(t, testConfig(c, root, testAuth))
+	_, other, s := twoStores(t)
 	ctx := ctxT(t, time.Minute)
 	_, err := other.CreateTaskType(ctx, sampleTaskType("t1", 4))
 	require.NoError(t, err)
@@ -496,10 +493,7 @@ func TestServersWatchForOneServer(t *testing.T) {
 // two watches, on its own node's deletion and on its machine's state,
 // whatever the other factories do.
 func TestFactoriesWatchForOneFactory(t *testing.T) {
-	c := sharedCluster(t)
-	root := c.UniqueRoot(t)
-	other := openStore(t, testConfig(c, root, testAuth))
-	s := openStore(t, testConfig(c, root, testAuth))
+	_, other, s := twoStores(t)
 	ctx := ctxT(t, time.Minute)
 	me, err := s.RegisterFactory(ctx, sessionOf(t, s), schedule.Factory{IP: "10.0.0.2", HostName: "me"})
 	require.NoError(t, err)
