@@ -192,8 +192,11 @@ func TestLockDelayHoldsOnlyVanishedOwners(t *testing.T) {
 
 	victimID := serverOf(t, victim)
 	vstore.(*memstore.Client).Disconnect(time.Hour)
-	b.expire(t, vstore)
+	// The fake clock runs on in the background, and the leader may see the
+	// node gone before this goroutine reads the clock again: the time read
+	// before the expiry is the bound that the hold must respect.
 	gone := b.clock.Now()
+	b.expire(t, vstore)
 	sawHeld := false
 	var published []schedule.ServerHold
 	require.Eventually(t, func() bool {
