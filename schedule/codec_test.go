@@ -3,6 +3,7 @@ package schedule
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -443,5 +444,35 @@ func FuzzDecodeStrategy(f *testing.F) {
 		require.NoError(t, json.Unmarshal(enc, &back), "%s", enc)
 		require.Equal(t, v, back)
 		require.NoError(t, back.Validate())
+	})
+}
+
+// BenchmarkTaskTypeCodec decodes and validates a task type of 2,000 items:
+// every process reads each of its task types when it starts a manager for
+// it, so a big one is decoded by every process at once.
+func BenchmarkTaskTypeCodec(b *testing.B) {
+	tt := DefaultTaskType("big")
+	tt.DealBeanName = "deal"
+	for i := range 2000 {
+		tt.TaskItems = append(tt.TaskItems, fmt.Sprintf("%d:{TYPE=A,KIND=%d}", i, i%10))
+	}
+	data, err := json.Marshal(tt)
+	require.NoError(b, err)
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var got TaskType
+			if err := json.Unmarshal(data, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("validate", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := tt.Validate(); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }

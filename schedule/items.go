@@ -61,14 +61,13 @@ func parseItemDefs(defs []string) ([]ItemDef, []*FieldError) {
 	out := make([]ItemDef, 0, len(defs))
 	first := make(map[ItemID]int, len(defs))
 	for i, s := range defs {
-		field := fmt.Sprintf("taskItems[%d]", i)
 		d, p := parseItemDef(s)
 		if p != "" {
-			problems = append(problems, &FieldError{Field: field, Problem: fmt.Sprintf("%q: %s", s, p)})
+			problems = append(problems, &FieldError{Field: itemField(i), Problem: fmt.Sprintf("%q: %s", s, p)})
 			continue
 		}
 		if j, dup := first[d.ID]; dup {
-			problems = append(problems, &FieldError{Field: field,
+			problems = append(problems, &FieldError{Field: itemField(i),
 				Problem: fmt.Sprintf("%q: duplicate item id %q (first at taskItems[%d])", s, d.ID, j)})
 			continue
 		}
@@ -77,6 +76,8 @@ func parseItemDefs(defs []string) ([]ItemDef, []*FieldError) {
 	}
 	return out, problems
 }
+
+func itemField(i int) string { return fmt.Sprintf("taskItems[%d]", i) }
 
 // parseItemDef parses one definition; it returns a problem text on failure.
 func parseItemDef(s string) (ItemDef, string) {
