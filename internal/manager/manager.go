@@ -478,7 +478,10 @@ func (m *Manager) runSession(ctx context.Context, sess storekit.Session, work *w
 				m.dropSession(s, work)
 				return served, fmt.Errorf("%w: session %#x %s", schedule.ErrSessionLost, sess.ID(), st)
 			case schedule.SessionConnected:
-				dirty, s.serversStale, s.recheck = true, true, true
+				// The same session, its watches held: a change of the
+				// servers meanwhile fires their watch. The round proves the
+				// session alive and the items ours (see fenceGuard).
+				dirty, s.recheck = true, true
 			}
 		// A watch channel closes only when the store closes (the session
 		// ends with it): a closed one is not selected again, or it would

@@ -23,6 +23,14 @@ type serversStore struct {
 	all   int
 	byID  []schedule.ServerID
 	lists int
+	notes int
+}
+
+func (s *serversStore) Notes(ctx context.Context, rt string, box schedule.ServerID) ([]storekit.Note, error) {
+	s.mu.Lock()
+	s.notes++
+	s.mu.Unlock()
+	return s.Store.Notes(ctx, rt, box)
 }
 
 func (s *serversStore) Servers(ctx context.Context, rt string) ([]schedule.Server, error) {
@@ -49,7 +57,13 @@ func (s *serversStore) ServersByID(ctx context.Context, rt string, ids []schedul
 func (s *serversStore) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.all, s.byID, s.lists = 0, nil, 0
+	s.all, s.byID, s.lists, s.notes = 0, nil, 0, 0
+}
+
+func (s *serversStore) notesRead() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notes
 }
 
 func (s *serversStore) counts() (all, lists int, byID []schedule.ServerID) {
@@ -118,4 +132,66 @@ func TestFollowerReadsOnlyNewServersRecords(t *testing.T) {
 	require.Zero(t, all, "a follower read every server record after a join")
 	require.Positive(t, lists, "the follower did not list the servers after the join")
 	require.Equal(t, []schedule.ServerID{newcomer}, byID, "the follower read other records than the newcomer's")
+}
+
+// A server that does not lead, back from a suspect session (the same
+// session: its watches held), confirms it with a round that reads its
+// notes and items, not the servers: their watch would have fired. Under
+// load every session flaps suspect many times a minute, and a listing of
+// every server at each return fed the load.
+func TestFollowerBackFromSuspicionListsNoServers(t *testing.T) {
+	srv := memstore.New(memstore.Config{})
+	admin := srv.Connect(memstore.ClientConfig{})
+	defer admin.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tt := schedule.DefaultTaskType("suspreads")
+	tt.DealBeanName = "loadDeal"
+	for i := range 6 {
+		tt.TaskItems = append(tt.TaskItems, strconv.Itoa(i))
+	}
+	_, err := admin.CreateTaskType(ctx, tt)
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	var clients []*memstore.Client
+	var stores []*serversStore
+	var mgrs []*manager.Manager
+	for i := range 2 {
+		c := srv.Connect(memstore.ClientConfig{})
+		t.Cleanup(func() { c.Close() })
+		st := &serversStore{Store: c}
+		m := newLoadManager(t, st, tt, "susp-"+strconv.Itoa(i), time.Hour)
+		clients, stores, mgrs = append(clients, c), append(stores, st), append(mgrs, m)
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = m.Run(ctx) }()
+	}
+	require.Eventually(t, func() bool {
+		for _, m := range mgrs {
+			st := m.Status()
+			if len(st.Owned) != 3 || len(st.Releasing) != 0 || st.Servers != 2 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 5*time.Millisecond, "2 servers own 3 items each")
+	follower := 0
+	if mgrs[0].Status().IsLeader {
+		follower = 1
+	}
+	m, c, st := mgrs[follower], clients[follower], stores[follower]
+
+	c.Disconnect(time.Hour)
+	require.Eventually(t, func() bool { return m.Status().Session == schedule.SessionSuspect }, 10*time.Second, time.Millisecond)
+	st.reset()
+	c.Reconnect()
+	require.Eventually(t, func() bool { return m.Status().Session == schedule.SessionConnected && st.notesRead() > 0 },
+		10*time.Second, time.Millisecond, "no round read the notes after the session was back")
+	all, lists, byID := st.counts()
+	require.Zero(t, all, "the follower read every server record when its session was back")
+	require.Zero(t, lists, "the follower listed the servers when its session was back")
+	require.Empty(t, byID)
+	require.Len(t, m.Status().Owned, 3)
 }

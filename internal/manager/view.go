@@ -25,8 +25,9 @@ import (
 // moved) stays behind Manager.oldReads for benchmarks (internal/readpath).
 
 // liveServers returns the live servers: read again when the servers watch
-// fired, at a resync or when the session is back (serversStale), else the
-// last read (the previous way reads them at every round).
+// fired or at a resync (serversStale), else the last read (the previous way
+// reads them at every round). A session back from suspicion is the same
+// session with the same watches: what changed meanwhile fires them.
 //
 // The leader reads every record every round. Another server reads the
 // records once (its first read, and when it may lead), then only the list
