@@ -315,6 +315,9 @@ type session struct {
 	servers      []schedule.Server
 	serversStale bool
 	serversCh    <-chan struct{}
+	// records are the records read of the servers in servers (a server
+	// that neither leads nor is next in line reads none: see liveServers).
+	records map[schedule.ServerID]schedule.Server
 	// seen are the live servers of the last read, joined when a read last
 	// found one that was not among them (asked for then; joining: the last
 	// read did), builtFresh when this server built the items from nothing

@@ -114,7 +114,9 @@ func (m *Manager) seeServers(s *session, list []schedule.Server, readAt time.Tim
 		if d, known := fence.DecodeLockDelay(rec.TakeoverDelay); known {
 			s.delays[rec.UUID] = d
 		}
-		s.hosts[rec.UUID] = rec.HostName
+		if rec.HostName != "" { // (a server known by id alone: see liveServers)
+			s.hosts[rec.UUID] = rec.HostName
+		}
 	}
 	s.heldUntil, s.holds = time.Time{}, nil
 	s.joining = false

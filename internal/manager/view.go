@@ -29,9 +29,11 @@ import (
 // reads them at every round). A session back from suspicion is the same
 // session with the same watches: what changed meanwhile fires them.
 //
-// The leader reads every record every round. Another server reads the
-// records once (its first read, and when it may lead), then only the list
-// of ids and the records of servers it has not seen (readServers).
+// The leader reads every record every round. Another server lists the ids
+// and reads records only while it is next in line to lead (second in the
+// list): it then reads those it has not read yet (readNewServers). Any
+// other server knows the others by id alone; should it lead after servers
+// vanished unread, it holds their items for its own lock delay.
 func (m *Manager) liveServers(ctx context.Context, s *session) ([]schedule.Server, error) {
 	// The leader reads them every round: it grants only to servers it
 	// saw live, and a server that left since the cache was filled (its
@@ -43,7 +45,7 @@ func (m *Manager) liveServers(ctx context.Context, s *session) ([]schedule.Serve
 		if err != nil {
 			return nil, err
 		}
-		s.servers, s.serversStale = list, false
+		s.servers, s.records, s.serversStale = list, recordsOf(list), false
 	case readNew:
 		list, err := m.readNewServers(ctx, s)
 		if err != nil {
@@ -55,31 +57,79 @@ func (m *Manager) liveServers(ctx context.Context, s *session) ([]schedule.Serve
 }
 
 // readNewServers is liveServers for a server that did not lead: it lists
-// the ids, and reads only the records of the servers it has not seen (so
-// that it knows their lock delays and host names should it lead after
-// they vanish), keeping the records it holds of the others. If the list
-// says it leads now, it reads every record: the leader plans with fresh
-// ones.
+// the ids. If the list says it leads now, it reads every record: the leader
+// plans with fresh ones. Next in line, it reads the records it lacks, so
+// that it knows their lock delays and host names should it lead after they
+// vanish. Otherwise it reads none. It keeps the records it read of the
+// servers still listed (s.records).
 func (m *Manager) readNewServers(ctx context.Context, s *session) ([]schedule.Server, error) {
 	ids, err := m.store.ServerIDs(ctx, m.runtime)
 	if err != nil {
 		return nil, err
 	}
 	if len(ids) > 0 && ids[0] == s.me {
-		return m.store.Servers(ctx, m.runtime)
+		list, err := m.store.Servers(ctx, m.runtime)
+		if err == nil {
+			s.records = recordsOf(list)
+		}
+		return list, err
 	}
-	known := make(map[schedule.ServerID]schedule.Server, len(s.servers))
-	for _, rec := range s.servers {
-		known[rec.UUID] = rec
+	if !nextInLine(ids, s.me) {
+		s.records = keptRecords(ids, s.records)
+		return withRecords(ids, s.records), nil
 	}
-	fresh := newServerIDs(ids, known)
+	fresh := newServerIDs(ids, s.records)
 	var recs []schedule.Server
 	if len(fresh) > 0 {
 		if recs, err = m.store.ServersByID(ctx, m.runtime, fresh); err != nil {
 			return nil, err
 		}
 	}
-	return mergeServers(ids, known, recs), nil
+	list := mergeServers(ids, s.records, recs)
+	s.records = recordsOf(list)
+	return list, nil
+}
+
+// nextInLine reports whether me leads when the first of the live servers
+// ids goes. It is pure.
+func nextInLine(ids []schedule.ServerID, me schedule.ServerID) bool {
+	return len(ids) > 1 && ids[1] == me
+}
+
+// recordsOf indexes records by server. It is pure.
+func recordsOf(list []schedule.Server) map[schedule.ServerID]schedule.Server {
+	out := make(map[schedule.ServerID]schedule.Server, len(list))
+	for _, rec := range list {
+		out[rec.UUID] = rec
+	}
+	return out
+}
+
+// keptRecords returns the records of known whose server is among ids. It
+// is pure.
+func keptRecords(ids []schedule.ServerID, known map[schedule.ServerID]schedule.Server) map[schedule.ServerID]schedule.Server {
+	out := make(map[schedule.ServerID]schedule.Server, min(len(ids), len(known)))
+	for _, id := range ids {
+		if rec, ok := known[id]; ok {
+			out[id] = rec
+		}
+	}
+	return out
+}
+
+// withRecords returns the live servers ids in their order: the record in
+// known, else one with the id alone (no host name, no published lock
+// delay). It is pure.
+func withRecords(ids []schedule.ServerID, known map[schedule.ServerID]schedule.Server) []schedule.Server {
+	out := make([]schedule.Server, len(ids))
+	for i, id := range ids {
+		if rec, ok := known[id]; ok {
+			out[i] = rec
+		} else {
+			out[i] = schedule.Server{UUID: id}
+		}
+	}
+	return out
 }
 
 // serversReadKind is how a round reads the live servers.
@@ -88,19 +138,19 @@ type serversReadKind int
 const (
 	readNone serversReadKind = iota // the last read stands
 	readAll                         // every record
-	readNew                         // the ids, and the records of newcomers
+	readNew                         // the ids, and what records readNewServers wants
 )
 
 // serversRead decides how a round reads the live servers: oldReads (the
 // previous way, for benchmarks) and the leader read every record every
-// round, so does a server with no read yet; another server reads the ids
-// and only its newcomers' records, and only when the servers' watch fired
-// (stale). It is pure.
+// round; another server reads the ids (and the records readNewServers
+// wants) at its first read and when the servers' watch fired or a resync
+// came (stale). It is pure.
 func serversRead(oldReads, leader, stale, have bool) serversReadKind {
 	switch {
-	case oldReads || leader || !have:
+	case oldReads || leader:
 		return readAll
-	case stale:
+	case stale || !have:
 		return readNew
 	}
 	return readNone

@@ -78,8 +78,8 @@ func TestServersRead(t *testing.T) {
 		oldReads, leader, stale, have bool
 		want                          serversReadKind
 	}{
-		{name: "first read", want: readAll},
-		{name: "first read, stale", stale: true, want: readAll},
+		{name: "first read", want: readNew},
+		{name: "first read, stale", stale: true, want: readNew},
 		{name: "leader, nothing moved", leader: true, have: true, want: readAll},
 		{name: "leader, moved", leader: true, stale: true, have: true, want: readAll},
 		{name: "previous way", oldReads: true, have: true, want: readAll},
@@ -119,4 +119,29 @@ func TestNewServersAndMerge(t *testing.T) {
 		assert.Equal(t, c.wantFresh, newServerIDs(c.ids, known), c.name)
 		assert.Equal(t, c.want, mergeServers(c.ids, known, c.recs), c.name)
 	}
+}
+
+func TestServersNextInLine(t *testing.T) {
+	ids := []schedule.ServerID{"l", "n", "o"}
+	assert.True(t, nextInLine(ids, "n"))
+	assert.False(t, nextInLine(ids, "l"), "the leader")
+	assert.False(t, nextInLine(ids, "o"), "third")
+	assert.False(t, nextInLine(ids[:1], "l"), "alone")
+	assert.False(t, nextInLine(nil, "n"))
+}
+
+func TestServersByIDAlone(t *testing.T) {
+	rec := func(id schedule.ServerID, host string) schedule.Server {
+		return schedule.Server{UUID: id, HostName: host, TakeoverDelay: 1500}
+	}
+	known := map[schedule.ServerID]schedule.Server{"a": rec("a", "host-a"), "gone": rec("gone", "g")}
+	ids := []schedule.ServerID{"n", "a", "m"}
+	assert.Equal(t, []schedule.Server{{UUID: "n"}, rec("a", "host-a"), {UUID: "m"}}, withRecords(ids, known),
+		"the listing's order; a record where one was read, else the id alone")
+	assert.Equal(t, map[schedule.ServerID]schedule.Server{"a": rec("a", "host-a")}, keptRecords(ids, known),
+		"the records of servers no longer listed are dropped")
+	assert.Empty(t, withRecords(nil, known))
+	assert.Empty(t, keptRecords(ids, nil))
+	assert.Equal(t, map[schedule.ServerID]schedule.Server{"a": rec("a", "host-a"), "gone": rec("gone", "g")},
+		recordsOf([]schedule.Server{rec("a", "host-a"), rec("gone", "g")}))
 }
