@@ -21,6 +21,12 @@ type runtimeReads struct {
 	storekit.Store
 	all, own  atomic.Int64
 	factories atomic.Int64 // reads of every factory record (Factories)
+	ids       atomic.Int64 // listings of the registrations' ids
+}
+
+func (r *runtimeReads) StrategyRuntimeIDs(ctx context.Context, name string) ([]schedule.FactoryID, error) {
+	r.ids.Add(1)
+	return r.Store.StrategyRuntimeIDs(ctx, name)
 }
 
 func (r *runtimeReads) Factories(ctx context.Context) ([]schedule.Factory, error) {
@@ -52,7 +58,9 @@ func TestFollowerReadsOnlyItsOwnRegistration(t *testing.T) {
 	reads := map[string]*runtimeReads{}
 	for _, h := range []string{"a", "b", "c"} { // a registers first: it leads
 		var r *runtimeReads
-		procs[h] = e.startOn(testConfig(h), func(c *memstore.Client) storekit.Store {
+		cfg := testConfig(h)
+		cfg.RefreshInterval = time.Minute // the watches do the work: no round by the clock
+		procs[h] = e.startOn(cfg, func(c *memstore.Client) storekit.Store {
 			r = &runtimeReads{Store: c}
 			return r
 		})
@@ -87,6 +95,7 @@ func TestFollowerReadsOnlyItsOwnRegistration(t *testing.T) {
 	// every factory's registration changes (its requestNum, its report).
 	allB, allC := reads["b"].all.Load(), reads["c"].all.Load()
 	ownB, ownC, allA := reads["b"].own.Load(), reads["c"].own.Load(), reads["a"].all.Load()
+	idsB, idsC := reads["b"].ids.Load(), reads["c"].ids.Load()
 	e.applyStrategy(scheduleStrategy("fw-s", "fw", 3, 1))
 	want := map[string]int{"a": 1, "b": 1, "c": 1}
 	e.waitRunning("fw-s", "fw", want, 20*time.Second)
@@ -104,6 +113,11 @@ func TestFollowerReadsOnlyItsOwnRegistration(t *testing.T) {
 	assert.Greater(t, reads["b"].own.Load(), ownB, "b read its own registration")
 	assert.Greater(t, reads["c"].own.Load(), ownC, "c read its own registration")
 	assert.Greater(t, reads["a"].all.Load(), allA, "the leader read every registration")
+	// Nor do they list the registrations again while the leader's is
+	// there (a listing of n registrations per strategy per round: n² at a
+	// start).
+	assert.Equal(t, idsB, reads["b"].ids.Load(), "b, not leading, listed the registrations")
+	assert.Equal(t, idsC, reads["c"].ids.Load(), "c, not leading, listed the registrations")
 	// A round lists the live factories' ids; no factory reads their
 	// records (every new factory's record cost every factory a read).
 	for h, r := range reads {

@@ -68,6 +68,13 @@ type strat struct {
 	leader      bool
 	shortfall   int
 
+	// The last listing of the registrations' ids by a factory that did not
+	// lead, the leader it found, and when (local clock): reused while the
+	// leader's registration is there (see listing).
+	listed       []schedule.FactoryID
+	listedLeader schedule.FactoryID
+	listedAt     time.Time
+
 	// Failed starts (see startRetry) and their backoff.
 	startRetry
 	bo *backoff.Backoff

@@ -297,14 +297,37 @@ func (l *loop) readRuntimes(ctx context.Context, s *strat) (r runtimesRead) {
 
 // readOwnRuntime lists the ids of the registrations under s and reads this
 // factory's own (both at once), for a factory that does not need the
-// others' data: see lightRuntimes.
+// others' data: see lightRuntimes. While the leader it found at its last
+// listing is still registered, it reads that registration instead of
+// listing them all again (see reuseListing).
 func (l *loop) readOwnRuntime(ctx context.Context, s *strat) ([]schedule.StrategyRuntime, error) {
 	var ids []schedule.FactoryID
 	var idsErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { ids, idsErr = l.f.store.StrategyRuntimeIDs(ctx, s.name) })
+	reuse := reuseListing(s.def.Kind, s.listed, s.listedLeader, l.me.UUID, l.f.clock.Now().Sub(s.listedAt), l.f.cfg.RefreshInterval)
+	if reuse {
+		wg.Go(func() {
+			_, idsErr = l.f.store.StrategyRuntime(ctx, s.name, s.listedLeader)
+			if idsErr == nil {
+				ids = s.listed
+			}
+		})
+	} else {
+		s.listed, s.listedLeader = nil, ""
+		now := l.f.clock.Now()
+		wg.Go(func() {
+			if ids, idsErr = l.f.store.StrategyRuntimeIDs(ctx, s.name); idsErr == nil {
+				s.listed, s.listedAt = ids, now
+			}
+		})
+	}
 	own, err := l.f.store.StrategyRuntime(ctx, s.name, l.me.UUID)
 	wg.Wait()
+	if reuse && errors.Is(idsErr, schedule.ErrNotFound) {
+		// The leader left: list them again.
+		s.listed, s.listedLeader = nil, ""
+		return l.readOwnRuntime(ctx, s)
+	}
 	found := err == nil
 	if errors.Is(err, schedule.ErrNotFound) {
 		err = nil
@@ -349,7 +372,11 @@ func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, lf *
 	if mine() < 0 {
 		return vanished()
 	}
-	leader := leaderOf(rts, live) == l.me.UUID
+	lead := leaderOf(rts, live)
+	leader := lead == l.me.UUID
+	if s.listed != nil && !pre.every {
+		s.listedLeader = lead
+	}
 	if leader && !pre.every {
 		// It leads now, and read only its own registration: it needs
 		// every one's data. The wider watch is armed before the read, so

@@ -111,6 +111,22 @@ func runtimesScope(name string, kind schedule.StrategyKind, leader bool, me sche
 	return storekit.WatchScope{Kind: storekit.WatchStrategyRuntime, Name: name, Factory: me}
 }
 
+// reuseListing decides whether a factory that does not lead a strategy of
+// kind reuses its last listing of the registrations' ids (listed, which
+// found leader; age ago) rather than listing them again: yes while the
+// leader's registration is there (the caller reads it), for a Schedule
+// strategy, led by another factory, younger than refresh (the loop's
+// safety net lists them at least that often). A factory that does not
+// lead needs the listing only to know that it does not: while the leader
+// it found is registered (and live), a factory with a lower sequence leads,
+// whoever else registers or leaves meanwhile. When the leader's
+// registration goes, the round that follows reads it gone and lists again. A Bean
+// strategy's factories count the copies of every registration (see
+// ghostCopies), so they list them every round. It is pure.
+func reuseListing(kind schedule.StrategyKind, listed []schedule.FactoryID, leader, me schedule.FactoryID, age, refresh time.Duration) bool {
+	return kind == schedule.KindSchedule && len(listed) > 0 && leader != "" && leader != me && age >= 0 && age < refresh
+}
+
 // lightRuntimes is what a factory that follows only its own registration
 // (see runtimesScope) knows of a strategy's registrations: their ids, in
 // the listing's order, and its own registration's data (own; nil when it

@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -53,6 +54,32 @@ func TestLightRuntimes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, lightRuntimes("s", tc.ids, f2.UUID, tc.own))
+		})
+	}
+}
+
+func TestReuseListing(t *testing.T) {
+	const me, other = schedule.FactoryID("f$me"), schedule.FactoryID("f$other")
+	listed := []schedule.FactoryID{other, me}
+	tests := []struct {
+		name   string
+		kind   schedule.StrategyKind
+		listed []schedule.FactoryID
+		leader schedule.FactoryID
+		age    time.Duration
+		want   bool
+	}{
+		{"another leads, recent listing", schedule.KindSchedule, listed, other, time.Second, true},
+		{"no listing yet", schedule.KindSchedule, nil, other, time.Second, false},
+		{"no leader found", schedule.KindSchedule, listed, "", time.Second, false},
+		{"this factory leads", schedule.KindSchedule, listed, me, time.Second, false},
+		{"as old as the refresh", schedule.KindSchedule, listed, other, 10 * time.Second, false},
+		{"the clock went back", schedule.KindSchedule, listed, other, -time.Second, false},
+		{"Bean: ghost copies need every registration", schedule.KindBean, listed, other, time.Second, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, reuseListing(tc.kind, tc.listed, tc.leader, me, tc.age, 10*time.Second))
 		})
 	}
 }
