@@ -56,9 +56,12 @@ type Manager struct {
 	// registered: the server registered at least once (a refusal by the
 	// store's ACL before that ends Run; after it, it is retried).
 	registered atomic.Bool
-	work       atomic.Pointer[workHost] // set by Run
-	wg         sync.WaitGroup
-	wake       chan struct{} // coalescing: something for the session loop to look at
+	// sweeping: a sweep of gone servers' note boxes is under way (see
+	// sweepBoxes; one at a time, beside the session loop).
+	sweeping atomic.Bool
+	work     atomic.Pointer[workHost] // set by Run
+	wg       sync.WaitGroup
+	wake     chan struct{} // coalescing: something for the session loop to look at
 
 	mu        sync.Mutex // guards the fields below
 	defs      []string
@@ -515,8 +518,14 @@ func (m *Manager) runSession(ctx context.Context, sess storekit.Session, work *w
 			s.recheck = s.recheck || s.resyncs%recheckEvery == 0
 			if s.leader {
 				m.expireOwnSigns(sctx)
-				if !m.oldReads {
-					m.sweepBoxes(sctx, s)
+				if !m.oldReads && m.sweeping.CompareAndSwap(false, true) {
+					// Housekeeping beside the rounds: one box after the
+					// other takes seconds under load.
+					me := s.me
+					m.goFunc(func() {
+						defer m.sweeping.Store(false)
+						m.sweepBoxes(sctx, me)
+					})
 				}
 			}
 		case <-hb.C():

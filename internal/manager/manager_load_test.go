@@ -241,3 +241,104 @@ func newLoadManager(t *testing.T, store storekit.Store, tt schedule.TaskType, ho
 	require.NoError(t, err)
 	return m
 }
+
+// sweepStore holds the leader's sweep of a gone server's note box (a
+// DeleteNotes of the whole box) until release is closed.
+type sweepStore struct {
+	storekit.Store
+	entered chan struct{} // closed at the first sweep
+	once    sync.Once
+	release chan struct{}
+}
+
+func (s *sweepStore) DeleteNotes(ctx context.Context, rt string, by, box schedule.ServerID, names []string) error {
+	if names == nil {
+		s.once.Do(func() { close(s.entered) })
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.Store.DeleteNotes(ctx, rt, by, box, names)
+}
+
+// The leader's sweep of the note boxes of gone servers is housekeeping: it
+// runs beside the rounds, not in their way. Under load each box's removal
+// took up to a second, one after the other, and a leader sweeping the
+// boxes of 20 crashed servers granted nothing for 6 s after their holds
+// ended.
+func TestSweepDoesNotHoldTheLeadersRounds(t *testing.T) {
+	srv := memstore.New(memstore.Config{})
+	admin := srv.Connect(memstore.ClientConfig{})
+	defer admin.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tt := schedule.DefaultTaskType("sweep")
+	tt.DealBeanName = "loadDeal"
+	for i := range 60 {
+		tt.TaskItems = append(tt.TaskItems, strconv.Itoa(i))
+	}
+	_, err := admin.CreateTaskType(ctx, tt)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	sweep := &sweepStore{entered: make(chan struct{}), release: make(chan struct{})}
+	defer func() {
+		select {
+		case <-sweep.release:
+		default:
+			close(sweep.release)
+		}
+	}()
+	var clients []*memstore.Client
+	var mgrs []*manager.Manager
+	start := func(wrap func(*memstore.Client) storekit.Store) {
+		c := srv.Connect(memstore.ClientConfig{})
+		t.Cleanup(func() { c.Close() })
+		m := newLoadManager(t, wrap(c), tt, "sweep-"+strconv.Itoa(len(mgrs)), 20*time.Millisecond)
+		clients, mgrs = append(clients, c), append(mgrs, m)
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = m.Run(ctx) }()
+		require.Eventually(t, func() bool { return m.Status().Server != "" }, 10*time.Second, time.Millisecond)
+	}
+	start(func(c *memstore.Client) storekit.Store { sweep.Store = c; return sweep }) // registers first: leads
+	plain := func(c *memstore.Client) storekit.Store { return c }
+	start(plain)
+	start(plain)
+	balanced := func(per int) func() bool {
+		return func() bool {
+			for _, m := range mgrs {
+				st := m.Status()
+				if len(st.Owned) != per || len(st.Releasing) != 0 || st.Items != 60 || st.Servers != len(mgrs) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	require.Eventually(t, balanced(20), 30*time.Second, 5*time.Millisecond, "3 servers own 20 items each")
+	require.True(t, mgrs[0].Status().IsLeader)
+
+	// A server's session ends: it registers again under a new id, and its
+	// old box is the leader's to sweep, which it starts and is held in.
+	gone := mgrs[2].Status().Server
+	srv.ExpireSession(clients[2])
+	select {
+	case <-sweep.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the leader never swept the box of the expired registration")
+	}
+	// A server joins: the leader's rounds hand it items (those of the
+	// expired registration wait for its lock delay meanwhile).
+	start(plain)
+	newcomer := mgrs[3]
+	require.Eventually(t, func() bool { return len(newcomer.Status().Owned) > 0 }, 10*time.Second, 5*time.Millisecond,
+		"the leader gave a newcomer nothing while its sweep was under way")
+	close(sweep.release)
+	require.Eventually(t, func() bool {
+		boxes, err := admin.NoteBoxes(ctx, "sweep")
+		return err == nil && !slices.Contains(boxes, gone)
+	}, 10*time.Second, time.Millisecond, "the sweep, let go, did not remove the box of the expired registration")
+}

@@ -386,11 +386,11 @@ func ownedIDs(s *session) []schedule.ItemID {
 }
 
 // sweepBoxes deletes the note boxes of servers that are gone (the leader's
-// chore at its resyncs). The servers are read afresh first: a box is
+// chore at its resyncs, run beside the session loop). The servers are read afresh first: a box is
 // swept only if its server is not among them and registered before the
 // newest of them (a lower sequence), so the box of a server that
 // registered after that read is never taken for a dead one's.
-func (m *Manager) sweepBoxes(ctx context.Context, s *session) {
+func (m *Manager) sweepBoxes(ctx context.Context, me schedule.ServerID) {
 	servers, err := m.store.Servers(ctx, m.runtime)
 	if err != nil {
 		return
@@ -400,7 +400,7 @@ func (m *Manager) sweepBoxes(ctx context.Context, s *session) {
 		return
 	}
 	for _, box := range sweepable(boxes, servers) {
-		if err := m.store.DeleteNotes(ctx, m.runtime, s.me, box, nil); err != nil {
+		if err := m.store.DeleteNotes(ctx, m.runtime, me, box, nil); err != nil {
 			m.log.Warn("removing the note box of a server that is gone failed", "box", box, "err", err)
 			return
 		}
