@@ -130,8 +130,8 @@
 // a deposed leader cannot consume its successor's notes. Notes never decide
 // anything: ownership is the item's data, version-checked and epoch-fenced
 // as before; a lost or late note only delays a server's noticing, and every
-// owner re-reads its own items after a rebuild, after a disconnect and at
-// every tenth resync. The layout is additive: a tree written before notes
+// owner re-reads its own items after a rebuild and at every tenth resync.
+// The layout is additive: a tree written before notes
 // existed simply gains the notes directory with the first write; nothing to
 // migrate. A leader of an earlier release writes no notes, so upgrade a
 // runtime's servers together (stop them all, start the new release): a new

@@ -486,8 +486,11 @@ func (m *Manager) runSession(ctx context.Context, sess storekit.Session, work *w
 			case schedule.SessionConnected:
 				// The same session, its watches held: a change of the
 				// servers meanwhile fires their watch. The round proves the
-				// session alive and the items ours (see fenceGuard).
-				dirty, s.recheck = true, true
+				// session alive and the items ours (see fenceGuard): while
+				// the session lives, every change to an item it owns
+				// leaves a note in its box in the same atomic write, and
+				// the round reads the box.
+				dirty = true
 			}
 		// A watch channel closes only when the store closes (the session
 		// ends with it): a closed one is not selected again, or it would

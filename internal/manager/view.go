@@ -18,8 +18,7 @@ import (
 // it re-reads only what the leader box names (writes by others) and what a
 // write of its own found changed. Notes only bring news sooner: every
 // write is still version-checked and epoch-fenced, and every owner re-reads
-// its own items after each rebuild, after a disconnect and every
-// recheckEvery resyncs.
+// its own items after each rebuild and every recheckEvery resyncs.
 //
 // The previous way (a watch on every item, all read when the items stamp
 // moved) stays behind Manager.oldReads for benchmarks (internal/readpath).
