@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -557,20 +558,19 @@ func (m *Manager) runSession(ctx context.Context, sess storekit.Session, work *w
 // its resyncs; it needs them only to lead, and reads them all then.
 func (m *Manager) watchSession(ctx context.Context, me schedule.ServerID) (servers, items, config <-chan struct{}, err error) {
 	serversScope := storekit.WatchScope{Kind: storekit.WatchServers, Name: m.runtime, Server: me}
-	if m.oldReads {
-		serversScope.Server = ""
-	}
-	if servers, err = m.store.Watch(ctx, serversScope); err != nil {
-		return nil, nil, nil, err
-	}
 	itemsScope := storekit.WatchScope{Kind: storekit.WatchMark, Name: m.runtime}
 	if m.oldReads {
+		serversScope.Server = ""
 		itemsScope.Kind = storekit.WatchItems
 	}
-	if items, err = m.store.Watch(ctx, itemsScope); err != nil {
-		return nil, nil, nil, err
-	}
-	if config, err = m.store.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchConfig}); err != nil {
+	// Armed together: one round trip under load is a second or more.
+	var serversErr, itemsErr, configErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { servers, serversErr = m.store.Watch(ctx, serversScope) })
+	wg.Go(func() { items, itemsErr = m.store.Watch(ctx, itemsScope) })
+	config, configErr = m.store.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchConfig})
+	wg.Wait()
+	if err := cmp.Or(serversErr, itemsErr, configErr); err != nil {
 		return nil, nil, nil, err
 	}
 	return servers, items, config, nil

@@ -112,11 +112,11 @@ func TestManagerRegistersBeforeItsWatches(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond)
 	calls := st.log()
 	require.Regexp(t, "^register ", calls[0], "registration first: %v", calls)
-	require.Equal(t, []string{
+	require.ElementsMatch(t, []string{
 		fmt.Sprintf("watch %d for %s", storekit.WatchServers, strings.TrimPrefix(calls[0], "register ")),
 		fmt.Sprintf("watch %d", storekit.WatchMark),
 		fmt.Sprintf("watch %d", storekit.WatchConfig),
-	}, calls[1:4], "then the session's watches: %v", calls)
+	}, calls[1:4], "then the session's watches, armed together: %v", calls)
 }
 
 // A server registered whose watch then fails does not stay registered
@@ -135,4 +135,99 @@ func TestManagerWhoseWatchFailsAfterRegisteringRemovesItsServer(t *testing.T) {
 	first := calls[0][len("register "):]
 	require.NotEqual(t, first, string(srvs[0].UUID), "registered again after the failure: %v", calls)
 	require.Contains(t, calls, "unregister "+first, "the first server removed: %v", calls)
+}
+
+// gateStore holds the first calls of each group until every call of the
+// group has come (the calls were made together), or 5 s have passed (one
+// after the other: the group is recorded in apart).
+type gateStore struct {
+	storekit.Store
+
+	mu     sync.Mutex
+	groups map[string]*gateGroup
+	apart  []string
+}
+
+type gateGroup struct {
+	size, in int
+	all      chan struct{}
+}
+
+func (g *gateStore) meet(group string, size int) {
+	g.mu.Lock()
+	gg := g.groups[group]
+	if gg == nil {
+		gg = &gateGroup{size: size, all: make(chan struct{})}
+		g.groups[group] = gg
+	}
+	if gg.in == gg.size { // the group met (or gave up): later calls pass
+		g.mu.Unlock()
+		return
+	}
+	if gg.in++; gg.in == gg.size {
+		close(gg.all)
+	}
+	g.mu.Unlock()
+	select {
+	case <-gg.all:
+	case <-time.After(5 * time.Second):
+		g.mu.Lock()
+		if gg.in < gg.size {
+			g.apart = append(g.apart, group)
+			gg.in = gg.size
+			close(gg.all)
+		}
+		g.mu.Unlock()
+	}
+}
+
+func (g *gateStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan struct{}, error) {
+	switch {
+	case scope.Kind == storekit.WatchServers || scope.Kind == storekit.WatchMark || scope.Kind == storekit.WatchConfig:
+		g.meet("session watches", 3)
+	case scope.Kind == storekit.WatchNotes && scope.Server != storekit.LeaderBox:
+		g.meet("note box watch and servers read", 2)
+	}
+	return g.Store.Watch(ctx, scope)
+}
+
+func (g *gateStore) ServerIDs(ctx context.Context, rt string) ([]schedule.ServerID, error) {
+	g.meet("note box watch and servers read", 2)
+	return g.Store.ServerIDs(ctx, rt)
+}
+
+func (g *gateStore) Servers(ctx context.Context, rt string) ([]schedule.Server, error) {
+	g.meet("note box watch and servers read", 2)
+	return g.Store.Servers(ctx, rt)
+}
+
+// A manager arms its session's three watches together, and its first round
+// arms the watch of its note box beside its read of the servers: under
+// load each round trip takes a second or more, and a leader at a cold
+// start spent 4 s in them, one after the other, before it built the items.
+func TestManagerArmsItsWatchesTogether(t *testing.T) {
+	srv := memstore.New(memstore.Config{})
+	c, obs := srv.Connect(memstore.ClientConfig{}), srv.Connect(memstore.ClientConfig{})
+	t.Cleanup(func() { _ = c.Close(); _ = obs.Close() })
+	tt := schedule.DefaultTaskType("gate")
+	tt.DealBeanName = "idle"
+	tt.TaskItems = []string{"0", "1"}
+	_, err := obs.CreateTaskType(context.Background(), tt)
+	require.NoError(t, err)
+	st := &gateStore{Store: c, groups: map[string]*gateGroup{}}
+	m, err := manager.NewManager(st, tt, "", idleDeal(), schedule.ManagerConfig{},
+		manager.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	require.Eventually(t, func() bool { return len(m.Status().Owned) == 2 }, 30*time.Second, time.Millisecond)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	require.Empty(t, st.apart, "armed or read one after the other")
+	require.Len(t, st.groups, 2)
 }

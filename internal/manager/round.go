@@ -1,10 +1,12 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tbschedule/tbschedule-go/internal/fence"
@@ -52,8 +54,16 @@ func retryAtOnce(r retryKind, racesInARow int) bool {
 // write lost a race, or something else failed).
 func (m *Manager) reconcile(ctx context.Context, s *session, work *workHost) (again retryKind, err error) {
 	readAt := m.clock.Now()
+	// A new session's first round arms the watch of its note box beside
+	// the read of the servers (see followItems): a round trip fewer.
+	var notesErr error
+	var wg sync.WaitGroup
+	if s.ownNotes == nil && !m.oldReads {
+		wg.Go(func() { notesErr = m.watchOwnNotes(ctx, s) })
+	}
 	list, err := m.liveServers(ctx, s)
-	if err != nil {
+	wg.Wait()
+	if err = cmp.Or(err, notesErr); err != nil {
 		return retryNone, err
 	}
 	sv, err := m.seeServers(s, list, readAt)

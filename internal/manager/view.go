@@ -189,15 +189,8 @@ func mergeServers(ids []schedule.ServerID, known map[schedule.ServerID]schedule.
 // followItems returns this round's items: every item for the leader, the
 // items it owns (and the mark) for any other server.
 func (m *Manager) followItems(ctx context.Context, s *session) (schedule.Items, error) {
-	if s.ownNotes == nil {
-		// Armed by a round, not between registering and the session loop:
-		// a failure here is a failed round, retried, and a stop still
-		// unregisters. The round reads the box after arming its watch.
-		ch, err := m.store.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchNotes, Name: m.runtime, Server: s.me})
-		if err != nil {
-			return schedule.Items{}, err
-		}
-		s.ownNotes = ch
+	if err := m.watchOwnNotes(ctx, s); err != nil {
+		return schedule.Items{}, err
 	}
 	if s.leader {
 		return m.leaderItems(ctx, s)
@@ -220,6 +213,22 @@ func (m *Manager) followItems(ctx context.Context, s *session) (schedule.Items, 
 		s.recheck = false
 	}
 	return s.items, m.consume(ctx, s, s.me, notes)
+}
+
+// watchOwnNotes arms the watch of this server's note box unless it is.
+// Armed by a round, not between registering and the session loop: a
+// failure is a failed round, retried, and a stop still unregisters. The
+// round reads the box after arming its watch.
+func (m *Manager) watchOwnNotes(ctx context.Context, s *session) error {
+	if s.ownNotes != nil {
+		return nil
+	}
+	ch, err := m.store.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchNotes, Name: m.runtime, Server: s.me})
+	if err != nil {
+		return err
+	}
+	s.ownNotes = ch
+	return nil
 }
 
 // leaderItems is followItems for the leader. Its notes are listed before a
