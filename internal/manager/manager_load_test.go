@@ -72,18 +72,9 @@ func (s *loadStore) Watch(ctx context.Context, scope storekit.WatchScope) (<-cha
 func TestManagerResyncReadsItemsOnlyWhenStampMoves(t *testing.T) {
 	readpath.UseOld(true) // the stamp belongs to the previous way
 	t.Cleanup(func() { readpath.UseOld(false) })
-	srv := memstore.New(memstore.Config{})
-	admin := srv.Connect(memstore.ClientConfig{})
-	defer admin.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tt := schedule.DefaultTaskType("load")
-	tt.DealBeanName = "loadDeal"
-	for i := range 40 {
-		tt.TaskItems = append(tt.TaskItems, strconv.Itoa(i))
-	}
-	_, err := admin.CreateTaskType(ctx, tt)
-	require.NoError(t, err)
+	srv, admin, tt := loadTaskType(t, "load", 40)
 
 	const resync = 20 * time.Millisecond
 	var stores []*loadStore
@@ -269,18 +260,9 @@ func (s *sweepStore) DeleteNotes(ctx context.Context, rt string, by, box schedul
 // boxes of 20 crashed servers granted nothing for 6 s after their holds
 // ended.
 func TestSweepDoesNotHoldTheLeadersRounds(t *testing.T) {
-	srv := memstore.New(memstore.Config{})
-	admin := srv.Connect(memstore.ClientConfig{})
-	defer admin.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tt := schedule.DefaultTaskType("sweep")
-	tt.DealBeanName = "loadDeal"
-	for i := range 60 {
-		tt.TaskItems = append(tt.TaskItems, strconv.Itoa(i))
-	}
-	_, err := admin.CreateTaskType(ctx, tt)
-	require.NoError(t, err)
+	srv, admin, tt := loadTaskType(t, "sweep", 60)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
@@ -341,4 +323,22 @@ func TestSweepDoesNotHoldTheLeadersRounds(t *testing.T) {
 		boxes, err := admin.NoteBoxes(ctx, "sweep")
 		return err == nil && !slices.Contains(boxes, gone)
 	}, 10*time.Second, time.Millisecond, "the sweep, let go, did not remove the box of the expired registration")
+}
+
+// loadTaskType creates, on a new memstore server, the task type name with
+// items 0..n-1 and the idle deal of newLoadManager; admin is a client of
+// that server, closed with the test.
+func loadTaskType(t *testing.T, name string, n int) (*memstore.Server, *memstore.Client, schedule.TaskType) {
+	t.Helper()
+	srv := memstore.New(memstore.Config{})
+	admin := srv.Connect(memstore.ClientConfig{})
+	t.Cleanup(func() { admin.Close() })
+	tt := schedule.DefaultTaskType(name)
+	tt.DealBeanName = "loadDeal"
+	for i := range n {
+		tt.TaskItems = append(tt.TaskItems, strconv.Itoa(i))
+	}
+	_, err := admin.CreateTaskType(context.Background(), tt)
+	require.NoError(t, err)
+	return srv, admin, tt
 }

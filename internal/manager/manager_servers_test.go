@@ -88,18 +88,9 @@ func (s *serversStore) counts() (all, lists int, byID []schedule.ServerID) {
 // servers² records per server joining). A server further down the line
 // reads none: at a start of n servers, n² records would be read.
 func TestOnlyTheNextInLineReadsServersRecords(t *testing.T) {
-	srv := memstore.New(memstore.Config{})
-	admin := srv.Connect(memstore.ClientConfig{})
-	defer admin.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tt := schedule.DefaultTaskType("srvreads")
-	tt.DealBeanName = "loadDeal"
-	for i := range 60 {
-		tt.TaskItems = append(tt.TaskItems, strconv.Itoa(i))
-	}
-	_, err := admin.CreateTaskType(ctx, tt)
-	require.NoError(t, err)
+	srv, _, tt := loadTaskType(t, "srvreads", 60)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -160,18 +151,9 @@ func TestOnlyTheNextInLineReadsServersRecords(t *testing.T) {
 // load every session flaps suspect many times a minute, and a listing of
 // every server at each return fed the load.
 func TestFollowerBackFromSuspicionListsNoServers(t *testing.T) {
-	srv := memstore.New(memstore.Config{})
-	admin := srv.Connect(memstore.ClientConfig{})
-	defer admin.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tt := schedule.DefaultTaskType("suspreads")
-	tt.DealBeanName = "loadDeal"
-	for i := range 6 {
-		tt.TaskItems = append(tt.TaskItems, strconv.Itoa(i))
-	}
-	_, err := admin.CreateTaskType(ctx, tt)
-	require.NoError(t, err)
+	srv, _, tt := loadTaskType(t, "suspreads", 6)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
