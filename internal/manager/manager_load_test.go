@@ -289,17 +289,7 @@ func TestSweepDoesNotHoldTheLeadersRounds(t *testing.T) {
 	plain := func(c *memstore.Client) storekit.Store { return c }
 	start(plain)
 	start(plain)
-	balanced := func(per int) func() bool {
-		return func() bool {
-			for _, m := range mgrs {
-				st := m.Status()
-				if len(st.Owned) != per || len(st.Releasing) != 0 || st.Items != 60 || st.Servers != len(mgrs) {
-					return false
-				}
-			}
-			return true
-		}
-	}
+	balanced := func(per int) func() bool { return func() bool { return balancedAt(&mgrs, per, 60) } }
 	require.Eventually(t, balanced(20), 30*time.Second, 5*time.Millisecond, "3 servers own 20 items each")
 	require.True(t, mgrs[0].Status().IsLeader)
 
@@ -341,4 +331,16 @@ func loadTaskType(t *testing.T, name string, n int) (*memstore.Server, *memstore
 	_, err := admin.CreateTaskType(context.Background(), tt)
 	require.NoError(t, err)
 	return srv, admin, tt
+}
+
+// balancedAt reports whether every manager of *mgrs owns per of the items,
+// none is releasing, and each sees all the managers as live.
+func balancedAt(mgrs *[]*manager.Manager, per, items int) bool {
+	for _, m := range *mgrs {
+		st := m.Status()
+		if len(st.Owned) != per || len(st.Releasing) != 0 || st.Items != items || st.Servers != len(*mgrs) {
+			return false
+		}
+	}
+	return true
 }

@@ -106,17 +106,7 @@ func TestOnlyTheNextInLineReadsServersRecords(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = m.Run(ctx) }()
 	}
-	balanced := func(per int) func() bool {
-		return func() bool {
-			for _, m := range mgrs {
-				st := m.Status()
-				if len(st.Owned) != per || len(st.Releasing) != 0 || st.Items != 60 || st.Servers != len(mgrs) {
-					return false
-				}
-			}
-			return true
-		}
-	}
+	balanced := func(per int) func() bool { return func() bool { return balancedAt(&mgrs, per, 60) } }
 	// One at a time: the servers register in this order.
 	for i := range 3 {
 		start()
