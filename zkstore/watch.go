@@ -76,6 +76,18 @@ type scopeState struct {
 	dirs  []dirSpec
 	subs  map[*watchSub]struct{}
 	dirty bool // must be armed in full (new, or after lost watches)
+	// soiled counts the times the scope was found dirty again (lost
+	// watches): an arming that began before leaves it dirty.
+	soiled uint64
+	// arming counts the Watch calls arming the scope now: the hub leaves
+	// it to them, and they poke the hub if it is still dirty after.
+	arming int
+}
+
+// soil marks st for a full arming. Caller holds h.mu.
+func (st *scopeState) soil() {
+	st.dirty = true
+	st.soiled++
 }
 
 type watchSub struct {
@@ -94,12 +106,15 @@ type watchHub struct {
 	scopes map[storekit.WatchScope]*scopeState
 	closed bool
 
-	armMu armLock // serializes arming (one batch or Watch call at a time)
-	// armed are the watches set and not yet fired. Within one arming
-	// (under armMu) several directories are armed concurrently, so the
-	// map has a lock of its own.
-	armedMu sync.Mutex
-	armed   map[watchKey]bool
+	// armMu is the loop's: it holds it while it applies a batch. Watch
+	// calls arm their scopes beside it, without it (see Watch).
+	armMu armLock
+	// armed are the watches set and not yet fired; armedGen counts the
+	// times they were all lost (an expired session). Watch calls and the
+	// loop arm concurrently, so the map has a lock of its own.
+	armedMu  sync.Mutex
+	armed    map[watchKey]bool
+	armedGen uint64
 }
 
 func (h *watchHub) isArmed(k watchKey) bool {
@@ -108,10 +123,21 @@ func (h *watchHub) isArmed(k watchKey) bool {
 	return h.armed[k]
 }
 
-func (h *watchHub) setArmed(k watchKey) {
+// generation is taken just before a watch request is sent; setArmed
+// records the watch only if no expiry cleared the watches since (the
+// request went out on the session that expired).
+func (h *watchHub) generation() uint64 {
 	h.armedMu.Lock()
 	defer h.armedMu.Unlock()
-	h.armed[k] = true
+	return h.armedGen
+}
+
+func (h *watchHub) setArmed(k watchKey, gen uint64) {
+	h.armedMu.Lock()
+	defer h.armedMu.Unlock()
+	if gen == h.armedGen {
+		h.armed[k] = true
+	}
 }
 
 // takeArmed forgets k and reports whether it was armed.
@@ -127,11 +153,11 @@ func (h *watchHub) clearArmed() {
 	h.armedMu.Lock()
 	defer h.armedMu.Unlock()
 	clear(h.armed)
+	h.armedGen++
 }
 
-// armLock is a mutex that a waiter can give up on: arming holds it across
-// ZooKeeper calls (seconds while a connection hangs), and Watch must not
-// outlive its context waiting for it.
+// armLock is a mutex that a waiter can give up on: the loop holds it
+// across ZooKeeper calls (seconds while a connection hangs).
 type armLock chan struct{}
 
 // lock takes the lock, or returns ctx's error if ctx ends first.
@@ -211,6 +237,9 @@ func (s *Store) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan st
 	}
 	st.subs[sub] = struct{}{}
 	shared := !st.dirty
+	if !shared {
+		st.arming++
+	}
 	h.mu.Unlock()
 
 	// Arm (or complete) the scope's watches before returning, so that every
@@ -218,27 +247,42 @@ func (s *Store) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan st
 	// watch already is armed (the hub keeps it so): nothing to send, and
 	// nothing to wait for. Its watches are armed, or one fired and the hub
 	// re-arms it and then signals every subscriber, this one included (or
-	// marks the scope dirty and does so later): a Watch call that waited
-	// for armMu waited for the re-arming of every watch that fired in the
-	// store, a round trip or more under load, for nothing. Without a
-	// session, the hub arms the scope (and signals it) when the session is
-	// back.
+	// marks the scope dirty and does so later). Without a session, the hub
+	// arms the scope (and signals it) when the session is back.
+	//
+	// The scope is armed here, beside the loop and other Watch calls, not
+	// after them: a Watch that waited for the loop's re-arming of every
+	// watch that fired in the store waited a round trip or more for each
+	// batch under load (a new manager's first watches took 1-4 s while
+	// ZooKeeper answered in 100-500 ms). Arming beside the loop is safe
+	// because the loop lists the scopes and takes the fired watches in one
+	// step under h.mu (take): a watch this call finds armed either fires
+	// later, when the loop lists this scope and re-arms it and signals, or
+	// fired already and was taken, and this call arms it again.
 	if !shared {
-		if err := h.armMu.lock(ctx); err != nil {
-			h.unsubscribe(scope, sub)
-			return nil, err
-		}
 		switch {
-		case !h.isDirty(st):
 		case !s.hasSession():
 			err = zk.ErrConnectionClosed
 		default:
 			err = h.armScope(ctx, st, true)
 		}
-		h.armMu.unlock()
+		h.mu.Lock()
+		st.arming--
+		again := st.dirty && st.arming == 0
+		h.mu.Unlock()
+		if again {
+			// Lost watches meanwhile (left to this call), or this
+			// call failed: the loop arms the scope.
+			h.poke()
+		}
 	}
 	switch {
 	case err == nil:
+	case ctx.Err() != nil:
+		// Given up (context.DeadlineExceeded passes for a network
+		// error): the caller is gone.
+		h.unsubscribe(scope, sub)
+		return nil, ctx.Err()
 	case isConnLoss(err) && !s.isClosed():
 		// The hub completes the arming when the connection is back, and
 		// signals the channel then.
@@ -382,24 +426,6 @@ func (h *watchHub) signal(st *scopeState) {
 	}
 }
 
-// active reports whether st is still subscribed to.
-func (h *watchHub) active(st *scopeState) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(st.subs) > 0
-}
-
-// activeScopes returns the scopes with subscribers.
-func (h *watchHub) activeScopes() []*scopeState {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]*scopeState, 0, len(h.scopes))
-	for _, st := range h.scopes {
-		out = append(out, st)
-	}
-	return out
-}
-
 // loop applies events: it re-arms what fired and signals the scopes.
 func (h *watchHub) loop() {
 	s := h.s
@@ -427,18 +453,17 @@ func (h *watchHub) loop() {
 	}
 }
 
-// apply processes a batch of events; it reports whether some arming failed
-// (to be retried).
-func (h *watchHub) apply(evs []zk.Event) (failed bool) {
-	s := h.s
-	if h.armMu.lock(s.ctx) != nil {
-		return false // the store is closing
+// take lists the active scopes and takes the watches that evs fired (or
+// lost) in one step under h.mu, which Watch holds to add a scope: a Watch
+// call that finds a watch armed (and so leaves it to the hub) added its
+// scope before, and the scope is listed here with the watch it needs.
+func (h *watchHub) take(evs []zk.Event) (scopes []*scopeState, fired []watchKey) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	scopes = make([]*scopeState, 0, len(h.scopes))
+	for _, st := range h.scopes {
+		scopes = append(scopes, st)
 	}
-	defer h.armMu.unlock()
-	// Listed under armMu: a scope that Watch armed before counts too.
-	scopes := h.activeScopes()
-
-	var fired []watchKey
 	for _, ev := range evs {
 		switch ev.Type {
 		case zk.EventSession:
@@ -446,7 +471,7 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 				// Every watch of the session is gone.
 				h.clearArmed()
 				for _, st := range scopes {
-					h.markDirty(st)
+					st.soil()
 				}
 			}
 		case zk.EventNotWatching:
@@ -455,7 +480,7 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 			}
 			for _, st := range scopes {
 				if interested(st, watchKey{ev.Path, wData}) || interested(st, watchKey{ev.Path, wChild}) {
-					h.markDirty(st)
+					st.soil()
 				}
 			}
 		default:
@@ -467,6 +492,18 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 			}
 		}
 	}
+	return scopes, fired
+}
+
+// apply processes a batch of events; it reports whether some arming failed
+// (to be retried).
+func (h *watchHub) apply(evs []zk.Event) (failed bool) {
+	s := h.s
+	if h.armMu.lock(s.ctx) != nil {
+		return false // the store is closing
+	}
+	defer h.armMu.unlock()
+	scopes, fired := h.take(evs)
 
 	// While the client has no session, nothing is sent (requests would only
 	// queue, holding armMu): the scopes are re-armed in full when the
@@ -478,15 +515,14 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 	// the end, pipelined (armDataMany): one round trip for the batch, not
 	// one each. A write of many registrations or items at once fires as
 	// many watches in every session that follows them, and a batch
-	// re-armed one round trip at a time held armMu (so every Watch call
-	// and the next batch's signals) for seconds under load.
+	// re-armed one round trip at a time held the loop (and the next
+	// batch's signals) for seconds under load.
 	var childPaths []string
 	childScopes := make(map[*scopeState]bool)
 	// The directories that fired are re-armed concurrently too (armDirs):
 	// a batch often holds several (the servers, a note box, the
 	// registrations of a strategy...), and each re-armed one round trip
-	// after the other held armMu, and delayed the batch's signals, by
-	// as many round trips.
+	// after the other delayed the batch's signals by as many round trips.
 	dirScopes := make(map[dirSpec][]*scopeState)
 	var dirs []dirSpec
 	for _, k := range fired {
@@ -563,7 +599,7 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 	// expiry: every scope at once) are armed concurrently as well.
 	var dirty []*scopeState
 	for _, st := range scopes {
-		if !down && h.isDirty(st) && h.active(st) {
+		if !down && h.needsArming(st) {
 			dirty = append(dirty, st)
 		}
 	}
@@ -585,8 +621,7 @@ func (h *watchHub) apply(evs []zk.Event) (failed bool) {
 }
 
 // armDirs arms several directories concurrently (their requests go out
-// together on the one connection) and returns each one's error. Caller
-// holds armMu.
+// together on the one connection) and returns each one's error.
 func (h *watchHub) armDirs(ctx context.Context, dirs []dirSpec, full bool) []error {
 	errs := make([]error, len(dirs))
 	if len(dirs) == 1 {
@@ -602,7 +637,7 @@ func (h *watchHub) armDirs(ctx context.Context, dirs []dirSpec, full bool) []err
 }
 
 // armScopes arms several scopes in full, concurrently, and returns each
-// one's error. Caller holds armMu.
+// one's error.
 func (h *watchHub) armScopes(ctx context.Context, sts []*scopeState) []error {
 	errs := make([]error, len(sts))
 	if len(sts) == 1 {
@@ -619,14 +654,16 @@ func (h *watchHub) armScopes(ctx context.Context, sts []*scopeState) []error {
 
 func (h *watchHub) markDirty(st *scopeState) {
 	h.mu.Lock()
-	st.dirty = true
+	st.soil()
 	h.mu.Unlock()
 }
 
-func (h *watchHub) isDirty(st *scopeState) bool {
+// needsArming reports whether the loop must arm st in full: it is dirty,
+// subscribed to, and no Watch call arms it now.
+func (h *watchHub) needsArming(st *scopeState) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return st.dirty
+	return st.dirty && len(st.subs) > 0 && st.arming == 0
 }
 
 // firedTypes lists the watch types an event fires (as go-zookeeper does).
@@ -703,26 +740,31 @@ func followTarget(names []string, me string, knownFirst bool) (first string, ful
 	return sorted[0], false
 }
 
-// armScope arms every watch of st that is not armed. Caller holds armMu.
+// armScope arms every watch of st that is not armed, and marks it clean
+// unless it was found dirty again meanwhile.
 //
 // Its directories are armed concurrently: a factory's registration scope
 // (the first registration, its own) or its factory scope (its node, its
-// machine's state) armed one after the other held armMu, and so every
-// other Watch call of the store, for a round trip more each.
+// machine's state) armed one after the other took a round trip more each.
 func (h *watchHub) armScope(ctx context.Context, st *scopeState, full bool) error {
+	h.mu.Lock()
+	soiled := st.soiled
+	h.mu.Unlock()
 	for _, err := range h.armDirs(ctx, st.dirs, full) {
 		if err != nil {
 			return err
 		}
 	}
 	h.mu.Lock()
-	st.dirty = false
+	if st.soiled == soiled {
+		st.dirty = false
+	}
 	h.mu.Unlock()
 	return nil
 }
 
 // armDir arms the watches of one directory. full lists the children even if
-// their watch is armed, to arm missing child data watches. Caller holds armMu.
+// their watch is armed, to arm missing child data watches.
 func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 	s := h.s
 	if d.follow != "" {
@@ -731,10 +773,11 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 	for range 3 {
 		missing := false
 		if d.self && !h.isArmed(watchKey{d.path, wData}) {
+			gen := h.generation()
 			err := h.getW(ctx, d.path)
 			switch {
 			case err == nil:
-				h.setArmed(watchKey{d.path, wData})
+				h.setArmed(watchKey{d.path, wData}, gen)
 			case errors.Is(err, zk.ErrNoNode):
 				missing = true
 			default:
@@ -783,14 +826,14 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 }
 
 // armChildren sets a children watch on path and returns the children.
-// Caller holds armMu.
 func (h *watchHub) armChildren(ctx context.Context, path string) ([]string, error) {
+	gen := h.generation()
 	children, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) ([]string, error) {
 		ch, _, _, err := c.ChildrenW(path)
 		return ch, err
 	})
 	if err == nil {
-		h.setArmed(watchKey{path, wChild})
+		h.setArmed(watchKey{path, wChild}, gen)
 	}
 	return children, err
 }
@@ -798,11 +841,12 @@ func (h *watchHub) armChildren(ctx context.Context, path string) ([]string, erro
 // armCreation watches a missing node for its creation (an exists watch),
 // unless a watch on it is armed already. created reports that it exists
 // after all: the exists call then armed a data watch, and the caller arms
-// the rest. Caller holds armMu.
+// the rest.
 func (h *watchHub) armCreation(ctx context.Context, path string) (created bool, err error) {
 	if h.isArmed(watchKey{path, wExist}) || h.isArmed(watchKey{path, wData}) {
 		return false, nil
 	}
+	gen := h.generation()
 	ok, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) (bool, error) {
 		ok, _, _, err := c.ExistsW(path)
 		return ok, err
@@ -811,10 +855,10 @@ func (h *watchHub) armCreation(ctx context.Context, path string) (created bool, 
 		return false, err
 	}
 	if !ok {
-		h.setArmed(watchKey{path, wExist})
+		h.setArmed(watchKey{path, wExist}, gen)
 		return false, nil
 	}
-	h.setArmed(watchKey{path, wData})
+	h.setArmed(watchKey{path, wData}, gen)
 	return true, nil
 }
 
@@ -824,7 +868,7 @@ func (h *watchHub) armCreation(ctx context.Context, path string) (created bool, 
 // only when that child is deleted (a registration is ephemeral and has no
 // children; its data changes, a heartbeat, fire nothing). A first child
 // deleted between the listing and its watch is listed again. A missing
-// directory is watched for its creation. Caller holds armMu.
+// directory is watched for its creation.
 func (h *watchHub) armFollow(ctx context.Context, d dirSpec) error {
 	s := h.s
 	const attempts = 5
@@ -864,7 +908,6 @@ func (h *watchHub) armFollow(ctx context.Context, d dirSpec) error {
 // armDataMany arms the data watches of many children concurrently,
 // pipelined on the one connection like getMany (arming 10,000 item watches
 // one round trip at a time took seconds before a manager could register).
-// Caller holds armMu.
 func (h *watchHub) armDataMany(ctx context.Context, paths []string) error {
 	var todo []string
 	for _, p := range paths {
@@ -875,6 +918,7 @@ func (h *watchHub) armDataMany(ctx context.Context, paths []string) error {
 	if len(todo) == 1 {
 		return h.armData(ctx, todo[0])
 	}
+	gen := h.generation()
 	ok := make([]bool, len(todo))
 	var (
 		mu       sync.Mutex
@@ -910,23 +954,24 @@ func (h *watchHub) armDataMany(ctx context.Context, paths []string) error {
 	wg.Wait()
 	for i, p := range todo {
 		if ok[i] {
-			h.setArmed(watchKey{p, wData})
+			h.setArmed(watchKey{p, wData}, gen)
 		}
 	}
 	return firstErr
 }
 
 // armData arms a data watch on a child (a missing child needs none: the
-// parent's children watch covers it). Caller holds armMu.
+// parent's children watch covers it).
 func (h *watchHub) armData(ctx context.Context, path string) error {
 	k := watchKey{path, wData}
 	if h.isArmed(k) {
 		return nil
 	}
+	gen := h.generation()
 	err := h.getW(ctx, path)
 	switch {
 	case err == nil:
-		h.setArmed(k)
+		h.setArmed(k, gen)
 	case errors.Is(err, zk.ErrNoNode):
 	default:
 		return err
