@@ -18,6 +18,21 @@ func leaderOf(rts []schedule.StrategyRuntime, live []schedule.Factory) schedule.
 	return ids[0]
 }
 
+// unlisted reports whether a registration in rts names a factory that live
+// does not list. It is pure.
+func unlisted(rts []schedule.StrategyRuntime, live []schedule.Factory) bool {
+	listed := make(map[schedule.FactoryID]bool, len(live))
+	for _, f := range live {
+		listed[f.UUID] = true
+	}
+	for _, rt := range rts {
+		if !listed[rt.UUID] {
+			return true
+		}
+	}
+	return false
+}
+
 // liveRegistered returns the ids of the registered factories that are live,
 // in factory-sequence order (leader first).
 func liveRegistered(rts []schedule.StrategyRuntime, live []schedule.Factory) []schedule.FactoryID {

@@ -40,6 +40,30 @@ func TestLeaderOf(t *testing.T) {
 	}
 }
 
+// A registration of a factory the listing lacks makes the leader list the
+// factories again.
+func TestUnlisted(t *testing.T) {
+	f1, f2, f3 := planFactory(1), planFactory(2), planFactory(3)
+	rt := func(f schedule.Factory) schedule.StrategyRuntime { return schedule.StrategyRuntime{UUID: f.UUID} }
+	tests := []struct {
+		name string
+		rts  []schedule.StrategyRuntime
+		live []schedule.Factory
+		want bool
+	}{
+		{"every one listed", []schedule.StrategyRuntime{rt(f3), rt(f1)}, []schedule.Factory{f1, f2, f3}, false},
+		{"one registered after the listing", []schedule.StrategyRuntime{rt(f1), rt(f3)}, []schedule.Factory{f1, f2}, true},
+		{"no listing", []schedule.StrategyRuntime{rt(f1)}, nil, true},
+		{"no registration", nil, []schedule.Factory{f1}, false},
+		{"neither", nil, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, unlisted(tc.rts, tc.live))
+		})
+	}
+}
+
 // For Kind Schedule the plan is plan.Distribute's, and registrations of
 // factories that are not live get 0.
 func TestPlanSchedule(t *testing.T) {

@@ -76,21 +76,27 @@ func (l *loop) refresh(ctx context.Context) error {
 }
 
 // liveFactories is a round's read of the live factories, which may still
-// be under way: get waits for it.
+// be under way: get waits for it. A leader may list them again (relist),
+// once a round.
 type liveFactories struct {
 	done chan struct{}
-	live []schedule.Factory
-	err  error
+	list func(context.Context) ([]schedule.FactoryID, error)
+
+	mu       sync.Mutex // guards live and err once done is closed, and relisted
+	live     []schedule.Factory
+	err      error
+	relisted bool
 }
 
 // readFactories starts reading the live factories.
 func (l *loop) readFactories(ctx context.Context) *liveFactories {
-	lf := &liveFactories{done: make(chan struct{})}
+	lf := &liveFactories{done: make(chan struct{}), list: l.f.store.FactoryIDs}
 	go func() {
 		defer close(lf.done)
-		var ids []schedule.FactoryID
-		ids, lf.err = l.f.store.FactoryIDs(ctx)
-		lf.live = factoriesOf(ids)
+		ids, err := lf.list(ctx)
+		lf.mu.Lock()
+		lf.live, lf.err = factoriesOf(ids), err
+		lf.mu.Unlock()
 	}()
 	return lf
 }
@@ -110,6 +116,30 @@ func factoriesOf(ids []schedule.FactoryID) []schedule.Factory {
 
 func (lf *liveFactories) get() ([]schedule.Factory, error) {
 	<-lf.done
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	return lf.live, lf.err
+}
+
+// relist lists the live factories again, once a round (a later call
+// returns that listing): a leader whose registrations name a factory the
+// round's listing lacks (see unlisted) reads a listing younger than them.
+// The round's listing starts before the registrations are read, and at a
+// start, with ZooKeeper answering in 100-500 ms, it lacked a fifth of the
+// factories registered by then: the leader gave them nothing, and its next
+// round, seconds later, gave them their thread groups.
+func (lf *liveFactories) relist(ctx context.Context) ([]schedule.Factory, error) {
+	<-lf.done
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	if !lf.relisted && lf.err == nil {
+		lf.relisted = true
+		ids, err := lf.list(ctx)
+		if err != nil {
+			return nil, err
+		}
+		lf.live = factoriesOf(ids)
+	}
 	return lf.live, lf.err
 }
 
@@ -389,6 +419,12 @@ func (l *loop) requestNum(ctx context.Context, s *strat, pre *runtimesRead, lf *
 		}
 		if mine() < 0 {
 			return vanished()
+		}
+		leader = leaderOf(rts, live) == l.me.UUID
+	}
+	if leader && unlisted(rts, live) {
+		if live, err = lf.relist(ctx); err != nil {
+			return -1, err
 		}
 		leader = leaderOf(rts, live) == l.me.UUID
 	}
