@@ -109,42 +109,106 @@ type watchHub struct {
 	// armMu is the loop's: it holds it while it applies a batch. Watch
 	// calls arm their scopes beside it, without it (see Watch).
 	armMu armLock
-	// armed are the watches set and not yet fired; armedGen counts the
-	// times they were all lost (an expired session). Watch calls and the
-	// loop arm concurrently, so the map has a lock of its own.
+	// armed are the watches set and not yet fired, and those being set (a
+	// request in flight: claim). armedGen counts the times they were all
+	// lost (an expired session). Watch calls and the loop arm
+	// concurrently, so the map has a lock of its own.
 	armedMu  sync.Mutex
-	armed    map[watchKey]bool
+	armed    map[watchKey]*armEntry
 	armedGen uint64
 }
 
+// armEntry is a watch set, or being set.
+//
+// A watch counts as armed from the moment its request is about to be sent,
+// so that the loop takes an event of it as a fire even when the event comes
+// before the arming goroutine has read the answer (the client hands out the
+// answer, then the notifications that follow it). Another caller that
+// needs the watch waits for the answer (settled, claim): it must not read
+// what the watch guards before the watch is set at the server.
+type armEntry struct {
+	done chan struct{} // closed when the request is answered
+	ok   bool          // the request set the watch (written before done closes)
+}
+
+// armTicket is the right to send one watch request for k.
+type armTicket struct {
+	k   watchKey
+	e   *armEntry
+	gen uint64
+}
+
+// isArmed reports whether k is armed or being armed.
 func (h *watchHub) isArmed(k watchKey) bool {
 	h.armedMu.Lock()
 	defer h.armedMu.Unlock()
-	return h.armed[k]
+	return h.armed[k] != nil
 }
 
-// generation is taken just before a watch request is sent; setArmed
-// records the watch only if no expiry cleared the watches since (the
-// request went out on the session that expired).
-func (h *watchHub) generation() uint64 {
+// settled reports whether k is armed, waiting for a request in flight.
+func (h *watchHub) settled(ctx context.Context, k watchKey) (bool, error) {
 	h.armedMu.Lock()
-	defer h.armedMu.Unlock()
-	return h.armedGen
-}
-
-func (h *watchHub) setArmed(k watchKey, gen uint64) {
-	h.armedMu.Lock()
-	defer h.armedMu.Unlock()
-	if gen == h.armedGen {
-		h.armed[k] = true
+	e := h.armed[k]
+	h.armedMu.Unlock()
+	if e == nil {
+		return false, nil
+	}
+	select {
+	case <-e.done:
+		return e.ok, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
 }
 
-// takeArmed forgets k and reports whether it was armed.
+// claim returns the ticket to arm k, or nil when k is armed (after waiting
+// for a request in flight; if that one failed, k is claimed again).
+func (h *watchHub) claim(ctx context.Context, k watchKey) (*armTicket, error) {
+	for {
+		h.armedMu.Lock()
+		e := h.armed[k]
+		if e == nil {
+			e = &armEntry{done: make(chan struct{})}
+			h.armed[k] = e
+			t := &armTicket{k: k, e: e, gen: h.armedGen}
+			h.armedMu.Unlock()
+			return t, nil
+		}
+		h.armedMu.Unlock()
+		select {
+		case <-e.done:
+			if e.ok {
+				return nil, nil
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// answered ends t's request: ok, the watch is set on key set (t's key, or
+// another one the answer tells: an exists call on a node that exists sets
+// a data watch); not ok, nothing is armed. A watch set on a session that
+// expired since the ticket was taken is not recorded.
+func (h *watchHub) answered(t *armTicket, ok bool, set watchKey) {
+	h.armedMu.Lock()
+	defer h.armedMu.Unlock()
+	mine := h.armed[t.k] == t.e
+	if mine && (!ok || set != t.k) {
+		delete(h.armed, t.k)
+	}
+	if ok && set != t.k && t.gen == h.armedGen && h.armed[set] == nil {
+		h.armed[set] = t.e
+	}
+	t.e.ok = ok
+	close(t.e.done)
+}
+
+// takeArmed forgets k and reports whether it was armed (or being armed).
 func (h *watchHub) takeArmed(k watchKey) bool {
 	h.armedMu.Lock()
 	defer h.armedMu.Unlock()
-	was := h.armed[k]
+	was := h.armed[k] != nil
 	delete(h.armed, k)
 	return was
 }
@@ -181,7 +245,7 @@ func newWatchHub(s *Store) *watchHub {
 		wake:   make(chan struct{}, 1),
 		scopes: make(map[storekit.WatchScope]*scopeState),
 		armMu:  make(armLock, 1),
-		armed:  make(map[watchKey]bool),
+		armed:  make(map[watchKey]*armEntry),
 	}
 }
 
@@ -772,12 +836,10 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 	}
 	for range 3 {
 		missing := false
-		if d.self && !h.isArmed(watchKey{d.path, wData}) {
-			gen := h.generation()
-			err := h.getW(ctx, d.path)
+		if d.self {
+			err := h.armData(ctx, d.path)
 			switch {
 			case err == nil:
-				h.setArmed(watchKey{d.path, wData}, gen)
 			case errors.Is(err, zk.ErrNoNode):
 				missing = true
 			default:
@@ -789,12 +851,15 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 		}
 		if !missing {
 			var children []string
-			var err error
+			armed, err := h.settled(ctx, watchKey{d.path, wChild})
+			if err != nil {
+				return err
+			}
 			listed := false
-			if !h.isArmed(watchKey{d.path, wChild}) {
-				children, err = h.armChildren(ctx, d.path)
-				listed = true
-			} else if full && d.childData {
+			if !armed {
+				children, listed, err = h.armChildren(ctx, d.path)
+			}
+			if err == nil && !listed && full && d.childData {
 				children, err = s.children(ctx, d.path)
 				listed = true
 			}
@@ -825,17 +890,21 @@ func (h *watchHub) armDir(ctx context.Context, d dirSpec, full bool) error {
 	return nil
 }
 
-// armChildren sets a children watch on path and returns the children.
-func (h *watchHub) armChildren(ctx context.Context, path string) ([]string, error) {
-	gen := h.generation()
-	children, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) ([]string, error) {
+// armChildren sets a children watch on path and returns the children
+// (listed: false when another caller armed it meanwhile, and nothing was
+// sent).
+func (h *watchHub) armChildren(ctx context.Context, path string) (children []string, listed bool, err error) {
+	k := watchKey{path, wChild}
+	t, err := h.claim(ctx, k)
+	if t == nil || err != nil {
+		return nil, false, err
+	}
+	children, err = call(h.s, ctx, kindWatch, func(c *zk.Conn) ([]string, error) {
 		ch, _, _, err := c.ChildrenW(path)
 		return ch, err
 	})
-	if err == nil {
-		h.setArmed(watchKey{path, wChild}, gen)
-	}
-	return children, err
+	h.answered(t, err == nil, k)
+	return children, err == nil, err
 }
 
 // armCreation watches a missing node for its creation (an exists watch),
@@ -843,22 +912,26 @@ func (h *watchHub) armChildren(ctx context.Context, path string) ([]string, erro
 // after all: the exists call then armed a data watch, and the caller arms
 // the rest.
 func (h *watchHub) armCreation(ctx context.Context, path string) (created bool, err error) {
-	if h.isArmed(watchKey{path, wExist}) || h.isArmed(watchKey{path, wData}) {
-		return false, nil
+	if armed, err := h.settled(ctx, watchKey{path, wData}); armed || err != nil {
+		return false, err
 	}
-	gen := h.generation()
+	t, err := h.claim(ctx, watchKey{path, wExist})
+	if t == nil || err != nil {
+		return false, err
+	}
 	ok, err := call(h.s, ctx, kindWatch, func(c *zk.Conn) (bool, error) {
 		ok, _, _, err := c.ExistsW(path)
 		return ok, err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
+		h.answered(t, false, t.k)
 		return false, err
-	}
-	if !ok {
-		h.setArmed(watchKey{path, wExist}, gen)
+	case !ok:
+		h.answered(t, true, t.k)
 		return false, nil
 	}
-	h.setArmed(watchKey{path, wData}, gen)
+	h.answered(t, true, watchKey{path, wData})
 	return true, nil
 }
 
@@ -873,8 +946,8 @@ func (h *watchHub) armFollow(ctx context.Context, d dirSpec) error {
 	s := h.s
 	const attempts = 5
 	for i := range attempts {
-		if h.isArmed(watchKey{d.path, wChild}) {
-			return nil // the whole directory is watched already
+		if armed, err := h.settled(ctx, watchKey{d.path, wChild}); armed || err != nil {
+			return err // the whole directory is watched already
 		}
 		names, err := s.children(ctx, d.path)
 		if isNoNode(err) {
@@ -892,10 +965,7 @@ func (h *watchHub) armFollow(ctx context.Context, d dirSpec) error {
 		if !whole {
 			target = d.path + "/" + first
 		}
-		if h.isArmed(watchKey{target, wChild}) {
-			return nil
-		}
-		_, err = h.armChildren(ctx, target)
+		_, _, err = h.armChildren(ctx, target)
 		if !isNoNode(err) {
 			return err
 		}
@@ -908,75 +978,69 @@ func (h *watchHub) armFollow(ctx context.Context, d dirSpec) error {
 // armDataMany arms the data watches of many children concurrently,
 // pipelined on the one connection like getMany (arming 10,000 item watches
 // one round trip at a time took seconds before a manager could register).
+// A missing child needs none: the parent's children watch covers it.
 func (h *watchHub) armDataMany(ctx context.Context, paths []string) error {
-	var todo []string
-	for _, p := range paths {
-		if !h.isArmed(watchKey{p, wData}) {
-			todo = append(todo, p)
-		}
+	if len(paths) == 1 {
+		return ignoreNoNode(h.armData(ctx, paths[0]))
 	}
-	if len(todo) == 1 {
-		return h.armData(ctx, todo[0])
-	}
-	gen := h.generation()
-	ok := make([]bool, len(todo))
 	var (
 		mu       sync.Mutex
 		firstErr error
 		wg       sync.WaitGroup
 	)
 	sem := make(chan struct{}, parallelReads)
-	for i, p := range todo {
+	for _, p := range paths {
+		if h.isArmed(watchKey{p, wData}) {
+			continue // armed, or being armed (waited for below)
+		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			wg.Wait()
 			return ctx.Err()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer func() { <-sem }()
-			err := h.getW(ctx, p)
-			switch {
-			case err == nil:
-				ok[i] = true
-			case errors.Is(err, zk.ErrNoNode):
-			default:
+			if err := ignoreNoNode(h.armData(ctx, p)); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	for i, p := range todo {
-		if ok[i] {
-			h.setArmed(watchKey{p, wData}, gen)
+	if firstErr != nil {
+		return firstErr
+	}
+	// Those another caller was arming: answered before this returns.
+	for _, p := range paths {
+		if _, err := h.settled(ctx, watchKey{p, wData}); err != nil {
+			return err
 		}
 	}
-	return firstErr
+	return nil
 }
 
-// armData arms a data watch on a child (a missing child needs none: the
-// parent's children watch covers it).
-func (h *watchHub) armData(ctx context.Context, path string) error {
-	k := watchKey{path, wData}
-	if h.isArmed(k) {
+func ignoreNoNode(err error) error {
+	if errors.Is(err, zk.ErrNoNode) {
 		return nil
 	}
-	gen := h.generation()
-	err := h.getW(ctx, path)
-	switch {
-	case err == nil:
-		h.setArmed(k, gen)
-	case errors.Is(err, zk.ErrNoNode):
-	default:
+	return err
+}
+
+// armData arms a node's data watch, unless it is armed: ErrNoNode if the
+// node is missing (nothing is armed then).
+func (h *watchHub) armData(ctx context.Context, path string) error {
+	k := watchKey{path, wData}
+	t, err := h.claim(ctx, k)
+	if t == nil || err != nil {
 		return err
 	}
-	return nil
+	err = h.getW(ctx, path)
+	h.answered(t, err == nil, k)
+	return err
 }
 
 // getW sets a node's data watch; the data it reads is kept for

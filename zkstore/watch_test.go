@@ -136,20 +136,83 @@ func TestWatchOfAFiredWatchTheHubHasNotTaken(t *testing.T) {
 }
 
 // TestWatchesArmedBeforeAnExpiryCountForNothing: a watch set on a session
-// that expired while it was armed is not recorded as armed, so the new
-// session's arming sets it again.
+// that expired while its request was in flight is not recorded as armed, so
+// the new session's arming sets it again.
 func TestWatchesArmedBeforeAnExpiryCountForNothing(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
 	h := newWatchHub(nil)
-	k := watchKey{"/a", wData}
-	gen := h.generation()
-	h.setArmed(k, gen)
-	assert.True(t, h.isArmed(k))
+	a := watchKey{"/a", wData}
+	ta, err := h.claim(ctx, a)
+	require.NoError(t, err)
+	h.answered(ta, true, a)
+	assert.True(t, h.isArmed(a))
+
+	b := watchKey{"/b", wExist}
+	tb, err := h.claim(ctx, b) // sent on the old session
+	require.NoError(t, err)
 	h.clearArmed() // the session expired
-	assert.False(t, h.isArmed(k))
-	h.setArmed(watchKey{"/b", wChild}, gen) // a request sent on the old session
-	assert.False(t, h.isArmed(watchKey{"/b", wChild}), "armed on the expired session")
-	h.setArmed(watchKey{"/b", wChild}, h.generation())
-	assert.True(t, h.isArmed(watchKey{"/b", wChild}))
+	assert.False(t, h.isArmed(a))
+	h.answered(tb, true, watchKey{"/b", wData}) // the node existed: a data watch
+	assert.False(t, h.isArmed(watchKey{"/b", wData}), "armed on the expired session")
+	assert.False(t, h.isArmed(b))
+	tb, err = h.claim(ctx, b)
+	require.NoError(t, err)
+	require.NotNil(t, tb, "not armed, yet not claimed again")
+}
+
+// TestAFireBeforeTheArmingReadsItsAnswerIsTaken: the client hands out a
+// watch request's answer, then the notification of that watch, and the
+// hub's loop may take the notification before the arming goroutine has
+// read its answer. The watch counts as armed from before its request, so
+// the loop takes the event as a fire (and re-arms the watch and signals);
+// the arming does not record it armed again afterwards. With the watch
+// recorded only after the answer, the loop dropped the event and the
+// arming then recorded a watch that had fired: the scope was never
+// signalled again (a leader missed every join and crash after that).
+func TestAFireBeforeTheArmingReadsItsAnswerIsTaken(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
+	h := newWatchHub(nil)
+	k := watchKey{"/d", wChild}
+	tk, err := h.claim(ctx, k)
+	require.NoError(t, err)
+	_, fired := h.take([]zk.Event{{Type: zk.EventNodeChildrenChanged, Path: "/d"}})
+	assert.Equal(t, []watchKey{k}, fired, "the event of a watch being armed was not taken as a fire")
+	h.answered(tk, true, k)
+	assert.False(t, h.isArmed(k), "a watch that fired recorded armed")
+}
+
+// TestClaimWaitsForTheArmingInFlight: a caller that needs a watch another
+// caller is arming waits for that request's answer: armed, it sends
+// nothing; failed, it arms the watch itself. Returning at once would let
+// it read what the watch guards before the watch is set at the server.
+func TestClaimWaitsForTheArmingInFlight(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
+	h := newWatchHub(nil)
+	k := watchKey{"/d", wChild}
+	for _, ok := range []bool{true, false} {
+		first, err := h.claim(ctx, k)
+		require.NoError(t, err)
+		require.NotNil(t, first)
+		got := make(chan *armTicket, 1)
+		go func() {
+			second, err := h.claim(ctx, k)
+			assert.NoError(t, err)
+			got <- second
+		}()
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, err = h.claim(short, k)
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded, "a claim did not wait for the request in flight")
+		h.answered(first, ok, k)
+		second := <-got
+		if ok {
+			assert.Nil(t, second, "armed by the first, yet claimed again")
+			h.takeArmed(k)
+		} else {
+			require.NotNil(t, second, "the first failed, yet no claim")
+			h.answered(second, false, k)
+		}
+	}
 }
 
 // TestWatchLeavesAScopeDirtiedWhileItArmsToTheHub: a scope found dirty again
@@ -573,9 +636,11 @@ func armedUnder(t *testing.T, ctx context.Context, s *Store, dir string) []watch
 	t.Helper()
 	require.NoError(t, s.hub.armMu.lock(ctx))
 	defer s.hub.armMu.unlock()
+	s.hub.armedMu.Lock()
+	defer s.hub.armedMu.Unlock()
 	var out []watchKey
 	for k, on := range s.hub.armed {
-		if on && (dir == "" || k.path == dir || parentOf(k.path) == dir) {
+		if on != nil && (dir == "" || k.path == dir || parentOf(k.path) == dir) {
 			out = append(out, k)
 		}
 	}
