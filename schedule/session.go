@@ -5,7 +5,11 @@ type SessionState int
 
 // Session states.
 const (
-	// SessionConnected: connected, and the server answered recently.
+	// SessionConnected: connected, and the server answered recently: a
+	// request on the session sent within the last third of the session
+	// timeout was answered, or the server accepted a reconnection under
+	// the same session. Owners take it as proof that the session is alive:
+	// after a suspicion, they resume on it without a read of their own.
 	SessionConnected SessionState = iota + 1
 	// SessionSuspect: disconnected, or no answer from the server for a while.
 	// The session may still be alive at the server (a short blip keeps it) or

@@ -25,9 +25,11 @@ var (
 //   - Suspect: no new copy starts; if the session is still not connected
 //     after FenceAfter, the contexts of the running copies are cancelled.
 //   - Expired or closed: fence at once, for good.
-//   - Connected again: nothing is lifted until the main loop has refreshed
-//     on the session (lift), which proves it alive; under a new session no
-//     copy starts before that first refresh either.
+//   - Connected again: under a new session no copy starts before the main
+//     loop has refreshed on it (lift), which proves it alive. After that
+//     first refresh, connected again lifts the guard by itself: the store
+//     reports Connected only when the server has answered on the session
+//     recently (see internal/fence).
 type copyGuard struct {
 	g       *fence.Guard
 	sess    storekit.Session
@@ -70,6 +72,12 @@ func (g *copyGuard) context() (ctx context.Context, ok bool) {
 		}
 	})
 	return ctx, ok
+}
+
+// restrained reports whether copies are held or fenced.
+func (g *copyGuard) restrained() bool {
+	st := g.g.State()
+	return st.Held || st.Fenced
 }
 
 // lift ends the hold and the fence after the main loop proved the session

@@ -313,28 +313,18 @@ func (l *loop) sessionChanged() (dirty bool, err error) {
 		err = fmt.Errorf("%w: session %#x closed", schedule.ErrClosed, sess.ID())
 	case schedule.SessionConnected:
 		// Connected again: a round deferred meanwhile is still due (the
-		// caller keeps it), and Bean copies wait for a round to lift their
-		// guard. Without Bean strategies nothing else needs one: the
+		// caller keeps it). The guard lifted itself if a round confirmed
+		// the session before (see internal/fence); only a guard never
+		// confirmed waits for a round. Nothing else needs one: the
 		// watches outlived the disconnection. A round at every return
 		// from suspicion, listing every strategy's registrations, made
 		// sessions that turned suspect under load load ZooKeeper more.
-		return l.hasBeanStrategy(), nil
+		return l.guard.restrained(), nil
 	default:
 		return false, nil
 	}
 	l.sessionLost(err)
 	return false, err
-}
-
-// hasBeanStrategy reports whether a strategy this factory follows runs
-// Bean copies (or is of a kind not known, which is treated alike).
-func (l *loop) hasBeanStrategy() bool {
-	for _, s := range l.strats {
-		if s.def.Kind != schedule.KindSchedule {
-			return true
-		}
-	}
-	return false
 }
 
 // wakeAt is when the next round is due without a signal (see nextWake): a

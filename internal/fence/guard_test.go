@@ -89,11 +89,11 @@ func start(t *testing.T, p fence.Policy, st fence.State) *harness {
 
 func (h *harness) set(c fence.Condition) { h.sess.set(c); <-h.g.Changed() }
 
-// A flap (suspect, connected but not yet confirmed, suspect again for
-// good, as in a partition whose expiry the client cannot learn) is fenced
-// After the second suspicion, not later and not sooner.
+// A flap (suspect, connected a moment, suspect again for good, as in a
+// partition whose expiry the client cannot learn) is fenced After the
+// second suspicion, not later and not sooner.
 func TestGuardFencesAfterAFlap(t *testing.T) {
-	h := start(t, fence.Policy{After: time.Second}, fence.State{})
+	h := start(t, fence.Policy{After: time.Second}, fence.State{Confirmed: true})
 	h.set(fence.Suspect)
 	require.True(t, h.g.State().Held, "held at once")
 	h.clk.Advance(300 * time.Millisecond)
@@ -106,24 +106,26 @@ func TestGuardFencesAfterAFlap(t *testing.T) {
 	h.clk.Advance(time.Nanosecond)
 	<-h.g.Changed() // the timer's look
 	assert.True(t, h.g.State().Fenced, "suspect for After since the flap, yet not fenced")
-	assert.Equal(t, []string{"hold true (suspect)", "fence true (suspect)"}, h.work.log())
+	assert.Equal(t, []string{"hold true (suspect)", "hold false (connected)", "hold true (suspect)", "fence true (suspect)"}, h.work.log())
 }
 
-// Connected again, the work stays held and fenced until the owner
-// confirms the session; a confirmation while suspect does nothing.
-func TestGuardLiftsOnlyOnConfirmation(t *testing.T) {
-	h := start(t, fence.Policy{After: time.Second}, fence.Start(false))
+// Under a new session the work stays held until the owner confirms the
+// session, connected or not; a confirmation while suspect does nothing.
+// Once confirmed, the session connected again lifts hold and fence.
+func TestGuardLiftsOnConnectedOnceConfirmed(t *testing.T) {
+	h := start(t, fence.Policy{After: time.Second}, fence.Start(true))
+	h.set(fence.Connected)
+	require.Equal(t, fence.Start(true), h.g.State(), "connected alone lifted a new session's fence")
 	h.g.Confirm()
+	require.Equal(t, fence.State{Confirmed: true}, h.g.State())
 	h.set(fence.Suspect)
 	h.clk.Advance(time.Second)
 	<-h.g.Changed()
 	h.g.Confirm()
 	require.True(t, h.g.State().Fenced, "a confirmation while suspect lifted the fence")
 	h.set(fence.Connected)
-	require.Equal(t, fence.State{Held: true, Fenced: true}, h.g.State(), "connected alone lifts nothing")
-	h.g.Confirm()
-	assert.Equal(t, fence.State{}, h.g.State())
-	assert.Equal(t, []string{"hold false (connected)", "hold true (suspect)", "fence true (suspect)",
+	assert.Equal(t, fence.State{Confirmed: true}, h.g.State(), "connected again did not lift")
+	assert.Equal(t, []string{"fence false (connected)", "hold false (connected)", "hold true (suspect)", "fence true (suspect)",
 		"fence false (connected)", "hold false (connected)"}, h.work.log())
 }
 

@@ -10,10 +10,15 @@
 //   - Suspect: no new work starts (hold) at once; if the session is still
 //     not connected Policy.After later, running work is cancelled (fence).
 //   - Lost (expired or closed): held and fenced at once, for good.
-//   - Connected again: the fence timer stops, but nothing is lifted until
-//     the owner confirms the session with a successful read on it (hold
-//     and fence end together then). Under a new session the work is held
-//     until that first confirmation.
+//   - Connected again: the fence timer stops. Under a new session the work
+//     is held until the owner confirms the session with a successful read
+//     on it (its state must be read first); hold and fence end together
+//     then. Once the owner has confirmed the session, Connected alone lifts
+//     them: the store reports Connected only when the server has answered
+//     on the session recently (an answered probe, or a reconnection the
+//     server accepted under the same session), which proves it alive as a
+//     read would. A read of every owner at every return from suspicion
+//     (thousands under a loaded ZooKeeper) loaded it further.
 //
 // The lock delay that covers a session closed early by someone else comes
 // from the same delays (Times, LockDelay).
@@ -80,6 +85,9 @@ type State struct {
 	// FenceAt is when the work is fenced unless the session is connected
 	// again before; zero when no fence is armed. The guard wakes then.
 	FenceAt time.Time
+	// Confirmed: the owner has confirmed the session once; Connected
+	// lifts hold and fence from then on.
+	Confirmed bool
 }
 
 // Start is the state under a new session: held until the first
@@ -129,6 +137,9 @@ func Step(p Policy, s State, in Input) (State, Actions) {
 	case Connected:
 		n.FenceAt = time.Time{}
 		if in.Confirmed {
+			n.Confirmed = true
+		}
+		if n.Confirmed {
 			n.Held, n.Fenced = false, false
 		}
 	}

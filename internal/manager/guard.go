@@ -14,10 +14,14 @@ import (
 // fenceGuard is the self-fencing of the manager's processor under one
 // session (the shared guard of internal/fence): suspect, fetching stops at
 // once (hold) and running deals are cancelled FenceAfter later (fence);
-// expired or closed, both at once. Nothing is lifted until the session loop
-// has read servers and items on the session (lift), which proves it alive
-// and the items still ours. It starts held — and fenced if the last session
-// ended fenced — so nothing is fetched under a new session before that.
+// expired or closed, both at once. Under a new session nothing is lifted
+// until the session loop has read servers and items on it (lift), which
+// proves it alive and the items ours: it starts held — and fenced if the
+// last session ended fenced — so nothing is fetched before that. After that
+// first round, the session connected again lifts the guard by itself: the
+// store reports Connected only when the server has answered on the session
+// recently, and while the session lives the items it owns stay its own
+// (every change to one leaves a note in its box, which it watches).
 type fenceGuard struct {
 	*fence.Guard
 	changed <-chan struct{} // the session loop should look at the session

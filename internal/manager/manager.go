@@ -486,12 +486,16 @@ func (m *Manager) runSession(ctx context.Context, sess storekit.Session, work *w
 				return served, fmt.Errorf("%w: session %#x %s", schedule.ErrSessionLost, sess.ID(), st)
 			case schedule.SessionConnected:
 				// The same session, its watches held: a change of the
-				// servers meanwhile fires their watch. The round proves the
-				// session alive and the items ours (see fenceGuard): while
-				// the session lives, every change to an item it owns
-				// leaves a note in its box in the same atomic write, and
-				// the round reads the box.
-				dirty = true
+				// servers, the items or the note box meanwhile fired their
+				// watch, and its round is due now (dirty). The items are
+				// still ours: while the session lives, every change to an
+				// item it owns leaves a note in its box in the same atomic
+				// write. The guard lifted itself if a round confirmed the
+				// session before (see fenceGuard); a guard never confirmed
+				// waits for a round. A round of every manager at every
+				// return from suspicion was thousands of note-box reads
+				// in a cold start, on a ZooKeeper slow already.
+				dirty = dirty || guard.restrained()
 			}
 		// A watch channel closes only when the store closes (the session
 		// ends with it): a closed one is not selected again, or it would

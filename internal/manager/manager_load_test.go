@@ -220,15 +220,15 @@ func TestLeaderSweepsBoxesOfGoneServers(t *testing.T) {
 }
 
 // newLoadManager builds a manager with an idle deal on store.
-func newLoadManager(t *testing.T, store storekit.Store, tt schedule.TaskType, host string, resync time.Duration) *manager.Manager {
+func newLoadManager(t *testing.T, store storekit.Store, tt schedule.TaskType, host string, resync time.Duration, opts ...manager.ManagerOption) *manager.Manager {
 	t.Helper()
 	cfg := schedule.DefaultManagerConfig()
 	cfg.IP, cfg.HostName, cfg.ResyncInterval = "127.0.0.1", host, resync
 	deal := processor.SingleFunc(
 		func(ctx context.Context, req processor.SelectRequest) ([]int, error) { return nil, nil },
 		func(ctx context.Context, n int, ownSign string) error { return nil })
-	m, err := manager.NewManager(store, tt, "", deal, cfg,
-		manager.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	opts = append([]manager.ManagerOption{manager.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
+	m, err := manager.NewManager(store, tt, "", deal, cfg, opts...)
 	require.NoError(t, err)
 	return m
 }

@@ -135,11 +135,13 @@ func TestOnlyTheNextInLineReadsServersRecords(t *testing.T) {
 }
 
 // A server that does not lead, back from a suspect session (the same
-// session: its watches held), confirms it with a round that reads its
-// notes, not the servers (their watch would have fired) nor its items
-// (while the session lives, a change to an item it owns leaves a note). Under
-// load every session flaps suspect many times a minute, and a listing of
-// every server at each return fed the load.
+// session: its watches held), resumes without a round: the session
+// answering again proves it alive, a change of the servers would have fired
+// their watch, and while the session lives a change to an item it owns
+// leaves a note in its box, whose watch would have fired too. Under load
+// every session flaps suspect many times a minute, and a round at each
+// return (a listing of every server, then a read of the note box) fed the
+// load.
 func TestFollowerBackFromSuspicionListsNoServers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -151,11 +153,21 @@ func TestFollowerBackFromSuspicionListsNoServers(t *testing.T) {
 	var clients []*memstore.Client
 	var stores []*serversStore
 	var mgrs []*manager.Manager
+	var fences []chan bool
 	for i := range 2 {
 		c := srv.Connect(memstore.ClientConfig{})
 		t.Cleanup(func() { c.Close() })
 		st := &serversStore{Store: c}
-		m := newLoadManager(t, st, tt, "susp-"+strconv.Itoa(i), time.Hour)
+		fenced := make(chan bool, 16)
+		m := newLoadManager(t, st, tt, "susp-"+strconv.Itoa(i), time.Hour, manager.WithEvents(func(e schedule.Event) {
+			switch e.Kind {
+			case schedule.EventFence:
+				fenced <- true
+			case schedule.EventUnfence:
+				fenced <- false
+			}
+		}))
+		fences = append(fences, fenced)
 		clients, stores, mgrs = append(clients, c), append(stores, st), append(mgrs, m)
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = m.Run(ctx) }()
@@ -176,11 +188,10 @@ func TestFollowerBackFromSuspicionListsNoServers(t *testing.T) {
 	m, c, st := mgrs[follower], clients[follower], stores[follower]
 
 	c.Disconnect(time.Hour)
-	require.Eventually(t, func() bool { return m.Status().Session == schedule.SessionSuspect }, 10*time.Second, time.Millisecond)
+	waitFence(t, fences[follower], true)
 	st.reset()
 	c.Reconnect()
-	require.Eventually(t, func() bool { return m.Status().Session == schedule.SessionConnected && st.notesRead() > 0 },
-		10*time.Second, time.Millisecond, "no round read the notes after the session was back")
+	waitFence(t, fences[follower], false)
 	all, lists, byID := st.counts()
 	require.Zero(t, all, "the follower read every server record when its session was back")
 	require.Zero(t, lists, "the follower listed the servers when its session was back")
@@ -189,5 +200,22 @@ func TestFollowerBackFromSuspicionListsNoServers(t *testing.T) {
 	items := st.items
 	st.mu.Unlock()
 	require.Zero(t, items, "the follower read its items again when its session was back (its notes tell what changed)")
+	require.Zero(t, st.notesRead(), "the follower read its notes before it resumed")
 	require.Len(t, m.Status().Owned, 3)
+}
+
+// waitFence waits for a fence (on) or unfence event on ch.
+func waitFence(t *testing.T, ch <-chan bool, on bool) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case got := <-ch:
+			if got == on {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no fence event (on: %v) within 10 s", on)
+		}
+	}
 }
