@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-zookeeper/zk"
 
@@ -70,22 +71,73 @@ func (s *Store) UpdateItems(ctx context.Context, taskType string, guard schedule
 	}
 	limit := s.maxMulti - 256 - sumSize(checks)
 	// Server ids are never reused: a grantee found gone stays gone, and
-	// the later batches leave its grants out without asking.
-	gone := map[schedule.ServerID]bool{}
-	for len(pend) > 0 {
-		n := batchLen(pend, limit)
-		if err := s.writeBatch(ctx, taskType, dir, guard, checks, pend[:n], gone, res); err != nil {
-			err = s.wrapErr(op, dir, err)
-			for _, p := range pend {
-				if res[p.at].Err == nil && res[p.at].Item.ID == "" {
-					res[p.at].Err = err
-				}
+	// the batches that have not run yet leave its grants out without
+	// asking.
+	gone := &goneSet{ids: map[schedule.ServerID]bool{}}
+	var batches [][]pendingUpdate
+	for rest := pend; len(rest) > 0; {
+		n := batchLen(rest, limit)
+		batches = append(batches, rest[:n])
+		rest = rest[n:]
+	}
+	// The batches go out together, a few at a time (parallelMultis): each
+	// is atomic on its own and touches its own items, and ZooKeeper runs
+	// them one after the other anyway. One after the other, the 2,000
+	// grants of a leader's first round (two multis) waited a round trip
+	// more, a second or two under load.
+	errs := make([]error, len(batches))
+	sem := make(chan struct{}, parallelMultis)
+	var wg sync.WaitGroup
+	for i, b := range batches {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = s.writeBatch(ctx, taskType, dir, guard, checks, b, gone, res)
+		})
+	}
+	wg.Wait()
+	if err := firstErr(errs); err != nil {
+		err = s.wrapErr(op, dir, err)
+		for _, p := range pend {
+			if res[p.at].Err == nil && res[p.at].Item.ID == "" {
+				res[p.at].Err = err
 			}
-			return res, err
 		}
-		pend = pend[n:]
+		return res, err
 	}
 	return res, nil
+}
+
+func firstErr(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parallelMultis is how many multis of one UpdateItems call are in flight
+// at once.
+const parallelMultis = 4
+
+// goneSet is the grantees found gone during one UpdateItems call, shared
+// by its batches.
+type goneSet struct {
+	mu  sync.Mutex
+	ids map[schedule.ServerID]bool
+}
+
+func (g *goneSet) has(id schedule.ServerID) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ids[id]
+}
+
+func (g *goneSet) add(id schedule.ServerID) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ids[id] = true
 }
 
 // batchLen returns how many of pend (at least one) go into the next multi:
@@ -261,12 +313,12 @@ func noteBoxes(batch []pendingUpdate) (boxes []schedule.ServerID, items map[sche
 // item moved or whose grantee is gone, and with boxes created again when
 // one vanished. It fills res for every update of the batch; an error is for
 // the batch as a whole.
-func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard schedule.ServerID, guardChecks []any, batch []pendingUpdate, gone map[schedule.ServerID]bool, res []storekit.ItemUpdateResult) error {
+func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard schedule.ServerID, guardChecks []any, batch []pendingUpdate, gone *goneSet, res []storekit.ItemUpdateResult) error {
 	// dropGone fails, and leaves out, the updates that grant to a gone server.
 	dropGone := func() {
 		batch = slices.DeleteFunc(batch, func(p pendingUpdate) bool {
 			for _, g := range p.grantees {
-				if gone[g.id] {
+				if gone.has(g.id) {
 					res[p.at].Err = opErr("update item", p.path, schedule.ErrConflict,
 						fmt.Errorf("grantee server %s gone (%s): %w", g.id, g.path, zk.ErrNoNode))
 					return true
@@ -316,7 +368,7 @@ func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard sche
 		case fe.index < len(checks) && errors.Is(fe.err, zk.ErrNoNode):
 			// A grantee left between the caller's read and this write:
 			// its grants fail, the others go again without them.
-			gone[grantees[fe.index-len(guardChecks)].id] = true
+			gone.add(grantees[fe.index-len(guardChecks)].id)
 		case k >= 0 && k < len(batch) && errors.Is(fe.err, zk.ErrBadVersion):
 			res[batch[k].at].Err = opErr("update item", fe.path, schedule.ErrConflict, zk.ErrBadVersion)
 			batch = slices.Delete(batch, k, k+1)
@@ -349,7 +401,7 @@ func (s *Store) writeBatch(ctx context.Context, taskType, dir string, guard sche
 // or vanished (ErrNotFound), results set; the grantees found gone are
 // added to gone. Versions only grow, so an item found at another version
 // than the update's would fail the multi again.
-func (s *Store) dropStale(ctx context.Context, batch []pendingUpdate, grantees []grantee, gone map[schedule.ServerID]bool, res []storekit.ItemUpdateResult) ([]pendingUpdate, error) {
+func (s *Store) dropStale(ctx context.Context, batch []pendingUpdate, grantees []grantee, gone *goneSet, res []storekit.ItemUpdateResult) ([]pendingUpdate, error) {
 	if len(batch) == 0 {
 		return batch, nil
 	}
@@ -371,7 +423,7 @@ func (s *Store) dropStale(ctx context.Context, batch []pendingUpdate, grantees [
 	}
 	for i, g := range grantees {
 		if got[len(batch)+i].stat == nil {
-			gone[g.id] = true
+			gone.add(g.id)
 		}
 	}
 	out := batch[:0]

@@ -290,3 +290,55 @@ func TestUpdateItemsManyConflicts(t *testing.T) {
 	}
 	assert.LessOrEqual(t, d.Multi, uint64(2), "one multi that failed, one without every stale update")
 }
+
+// TestChunkedGrantsGoOutTogether: the multis of one UpdateItems go out
+// together (parallelMultis at a time), not one round trip after the other:
+// a leader's first 2,000 grants are two multis, and the second waited for
+// the first's answer, a second or more under load. The client here sees
+// every answer rtt late, as over a slow link.
+func TestChunkedGrantsGoOutTogether(t *testing.T) {
+	t.Parallel()
+	const n, rtt = 48, 150 * time.Millisecond
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	ctx := ctxT(t, time.Minute)
+	admin := openStore(t, testConfig(c, root, testAuth))
+	tt := sampleTaskType("t1", n)
+	_, err := admin.CreateTaskType(ctx, tt)
+	require.NoError(t, err)
+	cfg := testConfig(c, root, testAuth)
+	rounds := &roundTrips{}
+	cfg.Dialer = slowAnswers(cfg.Dialer, rtt, rounds)
+	s := openStore(t, cfg)
+	s.maxMulti = 2 << 10 // a dozen items per multi
+	srv, err := s.RegisterServer(ctx, sessionOf(t, s), sampleServer("t1", "10.0.0.1"))
+	require.NoError(t, err)
+	snap, err := s.BuildItems(ctx, "t1", srv.UUID, schedule.ItemsMark{Version: storekit.AnyVersion}, tt.TaskItems)
+	require.NoError(t, err)
+	var ups []storekit.ItemUpdate
+	for _, it := range snap.Items {
+		ups = append(ups, storekit.ItemUpdate{Old: it, Cur: srv.UUID})
+	}
+	_, err = s.Notes(ctx, "t1", srv.UUID) // the note box exists: no creation in the count
+	require.NoError(t, err)
+
+	before, rounds0 := s.requestStats(), rounds.n.Load()
+	res, err := s.UpdateItems(ctx, "t1", srv.UUID, ups)
+	require.NoError(t, err)
+	d, trips := s.requestStats().Sub(before), rounds.n.Load()-rounds0
+	for _, r := range res {
+		require.NoError(t, r.Err)
+	}
+	t.Logf("%d grants in %d multis: %d round trips (each %v)", n, d.Multi, trips, rtt)
+	require.GreaterOrEqual(t, d.Multi, uint64(4), "the grants were not split")
+	// Together: about d.Multi/parallelMultis round trips (plus the odd
+	// ping or probe); one after the other: d.Multi.
+	assert.Less(t, trips, int64(d.Multi), "%d multis took %d round trips", d.Multi, trips)
+	assert.Equal(t, mustItems(t, s, "t1").Items, func() []schedule.Item {
+		out := make([]schedule.Item, len(res))
+		for i, r := range res {
+			out[i] = r.Item
+		}
+		return out
+	}(), "what UpdateItems returned is what is stored")
+}
