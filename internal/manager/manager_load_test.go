@@ -344,3 +344,48 @@ func balancedAt(mgrs *[]*manager.Manager, per, items int) bool {
 	}
 	return true
 }
+
+// settleReadStore holds a leader's first build until the manager reads the
+// strategies (for the servers the start waits for), or hold has passed.
+type settleReadStore struct {
+	storekit.Store
+	hold     time.Duration
+	read     chan struct{}
+	once     sync.Once
+	released atomic.Bool // the build was let go by the read
+}
+
+func (s *settleReadStore) Strategies(ctx context.Context) ([]schedule.Strategy, error) {
+	s.once.Do(func() { close(s.read) })
+	return s.Store.Strategies(ctx)
+}
+
+func (s *settleReadStore) BuildItems(ctx context.Context, rt string, guard schedule.ServerID, mark schedule.ItemsMark, defs []string) (schedule.Items, error) {
+	t := time.NewTimer(s.hold)
+	defer t.Stop()
+	select {
+	case <-s.read:
+		s.released.Store(true)
+	case <-t.C:
+	}
+	return s.Store.BuildItems(ctx, rt, guard, mark, defs)
+}
+
+// A leader's first build reads the strategies' registrations (how many
+// servers the start waits for) beside it: read after it, they delayed the
+// first grants by a few hundred milliseconds under load.
+func TestFirstBuildReadsTheExpectedServersBeside(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, _, tt := loadTaskType(t, "settleread", 4)
+	c := srv.Connect(memstore.ClientConfig{})
+	t.Cleanup(func() { c.Close() })
+	st := &settleReadStore{Store: c, hold: 3 * time.Second, read: make(chan struct{})}
+	m := newLoadManager(t, st, tt, "settle-0", time.Hour)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	mgrs := []*manager.Manager{m}
+	require.Eventually(t, func() bool { return balancedAt(&mgrs, 4, 4) }, 20*time.Second, 5*time.Millisecond, "the server owns every item")
+	require.True(t, st.released.Load(), "the first build waited for nothing: the strategies were read after it")
+}

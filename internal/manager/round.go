@@ -210,7 +210,21 @@ func countActive(items []schedule.Item) int {
 // lock-delay holds of vanished servers). Every write is guarded by the
 // leader's own server node, so a deposed leader's writes fail.
 func (m *Manager) lead(ctx context.Context, s *session, sv *roundServers, items schedule.Items) (schedule.Items, retryKind, error) {
+	// A first build is a cluster start, whose grants wait for the servers
+	// the strategies ask for (see settle): their count is read beside the
+	// build, not after it (a few hundred milliseconds under load, on the
+	// way to the first grants).
+	var expected chan int
+	if s.expected <= 0 && items.Mark.Leader == "" && len(items.Items) == 0 {
+		expected = make(chan int, 1)
+		go func() { expected <- m.expectedServers(ctx) }()
+	}
 	items, built, lost, err := m.build(ctx, s, items)
+	if expected != nil {
+		if n := <-expected; built {
+			s.expected = n
+		}
+	}
 	if lost {
 		s.full = false // someone else wrote the mark: read everything again
 	}
