@@ -25,6 +25,8 @@ type serversStore struct {
 	lists int
 	notes int
 	items int // ItemsByID calls
+	// notesGate, when set, holds every Notes read until it is closed.
+	notesGate chan struct{}
 }
 
 func (s *serversStore) ItemsByID(ctx context.Context, rt string, ids []schedule.ItemID) (schedule.Items, error) {
@@ -37,8 +39,30 @@ func (s *serversStore) ItemsByID(ctx context.Context, rt string, ids []schedule.
 func (s *serversStore) Notes(ctx context.Context, rt string, box schedule.ServerID) ([]storekit.Note, error) {
 	s.mu.Lock()
 	s.notes++
+	gate := s.notesGate
 	s.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	return s.Store.Notes(ctx, rt, box)
+}
+
+// holdNotes holds every Notes read until the returned func is called.
+func (s *serversStore) holdNotes() (release func()) {
+	gate := make(chan struct{})
+	s.mu.Lock()
+	s.notesGate = gate
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		s.notesGate = nil
+		s.mu.Unlock()
+		close(gate)
+	}
 }
 
 func (s *serversStore) Servers(ctx context.Context, rt string) ([]schedule.Server, error) {
@@ -190,8 +214,13 @@ func TestFollowerBackFromSuspicionListsNoServers(t *testing.T) {
 	c.Disconnect(time.Hour)
 	waitFence(t, fences[follower], true)
 	st.reset()
+	// No read of the note box is answered until the follower resumed: it
+	// resumes without one (the guard lifted before, when a round read the
+	// box, and a round may still run for a change meanwhile).
+	release := st.holdNotes()
 	c.Reconnect()
 	waitFence(t, fences[follower], false)
+	release()
 	all, lists, byID := st.counts()
 	require.Zero(t, all, "the follower read every server record when its session was back")
 	require.Zero(t, lists, "the follower listed the servers when its session was back")
@@ -200,7 +229,6 @@ func TestFollowerBackFromSuspicionListsNoServers(t *testing.T) {
 	items := st.items
 	st.mu.Unlock()
 	require.Zero(t, items, "the follower read its items again when its session was back (its notes tell what changed)")
-	require.Zero(t, st.notesRead(), "the follower read its notes before it resumed")
 	require.Len(t, m.Status().Owned, 3)
 }
 
