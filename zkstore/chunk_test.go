@@ -306,10 +306,7 @@ func TestChunkedGrantsGoOutTogether(t *testing.T) {
 	tt := sampleTaskType("t1", n)
 	_, err := admin.CreateTaskType(ctx, tt)
 	require.NoError(t, err)
-	cfg := testConfig(c, root, testAuth)
-	rounds := &roundTrips{}
-	cfg.Dialer = slowAnswers(cfg.Dialer, rtt, rounds)
-	s := openStore(t, cfg)
+	s, rounds := slowStore(t, c, root, rtt)
 	s.maxMulti = 2 << 10 // a dozen items per multi
 	srv, err := s.RegisterServer(ctx, sessionOf(t, s), sampleServer("t1", "10.0.0.1"))
 	require.NoError(t, err)

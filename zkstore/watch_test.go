@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tbschedule/tbschedule-go/internal/testinfra/zktest"
 	"github.com/tbschedule/tbschedule-go/schedule"
 	"github.com/tbschedule/tbschedule-go/schedule/storekit"
 )
@@ -25,10 +26,7 @@ import (
 // ZooKeeper answered in 100-500 ms. The scope is armed when Watch returns.
 func TestWatchArmsBesideTheHub(t *testing.T) {
 	t.Parallel()
-	c := sharedCluster(t)
-	root := c.UniqueRoot(t)
-	s := openStore(t, testConfig(c, root, testAuth))
-	admin := openStore(t, testConfig(c, root, testAuth))
+	_, admin, s := twoStores(t)
 	ctx := ctxT(t, time.Minute)
 	_, err := admin.CreateTaskType(ctx, sampleTaskType("t1", 2))
 	require.NoError(t, err)
@@ -48,11 +46,7 @@ func TestWatchArmsBesideTheHub(t *testing.T) {
 
 	_, err = admin.RegisterServer(ctx, sessionOf(t, admin), sampleServer("t1", "10.0.0.1"))
 	require.NoError(t, err)
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		t.Fatal("no signal after a server registered")
-	}
+	signalled(t, ctx, ch, "no signal after a server registered")
 }
 
 // TestWatchOfAFiredWatchTheHubHasNotTaken: a watch fired and its event
@@ -62,10 +56,8 @@ func TestWatchArmsBesideTheHub(t *testing.T) {
 // scope; the next change is signalled to it too.
 func TestWatchOfAFiredWatchTheHubHasNotTaken(t *testing.T) {
 	t.Parallel()
-	c := sharedCluster(t)
-	root := c.UniqueRoot(t)
-	s := openStore(t, testConfig(c, root, testAuth))
-	admin := openStore(t, testConfig(c, root, testAuth))
+	c, admin, s := twoStores(t)
+	root := s.cfg.Root
 	ctx := ctxT(t, time.Minute)
 	_, err := admin.CreateTaskType(ctx, sampleTaskType("t1", 2))
 	require.NoError(t, err)
@@ -115,11 +107,7 @@ func TestWatchOfAFiredWatchTheHubHasNotTaken(t *testing.T) {
 	h.armMu.unlock()
 	require.NoError(t, err)
 	assert.EqualValues(t, 0, sent, "the Watch re-armed a watch the hub had not taken yet")
-	select {
-	case <-mark:
-	case <-ctx.Done():
-		t.Fatal("the hub did not signal the new scope")
-	}
+	signalled(t, ctx, mark, "the hub did not signal the new scope")
 	waitFor(t, 10*time.Second, "the watch re-armed", func() error {
 		if !h.isArmed(k) {
 			return errors.New("not armed")
@@ -128,11 +116,7 @@ func TestWatchOfAFiredWatchTheHubHasNotTaken(t *testing.T) {
 	})
 	_, err = conn.Set(dir, []byte("2"), -1)
 	require.NoError(t, err)
-	select {
-	case <-mark:
-	case <-ctx.Done():
-		t.Fatal("no signal after the next change")
-	}
+	signalled(t, ctx, mark, "no signal after the next change")
 }
 
 // TestWatchesArmedBeforeAnExpiryCountForNothing: a watch set on a session
@@ -227,9 +211,7 @@ func TestWatchLeavesAScopeDirtiedWhileItArmsToTheHub(t *testing.T) {
 	ctx := ctxT(t, time.Minute)
 	_, err := admin.CreateTaskType(ctx, sampleTaskType("t1", 2))
 	require.NoError(t, err)
-	cfg := testConfig(c, root, testAuth)
-	cfg.Dialer = slowAnswers(cfg.Dialer, rtt, &roundTrips{})
-	s := openStore(t, cfg)
+	s, _ := slowStore(t, c, root, rtt)
 	scope := storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"}
 	h := s.hub
 
@@ -372,10 +354,7 @@ func TestWatchRearmsFiredChildrenInOneRoundTrip(t *testing.T) {
 		sets = append(sets, &zk.SetDataRequest{Path: p, Data: []byte("1"), Version: -1})
 	}
 
-	cfg := testConfig(c, root, testAuth)
-	rounds := &roundTrips{}
-	cfg.Dialer = slowAnswers(cfg.Dialer, rtt, rounds)
-	s := openStore(t, cfg)
+	s, rounds := slowStore(t, c, root, rtt)
 	ch, err := s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchStrategyRuntimes, Name: "st"})
 	require.NoError(t, err)
 	armedChildren := func() int {
@@ -396,11 +375,7 @@ func TestWatchRearmsFiredChildrenInOneRoundTrip(t *testing.T) {
 	t0 := time.Now()
 	_, err = conn.Multi(sets...) // one write changes every child
 	require.NoError(t, err)
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		t.Fatal("no signal after the children changed")
-	}
+	signalled(t, ctx, ch, "no signal after the children changed")
 	waitFor(t, 30*time.Second, "every fired watch re-armed", func() error {
 		if got := s.requestStats().Watch - before; got < n {
 			return fmt.Errorf("%d of %d re-armed", got, n)
@@ -430,10 +405,7 @@ func TestWatchRearmsFiredDirectoriesTogether(t *testing.T) {
 	ctx := ctxT(t, time.Minute)
 	admin := openStore(t, testConfig(c, root, testAuth))
 	conn := superConn(t, c)
-	rounds := &roundTrips{}
-	cfg := testConfig(c, root, testAuth)
-	cfg.Dialer = slowAnswers(cfg.Dialer, rtt, rounds)
-	s := openStore(t, cfg)
+	s, rounds := slowStore(t, c, root, rtt)
 	var dirs []string
 	var chans []<-chan struct{}
 	var creates []any
@@ -490,6 +462,16 @@ type roundTrips struct {
 
 // slowAnswers wraps dial so that every byte from the server reaches the
 // client d late, without limiting how many are on the way (a long link,
+// slowStore opens a store on root whose client sees every answer rtt late
+// (see slowAnswers), and the count of its round trips.
+func slowStore(t *testing.T, c *zktest.Cluster, root string, rtt time.Duration) (*Store, *roundTrips) {
+	t.Helper()
+	cfg := testConfig(c, root, testAuth)
+	rounds := &roundTrips{}
+	cfg.Dialer = slowAnswers(cfg.Dialer, rtt, rounds)
+	return openStore(t, cfg), rounds
+}
+
 // not a slow one): requests sent together are answered together.
 func slowAnswers(dial zk.Dialer, d time.Duration, rounds *roundTrips) zk.Dialer {
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
@@ -593,11 +575,7 @@ func TestWatchOfAnArmedScopeWaitsForNoArming(t *testing.T) {
 
 	_, err = admin.CreateTaskType(ctx, sampleTaskType("t1", 2))
 	require.NoError(t, err)
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		t.Fatal("no signal after a change")
-	}
+	signalled(t, ctx, ch, "no signal after a change")
 }
 
 // TestFollowTarget: a watcher that does not come first watches the first
@@ -682,19 +660,11 @@ func TestServersWatchForOneServer(t *testing.T) {
 	default:
 	}
 	require.NoError(t, other.UnregisterServer(ctx, "t1", lead.UUID))
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		t.Fatal("no signal after the leader left")
-	}
+	signalled(t, ctx, ch, "no signal after the leader left")
 	assert.ElementsMatch(t, []watchKey{{dir, wChild}}, armedUnder(t, ctx, s, dir), "leading now: every join and leave")
 	_, err = other.RegisterServer(ctx, sessionOf(t, other), sampleServer("t1", "10.0.0.4"))
 	require.NoError(t, err)
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		t.Fatal("no signal after a server joined the leader")
-	}
+	signalled(t, ctx, ch, "no signal after a server joined the leader")
 
 	_, err = s.Watch(ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1", Server: "no/such"})
 	require.ErrorIs(t, err, schedule.ErrInvalid, "a server id that is not one")
@@ -718,4 +688,14 @@ func TestFactoriesWatchForOneFactory(t *testing.T) {
 	require.NoError(t, err)
 	// The state node does not exist yet: watched for its creation.
 	assert.ElementsMatch(t, []watchKey{{own, wChild}, {state, wExist}}, armedUnder(t, ctx, s, ""), "the watches armed")
+}
+
+// signalled waits for a signal on ch, failing with what when ctx ends first.
+func signalled(t *testing.T, ctx context.Context, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatal(what)
+	}
 }
