@@ -215,11 +215,13 @@
 // goroutine per watch and no polling. A watch that fires is re-armed (only
 // that one) before the channels are signalled; every caller of one scope
 // shares its watches; after a session expiry every scope is re-armed on the
-// new session and signalled. Arming is serialized and holds its lock across
-// ZooKeeper calls (re-arming after a reconnect can take seconds while a
-// connection hangs); a Watch waiting for that lock returns its context's
-// error when the context ends first, and subscribes nothing. A Watch of a
-// scope already armed (another caller watches it) does not wait for it.
+// new session and signalled. A Watch arms a new scope itself, beside the
+// re-arming of what fired (which takes a round trip or more under load),
+// and returns once it is armed; a watch another caller is setting is waited
+// for, not set twice, and counts as armed from before its request, so that
+// its notification is never dropped however early it comes. A Watch whose
+// context ends first returns the context's error and subscribes nothing. A
+// Watch of a scope already armed (another caller watches it) sends nothing.
 //
 // The data a data watch reads when it is armed is kept for strategy
 // registrations, strategies and task types, until the watch fires (the
