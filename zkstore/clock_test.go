@@ -1,8 +1,12 @@
 package zkstore
 
 import (
+	"bytes"
 	"fmt"
+	"net"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,4 +129,83 @@ func TestClusterTimeSlowSample(t *testing.T) {
 	p.Pass()
 	require.NoError(t, s.calibrate(ctx, true))
 	assert.NotEqual(t, good.At, s.ClockInfo().At, "a fast sample replaces it")
+}
+
+// loseAnswerConn forwards a connection, but once armed, a write that
+// carries marker trips it: once applied reports the request applied, what
+// is read is thrown away and the connection dropped, as when a connection
+// breaks after ZooKeeper applied a request and before its answer arrived.
+type loseAnswerConn struct {
+	net.Conn
+	marker  []byte
+	armed   *atomic.Bool
+	applied func() bool
+	tripped atomic.Bool
+}
+
+func (c *loseAnswerConn) Write(p []byte) (int, error) {
+	if bytes.Contains(p, c.marker) && c.armed.CompareAndSwap(true, false) {
+		c.tripped.Store(true)
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *loseAnswerConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.tripped.Load() {
+		for deadline := time.Now().Add(10 * time.Second); !c.applied() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond) // polling ZooKeeper, on the client's receive loop
+		}
+		c.Conn.Close()
+		return 0, net.ErrClosed
+	}
+	return n, err
+}
+
+// TestCalibrationLeavesNoNodeAfterALostAnswer: a calibration's create that
+// loses its answer made a node (the retry makes another one): its session
+// deletes it, as the node would otherwise stay as long as the session (the
+// chaos suite's leak check found one under an observer that lived through
+// ZooKeeper restarts).
+func TestCalibrationLeavesNoNodeAfterALostAnswer(t *testing.T) {
+	t.Parallel()
+	c := sharedCluster(t)
+	root := c.UniqueRoot(t)
+	cfg := testConfig(c, root, testAuth)
+	armed := &atomic.Bool{}
+	super := superConn(t, c)
+	applied := func() bool {
+		names, _, err := super.Children(root)
+		return err == nil && slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, nodeSystime) })
+	}
+	dial := cfg.Dialer
+	if dial == nil {
+		dial = func(network, address string, timeout time.Duration) (net.Conn, error) {
+			return net.DialTimeout(network, address, timeout)
+		}
+	}
+	cfg.Dialer = func(network, address string, timeout time.Duration) (net.Conn, error) {
+		conn, err := dial(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		// The create's path ends the name, and no data follows (-1).
+		marker := []byte(nodeSystime + "\xff\xff\xff\xff")
+		return &loseAnswerConn{Conn: conn, marker: marker, armed: armed, applied: applied}, nil
+	}
+	s := openStore(t, cfg)
+	ctx := ctxT(t, time.Minute)
+	_, err := s.Now(ctx) // the first calibration is over: the next is a minute away
+	require.NoError(t, err)
+	require.Empty(t, systimeNodes(t, s))
+
+	armed.Store(true)
+	require.NoError(t, s.calibrate(ctx, true))
+	require.False(t, armed.Load(), "no create lost its answer: the test tested nothing")
+	waitFor(t, 10*time.Second, "the calibration nodes deleted", func() error {
+		if left := systimeNodes(t, s); len(left) > 0 {
+			return fmt.Errorf("left: %v", left)
+		}
+		return nil
+	})
 }

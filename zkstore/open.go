@@ -67,17 +67,25 @@ func (s *Store) checkCredentials(ctx context.Context) error {
 	}
 	path := s.p.systime()
 	var created string
+	lost := false // see sweepSystime
 	err := s.retry(ctx, "create", path, func() error {
 		p, err := s.create(ctx, path, nil, zk.FlagEphemeral|zk.FlagSequence)
 		created = p
+		lost = lost || isConnLoss(err)
 		return err
 	}, nil)
 	if err != nil {
+		if lost {
+			s.sweepSystime()
+		}
 		return s.wrapErr("create", path, err)
 	}
-	// The node is ephemeral: it goes with the session if this delete fails.
 	if err := s.deleteNode(ctx, created, -1); err != nil && !isNoNode(err) {
+		s.sweepSystime()
 		return s.wrapErr("delete", created, err)
+	}
+	if lost {
+		s.sweepSystime()
 	}
 	return nil
 }
