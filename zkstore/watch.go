@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -101,6 +102,8 @@ type watchHub struct {
 	qmu   sync.Mutex // guards queue
 	queue []zk.Event
 	wake  chan struct{}
+	// received counts the node events queued (tests wait for one).
+	received atomic.Uint64
 
 	mu     sync.Mutex // guards scopes and closed
 	scopes map[storekit.WatchScope]*scopeState
@@ -264,6 +267,9 @@ func (h *watchHub) enqueue(ev zk.Event) {
 	h.qmu.Lock()
 	h.queue = append(h.queue, ev)
 	h.qmu.Unlock()
+	if ev.Type != zk.EventSession {
+		h.received.Add(1)
+	}
 	h.poke()
 }
 
