@@ -23,7 +23,6 @@ type serversStore struct {
 	all   int
 	byID  []schedule.ServerID
 	lists int
-	notes int
 	items int // ItemsByID calls
 	// notesGate, when set, holds every Notes read until it is closed.
 	notesGate chan struct{}
@@ -38,7 +37,6 @@ func (s *serversStore) ItemsByID(ctx context.Context, rt string, ids []schedule.
 
 func (s *serversStore) Notes(ctx context.Context, rt string, box schedule.ServerID) ([]storekit.Note, error) {
 	s.mu.Lock()
-	s.notes++
 	gate := s.notesGate
 	s.mu.Unlock()
 	if gate != nil {
@@ -89,13 +87,7 @@ func (s *serversStore) ServersByID(ctx context.Context, rt string, ids []schedul
 func (s *serversStore) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.all, s.byID, s.lists, s.notes, s.items = 0, nil, 0, 0, 0
-}
-
-func (s *serversStore) notesRead() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.notes
+	s.all, s.byID, s.lists, s.items = 0, nil, 0, 0
 }
 
 func (s *serversStore) counts() (all, lists int, byID []schedule.ServerID) {
