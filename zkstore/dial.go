@@ -109,9 +109,18 @@ func (s *Store) firstSession(ctx context.Context) (*session, error) {
 		if cur != nil && !cur.ended() {
 			return cur, nil
 		}
+		// An ended context wins over the dials giving up: select picks
+		// at random among the ready cases, and an Open cancelled before it
+		// began reported the refused dials half the time.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		select {
 		case <-ch:
 		case <-s.dials.gaveUp:
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			return nil, &unreachableError{cause: s.dials.err()}
 		case <-ctx.Done():
 			return nil, ctx.Err()
