@@ -305,6 +305,9 @@ func (s *Store) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan st
 		st = &scopeState{dirs: dirs, subs: make(map[*watchSub]struct{}), dirty: true}
 		h.scopes[scope] = st
 	}
+	// Others watch the scope: if it is dirty, it lost watches, and they
+	// learn of the arming below as the hub would have told them.
+	others := len(st.subs) > 0
 	st.subs[sub] = struct{}{}
 	shared := !st.dirty
 	if !shared {
@@ -340,10 +343,16 @@ func (s *Store) Watch(ctx context.Context, scope storekit.WatchScope) (<-chan st
 		st.arming--
 		again := st.dirty && st.arming == 0
 		h.mu.Unlock()
-		if again {
+		switch {
+		case again:
 			// Lost watches meanwhile (left to this call), or this
-			// call failed: the loop arms the scope.
+			// call failed: the loop arms the scope, and signals it.
 			h.poke()
+		case err == nil && others:
+			// Armed again after lost watches: the changes since may
+			// have fired nothing, and the hub, which found the scope
+			// armed, signals no one.
+			h.signalExcept(st, sub)
 		}
 	}
 	switch {
@@ -485,10 +494,16 @@ func (h *watchHub) closeAll() {
 	}
 }
 
-func (h *watchHub) signal(st *scopeState) {
+func (h *watchHub) signal(st *scopeState) { h.signalExcept(st, nil) }
+
+// signalExcept signals every subscriber of st but not.
+func (h *watchHub) signalExcept(st *scopeState, not *watchSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range st.subs {
+		if sub == not {
+			continue
+		}
 		select {
 		case sub.ch <- struct{}{}:
 		default:

@@ -690,3 +690,40 @@ func signalled(t *testing.T, ctx context.Context, ch <-chan struct{}, what strin
 		t.Fatal(what)
 	}
 }
+
+// TestWatchThatArmsALostScopeSignalsTheOthers: a scope that lost its
+// watches (an expiry) is armed again by whoever comes first: the hub, which
+// then signals its subscribers, or a new Watch of it. Armed by the Watch,
+// the hub found it armed and signalled no one, so a subscriber from before
+// never learned that changes meanwhile may have fired nothing. The Watch
+// now signals them.
+func TestWatchThatArmsALostScopeSignalsTheOthers(t *testing.T) {
+	t.Parallel()
+	_, admin, s := twoStores(t)
+	ctx := ctxT(t, time.Minute)
+	_, err := admin.CreateTaskType(ctx, sampleTaskType("t1", 2))
+	require.NoError(t, err)
+	scope := storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"}
+	first, err := s.Watch(ctx, scope)
+	require.NoError(t, err)
+
+	h := s.hub
+	require.NoError(t, h.armMu.lock(ctx)) // the hub arms nothing meanwhile
+	h.mu.Lock()
+	st := h.scopes[scope]
+	h.mu.Unlock()
+	h.markDirty(st) // as the hub does when the session expires
+	second, err := s.Watch(ctx, scope)
+	h.armMu.unlock()
+	require.NoError(t, err)
+	select {
+	case <-first:
+	default:
+		t.Fatal("the first subscriber was not told of the scope armed again")
+	}
+	select {
+	case <-second:
+		t.Fatal("the Watch that armed the scope signalled itself")
+	default:
+	}
+}
