@@ -80,22 +80,20 @@ func (s *Store) UpdateItems(ctx context.Context, taskType string, guard schedule
 		batches = append(batches, rest[:n])
 		rest = rest[n:]
 	}
-	// The batches go out together, a few at a time (parallelMultis): each
-	// is atomic on its own and touches its own items, and ZooKeeper runs
-	// them one after the other anyway. One after the other, the 2,000
-	// grants of a leader's first round (two multis) waited a round trip
-	// more, a second or two under load.
+	// The batches go out together, parallelMultis at a time (a wave,
+	// answered before the next goes): each is atomic on its own and
+	// touches its own items, and ZooKeeper runs them one after the other
+	// anyway. One after the other, the 2,000 grants of a leader's first
+	// round (two multis) waited a round trip more, a second or two under
+	// load.
 	errs := make([]error, len(batches))
-	sem := make(chan struct{}, parallelMultis)
-	var wg sync.WaitGroup
-	for i, b := range batches {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[i] = s.writeBatch(ctx, taskType, dir, guard, checks, b, gone, res)
-		})
+	for start := 0; start < len(batches); start += parallelMultis {
+		var wg sync.WaitGroup
+		for i := start; i < min(start+parallelMultis, len(batches)); i++ {
+			wg.Go(func() { errs[i] = s.writeBatch(ctx, taskType, dir, guard, checks, batches[i], gone, res) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	if err := firstErr(errs); err != nil {
 		err = s.wrapErr(op, dir, err)
 		for _, p := range pend {

@@ -328,9 +328,10 @@ func TestChunkedGrantsGoOutTogether(t *testing.T) {
 	}
 	t.Logf("%d grants in %d multis: %d round trips (each %v)", n, d.Multi, trips, rtt)
 	require.GreaterOrEqual(t, d.Multi, uint64(4), "the grants were not split")
-	// Together: about d.Multi/parallelMultis round trips (plus the odd
-	// ping or probe); one after the other: d.Multi.
-	assert.Less(t, trips, int64(d.Multi), "%d multis took %d round trips", d.Multi, trips)
+	// Together: about d.Multi/parallelMultis round trips, plus the odd
+	// ping or probe (9-11 under -race); one after the other, at least
+	// d.Multi (29).
+	assert.Less(t, trips, int64(d.Multi*2/3), "%d multis took %d round trips", d.Multi, trips)
 	assert.Equal(t, mustItems(t, s, "t1").Items, func() []schedule.Item {
 		out := make([]schedule.Item, len(res))
 		for i, r := range res {
