@@ -81,8 +81,9 @@
 //     max(currentNum, requestNum)); a factory reports a copy gone only after
 //     its Start returned, and removes its registration only after all its
 //     copies returned. A factory whose session is suspect starts no copy
-//     until a refresh has proved the session alive again (under a new
-//     session, none before its first refresh); suspect for
+//     until the session is connected again (the store reports that only
+//     on an answer from the server on it; under a new session, none
+//     before its first refresh); suspect for
 //     Config.FenceAfter (default a third of the session timeout) it cancels
 //     its copies, before the session can expire at the server and the
 //     leader move them; one whose session expired has cancelled them. A session

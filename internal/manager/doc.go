@@ -34,8 +34,10 @@
 // change anything. A server whose session becomes suspect stops fetching at
 // once and cancels the contexts of running deals after schedule.ManagerConfig.FenceAfter
 // (by default a third of the session timeout), before the session can expire
-// at the server and its items be granted elsewhere; it resumes only after a
-// successful read has proved the session alive. After an expiry it registers
+// at the server and its items be granted elsewhere; it resumes when the
+// session is connected again (the store reports that only on an answer from
+// the server on that session), and under a new session only after its
+// first successful round on it. After an expiry it registers
 // again under a new session: at once if it had registered under the lost
 // one, otherwise after a backoff, so that a store handing out a session
 // that is already dead is not asked again in a busy loop. Besides, the
