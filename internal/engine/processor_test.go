@@ -367,7 +367,8 @@ func TestRunTwice(t *testing.T) {
 func TestFence(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
-			var fenced atomic.Bool
+			var fenced, blocking atomic.Bool
+			blocking.Store(true)
 			var calls atomic.Int64
 			started := make(chan struct{}, 10)
 			proceed := make(chan struct{})
@@ -384,18 +385,21 @@ func TestFence(t *testing.T) {
 				case started <- struct{}{}:
 				default:
 				}
-				select {
-				case <-ctx.Done():
-					<-proceed // returns only when the test says so, to test Fence's channel
-					return ctx.Err()
-				case <-time.After(time.Millisecond):
+				if !blocking.Load() {
 					return nil
 				}
+				// Until the fence, a deal runs until it is cancelled: a
+				// deal that returned on a 1 ms timer had often returned
+				// before Fence under load, and the fence channel closed
+				// with no deal running.
+				<-ctx.Done()
+				<-proceed // returns only when the test says so, to test Fence's channel
+				return ctx.Err()
 			})
 			p, err := New(d, testConfig(mode, 2))
 			require.NoError(t, err)
 			p.SetItems(items("0"))
-			start(t, p)
+			r := start(t, p)
 			<-started
 			fenced.Store(true)
 			ch := p.Fence()
@@ -411,12 +415,16 @@ func TestFence(t *testing.T) {
 			// A fetch from Fence to Unfence fails the test in SelectTasks.
 
 			fenced.Store(false)
+			blocking.Store(false)
 			p.Unfence()
 			before := p.Stats().Succeeded
 			eventually(t, func() bool { return p.Stats().Succeeded > before+20 }, "resumes after Unfence")
 			assert.Equal(t, failed, p.Stats().Failed, "fresh contexts after Unfence")
+			// Counted once stopped: running, a deal may end between the
+			// two reads.
+			require.NoError(t, r.stop())
 			s := p.Stats()
-			assert.Equal(t, s.Fetched, s.Succeeded+s.Failed+s.Fenced+int64(p.Status().Unfinished))
+			assert.Equal(t, s.Fetched, s.Succeeded+s.Failed+s.Fenced+s.Dropped+s.DuplicatesSuppressed+int64(p.Status().Unfinished))
 		})
 	}
 }
