@@ -122,9 +122,14 @@ func runtimesScope(name string, kind schedule.StrategyKind, leader bool, me sche
 // whoever else registers or leaves meanwhile. When the leader's
 // registration goes, the round that follows reads it gone and lists again. A Bean
 // strategy's factories count the copies of every registration (see
-// ghostCopies), so they list them every round. It is pure.
+// ghostCopies), so they list them every round. A listing without this
+// factory's own registration is never reused: it predates it (the factory
+// registered again under a new session, with a new id), and the round
+// would find its registration gone, drop it and register again, round
+// after round, while the registration stayed in the tree. It is pure.
 func reuseListing(kind schedule.StrategyKind, listed []schedule.FactoryID, leader, me schedule.FactoryID, age, refresh time.Duration) bool {
-	return kind == schedule.KindSchedule && len(listed) > 0 && leader != "" && leader != me && age >= 0 && age < refresh
+	return kind == schedule.KindSchedule && len(listed) > 0 && leader != "" && leader != me && age >= 0 && age < refresh &&
+		slices.Contains(listed, me)
 }
 
 // lightRuntimes is what a factory that follows only its own registration

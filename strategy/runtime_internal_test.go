@@ -76,6 +76,8 @@ func TestReuseListing(t *testing.T) {
 		{"as old as the refresh", schedule.KindSchedule, listed, other, 10 * time.Second, false},
 		{"the clock went back", schedule.KindSchedule, listed, other, -time.Second, false},
 		{"Bean: ghost copies need every registration", schedule.KindBean, listed, other, time.Second, false},
+		{"a listing from before this registration (a new session)", schedule.KindSchedule,
+			[]schedule.FactoryID{other, "f$me-before"}, other, time.Second, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
