@@ -26,11 +26,7 @@ import (
 // ZooKeeper answered in 100-500 ms. The scope is armed when Watch returns.
 func TestWatchArmsBesideTheHub(t *testing.T) {
 	t.Parallel()
-	_, admin, s := twoStores(t)
-	ctx := ctxT(t, time.Minute)
-	_, err := admin.CreateTaskType(ctx, sampleTaskType("t1", 2))
-	require.NoError(t, err)
-	scope := storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"}
+	admin, s, ctx, scope := serversScope(t)
 
 	h := s.hub
 	require.NoError(t, h.armMu.lock(ctx)) // as the hub does while re-arming
@@ -701,11 +697,7 @@ func signalled(t *testing.T, ctx context.Context, ch <-chan struct{}, what strin
 // now signals them.
 func TestWatchThatArmsALostScopeSignalsTheOthers(t *testing.T) {
 	t.Parallel()
-	_, admin, s := twoStores(t)
-	ctx := ctxT(t, time.Minute)
-	_, err := admin.CreateTaskType(ctx, sampleTaskType("t1", 2))
-	require.NoError(t, err)
-	scope := storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"}
+	_, s, ctx, scope := serversScope(t)
 	first, err := s.Watch(ctx, scope)
 	require.NoError(t, err)
 
@@ -728,4 +720,15 @@ func TestWatchThatArmsALostScopeSignalsTheOthers(t *testing.T) {
 		t.Fatal("the Watch that armed the scope signalled itself")
 	default:
 	}
+}
+
+// serversScope opens two stores on one root with the task type t1 (made by
+// admin), and returns the scope of t1's servers.
+func serversScope(t *testing.T) (admin, s *Store, ctx context.Context, scope storekit.WatchScope) {
+	t.Helper()
+	_, admin, s = twoStores(t)
+	ctx = ctxT(t, time.Minute)
+	_, err := admin.CreateTaskType(ctx, sampleTaskType("t1", 2))
+	require.NoError(t, err)
+	return admin, s, ctx, storekit.WatchScope{Kind: storekit.WatchServers, Name: "t1"}
 }
