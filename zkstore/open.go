@@ -67,7 +67,12 @@ func (s *Store) checkCredentials(ctx context.Context) error {
 	}
 	path := s.p.systime()
 	var created string
-	lost := false // see sweepSystime
+	lost := false // a node may be left behind: see sweepSystime
+	defer func() {
+		if lost {
+			s.sweepSystime()
+		}
+	}()
 	err := s.retry(ctx, "create", path, func() error {
 		p, err := s.create(ctx, path, nil, zk.FlagEphemeral|zk.FlagSequence)
 		created = p
@@ -75,17 +80,11 @@ func (s *Store) checkCredentials(ctx context.Context) error {
 		return err
 	}, nil)
 	if err != nil {
-		if lost {
-			s.sweepSystime()
-		}
 		return s.wrapErr("create", path, err)
 	}
 	if err := s.deleteNode(ctx, created, -1); err != nil && !isNoNode(err) {
-		s.sweepSystime()
+		lost = true
 		return s.wrapErr("delete", created, err)
-	}
-	if lost {
-		s.sweepSystime()
 	}
 	return nil
 }
